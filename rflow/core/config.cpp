@@ -1,0 +1,259 @@
+#include "rflow/core/config.h"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+#include <toml++/toml.h>
+
+#include "rflow/core/error.h"
+
+namespace rflow::config {
+
+namespace {
+
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j)
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1])});
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+std::string type_name(const FieldPtr& p) {
+  return std::visit(Overloaded{[](int64_t*) { return std::string("integer"); },
+                               [](double*) { return std::string("number"); },
+                               [](bool*) { return std::string("bool"); },
+                               [](std::string*) { return std::string("string"); },
+                               [](std::vector<double>*) { return std::string("list of numbers"); },
+                               [](std::vector<int64_t>*) { return std::string("list of integers"); },
+                               [](std::vector<std::string>*) { return std::string("list of strings"); }},
+                    p);
+}
+
+const Field& find_field(const std::vector<Field>& fields, const std::string& key,
+                        const std::string& where) {
+  for (const auto& f : fields)
+    if (f.key == key) return f;
+  std::string near = nearest_key(fields, key);
+  throw Error("unknown config key '" + key + "'", where,
+              near.empty() ? "run with --list-keys to see the valid keys"
+                           : "did you mean '" + near + "'? (--list-keys lists all keys)");
+}
+
+// All assignments go through JSON values so TOML, --set and config.json share one converter.
+void assign(const Field& f, const nlohmann::json& v, const std::string& where) {
+  auto bad = [&](const std::string& got) {
+    return Error("wrong type for '" + f.key + "': expected " + type_name(f.ptr) + ", got " + got,
+                 where, "help: " + f.help);
+  };
+  auto as_double = [&](const nlohmann::json& x) -> double {
+    if (!x.is_number()) throw bad(x.type_name());
+    return x.get<double>();
+  };
+  auto as_int = [&](const nlohmann::json& x) -> int64_t {
+    if (x.is_number_integer()) return x.get<int64_t>();
+    if (x.is_number_float()) {
+      double d = x.get<double>();
+      if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9e15) return static_cast<int64_t>(d);
+    }
+    throw bad(x.is_number() ? "a non-integer number" : x.type_name());
+  };
+  std::visit(Overloaded{[&](int64_t* p) { *p = as_int(v); },
+                        [&](double* p) { *p = as_double(v); },
+                        [&](bool* p) {
+                          if (!v.is_boolean()) throw bad(v.type_name());
+                          *p = v.get<bool>();
+                        },
+                        [&](std::string* p) {
+                          if (!v.is_string()) throw bad(v.type_name());
+                          *p = v.get<std::string>();
+                        },
+                        [&](std::vector<double>* p) {
+                          if (!v.is_array()) throw bad(v.type_name());
+                          std::vector<double> out;
+                          for (const auto& e : v) out.push_back(as_double(e));
+                          *p = out;
+                        },
+                        [&](std::vector<int64_t>* p) {
+                          if (!v.is_array()) throw bad(v.type_name());
+                          std::vector<int64_t> out;
+                          for (const auto& e : v) out.push_back(as_int(e));
+                          *p = out;
+                        },
+                        [&](std::vector<std::string>* p) {
+                          if (!v.is_array()) throw bad(v.type_name());
+                          std::vector<std::string> out;
+                          for (const auto& e : v) {
+                            if (!e.is_string()) throw bad("a list with " + std::string(e.type_name()));
+                            out.push_back(e.get<std::string>());
+                          }
+                          *p = out;
+                        }},
+             f.ptr);
+}
+
+nlohmann::json field_json(const Field& f) {
+  return std::visit([](auto* p) { return nlohmann::json(*p); }, f.ptr);
+}
+
+nlohmann::json toml_to_json(const toml::node& n, const std::string& key, const std::string& where) {
+  if (auto v = n.as_integer()) return v->get();
+  if (auto v = n.as_floating_point()) return v->get();
+  if (auto v = n.as_boolean()) return v->get();
+  if (auto v = n.as_string()) return v->get();
+  if (auto arr = n.as_array()) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& e : *arr) out.push_back(toml_to_json(e, key, where));
+    return out;
+  }
+  throw Error("unsupported TOML value for '" + key + "'", where,
+              "use numbers, strings, booleans or arrays of them");
+}
+
+void walk_table(const std::vector<Field>& fields, const toml::table& t, const std::string& prefix,
+                const std::string& where) {
+  for (const auto& [k, node] : t) {
+    std::string key = prefix + std::string(k.str());
+    std::string at = where;
+    if (k.source().begin.line) at += ":" + std::to_string(k.source().begin.line);
+    if (auto sub = node.as_table()) {
+      walk_table(fields, *sub, key + ".", where);
+      continue;
+    }
+    const Field& f = find_field(fields, key, at);
+    assign(f, toml_to_json(node, key, at), at);
+  }
+}
+
+void walk_json(const std::vector<Field>& fields, const nlohmann::json& j, const std::string& prefix,
+               const std::string& where) {
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    std::string key = prefix + it.key();
+    if (it->is_object()) {
+      walk_json(fields, *it, key + ".", where);
+      continue;
+    }
+    assign(find_field(fields, key, where), *it, where);
+  }
+}
+
+}  // namespace
+
+void load_toml_string(const std::vector<Field>& fields, const std::string& text,
+                      const std::string& where) {
+  toml::table t;
+  try {
+    t = toml::parse(text, where);
+  } catch (const toml::parse_error& e) {
+    throw Error(std::string("malformed TOML: ") + std::string(e.description()),
+                where + ":" + std::to_string(e.source().begin.line) + ":" +
+                    std::to_string(e.source().begin.column),
+                "fix the syntax at that line");
+  }
+  walk_table(fields, t, "", where);
+}
+
+void load_toml_file(const std::vector<Field>& fields, const std::string& path) {
+  toml::table t;
+  try {
+    t = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    std::string desc(e.description());
+    if (desc.find("File could not be opened") != std::string::npos)
+      throw Error("cannot open config file", path, "check the path");
+    throw Error("malformed TOML: " + desc,
+                path + ":" + std::to_string(e.source().begin.line) + ":" +
+                    std::to_string(e.source().begin.column),
+                "fix the syntax at that line");
+  }
+  walk_table(fields, t, "", path);
+}
+
+void apply_override(const std::vector<Field>& fields, const std::string& assignment) {
+  auto eq = assignment.find('=');
+  RF_CHECK(eq != std::string::npos && eq > 0, "override must look like key=value",
+           "--set " + assignment, "e.g. --set train.lr=1e-3");
+  std::string key = assignment.substr(0, eq), value = assignment.substr(eq + 1);
+  const Field& f = find_field(fields, key, "--set " + assignment);
+  // Strings may be given bare (--set data.target.name=moons); everything else is a TOML value.
+  if (std::holds_alternative<std::string*>(f.ptr)) {
+    bool quoted = value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
+                  value.back() == value.front();
+    *std::get<std::string*>(f.ptr) = quoted ? value.substr(1, value.size() - 2) : value;
+    return;
+  }
+  toml::table t;
+  try {
+    t = toml::parse("v = " + value);
+  } catch (const toml::parse_error& e) {
+    throw Error("cannot parse value '" + value + "' for '" + key + "' (" + type_name(f.ptr) + ")",
+                "--set " + assignment, "help: " + f.help);
+  }
+  assign(f, toml_to_json(*t.get("v"), key, "--set " + assignment), "--set " + assignment);
+}
+
+std::string to_json(const std::vector<Field>& fields, int indent) {
+  nlohmann::ordered_json root = nlohmann::ordered_json::object();
+  for (const auto& f : fields) {
+    nlohmann::ordered_json* node = &root;
+    std::string key = f.key;
+    size_t pos;
+    while ((pos = key.find('.')) != std::string::npos) {
+      node = &(*node)[key.substr(0, pos)];
+      key = key.substr(pos + 1);
+    }
+    (*node)[key] = field_json(f);
+  }
+  return root.dump(indent);
+}
+
+void load_json(const std::vector<Field>& fields, const std::string& text, const std::string& where) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(std::string("malformed JSON: ") + e.what(), where, "the file may be corrupt");
+  }
+  RF_CHECK(j.is_object(), "config JSON must be an object", where, "the file may be corrupt");
+  walk_json(fields, j, "", where);
+}
+
+std::string nearest_key(const std::vector<Field>& fields, const std::string& key) {
+  std::string best;
+  size_t best_d = std::string::npos;
+  auto leaf = [](const std::string& k) { return k.substr(k.rfind('.') + 1); };
+  for (const auto& f : fields) {
+    // Compare both the full key and the leaf, so "lr" suggests "train.lr".
+    size_t d = std::min(edit_distance(key, f.key), edit_distance(leaf(key), leaf(f.key)) + 1);
+    if (d < best_d) best_d = d, best = f.key;
+  }
+  return best_d <= std::max<size_t>(3, key.size() / 3) ? best : std::string();
+}
+
+std::string value_string(const Field& f) { return field_json(f).dump(); }
+
+std::string describe(const std::vector<Field>& fields) {
+  std::ostringstream os;
+  size_t w = 0;
+  for (const auto& f : fields) w = std::max(w, f.key.size());
+  for (const auto& f : fields) {
+    os << "  " << f.key << std::string(w - f.key.size() + 2, ' ') << value_string(f) << "  ("
+       << type_name(f.ptr) << ") " << f.help << "\n";
+  }
+  return os.str();
+}
+
+}  // namespace rflow::config

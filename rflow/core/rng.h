@@ -1,0 +1,16 @@
+// Seeding and generator state. Every entry point takes a seed; checkpoints store the generator
+// states as hex so that a resumed run continues the exact random stream of an uninterrupted one.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace rflow {
+
+// Seeds the default CPU generator (and CUDA's when present).
+void seed_all(uint64_t seed);
+// Default-generator states (CPU, then CUDA if available) serialised as hex strings.
+std::string rng_state();
+void set_rng_state(const std::string& state, const std::string& where);
+
+}  // namespace rflow

@@ -1,0 +1,59 @@
+// Where training batches come from: a Batch is a coupled (x0, x1[, labels]) draw, and a
+// BatchSource produces them. The independent coupling draws x0 from the source distribution and x1
+// from the target; reflow pairs and OT couplings plug in as other BatchSources.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
+#include "rflow/data/distribution.h"
+
+namespace rflow {
+
+struct Batch {
+  at::Tensor x0, x1;   // [B, ...]
+  at::Tensor labels;   // [B] int64 or undefined
+};
+
+struct DataConfig {
+  DistributionConfig source{"gaussian"};
+  DistributionConfig target{"8gaussians"};
+
+  template <class V>
+  void visit(V& v) {
+    v.section("source", source);
+    v.section("target", target);
+  }
+  void validate() const {
+    source.validate("data.source");
+    target.validate("data.target");
+  }
+};
+
+class BatchSource {
+ public:
+  virtual ~BatchSource() = default;
+  virtual Batch next(int64_t batch_size, c10::Device device) = 0;
+  virtual std::vector<int64_t> sample_shape() const = 0;
+};
+
+class IndependentCoupling : public BatchSource {
+ public:
+  IndependentCoupling(std::unique_ptr<Distribution> source, std::unique_ptr<Distribution> target);
+  Batch next(int64_t batch_size, c10::Device device) override;
+  std::vector<int64_t> sample_shape() const override { return target_->sample_shape(); }
+  Distribution& source() { return *source_; }
+  Distribution& target() { return *target_; }
+
+ private:
+  std::unique_ptr<Distribution> source_, target_;
+};
+
+// Builds both ends; the target is built first so that a parameterless gaussian source takes its
+// dimension. Throws if the two ends disagree in shape.
+std::unique_ptr<IndependentCoupling> make_coupling(const DataConfig& cfg);
+
+}  // namespace rflow

@@ -1,0 +1,201 @@
+#include "rflow/data/distribution.h"
+
+#include <cmath>
+
+#include <torch/torch.h>
+
+#include "rflow/core/error.h"
+#include "rflow/io/npy.h"
+
+namespace rflow {
+
+namespace {
+
+std::string fmt_vec(const std::vector<double>& v) {
+  std::string s = "[";
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
+  return s + "]";
+}
+
+class GaussianDist : public Distribution {
+ public:
+  GaussianDist(const DistributionConfig& c, int64_t dim_hint, const std::string& where) {
+    int64_t d = !c.mean.empty() ? int64_t(c.mean.size())
+                : !c.std.empty() ? int64_t(c.std.size())
+                : !c.cov.empty() ? int64_t(std::lround(std::sqrt(double(c.cov.size()))))
+                : c.dim > 0      ? c.dim
+                : dim_hint > 0   ? dim_hint
+                                 : 2;
+    auto dbl = torch::kFloat64;
+    mean_ = c.mean.empty() ? torch::zeros({d}, dbl) : torch::tensor(c.mean, dbl);
+    RF_CHECK(mean_.size(0) == d, "mean has " + std::to_string(mean_.size(0)) + " entries, expected " + std::to_string(d),
+             where + ".mean", "mean, std and cov must agree in dimension");
+    if (!c.cov.empty()) {
+      RF_CHECK(int64_t(c.cov.size()) == d * d, "cov must have D×D = " + std::to_string(d * d) + " entries",
+               where + ".cov", "give the covariance row-major");
+      auto cov = torch::tensor(c.cov, dbl).view({d, d});
+      RF_CHECK(torch::allclose(cov, cov.t()), "cov is not symmetric", where + ".cov", "");
+      auto [L, info] = torch::linalg_cholesky_ex(cov);
+      RF_CHECK(info.item<int64_t>() == 0, "cov is not positive definite", where + ".cov", "");
+      chol_ = L;
+      desc_ = "gaussian(mean=" + fmt_vec(c.mean) + ", cov=" + fmt_vec(c.cov) + ")";
+    } else {
+      auto s = c.std.empty() ? torch::ones({d}, dbl) : torch::tensor(c.std, dbl);
+      RF_CHECK(s.size(0) == d, "std has " + std::to_string(s.size(0)) + " entries, expected " + std::to_string(d),
+               where + ".std", "");
+      RF_CHECK((s > 0).all().item<bool>(), "std entries must be > 0", where + ".std", "");
+      std_ = s;
+      desc_ = "gaussian(mean=" + (c.mean.empty() ? std::string("0") : fmt_vec(c.mean)) +
+              ", std=" + (c.std.empty() ? std::string("1") : fmt_vec(c.std)) + ", dim=" + std::to_string(d) + ")";
+    }
+    dim_ = d;
+  }
+  at::Tensor sample(int64_t n) override {
+    auto z = torch::randn({n, dim_});
+    if (chol_.defined()) return (torch::matmul(z.to(torch::kFloat64), chol_.t()) + mean_).to(torch::kFloat32);
+    return (z.to(torch::kFloat64) * std_ + mean_).to(torch::kFloat32);
+  }
+  std::vector<int64_t> sample_shape() const override { return {dim_}; }
+  std::string describe() const override { return desc_; }
+
+ private:
+  int64_t dim_;
+  at::Tensor mean_, std_, chol_;
+  std::string desc_;
+};
+
+// A toy 2-D set defined by a sampling function of (n, scale, noise).
+class Toy2d : public Distribution {
+ public:
+  using Fn = std::function<at::Tensor(int64_t, double, double)>;
+  Toy2d(std::string name, Fn fn, double scale, double noise) : name_(std::move(name)), fn_(std::move(fn)), scale_(scale), noise_(noise) {}
+  at::Tensor sample(int64_t n) override { return fn_(n, scale_, noise_).to(torch::kFloat32).contiguous(); }
+  std::vector<int64_t> sample_shape() const override { return {2}; }
+  std::string describe() const override {
+    return name_ + "(scale=" + std::to_string(scale_) + ", noise=" + std::to_string(noise_) + ")";
+  }
+
+ private:
+  std::string name_;
+  Fn fn_;
+  double scale_, noise_;
+};
+
+at::Tensor on_circle(const at::Tensor& angle, double r) {
+  return torch::stack({torch::cos(angle) * r, torch::sin(angle) * r}, 1);
+}
+
+at::Tensor eight_gaussians(int64_t n, double scale, double noise) {
+  auto k = torch::randint(0, 8, {n}, torch::kInt64).to(torch::kFloat32);
+  return on_circle(k * (M_PI / 4), scale) + torch::randn({n, 2}) * noise;
+}
+
+at::Tensor moons(int64_t n, double scale, double noise) {
+  auto which = torch::randint(0, 2, {n}, torch::kInt64).to(torch::kFloat32);
+  auto a = torch::rand({n}) * M_PI;
+  // Upper moon: (cos a, sin a); lower: (1 − cos a, 0.5 − sin a); centred on the origin.
+  auto x = torch::where(which > 0, 1 - torch::cos(a), torch::cos(a)) - 0.5;
+  auto y = torch::where(which > 0, 0.5 - torch::sin(a), torch::sin(a)) - 0.25;
+  return torch::stack({x, y}, 1) * scale + torch::randn({n, 2}) * noise;
+}
+
+at::Tensor checkerboard(int64_t n, double scale, double noise) {
+  // 4×4 board on [−2, 2]², the 8 squares with (col + row) even.
+  auto col = torch::randint(0, 4, {n}, torch::kInt64);
+  auto row = 2 * torch::randint(0, 2, {n}, torch::kInt64) + torch::remainder(col, 2);
+  auto x = col.to(torch::kFloat32) - 2 + torch::rand({n});
+  auto y = row.to(torch::kFloat32) - 2 + torch::rand({n});
+  return torch::stack({x, y}, 1) * scale + torch::randn({n, 2}) * noise;
+}
+
+at::Tensor spirals(int64_t n, double scale, double noise) {
+  auto which = torch::randint(0, 2, {n}, torch::kInt64).to(torch::kFloat32);
+  auto s = torch::sqrt(torch::rand({n})) * 3 * M_PI;  // arc parameter, denser near the centre
+  auto r = s / (3 * M_PI);
+  auto ang = s + which * M_PI;
+  return on_circle(ang, 1.0) * r.unsqueeze(1) * scale + torch::randn({n, 2}) * noise;
+}
+
+at::Tensor rings(int64_t n, double scale, double noise) {
+  auto k = torch::randint(1, 5, {n}, torch::kInt64).to(torch::kFloat32);  // radii 1..4 (× scale / 4)
+  auto ang = torch::rand({n}) * 2 * M_PI;
+  return on_circle(ang, 1.0) * (k * (scale / 4)).unsqueeze(1) + torch::randn({n, 2}) * noise;
+}
+
+at::Tensor mixture3(int64_t n, double scale, double noise) {
+  // Three components at 90°, 210°, 330° with unequal weights and spreads (spec §1's 2-D toy).
+  auto u = torch::rand({n});
+  auto k = (u > 0.5).to(torch::kInt64) + (u > 0.8).to(torch::kInt64);
+  auto ang = k.to(torch::kFloat32) * (2 * M_PI / 3) + M_PI / 2;
+  auto spread = torch::tensor({1.0f, 0.7f, 1.3f}).index_select(0, k) * noise;
+  return on_circle(ang, scale) + torch::randn({n, 2}) * spread.unsqueeze(1);
+}
+
+class NpyDist : public Distribution {
+ public:
+  NpyDist(const DistributionConfig& c, const std::string& where) : path_(c.path) {
+    RF_CHECK(!c.path.empty(), "npy distribution needs a path", where + ".path", "set " + where + ".path=points.npy");
+    data_ = io::read_npy_matrix(c.path);
+  }
+  at::Tensor sample(int64_t n) override {
+    return data_.index_select(0, torch::randint(0, data_.size(0), {n}, torch::kInt64));
+  }
+  std::vector<int64_t> sample_shape() const override { return {data_.size(1)}; }
+  std::string describe() const override {
+    return "npy(" + path_ + ", " + std::to_string(data_.size(0)) + "×" + std::to_string(data_.size(1)) + ")";
+  }
+
+ private:
+  std::string path_;
+  at::Tensor data_;
+};
+
+struct ToyDefaults {
+  double scale, noise;
+};
+
+void add_toy(Registry<DistributionFactory>& r, const std::string& name, const std::string& help,
+             Toy2d::Fn fn, ToyDefaults d) {
+  r.add(name, help, [name, fn, d](const DistributionConfig& c, int64_t, const std::string&) {
+    return std::make_unique<Toy2d>(name, fn, c.scale > 0 ? c.scale : d.scale, c.noise >= 0 ? c.noise : d.noise);
+  });
+}
+
+}  // namespace
+
+void DistributionConfig::validate(const std::string& where) const {
+  distributions().get(name, where + ".name");
+  RF_CHECK(std::isfinite(scale) && scale >= 0, "scale must be finite and >= 0", where + ".scale", "");
+  RF_CHECK(std::isfinite(noise), "noise must be finite", where + ".noise", "");
+  for (auto* v : {&mean, &std, &cov})
+    for (double x : *v) RF_CHECK(std::isfinite(x), "non-finite value in gaussian parameters", where, "");
+  RF_CHECK(dim >= 0, "dim must be >= 0", where + ".dim", "");
+}
+
+const Registry<DistributionFactory>& distributions() {
+  static const Registry<DistributionFactory> reg = [] {
+    Registry<DistributionFactory> r("distribution");
+    r.add("gaussian", "N(mean, cov) in any dimension",
+          [](const DistributionConfig& c, int64_t hint, const std::string& where) {
+            return std::make_unique<GaussianDist>(c, hint, where);
+          });
+    r.add("npy", "points from an N×D .npy file, drawn uniformly with replacement",
+          [](const DistributionConfig& c, int64_t, const std::string& where) { return std::make_unique<NpyDist>(c, where); });
+    add_toy(r, "8gaussians", "8 gaussians on a circle (radius = scale)", eight_gaussians, {4.0, 0.25});
+    add_toy(r, "moons", "two interleaving half circles", moons, {2.0, 0.1});
+    add_toy(r, "checkerboard", "8 squares of a 4×4 board", checkerboard, {1.0, 0.0});
+    add_toy(r, "spirals", "two interleaved spirals", spirals, {4.0, 0.1});
+    add_toy(r, "rings", "4 concentric rings", rings, {4.0, 0.08});
+    add_toy(r, "mixture3", "3-component gaussian mixture (radius = scale)", mixture3, {4.0, 0.5});
+    return r;
+  }();
+  return reg;
+}
+
+std::unique_ptr<Distribution> make_distribution(const DistributionConfig& cfg, int64_t dim_hint,
+                                                const std::string& where) {
+  cfg.validate(where);
+  return distributions().get(cfg.name, where + ".name")(cfg, dim_hint, where);
+}
+
+}  // namespace rflow

@@ -1,0 +1,57 @@
+// Distributions that can serve as the source (t = 0) or the target (t = 1) of a flow: analytic 2-D
+// toys, a Gaussian with any mean and covariance, and user points from a .npy file. Any of them can
+// be either end, so data-to-data transport is configuration, not code.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "rflow/core/registry.h"
+
+namespace rflow {
+
+struct DistributionConfig {
+  std::string name;
+  std::string path;          // npy: N×D float32/float64 file
+  std::vector<double> mean;  // gaussian
+  std::vector<double> std;   // gaussian, diagonal
+  std::vector<double> cov;   // gaussian, full D×D row-major (overrides std)
+  int64_t dim = 0;           // gaussian without mean: dimension (0 = match the other end)
+  double scale = 0.0;        // toys: overall size (0 = the toy's default)
+  double noise = -1.0;       // toys: noise / component std (< 0 = the toy's default)
+
+  template <class V>
+  void visit(V& v) {
+    v("name", name, "gaussian | 8gaussians | moons | checkerboard | spirals | rings | mixture3 | npy");
+    v("path", path, "npy: file with N×D float32/float64 points");
+    v("mean", mean, "gaussian: mean vector (empty = zeros)");
+    v("std", std, "gaussian: per-dimension std (empty = ones)");
+    v("cov", cov, "gaussian: full covariance, D×D row-major (overrides std)");
+    v("dim", dim, "gaussian: dimension when mean/std/cov are empty (0 = match the other end)");
+    v("scale", scale, "toys: size (0 = default)");
+    v("noise", noise, "toys: noise or component std (< 0 = default)");
+  }
+  void validate(const std::string& where) const;
+};
+
+class Distribution {
+ public:
+  virtual ~Distribution() = default;
+  // n samples [n, ...] float32 on the CPU, drawn from the default generator.
+  virtual at::Tensor sample(int64_t n) = 0;
+  virtual std::vector<int64_t> sample_shape() const = 0;
+  virtual std::string describe() const = 0;
+};
+
+using DistributionFactory =
+    std::function<std::unique_ptr<Distribution>(const DistributionConfig&, int64_t dim_hint, const std::string& where)>;
+const Registry<DistributionFactory>& distributions();
+
+// dim_hint: dimension of the other end (used by a parameterless gaussian); 0 if unknown.
+std::unique_ptr<Distribution> make_distribution(const DistributionConfig& cfg, int64_t dim_hint,
+                                                const std::string& where);
+
+}  // namespace rflow

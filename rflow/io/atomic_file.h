@@ -1,0 +1,20 @@
+// Whole-file I/O with crash safety: writers go through a temp file in the target's directory and
+// a rename, so a reader (or a resumed run) never sees a half-written checkpoint or dataset.
+// read_file is the matching reader with a size cap and errors that name the path.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace rflow::io {
+
+// Writes bytes to path + ".tmp.<pid>.<counter>" next to the target, then renames it over path.
+// Creates the parent directory if missing. On failure the temp file is removed and rflow::Error
+// is thrown; path itself is either the old contents or the new ones, never a mix.
+void write_file_atomic(const std::string& path, const std::string& bytes);
+
+// Reads the whole file. Throws rflow::Error if it is missing, not a regular file, unreadable, or
+// larger than max_bytes (the cap keeps a wrong path to a huge file from exhausting memory).
+std::string read_file(const std::string& path, std::uint64_t max_bytes = 1ull << 34);
+
+}  // namespace rflow::io

@@ -1,0 +1,27 @@
+// NumPy .npy files: the exchange format for user point data and for golden values shared with
+// Python. The reader validates the whole header against the file size before allocating, so a
+// corrupt or hostile file fails with a clear rflow::Error instead of a crash or a huge allocation.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <string>
+
+namespace rflow::io {
+
+// Reads a .npy file (format versions 1.0, 2.0 and 3.0) into a contiguous CPU tensor with the file's
+// dtype: <f4 <f8 <f2 <i8 <i4 <i2 |i1 |u1 |b1 ('=' and, for 1-byte types, '|'/'<' are accepted too).
+// Big-endian data, Fortran order and other dtypes are rejected with an Error saying how to re-save.
+// A shape of () gives a 0-d tensor.
+at::Tensor read_npy(const std::string& path);
+
+// Writes t (any device, any layout) as C-order little-endian .npy with numpy's own header layout
+// (version 1.0 unless the header needs 2.0, data aligned to 64 bytes). Written atomically.
+// Throws for dtypes numpy cannot hold (e.g. bfloat16, complex).
+void write_npy(const std::string& path, const at::Tensor& t);
+
+// Reads user point data: requires a 2-D float32/float64 array with at least one row and column,
+// rejects NaN/Inf (naming the first bad row), and returns float32 [N, D].
+at::Tensor read_npy_matrix(const std::string& path);
+
+}  // namespace rflow::io

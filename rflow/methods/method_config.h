@@ -1,0 +1,32 @@
+// Method selection and the settings methods share (path, training-time distribution), plus the
+// name → factory table used by the pipeline and `rflow train --help`.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "rflow/core/registry.h"
+#include "rflow/flow/time_sampler.h"
+#include "rflow/train/method.h"
+
+namespace rflow {
+
+struct MethodConfig {
+  std::string name = "rectified_flow";
+  std::string path = "linear";
+  TimeSamplerConfig time;
+
+  template <class V>
+  void visit(V& v) {
+    v("name", name, "training method: rectified_flow");
+    v("path", path, "probability path: linear (X_t = t X1 + (1-t) X0)");
+    v.section("time", time);
+  }
+  void validate() const;
+};
+
+using MethodFactory = std::function<std::unique_ptr<Method>(const MethodConfig&)>;
+const Registry<MethodFactory>& methods();
+std::unique_ptr<Method> make_method(const MethodConfig& cfg);
+
+}  // namespace rflow

@@ -1,0 +1,33 @@
+// Exponential moving average of a module's parameters (buffers are copied). Teachers, samples and
+// evaluations use the EMA weights; the trainer checkpoints them beside the raw weights.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <torch/nn/module.h>
+
+namespace rflow {
+
+class Ema {
+ public:
+  // warmup: use min(decay, (1 + n) / (10 + n)) so short runs are not dominated by the init.
+  Ema(const torch::nn::Module& model, double decay, bool warmup = true);
+  void update(const torch::nn::Module& model);
+  void copy_to(torch::nn::Module& model) const;
+  // Named tensors in the model's parameter/buffer naming, for checkpoints.
+  std::vector<std::pair<std::string, at::Tensor>> state() const;
+  void load_state(const std::vector<std::pair<std::string, at::Tensor>>& named, int64_t updates,
+                  const std::string& where);
+  int64_t updates() const { return updates_; }
+  double decay() const { return decay_; }
+
+ private:
+  double decay_;
+  bool warmup_;
+  int64_t updates_ = 0;
+  std::vector<std::pair<std::string, at::Tensor>> params_, buffers_;
+};
+
+}  // namespace rflow

@@ -1,0 +1,43 @@
+// Backbone configuration (one struct for every architecture; each reads the fields it uses) and
+// the factory that builds a VelocityField from it by name.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "rflow/core/registry.h"
+#include "rflow/flow/velocity_field.h"
+
+namespace rflow {
+
+struct ModelConfig {
+  std::string arch = "mlp";
+  int64_t hidden = 256;
+  int64_t depth = 3;
+  std::string activation = "silu";
+  std::string time_embed = "sinusoidal";
+  int64_t time_dim = 64;
+  double time_scale = 1000.0;
+  int64_t num_classes = 0;
+
+  template <class V>
+  void visit(V& v) {
+    v("arch", arch, "backbone: mlp");
+    v("hidden", hidden, "hidden width");
+    v("depth", depth, "number of hidden layers");
+    v("activation", activation, "silu | gelu | tanh | relu");
+    v("time_embed", time_embed, "sinusoidal | fourier");
+    v("time_dim", time_dim, "time embedding size (even)");
+    v("time_scale", time_scale, "t is multiplied by this before the embedding (sinusoidal: 1000; fourier: freq std)");
+    v("num_classes", num_classes, "0 = unconditional; > 0 adds a label embedding (label -1 = dropped)");
+  }
+  void validate() const;
+};
+
+using ModelFactory = std::function<VelocityField(const ModelConfig&, const std::vector<int64_t>& sample_shape)>;
+const Registry<ModelFactory>& models();
+
+VelocityField make_model(const ModelConfig& cfg, const std::vector<int64_t>& sample_shape);
+int64_t count_parameters(const torch::nn::Module& m);
+
+}  // namespace rflow

@@ -1,0 +1,88 @@
+#include "rflow/pipeline/pipeline.h"
+
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "rflow/core/error.h"
+#include "rflow/core/log.h"
+#include "rflow/io/atomic_file.h"
+#include "rflow/pipeline/run_context.h"
+#include "rflow/pipeline/stages.h"
+
+namespace fs = std::filesystem;
+
+namespace rflow {
+
+namespace {
+
+// Keys that may change between reruns of the same run without invalidating its results.
+bool is_cosmetic(const std::string& key) {
+  return key == "stages" || key == "log_level" || key == "threads" || key == "device";
+}
+
+void diff_json(const nlohmann::json& a, const nlohmann::json& b, const std::string& prefix,
+               std::vector<std::string>& out) {
+  for (auto it = a.begin(); it != a.end(); ++it) {
+    std::string key = prefix + it.key();
+    if (!b.contains(it.key())) {
+      out.push_back(key);
+    } else if (it->is_object() && b[it.key()].is_object()) {
+      diff_json(*it, b[it.key()], key + ".", out);
+    } else if (*it != b[it.key()] && !is_cosmetic(key)) {
+      out.push_back(key + " (" + it->dump() + " → " + b[it.key()].dump() + ")");
+    }
+  }
+}
+
+}  // namespace
+
+std::string run_pipeline(RunConfig cfg, const PipelineOptions& opt) {
+  cfg.validate();
+  const std::string run_dir = cfg.run_dir();
+  if (opt.fresh && fs::exists(run_dir)) {
+    spdlog::info("--fresh: removing {}", run_dir);
+    fs::remove_all(run_dir);
+  }
+  fs::create_directories(fs::path(run_dir) / "stages");
+  const std::string config_json = to_json(cfg);
+  const std::string config_path = (fs::path(run_dir) / "config.json").string();
+  if (fs::exists(config_path)) {
+    std::vector<std::string> diffs;
+    diff_json(nlohmann::json::parse(io::read_file(config_path)), nlohmann::json::parse(config_json), "", diffs);
+    if (!diffs.empty()) {
+      std::string list;
+      for (const auto& d : diffs) list += (list.empty() ? "" : "; ") + d;
+      throw Error("run directory was made with a different config: " + list, run_dir,
+                  "use another name (--set name=...) or pass --fresh to start this run over");
+    }
+  }
+  io::write_file_atomic(config_path, config_json);
+
+  StageContext ctx{cfg, run_dir, config_json, setup_device(cfg)};
+  const auto& stages = opt.stages.empty() ? cfg.stages : opt.stages;
+  bool reran = false;  // once a stage runs, later stages' outputs are stale and run again
+  for (const auto& stage : stages) {
+    const fs::path marker = fs::path(run_dir) / "stages" / (stage + ".done");
+    if (fs::exists(marker) && !reran) {
+      spdlog::info("stage {}: done already, skipping", stage);
+      continue;
+    }
+    reran = true;
+    fs::remove(marker);
+    spdlog::info("stage {}: running", stage);
+    auto t0 = std::chrono::steady_clock::now();
+    if (stage == "train") stage_train(ctx);
+    else if (stage == "sample") stage_sample(ctx);
+    else if (stage == "eval") stage_eval(ctx);
+    else if (stage == "report") stage_report(ctx);
+    else throw Error("unknown stage '" + stage + "'", "stages", "valid: train, sample, eval, report");
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    io::write_file_atomic(marker.string(), nlohmann::json{{"seconds", secs}}.dump() + "\n");
+    spdlog::info("stage {}: done in {:.1f} s", stage, secs);
+  }
+  return run_dir;
+}
+
+}  // namespace rflow

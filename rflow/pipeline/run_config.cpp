@@ -1,0 +1,65 @@
+#include "rflow/pipeline/run_config.h"
+
+#include <filesystem>
+
+#include "rflow/core/config.h"
+#include "rflow/core/error.h"
+#include "rflow/solve/solver.h"
+
+namespace rflow {
+
+void SampleConfig::validate() const {
+  solvers().get(solver, "sample.solver");
+  RF_CHECK(steps >= 1, "steps must be >= 1", "sample.steps", "");
+  RF_CHECK(n >= 1, "n must be >= 1", "sample.n", "");
+  RF_CHECK(t0 != t1, "t0 and t1 must differ", "sample.t0/t1", "");
+}
+
+void EvalConfig::validate() const {
+  RF_CHECK(!nfe.empty(), "nfe list is empty", "eval.nfe", "e.g. [1, 2, 4, 8, 100]");
+  for (auto k : nfe) RF_CHECK(k >= 1, "nfe entries must be >= 1", "eval.nfe", "");
+  for (const auto& s : solvers) rflow::solvers().get(s, "eval.solvers");
+  RF_CHECK(n >= 2 && n <= 5000, "n must be in [2, 5000] (exact W2 is O(n^3))", "eval.n", "typical: 2000");
+  RF_CHECK(straightness_steps >= 1, "straightness_steps must be >= 1", "eval.straightness_steps", "");
+  RF_CHECK(trajectories >= 0, "trajectories must be >= 0", "eval.trajectories", "");
+  RF_CHECK(sliced_projections >= 1, "sliced_projections must be >= 1", "eval.sliced_projections", "");
+}
+
+void RunConfig::validate() const {
+  RF_CHECK(!name.empty() && name.find('/') == std::string::npos && name != "." && name != "..",
+           "name must be a plain directory name", "name", "e.g. demo_2d");
+  RF_CHECK(threads >= 0, "threads must be >= 0", "threads", "0 = LibTorch default");
+  static const std::vector<std::string> known{"train", "sample", "eval", "report"};
+  for (const auto& s : stages)
+    RF_CHECK(std::find(known.begin(), known.end(), s) != known.end(), "unknown stage '" + s + "'", "stages",
+             "valid: train, sample, eval, report");
+  RF_CHECK(device == "cpu" || device.rfind("cuda", 0) == 0, "unknown device '" + device + "'", "device",
+           "use cpu or cuda[:N]");
+  data.validate();
+  model.validate();
+  method.validate();
+  train.validate();
+  sample.validate();
+  eval.validate();
+}
+
+std::string RunConfig::run_dir() const { return (std::filesystem::path(out_dir) / name).string(); }
+
+RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides) {
+  RunConfig cfg;
+  auto fields = config::fields_of(cfg);
+  if (!path.empty()) config::load_toml_file(fields, path);
+  for (const auto& o : overrides) config::apply_override(fields, o);
+  cfg.validate();
+  return cfg;
+}
+
+RunConfig run_config_from_json(const std::string& json, const std::string& where) {
+  RunConfig cfg;
+  config::load_json(config::fields_of(cfg), json, where);
+  return cfg;
+}
+
+std::string to_json(RunConfig& cfg) { return config::to_json(config::fields_of(cfg)); }
+
+}  // namespace rflow

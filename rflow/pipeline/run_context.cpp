@@ -1,0 +1,38 @@
+#include "rflow/pipeline/run_context.h"
+
+#include <torch/torch.h>
+
+#include "rflow/core/error.h"
+#include "rflow/train/checkpoint.h"
+
+namespace rflow {
+
+c10::Device setup_device(const RunConfig& cfg) {
+  if (cfg.threads > 0) torch::set_num_threads(static_cast<int>(cfg.threads));
+  c10::Device dev(c10::kCPU);
+  try {
+    dev = c10::Device(cfg.device);
+  } catch (const c10::Error&) {
+    throw Error("cannot parse device '" + cfg.device + "'", "device", "use cpu or cuda[:N]");
+  }
+  RF_CHECK(!dev.is_cuda() || torch::cuda::is_available(), "CUDA requested but not available", "device",
+           "use device=cpu, or build against a CUDA LibTorch on a GPU machine");
+  return dev;
+}
+
+LoadedModel load_model(const std::string& path, bool use_ema, c10::Device device) {
+  LoadedModel out;
+  out.checkpoint = resolve_checkpoint(path);
+  RF_CHECK(!out.checkpoint.empty(), "no checkpoint found", path,
+           "pass a run directory, its checkpoints/ folder or a step_* directory");
+  out.cfg = run_config_from_json(read_checkpoint_config(out.checkpoint), out.checkpoint + "/config.json");
+  out.step = read_checkpoint_state(out.checkpoint).step;
+  auto coupling = make_coupling(out.cfg.data);
+  out.model = make_model(out.cfg.model, coupling->sample_shape());
+  load_weights(out.checkpoint, *out.model, use_ema);
+  out.model->to(device);
+  out.model->eval();
+  return out;
+}
+
+}  // namespace rflow

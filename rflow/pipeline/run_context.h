@@ -1,0 +1,28 @@
+// What every stage and CLI command needs from a config: the device, the threads, the data coupling
+// and a model rebuilt from a checkpoint's own config.json (so sampling never needs the TOML).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <c10/core/Device.h>
+
+#include "rflow/data/batch_source.h"
+#include "rflow/pipeline/run_config.h"
+
+namespace rflow {
+
+// Parses cfg.device, checks CUDA is present when asked for, applies cfg.threads.
+c10::Device setup_device(const RunConfig& cfg);
+
+struct LoadedModel {
+  RunConfig cfg;          // the config stored with the checkpoint
+  std::string checkpoint; // resolved checkpoint directory
+  int64_t step = 0;
+  VelocityField model;    // in eval mode, on the device
+};
+
+// path: a checkpoint directory, a checkpoints/ root or a run directory.
+LoadedModel load_model(const std::string& path, bool use_ema, c10::Device device);
+
+}  // namespace rflow

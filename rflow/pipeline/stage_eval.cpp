@@ -1,0 +1,107 @@
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include "rflow/core/progress.h"
+#include "rflow/core/rng.h"
+#include "rflow/eval/compare.h"
+#include "rflow/eval/straightness.h"
+#include "rflow/io/atomic_file.h"
+#include "rflow/io/npy.h"
+#include "rflow/pipeline/run_context.h"
+#include "rflow/pipeline/stages.h"
+#include "rflow/solve/solver.h"
+
+namespace fs = std::filesystem;
+
+namespace rflow {
+
+void stage_eval(StageContext& ctx) {
+  const RunConfig& cfg = ctx.cfg;
+  const EvalConfig& ec = cfg.eval;
+  LoadedModel m = load_model(ctx.run_dir, cfg.sample.use_ema, ctx.device);
+  auto coupling = make_coupling(cfg.data);
+  const fs::path dir = fs::path(ctx.run_dir) / "eval";
+  fs::create_directories(dir / "results");
+  fs::create_directories(dir / "samples");
+
+  // Fixed draws, independent of the order or subset of evaluations run.
+  seed_all(static_cast<uint64_t>(cfg.seed) + 2);
+  at::Tensor x0 = coupling->source().sample(ec.n);
+  seed_all(static_cast<uint64_t>(cfg.seed) + 3);
+  at::Tensor ref = coupling->target().sample(ec.n);
+  at::Tensor ref2 = coupling->target().sample(ec.n);
+  io::write_npy((dir / "reference.npy").string(), ref);
+
+  nlohmann::json out;
+  // The floor: two independent finite target samples are this far apart under each metric.
+  auto floor = eval::compare_samples(ref2, ref, ec.sliced_projections, cfg.seed);
+  out["floor"] = nlohmann::json::parse(eval::to_json(floor));
+
+  std::vector<std::pair<std::string, int64_t>> jobs;
+  for (const auto& s : ec.solvers)
+    for (auto k : ec.nfe) jobs.emplace_back(s, k);
+  Progress progress("eval", static_cast<int64_t>(jobs.size()));
+  int64_t done = 0;
+  out["results"] = nlohmann::json::array();
+  for (const auto& [solver_name, nfe] : jobs) {
+    const int per_step = solvers().get(solver_name)()->nfe_per_step();
+    if (per_step <= 0 || nfe % per_step != 0) {
+      spdlog::info("eval: skipping {} at NFE {} (not a multiple of its {} evaluations per step)", solver_name, nfe, per_step);
+      progress.update(++done);
+      continue;
+    }
+    const std::string tag = solver_name + "_nfe" + std::to_string(nfe);
+    const fs::path res_path = dir / "results" / (tag + ".json");
+    if (!fs::exists(res_path)) {
+      SolveOptions opt;
+      opt.method = solver_name;
+      opt.steps = nfe / per_step;
+      SolveResult r = solve(*m.model, x0.to(ctx.device), opt);
+      at::Tensor xs = r.x.cpu();
+      io::write_npy((dir / "samples" / (tag + ".npy")).string(), xs);
+      auto met = eval::compare_samples(xs, ref, ec.sliced_projections, cfg.seed);
+      nlohmann::json j = nlohmann::json::parse(eval::to_json(met));
+      j["solver"] = solver_name;
+      j["nfe"] = nfe;
+      j["steps"] = opt.steps;
+      io::write_file_atomic(res_path.string(), j.dump(2));
+      spdlog::info("eval: {} NFE {}: W2 {:.4f} (floor {:.4f}), energy {:.5f}", solver_name, nfe, met.w2, floor.w2,
+                   met.energy);
+    }
+    out["results"].push_back(nlohmann::json::parse(io::read_file(res_path.string())));
+    progress.update(++done);
+  }
+  progress.finish();
+
+  // Straightness and transport cost from a fine Euler solve; trajectories kept for the report.
+  SolveOptions opt;
+  opt.method = "euler";
+  opt.steps = ec.straightness_steps;
+  opt.record_trajectory = true;
+  SolveResult r = solve(*m.model, x0.to(ctx.device), opt);
+  auto st = eval::straightness(r.trajectory, r.times);
+  out["straightness"] = {{"straightness", st.straightness},
+                         {"normalized", st.normalized},
+                         {"transport_cost", st.transport_cost},
+                         {"steps", ec.straightness_steps}};
+  // Independent coupling's cost E‖X1 − X0‖², the upper bound the flow's transport cost must not exceed.
+  out["independent_transport_cost"] = (ref - x0).flatten(1).pow(2).sum(1).mean().item<double>();
+  int64_t keep = std::min<int64_t>(ec.trajectories, ec.n);
+  if (keep > 0) {
+    // Every ⌈S/50⌉-th time point is plenty for a picture.
+    int64_t S = r.trajectory.size(0), stride = std::max<int64_t>(1, (S - 1) / 50);
+    auto idx = torch::arange(0, S, stride, torch::kInt64);
+    if (idx[-1].item<int64_t>() != S - 1) idx = torch::cat({idx, torch::tensor({S - 1}, torch::kInt64)});
+    io::write_npy((dir / "trajectory.npy").string(),
+                  r.trajectory.index_select(0, idx.to(r.trajectory.device())).slice(1, 0, keep).cpu().contiguous());
+  }
+  out["checkpoint_step"] = m.step;
+  io::write_file_atomic((dir / "metrics.json").string(), out.dump(2));
+  spdlog::info("eval: straightness {:.4f} (normalised {:.4f}), transport cost {:.3f} (independent coupling {:.3f})",
+               st.straightness, st.normalized, st.transport_cost, out["independent_transport_cost"].get<double>());
+}
+
+}  // namespace rflow

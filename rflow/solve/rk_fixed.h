@@ -1,0 +1,23 @@
+// Fixed-step explicit Runge–Kutta on a time grid, driven by a Butcher tableau. The step loop
+// reuses preallocated stage buffers and in-place updates, so the only allocations per step are
+// the ones the velocity field itself makes.
+#pragma once
+
+#include "rflow/solve/butcher.h"
+#include "rflow/solve/solver.h"
+
+namespace rflow {
+
+class FixedStepRK : public Solver {
+ public:
+  explicit FixedStepRK(const ButcherTableau& tableau) : tab_(tableau) {}
+  std::string name() const override { return tab_.name; }
+  int order() const override { return tab_.order; }
+  int nfe_per_step() const override { return tab_.stages(); }
+  SolveResult integrate(const FieldFn& f, const at::Tensor& x0, const SolveOptions& opt) const override;
+
+ private:
+  const ButcherTableau& tab_;
+};
+
+}  // namespace rflow

@@ -1,0 +1,172 @@
+#include "rflow/train/checkpoint.h"
+
+#include <filesystem>
+#include <set>
+
+#include <torch/torch.h>
+
+#include "rflow/core/error.h"
+#include "rflow/io/atomic_file.h"
+#include "rflow/io/safetensors.h"
+#include "rflow/nn/ema.h"
+
+namespace fs = std::filesystem;
+
+namespace rflow {
+
+namespace {
+std::string step_name(int64_t step) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "step_%08lld", (long long)step);
+  return buf;
+}
+}  // namespace
+
+std::vector<std::pair<std::string, at::Tensor>> module_tensors(const torch::nn::Module& model) {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  for (const auto& p : model.named_parameters()) out.emplace_back(p.key(), p.value().detach());
+  for (const auto& b : model.named_buffers()) out.emplace_back(b.key(), b.value().detach());
+  return out;
+}
+
+void assign_module_tensors(torch::nn::Module& model, const std::vector<std::pair<std::string, at::Tensor>>& named,
+                           const std::string& where) {
+  std::map<std::string, at::Tensor> have(named.begin(), named.end());
+  std::vector<std::string> missing, mismatched;
+  std::set<std::string> used;
+  auto targets = module_tensors(model);
+  for (auto& [name, t] : targets) {
+    auto it = have.find(name);
+    if (it == have.end()) {
+      missing.push_back(name);
+      continue;
+    }
+    used.insert(name);
+    if (it->second.sizes() != t.sizes() || it->second.scalar_type() != t.scalar_type())
+      mismatched.push_back(name + " (file " + c10::str(it->second.sizes()) + " " + c10::toString(it->second.scalar_type()) +
+                           ", model " + c10::str(t.sizes()) + " " + c10::toString(t.scalar_type()) + ")");
+  }
+  std::vector<std::string> unexpected;
+  for (const auto& [name, t] : have)
+    if (!used.count(name)) unexpected.push_back(name);
+  if (!missing.empty() || !mismatched.empty() || !unexpected.empty()) {
+    auto list = [](const std::vector<std::string>& v) {
+      std::string s;
+      for (size_t i = 0; i < v.size() && i < 6; ++i) s += (i ? ", " : "") + v[i];
+      if (v.size() > 6) s += ", ... (" + std::to_string(v.size()) + " in all)";
+      return s;
+    };
+    std::string what = "checkpoint does not match the model:";
+    if (!missing.empty()) what += " missing [" + list(missing) + "]";
+    if (!unexpected.empty()) what += " unexpected [" + list(unexpected) + "]";
+    if (!mismatched.empty()) what += " shape/dtype differs [" + list(mismatched) + "]";
+    throw Error(what, where, "build the model with the config stored in the checkpoint (config.json)");
+  }
+  torch::NoGradGuard ng;
+  for (auto& [name, t] : targets) t.copy_(have.at(name));
+}
+
+std::string save_checkpoint(const std::string& root, const torch::nn::Module& model, const Ema* ema,
+                            const torch::optim::Optimizer* optimizer, const CheckpointState& state,
+                            const std::string& config_json, int64_t keep) {
+  fs::create_directories(root);
+  const std::string name = step_name(state.step);
+  const fs::path final_dir = fs::path(root) / name;
+  const fs::path tmp = fs::path(root) / (".tmp_" + name);
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  try {
+    io::save_safetensors((tmp / "model.safetensors").string(), module_tensors(model), {{"format", "rflow"}});
+    if (ema) io::save_safetensors((tmp / "ema.safetensors").string(), ema->state(), {{"format", "rflow"}});
+    if (optimizer) torch::save(*optimizer, (tmp / "optimizer.pt").string());
+    nlohmann::json st{{"step", state.step},
+                      {"rng", state.rng},
+                      {"ema_updates", state.ema_updates},
+                      {"metrics", nlohmann::json::parse(state.metrics_json)},
+                      {"format_version", 1}};
+    io::write_file_atomic((tmp / "state.json").string(), st.dump(2));
+    io::write_file_atomic((tmp / "config.json").string(), config_json);
+    fs::remove_all(final_dir);
+    fs::rename(tmp, final_dir);
+  } catch (const std::exception& e) {
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+    throw Error(std::string("failed to write checkpoint: ") + e.what(), final_dir.string(),
+                "check disk space and permissions; the previous checkpoint is intact");
+  }
+  io::write_file_atomic((fs::path(root) / "LATEST").string(), name + "\n");
+  // Prune older checkpoints only after the new one is in place.
+  std::vector<fs::path> all;
+  for (const auto& e : fs::directory_iterator(root))
+    if (e.is_directory() && e.path().filename().string().rfind("step_", 0) == 0) all.push_back(e.path());
+  std::sort(all.begin(), all.end());
+  for (size_t i = 0; i + keep < all.size(); ++i) fs::remove_all(all[i]);
+  return final_dir.string();
+}
+
+std::string resolve_checkpoint(const std::string& path) {
+  fs::path p(path);
+  if (fs::exists(p / "state.json")) return p.string();
+  for (const fs::path& root : {p, p / "checkpoints"}) {
+    fs::path latest = root / "LATEST";
+    if (fs::exists(latest)) {
+      std::string name = io::read_file(latest.string(), 4096);
+      while (!name.empty() && (name.back() == '\n' || name.back() == ' ')) name.pop_back();
+      fs::path dir = root / name;
+      RF_CHECK(fs::exists(dir / "state.json"), "LATEST points to a missing checkpoint '" + name + "'",
+               latest.string(), "delete LATEST to start over or restore the checkpoint");
+      return dir.string();
+    }
+  }
+  return {};
+}
+
+CheckpointState read_checkpoint_state(const std::string& dir) {
+  const std::string path = (fs::path(dir) / "state.json").string();
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(io::read_file(path, 1 << 26));
+    CheckpointState s;
+    s.step = j.at("step").get<int64_t>();
+    s.rng = j.at("rng").get<std::string>();
+    s.ema_updates = j.value("ema_updates", int64_t(0));
+    s.metrics_json = j.value("metrics", nlohmann::json::object()).dump();
+    return s;
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(std::string("malformed checkpoint state: ") + e.what(), path, "the checkpoint is corrupt");
+  }
+}
+
+std::string read_checkpoint_config(const std::string& dir) {
+  return io::read_file((fs::path(dir) / "config.json").string(), 1 << 24);
+}
+
+void load_checkpoint(const std::string& dir, torch::nn::Module& model, Ema* ema, torch::optim::Optimizer* optimizer) {
+  const fs::path d(dir);
+  auto weights = io::load_safetensors((d / "model.safetensors").string());
+  assign_module_tensors(model, weights.tensors, (d / "model.safetensors").string());
+  CheckpointState st = read_checkpoint_state(dir);
+  if (ema) {
+    RF_CHECK(fs::exists(d / "ema.safetensors"), "checkpoint has no EMA weights", dir, "");
+    ema->load_state(io::load_safetensors((d / "ema.safetensors").string()).tensors, st.ema_updates,
+                    (d / "ema.safetensors").string());
+  }
+  if (optimizer) {
+    RF_CHECK(fs::exists(d / "optimizer.pt"), "checkpoint has no optimizer state", dir, "cannot resume exactly");
+    try {
+      torch::load(*optimizer, (d / "optimizer.pt").string());
+    } catch (const c10::Error& e) {
+      throw Error("cannot read optimizer state: " + std::string(e.what_without_backtrace()),
+                  (d / "optimizer.pt").string(), "the optimizer setting may differ from the checkpoint's");
+    }
+  }
+}
+
+void load_weights(const std::string& dir, torch::nn::Module& model, bool use_ema) {
+  const fs::path d(dir);
+  fs::path file = use_ema && fs::exists(d / "ema.safetensors") ? d / "ema.safetensors" : d / "model.safetensors";
+  RF_CHECK(fs::exists(file), "no weights in checkpoint", dir, "pass a checkpoint directory or a run directory");
+  assign_module_tensors(model, io::load_safetensors(file.string()).tensors, file.string());
+}
+
+}  // namespace rflow

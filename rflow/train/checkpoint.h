@@ -1,0 +1,49 @@
+// Checkpoints: one directory per save, written under a temporary name and renamed into place, so
+// a crash never leaves a half-written checkpoint. Contents: model.safetensors, ema.safetensors,
+// optimizer.pt, state.json (step, RNG, EMA count, metrics), config.json (resolved run config).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <torch/nn/module.h>
+
+namespace torch::optim {
+class Optimizer;
+}
+
+namespace rflow {
+
+class Ema;
+
+struct CheckpointState {
+  int64_t step = 0;
+  std::string rng;
+  int64_t ema_updates = 0;
+  std::string metrics_json = "{}";  // free-form JSON object
+};
+
+// Writes <root>/step_XXXXXXXX and points <root>/LATEST at it; keeps the `keep` newest.
+std::string save_checkpoint(const std::string& root, const torch::nn::Module& model, const Ema* ema,
+                            const torch::optim::Optimizer* optimizer, const CheckpointState& state,
+                            const std::string& config_json, int64_t keep);
+
+// The directory LATEST points to, or "" when there is none. Accepts a run directory, a checkpoints
+// root or a checkpoint directory.
+std::string resolve_checkpoint(const std::string& path);
+
+CheckpointState read_checkpoint_state(const std::string& dir);
+std::string read_checkpoint_config(const std::string& dir);
+
+// Restores everything needed for exact resume; names and shapes are checked and differences listed.
+void load_checkpoint(const std::string& dir, torch::nn::Module& model, Ema* ema, torch::optim::Optimizer* optimizer);
+
+// Loads weights only (EMA weights when use_ema and present) for sampling / evaluation.
+void load_weights(const std::string& dir, torch::nn::Module& model, bool use_ema);
+
+// Named parameters then buffers, in module order.
+std::vector<std::pair<std::string, at::Tensor>> module_tensors(const torch::nn::Module& model);
+void assign_module_tensors(torch::nn::Module& model, const std::vector<std::pair<std::string, at::Tensor>>& named,
+                           const std::string& where);
+
+}  // namespace rflow

@@ -1,0 +1,171 @@
+#include "rflow/train/trainer.h"
+
+#include <atomic>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include "rflow/core/error.h"
+#include "rflow/core/progress.h"
+#include "rflow/core/rng.h"
+#include "rflow/io/atomic_file.h"
+#include "rflow/nn/ema.h"
+#include "rflow/train/checkpoint.h"
+
+namespace fs = std::filesystem;
+
+namespace rflow {
+
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+extern "C" void on_sigint(int) { g_interrupted = true; }
+
+// Installs the SIGINT handler for the lifetime of a training run only.
+struct SigintScope {
+  void (*prev)(int);
+  SigintScope() {
+    g_interrupted = false;
+    prev = std::signal(SIGINT, on_sigint);
+  }
+  ~SigintScope() { std::signal(SIGINT, prev); }
+};
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainConfig& c, std::vector<at::Tensor> params) {
+  if (c.optimizer == "adamw")
+    return std::make_unique<torch::optim::AdamW>(
+        params, torch::optim::AdamWOptions(c.lr).betas({c.beta1, c.beta2}).eps(c.adam_eps).weight_decay(c.weight_decay));
+  return std::make_unique<torch::optim::Adam>(
+      params, torch::optim::AdamOptions(c.lr).betas({c.beta1, c.beta2}).eps(c.adam_eps).weight_decay(c.weight_decay));
+}
+
+void set_lr(torch::optim::Optimizer& opt, double lr) {
+  for (auto& g : opt.param_groups()) g.options().set_lr(lr);
+}
+
+// Drops metric lines written after `step` (a resumed run rewrites them).
+void truncate_metrics(const std::string& path, int64_t step) {
+  if (!fs::exists(path)) return;
+  std::ifstream in(path);
+  std::string line, kept;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    try {
+      if (nlohmann::json::parse(line).value("step", int64_t(0)) > step) continue;
+    } catch (const nlohmann::json::exception&) {
+      continue;  // a torn last line from a crash
+    }
+    kept += line + "\n";
+  }
+  io::write_file_atomic(path, kept);
+}
+
+}  // namespace
+
+Trainer::Trainer(TrainConfig cfg, VelocityField model, Method& method, BatchSource& data, std::string run_dir,
+                 std::string config_json, c10::Device device)
+    : cfg_(std::move(cfg)),
+      model_(std::move(model)),
+      method_(method),
+      data_(data),
+      run_dir_(std::move(run_dir)),
+      config_json_(std::move(config_json)),
+      device_(device) {
+  cfg_.validate();
+}
+
+TrainResult Trainer::run(int64_t stop_at) {
+  const int64_t end = stop_at >= 0 ? std::min(stop_at, cfg_.steps) : cfg_.steps;
+  const std::string ckpt_root = (fs::path(run_dir_) / "checkpoints").string();
+  const std::string metrics_path = (fs::path(run_dir_) / "metrics.jsonl").string();
+  fs::create_directories(run_dir_);
+
+  model_->to(device_);
+  model_->train();
+  auto optimizer = make_optimizer(cfg_, model_->parameters());
+  Ema ema(*model_, cfg_.ema_decay, cfg_.ema_warmup);
+
+  TrainResult res;
+  int64_t step = 0;
+  if (std::string ckpt = resolve_checkpoint(ckpt_root); !ckpt.empty()) {
+    load_checkpoint(ckpt, *model_, &ema, optimizer.get());
+    CheckpointState st = read_checkpoint_state(ckpt);
+    set_rng_state(st.rng, ckpt + "/state.json");
+    step = res.resumed_from = st.step;
+    res.checkpoint = ckpt;
+    spdlog::info("resuming from {} (step {})", ckpt, step);
+  }
+  truncate_metrics(metrics_path, step);
+  std::ofstream metrics(metrics_path, std::ios::app);
+
+  auto checkpoint = [&](int64_t at, double last_loss) {
+    CheckpointState st{at, rng_state(), ema.updates(), nlohmann::json{{"loss", last_loss}}.dump()};
+    res.checkpoint = save_checkpoint(ckpt_root, *model_, &ema, optimizer.get(), st, config_json_, cfg_.keep_checkpoints);
+  };
+
+  SigintScope sigint;
+  Progress progress("train", end, step);
+  TrainState state;
+  double window_loss = 0, window_gnorm = 0;
+  int64_t window = 0;
+  auto t_window = std::chrono::steady_clock::now();
+  const auto t_start = t_window;
+  const int64_t start = step;
+  while (step < end) {
+    const double lr = learning_rate(cfg_, step);
+    set_lr(*optimizer, lr);
+    state.step = step;
+    Batch batch = data_.next(cfg_.batch_size, device_);
+    at::Tensor loss = method_.loss(batch, *model_, state);
+    const double lv = loss.item<double>();
+    if (!std::isfinite(lv)) {
+      throw Error("loss is " + std::string(std::isnan(lv) ? "NaN" : "Inf") + " at step " + std::to_string(step) +
+                      " (batch of " + std::to_string(cfg_.batch_size) + ")",
+                  "train",
+                  (res.checkpoint.empty() ? std::string("no checkpoint was written yet")
+                                          : "last good checkpoint kept: " + res.checkpoint) +
+                      "; lower train.lr, keep train.grad_clip on, or check the data for NaN/Inf");
+    }
+    optimizer->zero_grad();
+    loss.backward();
+    double gnorm = cfg_.grad_clip > 0 ? torch::nn::utils::clip_grad_norm_(model_->parameters(), cfg_.grad_clip) : 0.0;
+    optimizer->step();
+    ema.update(*model_);
+    ++step;
+    window_loss += lv, window_gnorm += gnorm, ++window;
+    res.last_loss = window_loss / window;
+
+    if (step % cfg_.log_every == 0 || step == end) {
+      auto now = std::chrono::steady_clock::now();
+      double secs = std::chrono::duration<double>(now - t_window).count();
+      nlohmann::json line{{"step", step},
+                          {"loss", window_loss / window},
+                          {"lr", lr},
+                          {"grad_norm", window_gnorm / window},
+                          {"steps_per_s", secs > 0 ? window / secs : 0.0}};
+      for (const auto& [k, v] : state.metrics) line[k] = v;
+      metrics << line.dump() << "\n" << std::flush;
+      if (!progress_is_tty()) spdlog::info("step {}/{} loss {:.5f} lr {:.2e} ({:.0f} it/s)", step, end, window_loss / window, lr, secs > 0 ? window / secs : 0.0);
+      window_loss = window_gnorm = 0, window = 0, t_window = now;
+    }
+    progress.update(step, fmt::format("loss {:.4f}", res.last_loss));
+    const bool due = (cfg_.ckpt_every > 0 && step % cfg_.ckpt_every == 0) || step == end;
+    if (due) checkpoint(step, res.last_loss);
+    if (g_interrupted) {
+      if (!due) checkpoint(step, res.last_loss);
+      progress.finish();
+      throw Error("interrupted at step " + std::to_string(step), "train",
+                  "checkpoint saved at " + res.checkpoint + "; rerun the same command to resume");
+    }
+  }
+  progress.finish();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+  res.step = step;
+  res.steps_per_s = secs > 0 ? (step - start) / secs : 0.0;
+  return res;
+}
+
+}  // namespace rflow

@@ -1,0 +1,75 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "rflow/core/error.h"
+#include "rflow/core/rng.h"
+#include "rflow/data/batch_source.h"
+#include "rflow/io/npy.h"
+#include "tests/test_util.h"
+
+using namespace rflow;
+
+TEST(Distribution, GaussianWithFullCovarianceHasItsMoments) {
+  seed_all(0);
+  DistributionConfig c{"gaussian"};
+  c.mean = {1.0, -2.0, 0.5};
+  c.cov = {2.0, 0.6, 0.0, 0.6, 1.0, -0.3, 0.0, -0.3, 0.5};
+  auto d = make_distribution(c, 0, "test");
+  auto x = d->sample(200000).to(torch::kFloat64);
+  auto mean = x.mean(0);
+  auto xc = x - mean;
+  auto cov = torch::matmul(xc.t(), xc) / (x.size(0) - 1);
+  EXPECT_TRUE(torch::allclose(mean, torch::tensor(c.mean, torch::kFloat64), 0, 0.02)) << mean;
+  EXPECT_TRUE(torch::allclose(cov.flatten(), torch::tensor(c.cov, torch::kFloat64), 0, 0.03)) << cov;
+}
+
+TEST(Distribution, ToysHaveTheirShapeAndAreSeedReproducible) {
+  for (const char* name : {"8gaussians", "moons", "checkerboard", "spirals", "rings", "mixture3"}) {
+    DistributionConfig c{name};
+    seed_all(11);
+    auto a = make_distribution(c, 0, "t")->sample(500);
+    seed_all(11);
+    auto b = make_distribution(c, 0, "t")->sample(500);
+    EXPECT_EQ(a.sizes(), (std::vector<int64_t>{500, 2})) << name;
+    EXPECT_TRUE(torch::equal(a, b)) << name;
+    EXPECT_TRUE(torch::isfinite(a).all().item<bool>()) << name;
+  }
+  // 8 gaussians: every point within 4σ of a centre on the circle of radius 4.
+  seed_all(0);
+  auto x = make_distribution(DistributionConfig{"8gaussians"}, 0, "t")->sample(2000);
+  auto r = x.norm(2, 1);
+  EXPECT_LT((r - 4).abs().max().item<double>(), 4 * 0.25 * 1.5);
+}
+
+TEST(Distribution, BadParametersAndNpyDataAreRejected) {
+  DistributionConfig c{"gaussian"};
+  c.cov = {1.0, 2.0, 2.0, 1.0};  // not positive definite
+  EXPECT_THROW(make_distribution(c, 0, "data.target"), Error);
+  c.cov = {};
+  c.mean = {0.0, 0.0};
+  c.std = {1.0};
+  EXPECT_THROW(make_distribution(c, 0, "data.target"), Error);
+  EXPECT_THROW(make_distribution(DistributionConfig{"moon"}, 0, "data.target"), Error);
+
+  test::TempDir dir;
+  auto pts = torch::randn({10, 3});
+  pts[4][1] = std::numeric_limits<float>::quiet_NaN();
+  io::write_npy(dir.file("nan.npy"), pts);
+  DistributionConfig n{"npy"};
+  n.path = dir.file("nan.npy");
+  try {
+    make_distribution(n, 0, "data.target");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("nan.npy"), std::string::npos) << e.what();
+  }
+  // A clean file works and sampling draws rows of it; a gaussian source follows its dimension.
+  io::write_npy(dir.file("ok.npy"), torch::randn({10, 3}));
+  n.path = dir.file("ok.npy");
+  DataConfig dc;
+  dc.target = n;
+  auto coupling = make_coupling(dc);
+  auto b = coupling->next(7, torch::kCPU);
+  EXPECT_EQ(b.x0.sizes(), (std::vector<int64_t>{7, 3}));
+  EXPECT_EQ(b.x1.sizes(), (std::vector<int64_t>{7, 3}));
+}

@@ -1,0 +1,100 @@
+// End-to-end: the CLI as a user runs it, on a small version of the demo config.
+#include <array>
+#include <cstdio>
+#include <filesystem>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/test_util.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Result {
+  int code;
+  std::string out;
+};
+
+Result sh(const std::string& cmd) {
+  std::array<char, 4096> buf;
+  std::string out;
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
+  int status = pclose(p);
+  return {WEXITSTATUS(status), out};
+}
+
+std::string cli() { return RFLOW_CLI; }
+std::string demo() { return std::string(RFLOW_SOURCE_DIR) + "/configs/demo_2d.toml"; }
+std::string small(const std::string& out_dir) {
+  return " --set out_dir=" + out_dir +
+         " --set train.steps=400 --set train.ckpt_every=200 --set eval.n=300 --set eval.nfe=[1,8]"
+         " --set 'eval.solvers=[\"euler\",\"heun\"]' --set sample.n=500 --set eval.trajectories=50";
+}
+
+}  // namespace
+
+TEST(Cli, RunPipelineWritesReportAndSkipsDoneStages) {
+  rflow::test::TempDir dir;
+  auto r = sh(cli() + " run " + demo() + small(dir.path().string()));
+  ASSERT_EQ(r.code, 0) << r.out;
+  fs::path run = dir.path() / "demo_2d";
+  for (const char* f : {"config.json", "metrics.jsonl", "report.html", "samples/samples.npy", "eval/metrics.json",
+                        "stages/train.done", "stages/report.done", "checkpoints/LATEST"})
+    EXPECT_TRUE(fs::exists(run / f)) << f;
+  std::string html = rflow::test::read_text((run / "report.html").string());
+  EXPECT_NE(html.find("<svg"), std::string::npos);
+  EXPECT_NE(html.find("W2"), std::string::npos);
+  auto met = nlohmann::json::parse(rflow::test::read_text((run / "eval/metrics.json").string()));
+  ASSERT_EQ(met["results"].size(), 3u);  // euler 1, euler 8, heun 8 (heun at NFE 1 is skipped)
+  double w2_1 = met["results"][0]["w2"], w2_8 = met["results"][1]["w2"];
+  EXPECT_LT(w2_8, w2_1) << "more steps must be closer to the target";
+  EXPECT_GT(met["straightness"]["straightness"].get<double>(), 0.0);
+  EXPECT_LT(met["straightness"]["transport_cost"].get<double>(), met["independent_transport_cost"].get<double>());
+
+  auto again = sh(cli() + " run " + demo() + small(dir.path().string()));
+  ASSERT_EQ(again.code, 0) << again.out;
+  EXPECT_NE(again.out.find("stage train: done already"), std::string::npos) << again.out;
+
+  auto changed = sh(cli() + " run " + demo() + small(dir.path().string()) + " --set train.lr=0.1");
+  EXPECT_EQ(changed.code, 1);
+  EXPECT_NE(changed.out.find("train.lr"), std::string::npos) << changed.out;
+
+  // sample / eval / info on the trained run.
+  std::string npy = (dir.path() / "s.npy").string();
+  auto s = sh(cli() + " sample " + run.string() + " --solver heun --steps 4 -n 64 -o " + npy + " --plot " +
+              (dir.path() / "s.svg").string());
+  ASSERT_EQ(s.code, 0) << s.out;
+  auto j = nlohmann::json::parse(s.out.substr(s.out.rfind("{\"")));
+  EXPECT_EQ(j["nfe_per_sample"], 8);
+  EXPECT_EQ(j["n"], 64);
+  EXPECT_TRUE(fs::exists(dir.path() / "s.svg"));
+  auto e = sh(cli() + " eval --samples " + npy + " --reference " + npy);
+  ASSERT_EQ(e.code, 0) << e.out;
+  EXPECT_NEAR(nlohmann::json::parse(e.out.substr(e.out.rfind("{\"")))["w2"].get<double>(), 0.0, 1e-9);
+  auto info = sh(cli() + " info " + run.string());
+  ASSERT_EQ(info.code, 0) << info.out;
+  EXPECT_NE(info.out.find("step         400"), std::string::npos) << info.out;
+}
+
+TEST(Cli, BadInputGivesOneClearLineAndExitCode1) {
+  rflow::test::TempDir dir;
+  rflow::test::write_text(dir.file("bad.toml"), "[train]\nstepz = 3\n");
+  auto r = sh(cli() + " run " + dir.file("bad.toml"));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("did you mean 'train.steps'"), std::string::npos) << r.out;
+  r = sh(cli() + " sample " + dir.path().string());
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("no checkpoint found"), std::string::npos) << r.out;
+  rflow::test::write_text(dir.file("nan.npy"), "");
+  r = sh(cli() + " run " + demo() + " --set out_dir=" + dir.path().string() +
+         " --set data.target.name=npy --set data.target.path=" + dir.file("missing.npy"));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("missing.npy"), std::string::npos) << r.out;
+  r = sh(cli() + " run --list-keys");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.out.find("train.lr"), std::string::npos);
+  EXPECT_NE(r.out.find("rk4"), std::string::npos);
+}

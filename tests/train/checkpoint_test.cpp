@@ -1,0 +1,164 @@
+#include <filesystem>
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "rflow/core/error.h"
+#include "rflow/core/rng.h"
+#include "rflow/methods/method_config.h"
+#include "rflow/nn/ema.h"
+#include "rflow/nn/model_config.h"
+#include "rflow/train/checkpoint.h"
+#include "rflow/train/trainer.h"
+#include "tests/test_util.h"
+
+using namespace rflow;
+namespace fs = std::filesystem;
+
+namespace {
+
+TrainConfig small_train(int64_t steps) {
+  TrainConfig tc;
+  tc.steps = steps;
+  tc.batch_size = 64;
+  tc.lr = 1e-3;
+  tc.warmup = 20;
+  tc.ckpt_every = 50;
+  tc.log_every = 10;
+  tc.keep_checkpoints = 10;
+  return tc;
+}
+
+ModelConfig small_model() {
+  ModelConfig mc;
+  mc.hidden = 32;
+  mc.depth = 2;
+  return mc;
+}
+
+struct Setup {
+  std::unique_ptr<IndependentCoupling> data;
+  VelocityField model;
+  std::unique_ptr<Method> method;
+  explicit Setup(uint64_t seed) {
+    seed_all(seed);
+    data = make_coupling(DataConfig{});
+    model = make_model(small_model(), {2});
+    method = make_method(MethodConfig{});
+  }
+};
+
+void expect_modules_equal(const torch::nn::Module& a, const torch::nn::Module& b) {
+  auto ta = module_tensors(a), tb = module_tensors(b);
+  ASSERT_EQ(ta.size(), tb.size());
+  for (size_t i = 0; i < ta.size(); ++i) {
+    EXPECT_EQ(ta[i].first, tb[i].first);
+    EXPECT_TRUE(torch::equal(ta[i].second, tb[i].second)) << ta[i].first;
+  }
+}
+
+class NanAtStep : public Method {
+ public:
+  NanAtStep(std::unique_ptr<Method> inner, int64_t bad) : inner_(std::move(inner)), bad_(bad) {}
+  std::string name() const override { return "nan_at_step"; }
+  at::Tensor loss(const Batch& b, VelocityFieldImpl& m, TrainState& s) override {
+    auto l = inner_->loss(b, m, s);
+    return s.step == bad_ ? l * std::numeric_limits<float>::quiet_NaN() : l;
+  }
+
+ private:
+  std::unique_ptr<Method> inner_;
+  int64_t bad_;
+};
+
+}  // namespace
+
+TEST(Checkpoint, RoundTripIsBitExact) {
+  test::TempDir dir;
+  Setup s(1);
+  Ema ema(*s.model, 0.9);
+  torch::optim::Adam opt(s.model->parameters(), 1e-3);
+  // One real step so the optimizer has state.
+  auto b = s.data->next(16, torch::kCPU);
+  TrainState st;
+  s.method->loss(b, *s.model, st).backward();
+  opt.step();
+  ema.update(*s.model);
+  std::string ck = save_checkpoint(dir.file("ck"), *s.model, &ema, &opt, CheckpointState{1, rng_state(), 1, "{}"}, "{}", 2);
+
+  Setup t(99);  // different initial weights
+  Ema ema2(*t.model, 0.9);
+  torch::optim::Adam opt2(t.model->parameters(), 1e-3);
+  load_checkpoint(ck, *t.model, &ema2, &opt2);
+  expect_modules_equal(*s.model, *t.model);
+  auto e1 = ema.state(), e2 = ema2.state();
+  for (size_t i = 0; i < e1.size(); ++i) EXPECT_TRUE(torch::equal(e1[i].second, e2[i].second));
+  EXPECT_EQ(ema2.updates(), 1);
+  EXPECT_EQ(resolve_checkpoint(dir.file("ck")), ck);
+  EXPECT_EQ(read_checkpoint_state(ck).step, 1);
+  // No temporary directories remain.
+  for (const auto& e : fs::directory_iterator(dir.file("ck"))) EXPECT_NE(e.path().filename().string().rfind(".tmp", 0), 0u);
+}
+
+TEST(Checkpoint, MismatchedModelIsNamed) {
+  test::TempDir dir;
+  Setup s(1);
+  std::string ck = save_checkpoint(dir.file("ck"), *s.model, nullptr, nullptr, CheckpointState{0, rng_state()}, "{}", 1);
+  ModelConfig bigger = small_model();
+  bigger.hidden = 48;
+  auto other = make_model(bigger, {2});
+  try {
+    load_weights(ck, *other, false);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("shape/dtype differs"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("in_x.weight"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Checkpoint, ResumeEqualsUninterruptedRunBitForBit) {
+  test::TempDir dir;
+  {
+    Setup s(3);
+    Trainer(small_train(200), s.model, *s.method, *s.data, dir.file("straight"), "{}", torch::kCPU).run();
+  }
+  {
+    Setup s(3);
+    auto r = Trainer(small_train(200), s.model, *s.method, *s.data, dir.file("resumed"), "{}", torch::kCPU).run(100);
+    EXPECT_EQ(r.step, 100);
+  }
+  Setup s(12345);  // a new process would rebuild the model from scratch: the checkpoint must win
+  auto r = Trainer(small_train(200), s.model, *s.method, *s.data, dir.file("resumed"), "{}", torch::kCPU).run();
+  EXPECT_EQ(r.resumed_from, 100);
+  EXPECT_EQ(r.step, 200);
+
+  Setup a(0), b(0);
+  load_weights(resolve_checkpoint(dir.file("straight/checkpoints")), *a.model, false);
+  load_weights(resolve_checkpoint(dir.file("resumed/checkpoints")), *b.model, false);
+  expect_modules_equal(*a.model, *b.model);
+  load_weights(resolve_checkpoint(dir.file("straight/checkpoints")), *a.model, true);
+  load_weights(resolve_checkpoint(dir.file("resumed/checkpoints")), *b.model, true);
+  expect_modules_equal(*a.model, *b.model);
+  // metrics.jsonl of the resumed run has each step once.
+  EXPECT_EQ(test::read_text(dir.file("straight/metrics.jsonl")).size(), test::read_text(dir.file("resumed/metrics.jsonl")).size());
+}
+
+TEST(Checkpoint, NanLossStopsTrainingAndKeepsLastGoodCheckpoint) {
+  test::TempDir dir;
+  Setup s(5);
+  NanAtStep bad(make_method(MethodConfig{}), 70);
+  Trainer tr(small_train(200), s.model, bad, *s.data, dir.file("run"), "{}", torch::kCPU);
+  try {
+    tr.run();
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find("NaN at step 70"), std::string::npos) << m;
+    EXPECT_NE(m.find("step_00000050"), std::string::npos) << m;
+  }
+  std::string ck = resolve_checkpoint(dir.file("run"));
+  EXPECT_EQ(read_checkpoint_state(ck).step, 50);
+  Setup t(5);
+  load_weights(ck, *t.model, true);  // loads cleanly
+  for (const auto& p : t.model->parameters()) EXPECT_TRUE(torch::isfinite(p).all().item<bool>());
+}

@@ -1,0 +1,43 @@
+// `rflow info CHECKPOINT`: what a checkpoint holds (step, model, parameters, data, metrics).
+#include <filesystem>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "rflow/io/safetensors.h"
+#include "rflow/nn/model_config.h"
+#include "rflow/pipeline/run_context.h"
+#include "rflow/train/checkpoint.h"
+#include "tools/rflow/commands.h"
+
+namespace rflow::cli {
+
+void add_info(CLI::App& app) {
+  auto* cmd = app.add_subcommand("info", "summarise a checkpoint");
+  auto path = std::make_shared<std::string>();
+  auto tensors = std::make_shared<bool>(false);
+  cmd->add_option("checkpoint", *path, "run directory, checkpoints/ or a step_* directory")->required();
+  cmd->add_flag("--tensors", *tensors, "list every tensor with its shape");
+  cmd->callback([path, tensors] {
+    LoadedModel m = load_model(*path, false, c10::Device(c10::kCPU));
+    auto st = read_checkpoint_state(m.checkpoint);
+    namespace fs = std::filesystem;
+    std::cout << "checkpoint   " << m.checkpoint << "\n"
+              << "step         " << m.step << " of " << m.cfg.train.steps << "\n"
+              << "method       " << m.cfg.method.name << " (path " << m.cfg.method.path << ")\n"
+              << "model        " << m.cfg.model.arch << ", depth " << m.cfg.model.depth << " × hidden "
+              << m.cfg.model.hidden << ", " << count_parameters(*m.model) << " parameters\n"
+              << "data         " << m.cfg.data.source.name << " → " << m.cfg.data.target.name << "\n"
+              << "ema          " << (fs::exists(fs::path(m.checkpoint) / "ema.safetensors") ? "yes" : "no")
+              << " (decay " << m.cfg.train.ema_decay << ", " << st.ema_updates << " updates)\n"
+              << "metrics      " << st.metrics_json << "\n";
+    if (*tensors) {
+      auto w = io::load_safetensors((fs::path(m.checkpoint) / "model.safetensors").string());
+      for (const auto& [name, t] : w.tensors)
+        std::cout << "  " << name << " " << t.sizes() << " " << t.scalar_type() << "\n";
+    }
+  });
+}
+
+}  // namespace rflow::cli

@@ -1,0 +1,45 @@
+// `rflow run CONFIG`: the whole pipeline (train → sample → eval → report) in runs/<name>/.
+#include <spdlog/spdlog.h>
+
+#include "rflow/core/log.h"
+#include "rflow/pipeline/pipeline.h"
+#include "tools/rflow/commands.h"
+
+namespace rflow::cli {
+
+void add_run(CLI::App& app) {
+  auto* cmd = app.add_subcommand("run", "run a pipeline config: train, sample, eval, report (resumable)");
+  struct Args {
+    ConfigArgs cfg;
+    bool fresh = false;
+    std::vector<std::string> only;
+  };
+  auto args = std::make_shared<Args>();
+  add_config_options(*cmd, args->cfg, true);
+  cmd->add_flag("--fresh", args->fresh, "delete the run directory and start over");
+  cmd->add_option("--stage", args->only, "run only these stages (repeatable)");
+  cmd->callback([args] {
+    if (maybe_list_keys(args->cfg)) return;
+    RunConfig cfg = load_run_config(args->cfg.config, args->cfg.overrides);
+    setup_logging(cfg.log_level);
+    std::string dir = run_pipeline(cfg, PipelineOptions{args->fresh, args->only});
+    spdlog::info("run directory: {} (report: {}/report.html)", dir, dir);
+  });
+}
+
+void add_train(CLI::App& app) {
+  auto* cmd = app.add_subcommand("train", "train a model (the pipeline's train stage; resumes if interrupted)");
+  auto args = std::make_shared<ConfigArgs>();
+  auto fresh = std::make_shared<bool>(false);
+  add_config_options(*cmd, *args, false);
+  cmd->add_flag("--fresh", *fresh, "delete the run directory and start over");
+  cmd->callback([args, fresh] {
+    if (maybe_list_keys(*args)) return;
+    RunConfig cfg = load_run_config(args->config, args->overrides);
+    setup_logging(cfg.log_level);
+    std::string dir = run_pipeline(cfg, PipelineOptions{*fresh, {"train"}});
+    spdlog::info("checkpoints: {}/checkpoints", dir);
+  });
+}
+
+}  // namespace rflow::cli

@@ -1,0 +1,29 @@
+// The rflow CLI's subcommands. Each cmd_<name>.cpp registers one subcommand on the app; the
+// callbacks only parse arguments and call the library.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+namespace rflow::cli {
+
+void add_run(CLI::App& app);
+void add_train(CLI::App& app);
+void add_sample(CLI::App& app);
+void add_eval(CLI::App& app);
+void add_info(CLI::App& app);
+
+// Options shared by commands that take a run config: --config, --set (repeatable), --list-keys.
+struct ConfigArgs {
+  std::string config;
+  std::vector<std::string> overrides;
+  bool list_keys = false;
+};
+void add_config_options(CLI::App& cmd, ConfigArgs& args, bool positional);
+// Handles --list-keys (prints and returns true).
+bool maybe_list_keys(const ConfigArgs& args);
+std::string registries_help();
+
+}  // namespace rflow::cli
