@@ -1,6 +1,7 @@
 #include <filesystem>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
@@ -36,11 +37,11 @@ ModelConfig small_model() {
   return mc;
 }
 
-struct Setup {
+struct Fixture {
   std::unique_ptr<IndependentCoupling> data;
   VelocityField model;
   std::unique_ptr<Method> method;
-  explicit Setup(uint64_t seed) {
+  explicit Fixture(uint64_t seed) {
     seed_all(seed);
     data = make_coupling(DataConfig{});
     model = make_model(small_model(), {2});
@@ -75,7 +76,7 @@ class NanAtStep : public Method {
 
 TEST(Checkpoint, RoundTripIsBitExact) {
   test::TempDir dir;
-  Setup s(1);
+  Fixture s(1);
   Ema ema(*s.model, 0.9);
   torch::optim::Adam opt(s.model->parameters(), 1e-3);
   // One real step so the optimizer has state.
@@ -86,7 +87,7 @@ TEST(Checkpoint, RoundTripIsBitExact) {
   ema.update(*s.model);
   std::string ck = save_checkpoint(dir.file("ck"), *s.model, &ema, &opt, CheckpointState{1, rng_state(), 1, "{}"}, "{}", 2);
 
-  Setup t(99);  // different initial weights
+  Fixture t(99);  // different initial weights
   Ema ema2(*t.model, 0.9);
   torch::optim::Adam opt2(t.model->parameters(), 1e-3);
   load_checkpoint(ck, *t.model, &ema2, &opt2);
@@ -102,7 +103,7 @@ TEST(Checkpoint, RoundTripIsBitExact) {
 
 TEST(Checkpoint, MismatchedModelIsNamed) {
   test::TempDir dir;
-  Setup s(1);
+  Fixture s(1);
   std::string ck = save_checkpoint(dir.file("ck"), *s.model, nullptr, nullptr, CheckpointState{0, rng_state()}, "{}", 1);
   ModelConfig bigger = small_model();
   bigger.hidden = 48;
@@ -119,33 +120,44 @@ TEST(Checkpoint, MismatchedModelIsNamed) {
 TEST(Checkpoint, ResumeEqualsUninterruptedRunBitForBit) {
   test::TempDir dir;
   {
-    Setup s(3);
+    Fixture s(3);
     Trainer(small_train(200), s.model, *s.method, *s.data, dir.file("straight"), "{}", torch::kCPU).run();
   }
   {
-    Setup s(3);
+    Fixture s(3);
     auto r = Trainer(small_train(200), s.model, *s.method, *s.data, dir.file("resumed"), "{}", torch::kCPU).run(100);
     EXPECT_EQ(r.step, 100);
   }
-  Setup s(12345);  // a new process would rebuild the model from scratch: the checkpoint must win
+  Fixture s(12345);  // a new process would rebuild the model from scratch: the checkpoint must win
   auto r = Trainer(small_train(200), s.model, *s.method, *s.data, dir.file("resumed"), "{}", torch::kCPU).run();
   EXPECT_EQ(r.resumed_from, 100);
   EXPECT_EQ(r.step, 200);
 
-  Setup a(0), b(0);
+  Fixture a(0), b(0);
   load_weights(resolve_checkpoint(dir.file("straight/checkpoints")), *a.model, false);
   load_weights(resolve_checkpoint(dir.file("resumed/checkpoints")), *b.model, false);
   expect_modules_equal(*a.model, *b.model);
   load_weights(resolve_checkpoint(dir.file("straight/checkpoints")), *a.model, true);
   load_weights(resolve_checkpoint(dir.file("resumed/checkpoints")), *b.model, true);
   expect_modules_equal(*a.model, *b.model);
-  // metrics.jsonl of the resumed run has each step once.
-  EXPECT_EQ(test::read_text(dir.file("straight/metrics.jsonl")).size(), test::read_text(dir.file("resumed/metrics.jsonl")).size());
+  // metrics.jsonl of the resumed run has each step once, with the same losses.
+  auto losses = [](const std::string& text) {
+    std::vector<std::pair<int64_t, double>> out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+      auto j = nlohmann::json::parse(line);
+      out.emplace_back(j["step"].get<int64_t>(), j["loss"].get<double>());
+    }
+    return out;
+  };
+  auto a_losses = losses(test::read_text(dir.file("straight/metrics.jsonl")));
+  EXPECT_EQ(a_losses.size(), 20u);
+  EXPECT_EQ(a_losses, losses(test::read_text(dir.file("resumed/metrics.jsonl"))));
 }
 
 TEST(Checkpoint, NanLossStopsTrainingAndKeepsLastGoodCheckpoint) {
   test::TempDir dir;
-  Setup s(5);
+  Fixture s(5);
   NanAtStep bad(make_method(MethodConfig{}), 70);
   Trainer tr(small_train(200), s.model, bad, *s.data, dir.file("run"), "{}", torch::kCPU);
   try {
@@ -158,7 +170,7 @@ TEST(Checkpoint, NanLossStopsTrainingAndKeepsLastGoodCheckpoint) {
   }
   std::string ck = resolve_checkpoint(dir.file("run"));
   EXPECT_EQ(read_checkpoint_state(ck).step, 50);
-  Setup t(5);
+  Fixture t(5);
   load_weights(ck, *t.model, true);  // loads cleanly
   for (const auto& p : t.model->parameters()) EXPECT_TRUE(torch::isfinite(p).all().item<bool>());
 }

@@ -1,0 +1,40 @@
+// A single self-contained HTML report (inline CSS and SVG, no scripts or external resources) that
+// experiment runs write next to their checkpoints. Built block by block, rendered
+// deterministically: no timestamp or other run-varying content is added, so identical results
+// give byte-identical reports.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace rflow::io {
+
+class HtmlReport {
+ public:
+  explicit HtmlReport(std::string title);
+
+  // level 1..6; text is escaped.
+  void heading(const std::string& text, int level = 2);
+  // Escaped text; blank lines split it into separate paragraphs.
+  void paragraph(const std::string& text);
+  // Escaped text in a <pre> block (logs, configs, command lines).
+  void preformatted(const std::string& text);
+  // All cells escaped. Rows shorter than the header are padded with empty cells; longer rows are
+  // an error.
+  void table(const std::vector<std::string>& header,
+             const std::vector<std::vector<std::string>>& rows);
+  // A row of figures, each (caption, svg). The SVG markup is inlined as is (it must come from
+  // the svg_* functions or another trusted source); captions are escaped.
+  void figure_row(const std::vector<std::pair<std::string, std::string>>& captioned_svgs);
+
+  std::string render() const;
+  // Writes render() atomically (temp file + rename) so a crash never leaves half a report.
+  void save(const std::string& path) const;
+
+ private:
+  std::string title_;
+  std::string body_;
+};
+
+}  // namespace rflow::io
