@@ -3,8 +3,17 @@
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
+#include "rflow/data/ot_coupling.h"
 
 namespace rflow {
+
+void DataConfig::validate() const {
+  source.validate("data.source");
+  target.validate("data.target");
+  RF_CHECK(coupling == "independent" || coupling == "ot", "unknown coupling '" + coupling + "'", "data.coupling",
+           "valid: independent | ot");
+  ot.validate("data.ot");
+}
 
 IndependentCoupling::IndependentCoupling(std::unique_ptr<Distribution> source, std::unique_ptr<Distribution> target)
     : source_(std::move(source)), target_(std::move(target)) {
@@ -26,6 +35,13 @@ std::unique_ptr<IndependentCoupling> make_coupling(const DataConfig& cfg) {
   for (auto s : target->sample_shape()) hint *= s;
   auto source = make_distribution(cfg.source, hint, "data.source");
   return std::make_unique<IndependentCoupling>(std::move(source), std::move(target));
+}
+
+std::unique_ptr<BatchSource> make_batch_source(const DataConfig& cfg) {
+  cfg.validate();
+  auto independent = make_coupling(cfg);
+  if (cfg.coupling == "ot") return std::make_unique<OtCoupling>(std::move(independent), cfg.ot);
+  return independent;
 }
 
 }  // namespace rflow

@@ -10,6 +10,7 @@
 #include <c10/core/Device.h>
 
 #include "rflow/data/distribution.h"
+#include "rflow/data/ot_config.h"
 
 namespace rflow {
 
@@ -21,16 +22,17 @@ struct Batch {
 struct DataConfig {
   DistributionConfig source{"gaussian"};
   DistributionConfig target{"8gaussians"};
+  std::string coupling = "independent";
+  OtConfig ot;
 
   template <class V>
   void visit(V& v) {
     v.section("source", source);
     v.section("target", target);
+    v("coupling", coupling, "independent | ot (pair x0 and x1 within each batch by optimal transport, see data.ot)");
+    v.section("ot", ot);
   }
-  void validate() const {
-    source.validate("data.source");
-    target.validate("data.target");
-  }
+  void validate() const;
 };
 
 class BatchSource {
@@ -55,5 +57,9 @@ class IndependentCoupling : public BatchSource {
 // Builds both ends; the target is built first so that a parameterless gaussian source takes its
 // dimension. Throws if the two ends disagree in shape.
 std::unique_ptr<IndependentCoupling> make_coupling(const DataConfig& cfg);
+
+// The training batch source data.coupling asks for: the independent coupling, or an OtCoupling
+// (rflow/data/ot_coupling.h) wrapped around it.
+std::unique_ptr<BatchSource> make_batch_source(const DataConfig& cfg);
 
 }  // namespace rflow

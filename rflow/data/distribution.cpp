@@ -9,6 +9,11 @@
 
 namespace rflow {
 
+at::Tensor Distribution::log_prob(const at::Tensor&) const {
+  throw Error("no closed-form density for " + describe(), "likelihood",
+              "use a gaussian source (the default) for likelihoods");
+}
+
 namespace {
 
 std::string fmt_vec(const std::vector<double>& v) {
@@ -57,6 +62,18 @@ class GaussianDist : public Distribution {
   }
   std::vector<int64_t> sample_shape() const override { return {dim_}; }
   std::string describe() const override { return desc_; }
+  at::Tensor log_prob(const at::Tensor& x) const override {
+    auto d = x.to(torch::kCPU, torch::kFloat64).flatten(1) - mean_;
+    at::Tensor z, logdet;
+    if (chol_.defined()) {
+      z = torch::linalg_solve_triangular(chol_, d.t(), /*upper=*/false).t();
+      logdet = chol_.diagonal().log().sum();
+    } else {
+      z = d / std_;
+      logdet = std_.log().sum();
+    }
+    return -0.5 * z.pow(2).sum(1) - logdet - 0.5 * double(dim_) * std::log(2 * M_PI);
+  }
 
  private:
   int64_t dim_;

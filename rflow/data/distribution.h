@@ -44,6 +44,8 @@ class Distribution {
   virtual at::Tensor sample(int64_t n) = 0;
   virtual std::vector<int64_t> sample_shape() const = 0;
   virtual std::string describe() const = 0;
+  // Log density of points [n, ...] (float64, [n]); only analytic distributions have one.
+  virtual at::Tensor log_prob(const at::Tensor& x) const;
 };
 
 using DistributionFactory =

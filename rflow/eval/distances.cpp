@@ -10,7 +10,7 @@
 #include <string>
 
 #include "rflow/core/error.h"
-#include "rflow/eval/assignment.h"
+#include "rflow/flow/assignment.h"
 
 namespace rflow::eval {
 

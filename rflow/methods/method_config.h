@@ -19,7 +19,9 @@ struct MethodConfig {
   template <class V>
   void visit(V& v) {
     v("name", name, "training method: rectified_flow");
-    v("path", path, "probability path: linear (X_t = t X1 + (1-t) X0)");
+    v("path", path,
+      "probability path X_t = alpha_t X1 + sigma_t X0: linear (X_t = t X1 + (1-t) X0) | cosine "
+      "(alpha = sin(pi t/2)) | vp (variance preserving) | polynomial:N (alpha = t^N, e.g. polynomial:2)");
     v.section("time", time);
   }
   void validate() const;

@@ -22,7 +22,7 @@ struct SampleConfig {
 
   template <class V>
   void visit(V& v) {
-    v("solver", solver, "euler | midpoint | heun | rk4");
+    v("solver", solver, "euler | midpoint | heun | rk4 | dopri5");
     v("steps", steps, "solver steps");
     v("n", n, "number of samples");
     v("use_ema", use_ema, "sample with the EMA weights");
@@ -39,10 +39,13 @@ struct EvalConfig {
   int64_t straightness_steps = 100;
   int64_t trajectories = 256;
   int64_t sliced_projections = 256;
+  double rtol = 1e-5, atol = 1e-5;
 
   template <class V>
   void visit(V& v) {
     v("nfe", nfe, "velocity-evaluation budgets to evaluate (steps = nfe / stages of the solver)");
+    v("rtol", rtol, "tolerance of adaptive solvers in the eval (dopri5 runs once; its NFE is measured)");
+    v("atol", atol, "absolute tolerance of adaptive solvers in the eval");
     v("solvers", solvers, "solvers to evaluate at each NFE");
     v("n", n, "samples compared with as many fresh target samples (exact W2 up to 5000)");
     v("straightness_steps", straightness_steps, "Euler steps for straightness and transport cost");

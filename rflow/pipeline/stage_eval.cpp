@@ -41,34 +41,43 @@ void stage_eval(StageContext& ctx) {
   out["floor"] = nlohmann::json::parse(eval::to_json(floor));
 
   std::vector<std::pair<std::string, int64_t>> jobs;
-  for (const auto& s : ec.solvers)
+  for (const auto& s : ec.solvers) {
+    if (solvers().get(s, "eval.solvers")()->nfe_per_step() == 0) {
+      jobs.emplace_back(s, 0);  // adaptive: one solve at the eval tolerance, NFE measured
+      continue;
+    }
     for (auto k : ec.nfe) jobs.emplace_back(s, k);
+  }
   Progress progress("eval", static_cast<int64_t>(jobs.size()));
   int64_t done = 0;
   out["results"] = nlohmann::json::array();
   for (const auto& [solver_name, nfe] : jobs) {
     const int per_step = solvers().get(solver_name)()->nfe_per_step();
-    if (per_step <= 0 || nfe % per_step != 0) {
+    if (per_step > 0 && nfe % per_step != 0) {
       spdlog::info("eval: skipping {} at NFE {} (not a multiple of its {} evaluations per step)", solver_name, nfe, per_step);
       progress.update(++done);
       continue;
     }
-    const std::string tag = solver_name + "_nfe" + std::to_string(nfe);
+    const std::string tag = per_step == 0 ? solver_name : solver_name + "_nfe" + std::to_string(nfe);
     const fs::path res_path = dir / "results" / (tag + ".json");
     if (!fs::exists(res_path)) {
       SolveOptions opt;
       opt.method = solver_name;
-      opt.steps = nfe / per_step;
+      opt.steps = per_step > 0 ? nfe / per_step : 1;
+      opt.rtol = ec.rtol;
+      opt.atol = ec.atol;
       SolveResult r = solve(*m.model, x0.to(ctx.device), opt);
+      const double nfe_mean = r.nfe.to(torch::kFloat64).mean().item<double>();
       at::Tensor xs = r.x.cpu();
       io::write_npy((dir / "samples" / (tag + ".npy")).string(), xs);
       auto met = eval::compare_samples(xs, ref, ec.sliced_projections, cfg.seed);
       nlohmann::json j = nlohmann::json::parse(eval::to_json(met));
       j["solver"] = solver_name;
-      j["nfe"] = nfe;
-      j["steps"] = opt.steps;
+      j["nfe"] = per_step > 0 ? double(nfe) : nfe_mean;
+      j["steps"] = per_step > 0 ? opt.steps : r.accepted;
+      j["tag"] = tag;
       io::write_file_atomic(res_path.string(), j.dump(2));
-      spdlog::info("eval: {} NFE {}: W2 {:.4f} (floor {:.4f}), energy {:.5f}", solver_name, nfe, met.w2, floor.w2,
+      spdlog::info("eval: {} NFE {:.1f}: W2 {:.4f} (floor {:.4f}), energy {:.5f}", solver_name, j["nfe"].get<double>(), met.w2, floor.w2,
                    met.energy);
     }
     out["results"].push_back(nlohmann::json::parse(io::read_file(res_path.string())));

@@ -59,10 +59,9 @@ void stage_report(StageContext& ctx) {
     rep.heading("Samples by number of function evaluations");
     std::vector<std::pair<std::string, std::string>> figs;
     for (const auto& r : met["results"]) {
-      std::string tag = r["solver"].get<std::string>() + "_nfe" + std::to_string(r["nfe"].get<int64_t>());
-      fs::path p = evd / "samples" / (tag + ".npy");
+      fs::path p = evd / "samples" / (r["tag"].get<std::string>() + ".npy");
       if (!fs::exists(p)) continue;
-      std::string title = r["solver"].get<std::string>() + ", NFE " + std::to_string(r["nfe"].get<int64_t>());
+      std::string title = r["solver"].get<std::string>() + ", NFE " + fmt_num(r["nfe"].get<double>(), 4);
       figs.emplace_back(title + " — W2 " + fmt_num(r["w2"].get<double>(), 3),
                         scatter_vs_reference(io::read_npy(p.string()), ref, title, lim));
     }
@@ -104,7 +103,7 @@ void stage_report(StageContext& ctx) {
     rep.heading("Metrics");
     std::vector<std::vector<std::string>> rows;
     for (const auto& r : met["results"])
-      rows.push_back({r["solver"].get<std::string>(), std::to_string(r["nfe"].get<int64_t>()), fmt_num(r["w2"].get<double>()),
+      rows.push_back({r["solver"].get<std::string>(), fmt_num(r["nfe"].get<double>(), 4), fmt_num(r["w2"].get<double>()),
                       fmt_num(r["sliced_w2"].get<double>()), fmt_num(r["energy"].get<double>()),
                       fmt_num(r["mmd"].get<double>())});
     const auto& f = met["floor"];

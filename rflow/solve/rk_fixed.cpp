@@ -60,6 +60,7 @@ SolveResult FixedStepRK::integrate(const FieldFn& f, const at::Tensor& x0, const
 
   res.x = x;
   res.calls = steps * S;
+  res.evaluations = res.calls * B;
   res.accepted = steps;
   res.nfe = torch::full({B}, steps * S, torch::dtype(torch::kInt64));
   res.t_reached = torch::full({B}, grid[steps], torch::dtype(torch::kFloat32));

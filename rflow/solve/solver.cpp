@@ -5,16 +5,56 @@
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
+#include "rflow/solve/dopri5.h"
 #include "rflow/solve/rk_fixed.h"
 
 namespace rflow {
 
 std::string to_string(SolveStatus s) { return s == SolveStatus::kOk ? "ok" : "budget_exhausted"; }
 
+namespace {
+// Conditioning for the rows being evaluated (all rows when `rows` is undefined).
+Cond rows_of(const Cond& c, const at::Tensor& rows) {
+  if (!rows.defined()) return c;
+  Cond out = c;
+  auto idx = [&](const at::Tensor& t) { return t.defined() ? t.index_select(0, rows.to(t.device())) : t; };
+  out.labels = idx(c.labels);
+  out.context = idx(c.context);
+  out.mask = idx(c.mask);
+  for (auto& [k, v] : out.extra) v = idx(v);
+  return out;
+}
+}  // namespace
+
 FieldFn bind_field(VelocityFieldImpl& field, Cond cond) {
-  return [&field, cond = std::move(cond)](const at::Tensor& x, const at::Tensor& t) {
-    return field.forward(x, t, cond);
-  };
+  if (cond.empty())
+    return [&field](const at::Tensor& x, const at::Tensor& t) { return field.forward(x, t, Cond{}); };
+  return FieldFn::with_rows([&field, cond = std::move(cond)](const at::Tensor& x, const at::Tensor& t, const at::Tensor& rows) {
+    return field.forward(x, t, rows_of(cond, rows));
+  });
+}
+
+FieldFn guided_field(VelocityFieldImpl& field, Cond cond, double w) {
+  RF_CHECK(std::isfinite(w), "guidance scale must be finite", "guidance", "typical: 1 to 7");
+  if (w == 1.0 || cond.empty()) return bind_field(field, std::move(cond));
+  RF_CHECK(cond.labels.defined() && !cond.context.defined(),
+           "classifier-free guidance needs label conditioning (token-context guidance is not supported yet)",
+           "guidance", "pass labels, or use guidance = 1");
+  if (w == 0.0) {
+    cond.labels = torch::full_like(cond.labels, -1);
+    return bind_field(field, std::move(cond));
+  }
+  return FieldFn::with_rows([&field, cond = std::move(cond), w](const at::Tensor& x, const at::Tensor& t, const at::Tensor& rows) {
+    const int64_t B = x.size(0);
+    Cond c = rows_of(cond, rows);
+    RF_CHECK(c.labels.size(0) == B, "labels do not match the batch", "guided_field", "");
+    // One call on [x; x] with [labels; −1]: half the dispatch overhead of two calls.
+    Cond both = c;
+    both.labels = torch::cat({c.labels, torch::full_like(c.labels, -1)});
+    at::Tensor v = field.forward(torch::cat({x, x}), torch::cat({t, t}), both);
+    at::Tensor vc = v.slice(0, 0, B), vu = v.slice(0, B);
+    return vu + (vc - vu) * w;
+  });
 }
 
 const Registry<SolverFactory>& solvers() {
@@ -28,9 +68,17 @@ const Registry<SolverFactory>& solvers() {
           [] { return std::make_unique<FixedStepRK>(heun_tableau()); });
     r.add("rk4", "classic Runge-Kutta, order 4, 4 NFE/step",
           [] { return std::make_unique<FixedStepRK>(rk4_tableau()); });
+    r.add("dopri5", "adaptive Dormand-Prince 5(4), per-sample step control (rtol/atol, max_nfe)",
+          [] { return std::make_unique<Dopri5>(); });
     return r;
   }();
   return reg;
+}
+
+double resolution_shift(int64_t tokens, int64_t base_tokens, int64_t max_tokens, double base_shift, double max_shift) {
+  RF_CHECK(max_tokens > base_tokens, "max_tokens must exceed base_tokens", "resolution_shift", "");
+  double m = (max_shift - base_shift) / double(max_tokens - base_tokens);
+  return std::exp(base_shift + m * double(tokens - base_tokens));
 }
 
 std::vector<double> time_grid(const SolveOptions& opt) {
@@ -45,8 +93,20 @@ std::vector<double> time_grid(const SolveOptions& opt) {
   RF_CHECK(opt.steps >= 1, "steps must be >= 1, got " + std::to_string(opt.steps), "solve.steps", "");
   RF_CHECK(std::isfinite(opt.t0) && std::isfinite(opt.t1) && opt.t0 != opt.t1,
            "t0 and t1 must be finite and different", "solve.t0/t1", "");
+  RF_CHECK(opt.schedule == "uniform" || opt.schedule == "shift", "unknown time schedule '" + opt.schedule + "'",
+           "solve.schedule", "use uniform or shift");
+  RF_CHECK(std::isfinite(opt.shift) && opt.shift > 0, "shift must be > 0", "solve.shift", "SD3 uses 3.0");
   std::vector<double> g(opt.steps + 1);
-  for (int64_t i = 0; i <= opt.steps; ++i) g[i] = opt.t0 + (opt.t1 - opt.t0) * double(i) / double(opt.steps);
+  for (int64_t i = 0; i <= opt.steps; ++i) {
+    double u = double(i) / double(opt.steps);
+    if (opt.schedule == "shift") {
+      // Shift on the fraction of the interval travelled, in σ = 1 − u.
+      double sigma = 1.0 - u;
+      u = 1.0 - opt.shift * sigma / (1.0 + (opt.shift - 1.0) * sigma);
+    }
+    g[i] = opt.t0 + (opt.t1 - opt.t0) * u;
+  }
+  g.front() = opt.t0;
   g.back() = opt.t1;
   return g;
 }
@@ -58,7 +118,7 @@ SolveResult solve(const FieldFn& f, const at::Tensor& x0, const SolveOptions& op
 }
 
 SolveResult solve(VelocityFieldImpl& field, const at::Tensor& x0, const SolveOptions& opt, const Cond& cond) {
-  return solve(bind_field(field, cond), x0, opt);
+  return solve(guided_field(field, cond, opt.guidance), x0, opt);
 }
 
 }  // namespace rflow

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
@@ -16,19 +17,52 @@
 
 namespace rflow {
 
-// v(x, t) with t of shape [B]; conditioning is bound in by bind_field.
-using FieldFn = std::function<at::Tensor(const at::Tensor& x, const at::Tensor& t)>;
+// v(x, t) with t of shape [B]; conditioning is bound in by bind_field. Solvers that advance only
+// some samples (per-sample dopri5) call it with `rows`, the indices of those samples in the original
+// batch, so bound per-sample conditioning (labels) can follow; a plain (x, t) lambda converts
+// implicitly and ignores rows.
+class FieldFn {
+ public:
+  using RowsFn = std::function<at::Tensor(const at::Tensor& x, const at::Tensor& t, const at::Tensor& rows)>;
+  FieldFn() = default;
+  template <class F, std::enable_if_t<std::is_invocable_r_v<at::Tensor, F&, const at::Tensor&, const at::Tensor&> &&
+                                          !std::is_same_v<std::decay_t<F>, FieldFn>,
+                                      int> = 0>
+  FieldFn(F f)  // NOLINT: implicit on purpose
+      : fn_([f = std::move(f)](const at::Tensor& x, const at::Tensor& t, const at::Tensor&) mutable { return f(x, t); }) {}
+  static FieldFn with_rows(RowsFn f) {
+    FieldFn out;
+    out.fn_ = std::move(f);
+    return out;
+  }
+  at::Tensor operator()(const at::Tensor& x, const at::Tensor& t) const { return fn_(x, t, at::Tensor()); }
+  at::Tensor operator()(const at::Tensor& x, const at::Tensor& t, const at::Tensor& rows) const { return fn_(x, t, rows); }
+  explicit operator bool() const { return static_cast<bool>(fn_); }
+
+ private:
+  RowsFn fn_;
+};
 
 FieldFn bind_field(VelocityFieldImpl& field, Cond cond = {});
+// Classifier-free guidance v = v_u + w (v_c − v_u), with the conditional and unconditional halves
+// evaluated in one batched call (labels −1 = unconditional). w = 1 is the plain conditional field,
+// w = 0 the unconditional one; both skip the doubled batch.
+FieldFn guided_field(VelocityFieldImpl& field, Cond cond, double guidance);
 
 struct SolveOptions {
   std::string method = "euler";
   int64_t steps = 100;
   double t0 = 0.0, t1 = 1.0;
   std::vector<double> grid;  // explicit time points (overrides steps/t0/t1 when non-empty)
-  int64_t max_nfe = 0;       // 0 = unlimited; when exhausted the partial state is returned
+  std::string schedule = "uniform";  // time grid of fixed-step solves: uniform | shift
+  double shift = 1.0;                 // SD3/Flux shift (> 1 spends more steps near the noise end)
+  int64_t max_nfe = 0;       // per-sample budget, 0 = unlimited; when exhausted the partial state is returned
   double rtol = 1e-5, atol = 1e-5;  // adaptive solvers
+  bool per_sample = true;    // adaptive: each sample has its own step size (false: one shared step)
+  double first_step = 0.0;   // adaptive: 0 = Hairer's heuristic
+  double min_step = 1e-7;    // adaptive: steps are never smaller (taken even if the error test fails)
   bool record_trajectory = false;
+  double guidance = 1.0;     // classifier-free guidance scale w (1 = conditional only, 0 = unconditional)
 };
 
 enum class SolveStatus { kOk, kBudgetExhausted };
@@ -39,6 +73,7 @@ struct SolveResult {
   at::Tensor nfe;        // [B] int64: velocity evaluations spent on each sample
   at::Tensor t_reached;  // [B] float32
   int64_t calls = 0;     // batched calls of the field
+  int64_t evaluations = 0;  // velocity evaluations summed over samples (= nfe.sum())
   int64_t accepted = 0, rejected = 0;
   SolveStatus status = SolveStatus::kOk;
   at::Tensor trajectory;     // [S+1, B, ...] when recorded
@@ -63,7 +98,12 @@ SolveResult solve(const FieldFn& f, const at::Tensor& x0, const SolveOptions& op
 SolveResult solve(VelocityFieldImpl& field, const at::Tensor& x0, const SolveOptions& opt,
                   const Cond& cond = {});
 
-// The grid a fixed-step solve uses: opt.grid if given, else `steps` uniform steps from t0 to t1.
+// The grid a fixed-step solve uses: opt.grid if given, else `steps` steps from t0 to t1, uniform or
+// shifted: with σ = 1 − t (the diffusers convention), σ' = shift·σ / (1 + (shift − 1)·σ).
 std::vector<double> time_grid(const SolveOptions& opt);
+// Resolution-dependent shift (Flux): log-shift interpolated linearly in the token count between
+// (base_tokens, base_shift) and (max_tokens, max_shift); returns exp(mu).
+double resolution_shift(int64_t tokens, int64_t base_tokens = 256, int64_t max_tokens = 4096,
+                        double base_shift = 0.5, double max_shift = 1.15);
 
 }  // namespace rflow

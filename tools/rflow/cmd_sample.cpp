@@ -12,6 +12,7 @@
 #include "rflow/io/npy.h"
 #include "rflow/pipeline/plots.h"
 #include "rflow/pipeline/run_context.h"
+#include "rflow/solve/likelihood.h"
 #include "rflow/solve/solver.h"
 #include "tools/rflow/commands.h"
 
@@ -23,14 +24,15 @@ void add_sample(CLI::App& app) {
     std::string checkpoint, out = "samples.npy", plot, x0, device = "cpu";
     std::string solver = "euler";
     int64_t steps = 100, n = 1000, seed = 0;
-    double t0 = 0.0, t1 = 1.0;
-    bool no_ema = false;
+    double t0 = 0.0, t1 = 1.0, rtol = 1e-5, atol = 1e-5, shift = 1.0, guidance = 1.0;
+    int64_t max_nfe = 0, label = -2;
+    bool no_ema = false, batch_shared = false, likelihood = false;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("checkpoint", a->checkpoint, "run directory, checkpoints/ or a step_* directory")->required();
   cmd->add_option("-o,--out", a->out, "output .npy (N × ...)")->capture_default_str();
   cmd->add_option("--plot", a->plot, "also write an SVG scatter of the first two coordinates");
-  cmd->add_option("--solver", a->solver, "euler | midpoint | heun | rk4")->capture_default_str();
+  cmd->add_option("--solver", a->solver, "euler | midpoint | heun | rk4 | dopri5")->capture_default_str();
   cmd->add_option("--steps", a->steps, "solver steps")->capture_default_str();
   cmd->add_option("-n,--num", a->n, "number of samples (ignored with --x0)")->capture_default_str();
   cmd->add_option("--seed", a->seed, "seed of the noise draw")->capture_default_str();
@@ -39,6 +41,14 @@ void add_sample(CLI::App& app) {
   cmd->add_option("--t1", a->t1, "end time")->capture_default_str();
   cmd->add_option("--device", a->device, "cpu | cuda[:N]")->capture_default_str();
   cmd->add_flag("--no-ema", a->no_ema, "use the raw weights instead of the EMA");
+  cmd->add_option("--rtol", a->rtol, "dopri5 relative tolerance")->capture_default_str();
+  cmd->add_option("--atol", a->atol, "dopri5 absolute tolerance")->capture_default_str();
+  cmd->add_option("--max-nfe", a->max_nfe, "per-sample evaluation budget (0 = none); partial results are kept");
+  cmd->add_flag("--batch-shared", a->batch_shared, "dopri5: one step size for the whole batch (for comparison)");
+  cmd->add_option("--shift", a->shift, "time-grid shift (SD3/Flux; 1 = uniform)")->capture_default_str();
+  cmd->add_option("--guidance", a->guidance, "classifier-free guidance scale (conditional models)")->capture_default_str();
+  cmd->add_option("--label", a->label, "class label for conditional models (-1 = unconditional; default: cycle through classes)");
+  cmd->add_flag("--likelihood", a->likelihood, "also compute log p of each sample during the solve (writes <out>.logp.npy)");
   cmd->callback([a] {
     RunConfig dev_cfg;
     dev_cfg.device = a->device;
@@ -61,8 +71,33 @@ void add_sample(CLI::App& app) {
     opt.steps = a->steps;
     opt.t0 = a->t0;
     opt.t1 = a->t1;
+    opt.rtol = a->rtol;
+    opt.atol = a->atol;
+    opt.max_nfe = a->max_nfe;
+    opt.per_sample = !a->batch_shared;
+    opt.guidance = a->guidance;
+    if (a->shift != 1.0) opt.schedule = "shift", opt.shift = a->shift;
+    Cond cond;
+    if (m.cfg.model.num_classes > 0) {
+      const int64_t n = x0.size(0);
+      cond.labels = a->label >= -1 ? torch::full({n}, a->label, torch::kInt64)
+                                   : torch::remainder(torch::arange(n, torch::kInt64), m.cfg.model.num_classes);
+      cond.labels = cond.labels.to(device);
+    }
     auto t_start = std::chrono::steady_clock::now();
-    SolveResult r = solve(*m.model, x0.to(device), opt);
+    SolveResult r;
+    if (a->likelihood) {
+      auto coupling = make_coupling(m.cfg.data);
+      auto lr = sample_with_log_prob(guided_field(*m.model, cond, opt.guidance), x0.to(device), opt, LikelihoodOptions{},
+                                     [&](const at::Tensor& z) { return coupling->source().log_prob(z); });
+      r = lr.solve;
+      std::string logp_path = a->out.size() > 4 && a->out.substr(a->out.size() - 4) == ".npy"
+                                  ? a->out.substr(0, a->out.size() - 4) + ".logp.npy"
+                                  : a->out + ".logp.npy";
+      io::write_npy(logp_path, lr.log_p);
+    } else {
+      r = solve(*m.model, x0.to(device), opt, cond);
+    }
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
     io::write_npy(a->out, r.x.cpu());
     if (!a->plot.empty()) {
@@ -76,6 +111,9 @@ void add_sample(CLI::App& app) {
                      {"n", x0.size(0)},
                      {"solver", a->solver},
                      {"steps", r.accepted},
+                     {"rejected", r.rejected},
+                     {"t_reached_min", r.t_reached.min().item<double>()},
+                     {"nfe_min", r.nfe.min().item<int64_t>()},
                      {"status", to_string(r.status)},
                      {"nfe_per_sample", r.nfe.max().item<int64_t>()},
                      {"nfe_mean", r.nfe.to(torch::kFloat64).mean().item<double>()},

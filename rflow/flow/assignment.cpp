@@ -1,4 +1,4 @@
-#include "rflow/eval/assignment.h"
+#include "rflow/flow/assignment.h"
 
 #include <cmath>
 #include <algorithm>
@@ -13,12 +13,12 @@
 
 #include "rflow/core/error.h"
 
-namespace rflow::eval {
+namespace rflow {
 
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
-constexpr const char* kWhere = "rflow::eval::linear_assignment";
+constexpr const char* kWhere = "rflow::linear_assignment";
 
 // Jonker & Volgenant (1987), "A shortest augmenting path algorithm for dense and sparse linear
 // assignment problems". The cheap initialisation phases (column reduction, reduction transfer,
@@ -433,15 +433,15 @@ double assignment_cost(const double* cost, int64_t n, const std::vector<int64_t>
   RF_CHECK(static_cast<int64_t>(row_to_col.size()) == n,
            "assignment has " + std::to_string(row_to_col.size()) + " rows, expected " +
                std::to_string(n),
-           "rflow::eval::assignment_cost", "pass the vector returned by linear_assignment");
+           "rflow::assignment_cost", "pass the vector returned by linear_assignment");
   double total = 0.0;
   for (int64_t i = 0; i < n; ++i) {
     const int64_t j = row_to_col[i];
     RF_CHECK(j >= 0 && j < n, "column index " + std::to_string(j) + " out of range",
-             "rflow::eval::assignment_cost", "pass the vector returned by linear_assignment");
+             "rflow::assignment_cost", "pass the vector returned by linear_assignment");
     total += cost[i * n + j];
   }
   return total;
 }
 
-}  // namespace rflow::eval
+}  // namespace rflow

@@ -1,6 +1,6 @@
 // Checks the exact assignment solver against brute force on tiny matrices (both solver routes)
 // and for validity and optimality against simple baselines on larger ones.
-#include "rflow/eval/assignment.h"
+#include "rflow/flow/assignment.h"
 
 #include <gtest/gtest.h>
 
@@ -13,7 +13,7 @@
 
 #include "rflow/core/error.h"
 
-namespace rflow::eval {
+namespace rflow {
 namespace {
 
 using detail::AssignmentRoute;
@@ -141,4 +141,4 @@ TEST(Assignment, RejectsBadInput) {
 }
 
 }  // namespace
-}  // namespace rflow::eval
+}  // namespace rflow

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace rflow::eval {
+namespace rflow {
 
 // cost is row-major n×n (cost[i * n + j] is the cost of giving column j to row i).
 // Returns, for every row, the column it is assigned to; the result is a permutation of 0..n-1
@@ -25,4 +25,4 @@ std::vector<int64_t> linear_assignment(const double* cost, int64_t n, Assignment
 // Total cost of an assignment as returned above (convenience for callers and tests).
 double assignment_cost(const double* cost, int64_t n, const std::vector<int64_t>& row_to_col);
 
-}  // namespace rflow::eval
+}  // namespace rflow

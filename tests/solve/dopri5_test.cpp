@@ -1,0 +1,93 @@
+#include <cmath>
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "rflow/solve/solver.h"
+
+using namespace rflow;
+
+namespace {
+// State [x, ω]: x' = ω cos(ω t), ω' = 0, so x(t) = x0 + sin(ω t) − sin(ω t0). Large ω is hard.
+FieldFn oscillator() {
+  return [](const at::Tensor& s, const at::Tensor& t) {
+    auto w = s.select(1, 1);
+    auto td = t.to(s.dtype());
+    return torch::stack({w * torch::cos(w * td), torch::zeros_like(w)}, 1);
+  };
+}
+at::Tensor mixed_batch() {
+  // 32 easy (ω = 1) and 32 hard (ω = 40) samples, interleaved.
+  auto w = torch::where(torch::arange(64) % 2 == 0, torch::full({64}, 1.0), torch::full({64}, 40.0));
+  return torch::stack({torch::zeros({64}, torch::kFloat64), w.to(torch::kFloat64)}, 1);
+}
+}  // namespace
+
+TEST(Dopri5, MatchesClosedFormOfLinearOde) {
+  // x' = A x with diagonal rates: x(t) = x0 exp(a t).
+  auto a = torch::tensor({-2.0, -0.5, 0.3, 1.0}, torch::kFloat64);
+  auto x0 = torch::randn({8, 4}, torch::kFloat64);
+  SolveOptions o;
+  o.method = "dopri5";
+  o.rtol = o.atol = 1e-8;
+  auto r = solve([&](const at::Tensor& x, const at::Tensor&) { return x * a; }, x0, o);
+  auto exact = x0 * torch::exp(a);
+  EXPECT_LT((r.x - exact).abs().max().item<double>(), 1e-6);
+  EXPECT_EQ(r.status, SolveStatus::kOk);
+  EXPECT_TRUE(torch::allclose(r.t_reached, torch::ones({8})));
+  // Looser tolerance, fewer evaluations, still accurate to about that tolerance.
+  o.rtol = o.atol = 1e-4;
+  auto loose = solve([&](const at::Tensor& x, const at::Tensor&) { return x * a; }, x0, o);
+  EXPECT_LT(loose.nfe.max().item<int64_t>(), r.nfe.min().item<int64_t>());
+  EXPECT_LT((loose.x - exact).abs().max().item<double>(), 1e-2);
+  // Backwards from t = 1 to 0 recovers x0.
+  o.rtol = o.atol = 1e-8;
+  o.t0 = 1.0;
+  o.t1 = 0.0;
+  auto back = solve([&](const at::Tensor& x, const at::Tensor&) { return x * a; }, exact, o);
+  EXPECT_LT((back.x - x0).abs().max().item<double>(), 1e-6);
+}
+
+TEST(Dopri5, PerSampleNfeIsLowerForEasySamples) {
+  auto s0 = mixed_batch();
+  SolveOptions o;
+  o.method = "dopri5";
+  o.rtol = o.atol = 1e-6;
+  auto r = solve(oscillator(), s0, o);
+  auto exact = torch::sin(s0.select(1, 1));
+  EXPECT_LT((r.x.select(1, 0) - exact).abs().max().item<double>(), 1e-4);
+  auto easy = r.nfe.index_select(0, torch::arange(0, 64, 2)), hard = r.nfe.index_select(0, torch::arange(1, 64, 2));
+  EXPECT_LT(easy.max().item<int64_t>() * 3, hard.min().item<int64_t>()) << easy.max() << " vs " << hard.min();
+  EXPECT_EQ(r.evaluations, r.nfe.sum().item<int64_t>());
+
+  // Batch-shared control gives every sample the hard samples' cost.
+  o.per_sample = false;
+  auto shared = solve(oscillator(), s0, o);
+  EXPECT_EQ(shared.nfe.min().item<int64_t>(), shared.nfe.max().item<int64_t>());
+  EXPECT_LT(r.evaluations, 0.7 * shared.evaluations);
+  EXPECT_LT((shared.x.select(1, 0) - exact).abs().max().item<double>(), 1e-4);
+}
+
+TEST(Dopri5, BudgetReturnsPartialStateAndTimes) {
+  auto s0 = mixed_batch();
+  SolveOptions o;
+  o.method = "dopri5";
+  o.rtol = o.atol = 1e-6;
+  auto full = solve(oscillator(), s0, o);
+  int64_t easy_cost = full.nfe[0].item<int64_t>();
+  o.max_nfe = easy_cost + 6;  // enough for the easy samples, not for the hard ones
+  auto r = solve(oscillator(), s0, o);
+  EXPECT_EQ(r.status, SolveStatus::kBudgetExhausted);
+  EXPECT_LE(r.nfe.max().item<int64_t>(), o.max_nfe);
+  for (int64_t i = 0; i < 64; ++i) {
+    double t = r.t_reached[i].item<double>();
+    if (i % 2 == 0) {
+      EXPECT_DOUBLE_EQ(t, 1.0);
+    } else {
+      EXPECT_LT(t, 1.0);
+      EXPECT_GT(t, 0.0);
+      // The partial state is the true solution at the time reached.
+      EXPECT_NEAR(r.x[i][0].item<double>(), std::sin(40.0 * t), 1e-4);
+    }
+  }
+}
