@@ -20,7 +20,7 @@ struct OtConfig {
     v("epsilon", epsilon, "sinkhorn: regularisation, relative to the batch's mean squared distance");
     v("iterations", iterations, "sinkhorn: number of iterations (small epsilon needs more)");
     v("replace", replace, "sinkhorn: draw each x0's partner from the plan, with replacement, "
-                          "instead of rounding the plan to a permutation");
+                          "instead of a permutation drawn from it by perturb-and-MAP");
   }
   // Defined in ot_coupling.cpp.
   void validate(const std::string& where) const;

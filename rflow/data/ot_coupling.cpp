@@ -91,9 +91,12 @@ at::Tensor ot_pairing(const at::Tensor& x0, const at::Tensor& x1, const OtConfig
     auto probs = torch::softmax(log_plan, 1);
     return torch::multinomial(probs, 1, /*replacement=*/true).squeeze(1);
   }
-  // The most probable permutation under the plan. Taking the log plan directly (rather than
-  // −log(exp(·))) keeps every entry finite where the plan underflows.
-  return assign(-log_plan);
+  // A permutation drawn by perturb-and-MAP: the best assignment under log plan + Gumbel noise.
+  // Without the noise the u_i + v_j potentials cancel over any permutation and this would be exact
+  // OT whatever epsilon is; with it, large epsilon tends to the independent coupling, small epsilon to
+  // exact OT, and every x1 is still used once.
+  auto u = torch::rand(log_plan.sizes(), log_plan.options()).clamp_(1e-12, 1.0 - 1e-12);
+  return assign(-(log_plan - torch::log(-torch::log(u))));
 }
 
 Batch ot_couple(const Batch& b, const OtConfig& cfg) {

@@ -12,12 +12,13 @@ void stage_train(StageContext& ctx) {
   const RunConfig& cfg = ctx.cfg;
   seed_all(static_cast<uint64_t>(cfg.seed));
   auto coupling = make_coupling(cfg.data);
+  auto batches = make_batch_source(cfg.data);
   auto model = make_model(cfg.model, coupling->sample_shape());
   auto method = make_method(cfg.method);
-  spdlog::info("train: {} → {}, {} ({} parameters), method {}, {} steps × batch {}", coupling->source().describe(),
-               coupling->target().describe(), cfg.model.arch, count_parameters(*model), method->name(), cfg.train.steps,
-               cfg.train.batch_size);
-  Trainer trainer(cfg.train, model, *method, *coupling, ctx.run_dir, ctx.config_json, ctx.device);
+  spdlog::info("train: {} → {} ({} coupling), {} ({} parameters), method {}, {} steps × batch {}",
+               coupling->source().describe(), coupling->target().describe(), cfg.data.coupling, cfg.model.arch,
+               count_parameters(*model), method->name(), cfg.train.steps, cfg.train.batch_size);
+  Trainer trainer(cfg.train, model, *method, *batches, ctx.run_dir, ctx.config_json, ctx.device);
   TrainResult r = trainer.run();
   spdlog::info("train: reached step {} (loss {:.5f}, {:.1f} steps/s), checkpoint {}", r.step, r.last_loss,
                r.steps_per_s, r.checkpoint);

@@ -81,7 +81,8 @@ SolveResult Dopri5::integrate(const FieldFn& f, const at::Tensor& x0, const Solv
     h = torch::min(100 * h0, h1).clamp_max(span);
   }
   if (!opt.per_sample) h = torch::full({B}, h.min().item<double>(), dopt);
-  h.clamp_min_(opt.min_step);
+  const double max_step = opt.max_step > 0 ? opt.max_step : span;
+  h.clamp_(opt.min_step, std::max(opt.min_step, max_step));
 
   at::Tensor done = torch::zeros({B}, torch::kBool);
   at::Tensor starved = torch::zeros({B}, torch::kBool);
@@ -121,7 +122,7 @@ SolveResult Dopri5::integrate(const FieldFn& f, const at::Tensor& x0, const Solv
     // Standard controller with safety 0.9 and growth limited to [0.2, 10].
     at::Tensor factor = (0.9 * en.clamp_min(1e-10).pow(-0.2)).clamp(0.2, 10.0);
     if (!opt.per_sample) factor = torch::full_like(factor, factor.min().item<double>());
-    at::Tensor hnext = (ha * factor).clamp_min(opt.min_step);
+    at::Tensor hnext = (ha * factor).clamp(opt.min_step, std::max(opt.min_step, max_step));
     at::Tensor acc_rows = accept.nonzero().squeeze(1);
     const int64_t n_acc = acc_rows.size(0);
     res.accepted += opt.per_sample ? n_acc : (n_acc > 0);

@@ -61,6 +61,7 @@ struct SolveOptions {
   bool per_sample = true;    // adaptive: each sample has its own step size (false: one shared step)
   double first_step = 0.0;   // adaptive: 0 = Hairer's heuristic
   double min_step = 1e-7;    // adaptive: steps are never smaller (taken even if the error test fails)
+  double max_step = 0.0;     // adaptive: steps are never larger (0 = no limit)
   bool record_trajectory = false;
   double guidance = 1.0;     // classifier-free guidance scale w (1 = conditional only, 0 = unconditional)
 };

@@ -173,7 +173,7 @@ TEST(OtCoupling, SinkhornEpsilonInterpolatesBetweenExactAndIndependent) {
   seed_all(7);
   DataConfig dc;  // gaussian -> 8gaussians
   auto data = make_coupling(dc);
-  double exact_sum = 0, identity_sum = 0, small_perm = 0, small_sampled = 0, large_sampled = 0;
+  double exact_sum = 0, identity_sum = 0, small_perm = 0, small_sampled = 0, large_sampled = 0, large_perm = 0;
   for (int trial = 0; trial < 50; ++trial) {
     auto in = data->next(64, torch::kCPU);
     identity_sum += pairing_cost(in);
@@ -184,7 +184,10 @@ TEST(OtCoupling, SinkhornEpsilonInterpolatesBetweenExactAndIndependent) {
     small_perm += p;
     small_sampled += pairing_cost(ot_couple(in, sinkhorn(0.01, true)));
     large_sampled += pairing_cost(ot_couple(in, sinkhorn(10.0, true)));
+    large_perm += pairing_cost(ot_couple(in, sinkhorn(10.0, false)));
   }
+  // Perturb-and-MAP permutations follow epsilon too: near-exact for small, near-independent for large.
+  EXPECT_NEAR(large_perm / identity_sum, 1.0, 0.15);
   EXPECT_LE(small_perm, 1.02 * exact_sum);
   // Pairs drawn with replacement may reuse a close x1, so only the upper bound holds.
   EXPECT_LE(small_sampled, 1.02 * exact_sum);

@@ -1,6 +1,7 @@
 // End-to-end: the CLI as a user runs it, on a small version of the demo config.
 #include <array>
 #include <cstdio>
+#include <cmath>
 #include <filesystem>
 
 #include <gtest/gtest.h>
@@ -74,6 +75,25 @@ TEST(Cli, RunPipelineWritesReportAndSkipsDoneStages) {
   auto e = sh(cli() + " eval --samples " + npy + " --reference " + npy);
   ASSERT_EQ(e.code, 0) << e.out;
   EXPECT_NEAR(nlohmann::json::parse(e.out.substr(e.out.rfind("{\"")))["w2"].get<double>(), 0.0, 1e-9);
+  // Adaptive per-sample sampling with a budget, likelihood during the solve, re-timed path.
+  auto d = sh(cli() + " sample " + run.string() + " --solver dopri5 --rtol 1e-4 --atol 1e-4 -n 64 --likelihood -o " + npy);
+  ASSERT_EQ(d.code, 0) << d.out;
+  auto dj = nlohmann::json::parse(d.out.substr(d.out.rfind("{\"")));
+  EXPECT_EQ(dj["status"], "ok");
+  EXPECT_GT(dj["nfe_per_sample"].get<int64_t>(), dj["nfe_min"].get<int64_t>() - 1);
+  EXPECT_TRUE(fs::exists(dir.path() / "s.logp.npy"));
+  auto budget = sh(cli() + " sample " + run.string() + " --solver dopri5 --max-nfe 14 -n 16 -o " + npy);
+  ASSERT_EQ(budget.code, 0) << budget.out;
+  EXPECT_NE(budget.out.find("budget_exhausted"), std::string::npos) << budget.out;
+  auto retimed = sh(cli() + " sample " + run.string() + " --solver rk4 --steps 50 --path cosine -n 16 -o " + npy);
+  ASSERT_EQ(retimed.code, 0) << retimed.out;
+  auto lik = sh(cli() + " eval --likelihood --samples " + (run / "eval/reference.npy").string() + " --checkpoint " +
+                run.string() + " --solver dopri5 --divergence hutchinson --probes 4");
+  ASSERT_EQ(lik.code, 0) << lik.out;
+  auto lj = nlohmann::json::parse(lik.out.substr(lik.out.rfind("{\"")));
+  EXPECT_TRUE(std::isfinite(lj["mean_log_p"].get<double>()));
+  EXPECT_EQ(lj["n"], 300);
+
   auto info = sh(cli() + " info " + run.string());
   ASSERT_EQ(info.code, 0) << info.out;
   EXPECT_NE(info.out.find("step         400"), std::string::npos) << info.out;

@@ -12,7 +12,9 @@
 #include "rflow/io/npy.h"
 #include "rflow/pipeline/plots.h"
 #include "rflow/pipeline/run_context.h"
+#include "rflow/flow/scheduler.h"
 #include "rflow/solve/likelihood.h"
+#include "rflow/solve/retime.h"
 #include "rflow/solve/solver.h"
 #include "tools/rflow/commands.h"
 
@@ -24,8 +26,10 @@ void add_sample(CLI::App& app) {
     std::string checkpoint, out = "samples.npy", plot, x0, device = "cpu";
     std::string solver = "euler";
     int64_t steps = 100, n = 1000, seed = 0;
+    double max_step = 0.0;
     double t0 = 0.0, t1 = 1.0, rtol = 1e-5, atol = 1e-5, shift = 1.0, guidance = 1.0;
     int64_t max_nfe = 0, label = -2;
+    std::string path = "linear";
     bool no_ema = false, batch_shared = false, likelihood = false;
   };
   auto a = std::make_shared<Args>();
@@ -44,6 +48,10 @@ void add_sample(CLI::App& app) {
   cmd->add_option("--rtol", a->rtol, "dopri5 relative tolerance")->capture_default_str();
   cmd->add_option("--atol", a->atol, "dopri5 absolute tolerance")->capture_default_str();
   cmd->add_option("--max-nfe", a->max_nfe, "per-sample evaluation budget (0 = none); partial results are kept");
+  cmd->add_option("--path", a->path,
+                  "sample along another affine path (cosine, vp, polynomial:N) by re-timing the linear-path model")
+      ->capture_default_str();
+  cmd->add_option("--max-step", a->max_step, "dopri5: largest step (0 = no limit)")->capture_default_str();
   cmd->add_flag("--batch-shared", a->batch_shared, "dopri5: one step size for the whole batch (for comparison)");
   cmd->add_option("--shift", a->shift, "time-grid shift (SD3/Flux; 1 = uniform)")->capture_default_str();
   cmd->add_option("--guidance", a->guidance, "classifier-free guidance scale (conditional models)")->capture_default_str();
@@ -75,6 +83,7 @@ void add_sample(CLI::App& app) {
     opt.atol = a->atol;
     opt.max_nfe = a->max_nfe;
     opt.per_sample = !a->batch_shared;
+    opt.max_step = a->max_step;
     opt.guidance = a->guidance;
     if (a->shift != 1.0) opt.schedule = "shift", opt.shift = a->shift;
     Cond cond;
@@ -86,9 +95,15 @@ void add_sample(CLI::App& app) {
     }
     auto t_start = std::chrono::steady_clock::now();
     SolveResult r;
+    FieldFn field = guided_field(*m.model, cond, opt.guidance);
+    if (a->path != "linear") {
+      RF_CHECK(m.cfg.method.path == "linear", "re-timing needs a model trained on the linear path", "--path",
+               "this model was trained on '" + m.cfg.method.path + "'");
+      field = retime_field(field, std::shared_ptr<const Scheduler>(make_scheduler(a->path)));
+    }
     if (a->likelihood) {
       auto coupling = make_coupling(m.cfg.data);
-      auto lr = sample_with_log_prob(guided_field(*m.model, cond, opt.guidance), x0.to(device), opt, LikelihoodOptions{},
+      auto lr = sample_with_log_prob(field, x0.to(device), opt, LikelihoodOptions{},
                                      [&](const at::Tensor& z) { return coupling->source().log_prob(z); });
       r = lr.solve;
       std::string logp_path = a->out.size() > 4 && a->out.substr(a->out.size() - 4) == ".npy"
@@ -96,7 +111,7 @@ void add_sample(CLI::App& app) {
                                   : a->out + ".logp.npy";
       io::write_npy(logp_path, lr.log_p);
     } else {
-      r = solve(*m.model, x0.to(device), opt, cond);
+      r = solve(field, x0.to(device), opt);
     }
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
     io::write_npy(a->out, r.x.cpu());
