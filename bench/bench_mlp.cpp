@@ -2,7 +2,6 @@
 // through the real Trainer): training steps/s at batch 256 and 4096, sampling throughput (10k
 // samples × 100 Euler steps) and batch-1 latency of a 100-step sample. Prints one JSON object.
 // Usage: bench_mlp [threads]   (compare with bench/python/bench_mlp.py at the same thread count)
-#include <malloc.h>
 
 #include <chrono>
 #include <filesystem>
@@ -12,6 +11,7 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include "rflow/core/malloc_tuning.h"
 #include "rflow/core/rng.h"
 #include "rflow/methods/method_config.h"
 #include "rflow/nn/model_config.h"
@@ -51,8 +51,7 @@ double train_steps_per_s(int64_t batch, int64_t steps) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  mallopt(M_MMAP_THRESHOLD, 1 << 30);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  rflow::keep_freed_memory();
   int threads = argc > 1 ? std::atoi(argv[1]) : 2;
   torch::set_num_threads(threads);
   spdlog::set_level(spdlog::level::warn);

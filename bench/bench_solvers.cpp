@@ -4,7 +4,6 @@
 // (2) Fixed-step overhead: time and tensor allocations per step beyond the velocity call.
 // Prints one JSON object. Usage: bench_solvers [threads]
 #include <dlfcn.h>
-#include <malloc.h>
 
 #include <atomic>
 #include <chrono>
@@ -14,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "rflow/core/malloc_tuning.h"
 #include "rflow/nn/model_config.h"
 #include "rflow/solve/solver.h"
 
@@ -122,8 +122,7 @@ nlohmann::json network_overhead() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  mallopt(M_MMAP_THRESHOLD, 1 << 30);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  rflow::keep_freed_memory();
   int threads = argc > 1 ? std::atoi(argv[1]) : 2;
   torch::set_num_threads(threads);
   nlohmann::json out{{"bench", "solvers"}, {"threads", threads}};

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The bench_mlp recipe in Python torch (Debian's python3-torch), for a back-to-back comparison.
 
-Same network (3 hidden layers x 256, SiLU, sinusoidal time embedding of 1000 t, 64 features),
+Same network (3 hidden layers x 256, SiLU, sinusoidal time embedding of 100 t, 64 features),
 same data (N(0, I) -> 8 gaussians of radius 4, std 0.25), same loss, Adam(1e-3) with warmup and
 cosine LR, clipping at 1.0 and an EMA (lerp) update each step. Prints one JSON object.
 Usage: bench_mlp.py [threads]
@@ -18,7 +18,7 @@ class Mlp(torch.nn.Module):
     def __init__(self, dim=2, hidden=256, depth=3, tdim=64):
         super().__init__()
         half = tdim // 2
-        self.register_buffer("freqs", torch.exp(torch.arange(half) * (-math.log(10000.0) / half)) * 1000.0)
+        self.register_buffer("freqs", torch.exp(torch.arange(half) * (-math.log(10000.0) / half)) * 100.0)
         layers = [torch.nn.Linear(dim + tdim, hidden), torch.nn.SiLU()]
         for _ in range(depth - 1):
             layers += [torch.nn.Linear(hidden, hidden), torch.nn.SiLU()]

