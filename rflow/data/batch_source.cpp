@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
+#include "rflow/data/pair_shards.h"
 #include "rflow/data/ot_coupling.h"
 
 namespace rflow {
@@ -10,8 +11,10 @@ namespace rflow {
 void DataConfig::validate() const {
   source.validate("data.source");
   target.validate("data.target");
-  RF_CHECK(coupling == "independent" || coupling == "ot", "unknown coupling '" + coupling + "'", "data.coupling",
-           "valid: independent | ot");
+  RF_CHECK(coupling == "independent" || coupling == "ot" || coupling == "pairs", "unknown coupling '" + coupling + "'",
+           "data.coupling", "valid: independent | ot | pairs");
+  RF_CHECK(coupling != "pairs" || !pairs.empty(), "coupling = pairs needs the pairs directory", "data.pairs",
+           "e.g. --set data.pairs=runs/demo_2d/pairs");
   ot.validate("data.ot");
 }
 
@@ -41,6 +44,12 @@ std::unique_ptr<BatchSource> make_batch_source(const DataConfig& cfg) {
   cfg.validate();
   auto independent = make_coupling(cfg);
   if (cfg.coupling == "ot") return std::make_unique<OtCoupling>(std::move(independent), cfg.ot);
+  if (cfg.coupling == "pairs") {
+    auto src = std::make_unique<PairSource>(load_pairs(cfg.pairs));
+    RF_CHECK(src->sample_shape() == independent->sample_shape(), "stored pairs do not match the data's sample shape",
+             cfg.pairs, "use the data section of the teacher run");
+    return src;
+  }
   return independent;
 }
 

@@ -24,13 +24,15 @@ struct DataConfig {
   DistributionConfig target{"8gaussians"};
   std::string coupling = "independent";
   OtConfig ot;
+  std::string pairs;  // coupling = pairs: directory of reflow pair shards
 
   template <class V>
   void visit(V& v) {
     v.section("source", source);
     v.section("target", target);
-    v("coupling", coupling, "independent | ot (pair x0 and x1 within each batch by optimal transport, see data.ot)");
+    v("coupling", coupling, "independent | ot (pair x0 and x1 within each batch by optimal transport, see data.ot) | pairs (stored reflow pairs, see data.pairs)");
     v.section("ot", ot);
+    v("pairs", pairs, "coupling = pairs: directory of (z0, z1) shards made by a teacher run's reflow stage");
   }
   void validate() const;
 };

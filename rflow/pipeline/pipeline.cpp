@@ -77,7 +77,8 @@ std::string run_pipeline(RunConfig cfg, const PipelineOptions& opt) {
     else if (stage == "sample") stage_sample(ctx);
     else if (stage == "eval") stage_eval(ctx);
     else if (stage == "report") stage_report(ctx);
-    else throw Error("unknown stage '" + stage + "'", "stages", "valid: train, sample, eval, report");
+    else if (stage == "reflow") stage_reflow(ctx);
+    else throw Error("unknown stage '" + stage + "'", "stages", "valid: train, sample, eval, report, reflow");
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     io::write_file_atomic(marker.string(), nlohmann::json{{"seconds", secs}}.dump() + "\n");
     spdlog::info("stage {}: done in {:.1f} s", stage, secs);

@@ -29,10 +29,10 @@ void RunConfig::validate() const {
   RF_CHECK(!name.empty() && name.find('/') == std::string::npos && name != "." && name != "..",
            "name must be a plain directory name", "name", "e.g. demo_2d");
   RF_CHECK(threads >= 0, "threads must be >= 0", "threads", "0 = LibTorch default");
-  static const std::vector<std::string> known{"train", "sample", "eval", "report"};
+  static const std::vector<std::string> known{"train", "sample", "eval", "report", "reflow"};
   for (const auto& s : stages)
     RF_CHECK(std::find(known.begin(), known.end(), s) != known.end(), "unknown stage '" + s + "'", "stages",
-             "valid: train, sample, eval, report");
+             "valid: train, sample, eval, report, reflow");
   RF_CHECK(device == "cpu" || device.rfind("cuda", 0) == 0, "unknown device '" + device + "'", "device",
            "use cpu or cuda[:N]");
   data.validate();
@@ -41,6 +41,7 @@ void RunConfig::validate() const {
   train.validate();
   sample.validate();
   eval.validate();
+  reflow.validate();
 }
 
 std::string RunConfig::run_dir() const { return (std::filesystem::path(out_dir) / name).string(); }

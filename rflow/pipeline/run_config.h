@@ -8,6 +8,7 @@
 
 #include "rflow/data/batch_source.h"
 #include "rflow/methods/method_config.h"
+#include "rflow/methods/reflow.h"
 #include "rflow/nn/model_config.h"
 #include "rflow/train/train_config.h"
 
@@ -40,9 +41,11 @@ struct EvalConfig {
   int64_t trajectories = 256;
   int64_t sliced_projections = 256;
   double rtol = 1e-5, atol = 1e-5;
+  bool likelihood = true;
 
   template <class V>
   void visit(V& v) {
+    v("likelihood", likelihood, "report the model's mean log-likelihood of fresh target points (needs an analytic source)");
     v("nfe", nfe, "velocity-evaluation budgets to evaluate (steps = nfe / stages of the solver)");
     v("rtol", rtol, "tolerance of adaptive solvers in the eval (dopri5 runs once; its NFE is measured)");
     v("atol", atol, "absolute tolerance of adaptive solvers in the eval");
@@ -69,6 +72,7 @@ struct RunConfig {
   TrainConfig train;
   SampleConfig sample;
   EvalConfig eval;
+  ReflowConfig reflow;
 
   template <class V>
   void visit(V& v) {
@@ -78,13 +82,14 @@ struct RunConfig {
     v("device", device, "cpu | cuda | cuda:N");
     v("threads", threads, "intra-op CPU threads (0 = LibTorch default)");
     v("log_level", log_level, "trace | debug | info | warn | error");
-    v("stages", stages, "pipeline stages in order: train, sample, eval, report");
+    v("stages", stages, "pipeline stages in order: train, sample, eval, report, reflow (pairs for the next k-RF run)");
     v.section("data", data);
     v.section("model", model);
     v.section("method", method);
     v.section("train", train);
     v.section("sample", sample);
     v.section("eval", eval);
+    v.section("reflow", reflow);
   }
   void validate() const;
   std::string run_dir() const;

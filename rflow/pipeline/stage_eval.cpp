@@ -12,6 +12,8 @@
 #include "rflow/io/npy.h"
 #include "rflow/pipeline/run_context.h"
 #include "rflow/pipeline/stages.h"
+#include "rflow/core/error.h"
+#include "rflow/solve/likelihood.h"
 #include "rflow/solve/solver.h"
 
 namespace fs = std::filesystem;
@@ -60,7 +62,11 @@ void stage_eval(StageContext& ctx) {
     }
     const std::string tag = per_step == 0 ? solver_name : solver_name + "_nfe" + std::to_string(nfe);
     const fs::path res_path = dir / "results" / (tag + ".json");
-    if (!fs::exists(res_path)) {
+    // Results on disk are reused only if they were made from this checkpoint (a retrained model
+    // invalidates them).
+    bool fresh = fs::exists(res_path) &&
+                 nlohmann::json::parse(io::read_file(res_path.string())).value("checkpoint_step", int64_t(-1)) == m.step;
+    if (!fresh) {
       SolveOptions opt;
       opt.method = solver_name;
       opt.steps = per_step > 0 ? nfe / per_step : 1;
@@ -76,6 +82,7 @@ void stage_eval(StageContext& ctx) {
       j["nfe"] = per_step > 0 ? double(nfe) : nfe_mean;
       j["steps"] = per_step > 0 ? opt.steps : r.accepted;
       j["tag"] = tag;
+      j["checkpoint_step"] = m.step;
       io::write_file_atomic(res_path.string(), j.dump(2));
       spdlog::info("eval: {} NFE {:.1f}: W2 {:.4f} (floor {:.4f}), energy {:.5f}", solver_name, j["nfe"].get<double>(), met.w2, floor.w2,
                    met.energy);
@@ -106,6 +113,25 @@ void stage_eval(StageContext& ctx) {
     if (idx[-1].item<int64_t>() != S - 1) idx = torch::cat({idx, torch::tensor({S - 1}, torch::kInt64)});
     io::write_npy((dir / "trajectory.npy").string(),
                   r.trajectory.index_select(0, idx.to(r.trajectory.device())).slice(1, 0, keep).cpu().contiguous());
+  }
+  if (ec.likelihood) {
+    // Exact-divergence backward solve of the reference points: what the model's density says about
+    // real data (and a number comparable across runs, unlike W2 at a fixed sample size).
+    try {
+      SolveOptions lopt;
+      lopt.method = "dopri5";
+      lopt.rtol = lopt.atol = 1e-5;
+      auto lr = log_prob(bind_field(*m.model), ref.to(ctx.device), lopt, LikelihoodOptions{},
+                         [&](const at::Tensor& z) { return coupling->source().log_prob(z); });
+      const int64_t dims = ref[0].numel();
+      out["likelihood"] = {{"mean_log_p", lr.log_p.mean().item<double>()},
+                           {"bits_per_dim", bits_per_dim(lr.log_p, dims).mean().item<double>()},
+                           {"nfe_mean", lr.solve.nfe.to(torch::kFloat64).mean().item<double>()}};
+      spdlog::info("eval: mean log p of {} target points {:.4f} ({:.0f} NFE each)", ec.n,
+                   out["likelihood"]["mean_log_p"].get<double>(), out["likelihood"]["nfe_mean"].get<double>());
+    } catch (const Error& e) {
+      spdlog::info("eval: no likelihood ({})", e.what());
+    }
   }
   out["checkpoint_step"] = m.step;
   io::write_file_atomic((dir / "metrics.json").string(), out.dump(2));

@@ -88,7 +88,10 @@ void stage_report(StageContext& ctx) {
     for (auto& [name, s] : by_solver) s.color = io::palette(ci++), series.push_back(s);
     if (!series.empty()) {
       double fl = met["floor"]["w2"].get<double>();
-      io::Series floor{"sampling floor", {series[0].x.front(), series[0].x.back()}, {fl, fl}, "#9e9e9e", false};
+      double xmin = series[0].x.front(), xmax = xmin;
+      for (const auto& se : series)
+        for (double x : se.x) xmin = std::min(xmin, x), xmax = std::max(xmax, x);
+      io::Series floor{"sampling floor", {xmin, xmax}, {fl, fl}, "#9e9e9e", false};
       series.push_back(floor);
       io::PlotOptions o;
       o.title = "W2 to the target vs NFE";
@@ -111,9 +114,18 @@ void stage_report(StageContext& ctx) {
                     fmt_num(f["energy"].get<double>()), fmt_num(f["mmd"].get<double>())});
     rep.table({"solver", "NFE", "W2", "sliced W2", "energy", "MMD²"}, rows);
     const auto& st = met["straightness"];
-    rep.table({"straightness Ŝ", "normalised Ŝ", "transport cost E‖Z1−Z0‖²", "independent coupling E‖X1−X0‖²"},
-              {{fmt_num(st["straightness"].get<double>()), fmt_num(st["normalized"].get<double>()),
-                fmt_num(st["transport_cost"].get<double>()), fmt_num(met["independent_transport_cost"].get<double>())}});
+    std::vector<std::string> head{"straightness Ŝ", "normalised Ŝ", "transport cost E‖Z1−Z0‖²",
+                                  "independent coupling E‖X1−X0‖²"};
+    std::vector<std::string> cells{fmt_num(st["straightness"].get<double>()), fmt_num(st["normalized"].get<double>()),
+                                   fmt_num(st["transport_cost"].get<double>()),
+                                   fmt_num(met["independent_transport_cost"].get<double>())};
+    if (met.contains("likelihood")) {
+      head.push_back("mean log p (target points)");
+      head.push_back("bits/dim");
+      cells.push_back(fmt_num(met["likelihood"]["mean_log_p"].get<double>()));
+      cells.push_back(fmt_num(met["likelihood"]["bits_per_dim"].get<double>()));
+    }
+    rep.table(head, {cells});
   } else if (fs::exists(run / "metrics.jsonl")) {
     rep.figure_row({{"training loss", loss_curve(run / "metrics.jsonl")}});
   }

@@ -1,9 +1,11 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include "rflow/core/error.h"
 #include "rflow/core/rng.h"
 #include "rflow/nn/model_config.h"
 #include "rflow/pipeline/stages.h"
+#include "rflow/train/checkpoint.h"
 #include "rflow/train/trainer.h"
 
 namespace rflow {
@@ -15,6 +17,13 @@ void stage_train(StageContext& ctx) {
   auto batches = make_batch_source(cfg.data);
   auto model = make_model(cfg.model, coupling->sample_shape());
   auto method = make_method(cfg.method);
+  if (!cfg.train.init_from.empty() && resolve_checkpoint(ctx.run_dir + "/checkpoints").empty()) {
+    std::string teacher = resolve_checkpoint(cfg.train.init_from);
+    RF_CHECK(!teacher.empty(), "no checkpoint to initialise from", "train.init_from",
+             "point it at the teacher's run directory");
+    load_weights(teacher, *model, /*use_ema=*/true);
+    spdlog::info("train: initialised from {} (EMA weights)", teacher);
+  }
   spdlog::info("train: {} → {} ({} coupling), {} ({} parameters), method {}, {} steps × batch {}",
                coupling->source().describe(), coupling->target().describe(), cfg.data.coupling, cfg.model.arch,
                count_parameters(*model), method->name(), cfg.train.steps, cfg.train.batch_size);

@@ -22,5 +22,6 @@ void stage_train(StageContext& ctx);
 void stage_sample(StageContext& ctx);
 void stage_eval(StageContext& ctx);
 void stage_report(StageContext& ctx);
+void stage_reflow(StageContext& ctx);
 
 }  // namespace rflow

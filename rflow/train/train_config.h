@@ -23,6 +23,7 @@ struct TrainConfig {
   int64_t log_every = 100;
   int64_t ckpt_every = 1000;
   int64_t keep_checkpoints = 2;
+  std::string init_from;
 
   template <class V>
   void visit(V& v) {
@@ -43,6 +44,7 @@ struct TrainConfig {
     v("log_every", log_every, "steps between metrics.jsonl lines");
     v("ckpt_every", ckpt_every, "steps between checkpoints (0 = only at the end)");
     v("keep_checkpoints", keep_checkpoints, "how many recent checkpoints to keep");
+    v("init_from", init_from, "start from these (EMA) weights: a run or checkpoint directory (reflow fine-tunes the teacher)");
   }
   void validate() const;
 };

@@ -94,6 +94,19 @@ TEST(Cli, RunPipelineWritesReportAndSkipsDoneStages) {
   EXPECT_TRUE(std::isfinite(lj["mean_log_p"].get<double>()));
   EXPECT_EQ(lj["n"], 300);
 
+  // Reflow: pairs from this 1-RF, then a 2-RF fine-tuned from it on those pairs is straighter.
+  auto rf = sh(cli() + " run " + demo() + small(dir.path().string()) + " --stage reflow");
+  ASSERT_EQ(rf.code, 0) << rf.out;
+  EXPECT_TRUE(fs::exists(run / "pairs/manifest.json"));
+  auto rf2 = sh(cli() + " run " + demo() + small(dir.path().string()) + " --set name=rf2 --set data.coupling=pairs" +
+                " --set data.pairs=" + (run / "pairs").string() + " --set train.init_from=" + run.string());
+  ASSERT_EQ(rf2.code, 0) << rf2.out;
+  EXPECT_NE(rf2.out.find("initialised from"), std::string::npos);
+  auto met2 = nlohmann::json::parse(rflow::test::read_text((dir.path() / "rf2/eval/metrics.json").string()));
+  double s1 = met["straightness"]["straightness"], s2 = met2["straightness"]["straightness"];
+  EXPECT_LT(s2, 0.5 * s1) << "1-RF " << s1 << " vs 2-RF " << s2;
+  EXPECT_LT(met2["results"][0]["w2"].get<double>(), w2_1) << "one-step 2-RF must beat one-step 1-RF";
+
   auto info = sh(cli() + " info " + run.string());
   ASSERT_EQ(info.code, 0) << info.out;
   EXPECT_NE(info.out.find("step         400"), std::string::npos) << info.out;

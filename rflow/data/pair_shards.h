@@ -1,0 +1,41 @@
+// Reflow pairs on disk: (z0, z1[, labels]) in numbered safetensors shards plus a manifest, and a
+// BatchSource that trains on them. Shards are written atomically one at a time, so a killed
+// generation loses at most the shard in progress, and rerunning fills in only what is missing.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "rflow/data/batch_source.h"
+
+namespace rflow {
+
+struct Pairs {
+  at::Tensor z0, z1;   // [N, ...] on the CPU
+  at::Tensor labels;   // [N] int64 or undefined
+};
+
+std::string pair_shard_path(const std::string& dir, int64_t index);
+void write_pair_shard(const std::string& dir, int64_t index, const Pairs& pairs,
+                      const std::map<std::string, std::string>& metadata = {});
+Pairs read_pair_shard(const std::string& path);
+// Shard files of a directory in index order (shard_00000.safetensors, ...).
+std::vector<std::string> list_pair_shards(const std::string& dir);
+// All shards concatenated; shapes and dtypes are checked to agree across shards.
+Pairs load_pairs(const std::string& dir);
+
+// Training batches drawn uniformly (with replacement) from stored pairs: the coupling of k-RF.
+class PairSource : public BatchSource {
+ public:
+  explicit PairSource(Pairs pairs);
+  Batch next(int64_t batch_size, c10::Device device) override;
+  std::vector<int64_t> sample_shape() const override;
+  int64_t size() const { return pairs_.z0.size(0); }
+
+ private:
+  Pairs pairs_;
+};
+
+}  // namespace rflow
