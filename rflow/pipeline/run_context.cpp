@@ -27,8 +27,8 @@ LoadedModel load_model(const std::string& path, bool use_ema, c10::Device device
            "pass a run directory, its checkpoints/ folder or a step_* directory");
   out.cfg = run_config_from_json(read_checkpoint_config(out.checkpoint), out.checkpoint + "/config.json");
   out.step = read_checkpoint_state(out.checkpoint).step;
-  auto coupling = make_coupling(out.cfg.data);
-  out.model = make_model(out.cfg.model, coupling->sample_shape());
+  out.data = make_coupling(out.cfg.data);
+  out.model = make_model(out.cfg.model, out.data->sample_shape());
   load_weights(out.checkpoint, *out.model, use_ema);
   out.model->to(device);
   out.model->eval();

@@ -20,6 +20,7 @@ struct LoadedModel {
   std::string checkpoint; // resolved checkpoint directory
   int64_t step = 0;
   VelocityField model;    // in eval mode, on the device
+  std::unique_ptr<IndependentCoupling> data;  // the checkpoint's source and target distributions
 };
 
 // path: a checkpoint directory, a checkpoints/ root or a run directory.

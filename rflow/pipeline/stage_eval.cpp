@@ -24,7 +24,7 @@ void stage_eval(StageContext& ctx) {
   const RunConfig& cfg = ctx.cfg;
   const EvalConfig& ec = cfg.eval;
   LoadedModel m = load_model(ctx.run_dir, cfg.sample.use_ema, ctx.device);
-  auto coupling = make_coupling(cfg.data);
+  auto& coupling = m.data;  // built once by load_model (an npy target is read once)
   const fs::path dir = fs::path(ctx.run_dir) / "eval";
   fs::create_directories(dir / "results");
   fs::create_directories(dir / "samples");

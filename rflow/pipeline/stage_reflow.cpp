@@ -16,7 +16,7 @@ namespace rflow {
 void stage_reflow(StageContext& ctx) {
   const RunConfig& cfg = ctx.cfg;
   LoadedModel m = load_model(ctx.run_dir, /*use_ema=*/true, ctx.device);
-  auto coupling = make_coupling(cfg.data);
+  auto& coupling = m.data;  // built once by load_model (an npy target is read once)
   const std::string dir = (fs::path(ctx.run_dir) / "pairs").string();
   auto g = generate_pairs(bind_field(*m.model), coupling->source(), cfg.reflow, dir, static_cast<uint64_t>(cfg.seed) + 5,
                           ctx.device, {{"checkpoint", m.checkpoint}, {"step", std::to_string(m.step)}});

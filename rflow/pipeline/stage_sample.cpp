@@ -18,7 +18,7 @@ namespace rflow {
 void stage_sample(StageContext& ctx) {
   const RunConfig& cfg = ctx.cfg;
   LoadedModel m = load_model(ctx.run_dir, cfg.sample.use_ema, ctx.device);
-  auto coupling = make_coupling(cfg.data);
+  auto& coupling = m.data;  // built once by load_model (an npy target is read once)
   seed_all(static_cast<uint64_t>(cfg.seed) + 1);
   at::Tensor x0 = coupling->source().sample(cfg.sample.n).to(ctx.device);
   SolveOptions opt;

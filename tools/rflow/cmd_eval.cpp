@@ -46,7 +46,7 @@ void add_eval(CLI::App& app) {
                "rflow eval", "e.g. rflow eval --likelihood --samples points.npy --checkpoint runs/demo_2d");
       LoadedModel m = load_model(a->checkpoint, true, c10::Device(c10::kCPU));
       at::Tensor pts = io::read_npy(a->samples).to(torch::kFloat32);
-      auto coupling = make_coupling(m.cfg.data);
+      auto& coupling = m.data;
       SolveOptions opt;
       opt.method = a->solver;
       opt.steps = a->steps;
@@ -79,7 +79,7 @@ void add_eval(CLI::App& app) {
       SolveOptions opt;
       opt.method = a->solver;
       opt.steps = a->steps;
-      xs = solve(*m->model, make_coupling(m->cfg.data)->source().sample(a->n), opt).x;
+      xs = solve(*m->model, m->data->source().sample(a->n), opt).x;
     } else {
       xs = io::read_npy(a->samples);
     }
@@ -88,7 +88,7 @@ void add_eval(CLI::App& app) {
     } else {
       RF_CHECK(m, "no reference", "rflow eval", "pass --reference FILE.npy (or --checkpoint to use its target)");
       seed_all(static_cast<uint64_t>(a->seed) + 1);
-      ref = make_coupling(m->cfg.data)->target().sample(a->n);
+      ref = m->data->target().sample(a->n);
     }
     int64_t n = std::min({xs.size(0), ref.size(0), a->n});
     RF_CHECK(n >= 2, "need at least 2 points in each set", "rflow eval", "");

@@ -72,7 +72,7 @@ void add_sample(CLI::App& app) {
                a->x0, "");
     } else {
       seed_all(static_cast<uint64_t>(a->seed));
-      x0 = make_coupling(m.cfg.data)->source().sample(a->n);
+      x0 = m.data->source().sample(a->n);
     }
     SolveOptions opt;
     opt.method = a->solver;
@@ -102,7 +102,7 @@ void add_sample(CLI::App& app) {
       field = retime_field(field, std::shared_ptr<const Scheduler>(make_scheduler(a->path)));
     }
     if (a->likelihood) {
-      auto coupling = make_coupling(m.cfg.data);
+      auto& coupling = m.data;
       auto lr = sample_with_log_prob(field, x0.to(device), opt, LikelihoodOptions{},
                                      [&](const at::Tensor& z) { return coupling->source().log_prob(z); });
       r = lr.solve;
@@ -117,7 +117,7 @@ void add_sample(CLI::App& app) {
     io::write_npy(a->out, r.x.cpu());
     if (!a->plot.empty()) {
       seed_all(static_cast<uint64_t>(a->seed) + 1);
-      auto ref = make_coupling(m.cfg.data)->target().sample(std::min<int64_t>(x0.size(0), 4000));
+      auto ref = m.data->target().sample(std::min<int64_t>(x0.size(0), 4000));
       io::write_file_atomic(a->plot, scatter_vs_reference(r.x.cpu(), ref, a->solver + ", " + std::to_string(r.calls) + " NFE"));
     }
     nlohmann::json j{{"out", a->out},
