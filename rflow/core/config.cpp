@@ -8,6 +8,7 @@
 #include <toml++/toml.h>
 
 #include "rflow/core/error.h"
+#include "rflow/core/registry.h"
 
 namespace rflow::config {
 
@@ -19,18 +20,6 @@ struct Overloaded : Ts... {
 };
 template <class... Ts>
 Overloaded(Ts...) -> Overloaded<Ts...>;
-
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j)
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1])});
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
 
 std::string type_name(const FieldPtr& p) {
   return std::visit(Overloaded{[](int64_t*) { return std::string("integer"); },
