@@ -25,14 +25,18 @@ struct DataConfig {
   std::string coupling = "independent";
   OtConfig ot;
   std::string pairs;  // coupling = pairs: directory of reflow pair shards
+  std::string teacher;  // coupling = online: run whose EMA field makes pairs on the fly
+  bool labels = false;
 
   template <class V>
   void visit(V& v) {
     v.section("source", source);
     v.section("target", target);
-    v("coupling", coupling, "independent | ot (pair x0 and x1 within each batch by optimal transport, see data.ot) | pairs (stored reflow pairs, see data.pairs)");
+    v("coupling", coupling, "independent | ot (pair x0 and x1 within each batch by optimal transport, see data.ot) | pairs (stored reflow pairs, see data.pairs) | online (reflow pairs made each step by data.teacher, see reflow.online_steps)");
     v.section("ot", ot);
     v("pairs", pairs, "coupling = pairs: directory of (z0, z1) shards made by a teacher run's reflow stage");
+    v("teacher", teacher, "coupling = online: the teacher run (or checkpoint) whose EMA field is solved for each batch");
+    v("labels", labels, "draw class labels with the target (toys: the mode / component index) for class-conditional models");
   }
   void validate() const;
 };
@@ -46,22 +50,25 @@ class BatchSource {
 
 class IndependentCoupling : public BatchSource {
  public:
-  IndependentCoupling(std::unique_ptr<Distribution> source, std::unique_ptr<Distribution> target);
+  IndependentCoupling(std::unique_ptr<Distribution> source, std::unique_ptr<Distribution> target, bool labels = false);
   Batch next(int64_t batch_size, c10::Device device) override;
   std::vector<int64_t> sample_shape() const override { return target_->sample_shape(); }
   Distribution& source() { return *source_; }
   Distribution& target() { return *target_; }
+  bool labeled() const { return labels_; }
 
  private:
   std::unique_ptr<Distribution> source_, target_;
+  bool labels_;
 };
 
 // Builds both ends; the target is built first so that a parameterless gaussian source takes its
 // dimension. Throws if the two ends disagree in shape.
 std::unique_ptr<IndependentCoupling> make_coupling(const DataConfig& cfg);
 
-// The training batch source data.coupling asks for: the independent coupling, or an OtCoupling
-// (rflow/data/ot_coupling.h) wrapped around it.
+// The training batch source data.coupling asks for: the independent coupling, an OtCoupling
+// (rflow/data/ot_coupling.h) wrapped around it, or stored pairs. The online coupling needs a
+// model, so the pipeline builds it (rflow/pipeline/run_context.h: make_training_source).
 std::unique_ptr<BatchSource> make_batch_source(const DataConfig& cfg);
 
 }  // namespace rflow

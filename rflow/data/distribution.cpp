@@ -14,6 +14,11 @@ at::Tensor Distribution::log_prob(const at::Tensor&) const {
               "use a gaussian source (the default) for likelihoods");
 }
 
+std::pair<at::Tensor, at::Tensor> Distribution::sample_labeled(int64_t) {
+  throw Error(describe() + " has no class labels", "data.labels",
+              "use a labelled toy (8gaussians, moons, mixture3, rings, spirals, checkerboard) or set data.labels=false");
+}
+
 namespace {
 
 std::string fmt_vec(const std::vector<double>& v) {
@@ -81,12 +86,21 @@ class GaussianDist : public Distribution {
   std::string desc_;
 };
 
-// A toy 2-D set defined by a sampling function of (n, scale, noise).
+// A toy 2-D set defined by a sampling function of (n, scale, noise) that also returns each point's
+// class (the mode or component it came from), so the same toy serves conditional models.
+using Labeled = std::pair<at::Tensor, at::Tensor>;
+
 class Toy2d : public Distribution {
  public:
-  using Fn = std::function<at::Tensor(int64_t, double, double)>;
-  Toy2d(std::string name, Fn fn, double scale, double noise) : name_(std::move(name)), fn_(std::move(fn)), scale_(scale), noise_(noise) {}
-  at::Tensor sample(int64_t n) override { return fn_(n, scale_, noise_).to(torch::kFloat32).contiguous(); }
+  using Fn = std::function<Labeled(int64_t, double, double)>;
+  Toy2d(std::string name, Fn fn, int64_t classes, double scale, double noise)
+      : name_(std::move(name)), fn_(std::move(fn)), classes_(classes), scale_(scale), noise_(noise) {}
+  at::Tensor sample(int64_t n) override { return sample_labeled(n).first; }
+  Labeled sample_labeled(int64_t n) override {
+    auto [x, y] = fn_(n, scale_, noise_);
+    return {x.to(torch::kFloat32).contiguous(), y.to(torch::kInt64).contiguous()};
+  }
+  int64_t num_classes() const override { return classes_; }
   std::vector<int64_t> sample_shape() const override { return {2}; }
   std::string describe() const override {
     return name_ + "(scale=" + std::to_string(scale_) + ", noise=" + std::to_string(noise_) + ")";
@@ -95,6 +109,7 @@ class Toy2d : public Distribution {
  private:
   std::string name_;
   Fn fn_;
+  int64_t classes_;
   double scale_, noise_;
 };
 
@@ -102,50 +117,52 @@ at::Tensor on_circle(const at::Tensor& angle, double r) {
   return torch::stack({torch::cos(angle) * r, torch::sin(angle) * r}, 1);
 }
 
-at::Tensor eight_gaussians(int64_t n, double scale, double noise) {
-  auto k = torch::randint(0, 8, {n}, torch::kInt64).to(torch::kFloat32);
-  return on_circle(k * (M_PI / 4), scale) + torch::randn({n, 2}) * noise;
+Labeled eight_gaussians(int64_t n, double scale, double noise) {
+  auto k = torch::randint(0, 8, {n}, torch::kInt64);
+  return {on_circle(k.to(torch::kFloat32) * (M_PI / 4), scale) + torch::randn({n, 2}) * noise, k};
 }
 
-at::Tensor moons(int64_t n, double scale, double noise) {
-  auto which = torch::randint(0, 2, {n}, torch::kInt64).to(torch::kFloat32);
+Labeled moons(int64_t n, double scale, double noise) {
+  auto k = torch::randint(0, 2, {n}, torch::kInt64);
+  auto which = k.to(torch::kFloat32);
   auto a = torch::rand({n}) * M_PI;
   // Upper moon: (cos a, sin a); lower: (1 − cos a, 0.5 − sin a); centred on the origin.
   auto x = torch::where(which > 0, 1 - torch::cos(a), torch::cos(a)) - 0.5;
   auto y = torch::where(which > 0, 0.5 - torch::sin(a), torch::sin(a)) - 0.25;
-  return torch::stack({x, y}, 1) * scale + torch::randn({n, 2}) * noise;
+  return {torch::stack({x, y}, 1) * scale + torch::randn({n, 2}) * noise, k};
 }
 
-at::Tensor checkerboard(int64_t n, double scale, double noise) {
-  // 4×4 board on [−2, 2]², the 8 squares with (col + row) even.
+Labeled checkerboard(int64_t n, double scale, double noise) {
+  // 4×4 board on [−2, 2]², the 8 squares with (col + row) even; the class is the square.
   auto col = torch::randint(0, 4, {n}, torch::kInt64);
-  auto row = 2 * torch::randint(0, 2, {n}, torch::kInt64) + torch::remainder(col, 2);
+  auto half = torch::randint(0, 2, {n}, torch::kInt64);
+  auto row = 2 * half + torch::remainder(col, 2);
   auto x = col.to(torch::kFloat32) - 2 + torch::rand({n});
   auto y = row.to(torch::kFloat32) - 2 + torch::rand({n});
-  return torch::stack({x, y}, 1) * scale + torch::randn({n, 2}) * noise;
+  return {torch::stack({x, y}, 1) * scale + torch::randn({n, 2}) * noise, col * 2 + half};
 }
 
-at::Tensor spirals(int64_t n, double scale, double noise) {
-  auto which = torch::randint(0, 2, {n}, torch::kInt64).to(torch::kFloat32);
+Labeled spirals(int64_t n, double scale, double noise) {
+  auto k = torch::randint(0, 2, {n}, torch::kInt64);
   auto s = torch::sqrt(torch::rand({n})) * 3 * M_PI;  // arc parameter, denser near the centre
   auto r = s / (3 * M_PI);
-  auto ang = s + which * M_PI;
-  return on_circle(ang, 1.0) * r.unsqueeze(1) * scale + torch::randn({n, 2}) * noise;
+  auto ang = s + k.to(torch::kFloat32) * M_PI;
+  return {on_circle(ang, 1.0) * r.unsqueeze(1) * scale + torch::randn({n, 2}) * noise, k};
 }
 
-at::Tensor rings(int64_t n, double scale, double noise) {
-  auto k = torch::randint(1, 5, {n}, torch::kInt64).to(torch::kFloat32);  // radii 1..4 (× scale / 4)
+Labeled rings(int64_t n, double scale, double noise) {
+  auto k = torch::randint(0, 4, {n}, torch::kInt64);  // radii 1..4 (× scale / 4)
   auto ang = torch::rand({n}) * 2 * M_PI;
-  return on_circle(ang, 1.0) * (k * (scale / 4)).unsqueeze(1) + torch::randn({n, 2}) * noise;
+  return {on_circle(ang, 1.0) * ((k + 1).to(torch::kFloat32) * (scale / 4)).unsqueeze(1) + torch::randn({n, 2}) * noise, k};
 }
 
-at::Tensor mixture3(int64_t n, double scale, double noise) {
+Labeled mixture3(int64_t n, double scale, double noise) {
   // Three components at 90°, 210°, 330° with unequal weights and spreads (spec §1's 2-D toy).
   auto u = torch::rand({n});
   auto k = (u > 0.5).to(torch::kInt64) + (u > 0.8).to(torch::kInt64);
   auto ang = k.to(torch::kFloat32) * (2 * M_PI / 3) + M_PI / 2;
   auto spread = torch::tensor({1.0f, 0.7f, 1.3f}).index_select(0, k) * noise;
-  return on_circle(ang, scale) + torch::randn({n, 2}) * spread.unsqueeze(1);
+  return {on_circle(ang, scale) + torch::randn({n, 2}) * spread.unsqueeze(1), k};
 }
 
 class NpyDist : public Distribution {
@@ -168,13 +185,14 @@ class NpyDist : public Distribution {
 };
 
 struct ToyDefaults {
+  int64_t classes;
   double scale, noise;
 };
 
 void add_toy(Registry<DistributionFactory>& r, const std::string& name, const std::string& help,
              Toy2d::Fn fn, ToyDefaults d) {
   r.add(name, help, [name, fn, d](const DistributionConfig& c, int64_t, const std::string&) {
-    return std::make_unique<Toy2d>(name, fn, c.scale > 0 ? c.scale : d.scale, c.noise >= 0 ? c.noise : d.noise);
+    return std::make_unique<Toy2d>(name, fn, d.classes, c.scale > 0 ? c.scale : d.scale, c.noise >= 0 ? c.noise : d.noise);
   });
 }
 
@@ -198,12 +216,12 @@ const Registry<DistributionFactory>& distributions() {
           });
     r.add("npy", "points from an N×D .npy file, drawn uniformly with replacement",
           [](const DistributionConfig& c, int64_t, const std::string& where) { return std::make_unique<NpyDist>(c, where); });
-    add_toy(r, "8gaussians", "8 gaussians on a circle (radius = scale)", eight_gaussians, {4.0, 0.25});
-    add_toy(r, "moons", "two interleaving half circles", moons, {2.0, 0.1});
-    add_toy(r, "checkerboard", "8 squares of a 4×4 board", checkerboard, {1.0, 0.0});
-    add_toy(r, "spirals", "two interleaved spirals", spirals, {4.0, 0.1});
-    add_toy(r, "rings", "4 concentric rings", rings, {4.0, 0.08});
-    add_toy(r, "mixture3", "3-component gaussian mixture (radius = scale)", mixture3, {4.0, 0.5});
+    add_toy(r, "8gaussians", "8 gaussians on a circle (radius = scale)", eight_gaussians, {8, 4.0, 0.25});
+    add_toy(r, "moons", "two interleaving half circles", moons, {2, 2.0, 0.1});
+    add_toy(r, "checkerboard", "8 squares of a 4×4 board", checkerboard, {8, 1.0, 0.0});
+    add_toy(r, "spirals", "two interleaved spirals", spirals, {2, 4.0, 0.1});
+    add_toy(r, "rings", "4 concentric rings", rings, {4, 4.0, 0.08});
+    add_toy(r, "mixture3", "3-component gaussian mixture (radius = scale)", mixture3, {3, 4.0, 0.5});
     return r;
   }();
   return reg;

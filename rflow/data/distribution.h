@@ -46,6 +46,11 @@ class Distribution {
   virtual std::string describe() const = 0;
   // Log density of points [n, ...] (float64, [n]); only analytic distributions have one.
   virtual at::Tensor log_prob(const at::Tensor& x) const;
+  // Classes the points come in (toys: the mode / component index), 0 if unlabelled; labelled
+  // draws are what class-conditional models train on.
+  virtual int64_t num_classes() const { return 0; }
+  // n samples and their labels [n] int64; throws for unlabelled distributions.
+  virtual std::pair<at::Tensor, at::Tensor> sample_labeled(int64_t n);
 };
 
 using DistributionFactory =

@@ -19,6 +19,7 @@ class RectifiedFlow : public Method {
 
  private:
   TimeSamplerConfig time_;
+  double label_dropout_;
   std::unique_ptr<Path> path_;
 };
 

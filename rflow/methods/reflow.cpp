@@ -23,13 +23,46 @@ void ReflowConfig::validate() const {
   solvers().get(solver, "reflow.solver");
   RF_CHECK(steps >= 1, "steps must be >= 1", "reflow.steps", "");
   RF_CHECK(rtol > 0 && atol > 0, "rtol and atol must be > 0", "reflow.rtol/atol", "");
+  RF_CHECK(rounds >= 0 && rounds <= 8, "rounds must be in [0, 8]", "reflow.rounds", "1 or 2 is usual (3-RF at most in the paper)");
+  RF_CHECK(online_steps >= 1, "online_steps must be >= 1", "reflow.online_steps", "the reference uses 20");
+  RF_CHECK(std::isfinite(guidance), "guidance must be finite", "reflow.guidance", "1 = plain conditional teacher");
+  train.validate();
 }
+
+namespace {
+
+// Discards shards that a different teacher or different settings made.
+void discard_if_stale(const std::string& dir, const nlohmann::json& spec) {
+  const fs::path gen = fs::path(dir) / "generation.json";
+  if (fs::exists(gen)) {
+    auto old = nlohmann::json::parse(io::read_file(gen.string()), nullptr, false);
+    if (!old.is_discarded() && old == spec) return;
+    spdlog::warn("reflow: {} was made by another teacher or with other settings; regenerating it", dir);
+    for (const auto& s : list_pair_shards(dir)) fs::remove(s);
+    fs::remove(fs::path(dir) / "manifest.json");
+  }
+  io::write_file_atomic(gen.string(), spec.dump(2));
+}
+
+}  // namespace
 
 PairGeneration generate_pairs(const FieldFn& teacher, Distribution& source, const ReflowConfig& cfg,
                               const std::string& dir, uint64_t seed, c10::Device device,
                               const std::map<std::string, std::string>& provenance) {
+  return generate_pairs([&](const at::Tensor&) { return teacher; }, source, nullptr, cfg, dir, seed, device, provenance);
+}
+
+PairGeneration generate_pairs(const TeacherFn& teacher, Distribution& source, Distribution* labels_from,
+                              const ReflowConfig& cfg, const std::string& dir, uint64_t seed, c10::Device device,
+                              const std::map<std::string, std::string>& provenance) {
   cfg.validate();
   fs::create_directories(dir);
+  nlohmann::json spec{{"pairs", cfg.pairs},   {"shard_size", cfg.shard_size}, {"solver", cfg.solver},
+                      {"steps", cfg.steps},   {"rtol", cfg.rtol},             {"atol", cfg.atol},
+                      {"seed", seed},         {"labels", labels_from != nullptr}};
+  if (labels_from) spec["guidance"] = cfg.guidance;
+  for (const auto& [k, v] : provenance) spec["teacher"][k] = v;
+  discard_if_stale(dir, spec);
   const int64_t shards = (cfg.pairs + cfg.shard_size - 1) / cfg.shard_size;
   SolveOptions opt;
   opt.method = cfg.solver;
@@ -50,12 +83,14 @@ PairGeneration generate_pairs(const FieldFn& teacher, Distribution& source, cons
     // Each shard has its own seed: skipping or redoing one never shifts another's noise.
     seed_all(seed * 1000003ULL + 7919ULL * static_cast<uint64_t>(i + 1));
     at::Tensor z0 = source.sample(n);
+    at::Tensor labels;
+    if (labels_from) labels = labels_from->sample_labeled(n).second;
     auto t0 = std::chrono::steady_clock::now();
-    SolveResult r = solve(teacher, z0.to(device), opt);
+    SolveResult r = solve(teacher(labels.defined() ? labels.to(device) : labels), z0.to(device), opt);
     g.solve_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     RF_CHECK(r.status == SolveStatus::kOk, "teacher solve did not finish", "reflow shard " + std::to_string(i), "");
     nfe_sum += r.nfe.to(torch::kFloat64).sum().item<double>();
-    write_pair_shard(dir, i, Pairs{z0, r.x.cpu(), {}},
+    write_pair_shard(dir, i, Pairs{z0, r.x.cpu(), labels},
                      {{"shard", std::to_string(i)}, {"solver", cfg.solver}, {"steps", std::to_string(cfg.steps)}});
     ++g.shards_written;
     g.pairs += n;
@@ -69,11 +104,35 @@ PairGeneration generate_pairs(const FieldFn& teacher, Distribution& source, cons
   nlohmann::json m{{"pairs", cfg.pairs},         {"shards", shards},      {"shard_size", cfg.shard_size},
                    {"solver", cfg.solver},       {"steps", cfg.steps},    {"seed", seed},
                    {"generated_now", g.pairs},   {"seconds", g.seconds},  {"solve_seconds", g.solve_seconds},
-                   {"nfe_mean", g.nfe_mean},
+                   {"nfe_mean", g.nfe_mean},           {"labels", labels_from != nullptr},
                    {"pairs_per_s", g.seconds > 0 ? double(g.pairs) / g.seconds : 0.0}};
   for (const auto& [k, v] : provenance) m["teacher"][k] = v;
   io::write_file_atomic((fs::path(dir) / "manifest.json").string(), m.dump(2));
   return g;
+}
+
+}  // namespace rflow
+
+namespace rflow {
+
+OnlinePairSource::OnlinePairSource(VelocityField teacher, std::unique_ptr<IndependentCoupling> data, int64_t steps,
+                                   double guidance)
+    : teacher_(std::move(teacher)), data_(std::move(data)), steps_(steps), guidance_(guidance) {
+  RF_CHECK(steps_ >= 1, "online teacher steps must be >= 1", "reflow.online_steps", "");
+  teacher_->eval();
+  for (auto& p : teacher_->parameters()) p.set_requires_grad(false);
+}
+
+Batch OnlinePairSource::next(int64_t batch_size, c10::Device device) {
+  at::Tensor z0 = data_->source().sample(batch_size).to(device);
+  Cond cond;
+  if (data_->labeled()) cond.labels = data_->target().sample_labeled(batch_size).second.to(device);
+  SolveOptions opt;
+  opt.method = "euler";
+  opt.steps = steps_;
+  torch::NoGradGuard no_grad;
+  SolveResult r = solve(cond.labels.defined() ? guided_field(*teacher_, cond, guidance_) : bind_field(*teacher_), z0, opt);
+  return {z0, r.x, cond.labels};
 }
 
 }  // namespace rflow

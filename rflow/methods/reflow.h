@@ -4,25 +4,45 @@
 // a killed run resumes shard by shard and reproduces an uninterrupted run exactly.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 
 #include <c10/core/Device.h>
 
+#include "rflow/data/batch_source.h"
 #include "rflow/data/distribution.h"
+#include "rflow/flow/velocity_field.h"
 #include "rflow/solve/solver.h"
+#include "rflow/train/train_config.h"
 
 namespace rflow {
 
 struct ReflowConfig {
+  int64_t rounds = 0;
+  bool online = false;
+  int64_t online_steps = 20;
+  double guidance = 1.0;
+  TrainConfig train;
   int64_t pairs = 20000;
   int64_t shard_size = 5000;
   std::string solver = "rk4";
   int64_t steps = 25;
   double rtol = 1e-5, atol = 1e-5;
 
+  ReflowConfig() {
+    // Fine-tuning defaults (reference: reflow fine-tunes at the 1-RF's LR with a short warmup).
+    train.steps = 4000;
+    train.warmup = 100;
+  }
+
   template <class V>
   void visit(V& v) {
+    v("rounds", rounds, "reflow rounds run by the reflow stage: 1 makes 2-RF, 2 makes 2-RF and 3-RF (0 = only write the 1-RF's pairs)");
+    v("online", online, "make pairs on the fly (online_steps Euler steps of the EMA teacher per batch) instead of storing them");
+    v("online_steps", online_steps, "Euler steps of the online teacher solve (reference: 20)");
+    v("guidance", guidance, "classifier-free guidance scale of the teacher solve (class-conditional teachers; InstaFlow's recipe)");
+    v.section("train", train);
     v("pairs", pairs, "number of (z0, z1) pairs to generate from the teacher");
     v("shard_size", shard_size, "pairs per shard file (a kill loses at most one shard)");
     v("solver", solver, "teacher solver (the reference code uses RK45: dopri5)");
@@ -39,9 +59,35 @@ struct PairGeneration {
   double nfe_mean = 0;
 };
 
+// The teacher as pair generation sees it: the field to solve for a shard's labels (undefined for
+// unconditional teachers), e.g. a CFG-guided field.
+using TeacherFn = std::function<FieldFn(const at::Tensor& labels)>;
+
 // Writes ceil(pairs / shard_size) shards into dir (skipping shards already there) and a manifest.
+// With `labels_from` (a labelled target), each shard draws labels from it and stores them.
+// Shards made by another teacher or other settings (dir/generation.json differs) are discarded
+// first, so stale pairs never mix with new ones.
+PairGeneration generate_pairs(const TeacherFn& teacher, Distribution& source, Distribution* labels_from,
+                              const ReflowConfig& cfg, const std::string& dir, uint64_t seed, c10::Device device,
+                              const std::map<std::string, std::string>& provenance = {});
+// Unconditional teacher.
 PairGeneration generate_pairs(const FieldFn& teacher, Distribution& source, const ReflowConfig& cfg,
                               const std::string& dir, uint64_t seed, c10::Device device,
                               const std::map<std::string, std::string>& provenance = {});
+
+// Online reflow (reference run_lib_reflow, "online" mode): every batch is fresh noise pushed
+// through a few Euler steps of the frozen teacher, so nothing is stored; costs teacher solves per step.
+class OnlinePairSource : public BatchSource {
+ public:
+  OnlinePairSource(VelocityField teacher, std::unique_ptr<IndependentCoupling> data, int64_t steps, double guidance);
+  Batch next(int64_t batch_size, c10::Device device) override;
+  std::vector<int64_t> sample_shape() const override { return data_->sample_shape(); }
+
+ private:
+  VelocityField teacher_;
+  std::unique_ptr<IndependentCoupling> data_;
+  int64_t steps_;
+  double guidance_;
+};
 
 }  // namespace rflow

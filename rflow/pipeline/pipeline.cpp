@@ -78,7 +78,8 @@ std::string run_pipeline(RunConfig cfg, const PipelineOptions& opt) {
     else if (stage == "eval") stage_eval(ctx);
     else if (stage == "report") stage_report(ctx);
     else if (stage == "reflow") stage_reflow(ctx);
-    else throw Error("unknown stage '" + stage + "'", "stages", "valid: train, sample, eval, report, reflow");
+    else if (stage == "distill") stage_distill(ctx);
+    else throw Error("unknown stage '" + stage + "'", "stages", "valid: train, reflow, distill, sample, eval, report");
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     io::write_file_atomic(marker.string(), nlohmann::json{{"seconds", secs}}.dump() + "\n");
     spdlog::info("stage {}: done in {:.1f} s", stage, secs);

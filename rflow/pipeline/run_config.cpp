@@ -1,5 +1,6 @@
 #include "rflow/pipeline/run_config.h"
 
+#include <cmath>
 #include <filesystem>
 
 #include "rflow/core/config.h"
@@ -13,6 +14,14 @@ void SampleConfig::validate() const {
   RF_CHECK(steps >= 1, "steps must be >= 1", "sample.steps", "");
   RF_CHECK(n >= 1, "n must be >= 1", "sample.n", "");
   RF_CHECK(t0 != t1, "t0 and t1 must differ", "sample.t0/t1", "");
+  RF_CHECK(std::isfinite(guidance), "guidance must be finite", "sample.guidance", "");
+}
+
+void DistillRunConfig::validate(int64_t rounds) const {
+  for (auto k : from)
+    RF_CHECK(k >= 1 && k <= rounds + 1, "cannot distill from " + std::to_string(k) + "-RF",
+             "distill.from", "reflow.rounds = " + std::to_string(rounds) + " makes 1-RF … " + std::to_string(rounds + 1) + "-RF");
+  train.validate();
 }
 
 void EvalConfig::validate() const {
@@ -23,16 +32,17 @@ void EvalConfig::validate() const {
   RF_CHECK(straightness_steps >= 1, "straightness_steps must be >= 1", "eval.straightness_steps", "");
   RF_CHECK(trajectories >= 0, "trajectories must be >= 0", "eval.trajectories", "");
   RF_CHECK(sliced_projections >= 1, "sliced_projections must be >= 1", "eval.sliced_projections", "");
+  RF_CHECK(std::isfinite(guidance), "guidance must be finite", "eval.guidance", "");
 }
 
 void RunConfig::validate() const {
   RF_CHECK(!name.empty() && name.find('/') == std::string::npos && name != "." && name != "..",
            "name must be a plain directory name", "name", "e.g. demo_2d");
   RF_CHECK(threads >= 0, "threads must be >= 0", "threads", "0 = LibTorch default");
-  static const std::vector<std::string> known{"train", "sample", "eval", "report", "reflow"};
+  static const std::vector<std::string> known{"train", "reflow", "distill", "sample", "eval", "report"};
   for (const auto& s : stages)
     RF_CHECK(std::find(known.begin(), known.end(), s) != known.end(), "unknown stage '" + s + "'", "stages",
-             "valid: train, sample, eval, report, reflow");
+             "valid: train, reflow, distill, sample, eval, report");
   RF_CHECK(device == "cpu" || device.rfind("cuda", 0) == 0, "unknown device '" + device + "'", "device",
            "use cpu or cuda[:N]");
   data.validate();
@@ -42,6 +52,9 @@ void RunConfig::validate() const {
   sample.validate();
   eval.validate();
   reflow.validate();
+  distill.validate(reflow.rounds);
+  RF_CHECK((model.num_classes > 0) == data.labels, "a class-conditional model needs labelled data and vice versa",
+           "model.num_classes / data.labels", "set both (e.g. num_classes = 8 with data.labels = true on 8gaussians) or neither");
 }
 
 std::string RunConfig::run_dir() const { return (std::filesystem::path(out_dir) / name).string(); }

@@ -20,10 +20,12 @@ struct SampleConfig {
   int64_t n = 10000;
   bool use_ema = true;
   double t0 = 0.0, t1 = 1.0;
+  double guidance = 1.0;
 
   template <class V>
   void visit(V& v) {
     v("solver", solver, "euler | midpoint | heun | rk4 | dopri5");
+    v("guidance", guidance, "classifier-free guidance scale for class-conditional models (labels drawn like the target's)");
     v("steps", steps, "solver steps");
     v("n", n, "number of samples");
     v("use_ema", use_ema, "sample with the EMA weights");
@@ -42,9 +44,12 @@ struct EvalConfig {
   int64_t sliced_projections = 256;
   double rtol = 1e-5, atol = 1e-5;
   bool likelihood = true;
+  double guidance = 1.0;
 
   template <class V>
   void visit(V& v) {
+    v("guidance", guidance,
+      "CFG scale for evaluating a class-conditional 1-RF (k-RF and students are evaluated at 1: their pairs carry the teacher's guidance)");
     v("likelihood", likelihood, "report the model's mean log-likelihood of fresh target points (needs an analytic source)");
     v("nfe", nfe, "velocity-evaluation budgets to evaluate (steps = nfe / stages of the solver)");
     v("rtol", rtol, "tolerance of adaptive solvers in the eval (dopri5 runs once; its NFE is measured)");
@@ -56,6 +61,25 @@ struct EvalConfig {
     v("sliced_projections", sliced_projections, "random directions for sliced W2");
   }
   void validate() const;
+};
+
+// Students distilled by the distill stage, one per teacher in `from` (1 = straight from the 1-RF,
+// the InstaFlow ablation; k = from the k-RF of the reflow rounds). The loss is method.distill.
+struct DistillRunConfig {
+  std::vector<int64_t> from;
+  TrainConfig train;
+
+  DistillRunConfig() {
+    train.steps = 4000;
+    train.warmup = 100;
+  }
+
+  template <class V>
+  void visit(V& v) {
+    v("from", from, "teachers to distill: 1 = the 1-RF, k = the k-RF made by reflow.rounds (e.g. [1, 2])");
+    v.section("train", train);
+  }
+  void validate(int64_t rounds) const;
 };
 
 struct RunConfig {
@@ -73,6 +97,7 @@ struct RunConfig {
   SampleConfig sample;
   EvalConfig eval;
   ReflowConfig reflow;
+  DistillRunConfig distill;
 
   template <class V>
   void visit(V& v) {
@@ -82,7 +107,7 @@ struct RunConfig {
     v("device", device, "cpu | cuda | cuda:N");
     v("threads", threads, "intra-op CPU threads (0 = LibTorch default)");
     v("log_level", log_level, "trace | debug | info | warn | error");
-    v("stages", stages, "pipeline stages in order: train, sample, eval, report, reflow (pairs for the next k-RF run)");
+    v("stages", stages, "pipeline stages in order: train (1-RF), reflow (pairs, then reflow.rounds k-RF fine-tunes), distill (students), sample, eval (every model), report");
     v.section("data", data);
     v.section("model", model);
     v.section("method", method);
@@ -90,6 +115,7 @@ struct RunConfig {
     v.section("sample", sample);
     v.section("eval", eval);
     v.section("reflow", reflow);
+    v.section("distill", distill);
   }
   void validate() const;
   std::string run_dir() const;

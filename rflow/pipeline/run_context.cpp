@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
+#include "rflow/methods/reflow.h"
 #include "rflow/train/checkpoint.h"
 
 namespace rflow {
@@ -33,6 +34,23 @@ LoadedModel load_model(const std::string& path, bool use_ema, c10::Device device
   out.model->to(device);
   out.model->eval();
   return out;
+}
+
+std::unique_ptr<BatchSource> make_training_source(const RunConfig& cfg, c10::Device device) {
+  if (cfg.data.coupling != "online") return make_batch_source(cfg.data);
+  cfg.data.validate();
+  LoadedModel teacher = load_model(cfg.data.teacher, /*use_ema=*/true, device);
+  auto data = make_coupling(cfg.data);
+  RF_CHECK(teacher.model->sample_shape() == data->sample_shape(), "the online teacher's samples have another shape",
+           cfg.data.teacher, "use the data section of the teacher run");
+  return std::make_unique<OnlinePairSource>(teacher.model, std::move(data), cfg.reflow.online_steps, cfg.reflow.guidance);
+}
+
+FieldFn sampling_field(VelocityFieldImpl& model, const at::Tensor& labels, double guidance) {
+  if (!labels.defined()) return bind_field(model);
+  Cond c;
+  c.labels = labels;
+  return guided_field(model, c, guidance);
 }
 
 }  // namespace rflow

@@ -7,10 +7,13 @@
 #include "rflow/core/progress.h"
 #include "rflow/core/rng.h"
 #include "rflow/eval/compare.h"
+#include "rflow/eval/label_accuracy.h"
 #include "rflow/eval/straightness.h"
 #include "rflow/io/atomic_file.h"
 #include "rflow/io/npy.h"
+#include "rflow/pipeline/chain.h"
 #include "rflow/pipeline/run_context.h"
+#include "rflow/train/checkpoint.h"
 #include "rflow/pipeline/stages.h"
 #include "rflow/core/error.h"
 #include "rflow/solve/likelihood.h"
@@ -20,12 +23,19 @@ namespace fs = std::filesystem;
 
 namespace rflow {
 
-void stage_eval(StageContext& ctx) {
+namespace {
+
+// Evaluates one model of the run (all with the same draws, so numbers compare across models).
+void eval_model(StageContext& ctx, const ChainModel& cm) {
   const RunConfig& cfg = ctx.cfg;
   const EvalConfig& ec = cfg.eval;
-  LoadedModel m = load_model(ctx.run_dir, cfg.sample.use_ema, ctx.device);
+  LoadedModel m = load_model(cm.dir, cfg.sample.use_ema, ctx.device);
   auto& coupling = m.data;  // built once by load_model (an npy target is read once)
-  const fs::path dir = fs::path(ctx.run_dir) / "eval";
+  const fs::path dir = fs::path(cm.dir) / "eval";
+  // Class-conditional models are sampled with the labels of the reference draw, so the label mix
+  // (and hence the marginal they should match) is the target's.
+  const bool labeled = m.cfg.data.labels;
+  const double guidance = cm.k == 1 && !cm.student ? ec.guidance : 1.0;
   fs::create_directories(dir / "results");
   fs::create_directories(dir / "samples");
 
@@ -33,14 +43,21 @@ void stage_eval(StageContext& ctx) {
   seed_all(static_cast<uint64_t>(cfg.seed) + 2);
   at::Tensor x0 = coupling->source().sample(ec.n);
   seed_all(static_cast<uint64_t>(cfg.seed) + 3);
-  at::Tensor ref = coupling->target().sample(ec.n);
-  at::Tensor ref2 = coupling->target().sample(ec.n);
+  at::Tensor ref, ref_labels;
+  if (labeled) std::tie(ref, ref_labels) = coupling->target().sample_labeled(ec.n);
+  else ref = coupling->target().sample(ec.n);
+  at::Tensor ref2, ref2_labels;
+  if (labeled) std::tie(ref2, ref2_labels) = coupling->target().sample_labeled(ec.n);
+  else ref2 = coupling->target().sample(ec.n);
+  const at::Tensor labels = labeled ? ref_labels.to(ctx.device) : at::Tensor();
+  const FieldFn field = sampling_field(*m.model, labels, guidance);
   io::write_npy((dir / "reference.npy").string(), ref);
 
   nlohmann::json out;
   // The floor: two independent finite target samples are this far apart under each metric.
   auto floor = eval::compare_samples(ref2, ref, ec.sliced_projections, cfg.seed);
   out["floor"] = nlohmann::json::parse(eval::to_json(floor));
+  if (labeled) out["floor"]["label_accuracy"] = eval::nearest_label_accuracy(ref2, ref2_labels, ref, ref_labels);
 
   std::vector<std::pair<std::string, int64_t>> jobs;
   for (const auto& s : ec.solvers) {
@@ -72,19 +89,20 @@ void stage_eval(StageContext& ctx) {
       opt.steps = per_step > 0 ? nfe / per_step : 1;
       opt.rtol = ec.rtol;
       opt.atol = ec.atol;
-      SolveResult r = solve(*m.model, x0.to(ctx.device), opt);
+      SolveResult r = solve(field, x0.to(ctx.device), opt);
       const double nfe_mean = r.nfe.to(torch::kFloat64).mean().item<double>();
       at::Tensor xs = r.x.cpu();
       io::write_npy((dir / "samples" / (tag + ".npy")).string(), xs);
       auto met = eval::compare_samples(xs, ref, ec.sliced_projections, cfg.seed);
       nlohmann::json j = nlohmann::json::parse(eval::to_json(met));
+      if (labeled) j["label_accuracy"] = eval::nearest_label_accuracy(xs, ref_labels, ref, ref_labels);
       j["solver"] = solver_name;
       j["nfe"] = per_step > 0 ? double(nfe) : nfe_mean;
       j["steps"] = per_step > 0 ? opt.steps : r.accepted;
       j["tag"] = tag;
       j["checkpoint_step"] = m.step;
       io::write_file_atomic(res_path.string(), j.dump(2));
-      spdlog::info("eval: {} NFE {:.1f}: W2 {:.4f} (floor {:.4f}), energy {:.5f}", solver_name, j["nfe"].get<double>(), met.w2, floor.w2,
+      spdlog::info("eval: {}: {} NFE {:.1f}: W2 {:.4f} (floor {:.4f}), energy {:.5f}", cm.label, solver_name, j["nfe"].get<double>(), met.w2, floor.w2,
                    met.energy);
     }
     out["results"].push_back(nlohmann::json::parse(io::read_file(res_path.string())));
@@ -95,14 +113,15 @@ void stage_eval(StageContext& ctx) {
   // Straightness and transport cost from a fine Euler solve; trajectories kept for the report.
   SolveOptions opt;
   opt.method = "euler";
-  opt.steps = ec.straightness_steps;
+  // A student is a k-step map (trained at its k grid times only): its paths are its own k steps.
+  opt.steps = cm.student ? m.cfg.method.distill.steps : ec.straightness_steps;
   opt.record_trajectory = true;
-  SolveResult r = solve(*m.model, x0.to(ctx.device), opt);
+  SolveResult r = solve(field, x0.to(ctx.device), opt);
   auto st = eval::straightness(r.trajectory, r.times);
   out["straightness"] = {{"straightness", st.straightness},
                          {"normalized", st.normalized},
                          {"transport_cost", st.transport_cost},
-                         {"steps", ec.straightness_steps}};
+                         {"steps", opt.steps}};
   // Independent coupling's cost E‖X1 − X0‖², the upper bound the flow's transport cost must not exceed.
   out["independent_transport_cost"] = (ref - x0).flatten(1).pow(2).sum(1).mean().item<double>();
   int64_t keep = std::min<int64_t>(ec.trajectories, ec.n);
@@ -114,7 +133,9 @@ void stage_eval(StageContext& ctx) {
     io::write_npy((dir / "trajectory.npy").string(),
                   r.trajectory.index_select(0, idx.to(r.trajectory.device())).slice(1, 0, keep).cpu().contiguous());
   }
-  if (ec.likelihood) {
+  if (ec.likelihood && labeled) {
+    spdlog::info("eval: no likelihood for a class-conditional model (log p(x | label), not the marginal)");
+  } else if (ec.likelihood) {
     // Exact-divergence backward solve of the reference points: what the model's density says about
     // real data (and a number comparable across runs, unlike W2 at a fixed sample size).
     try {
@@ -134,9 +155,23 @@ void stage_eval(StageContext& ctx) {
     }
   }
   out["checkpoint_step"] = m.step;
+  out["model"] = cm.label;
+  out["guidance"] = guidance;
   io::write_file_atomic((dir / "metrics.json").string(), out.dump(2));
-  spdlog::info("eval: straightness {:.4f} (normalised {:.4f}), transport cost {:.3f} (independent coupling {:.3f})",
-               st.straightness, st.normalized, st.transport_cost, out["independent_transport_cost"].get<double>());
+  spdlog::info("eval: {}: straightness {:.4f} (normalised {:.4f}), transport cost {:.3f} (independent coupling {:.3f})",
+               cm.label, st.straightness, st.normalized, st.transport_cost, out["independent_transport_cost"].get<double>());
+}
+
+}  // namespace
+
+void stage_eval(StageContext& ctx) {
+  for (const auto& cm : chain_models(ctx.cfg, ctx.run_dir)) {
+    if (resolve_checkpoint(cm.dir).empty()) {
+      spdlog::warn("eval: {} has no checkpoint yet ({}), skipped", cm.label, cm.dir);
+      continue;
+    }
+    eval_model(ctx, cm);
+  }
 }
 
 }  // namespace rflow

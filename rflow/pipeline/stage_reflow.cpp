@@ -3,27 +3,75 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include "rflow/core/error.h"
 #include "rflow/methods/reflow.h"
+#include "rflow/pipeline/chain.h"
 #include "rflow/pipeline/run_context.h"
 #include "rflow/pipeline/stages.h"
+#include "rflow/train/checkpoint.h"
 
 namespace fs = std::filesystem;
 
 namespace rflow {
 
-// Pairs from this run's EMA weights into <run>/pairs; the next k-RF run trains on them with
-// data.coupling = "pairs", data.pairs = <run>/pairs, train.init_from = <run>.
+namespace {
+
+// Pairs of the k-RF into pairs_dir(k). Only the 1-RF is solved with the configured guidance: later
+// models learned from guided pairs already, and guiding them again would compound the scale.
+void make_pairs(StageContext& ctx, int64_t k) {
+  const RunConfig& cfg = ctx.cfg;
+  const std::string teacher_dir = rf_dir(ctx.run_dir, k);
+  LoadedModel m = load_model(teacher_dir, /*use_ema=*/true, ctx.device);
+  auto& coupling = m.data;  // built once by load_model (an npy target is read once)
+  const double w = k == 1 ? cfg.reflow.guidance : 1.0;
+  const std::string dir = pairs_dir(ctx.run_dir, k);
+  VelocityFieldImpl& field = *m.model;
+  Distribution* labels_from = m.cfg.data.labels ? &coupling->target() : nullptr;
+  ReflowConfig rc = cfg.reflow;
+  rc.guidance = w;
+  auto g = generate_pairs([&](const at::Tensor& labels) { return sampling_field(field, labels, w); },
+                          coupling->source(), labels_from, rc, dir, static_cast<uint64_t>(cfg.seed) + 5 + 100 * (k - 1),
+                          ctx.device, {{"checkpoint", fs::absolute(m.checkpoint).lexically_normal().string()},
+                                       {"step", std::to_string(m.step)}});
+  spdlog::info("reflow: {}-RF pairs: {} written ({} shards new, {} kept) in {:.1f} s ({:.0f} pairs/s, {:.0f} NFE each, "
+               "{:.0f}% of the time in teacher solves) → {}",
+               k, g.pairs, g.shards_written, g.shards_skipped, g.seconds, g.seconds > 0 ? g.pairs / g.seconds : 0.0,
+               g.nfe_mean, g.seconds > 0 ? 100 * g.solve_seconds / g.seconds : 0.0, dir);
+}
+
+}  // namespace
+
+// rounds = 0: pairs of this run's 1-RF only (for a hand-written k-RF config). rounds = R: for
+// k = 1 … R, pairs of the k-RF (unless online) and the (k+1)-RF fine-tuned on them.
 void stage_reflow(StageContext& ctx) {
   const RunConfig& cfg = ctx.cfg;
-  LoadedModel m = load_model(ctx.run_dir, /*use_ema=*/true, ctx.device);
-  auto& coupling = m.data;  // built once by load_model (an npy target is read once)
-  const std::string dir = (fs::path(ctx.run_dir) / "pairs").string();
-  auto g = generate_pairs(bind_field(*m.model), coupling->source(), cfg.reflow, dir, static_cast<uint64_t>(cfg.seed) + 5,
-                          ctx.device, {{"checkpoint", m.checkpoint}, {"step", std::to_string(m.step)}});
-  spdlog::info("reflow: {} pairs written ({} shards new, {} kept) in {:.1f} s ({:.0f} pairs/s, {:.0f} NFE each, "
-               "{:.0f}% of the time in teacher solves) → {}",
-               g.pairs, g.shards_written, g.shards_skipped, g.seconds, g.seconds > 0 ? g.pairs / g.seconds : 0.0,
-               g.nfe_mean, g.seconds > 0 ? 100 * g.solve_seconds / g.seconds : 0.0, dir);
+  if (cfg.reflow.rounds == 0) {
+    RF_CHECK(!cfg.reflow.online, "online reflow needs rounds >= 1", "reflow.online",
+             "set reflow.rounds = 1 (online pairs are made while the 2-RF trains)");
+    make_pairs(ctx, 1);
+    return;
+  }
+  for (int64_t k = 1; k <= cfg.reflow.rounds; ++k) {
+    if (!cfg.reflow.online) make_pairs(ctx, k);
+    RunConfig sub = reflow_run_config(cfg, ctx.run_dir, k);
+    spdlog::info("reflow: training {}-RF from the {}-RF ({})", k + 1, k,
+                 cfg.reflow.online ? "online pairs, " + std::to_string(cfg.reflow.online_steps) + " Euler steps" : "stored pairs");
+    train_run(sub, sub.run_dir(), ctx.device);
+  }
+}
+
+// One student per teacher in distill.from, on that teacher's pairs (made here if reflow did not).
+void stage_distill(StageContext& ctx) {
+  const RunConfig& cfg = ctx.cfg;
+  RF_CHECK(!cfg.distill.from.empty(), "no teacher to distill", "distill.from", "e.g. distill.from = [2] (or [1, 2] for the ablation)");
+  for (auto k : cfg.distill.from) {
+    RF_CHECK(!resolve_checkpoint(rf_dir(ctx.run_dir, k)).empty(), std::to_string(k) + "-RF is not trained yet",
+             rf_dir(ctx.run_dir, k), "run the train and reflow stages first");
+    if (!cfg.reflow.online) make_pairs(ctx, k);
+    RunConfig sub = distill_run_config(cfg, ctx.run_dir, k);
+    spdlog::info("distill: {}-step student of the {}-RF, {} loss", cfg.method.distill.steps, k, cfg.method.distill.loss);
+    train_run(sub, sub.run_dir(), ctx.device);
+  }
 }
 
 }  // namespace rflow

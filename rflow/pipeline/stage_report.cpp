@@ -9,6 +9,7 @@
 #include "rflow/io/html_report.h"
 #include "rflow/io/npy.h"
 #include "rflow/io/svg.h"
+#include "rflow/pipeline/chain.h"
 #include "rflow/pipeline/plots.h"
 #include "rflow/pipeline/stages.h"
 
@@ -39,6 +40,122 @@ std::string loss_curve(const fs::path& metrics_path) {
   return io::svg_curves({loss}, o);
 }
 
+nlohmann::json read_metrics(const fs::path& model_dir) {
+  const fs::path p = model_dir / "eval" / "metrics.json";
+  return fs::exists(p) ? nlohmann::json::parse(io::read_file(p.string())) : nlohmann::json();
+}
+
+const nlohmann::json* find_result(const nlohmann::json& met, const std::string& solver, double nfe) {
+  for (const auto& r : met["results"])
+    if (r["solver"] == solver && (nfe < 0 || r["nfe"].get<double>() == nfe)) return &r;
+  return nullptr;
+}
+
+// 1-RF, k-RF and students side by side: the numbers of the reflow issue's claims (straightness,
+// transport cost, one-step W2) and the pictures that show them.
+void chain_section(io::HtmlReport& rep, const RunConfig& cfg, const std::string& run_dir) {
+  std::vector<std::pair<ChainModel, nlohmann::json>> models;
+  for (const auto& cm : chain_models(cfg, run_dir)) {
+    auto met = read_metrics(cm.dir);
+    if (!met.is_null()) models.emplace_back(cm, std::move(met));
+  }
+  if (models.size() < 2) return;
+  rep.heading("Reflow and distillation");
+  rep.paragraph("Each model sampled from the same noise with Euler at each NFE; W2 is the exact 2-Wasserstein distance to " +
+                std::to_string(cfg.eval.n) + " fresh target points (the floor is target vs target). Straightness Ŝ = 0 means "
+                "straight paths at constant speed, where one Euler step is exact; transport cost is E‖Z1 − Z0‖² of the "
+                "model's map (students: of their own k-step map). Students are trained at their k grid times only, so "
+                "more steps do not help them.");
+  const auto& nfes = cfg.eval.nfe;
+  std::vector<std::string> head{"model", "straightness Ŝ", "normalised Ŝ", "transport cost"};
+  for (auto k : nfes) head.push_back("W2 @ " + std::to_string(k));
+  head.push_back("dopri5 W2 (NFE)");
+  const bool labeled = models.front().second["floor"].contains("label_accuracy");
+  if (labeled) {
+    head.push_back("label accuracy @ " + std::to_string(nfes.front()));
+    head.push_back("@ " + std::to_string(nfes.back()));
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& [cm, met] : models) {
+    const auto& st = met["straightness"];
+    std::vector<std::string> row{cm.label, fmt_num(st["straightness"].get<double>()), fmt_num(st["normalized"].get<double>()),
+                                 fmt_num(st["transport_cost"].get<double>())};
+    if (cm.student) row[1] = row[2] = "— (" + std::to_string(st["steps"].get<int64_t>()) + "-step map)";
+    for (auto k : nfes) {
+      const auto* r = find_result(met, "euler", double(k));
+      row.push_back(r ? fmt_num((*r)["w2"].get<double>()) : "-");
+    }
+    const auto* d = find_result(met, "dopri5", -1);
+    row.push_back(d ? fmt_num((*d)["w2"].get<double>()) + " (" + fmt_num((*d)["nfe"].get<double>(), 3) + ")" : "-");
+    if (labeled)
+      for (auto k : {nfes.front(), nfes.back()}) {
+        const auto* r = find_result(met, "euler", double(k));
+        row.push_back(r && r->contains("label_accuracy") ? fmt_num((*r)["label_accuracy"].get<double>(), 3) : "-");
+      }
+    rows.push_back(row);
+  }
+  const auto& f = models.front().second;
+  std::vector<std::string> floor_row{"(target vs target)", "", "",
+                                     "independent: " + fmt_num(f["independent_transport_cost"].get<double>())};
+  for (size_t i = 0; i < nfes.size(); ++i) floor_row.push_back(fmt_num(f["floor"]["w2"].get<double>()));
+  floor_row.push_back("");
+  if (labeled) {
+    floor_row.push_back(fmt_num(f["floor"]["label_accuracy"].get<double>(), 3));
+    floor_row.push_back(floor_row.back());
+  }
+  rows.push_back(floor_row);
+  rep.table(head, rows);
+
+  // W2 vs NFE, one curve per model.
+  std::vector<io::Series> series;
+  double xmin = 1e30, xmax = 0;
+  for (size_t i = 0; i < models.size(); ++i) {
+    io::Series s{models[i].first.label, {}, {}, io::palette(i), false};
+    for (const auto& r : models[i].second["results"])
+      if (r["solver"] == "euler") s.x.push_back(r["nfe"].get<double>()), s.y.push_back(r["w2"].get<double>());
+    for (double x : s.x) xmin = std::min(xmin, x), xmax = std::max(xmax, x);
+    if (!s.x.empty()) series.push_back(s);
+  }
+  std::vector<std::pair<std::string, std::string>> row;
+  if (!series.empty()) {
+    const double fl = f["floor"]["w2"].get<double>();
+    series.push_back(io::Series{"sampling floor", {xmin, xmax}, {fl, fl}, "#9e9e9e", false});
+    io::PlotOptions o;
+    o.title = "W2 vs NFE (Euler)";
+    o.xlabel = "NFE";
+    o.ylabel = "W2";
+    o.logx = o.logy = true;
+    row.emplace_back("every model, Euler", io::svg_curves(series, o));
+  }
+  rep.figure_row(row);
+
+  // Samples at a few NFE and trajectories, one row per model, on the reference's frame.
+  const fs::path ref_path = fs::path(run_dir) / "eval" / "reference.npy";
+  if (!fs::exists(ref_path)) return;
+  at::Tensor ref = io::read_npy(ref_path.string());
+  auto lim = plot_limits(ref);
+  std::vector<int64_t> show;
+  for (auto k : nfes)
+    if (k == 1 || k == 2 || k == 4 || k == 100) show.push_back(k);
+  if (show.empty()) show = nfes;
+  for (const auto& [cm, met] : models) {
+    std::vector<std::pair<std::string, std::string>> figs;
+    for (auto k : show) {
+      const fs::path p = fs::path(cm.dir) / "eval" / "samples" / ("euler_nfe" + std::to_string(k) + ".npy");
+      const auto* r = find_result(met, "euler", double(k));
+      if (!fs::exists(p) || !r) continue;
+      const std::string title = cm.label + ", Euler NFE " + std::to_string(k);
+      figs.emplace_back(title + " — W2 " + fmt_num((*r)["w2"].get<double>(), 3),
+                        scatter_vs_reference(io::read_npy(p.string()), ref, title, lim));
+    }
+    const fs::path tp = fs::path(cm.dir) / "eval" / "trajectory.npy";
+    if (fs::exists(tp))
+      figs.emplace_back("Ŝ " + fmt_num(met["straightness"]["straightness"].get<double>(), 3),
+                        trajectory_plot(io::read_npy(tp.string()), cm.label + ": trajectories", cfg.eval.trajectories, lim));
+    rep.figure_row(figs);
+  }
+}
+
 }  // namespace
 
 void stage_report(StageContext& ctx) {
@@ -50,8 +167,9 @@ void stage_report(StageContext& ctx) {
                 std::to_string(cfg.train.steps) + " steps × batch " + std::to_string(cfg.train.batch_size) +
                 ", seed " + std::to_string(cfg.seed) + ". Time runs from noise (t = 0) to data (t = 1).");
 
-  nlohmann::json met;
-  if (fs::exists(evd / "metrics.json")) met = nlohmann::json::parse(io::read_file((evd / "metrics.json").string()));
+  chain_section(rep, cfg, ctx.run_dir);
+  nlohmann::json met = read_metrics(run);
+  if (!met.is_null() && chain_models(cfg, ctx.run_dir).size() > 1) rep.heading("The 1-RF in detail");
 
   if (!met.is_null() && fs::exists(evd / "reference.npy")) {
     at::Tensor ref = io::read_npy((evd / "reference.npy").string());

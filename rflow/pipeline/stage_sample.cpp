@@ -26,13 +26,16 @@ void stage_sample(StageContext& ctx) {
   opt.steps = cfg.sample.steps;
   opt.t0 = cfg.sample.t0;
   opt.t1 = cfg.sample.t1;
+  at::Tensor labels;  // class-conditional: labels drawn like the target's
+  if (m.cfg.data.labels) labels = coupling->target().sample_labeled(cfg.sample.n).second.to(ctx.device);
   auto t_start = std::chrono::steady_clock::now();
-  SolveResult r = solve(*m.model, x0, opt);
+  SolveResult r = solve(sampling_field(*m.model, labels, cfg.sample.guidance), x0, opt);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   const fs::path dir = fs::path(ctx.run_dir) / "samples";
   fs::create_directories(dir);
   io::write_npy((dir / "x0.npy").string(), x0.cpu());
   io::write_npy((dir / "samples.npy").string(), r.x.cpu());
+  if (labels.defined()) io::write_npy((dir / "labels.npy").string(), labels.cpu());
   seed_all(static_cast<uint64_t>(cfg.seed) + 3);
   at::Tensor ref = coupling->target().sample(std::min<int64_t>(cfg.sample.n, 4000));
   io::write_file_atomic((dir / "samples.svg").string(),

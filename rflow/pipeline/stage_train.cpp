@@ -1,36 +1,73 @@
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
 #include "rflow/core/rng.h"
+#include "rflow/io/atomic_file.h"
 #include "rflow/nn/model_config.h"
+#include "rflow/pipeline/run_context.h"
 #include "rflow/pipeline/stages.h"
 #include "rflow/train/checkpoint.h"
 #include "rflow/train/trainer.h"
 
+namespace fs = std::filesystem;
+
 namespace rflow {
 
-void stage_train(StageContext& ctx) {
-  const RunConfig& cfg = ctx.cfg;
+namespace {
+
+// A fine-tune whose teacher has since been retrained is stale: start it over instead of resuming.
+void restart_if_teacher_changed(const std::string& dir, const std::string& teacher_ckpt) {
+  const fs::path rec = fs::path(dir) / "teacher.json";
+  nlohmann::json now{{"checkpoint", fs::absolute(teacher_ckpt).lexically_normal().string()},
+                     {"step", read_checkpoint_state(teacher_ckpt).step}};
+  if (fs::exists(rec) && nlohmann::json::parse(io::read_file(rec.string()), nullptr, false) != now &&
+      fs::exists(fs::path(dir) / "checkpoints")) {
+    spdlog::warn("train: the teacher of {} changed since it was trained; starting it over", dir);
+    for (const char* p : {"checkpoints", "metrics.jsonl", "eval", "samples"}) fs::remove_all(fs::path(dir) / p);
+  }
+  fs::create_directories(dir);
+  io::write_file_atomic(rec.string(), now.dump(2));
+}
+
+}  // namespace
+
+void train_run(RunConfig cfg, const std::string& dir, c10::Device device) {
   seed_all(static_cast<uint64_t>(cfg.seed));
-  auto coupling = make_coupling(cfg.data);
-  auto batches = make_batch_source(cfg.data);
-  auto model = make_model(cfg.model, coupling->sample_shape());
-  auto method = make_method(cfg.method);
-  if (!cfg.train.init_from.empty() && resolve_checkpoint(ctx.run_dir + "/checkpoints").empty()) {
-    std::string teacher = resolve_checkpoint(cfg.train.init_from);
+  std::string teacher;
+  if (!cfg.train.init_from.empty()) {
+    teacher = resolve_checkpoint(cfg.train.init_from);
     RF_CHECK(!teacher.empty(), "no checkpoint to initialise from", "train.init_from",
-             "point it at the teacher's run directory");
+             "point it at the teacher's run directory (train it first)");
+    restart_if_teacher_changed(dir, teacher);
+  }
+  fs::create_directories(dir);
+  const std::string config_json = to_json(cfg);
+  io::write_file_atomic((fs::path(dir) / "config.json").string(), config_json);
+  auto batches = make_training_source(cfg, device);
+  auto model = make_model(cfg.model, batches->sample_shape());
+  auto method = make_method(cfg.method);
+  if (cfg.data.labels) {
+    auto probe = make_coupling(cfg.data);
+    RF_CHECK(cfg.model.num_classes >= probe->target().num_classes(),
+             "model.num_classes is smaller than the target's " + std::to_string(probe->target().num_classes()) + " classes",
+             "model.num_classes", "set it to " + std::to_string(probe->target().num_classes()));
+  }
+  if (!teacher.empty() && resolve_checkpoint(dir + "/checkpoints").empty()) {
     load_weights(teacher, *model, /*use_ema=*/true);
     spdlog::info("train: initialised from {} (EMA weights)", teacher);
   }
-  spdlog::info("train: {} → {} ({} coupling), {} ({} parameters), method {}, {} steps × batch {}",
-               coupling->source().describe(), coupling->target().describe(), cfg.data.coupling, cfg.model.arch,
-               count_parameters(*model), method->name(), cfg.train.steps, cfg.train.batch_size);
-  Trainer trainer(cfg.train, model, *method, *batches, ctx.run_dir, ctx.config_json, ctx.device);
+  spdlog::info("train: {} coupling, {} ({} parameters), method {}, {} steps × batch {} → {}", cfg.data.coupling,
+               cfg.model.arch, count_parameters(*model), method->name(), cfg.train.steps, cfg.train.batch_size, dir);
+  Trainer trainer(cfg.train, model, *method, *batches, dir, config_json, device);
   TrainResult r = trainer.run();
   spdlog::info("train: reached step {} (loss {:.5f}, {:.1f} steps/s), checkpoint {}", r.step, r.last_loss,
                r.steps_per_s, r.checkpoint);
 }
+
+void stage_train(StageContext& ctx) { train_run(ctx.cfg, ctx.run_dir, ctx.device); }
 
 }  // namespace rflow

@@ -18,10 +18,15 @@ struct StageContext {
   c10::Device device{c10::kCPU};
 };
 
+// Trains cfg's model in dir (resuming there), from cfg.train.init_from if set; the 1-RF of the
+// train stage and every k-RF / student of the reflow and distill stages go through here.
+void train_run(RunConfig cfg, const std::string& dir, c10::Device device);
+
 void stage_train(StageContext& ctx);
 void stage_sample(StageContext& ctx);
 void stage_eval(StageContext& ctx);
 void stage_report(StageContext& ctx);
 void stage_reflow(StageContext& ctx);
+void stage_distill(StageContext& ctx);
 
 }  // namespace rflow

@@ -81,7 +81,7 @@ TEST(Config, JsonRoundTripIsExact) {
 }
 
 TEST(Config, EveryShippedConfigLoads) {
-  for (const char* name : {"configs/demo_2d.toml", "configs/ot_moons.toml", "configs/demo_2d_2rf.toml"}) {
+  for (const char* name : {"configs/demo_2d.toml", "configs/ot_moons.toml", "configs/reflow_8gaussians.toml", "configs/reflow_moons.toml", "configs/instaflow_8gaussians.toml"}) {
     EXPECT_NO_THROW(load_run_config(std::string(RFLOW_SOURCE_DIR) + "/" + name, {})) << name;
   }
 }

@@ -73,3 +73,41 @@ TEST(Distribution, BadParametersAndNpyDataAreRejected) {
   EXPECT_EQ(b.x0.sizes(), (std::vector<int64_t>{7, 3}));
   EXPECT_EQ(b.x1.sizes(), (std::vector<int64_t>{7, 3}));
 }
+
+TEST(Distribution, ToyLabelsNameTheModeEachPointCameFrom) {
+  DistributionConfig c{"8gaussians"};
+  c.noise = 0.05;
+  auto d = make_distribution(c, 0, "t");
+  EXPECT_EQ(d->num_classes(), 8);
+  seed_all(2);
+  auto [x, y] = d->sample_labeled(1000);
+  EXPECT_EQ(y.scalar_type(), torch::kInt64);
+  // The nearest centre k·45° is the label.
+  auto angle = torch::atan2(x.select(1, 1), x.select(1, 0));
+  auto nearest = torch::remainder(torch::round(angle / (M_PI / 4)), 8).to(torch::kInt64);
+  EXPECT_TRUE(torch::equal(nearest, y));
+  // sample() is the same draw without the labels.
+  seed_all(2);
+  EXPECT_TRUE(torch::equal(d->sample(1000), x));
+  // Moons: the upper moon (label 0) lies above the lower one on average.
+  auto m = make_distribution(DistributionConfig{"moons"}, 0, "t");
+  auto [mx, my] = m->sample_labeled(2000);
+  auto upper = mx.select(1, 1).masked_select(my.eq(0)).mean().item<double>();
+  auto lower = mx.select(1, 1).masked_select(my.eq(1)).mean().item<double>();
+  EXPECT_GT(upper, lower + 0.5);
+  for (const char* name : {"checkerboard", "spirals", "rings", "mixture3"}) {
+    auto t = make_distribution(DistributionConfig{name}, 0, "t");
+    auto [tx, ty] = t->sample_labeled(3000);
+    EXPECT_EQ(ty.min().item<int64_t>(), 0) << name;
+    EXPECT_EQ(ty.max().item<int64_t>(), t->num_classes() - 1) << name;
+  }
+  // Unlabelled distributions say so.
+  auto g = make_distribution(DistributionConfig{"gaussian"}, 2, "t");
+  EXPECT_EQ(g->num_classes(), 0);
+  EXPECT_THROW(g->sample_labeled(3), Error);
+  DataConfig dc;
+  dc.target.name = "gaussian";
+  dc.target.dim = 2;
+  dc.labels = true;
+  EXPECT_THROW(make_coupling(dc), Error);
+}

@@ -112,6 +112,73 @@ TEST(Cli, RunPipelineWritesReportAndSkipsDoneStages) {
   EXPECT_NE(info.out.find("step         400"), std::string::npos) << info.out;
 }
 
+// Reads eval/metrics.json of a model directory and the Euler W2 at an NFE.
+nlohmann::json metrics_of(const fs::path& dir) {
+  return nlohmann::json::parse(rflow::test::read_text((dir / "eval/metrics.json").string()));
+}
+double euler_w2(const nlohmann::json& met, double nfe) {
+  for (const auto& r : met["results"])
+    if (r["solver"] == "euler" && r["nfe"].get<double>() == nfe) return r["w2"].get<double>();
+  ADD_FAILURE() << "no euler result at NFE " << nfe;
+  return 0;
+}
+std::string small_chain(const std::string& out_dir) {
+  return " --set out_dir=" + out_dir +
+         " --set train.steps=1500 --set train.ckpt_every=0 --set reflow.pairs=3000 --set reflow.shard_size=1000"
+         " --set reflow.train.steps=800 --set reflow.train.ckpt_every=0 --set distill.train.steps=150"
+         " --set distill.train.warmup=15 --set distill.train.ckpt_every=0 --set eval.n=400 --set eval.nfe=[1,4,32] --set 'eval.solvers=[\"euler\"]'"
+         " --set eval.trajectories=40";
+}
+
+TEST(Cli, ReflowChainStraightensAndItsStudentsStepOnce) {
+  rflow::test::TempDir dir;
+  const std::string cfg = std::string(RFLOW_SOURCE_DIR) + "/configs/reflow_8gaussians.toml";
+  auto r = sh(cli() + " run " + cfg + small_chain(dir.path().string()) + " --set reflow.rounds=1 --set distill.from=[1,2]");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const fs::path run = dir.path() / "reflow_8gaussians";
+  for (const char* f : {"pairs/manifest.json", "2rf/checkpoints/LATEST", "2rf/pairs/manifest.json", "distill_1rf/eval/metrics.json",
+                        "distill_2rf/eval/metrics.json", "2rf/teacher.json", "report.html"})
+    EXPECT_TRUE(fs::exists(run / f)) << f;
+  auto m1 = metrics_of(run), m2 = metrics_of(run / "2rf"), d1 = metrics_of(run / "distill_1rf"),
+       d2 = metrics_of(run / "distill_2rf");
+  const double s1 = m1["straightness"]["straightness"], s2 = m2["straightness"]["straightness"];
+  EXPECT_LT(s2, 0.3 * s1) << "1-RF " << s1 << " vs 2-RF " << s2;
+  EXPECT_LE(m2["straightness"]["transport_cost"].get<double>(), 1.05 * m1["straightness"]["transport_cost"].get<double>());
+  // One step: the 1-RF collapses, the 2-RF and its student do not, and at an equal (small) budget
+  // distilling the 2-RF beats distilling the 1-RF directly.
+  EXPECT_LT(euler_w2(m2, 1), 0.5 * euler_w2(m1, 1));
+  EXPECT_LT(euler_w2(d2, 1), 0.5 * euler_w2(m1, 1));
+  EXPECT_LT(euler_w2(d2, 1), 0.9 * euler_w2(d1, 1));
+  std::string html = rflow::test::read_text((run / "report.html").string());
+  EXPECT_NE(html.find("Reflow and distillation"), std::string::npos);
+  EXPECT_NE(html.find("2-RF + distill (1 step)"), std::string::npos);
+  // Every stage is done: a rerun does nothing, and the students are ordinary runs for `rflow sample`.
+  auto again = sh(cli() + " run " + cfg + small_chain(dir.path().string()) + " --set reflow.rounds=1 --set distill.from=[1,2]");
+  ASSERT_EQ(again.code, 0) << again.out;
+  EXPECT_NE(again.out.find("stage distill: done already"), std::string::npos) << again.out;
+  auto s = sh(cli() + " sample " + (run / "distill_2rf").string() + " --steps 1 -n 8 -o " + dir.file("s.npy"));
+  EXPECT_EQ(s.code, 0) << s.out;
+}
+
+TEST(Cli, ConditionalReflowWithAGuidedTeacherKeepsTheLabels) {
+  rflow::test::TempDir dir;
+  const std::string cfg = std::string(RFLOW_SOURCE_DIR) + "/configs/instaflow_8gaussians.toml";
+  auto r = sh(cli() + " run " + cfg + small_chain(dir.path().string()) + " --set distill.from=[2]");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const fs::path run = dir.path() / "instaflow_8gaussians";
+  auto m1 = metrics_of(run), d2 = metrics_of(run / "distill_2rf");
+  EXPECT_EQ(m1["guidance"], 1.5);
+  EXPECT_EQ(d2["guidance"], 1.0);
+  // Samples land in the mode of their label: the 1-NN label accuracy of the guided 1-RF at 32 steps
+  // and of the one-step student stay near the ceiling of the target itself.
+  const double ceiling = m1["floor"]["label_accuracy"];
+  EXPECT_GT(ceiling, 0.95);
+  for (const auto* met : {&m1, &d2})
+    for (const auto& res : (*met)["results"])
+      if (res["nfe"].get<double>() == ((*met)["model"] == "1-RF" ? 32.0 : 1.0))
+        EXPECT_GT(res["label_accuracy"].get<double>(), 0.9 * ceiling) << (*met)["model"];
+}
+
 TEST(Cli, BadInputGivesOneClearLineAndExitCode1) {
   rflow::test::TempDir dir;
   rflow::test::write_text(dir.file("bad.toml"), "[train]\nstepz = 3\n");

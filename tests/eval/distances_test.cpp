@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "rflow/core/error.h"
+#include "rflow/eval/label_accuracy.h"
 
 namespace rflow::eval {
 namespace {
@@ -215,3 +216,12 @@ TEST(Distances, RejectBadInput) {
 
 }  // namespace
 }  // namespace rflow::eval
+
+TEST(LabelAccuracy, NearestReferenceLabelIsCountedAgainstTheAskedLabel) {
+  auto ref = torch::tensor({{0.0f, 0.0f}, {10.0f, 0.0f}, {0.0f, 10.0f}});
+  auto ref_labels = torch::tensor({0, 1, 2}, torch::kInt64);
+  auto samples = torch::tensor({{0.5f, 0.1f}, {9.0f, 1.0f}, {1.0f, 8.0f}, {9.5f, 0.0f}});
+  EXPECT_DOUBLE_EQ(rflow::eval::nearest_label_accuracy(samples, torch::tensor({0, 1, 2, 1}, torch::kInt64), ref, ref_labels), 1.0);
+  EXPECT_DOUBLE_EQ(rflow::eval::nearest_label_accuracy(samples, torch::tensor({0, 1, 2, 2}, torch::kInt64), ref, ref_labels), 0.75);
+  EXPECT_THROW(rflow::eval::nearest_label_accuracy(samples, ref_labels, ref, ref_labels), rflow::Error);
+}

@@ -110,3 +110,88 @@ TEST(Reflow, OnAStraightFieldLeavesItUnchanged) {
   auto err = (model->forward(x, t) - c).pow(2).sum(1).mean().sqrt().item<double>();
   EXPECT_LT(err, 0.05 * c.norm().item<double>()) << "rms error " << err;
 }
+
+TEST(ReflowPairs, ConditionalTeacherGetsEachShardsLabelsAndStoresThem) {
+  test::TempDir dir;
+  auto src = std_normal();
+  DistributionConfig dc{"8gaussians"};
+  auto target = make_distribution(dc, 0, "test");
+  // Teacher velocity = its label in both coordinates, so z1 = z0 + label after any solve.
+  TeacherFn teacher = [](const at::Tensor& labels) {
+    EXPECT_TRUE(labels.defined());
+    return FieldFn::with_rows([labels](const at::Tensor& x, const at::Tensor&, const at::Tensor& rows) {
+      auto l = rows.defined() ? labels.index_select(0, rows) : labels;
+      return l.to(x.scalar_type()).unsqueeze(1).expand_as(x);
+    });
+  };
+  ReflowConfig cfg;
+  cfg.pairs = 700;
+  cfg.shard_size = 300;
+  cfg.solver = "euler";
+  cfg.steps = 3;
+  generate_pairs(teacher, *src, target.get(), cfg, dir.file("p"), 9, torch::kCPU);
+  Pairs p = load_pairs(dir.file("p"));
+  ASSERT_TRUE(p.labels.defined());
+  EXPECT_EQ(p.labels.size(0), 700);
+  EXPECT_GE(p.labels.min().item<int64_t>(), 0);
+  EXPECT_LE(p.labels.max().item<int64_t>(), 7);
+  EXPECT_TRUE(torch::allclose(p.z1 - p.z0, p.labels.to(torch::kFloat32).unsqueeze(1).expand({700, 2}), 1e-5, 1e-5));
+}
+
+TEST(ReflowPairs, PairsOfAnotherTeacherAreDiscardedNotMixed) {
+  test::TempDir dir;
+  ReflowConfig cfg;
+  cfg.pairs = 600;
+  cfg.shard_size = 200;
+  auto src = std_normal();
+  auto a = generate_pairs(curved(), *src, cfg, dir.file("p"), 1, torch::kCPU, {{"step", "100"}});
+  EXPECT_EQ(a.shards_written, 3);
+  // Same teacher, same settings: nothing to do.
+  auto again = generate_pairs(curved(), *src, cfg, dir.file("p"), 1, torch::kCPU, {{"step", "100"}});
+  EXPECT_EQ(again.shards_skipped, 3);
+  // A retrained teacher (another step) makes every shard again.
+  FieldFn other = [](const at::Tensor& x, const at::Tensor&) { return torch::ones_like(x); };
+  auto b = generate_pairs(other, *src, cfg, dir.file("p"), 1, torch::kCPU, {{"step", "200"}});
+  EXPECT_EQ(b.shards_written, 3);
+  Pairs p = load_pairs(dir.file("p"));
+  EXPECT_TRUE(torch::allclose(p.z1 - p.z0, torch::ones_like(p.z0), 1e-5, 1e-5));
+  // So do other solver settings.
+  cfg.steps = 10;
+  EXPECT_EQ(generate_pairs(other, *src, cfg, dir.file("p"), 1, torch::kCPU, {{"step", "200"}}).shards_written, 3);
+}
+
+namespace {
+class ShiftFieldImpl : public VelocityFieldImpl {
+ public:
+  ShiftFieldImpl() : w_(register_parameter("w", torch::ones({1}))) {}
+  at::Tensor forward(const at::Tensor& x, const at::Tensor&, const Cond& c) override {
+    // Conditional: velocity = label + 1 (label −1, the unconditional class, gives 0).
+    if (c.labels.defined()) return (c.labels.to(x.scalar_type()) + 1).unsqueeze(1).expand_as(x) * w_;
+    return x * 0 + w_;
+  }
+  std::vector<int64_t> sample_shape() const override { return {2}; }
+  at::Tensor w_;
+};
+}  // namespace
+
+TEST(OnlineReflow, BatchesAreTheFrozenTeachersFewStepMap) {
+  seed_all(6);
+  DataConfig dc;
+  dc.target.name = "moons";
+  dc.labels = true;
+  auto teacher = std::make_shared<ShiftFieldImpl>();
+  OnlinePairSource src(teacher, make_coupling(dc), 5, 2.0);
+  EXPECT_FALSE(teacher->w_.requires_grad());  // the teacher is frozen
+  Batch b = src.next(128, torch::kCPU);
+  ASSERT_TRUE(b.labels.defined());
+  EXPECT_FALSE(b.x1.requires_grad());
+  // CFG with w = 2: v = v_u + 2 (v_c − v_u) = 2 (label + 1); constant, so Euler is exact.
+  auto want = b.x0 + 2 * (b.labels.to(torch::kFloat32) + 1).unsqueeze(1).expand_as(b.x0);
+  EXPECT_TRUE(torch::allclose(b.x1, want, 1e-5, 1e-5));
+  // Unlabelled data: the plain field.
+  dc.labels = false;
+  OnlinePairSource plain(teacher, make_coupling(dc), 3, 2.0);
+  Batch u = plain.next(16, torch::kCPU);
+  EXPECT_FALSE(u.labels.defined());
+  EXPECT_TRUE(torch::allclose(u.x1, u.x0 + 1, 1e-5, 1e-5));
+}

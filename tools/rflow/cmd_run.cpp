@@ -1,4 +1,4 @@
-// `rflow run CONFIG`: the whole pipeline (train → sample → eval → report) in runs/<name>/.
+// `rflow run CONFIG`: the whole pipeline (train → reflow → distill → sample → eval → report) in runs/<name>/.
 #include <spdlog/spdlog.h>
 
 #include "rflow/core/log.h"
@@ -8,7 +8,7 @@
 namespace rflow::cli {
 
 void add_run(CLI::App& app) {
-  auto* cmd = app.add_subcommand("run", "run a pipeline config: train, sample, eval, report (resumable)");
+  auto* cmd = app.add_subcommand("run", "run a pipeline config: train, reflow, distill, sample, eval, report (resumable)");
   struct Args {
     ConfigArgs cfg;
     bool fresh = false;

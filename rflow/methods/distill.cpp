@@ -1,0 +1,71 @@
+#include "rflow/methods/distill.h"
+
+#include <cmath>
+
+#include <torch/torch.h>
+
+#include "rflow/core/error.h"
+#include "rflow/methods/label_dropout.h"
+
+namespace rflow {
+
+void DistillConfig::validate() const {
+  RF_CHECK(steps >= 1, "student steps must be >= 1", "method.distill.steps", "1 = one-step student");
+  RF_CHECK(loss == "l2" || loss == "pseudo_huber" || loss == "feature", "unknown distillation loss '" + loss + "'",
+           "method.distill.loss", "valid: l2 | pseudo_huber | feature");
+  RF_CHECK(huber_c >= 0 && std::isfinite(huber_c), "huber_c must be >= 0", "method.distill.huber_c", "");
+  RF_CHECK(feature_weight >= 0 && l2_weight >= 0, "weights must be >= 0", "method.distill", "");
+  if (loss == "feature") {
+    std::string have;
+    for (const auto& n : feature_distances().names()) have += (have.empty() ? "" : ", ") + n;
+    RF_CHECK(feature_distances().contains(feature), "no feature distance named '" + feature + "'",
+             "method.distill.feature",
+             have.empty() ? "none is registered in this build (the image backbones add one); use l2 or pseudo_huber"
+                          : "registered: " + have);
+  }
+}
+
+Registry<FeatureDistanceFactory>& feature_distances() {
+  static Registry<FeatureDistanceFactory> reg("feature distance");
+  return reg;
+}
+
+Distill::Distill(DistillConfig cfg, double label_dropout) : cfg_(std::move(cfg)), label_dropout_(label_dropout) {
+  cfg_.validate();
+}
+
+at::Tensor Distill::loss(const Batch& batch, VelocityFieldImpl& model, TrainState& state) {
+  const auto& z0 = batch.x0;
+  const auto& z1 = batch.x1;
+  const int64_t B = z0.size(0);
+  // The student is only ever asked for velocities at its own grid times (j/k, j < k).
+  at::Tensor t = torch::randint(0, cfg_.steps, {B}, z0.options().dtype(torch::kInt64)).to(z0.scalar_type()) /
+                 double(cfg_.steps);
+  std::vector<int64_t> bshape(z0.dim(), 1);
+  bshape[0] = B;
+  at::Tensor tb = t.view(bshape);
+  at::Tensor xt = tb * z1 + (1 - tb) * z0;
+  Cond cond;
+  cond.labels = drop_labels(batch.labels, label_dropout_);
+  at::Tensor v = model.forward(xt, t, cond);
+  // Velocity error = endpoint error / (1 − t): the metric losses work on it so that each of the k
+  // Euler steps counts equally, as in the reference's k-step loss.
+  at::Tensor err = (v - (z1 - z0)).flatten(1);
+  at::Tensor l2 = err.pow(2).mean();
+  state.metrics["distill_l2"] = l2.item<double>();
+  if (cfg_.loss == "l2") return l2;
+  if (cfg_.loss == "pseudo_huber") {
+    const double c = cfg_.huber_c > 0 ? cfg_.huber_c : 0.00054 * std::sqrt(double(err.size(1)));
+    return (err.pow(2).sum(1) + c * c).sqrt().sub(c).mean();
+  }
+  if (!feature_) {
+    std::vector<int64_t> shape(z0.sizes().begin() + 1, z0.sizes().end());
+    feature_ = feature_distances().get(cfg_.feature, "method.distill.feature")(shape);
+  }
+  at::Tensor pred = xt + (1 - tb) * v;  // the student's endpoint from (x_t, t) in one step
+  at::Tensor fd = feature_(pred, z1).mean();
+  state.metrics["distill_feature"] = fd.item<double>();
+  return cfg_.feature_weight * fd + cfg_.l2_weight * l2;
+}
+
+}  // namespace rflow

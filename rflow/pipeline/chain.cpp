@@ -1,0 +1,71 @@
+#include "rflow/pipeline/chain.h"
+
+#include <filesystem>
+
+namespace fs = std::filesystem;
+
+namespace rflow {
+
+std::string rf_dir(const std::string& run_dir, int64_t k) {
+  return k <= 1 ? run_dir : (fs::path(run_dir) / (std::to_string(k) + "rf")).string();
+}
+
+std::string pairs_dir(const std::string& run_dir, int64_t k) { return (fs::path(rf_dir(run_dir, k)) / "pairs").string(); }
+
+std::string student_dir(const std::string& run_dir, int64_t k) {
+  return (fs::path(run_dir) / ("distill_" + std::to_string(k) + "rf")).string();
+}
+
+std::vector<ChainModel> chain_models(const RunConfig& cfg, const std::string& run_dir) {
+  std::vector<ChainModel> out;
+  for (int64_t k = 1; k <= cfg.reflow.rounds + 1; ++k)
+    out.push_back({std::to_string(k) + "-RF", rf_dir(run_dir, k), k, false});
+  const int64_t steps = cfg.method.distill.steps;
+  for (auto k : cfg.distill.from)
+    out.push_back({std::to_string(k) + "-RF + distill (" + std::to_string(steps) + (steps == 1 ? " step)" : " steps)"),
+                   student_dir(run_dir, k), k, true});
+  return out;
+}
+
+namespace {
+
+// What a fine-tune of the k-RF inherits and what it changes: the coupling (the teacher's pairs, or
+// the teacher itself online), the initial weights and the optimisation settings.
+RunConfig derived(const RunConfig& cfg, const std::string& run_dir, int64_t k, const std::string& name,
+                  const TrainConfig& train) {
+  RunConfig sub = cfg;
+  sub.out_dir = fs::path(rf_dir(run_dir, 1)).string();
+  sub.name = name;
+  sub.stages = {"train"};
+  sub.reflow.rounds = 0;
+  sub.distill.from.clear();
+  sub.train = train;
+  sub.train.init_from = rf_dir(run_dir, k);
+  // Guidance is baked into pairs of a guided 1-RF; the models trained on them are used at scale 1.
+  sub.eval.guidance = sub.sample.guidance = 1.0;
+  sub.reflow.guidance = k == 1 ? cfg.reflow.guidance : 1.0;
+  if (cfg.reflow.online) {
+    sub.data.coupling = "online";
+    sub.data.teacher = rf_dir(run_dir, k);
+  } else {
+    sub.data.coupling = "pairs";
+    sub.data.pairs = pairs_dir(run_dir, k);
+  }
+  return sub;
+}
+
+}  // namespace
+
+RunConfig reflow_run_config(const RunConfig& cfg, const std::string& run_dir, int64_t k) {
+  RunConfig sub = derived(cfg, run_dir, k, std::to_string(k + 1) + "rf", cfg.reflow.train);
+  sub.method.name = "rectified_flow";
+  return sub;
+}
+
+RunConfig distill_run_config(const RunConfig& cfg, const std::string& run_dir, int64_t k) {
+  RunConfig sub = derived(cfg, run_dir, k, "distill_" + std::to_string(k) + "rf", cfg.distill.train);
+  sub.method.name = "distill";
+  return sub;
+}
+
+}  // namespace rflow
