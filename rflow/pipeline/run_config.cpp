@@ -38,7 +38,7 @@ void EvalConfig::validate() const {
 void RunConfig::validate() const {
   RF_CHECK(!name.empty() && name.find('/') == std::string::npos && name != "." && name != "..",
            "name must be a plain directory name", "name", "e.g. demo_2d");
-  RF_CHECK(threads >= 0, "threads must be >= 0", "threads", "0 = LibTorch default");
+  RF_CHECK(threads >= 0, "threads must be >= 0", "threads", "0 = all cores");
   static const std::vector<std::string> known{"train", "reflow", "distill", "sample", "eval", "report"};
   for (const auto& s : stages)
     RF_CHECK(std::find(known.begin(), known.end(), s) != known.end(), "unknown stage '" + s + "'", "stages",

@@ -1,5 +1,8 @@
 #include "rflow/pipeline/run_context.h"
 
+#include <cstdlib>
+#include <thread>
+
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
@@ -9,7 +12,11 @@
 namespace rflow {
 
 c10::Device setup_device(const RunConfig& cfg) {
+  // threads = 0: every core, unless OMP_NUM_THREADS says otherwise. Debian's LibTorch starts with
+  // one intra-op thread here, which halves pair generation and sampling on 2 cores.
   if (cfg.threads > 0) torch::set_num_threads(static_cast<int>(cfg.threads));
+  else if (!std::getenv("OMP_NUM_THREADS"))
+    torch::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   c10::Device dev(c10::kCPU);
   try {
     dev = c10::Device(cfg.device);
