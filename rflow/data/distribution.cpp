@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
+#include "rflow/data/image_dataset.h"
 #include "rflow/io/npy.h"
 
 namespace rflow {
@@ -167,10 +168,7 @@ Labeled mixture3(int64_t n, double scale, double noise) {
 
 class NpyDist : public Distribution {
  public:
-  NpyDist(const DistributionConfig& c, const std::string& where) : path_(c.path) {
-    RF_CHECK(!c.path.empty(), "npy distribution needs a path", where + ".path", "set " + where + ".path=points.npy");
-    data_ = io::read_npy_matrix(c.path);
-  }
+  NpyDist(std::string path, at::Tensor points) : path_(std::move(path)), data_(std::move(points)) {}
   at::Tensor sample(int64_t n) override {
     return data_.index_select(0, torch::randint(0, data_.size(0), {n}, torch::kInt64));
   }
@@ -205,6 +203,8 @@ void DistributionConfig::validate(const std::string& where) const {
   for (auto* v : {&mean, &std, &cov})
     for (double x : *v) RF_CHECK(std::isfinite(x), "non-finite value in gaussian parameters", where, "");
   RF_CHECK(dim >= 0, "dim must be >= 0", where + ".dim", "");
+  RF_CHECK(split == "train" || split == "test", "unknown split '" + split + "'", where + ".split", "train | test");
+  RF_CHECK(channels == 1 || channels == 3, "channels must be 1 or 3", where + ".channels", "");
 }
 
 const Registry<DistributionFactory>& distributions() {
@@ -214,8 +214,32 @@ const Registry<DistributionFactory>& distributions() {
           [](const DistributionConfig& c, int64_t hint, const std::string& where) {
             return std::make_unique<GaussianDist>(c, hint, where);
           });
-    r.add("npy", "points from an N×D .npy file, drawn uniformly with replacement",
-          [](const DistributionConfig& c, int64_t, const std::string& where) { return std::make_unique<NpyDist>(c, where); });
+    r.add("npy", "points from an N×D .npy file, or images from an N×[C×]H×W one (uint8 0–255 or float in [−1, 1]), drawn uniformly with replacement",
+          [](const DistributionConfig& c, int64_t, const std::string& where) -> std::unique_ptr<Distribution> {
+            RF_CHECK(!c.path.empty(), "npy distribution needs a path", where + ".path", "set " + where + ".path=points.npy");
+            at::Tensor t = io::read_npy(c.path);
+            if (t.dim() <= 2) return std::make_unique<NpyDist>(c.path, io::as_point_matrix(t, c.path));
+            RF_CHECK(t.dim() <= 4 && (t.scalar_type() == torch::kUInt8 || t.is_floating_point()),
+                     "image arrays must be uint8 or float, N×H×W or N×C×H×W", c.path, "");
+            if (t.dim() == 3) t = t.unsqueeze(1);
+            if (t.is_floating_point()) t = t.to(torch::kFloat32);
+            return std::make_unique<ImageDataset>(t.contiguous(), at::Tensor(), 0, c.flip,
+                                                  "npy(" + c.path + ", " + std::to_string(t.size(0)) + " images)");
+          });
+    r.add("fashion_mnist", "Fashion-MNIST 28×28 grey images with 10 labels (split = train | test; path = the IDX folder)",
+          [](const DistributionConfig& c, int64_t, const std::string&) -> std::unique_ptr<Distribution> {
+            return load_fashion_mnist(c.path.empty() ? "/usr/share/datasets/fashion-mnist" : c.path, c.split, c.flip);
+          });
+    r.add("idx", "images from an IDX file (path), labels from another (labels_path, optional)",
+          [](const DistributionConfig& c, int64_t, const std::string& where) -> std::unique_ptr<Distribution> {
+            RF_CHECK(!c.path.empty(), "idx distribution needs a path", where + ".path", "the images' IDX file");
+            return load_idx_images(c.path, c.labels_path, c.flip);
+          });
+    r.add("image_folder", "images in a folder (path), one sub-folder per class or none; all one size",
+          [](const DistributionConfig& c, int64_t, const std::string& where) -> std::unique_ptr<Distribution> {
+            RF_CHECK(!c.path.empty(), "image_folder needs a path", where + ".path", "");
+            return load_image_folder(c.path, static_cast<int>(c.channels), c.flip);
+          });
     add_toy(r, "8gaussians", "8 gaussians on a circle (radius = scale)", eight_gaussians, {8, 4.0, 0.25});
     add_toy(r, "moons", "two interleaving half circles", moons, {2, 2.0, 0.1});
     add_toy(r, "checkerboard", "8 squares of a 4×4 board", checkerboard, {8, 1.0, 0.0});

@@ -22,10 +22,14 @@ struct DistributionConfig {
   int64_t dim = 0;           // gaussian without mean: dimension (0 = match the other end)
   double scale = 0.0;        // toys: overall size (0 = the toy's default)
   double noise = -1.0;       // toys: noise / component std (< 0 = the toy's default)
+  std::string split = "train";  // fashion_mnist
+  std::string labels_path;      // idx
+  bool flip = false;            // images
+  int64_t channels = 3;         // image_folder
 
   template <class V>
   void visit(V& v) {
-    v("name", name, "gaussian | 8gaussians | moons | checkerboard | spirals | rings | mixture3 | npy");
+    v("name", name, "gaussian | 8gaussians | moons | checkerboard | spirals | rings | mixture3 | npy | fashion_mnist | idx | image_folder");
     v("path", path, "npy: file with N×D float32/float64 points");
     v("mean", mean, "gaussian: mean vector (empty = zeros)");
     v("std", std, "gaussian: per-dimension std (empty = ones)");
@@ -33,6 +37,10 @@ struct DistributionConfig {
     v("dim", dim, "gaussian: dimension when mean/std/cov are empty (0 = match the other end)");
     v("scale", scale, "toys: size (0 = default)");
     v("noise", noise, "toys: noise or component std (< 0 = default)");
+    v("split", split, "fashion_mnist: train (60k) | test (10k)");
+    v("labels_path", labels_path, "idx: IDX file of labels (optional)");
+    v("flip", flip, "images: random horizontal flips");
+    v("channels", channels, "image_folder: 1 (grey) or 3 (RGB)");
   }
   void validate(const std::string& where) const;
 };

@@ -419,8 +419,9 @@ void write_npy(const std::string& path, const at::Tensor& t) {
   write_file_atomic(path, out);
 }
 
-at::Tensor read_npy_matrix(const std::string& path) {
-  at::Tensor t = read_npy(path);
+at::Tensor read_npy_matrix(const std::string& path) { return as_point_matrix(read_npy(path), path); }
+
+at::Tensor as_point_matrix(at::Tensor t, const std::string& path) {
   RF_CHECK(t.dim() == 2,
            "expected a 2-D array [N, D] of points, got " + std::to_string(t.dim()) + "-D shape " +
                shape_repr(t.sizes()),

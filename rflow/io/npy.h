@@ -23,5 +23,7 @@ void write_npy(const std::string& path, const at::Tensor& t);
 // Reads user point data: requires a 2-D float32/float64 array with at least one row and column,
 // rejects NaN/Inf (naming the first bad row), and returns float32 [N, D].
 at::Tensor read_npy_matrix(const std::string& path);
+// The same checks on an array already read from `path`.
+at::Tensor as_point_matrix(at::Tensor t, const std::string& path);
 
 }  // namespace rflow::io

@@ -19,10 +19,18 @@ struct ModelConfig {
   int64_t time_dim = 64;
   double time_scale = 100.0;
   int64_t num_classes = 0;
+  // U-Net (images)
+  int64_t channels = 32;
+  std::vector<int64_t> channel_mult{1, 2, 2};
+  int64_t res_blocks = 2;
+  std::vector<int64_t> attn_resolutions{7};
+  int64_t heads = 4;
+  int64_t norm_groups = 8;
+  double dropout = 0.0;
 
   template <class V>
   void visit(V& v) {
-    v("arch", arch, "backbone: mlp");
+    v("arch", arch, "backbone: mlp | unet");
     v("hidden", hidden, "hidden width");
     v("depth", depth, "number of hidden layers");
     v("activation", activation, "silu | gelu | tanh | relu");
@@ -30,6 +38,13 @@ struct ModelConfig {
     v("time_dim", time_dim, "time embedding size (even)");
     v("time_scale", time_scale, "t is multiplied by this before the embedding (sinusoidal; fourier: frequency std). 100 keeps 2-D fields smooth in t: dopri5 needs 112 NFE on the demo vs 438 at 1000");
     v("num_classes", num_classes, "0 = unconditional; > 0 adds a label embedding (label -1 = dropped)");
+    v("channels", channels, "unet: channels at full resolution");
+    v("channel_mult", channel_mult, "unet: channel multiplier per resolution level (each level after the first halves H and W)");
+    v("res_blocks", res_blocks, "unet: residual blocks per level");
+    v("attn_resolutions", attn_resolutions, "unet: feature-map sizes (H) with self-attention, e.g. [7] or [14, 7] at 28×28");
+    v("heads", heads, "unet: attention heads");
+    v("norm_groups", norm_groups, "unet: GroupNorm groups (must divide every level's channels)");
+    v("dropout", dropout, "unet: dropout inside residual blocks (the reference: 0.1–0.15)");
   }
   void validate() const;
 };

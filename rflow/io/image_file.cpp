@@ -1,0 +1,72 @@
+#include "rflow/io/image_file.h"
+
+#include <filesystem>
+
+#include <stb_image.h>
+#include <stb_image_write.h>
+#include <torch/torch.h>
+
+#include "rflow/core/error.h"
+#include "rflow/io/atomic_file.h"
+
+namespace rflow::io {
+
+namespace {
+void append_bytes(void* ctx, void* data, int size) {
+  static_cast<std::string*>(ctx)->append(static_cast<const char*>(data), static_cast<size_t>(size));
+}
+constexpr int kMaxSide = 1 << 14;
+}  // namespace
+
+void write_png(const std::string& path, const at::Tensor& image) {
+  RF_CHECK(image.scalar_type() == at::kByte, "PNG images must be uint8", path, "scale to [0, 255] and convert first");
+  at::Tensor im = image.dim() == 2 ? image.unsqueeze(2) : image;
+  RF_CHECK(im.dim() == 3 && (im.size(2) == 1 || im.size(2) == 3 || im.size(2) == 4) && im.size(0) > 0 && im.size(1) > 0,
+           "PNG images are [H, W] or [H, W, 1|3|4]", path, "");
+  im = im.cpu().contiguous();
+  std::string bytes;
+  const int h = static_cast<int>(im.size(0)), w = static_cast<int>(im.size(1)), c = static_cast<int>(im.size(2));
+  RF_CHECK(stbi_write_png_to_func(append_bytes, &bytes, w, h, c, im.data_ptr(), w * c) != 0, "PNG encoding failed", path, "");
+  write_file_atomic(path, bytes);
+}
+
+at::Tensor read_image(const std::string& path, int channels) {
+  RF_CHECK(channels == 0 || channels == 1 || channels == 3 || channels == 4, "channels must be 0, 1, 3 or 4", path, "");
+  const std::string data = read_file(path);
+  const auto* buf = reinterpret_cast<const stbi_uc*>(data.data());
+  const int len = static_cast<int>(data.size());
+  int w = 0, h = 0, c = 0;
+  RF_CHECK(data.size() < (size_t(1) << 31) && stbi_info_from_memory(buf, len, &w, &h, &c) != 0,
+           std::string("not a readable image (") + stbi_failure_reason() + ")", path, "PNG, JPEG, BMP, TGA, GIF, PNM are supported");
+  RF_CHECK(w > 0 && h > 0 && w <= kMaxSide && h <= kMaxSide,
+           "image size " + std::to_string(w) + "×" + std::to_string(h) + " is out of range", path, "at most 16384 per side");
+  int got_c = 0;
+  stbi_uc* px = stbi_load_from_memory(buf, len, &w, &h, &got_c, channels);
+  RF_CHECK(px != nullptr, std::string("image decoding failed (") + stbi_failure_reason() + ")", path, "the file is damaged");
+  const int out_c = channels == 0 ? got_c : channels;
+  at::Tensor out = torch::from_blob(px, {h, w, out_c}, torch::kUInt8).clone();
+  stbi_image_free(px);
+  return out;
+}
+
+at::Tensor image_grid(const at::Tensor& images, int64_t cols, int64_t pad) {
+  RF_CHECK(images.dim() == 4 && (images.size(1) == 1 || images.size(1) == 3) && images.size(0) > 0,
+           "image_grid takes [N, C, H, W] with C = 1 or 3", "image_grid", "");
+  RF_CHECK(cols >= 1 && pad >= 0, "cols must be >= 1 and pad >= 0", "image_grid", "");
+  at::Tensor u8 = images.scalar_type() == at::kByte
+                      ? images.cpu()
+                      : ((images.detach().cpu().to(torch::kFloat32).clamp(-1, 1) + 1) * 127.5).round().to(torch::kUInt8);
+  const int64_t n = u8.size(0), c = u8.size(1), h = u8.size(2), w = u8.size(3);
+  cols = std::min(cols, n);
+  const int64_t rows = (n + cols - 1) / cols;
+  at::Tensor grid = torch::full({rows * (h + pad) + pad, cols * (w + pad) + pad, c}, 255, torch::kUInt8);
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t r = i / cols, k = i % cols;
+    grid.slice(0, pad + r * (h + pad), pad + r * (h + pad) + h)
+        .slice(1, pad + k * (w + pad), pad + k * (w + pad) + w)
+        .copy_(u8[i].permute({1, 2, 0}));
+  }
+  return grid;
+}
+
+}  // namespace rflow::io

@@ -1,0 +1,49 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "rflow/core/error.h"
+#include "rflow/io/image_file.h"
+#include "tests/test_util.h"
+
+using namespace rflow;
+
+TEST(ImageFile, PngRoundTripsGreyAndRgb) {
+  test::TempDir dir;
+  auto grey = torch::randint(0, 256, {9, 13}, torch::kInt64).to(torch::kUInt8);
+  auto rgb = torch::randint(0, 256, {5, 7, 3}, torch::kInt64).to(torch::kUInt8);
+  io::write_png(dir.file("g.png"), grey);
+  io::write_png(dir.file("c.png"), rgb);
+  EXPECT_TRUE(torch::equal(io::read_image(dir.file("g.png")), grey.unsqueeze(2)));
+  EXPECT_TRUE(torch::equal(io::read_image(dir.file("c.png")), rgb));
+  EXPECT_EQ(io::read_image(dir.file("g.png"), 3).sizes(), (std::vector<int64_t>{9, 13, 3}));
+  EXPECT_THROW(io::write_png(dir.file("f.png"), torch::zeros({4, 4})), Error);  // float, not uint8
+}
+
+TEST(ImageFile, CorruptOrForeignFilesAreClearErrors) {
+  test::TempDir dir;
+  io::write_png(dir.file("ok.png"), torch::zeros({32, 32}, torch::kUInt8));
+  std::string ok = test::read_text(dir.file("ok.png"));
+  test::write_text(dir.file("cut.png"), ok.substr(0, ok.size() / 3));
+  test::write_text(dir.file("text.png"), "this is not an image");
+  EXPECT_THROW(io::read_image(dir.file("cut.png")), Error);
+  try {
+    io::read_image(dir.file("text.png"));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("text.png"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(io::read_image(dir.file("missing.png")), Error);
+}
+
+TEST(ImageFile, GridTilesImagesWithPaddingAndMapsTheRange) {
+  // Three 1×2×2 images in [−1, 1] on 2 columns, 1 pixel of white padding.
+  auto ims = torch::stack({torch::full({1, 2, 2}, -1.0f), torch::full({1, 2, 2}, 1.0f), torch::zeros({1, 2, 2})});
+  auto g = io::image_grid(ims, 2, 1);
+  EXPECT_EQ(g.sizes(), (std::vector<int64_t>{7, 7, 1}));
+  EXPECT_EQ(g[1][1][0].item<int>(), 0);     // image 0, black
+  EXPECT_EQ(g[1][4][0].item<int>(), 255);   // image 1, white
+  EXPECT_EQ(g[4][1][0].item<int>(), 128);   // image 2, mid grey (127.5 rounds up)
+  EXPECT_EQ(g[4][4][0].item<int>(), 255);   // empty cell: background
+  EXPECT_EQ(g[0][0][0].item<int>(), 255);   // padding
+  EXPECT_THROW(io::image_grid(torch::zeros({2, 2, 4, 4}), 2), Error);  // 2 channels
+}

@@ -1,0 +1,101 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "rflow/core/error.h"
+#include "rflow/nn/model_config.h"
+#include "rflow/solve/solver.h"
+
+using namespace rflow;
+
+namespace {
+ModelConfig small_unet(int64_t classes = 0) {
+  ModelConfig mc;
+  mc.arch = "unet";
+  mc.channels = 16;
+  mc.channel_mult = {1, 2};
+  mc.res_blocks = 1;
+  mc.attn_resolutions = {7};
+  mc.heads = 2;
+  mc.norm_groups = 4;
+  mc.num_classes = classes;
+  return mc;
+}
+}  // namespace
+
+TEST(UNet, OutputHasTheInputShapeAndStartsAtZero) {
+  torch::manual_seed(0);
+  auto m = make_model(small_unet(), {1, 14, 14});
+  auto x = torch::randn({3, 1, 14, 14});
+  auto v = m->forward(x, torch::rand({3}));
+  EXPECT_EQ(v.sizes(), x.sizes());
+  EXPECT_EQ(v.abs().max().item<float>(), 0.0f);  // zero-initialised output conv
+  EXPECT_THROW(m->forward(torch::randn({3, 1, 12, 14}), torch::rand({3})), Error);
+  EXPECT_THROW(make_model(small_unet(), {1, 15, 15}), Error);  // not divisible by 2
+  EXPECT_THROW(make_model(small_unet(), {2}), Error);          // not an image
+  ModelConfig bad = small_unet();
+  bad.channels = 10;  // not divisible by 4 groups
+  EXPECT_THROW(bad.validate(), Error);
+}
+
+TEST(UNet, GradientsReachEveryParameter) {
+  torch::manual_seed(1);
+  auto m = make_model(small_unet(3), {1, 14, 14});
+  torch::optim::Adam opt(m->parameters(), torch::optim::AdamOptions(1e-3));
+  auto x = torch::randn({8, 1, 14, 14});
+  auto t = torch::rand({8});
+  Cond c;
+  c.labels = torch::tensor({0, 1, 2, -1, 0, 1, 2, -1}, torch::kInt64);
+  // Zero-initialised layers (the output conv, each block's last conv) pass no gradient until a step
+  // has moved them: each step unlocks one more layer of the chain, so check after a few.
+  for (int step = 0; step < 4; ++step) {
+    opt.zero_grad();
+    auto loss = (m->forward(x, t, c) - x).pow(2).mean();
+    loss.backward();
+    if (step < 3) {
+      opt.step();
+      continue;
+    }
+    for (const auto& p : m->named_parameters()) {
+      ASSERT_TRUE(p.value().grad().defined()) << p.key();
+      EXPECT_GT(p.value().grad().abs().sum().item<double>(), 0.0) << p.key();
+      EXPECT_TRUE(torch::isfinite(p.value().grad()).all().item<bool>()) << p.key();
+    }
+  }
+}
+
+TEST(UNet, ClassifierFreeGuidanceEndsAreTheUnconditionalAndConditionalFields) {
+  torch::manual_seed(2);
+  auto m = make_model(small_unet(4), {1, 14, 14});
+  {  // move off the zero output so the fields differ
+    torch::NoGradGuard ng;
+    for (auto& p : m->parameters()) p.add_(torch::randn_like(p) * 0.05);
+  }
+  m->eval();
+  torch::NoGradGuard ng;
+  auto x = torch::randn({4, 1, 14, 14});
+  auto t = torch::rand({4});
+  Cond c;
+  c.labels = torch::tensor({0, 1, 2, 3}, torch::kInt64);
+  Cond u;
+  u.labels = torch::full({4}, -1, torch::kInt64);
+  auto vc = m->forward(x, t, c), vu = m->forward(x, t, u);
+  EXPECT_GT((vc - vu).abs().max().item<float>(), 1e-4f);
+  EXPECT_TRUE(torch::allclose(guided_field(*m, c, 1.0)(x, t), vc, 1e-5, 1e-5));
+  EXPECT_TRUE(torch::allclose(guided_field(*m, c, 0.0)(x, t), vu, 1e-5, 1e-5));
+  EXPECT_TRUE(torch::allclose(guided_field(*m, c, 2.5)(x, t), vu + 2.5 * (vc - vu), 1e-4, 1e-4));
+  EXPECT_TRUE(torch::allclose(m->forward(x, t, Cond{}), vu, 1e-6, 1e-6));  // no labels = "no label"
+}
+
+TEST(UNet, SizesFromAboutOneToTenMillionParameters) {
+  ModelConfig mc;
+  mc.arch = "unet";
+  mc.channels = 32;  // defaults: mult 1,2,2, 2 blocks, attention at 7
+  int64_t small = count_parameters(*make_model(mc, {1, 28, 28}));
+  mc.channels = 80;
+  int64_t large = count_parameters(*make_model(mc, {1, 28, 28}));
+  EXPECT_GT(small, 500000);
+  EXPECT_LT(small, 2000000);
+  EXPECT_GT(large, 5000000);
+  EXPECT_LT(large, 12000000);
+  std::cout << "unet parameters: channels 32 → " << small << ", channels 80 → " << large << "\n";
+}
