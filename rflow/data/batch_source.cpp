@@ -43,37 +43,9 @@ Batch IndependentCoupling::next(int64_t batch_size, c10::Device device) {
   return {x0.to(device), x1.to(device), {}};
 }
 
-namespace {
-
-// A flat distribution viewed in another shape of the same size: a D-dimensional Gaussian as
-// [C, H, W] noise for an image target. Densities are those of the flat vectors.
-class ShapedDistribution : public Distribution {
- public:
-  ShapedDistribution(std::unique_ptr<Distribution> inner, std::vector<int64_t> shape)
-      : inner_(std::move(inner)), shape_(std::move(shape)) {}
-  at::Tensor sample(int64_t n) override {
-    std::vector<int64_t> s{n};
-    s.insert(s.end(), shape_.begin(), shape_.end());
-    return inner_->sample(n).view(s);
-  }
-  std::vector<int64_t> sample_shape() const override { return shape_; }
-  std::string describe() const override { return inner_->describe(); }
-  at::Tensor log_prob(const at::Tensor& x) const override { return inner_->log_prob(x.flatten(1)); }
-
- private:
-  std::unique_ptr<Distribution> inner_;
-  std::vector<int64_t> shape_;
-};
-
-}  // namespace
-
 std::unique_ptr<IndependentCoupling> make_coupling(const DataConfig& cfg) {
-  auto target = make_distribution(cfg.target, 0, "data.target");
-  int64_t hint = 1;
-  for (auto s : target->sample_shape()) hint *= s;
-  auto source = make_distribution(cfg.source, hint, "data.source");
-  if (source->sample_shape().size() == 1 && target->sample_shape().size() > 1 && source->sample_shape()[0] == hint)
-    source = std::make_unique<ShapedDistribution>(std::move(source), target->sample_shape());
+  auto target = make_distribution(cfg.target, {}, "data.target");
+  auto source = make_distribution(cfg.source, target->sample_shape(), "data.source");
   return std::make_unique<IndependentCoupling>(std::move(source), std::move(target), cfg.labels);
 }
 

@@ -46,6 +46,8 @@ class BatchSource {
   virtual ~BatchSource() = default;
   virtual Batch next(int64_t batch_size, c10::Device device) = 0;
   virtual std::vector<int64_t> sample_shape() const = 0;
+  // Classes its batches' labels come from (0: batches carry no labels).
+  virtual int64_t num_classes() const { return 0; }
 };
 
 class IndependentCoupling : public BatchSource {
@@ -56,6 +58,7 @@ class IndependentCoupling : public BatchSource {
   Distribution& source() { return *source_; }
   Distribution& target() { return *target_; }
   bool labeled() const { return labels_; }
+  int64_t num_classes() const override { return labels_ ? target_->num_classes() : 0; }
 
  private:
   std::unique_ptr<Distribution> source_, target_;

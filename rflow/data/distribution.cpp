@@ -30,12 +30,14 @@ std::string fmt_vec(const std::vector<double>& v) {
 
 class GaussianDist : public Distribution {
  public:
-  GaussianDist(const DistributionConfig& c, int64_t dim_hint, const std::string& where) {
+  GaussianDist(const DistributionConfig& c, const std::vector<int64_t>& shape_hint, const std::string& where) {
+    int64_t hint = shape_hint.empty() ? 0 : 1;
+    for (auto s : shape_hint) hint *= s;
     int64_t d = !c.mean.empty() ? int64_t(c.mean.size())
                 : !c.std.empty() ? int64_t(c.std.size())
                 : !c.cov.empty() ? int64_t(std::lround(std::sqrt(double(c.cov.size()))))
                 : c.dim > 0      ? c.dim
-                : dim_hint > 0   ? dim_hint
+                : hint > 0       ? hint
                                  : 2;
     auto dbl = torch::kFloat64;
     mean_ = c.mean.empty() ? torch::zeros({d}, dbl) : torch::tensor(c.mean, dbl);
@@ -60,13 +62,16 @@ class GaussianDist : public Distribution {
               ", std=" + (c.std.empty() ? std::string("1") : fmt_vec(c.std)) + ", dim=" + std::to_string(d) + ")";
     }
     dim_ = d;
+    shape_ = hint == d ? shape_hint : std::vector<int64_t>{d};
   }
   at::Tensor sample(int64_t n) override {
     auto z = torch::randn({n, dim_});
-    if (chol_.defined()) return (torch::matmul(z.to(torch::kFloat64), chol_.t()) + mean_).to(torch::kFloat32);
-    return (z.to(torch::kFloat64) * std_ + mean_).to(torch::kFloat32);
+    at::Tensor x = chol_.defined() ? torch::matmul(z.to(torch::kFloat64), chol_.t()) + mean_ : z.to(torch::kFloat64) * std_ + mean_;
+    std::vector<int64_t> s{n};
+    s.insert(s.end(), shape_.begin(), shape_.end());
+    return x.to(torch::kFloat32).view(s);
   }
-  std::vector<int64_t> sample_shape() const override { return {dim_}; }
+  std::vector<int64_t> sample_shape() const override { return shape_; }
   std::string describe() const override { return desc_; }
   at::Tensor log_prob(const at::Tensor& x) const override {
     auto d = x.to(torch::kCPU, torch::kFloat64).flatten(1) - mean_;
@@ -83,6 +88,7 @@ class GaussianDist : public Distribution {
 
  private:
   int64_t dim_;
+  std::vector<int64_t> shape_;  // [dim_], or the other end's shape when it has dim_ elements
   at::Tensor mean_, std_, chol_;
   std::string desc_;
 };
@@ -189,7 +195,7 @@ struct ToyDefaults {
 
 void add_toy(Registry<DistributionFactory>& r, const std::string& name, const std::string& help,
              Toy2d::Fn fn, ToyDefaults d) {
-  r.add(name, help, [name, fn, d](const DistributionConfig& c, int64_t, const std::string&) {
+  r.add(name, help, [name, fn, d](const DistributionConfig& c, const std::vector<int64_t>&, const std::string&) {
     return std::make_unique<Toy2d>(name, fn, d.classes, c.scale > 0 ? c.scale : d.scale, c.noise >= 0 ? c.noise : d.noise);
   });
 }
@@ -211,11 +217,11 @@ const Registry<DistributionFactory>& distributions() {
   static const Registry<DistributionFactory> reg = [] {
     Registry<DistributionFactory> r("distribution");
     r.add("gaussian", "N(mean, cov) in any dimension",
-          [](const DistributionConfig& c, int64_t hint, const std::string& where) {
+          [](const DistributionConfig& c, const std::vector<int64_t>& hint, const std::string& where) {
             return std::make_unique<GaussianDist>(c, hint, where);
           });
     r.add("npy", "points from an N×D .npy file, or images from an N×[C×]H×W one (uint8 0–255 or float in [−1, 1]), drawn uniformly with replacement",
-          [](const DistributionConfig& c, int64_t, const std::string& where) -> std::unique_ptr<Distribution> {
+          [](const DistributionConfig& c, const std::vector<int64_t>&, const std::string& where) -> std::unique_ptr<Distribution> {
             RF_CHECK(!c.path.empty(), "npy distribution needs a path", where + ".path", "set " + where + ".path=points.npy");
             at::Tensor t = io::read_npy(c.path);
             if (t.dim() <= 2) return std::make_unique<NpyDist>(c.path, io::as_point_matrix(t, c.path));
@@ -227,16 +233,16 @@ const Registry<DistributionFactory>& distributions() {
                                                   "npy(" + c.path + ", " + std::to_string(t.size(0)) + " images)");
           });
     r.add("fashion_mnist", "Fashion-MNIST 28×28 grey images with 10 labels (split = train | test; path = the IDX folder)",
-          [](const DistributionConfig& c, int64_t, const std::string&) -> std::unique_ptr<Distribution> {
+          [](const DistributionConfig& c, const std::vector<int64_t>&, const std::string&) -> std::unique_ptr<Distribution> {
             return load_fashion_mnist(c.path.empty() ? "/usr/share/datasets/fashion-mnist" : c.path, c.split, c.flip);
           });
     r.add("idx", "images from an IDX file (path), labels from another (labels_path, optional)",
-          [](const DistributionConfig& c, int64_t, const std::string& where) -> std::unique_ptr<Distribution> {
+          [](const DistributionConfig& c, const std::vector<int64_t>&, const std::string& where) -> std::unique_ptr<Distribution> {
             RF_CHECK(!c.path.empty(), "idx distribution needs a path", where + ".path", "the images' IDX file");
             return load_idx_images(c.path, c.labels_path, c.flip);
           });
     r.add("image_folder", "images in a folder (path), one sub-folder per class or none; all one size",
-          [](const DistributionConfig& c, int64_t, const std::string& where) -> std::unique_ptr<Distribution> {
+          [](const DistributionConfig& c, const std::vector<int64_t>&, const std::string& where) -> std::unique_ptr<Distribution> {
             RF_CHECK(!c.path.empty(), "image_folder needs a path", where + ".path", "");
             return load_image_folder(c.path, static_cast<int>(c.channels), c.flip);
           });
@@ -251,10 +257,10 @@ const Registry<DistributionFactory>& distributions() {
   return reg;
 }
 
-std::unique_ptr<Distribution> make_distribution(const DistributionConfig& cfg, int64_t dim_hint,
+std::unique_ptr<Distribution> make_distribution(const DistributionConfig& cfg, const std::vector<int64_t>& shape_hint,
                                                 const std::string& where) {
   cfg.validate(where);
-  return distributions().get(cfg.name, where + ".name")(cfg, dim_hint, where);
+  return distributions().get(cfg.name, where + ".name")(cfg, shape_hint, where);
 }
 
 }  // namespace rflow

@@ -62,11 +62,13 @@ class Distribution {
 };
 
 using DistributionFactory =
-    std::function<std::unique_ptr<Distribution>(const DistributionConfig&, int64_t dim_hint, const std::string& where)>;
+    std::function<std::unique_ptr<Distribution>(const DistributionConfig&, const std::vector<int64_t>& shape_hint,
+                                                const std::string& where)>;
 const Registry<DistributionFactory>& distributions();
 
-// dim_hint: dimension of the other end (used by a parameterless gaussian); 0 if unknown.
-std::unique_ptr<Distribution> make_distribution(const DistributionConfig& cfg, int64_t dim_hint,
+// shape_hint: sample shape of the other end, {} if unknown. A parameterless gaussian takes it, so
+// N(0, I) noise comes in an image target's [C, H, W] shape.
+std::unique_ptr<Distribution> make_distribution(const DistributionConfig& cfg, const std::vector<int64_t>& shape_hint,
                                                 const std::string& where);
 
 }  // namespace rflow

@@ -77,6 +77,7 @@ Pairs load_pairs(const std::string& dir) {
 
 PairSource::PairSource(Pairs pairs) : pairs_(std::move(pairs)) {
   RF_CHECK(pairs_.z0.defined() && pairs_.z0.size(0) > 0, "no pairs", "PairSource", "");
+  if (pairs_.labels.defined()) num_classes_ = pairs_.labels.max().item<int64_t>() + 1;
 }
 
 Batch PairSource::next(int64_t batch_size, c10::Device device) {

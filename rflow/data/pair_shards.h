@@ -32,10 +32,12 @@ class PairSource : public BatchSource {
   explicit PairSource(Pairs pairs);
   Batch next(int64_t batch_size, c10::Device device) override;
   std::vector<int64_t> sample_shape() const override;
+  int64_t num_classes() const override { return num_classes_; }
   int64_t size() const { return pairs_.z0.size(0); }
 
  private:
   Pairs pairs_;
+  int64_t num_classes_ = 0;  // 1 + the largest stored label
 };
 
 }  // namespace rflow

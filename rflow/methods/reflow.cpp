@@ -130,8 +130,8 @@ Batch OnlinePairSource::next(int64_t batch_size, c10::Device device) {
   SolveOptions opt;
   opt.method = "euler";
   opt.steps = steps_;
-  torch::NoGradGuard no_grad;
-  SolveResult r = solve(cond.labels.defined() ? guided_field(*teacher_, cond, guidance_) : bind_field(*teacher_), z0, opt);
+  opt.guidance = guidance_;
+  SolveResult r = solve(*teacher_, z0, opt, cond);  // solvers run without autograd
   return {z0, r.x, cond.labels};
 }
 

@@ -136,12 +136,12 @@ at::Tensor UNetImpl::forward(const at::Tensor& x, const at::Tensor& t, const Con
                std::to_string(shape_[2]) + "]",
            "unet", "");
   at::Tensor emb = emb2_(F::silu(emb1_(temb_->forward(t.to(x.scalar_type())))));
-  if (num_classes_ > 0 && c.labels.defined()) {
-    // −1 ("no label", CFG's unconditional half) is the extra last row of the table.
-    at::Tensor idx = torch::where(c.labels < 0, torch::full_like(c.labels, num_classes_), c.labels);
-    emb = emb + label_emb_(idx);
-  } else if (num_classes_ > 0) {
-    emb = emb + label_emb_(torch::full({x.size(0)}, num_classes_, c10::TensorOptions().dtype(torch::kInt64).device(x.device())));
+  if (num_classes_ > 0) {
+    // −1 ("no label", CFG's unconditional half; also no labels at all) is the extra last row.
+    at::Tensor labels = c.labels.defined()
+                            ? c.labels
+                            : torch::full({x.size(0)}, -1, c10::TensorOptions().dtype(torch::kInt64).device(x.device()));
+    emb = emb + label_emb_(torch::where(labels < 0, torch::full_like(labels, num_classes_), labels));
   }
   std::vector<at::Tensor> skips;
   at::Tensor h = in_(x);

@@ -53,11 +53,4 @@ std::unique_ptr<BatchSource> make_training_source(const RunConfig& cfg, c10::Dev
   return std::make_unique<OnlinePairSource>(teacher.model, std::move(data), cfg.reflow.online_steps, cfg.reflow.guidance);
 }
 
-FieldFn sampling_field(VelocityFieldImpl& model, const at::Tensor& labels, double guidance) {
-  if (!labels.defined()) return bind_field(model);
-  Cond c;
-  c.labels = labels;
-  return guided_field(model, c, guidance);
-}
-
 }  // namespace rflow

@@ -9,7 +9,6 @@
 
 #include "rflow/data/batch_source.h"
 #include "rflow/pipeline/run_config.h"
-#include "rflow/solve/solver.h"
 
 namespace rflow {
 
@@ -30,9 +29,5 @@ LoadedModel load_model(const std::string& path, bool use_ema, c10::Device device
 // The training batches cfg.data asks for, including the online reflow coupling (which loads the
 // data.teacher model onto the device).
 std::unique_ptr<BatchSource> make_training_source(const RunConfig& cfg, c10::Device device);
-
-// The field to sample a model with: guided by `labels` at scale `guidance` for class-conditional
-// models, plain otherwise.
-FieldFn sampling_field(VelocityFieldImpl& model, const at::Tensor& labels, double guidance);
 
 }  // namespace rflow

@@ -35,7 +35,8 @@ void eval_model(StageContext& ctx, const ChainModel& cm) {
   // Class-conditional models are sampled with the labels of the reference draw, so the label mix
   // (and hence the marginal they should match) is the target's.
   const bool labeled = m.cfg.data.labels;
-  const double guidance = cm.k == 1 && !cm.student ? ec.guidance : 1.0;
+  // The model's own config says its scale: the 1-RF's eval.guidance; models trained on guided pairs 1.
+  const double guidance = m.cfg.eval.guidance;
   fs::create_directories(dir / "results");
   fs::create_directories(dir / "samples");
 
@@ -43,14 +44,13 @@ void eval_model(StageContext& ctx, const ChainModel& cm) {
   seed_all(static_cast<uint64_t>(cfg.seed) + 2);
   at::Tensor x0 = coupling->source().sample(ec.n);
   seed_all(static_cast<uint64_t>(cfg.seed) + 3);
-  at::Tensor ref, ref_labels;
-  if (labeled) std::tie(ref, ref_labels) = coupling->target().sample_labeled(ec.n);
-  else ref = coupling->target().sample(ec.n);
-  at::Tensor ref2, ref2_labels;
-  if (labeled) std::tie(ref2, ref2_labels) = coupling->target().sample_labeled(ec.n);
-  else ref2 = coupling->target().sample(ec.n);
-  const at::Tensor labels = labeled ? ref_labels.to(ctx.device) : at::Tensor();
-  const FieldFn field = sampling_field(*m.model, labels, guidance);
+  auto draw = [&] {
+    return labeled ? coupling->target().sample_labeled(ec.n) : std::make_pair(coupling->target().sample(ec.n), at::Tensor());
+  };
+  const auto [ref, ref_labels] = draw();
+  const auto [ref2, ref2_labels] = draw();
+  const FieldFn field =
+      guided_field(*m.model, Cond{labeled ? ref_labels.to(ctx.device) : at::Tensor()}, guidance);
   io::write_npy((dir / "reference.npy").string(), ref);
 
   nlohmann::json out;

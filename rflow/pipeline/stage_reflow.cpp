@@ -29,7 +29,7 @@ void make_pairs(StageContext& ctx, int64_t k) {
   Distribution* labels_from = m.cfg.data.labels ? &coupling->target() : nullptr;
   ReflowConfig rc = cfg.reflow;
   rc.guidance = w;
-  auto g = generate_pairs([&](const at::Tensor& labels) { return sampling_field(field, labels, w); },
+  auto g = generate_pairs([&](const at::Tensor& labels) { return guided_field(field, Cond{labels}, w); },
                           coupling->source(), labels_from, rc, dir, static_cast<uint64_t>(cfg.seed) + 5 + 100 * (k - 1),
                           ctx.device, {{"checkpoint", fs::absolute(m.checkpoint).lexically_normal().string()},
                                        {"step", std::to_string(m.step)}});

@@ -29,7 +29,7 @@ void stage_sample(StageContext& ctx) {
   at::Tensor labels;  // class-conditional: labels drawn like the target's
   if (m.cfg.data.labels) labels = coupling->target().sample_labeled(cfg.sample.n).second.to(ctx.device);
   auto t_start = std::chrono::steady_clock::now();
-  SolveResult r = solve(sampling_field(*m.model, labels, cfg.sample.guidance), x0, opt);
+  SolveResult r = solve(guided_field(*m.model, Cond{labels}, cfg.sample.guidance), x0, opt);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   const fs::path dir = fs::path(ctx.run_dir) / "samples";
   fs::create_directories(dir);

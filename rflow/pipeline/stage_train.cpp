@@ -50,12 +50,10 @@ void train_run(RunConfig cfg, const std::string& dir, c10::Device device) {
   auto batches = make_training_source(cfg, device);
   auto model = make_model(cfg.model, batches->sample_shape());
   auto method = make_method(cfg.method);
-  if (cfg.data.labels) {
-    auto probe = make_coupling(cfg.data);
-    RF_CHECK(cfg.model.num_classes >= probe->target().num_classes(),
-             "model.num_classes is smaller than the target's " + std::to_string(probe->target().num_classes()) + " classes",
-             "model.num_classes", "set it to " + std::to_string(probe->target().num_classes()));
-  }
+  const int64_t classes = batches->num_classes();
+  RF_CHECK(cfg.model.num_classes >= classes,
+           "model.num_classes is smaller than the data's " + std::to_string(classes) + " classes", "model.num_classes",
+           "set it to " + std::to_string(classes));
   if (!teacher.empty() && resolve_checkpoint(dir + "/checkpoints").empty()) {
     load_weights(teacher, *model, /*use_ema=*/true);
     spdlog::info("train: initialised from {} (EMA weights)", teacher);

@@ -14,7 +14,7 @@ TEST(Distribution, GaussianWithFullCovarianceHasItsMoments) {
   DistributionConfig c{"gaussian"};
   c.mean = {1.0, -2.0, 0.5};
   c.cov = {2.0, 0.6, 0.0, 0.6, 1.0, -0.3, 0.0, -0.3, 0.5};
-  auto d = make_distribution(c, 0, "test");
+  auto d = make_distribution(c, {}, "test");
   auto x = d->sample(200000).to(torch::kFloat64);
   auto mean = x.mean(0);
   auto xc = x - mean;
@@ -27,16 +27,16 @@ TEST(Distribution, ToysHaveTheirShapeAndAreSeedReproducible) {
   for (const char* name : {"8gaussians", "moons", "checkerboard", "spirals", "rings", "mixture3"}) {
     DistributionConfig c{name};
     seed_all(11);
-    auto a = make_distribution(c, 0, "t")->sample(500);
+    auto a = make_distribution(c, {}, "t")->sample(500);
     seed_all(11);
-    auto b = make_distribution(c, 0, "t")->sample(500);
+    auto b = make_distribution(c, {}, "t")->sample(500);
     EXPECT_EQ(a.sizes(), (std::vector<int64_t>{500, 2})) << name;
     EXPECT_TRUE(torch::equal(a, b)) << name;
     EXPECT_TRUE(torch::isfinite(a).all().item<bool>()) << name;
   }
   // 8 gaussians: every point within 4σ of a centre on the circle of radius 4.
   seed_all(0);
-  auto x = make_distribution(DistributionConfig{"8gaussians"}, 0, "t")->sample(2000);
+  auto x = make_distribution(DistributionConfig{"8gaussians"}, {}, "t")->sample(2000);
   auto r = x.norm(2, 1);
   EXPECT_LT((r - 4).abs().max().item<double>(), 4 * 0.25 * 1.5);
 }
@@ -44,12 +44,12 @@ TEST(Distribution, ToysHaveTheirShapeAndAreSeedReproducible) {
 TEST(Distribution, BadParametersAndNpyDataAreRejected) {
   DistributionConfig c{"gaussian"};
   c.cov = {1.0, 2.0, 2.0, 1.0};  // not positive definite
-  EXPECT_THROW(make_distribution(c, 0, "data.target"), Error);
+  EXPECT_THROW(make_distribution(c, {}, "data.target"), Error);
   c.cov = {};
   c.mean = {0.0, 0.0};
   c.std = {1.0};
-  EXPECT_THROW(make_distribution(c, 0, "data.target"), Error);
-  EXPECT_THROW(make_distribution(DistributionConfig{"moon"}, 0, "data.target"), Error);
+  EXPECT_THROW(make_distribution(c, {}, "data.target"), Error);
+  EXPECT_THROW(make_distribution(DistributionConfig{"moon"}, {}, "data.target"), Error);
 
   test::TempDir dir;
   auto pts = torch::randn({10, 3});
@@ -58,7 +58,7 @@ TEST(Distribution, BadParametersAndNpyDataAreRejected) {
   DistributionConfig n{"npy"};
   n.path = dir.file("nan.npy");
   try {
-    make_distribution(n, 0, "data.target");
+    make_distribution(n, {}, "data.target");
     FAIL();
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("nan.npy"), std::string::npos) << e.what();
@@ -77,7 +77,7 @@ TEST(Distribution, BadParametersAndNpyDataAreRejected) {
 TEST(Distribution, ToyLabelsNameTheModeEachPointCameFrom) {
   DistributionConfig c{"8gaussians"};
   c.noise = 0.05;
-  auto d = make_distribution(c, 0, "t");
+  auto d = make_distribution(c, {}, "t");
   EXPECT_EQ(d->num_classes(), 8);
   seed_all(2);
   auto [x, y] = d->sample_labeled(1000);
@@ -90,19 +90,19 @@ TEST(Distribution, ToyLabelsNameTheModeEachPointCameFrom) {
   seed_all(2);
   EXPECT_TRUE(torch::equal(d->sample(1000), x));
   // Moons: the upper moon (label 0) lies above the lower one on average.
-  auto m = make_distribution(DistributionConfig{"moons"}, 0, "t");
+  auto m = make_distribution(DistributionConfig{"moons"}, {}, "t");
   auto [mx, my] = m->sample_labeled(2000);
   auto upper = mx.select(1, 1).masked_select(my.eq(0)).mean().item<double>();
   auto lower = mx.select(1, 1).masked_select(my.eq(1)).mean().item<double>();
   EXPECT_GT(upper, lower + 0.5);
   for (const char* name : {"checkerboard", "spirals", "rings", "mixture3"}) {
-    auto t = make_distribution(DistributionConfig{name}, 0, "t");
+    auto t = make_distribution(DistributionConfig{name}, {}, "t");
     auto [tx, ty] = t->sample_labeled(3000);
     EXPECT_EQ(ty.min().item<int64_t>(), 0) << name;
     EXPECT_EQ(ty.max().item<int64_t>(), t->num_classes() - 1) << name;
   }
   // Unlabelled distributions say so.
-  auto g = make_distribution(DistributionConfig{"gaussian"}, 2, "t");
+  auto g = make_distribution(DistributionConfig{"gaussian"}, {2}, "t");
   EXPECT_EQ(g->num_classes(), 0);
   EXPECT_THROW(g->sample_labeled(3), Error);
   DataConfig dc;

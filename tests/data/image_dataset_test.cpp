@@ -68,7 +68,7 @@ TEST(ImageDataset, FolderOfClassesAndNpyArrays) {
   DistributionConfig c{"npy"};
   c.path = dir.file("ims.npy");
   c.flip = true;
-  auto d = make_distribution(c, 0, "t");
+  auto d = make_distribution(c, {}, "t");
   EXPECT_EQ(d->sample_shape(), (std::vector<int64_t>{1, 3, 5}));
   seed_all(1);
   auto x = d->sample(200);

@@ -16,7 +16,7 @@ using namespace rflow;
 namespace fs = std::filesystem;
 
 namespace {
-std::unique_ptr<Distribution> std_normal() { return make_distribution(DistributionConfig{"gaussian"}, 2, "test"); }
+std::unique_ptr<Distribution> std_normal() { return make_distribution(DistributionConfig{"gaussian"}, {2}, "test"); }
 // A curved teacher (rotation while translating), so pairs are not trivial.
 FieldFn curved() {
   return [](const at::Tensor& x, const at::Tensor& t) {
@@ -115,7 +115,7 @@ TEST(ReflowPairs, ConditionalTeacherGetsEachShardsLabelsAndStoresThem) {
   test::TempDir dir;
   auto src = std_normal();
   DistributionConfig dc{"8gaussians"};
-  auto target = make_distribution(dc, 0, "test");
+  auto target = make_distribution(dc, {}, "test");
   // Teacher velocity = its label in both coordinates, so z1 = z0 + label after any solve.
   TeacherFn teacher = [](const at::Tensor& labels) {
     EXPECT_TRUE(labels.defined());
