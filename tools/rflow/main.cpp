@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
   rflow::cli::add_sample(app);
   rflow::cli::add_eval(app);
   rflow::cli::add_info(app);
+  rflow::cli::add_fidnet(app);
   try {
     rflow::setup_logging("info");
     app.parse(argc, argv);

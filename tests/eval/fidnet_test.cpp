@@ -1,0 +1,72 @@
+#include "rflow/eval/fidnet.h"
+
+#include <filesystem>
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "rflow/core/error.h"
+#include "rflow/io/safetensors.h"
+#include "rflow/methods/distill.h"
+#include "tests/test_util.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+bool have_fashion_mnist() { return fs::exists("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"); }
+}  // namespace
+
+TEST(FidNet, ShapesAndBadInput) {
+  rflow::eval::FidNet net;
+  auto x = torch::rand({3, 1, 28, 28}) * 2 - 1;
+  EXPECT_EQ(net->forward(x).sizes(), (std::vector<int64_t>{3, 10}));
+  EXPECT_EQ(rflow::eval::fidnet_features(net, x, 2).sizes(), (std::vector<int64_t>{3, 128}));
+  EXPECT_THROW(net->features(torch::rand({3, 3, 28, 28})), rflow::Error);
+}
+
+// The recipe is pinned: two trainings with the same options give the same weights, and even a
+// small budget classifies far above chance (the full recipe's accuracy is in docs/results.md).
+TEST(FidNet, TrainingIsDeterministicAndLearnsAndRoundTrips) {
+  if (!have_fashion_mnist()) GTEST_SKIP() << "no Fashion-MNIST";
+  rflow::eval::FidNetTrainOptions opt;
+  opt.epochs = 1;
+  opt.limit = 1500;
+  rflow::eval::FidNetInfo a, b;
+  auto n1 = rflow::eval::train_fidnet(opt, &a);
+  auto n2 = rflow::eval::train_fidnet(opt, &b);
+  EXPECT_EQ(a.id, b.id);
+  EXPECT_DOUBLE_EQ(a.test_accuracy, b.test_accuracy);
+  EXPECT_GT(a.test_accuracy, 0.45);  // chance is 0.10; 12 steps reach ~0.54
+  rflow::test::TempDir dir;
+  rflow::eval::save_fidnet(dir.file("f.safetensors"), n1, a);
+  rflow::eval::FidNetInfo c;
+  auto n3 = rflow::eval::load_fidnet(dir.file("f.safetensors"), &c);
+  EXPECT_EQ(c.id, a.id);
+  EXPECT_NEAR(c.test_accuracy, a.test_accuracy, 1e-6);
+}
+
+TEST(FidNet, FeatureDistanceIsZeroOnEqualImagesAndHasGradients) {
+  rflow::test::TempDir dir;
+  // A stand-in network file so the registered distance does not train the real one here.
+  rflow::eval::FidNet net;
+  rflow::eval::save_fidnet(dir.file("f.safetensors"), net, {});
+  setenv("RFLOW_FIDNET", dir.file("f.safetensors").c_str(), 1);
+  auto dist = rflow::feature_distances().get("fidnet")({1, 28, 28});
+  unsetenv("RFLOW_FIDNET");
+  auto y = torch::rand({4, 1, 28, 28}) * 2 - 1;
+  auto x = (y + 0.3 * torch::randn_like(y)).requires_grad_(true);
+  auto d0 = dist(y, y);
+  EXPECT_LT(d0.abs().max().item<double>(), 1e-6);
+  auto d = dist(x, y);
+  EXPECT_EQ(d.sizes(), (std::vector<int64_t>{4}));
+  EXPECT_GT(d.min().item<double>(), 0);
+  d.sum().backward();
+  EXPECT_GT(x.grad().abs().sum().item<double>(), 0);
+  EXPECT_THROW(rflow::feature_distances().get("fidnet")({3, 32, 32}), rflow::Error);
+}
+
+TEST(FidNet, LoadRejectsOtherFiles) {
+  rflow::test::TempDir dir;
+  rflow::io::save_safetensors(dir.file("x.safetensors"), {{"a", torch::zeros({2})}});
+  EXPECT_THROW(rflow::eval::load_fidnet(dir.file("x.safetensors")), rflow::Error);
+}
