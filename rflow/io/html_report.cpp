@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
 #include <string>
 
 #include "rflow/core/error.h"
@@ -107,6 +108,49 @@ void HtmlReport::figure_row(const std::vector<std::pair<std::string, std::string
              "figure " + std::to_string(i) + " is not SVG markup (it must start with <svg)", where,
              "pass the string returned by svg_scatter / svg_trajectories / svg_curves");
     body_ += "<figure>" + svg.substr(start);
+    if (!caption.empty()) body_ += "<figcaption>" + xml_escape(caption) + "</figcaption>";
+    body_ += "</figure>\n";
+  }
+  body_ += "</div>\n";
+}
+
+namespace {
+std::string base64(const std::string& in) {
+  static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  for (std::size_t i = 0; i < in.size(); i += 3) {
+    uint32_t v = uint32_t(uint8_t(in[i])) << 16;
+    if (i + 1 < in.size()) v |= uint32_t(uint8_t(in[i + 1])) << 8;
+    if (i + 2 < in.size()) v |= uint32_t(uint8_t(in[i + 2]));
+    out += k[(v >> 18) & 63];
+    out += k[(v >> 12) & 63];
+    out += i + 1 < in.size() ? k[(v >> 6) & 63] : '=';
+    out += i + 2 < in.size() ? k[v & 63] : '=';
+  }
+  return out;
+}
+// Width and height from a PNG's IHDR chunk (bytes 16..23, big-endian).
+std::pair<uint32_t, uint32_t> png_size(const std::string& png) {
+  auto be32 = [&](std::size_t o) {
+    return uint32_t(uint8_t(png[o])) << 24 | uint32_t(uint8_t(png[o + 1])) << 16 | uint32_t(uint8_t(png[o + 2])) << 8 |
+           uint32_t(uint8_t(png[o + 3]));
+  };
+  return {be32(16), be32(20)};
+}
+}  // namespace
+
+void HtmlReport::image_row(const std::vector<std::pair<std::string, std::string>>& captioned_pngs, int scale) {
+  const char* where = "rflow::io::HtmlReport::image_row";
+  body_ += "<div class=\"figrow\">\n";
+  for (std::size_t i = 0; i < captioned_pngs.size(); ++i) {
+    const auto& [caption, png] = captioned_pngs[i];
+    RF_CHECK(png.size() > 24 && png.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0,
+             "image " + std::to_string(i) + " is not a PNG file", where, "pass io::encode_png's bytes");
+    auto [w, h] = png_size(png);
+    body_ += "<figure><img style=\"image-rendering:pixelated\" width=\"" + std::to_string(w * scale) + "\" height=\"" +
+             std::to_string(h * scale) + "\" alt=\"" + xml_escape(caption) + "\" src=\"data:image/png;base64," + base64(png) +
+             "\">";
     if (!caption.empty()) body_ += "<figcaption>" + xml_escape(caption) + "</figcaption>";
     body_ += "</figure>\n";
   }

@@ -28,6 +28,10 @@ class HtmlReport {
   // the svg_* functions or another trusted source); captions are escaped.
   void figure_row(const std::vector<std::pair<std::string, std::string>>& captioned_svgs);
 
+  // A row of raster images, each (caption, PNG file bytes), embedded as data: URIs and drawn
+  // pixelated at `scale`× so small samples (28×28) stay crisp.
+  void image_row(const std::vector<std::pair<std::string, std::string>>& captioned_pngs, int scale = 2);
+
   std::string render() const;
   // Writes render() atomically (temp file + rename) so a crash never leaves half a report.
   void save(const std::string& path) const;

@@ -18,7 +18,7 @@ void append_bytes(void* ctx, void* data, int size) {
 constexpr int kMaxSide = 1 << 14;
 }  // namespace
 
-void write_png(const std::string& path, const at::Tensor& image) {
+std::string encode_png(const at::Tensor& image, const std::string& path) {
   RF_CHECK(image.scalar_type() == at::kByte, "PNG images must be uint8", path, "scale to [0, 255] and convert first");
   at::Tensor im = image.dim() == 2 ? image.unsqueeze(2) : image;
   RF_CHECK(im.dim() == 3 && (im.size(2) == 1 || im.size(2) == 3 || im.size(2) == 4) && im.size(0) > 0 && im.size(1) > 0,
@@ -27,8 +27,10 @@ void write_png(const std::string& path, const at::Tensor& image) {
   std::string bytes;
   const int h = static_cast<int>(im.size(0)), w = static_cast<int>(im.size(1)), c = static_cast<int>(im.size(2));
   RF_CHECK(stbi_write_png_to_func(append_bytes, &bytes, w, h, c, im.data_ptr(), w * c) != 0, "PNG encoding failed", path, "");
-  write_file_atomic(path, bytes);
+  return bytes;
 }
+
+void write_png(const std::string& path, const at::Tensor& image) { write_file_atomic(path, encode_png(image, path)); }
 
 at::Tensor read_image(const std::string& path, int channels) {
   RF_CHECK(channels == 0 || channels == 1 || channels == 3 || channels == 4, "channels must be 0, 1, 3 or 4", path, "");

@@ -11,6 +11,8 @@ namespace rflow::io {
 
 // image: uint8 [H, W] (grey), [H, W, 1], [H, W, 3] or [H, W, 4]. Written atomically.
 void write_png(const std::string& path, const at::Tensor& image);
+// The PNG file's bytes (for embedding in reports); `where` names the image in errors.
+std::string encode_png(const at::Tensor& image, const std::string& where = "encode_png");
 
 // uint8 [H, W, C]; channels = 0 keeps the file's (1 grey, 2 grey+alpha, 3 RGB, 4 RGBA), 1/3/4 converts.
 at::Tensor read_image(const std::string& path, int channels = 0);

@@ -28,8 +28,9 @@ void EvalConfig::validate() const {
   RF_CHECK(!nfe.empty(), "nfe list is empty", "eval.nfe", "e.g. [1, 2, 4, 8, 100]");
   for (auto k : nfe) RF_CHECK(k >= 1, "nfe entries must be >= 1", "eval.nfe", "");
   for (const auto& s : solvers) rflow::solvers().get(s, "eval.solvers");
-  RF_CHECK(n >= 2 && n <= 5000, "n must be in [2, 5000] (exact W2 is O(n^3))", "eval.n", "typical: 2000");
+  RF_CHECK(n >= 2 && n <= 100000, "n must be in [2, 100000]", "eval.n", "typical: 2000 for points (exact W2 is O(n^3), at most 5000), 10000 for images");
   RF_CHECK(straightness_steps >= 1, "straightness_steps must be >= 1", "eval.straightness_steps", "");
+  RF_CHECK(batch >= 1, "batch must be >= 1", "eval.batch", "500 keeps 10k images in a few hundred MB");
   RF_CHECK(trajectories >= 0, "trajectories must be >= 0", "eval.trajectories", "");
   RF_CHECK(sliced_projections >= 1, "sliced_projections must be >= 1", "eval.sliced_projections", "");
   RF_CHECK(std::isfinite(guidance), "guidance must be finite", "eval.guidance", "");

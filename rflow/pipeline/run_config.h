@@ -45,9 +45,13 @@ struct EvalConfig {
   double rtol = 1e-5, atol = 1e-5;
   bool likelihood = true;
   double guidance = 1.0;
+  std::string fidnet;
+  int64_t batch = 500;
 
   template <class V>
   void visit(V& v) {
+    v("batch", batch, "images: samples solved per batch (bounds memory; points are solved in one batch)");
+    v("fidnet", fidnet, "images: the FID-proxy network file (\"\" = the cache, trained once if missing; see `rflow fidnet`)");
     v("guidance", guidance,
       "CFG scale for evaluating a class-conditional 1-RF (k-RF and students are evaluated at 1: their pairs carry the teacher's guidance)");
     v("likelihood", likelihood, "report the model's mean log-likelihood of fresh target points (needs an analytic source)");
@@ -55,7 +59,7 @@ struct EvalConfig {
     v("rtol", rtol, "tolerance of adaptive solvers in the eval (dopri5 runs once; its NFE is measured)");
     v("atol", atol, "absolute tolerance of adaptive solvers in the eval");
     v("solvers", solvers, "solvers to evaluate at each NFE");
-    v("n", n, "samples compared with as many fresh target samples (exact W2 up to 5000)");
+    v("n", n, "samples per evaluation: points are compared with as many fresh target samples (exact W2, at most 5000); images by FID-proxy against the test set (10000 in the protocol)");
     v("straightness_steps", straightness_steps, "Euler steps for straightness and transport cost");
     v("trajectories", trajectories, "trajectories drawn in the report");
     v("sliced_projections", sliced_projections, "random directions for sliced W2");

@@ -1,4 +1,8 @@
+#include <chrono>
 #include <filesystem>
+#include <functional>
+
+#include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -6,10 +10,14 @@
 
 #include "rflow/core/progress.h"
 #include "rflow/core/rng.h"
+#include "rflow/data/image_dataset.h"
 #include "rflow/eval/compare.h"
+#include "rflow/eval/fidnet.h"
+#include "rflow/eval/frechet.h"
 #include "rflow/eval/label_accuracy.h"
 #include "rflow/eval/straightness.h"
 #include "rflow/io/atomic_file.h"
+#include "rflow/io/image_file.h"
 #include "rflow/io/npy.h"
 #include "rflow/pipeline/chain.h"
 #include "rflow/pipeline/run_context.h"
@@ -25,6 +33,84 @@ namespace rflow {
 
 namespace {
 
+// What the eval measures for one kind of data: points (exact W2 and friends against fresh target
+// draws, 1-NN label accuracy) or images (FID-proxy against the test set, the FID network's class
+// accuracy, PNG grids).
+struct Scorer {
+  nlohmann::json floor;
+  std::function<nlohmann::json(const at::Tensor& xs)> score;
+  std::function<void(const at::Tensor& xs, const std::string& tag)> save;
+  std::function<std::string(const nlohmann::json& j)> headline;
+};
+
+Scorer point_scorer(const RunConfig& cfg, const fs::path& dir, const at::Tensor& ref, const at::Tensor& ref_labels,
+                    const at::Tensor& ref2, const at::Tensor& ref2_labels) {
+  const EvalConfig& ec = cfg.eval;
+  const bool labeled = ref_labels.defined();
+  Scorer s;
+  // The floor: two independent finite target samples are this far apart under each metric.
+  auto floor = eval::compare_samples(ref2, ref, ec.sliced_projections, cfg.seed);
+  s.floor = nlohmann::json::parse(eval::to_json(floor));
+  if (labeled) s.floor["label_accuracy"] = eval::nearest_label_accuracy(ref2, ref2_labels, ref, ref_labels);
+  s.score = [=](const at::Tensor& xs) {
+    nlohmann::json j = nlohmann::json::parse(eval::to_json(eval::compare_samples(xs, ref, ec.sliced_projections, cfg.seed)));
+    if (labeled) j["label_accuracy"] = eval::nearest_label_accuracy(xs, ref_labels, ref, ref_labels);
+    return j;
+  };
+  s.save = [dir](const at::Tensor& xs, const std::string& tag) {
+    io::write_npy((dir / "samples" / (tag + ".npy")).string(), xs);
+  };
+  const double fw2 = floor.w2;
+  s.headline = [fw2](const nlohmann::json& j) {
+    return fmt::format("W2 {:.4f} (floor {:.4f}), energy {:.5f}", j["w2"].get<double>(), fw2, j["energy"].get<double>());
+  };
+  return s;
+}
+
+// Images: 100 samples in a grid whose columns are the classes of balanced labels.
+void save_grid(const fs::path& path, const at::Tensor& xs, int64_t cols) {
+  io::write_png(path.string(), io::image_grid(xs.slice(0, 0, std::min<int64_t>(xs.size(0), cols * 10)), cols));
+}
+
+Scorer image_scorer(const RunConfig& cfg, const RunConfig& model_cfg, const fs::path& dir, const at::Tensor& train_draw,
+                    const at::Tensor& labels, int64_t grid_cols, nlohmann::json& about) {
+  Scorer s;
+  s.save = [dir, grid_cols](const at::Tensor& xs, const std::string& tag) {
+    save_grid(dir / "samples" / (tag + ".png"), xs, grid_cols);
+  };
+  const auto& tc = model_cfg.data.target;
+  if (tc.name != "fashion_mnist") {
+    spdlog::info("eval: no FID-proxy for {} (its feature network is Fashion-MNIST's); sample grids only", tc.name);
+    s.score = [](const at::Tensor&) { return nlohmann::json::object(); };
+    s.headline = [](const nlohmann::json&) { return std::string("grid written"); };
+    return s;
+  }
+  auto info = std::make_shared<eval::FidNetInfo>();
+  auto net = std::make_shared<eval::FidNet>(eval::cached_fidnet(cfg.eval.fidnet, info.get()));
+  auto test = load_fashion_mnist(tc.path.empty() ? "/usr/share/datasets/fashion-mnist" : tc.path, "test", false);
+  auto test_stats = std::make_shared<eval::FeatureStats>(eval::feature_stats(eval::fidnet_features(*net, test->all())));
+  about["fidnet"] = {{"id", info->id}, {"test_accuracy", info->test_accuracy}, {"path", info->path}};
+  about["reference"] = "Fashion-MNIST test set (" + std::to_string(test->size()) + " images)";
+  // The floor: as many real training images as samples, against the same test statistics.
+  s.floor["fid_proxy"] = eval::frechet_distance(eval::feature_stats(eval::fidnet_features(*net, train_draw)), *test_stats);
+  if (labels.defined()) s.floor["class_accuracy"] = info->test_accuracy;
+  s.score = [=](const at::Tensor& xs) {
+    // Samples are judged as images are stored: clipped to the data range.
+    at::Tensor xc = xs.clamp(-1, 1);
+    nlohmann::json j;
+    j["fid_proxy"] = eval::frechet_distance(eval::feature_stats(eval::fidnet_features(*net, xc)), *test_stats);
+    if (labels.defined())
+      j["class_accuracy"] = eval::fidnet_predict(*net, xc).eq(labels.cpu()).to(torch::kFloat64).mean().item<double>();
+    return j;
+  };
+  const double floor_fid = s.floor["fid_proxy"].get<double>();
+  s.headline = [floor_fid](const nlohmann::json& j) {
+    return fmt::format("FID-proxy {:.3f} (floor {:.3f}){}", j["fid_proxy"].get<double>(), floor_fid,
+                       j.contains("class_accuracy") ? fmt::format(", class accuracy {:.3f}", j["class_accuracy"].get<double>()) : "");
+  };
+  return s;
+}
+
 // Evaluates one model of the run (all with the same draws, so numbers compare across models).
 void eval_model(StageContext& ctx, const ChainModel& cm) {
   const RunConfig& cfg = ctx.cfg;
@@ -32,9 +118,8 @@ void eval_model(StageContext& ctx, const ChainModel& cm) {
   LoadedModel m = load_model(cm.dir, cfg.sample.use_ema, ctx.device);
   auto& coupling = m.data;  // built once by load_model (an npy target is read once)
   const fs::path dir = fs::path(cm.dir) / "eval";
-  // Class-conditional models are sampled with the labels of the reference draw, so the label mix
-  // (and hence the marginal they should match) is the target's.
   const bool labeled = m.cfg.data.labels;
+  const bool images = coupling->target().sample_shape().size() == 3;
   // The model's own config says its scale: the 1-RF's eval.guidance; models trained on guided pairs 1.
   const double guidance = m.cfg.eval.guidance;
   fs::create_directories(dir / "results");
@@ -48,16 +133,43 @@ void eval_model(StageContext& ctx, const ChainModel& cm) {
     return labeled ? coupling->target().sample_labeled(ec.n) : std::make_pair(coupling->target().sample(ec.n), at::Tensor());
   };
   const auto [ref, ref_labels] = draw();
-  const auto [ref2, ref2_labels] = draw();
-  const FieldFn field =
-      guided_field(*m.model, Cond{labeled ? ref_labels.to(ctx.device) : at::Tensor()}, guidance);
-  io::write_npy((dir / "reference.npy").string(), ref);
-
   nlohmann::json out;
-  // The floor: two independent finite target samples are this far apart under each metric.
-  auto floor = eval::compare_samples(ref2, ref, ec.sliced_projections, cfg.seed);
-  out["floor"] = nlohmann::json::parse(eval::to_json(floor));
-  if (labeled) out["floor"]["label_accuracy"] = eval::nearest_label_accuracy(ref2, ref2_labels, ref, ref_labels);
+  Scorer scorer;
+  at::Tensor cond_labels;  // what conditional samples are asked for
+  int64_t grid_cols = 10;
+  if (images) {
+    // Balanced labels (class i % C): the test set is balanced, and grid columns are the classes.
+    const int64_t classes = coupling->target().num_classes();
+    if (labeled) cond_labels = torch::arange(ec.n, torch::kInt64).remainder(classes), grid_cols = classes;
+    scorer = image_scorer(cfg, m.cfg, dir, ref, cond_labels, grid_cols, out);
+    save_grid(dir / "reference.png", ref, grid_cols);
+  } else {
+    // Class-conditional models are sampled with the labels of the reference draw, so the label mix
+    // (and hence the marginal they should match) is the target's.
+    const auto [ref2, ref2_labels] = draw();
+    cond_labels = ref_labels;
+    scorer = point_scorer(cfg, dir, ref, ref_labels, ref2, ref2_labels);
+    io::write_npy((dir / "reference.npy").string(), ref);
+  }
+  out["floor"] = scorer.floor;
+  // The field for draws [a, b) (their labels), and solves in chunks: 10k images at once would hold
+  // gigabytes of activations and run out of cache; points are solved in one batch as before.
+  auto field_for = [&](int64_t a, int64_t b) {
+    return guided_field(*m.model, Cond{labeled ? cond_labels.slice(0, a, b).to(ctx.device) : at::Tensor()}, guidance);
+  };
+  const int64_t chunk = images ? std::max<int64_t>(1, ec.batch) : ec.n;
+  auto solve_all = [&](const SolveOptions& opt) {
+    std::vector<at::Tensor> xs, nfes;
+    int64_t accepted = 0;
+    for (int64_t a = 0; a < ec.n; a += chunk) {
+      const int64_t b = std::min(ec.n, a + chunk);
+      SolveResult r = solve(field_for(a, b), x0.slice(0, a, b).to(ctx.device), opt);
+      xs.push_back(r.x.cpu());
+      nfes.push_back(r.nfe.cpu());
+      accepted = std::max(accepted, r.accepted);
+    }
+    return std::make_tuple(torch::cat(xs), torch::cat(nfes), accepted);
+  };
 
   std::vector<std::pair<std::string, int64_t>> jobs;
   for (const auto& s : ec.solvers) {
@@ -89,21 +201,21 @@ void eval_model(StageContext& ctx, const ChainModel& cm) {
       opt.steps = per_step > 0 ? nfe / per_step : 1;
       opt.rtol = ec.rtol;
       opt.atol = ec.atol;
-      SolveResult r = solve(field, x0.to(ctx.device), opt);
-      const double nfe_mean = r.nfe.to(torch::kFloat64).mean().item<double>();
-      at::Tensor xs = r.x.cpu();
-      io::write_npy((dir / "samples" / (tag + ".npy")).string(), xs);
-      auto met = eval::compare_samples(xs, ref, ec.sliced_projections, cfg.seed);
-      nlohmann::json j = nlohmann::json::parse(eval::to_json(met));
-      if (labeled) j["label_accuracy"] = eval::nearest_label_accuracy(xs, ref_labels, ref, ref_labels);
+      auto t_start = std::chrono::steady_clock::now();
+      auto [xs, nfe_each, accepted] = solve_all(opt);
+      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+      const double nfe_mean = nfe_each.to(torch::kFloat64).mean().item<double>();
+      scorer.save(xs, tag);
+      nlohmann::json j = scorer.score(xs);
       j["solver"] = solver_name;
       j["nfe"] = per_step > 0 ? double(nfe) : nfe_mean;
-      j["steps"] = per_step > 0 ? opt.steps : r.accepted;
+      j["steps"] = per_step > 0 ? opt.steps : accepted;
       j["tag"] = tag;
       j["checkpoint_step"] = m.step;
+      j["samples_per_second"] = double(ec.n) / std::max(secs, 1e-9);
       io::write_file_atomic(res_path.string(), j.dump(2));
-      spdlog::info("eval: {}: {} NFE {:.1f}: W2 {:.4f} (floor {:.4f}), energy {:.5f}", cm.label, solver_name, j["nfe"].get<double>(), met.w2, floor.w2,
-                   met.energy);
+      spdlog::info("eval: {}: {} NFE {:.1f}: {} ({:.0f} samples/s)", cm.label, solver_name, j["nfe"].get<double>(),
+                   scorer.headline(j), j["samples_per_second"].get<double>());
     }
     out["results"].push_back(nlohmann::json::parse(io::read_file(res_path.string())));
     progress.update(++done);
@@ -111,23 +223,33 @@ void eval_model(StageContext& ctx, const ChainModel& cm) {
   progress.finish();
 
   // Straightness and transport cost from a fine Euler solve; trajectories kept for the report.
+  // Images: on the first 256 draws (a 100-step trajectory of 10k images would need 3 GB).
+  const int64_t n_paths = images ? std::min<int64_t>(ec.n, 256) : ec.n;
   SolveOptions opt;
   opt.method = "euler";
   // A student is a k-step map (trained at its k grid times only): its paths are its own k steps.
   opt.steps = cm.student ? m.cfg.method.distill.steps : ec.straightness_steps;
   opt.record_trajectory = true;
-  SolveResult r = solve(field, x0.to(ctx.device), opt);
+  SolveResult r = solve(field_for(0, n_paths), x0.slice(0, 0, n_paths).to(ctx.device), opt);
   auto st = eval::straightness(r.trajectory, r.times);
   out["straightness"] = {{"straightness", st.straightness},
                          {"normalized", st.normalized},
                          {"transport_cost", st.transport_cost},
-                         {"steps", opt.steps}};
+                         {"steps", opt.steps},
+                         {"paths", n_paths}};
   // Independent coupling's cost E‖X1 − X0‖², the upper bound the flow's transport cost must not exceed.
-  out["independent_transport_cost"] = (ref - x0).flatten(1).pow(2).sum(1).mean().item<double>();
-  int64_t keep = std::min<int64_t>(ec.trajectories, ec.n);
-  if (keep > 0) {
+  out["independent_transport_cost"] =
+      (ref.slice(0, 0, n_paths) - x0.slice(0, 0, n_paths)).flatten(1).pow(2).sum(1).mean().item<double>();
+  const int64_t S = r.trajectory.size(0);
+  if (images) {
+    // One row per class (first draws), noise → image left to right at 9 times.
+    const int64_t rows = std::min<int64_t>(grid_cols, n_paths), cols = std::min<int64_t>(9, S);
+    auto ti = torch::linspace(0, double(S - 1), cols).round().to(torch::kInt64);
+    at::Tensor strip = r.trajectory.cpu().index_select(0, ti).slice(1, 0, rows).transpose(0, 1).flatten(0, 1);
+    io::write_png((dir / "trajectory.png").string(), io::image_grid(strip, cols));
+  } else if (int64_t keep = std::min<int64_t>(ec.trajectories, ec.n); keep > 0) {
     // Every ⌈S/50⌉-th time point is plenty for a picture.
-    int64_t S = r.trajectory.size(0), stride = std::max<int64_t>(1, (S - 1) / 50);
+    int64_t stride = std::max<int64_t>(1, (S - 1) / 50);
     auto idx = torch::arange(0, S, stride, torch::kInt64);
     if (idx[-1].item<int64_t>() != S - 1) idx = torch::cat({idx, torch::tensor({S - 1}, torch::kInt64)});
     io::write_npy((dir / "trajectory.npy").string(),
@@ -135,6 +257,8 @@ void eval_model(StageContext& ctx, const ChainModel& cm) {
   }
   if (ec.likelihood && labeled) {
     spdlog::info("eval: no likelihood for a class-conditional model (log p(x | label), not the marginal)");
+  } else if (ec.likelihood && images) {
+    spdlog::info("eval: no likelihood for images (the exact divergence costs one backward pass per pixel)");
   } else if (ec.likelihood) {
     // Exact-divergence backward solve of the reference points: what the model's density says about
     // real data (and a number comparable across runs, unlike W2 at a fixed sample size).
@@ -154,6 +278,8 @@ void eval_model(StageContext& ctx, const ChainModel& cm) {
       spdlog::info("eval: no likelihood ({})", e.what());
     }
   }
+  out["kind"] = images ? "images" : "points";
+  out["n"] = ec.n;
   out["checkpoint_step"] = m.step;
   out["model"] = cm.label;
   out["guidance"] = guidance;

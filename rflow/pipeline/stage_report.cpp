@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -38,6 +39,21 @@ std::string loss_curve(const fs::path& metrics_path) {
   o.ylabel = "flow-matching loss";
   o.logy = true;
   return io::svg_curves({loss}, o);
+}
+
+// Error vs NFE on log-log axes, with the sampling floor drawn across the curves' NFE range.
+std::string error_vs_nfe(std::vector<io::Series> series, double floor, const std::string& floor_label,
+                         const std::string& title, const std::string& ylabel) {
+  double xmin = 1e30, xmax = 0;
+  for (const auto& s : series)
+    for (double x : s.x) xmin = std::min(xmin, x), xmax = std::max(xmax, x);
+  series.push_back(io::Series{floor_label, {xmin, xmax}, {floor, floor}, "#9e9e9e", false});
+  io::PlotOptions o;
+  o.title = title;
+  o.xlabel = "NFE";
+  o.ylabel = ylabel;
+  o.logx = o.logy = true;
+  return io::svg_curves(series, o);
 }
 
 nlohmann::json read_metrics(const fs::path& model_dir) {
@@ -108,25 +124,16 @@ void chain_section(io::HtmlReport& rep, const RunConfig& cfg, const std::string&
 
   // W2 vs NFE, one curve per model.
   std::vector<io::Series> series;
-  double xmin = 1e30, xmax = 0;
   for (size_t i = 0; i < models.size(); ++i) {
     io::Series s{models[i].first.label, {}, {}, io::palette(i), false};
     for (const auto& r : models[i].second["results"])
       if (r["solver"] == "euler") s.x.push_back(r["nfe"].get<double>()), s.y.push_back(r["w2"].get<double>());
-    for (double x : s.x) xmin = std::min(xmin, x), xmax = std::max(xmax, x);
     if (!s.x.empty()) series.push_back(s);
   }
   std::vector<std::pair<std::string, std::string>> row;
-  if (!series.empty()) {
-    const double fl = f["floor"]["w2"].get<double>();
-    series.push_back(io::Series{"sampling floor", {xmin, xmax}, {fl, fl}, "#9e9e9e", false});
-    io::PlotOptions o;
-    o.title = "W2 vs NFE (Euler)";
-    o.xlabel = "NFE";
-    o.ylabel = "W2";
-    o.logx = o.logy = true;
-    row.emplace_back("every model, Euler", io::svg_curves(series, o));
-  }
+  if (!series.empty())
+    row.emplace_back("every model, Euler",
+                     error_vs_nfe(series, f["floor"]["w2"].get<double>(), "sampling floor", "W2 vs NFE (Euler)", "W2"));
   rep.figure_row(row);
 
   // Samples at a few NFE and trajectories, one row per model, on the reference's frame.
@@ -156,17 +163,125 @@ void chain_section(io::HtmlReport& rep, const RunConfig& cfg, const std::string&
   }
 }
 
+std::string read_png_file(const fs::path& p) { return io::read_file(p.string()); }
+
+// Image runs: FID-proxy and class accuracy of every model at every solver and NFE, FID vs NFE
+// curves, sample grids and noise → image strips. Returns false when the run is not an image run.
+bool image_sections(io::HtmlReport& rep, const RunConfig& cfg, const std::string& run_dir) {
+  std::vector<std::pair<ChainModel, nlohmann::json>> models;
+  for (const auto& cm : chain_models(cfg, run_dir)) {
+    auto met = read_metrics(cm.dir);
+    if (!met.is_null() && met.value("kind", "points") == "images") models.emplace_back(cm, std::move(met));
+  }
+  if (models.empty()) return false;
+  const auto& first = models.front().second;
+  const bool fid = first["floor"].contains("fid_proxy");
+  const bool labeled = first["floor"].contains("class_accuracy");
+  if (fid) {
+    rep.heading("FID-proxy and class accuracy");
+    rep.paragraph("FID-proxy: Fréchet distance between the FID network's 128-d features of " + std::to_string(first["n"].get<int64_t>()) +
+                  " samples (clipped to [−1, 1]) and of the " + first.value("reference", std::string("test set")) +
+                  "; the floor is as many real training images. Class accuracy: share of conditional samples that the FID "
+                  "network classifies as the label they were asked for (its own test accuracy is the ceiling). FID network " +
+                  first["fidnet"]["id"].get<std::string>() + ", test accuracy " +
+                  fmt_num(100 * first["fidnet"]["test_accuracy"].get<double>(), 4) + "%. Every model starts from the same noise.");
+    std::vector<std::string> solvers_seen;
+    for (const auto& [cm, met] : models)
+      for (const auto& r : met["results"])
+        if (std::find(solvers_seen.begin(), solvers_seen.end(), r["solver"].get<std::string>()) == solvers_seen.end())
+          solvers_seen.push_back(r["solver"].get<std::string>());
+    std::vector<std::string> head{"model", "solver"};
+    for (auto k : cfg.eval.nfe) head.push_back("NFE " + std::to_string(k));
+    head.push_back("adaptive (NFE)");
+    std::vector<std::vector<std::string>> rows;
+    auto cell = [&](const nlohmann::json* r) {
+      if (!r) return std::string("-");
+      std::string c = fmt_num((*r)["fid_proxy"].get<double>(), 3);
+      if (labeled && r->contains("class_accuracy")) c += " / " + fmt_num(100 * (*r)["class_accuracy"].get<double>(), 3) + "%";
+      return c;
+    };
+    for (const auto& [cm, met] : models)
+      for (const auto& sv : solvers_seen) {
+        std::vector<std::string> row{cm.label, sv};
+        const auto* ad = find_result(met, sv, -1);
+        const bool adaptive = ad && (*ad)["tag"] == sv;
+        for (auto k : cfg.eval.nfe) row.push_back(adaptive ? "" : cell(find_result(met, sv, double(k))));
+        row.push_back(adaptive ? cell(ad) + " (" + fmt_num((*ad)["nfe"].get<double>(), 3) + ")" : "");
+        rows.push_back(row);
+      }
+    std::vector<std::string> floor_row{"(train vs test)", ""};
+    for (size_t i = 0; i <= cfg.eval.nfe.size(); ++i)
+      floor_row.push_back(fmt_num(first["floor"]["fid_proxy"].get<double>(), 3) +
+                          (labeled ? " / " + fmt_num(100 * first["floor"]["class_accuracy"].get<double>(), 3) + "%" : ""));
+    rows.push_back(floor_row);
+    rep.table(head, rows);
+    rep.paragraph(labeled ? "Cells: FID-proxy / class accuracy." : "Cells: FID-proxy.");
+
+    std::vector<io::Series> series;
+    size_t ci = 0;
+    for (const auto& [cm, met] : models)
+      for (const auto& sv : solvers_seen) {
+        io::Series s{cm.label + ", " + sv, {}, {}, io::palette(ci++), false};
+        for (const auto& r : met["results"])
+          if (r["solver"] == sv) s.x.push_back(r["nfe"].get<double>()), s.y.push_back(r["fid_proxy"].get<double>());
+        if (!s.x.empty()) series.push_back(s);
+      }
+    if (!series.empty()) {
+      std::vector<std::pair<std::string, std::string>> row{
+          {"every model and solver", error_vs_nfe(series, first["floor"]["fid_proxy"].get<double>(), "floor (train vs test)",
+                                                  "FID-proxy vs NFE", "FID-proxy")}};
+      if (fs::exists(fs::path(run_dir) / "metrics.jsonl"))
+        row.emplace_back("1-RF training loss", loss_curve(fs::path(run_dir) / "metrics.jsonl"));
+      rep.figure_row(row);
+    }
+  }
+  rep.heading("Samples");
+  rep.paragraph(std::string("Each grid shows the first 100 samples from the same noise") +
+                (labeled ? "; column k holds class k." : ".") + " Strips: noise (left) to image (right) along Euler paths.");
+  const fs::path ref = fs::path(run_dir) / "eval" / "reference.png";
+  if (fs::exists(ref)) rep.image_row({{"training images", read_png_file(ref)}});
+  for (const auto& [cm, met] : models) {
+    std::vector<std::pair<std::string, std::string>> pngs;
+    for (const auto& r : met["results"]) {
+      const double k = r["nfe"].get<double>();
+      const std::string sv = r["solver"].get<std::string>();
+      const bool show = (sv == "euler" && (k == 1 || k == 4 || k == 100)) || r["tag"] == sv;
+      const fs::path p = fs::path(cm.dir) / "eval" / "samples" / (r["tag"].get<std::string>() + ".png");
+      if (!show || !fs::exists(p)) continue;
+      std::string cap = cm.label + ", " + sv + " NFE " + fmt_num(k, 3);
+      if (r.contains("fid_proxy")) cap += " — FID-proxy " + fmt_num(r["fid_proxy"].get<double>(), 3);
+      pngs.emplace_back(cap, read_png_file(p));
+    }
+    const fs::path tp = fs::path(cm.dir) / "eval" / "trajectory.png";
+    if (fs::exists(tp))
+      pngs.emplace_back(cm.label + ": paths, Ŝ " + fmt_num(met["straightness"]["straightness"].get<double>(), 3),
+                        read_png_file(tp));
+    rep.image_row(pngs);
+  }
+  return true;
+}
+
 }  // namespace
 
 void stage_report(StageContext& ctx) {
   const RunConfig& cfg = ctx.cfg;
   const fs::path run(ctx.run_dir), evd = run / "eval";
   io::HtmlReport rep("rflow run: " + cfg.name);
+  const std::string size = cfg.model.arch == "unet" ? std::to_string(cfg.model.channels) + " channels"
+                                                    : std::to_string(cfg.model.depth) + " × " + std::to_string(cfg.model.hidden);
   rep.paragraph(cfg.method.name + " on " + cfg.data.source.name + " → " + cfg.data.target.name + ", " + cfg.model.arch +
-                " (" + std::to_string(cfg.model.depth) + " × " + std::to_string(cfg.model.hidden) + "), " +
+                " (" + size + "), " +
                 std::to_string(cfg.train.steps) + " steps × batch " + std::to_string(cfg.train.batch_size) +
                 ", seed " + std::to_string(cfg.seed) + ". Time runs from noise (t = 0) to data (t = 1).");
 
+  auto finish = [&] {
+    rep.heading("Configuration");
+    rep.preformatted(ctx.config_json);
+    const std::string path = (run / "report.html").string();
+    rep.save(path);
+    spdlog::info("report: {}", path);
+  };
+  if (image_sections(rep, cfg, ctx.run_dir)) return finish();
   chain_section(rep, cfg, ctx.run_dir);
   nlohmann::json met = read_metrics(run);
   if (!met.is_null() && chain_models(cfg, ctx.run_dir).size() > 1) rep.heading("The 1-RF in detail");
@@ -204,20 +319,9 @@ void stage_report(StageContext& ctx) {
     std::vector<io::Series> series;
     size_t ci = 0;
     for (auto& [name, s] : by_solver) s.color = io::palette(ci++), series.push_back(s);
-    if (!series.empty()) {
-      double fl = met["floor"]["w2"].get<double>();
-      double xmin = series[0].x.front(), xmax = xmin;
-      for (const auto& se : series)
-        for (double x : se.x) xmin = std::min(xmin, x), xmax = std::max(xmax, x);
-      io::Series floor{"sampling floor", {xmin, xmax}, {fl, fl}, "#9e9e9e", false};
-      series.push_back(floor);
-      io::PlotOptions o;
-      o.title = "W2 to the target vs NFE";
-      o.xlabel = "NFE";
-      o.ylabel = "W2";
-      o.logx = o.logy = true;
-      row.emplace_back("exact W2 on " + std::to_string(cfg.eval.n) + " points", io::svg_curves(series, o));
-    }
+    if (!series.empty())
+      row.emplace_back("exact W2 on " + std::to_string(cfg.eval.n) + " points",
+                       error_vs_nfe(series, met["floor"]["w2"].get<double>(), "sampling floor", "W2 to the target vs NFE", "W2"));
     if (fs::exists(run / "metrics.jsonl")) row.emplace_back("training loss", loss_curve(run / "metrics.jsonl"));
     rep.figure_row(row);
 
@@ -247,11 +351,7 @@ void stage_report(StageContext& ctx) {
   } else if (fs::exists(run / "metrics.jsonl")) {
     rep.figure_row({{"training loss", loss_curve(run / "metrics.jsonl")}});
   }
-  rep.heading("Configuration");
-  rep.preformatted(ctx.config_json);
-  const std::string path = (run / "report.html").string();
-  rep.save(path);
-  spdlog::info("report: {}", path);
+  finish();
 }
 
 }  // namespace rflow

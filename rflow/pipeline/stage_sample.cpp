@@ -5,6 +5,7 @@
 
 #include "rflow/core/rng.h"
 #include "rflow/io/atomic_file.h"
+#include "rflow/io/image_file.h"
 #include "rflow/io/npy.h"
 #include "rflow/pipeline/plots.h"
 #include "rflow/pipeline/run_context.h"
@@ -26,8 +27,12 @@ void stage_sample(StageContext& ctx) {
   opt.steps = cfg.sample.steps;
   opt.t0 = cfg.sample.t0;
   opt.t1 = cfg.sample.t1;
-  at::Tensor labels;  // class-conditional: labels drawn like the target's
-  if (m.cfg.data.labels) labels = coupling->target().sample_labeled(cfg.sample.n).second.to(ctx.device);
+  const bool images = coupling->target().sample_shape().size() == 3;
+  at::Tensor labels;  // class-conditional: labels drawn like the target's (images: balanced, one grid column per class)
+  if (m.cfg.data.labels)
+    labels = (images ? torch::arange(cfg.sample.n, torch::kInt64).remainder(coupling->target().num_classes())
+                     : coupling->target().sample_labeled(cfg.sample.n).second)
+                 .to(ctx.device);
   auto t_start = std::chrono::steady_clock::now();
   SolveResult r = solve(guided_field(*m.model, Cond{labels}, cfg.sample.guidance), x0, opt);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
@@ -36,12 +41,21 @@ void stage_sample(StageContext& ctx) {
   io::write_npy((dir / "x0.npy").string(), x0.cpu());
   io::write_npy((dir / "samples.npy").string(), r.x.cpu());
   if (labels.defined()) io::write_npy((dir / "labels.npy").string(), labels.cpu());
-  seed_all(static_cast<uint64_t>(cfg.seed) + 3);
-  at::Tensor ref = coupling->target().sample(std::min<int64_t>(cfg.sample.n, 4000));
-  io::write_file_atomic((dir / "samples.svg").string(),
-                        scatter_vs_reference(r.x.cpu(), ref, cfg.sample.solver + ", " + std::to_string(r.calls) + " NFE"));
-  spdlog::info("sample: {} samples with {} × {} steps ({} NFE each) in {:.2f} s → {}", cfg.sample.n, cfg.sample.solver,
-               cfg.sample.steps, r.calls, secs, (dir / "samples.npy").string());
+  std::string picture;
+  if (images) {
+    // The first 10 rows; for conditional models column k holds class k.
+    const int64_t cols = labels.defined() ? coupling->target().num_classes() : 10;
+    picture = (dir / "samples.png").string();
+    io::write_png(picture, io::image_grid(r.x.slice(0, 0, std::min<int64_t>(cfg.sample.n, 10 * cols)), cols));
+  } else {
+    seed_all(static_cast<uint64_t>(cfg.seed) + 3);
+    at::Tensor ref = coupling->target().sample(std::min<int64_t>(cfg.sample.n, 4000));
+    picture = (dir / "samples.svg").string();
+    io::write_file_atomic(picture, scatter_vs_reference(r.x.cpu(), ref, cfg.sample.solver + ", " + std::to_string(r.calls) + " NFE"));
+  }
+  spdlog::info("sample: {} samples with {} × {} steps ({} NFE each) in {:.2f} s ({:.1f} samples/s) → {}, {}", cfg.sample.n,
+               cfg.sample.solver, cfg.sample.steps, r.calls, secs, double(cfg.sample.n) / std::max(secs, 1e-9),
+               (dir / "samples.npy").string(), picture);
 }
 
 }  // namespace rflow

@@ -180,6 +180,50 @@ TEST(Cli, ConditionalReflowWithAGuidedTeacherKeepsTheLabels) {
         EXPECT_GT(res["label_accuracy"].get<double>(), 0.9 * ceiling) << (*met)["model"];
 }
 
+// The image chain at toy size: U-Net 1-RF → guided pairs → 2-RF → one-step student with the FID
+// network's feature loss, evaluated by FID-proxy and class accuracy, PNG grids in the report.
+TEST(Cli, ImageChainIsEvaluatedByFidProxyWithGrids) {
+  if (!fs::exists("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")) GTEST_SKIP() << "no Fashion-MNIST";
+  rflow::test::TempDir dir;
+  const std::string net = dir.file("fidnet.safetensors");
+  auto f = sh(cli() + " fidnet train --epochs 1 --limit 1500 --out " + net);
+  ASSERT_EQ(f.code, 0) << f.out;
+  const std::string env = "RFLOW_FIDNET=" + net + " ";
+  const std::string cfg = std::string(RFLOW_SOURCE_DIR) + "/configs/fmnist_cond.toml";
+  auto r = sh(env + cli() + " run " + cfg + " --set out_dir=" + dir.path().string() +
+              " --set 'stages=[\"train\",\"sample\",\"reflow\",\"distill\",\"eval\",\"report\"]'"
+              " --set model.channels=8 --set train.steps=20 --set train.batch_size=8 --set reflow.pairs=32"
+              " --set reflow.steps=2 --set reflow.train.steps=10 --set reflow.train.batch_size=8"
+              " --set distill.train.steps=10 --set distill.train.batch_size=8 --set sample.n=20 --set sample.steps=2"
+              " --set eval.n=40 --set eval.batch=16 --set eval.nfe=[1,2] --set 'eval.solvers=[\"euler\"]'"
+              " --set eval.straightness_steps=4 --set threads=1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const fs::path run = dir.path() / "fmnist_cond";
+  for (const char* p : {"samples/samples.png", "samples/labels.npy", "eval/reference.png", "eval/trajectory.png",
+                        "eval/samples/euler_nfe1.png", "2rf/eval/metrics.json", "distill_2rf/eval/metrics.json"})
+    EXPECT_TRUE(fs::exists(run / p)) << p;
+  for (const char* m : {"eval/metrics.json", "2rf/eval/metrics.json", "distill_2rf/eval/metrics.json"}) {
+    auto met = nlohmann::json::parse(rflow::test::read_text((run / m).string()));
+    EXPECT_EQ(met["kind"], "images") << m;
+    ASSERT_EQ(met["results"].size(), 2u) << m;
+    const double floor = met["floor"]["fid_proxy"];
+    for (const auto& res : met["results"]) {
+      // 20 training steps are nowhere near real images.
+      EXPECT_GT(res["fid_proxy"].get<double>(), floor) << m;
+      EXPECT_GE(res["class_accuracy"].get<double>(), 0.0);
+      EXPECT_LE(res["class_accuracy"].get<double>(), 1.0);
+    }
+  }
+  std::string html = rflow::test::read_text((run / "report.html").string());
+  EXPECT_NE(html.find("data:image/png;base64,"), std::string::npos);
+  EXPECT_NE(html.find("FID-proxy"), std::string::npos);
+  auto s = sh(env + cli() + " fidnet score " + (run / "samples/samples.npy").string() + " --labels " +
+              (run / "samples/labels.npy").string());
+  ASSERT_EQ(s.code, 0) << s.out;
+  EXPECT_NE(s.out.find("fid_proxy"), std::string::npos) << s.out;
+  EXPECT_NE(s.out.find("class_accuracy"), std::string::npos) << s.out;
+}
+
 TEST(Cli, BadInputGivesOneClearLineAndExitCode1) {
   rflow::test::TempDir dir;
   rflow::test::write_text(dir.file("bad.toml"), "[train]\nstepz = 3\n");

@@ -3,6 +3,7 @@
 #include "rflow/io/svg.h"
 
 #include <gtest/gtest.h>
+#include <torch/torch.h>
 
 #include <cmath>
 #include <limits>
@@ -11,6 +12,7 @@
 
 #include "rflow/core/error.h"
 #include "rflow/io/html_report.h"
+#include "rflow/io/image_file.h"
 #include "tests/test_util.h"
 
 namespace rflow::io {
@@ -224,3 +226,19 @@ TEST(HtmlReport, RejectsBadInput) {
 
 }  // namespace
 }  // namespace rflow::io
+
+TEST(HtmlReport, EmbedsPngImagesAsDataUris) {
+  auto img = torch::arange(18, torch::kUInt8).view({2, 3, 3});
+  const std::string png = rflow::io::encode_png(img);
+  rflow::io::HtmlReport report("images");
+  report.image_row({{"a <grid>", png}}, 4);
+  const std::string html = report.render();
+  // Every PNG starts with the signature 89 50 4E 47 0D 0A 1A 0A, base64 "iVBORw0KGgo".
+  const auto at = html.find("src=\"data:image/png;base64,iVBORw0KGgo");
+  ASSERT_NE(at, std::string::npos);
+  const auto b64_start = html.find(',', at) + 1, b64_end = html.find('"', b64_start);
+  EXPECT_EQ(b64_end - b64_start, (png.size() + 2) / 3 * 4);
+  EXPECT_NE(html.find("width=\"12\" height=\"8\""), std::string::npos);  // 3×2 pixels at 4×
+  EXPECT_NE(html.find("a &lt;grid&gt;"), std::string::npos);
+  EXPECT_THROW(report.image_row({{"not a png", "<svg/>"}}), rflow::Error);
+}

@@ -41,6 +41,7 @@ void add_fidnet(CLI::App& app) {
   train->add_option("--data", topt->data_dir, "Fashion-MNIST IDX folder")->capture_default_str();
   train->add_option("--epochs", topt->epochs, "epochs (changing it changes every FID-proxy)")->capture_default_str();
   train->add_flag("--force", *force, "retrain even if the cache exists");
+  train->add_option("--limit", topt->limit, "train on the first N images only (tests; not the pinned network)");
   train->callback([topt, out, force] {
     use_all_cores();
     const std::string path = out->empty() ? eval::default_fidnet_path() : *out;

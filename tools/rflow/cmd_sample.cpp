@@ -9,6 +9,7 @@
 #include "rflow/core/error.h"
 #include "rflow/core/rng.h"
 #include "rflow/io/atomic_file.h"
+#include "rflow/io/image_file.h"
 #include "rflow/io/npy.h"
 #include "rflow/pipeline/plots.h"
 #include "rflow/pipeline/run_context.h"
@@ -35,7 +36,7 @@ void add_sample(CLI::App& app) {
   auto a = std::make_shared<Args>();
   cmd->add_option("checkpoint", a->checkpoint, "run directory, checkpoints/ or a step_* directory")->required();
   cmd->add_option("-o,--out", a->out, "output .npy (N × ...)")->capture_default_str();
-  cmd->add_option("--plot", a->plot, "also write an SVG scatter of the first two coordinates");
+  cmd->add_option("--plot", a->plot, "also write a picture: SVG scatter of the first two coordinates, or a PNG grid for images (a column per class)");
   cmd->add_option("--solver", a->solver, "euler | midpoint | heun | rk4 | dopri5")->capture_default_str();
   cmd->add_option("--steps", a->steps, "solver steps")->capture_default_str();
   cmd->add_option("-n,--num", a->n, "number of samples (ignored with --x0)")->capture_default_str();
@@ -93,6 +94,11 @@ void add_sample(CLI::App& app) {
                                    : torch::remainder(torch::arange(n, torch::kInt64), m.cfg.model.num_classes);
       cond.labels = cond.labels.to(device);
     }
+    // <out>.logp.npy, <out>.labels.npy next to <out>.npy.
+    auto sibling = [&](const std::string& suffix) {
+      return a->out.size() > 4 && a->out.substr(a->out.size() - 4) == ".npy" ? a->out.substr(0, a->out.size() - 4) + suffix
+                                                                                : a->out + suffix;
+    };
     auto t_start = std::chrono::steady_clock::now();
     SolveResult r;
     FieldFn field = guided_field(*m.model, cond, opt.guidance);
@@ -106,16 +112,19 @@ void add_sample(CLI::App& app) {
       auto lr = sample_with_log_prob(field, x0.to(device), opt, LikelihoodOptions{},
                                      [&](const at::Tensor& z) { return coupling->source().log_prob(z); });
       r = lr.solve;
-      std::string logp_path = a->out.size() > 4 && a->out.substr(a->out.size() - 4) == ".npy"
-                                  ? a->out.substr(0, a->out.size() - 4) + ".logp.npy"
-                                  : a->out + ".logp.npy";
-      io::write_npy(logp_path, lr.log_p);
+      io::write_npy(sibling(".logp.npy"), lr.log_p);
     } else {
       r = solve(field, x0.to(device), opt);
     }
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
     io::write_npy(a->out, r.x.cpu());
-    if (!a->plot.empty()) {
+    const bool images = m.model->sample_shape().size() == 3;
+    if (cond.labels.defined()) io::write_npy(sibling(".labels.npy"), cond.labels.cpu());
+    if (!a->plot.empty() && images) {
+      // Conditional models cycle through the classes, so each column is one class.
+      const int64_t cols = cond.labels.defined() && a->label < -1 ? m.cfg.model.num_classes : 10;
+      io::write_png(a->plot, io::image_grid(r.x.cpu().slice(0, 0, std::min<int64_t>(x0.size(0), cols * 10)), cols));
+    } else if (!a->plot.empty()) {
       seed_all(static_cast<uint64_t>(a->seed) + 1);
       auto ref = m.data->target().sample(std::min<int64_t>(x0.size(0), 4000));
       io::write_file_atomic(a->plot, scatter_vs_reference(r.x.cpu(), ref, a->solver + ", " + std::to_string(r.calls) + " NFE"));
