@@ -187,12 +187,10 @@ FidNet cached_fidnet(const std::string& path, FidNetInfo* info) {
   return load_fidnet(p, info);
 }
 
-namespace {
-
 // LPIPS-style distance: unit-normalise each position's channel vector, squared difference, mean
 // over positions, summed over layers. The network is frozen; gradients flow to `pred` only.
-const bool kRegistered = [] {
-  feature_distances().add(
+void add_fidnet_distance(Registry<FeatureDistanceFactory>& r) {
+  r.add(
       "fidnet", "Fashion-MNIST FID network: LPIPS-style distance of its normalised conv + feature activations",
       [](const std::vector<int64_t>& shape) -> FeatureDistance {
         RF_CHECK(shape == std::vector<int64_t>({1, 28, 28}), "feature distance 'fidnet' needs 1×28×28 images",
@@ -215,9 +213,7 @@ const bool kRegistered = [] {
           return d;
         };
       });
-  return true;
-}();
+}
 
-}  // namespace
 
 }  // namespace rflow::eval

@@ -13,6 +13,8 @@
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/linear.h>
 
+#include "rflow/methods/distill.h"
+
 namespace rflow::eval {
 
 class FidNetImpl : public torch::nn::Module {
@@ -66,5 +68,8 @@ at::Tensor fidnet_predict(FidNet& net, const at::Tensor& images, int64_t batch =
 
 // A fingerprint of the parameters (FNV-1a over their bytes).
 std::string weights_id(torch::nn::Module& m);
+
+// Adds feature distance "fidnet" (called by feature_distances() when it builds its table).
+void add_fidnet_distance(Registry<FeatureDistanceFactory>& r);
 
 }  // namespace rflow::eval

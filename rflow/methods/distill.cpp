@@ -1,5 +1,7 @@
 #include "rflow/methods/distill.h"
 
+#include "rflow/eval/fidnet.h"
+
 #include <cmath>
 
 #include <torch/torch.h>
@@ -26,7 +28,11 @@ void DistillConfig::validate() const {
 }
 
 Registry<FeatureDistanceFactory>& feature_distances() {
-  static Registry<FeatureDistanceFactory> reg("feature distance");
+  static Registry<FeatureDistanceFactory> reg = [] {
+    Registry<FeatureDistanceFactory> r("feature distance");
+    eval::add_fidnet_distance(r);  // images: the FID network (the LPIPS stand-in)
+    return r;
+  }();
   return reg;
 }
 
