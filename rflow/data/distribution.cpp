@@ -234,7 +234,7 @@ const Registry<DistributionFactory>& distributions() {
           });
     r.add("fashion_mnist", "Fashion-MNIST 28×28 grey images with 10 labels (split = train | test; path = the IDX folder)",
           [](const DistributionConfig& c, const std::vector<int64_t>&, const std::string&) -> std::unique_ptr<Distribution> {
-            return load_fashion_mnist(c.path.empty() ? "/usr/share/datasets/fashion-mnist" : c.path, c.split, c.flip);
+            return load_fashion_mnist(c.path.empty() ? kFashionMnistDir : c.path, c.split, c.flip);
           });
     r.add("idx", "images from an IDX file (path), labels from another (labels_path, optional)",
           [](const DistributionConfig& c, const std::vector<int64_t>&, const std::string& where) -> std::unique_ptr<Distribution> {

@@ -35,6 +35,9 @@ class ImageDataset : public Distribution {
   std::string desc_;
 };
 
+// Where Debian's dataset-fashion-mnist puts the IDX files.
+inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
+
 // dir holds {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]; split: train | test.
 std::unique_ptr<ImageDataset> load_fashion_mnist(const std::string& dir, const std::string& split, bool flip);
 // images: IDX [N, H, W] or [N, C, H, W] uint8; labels: IDX [N] (optional, "" = none).

@@ -72,6 +72,14 @@ at::Tensor fidnet_predict(FidNet& net, const at::Tensor& images, int64_t batch) 
   return batched(net, images, batch, true).argmax(1);
 }
 
+double fid_proxy(FidNet& net, const at::Tensor& images, const FeatureStats& reference) {
+  return frechet_distance(feature_stats(fidnet_features(net, images.clamp(-1, 1))), reference);
+}
+
+double class_accuracy(FidNet& net, const at::Tensor& images, const at::Tensor& labels) {
+  return fidnet_predict(net, images.clamp(-1, 1)).eq(labels.cpu()).to(torch::kFloat64).mean().item<double>();
+}
+
 std::string weights_id(torch::nn::Module& m) {
   uint64_t h = 1469598103934665603ull;
   for (const auto& p : m.named_parameters()) {
@@ -116,8 +124,7 @@ FidNet train_fidnet(const FidNetTrainOptions& opt, FidNetInfo* info) {
     spdlog::info("fidnet: epoch {}/{}: mean loss {:.4f}", e + 1, opt.epochs, loss_sum / double(steps_per_epoch));
   }
   net->eval();
-  at::Tensor pred = fidnet_predict(net, test->all());
-  const double acc = pred.eq(test->labels()).to(torch::kFloat64).mean().item<double>();
+  const double acc = class_accuracy(net, test->all(), test->labels());
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   spdlog::info("fidnet: test accuracy {:.2f}% after {} epochs ({:.0f} s)", 100 * acc, opt.epochs, secs);
   if (info) {

@@ -13,6 +13,8 @@
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/linear.h>
 
+#include "rflow/data/image_dataset.h"
+#include "rflow/eval/frechet.h"
 #include "rflow/methods/distill.h"
 
 namespace rflow::eval {
@@ -36,7 +38,7 @@ class FidNetImpl : public torch::nn::Module {
 TORCH_MODULE(FidNet);
 
 struct FidNetTrainOptions {
-  std::string data_dir = "/usr/share/datasets/fashion-mnist";
+  std::string data_dir = kFashionMnistDir;
   int64_t epochs = 3;
   int64_t batch_size = 128;
   double lr = 1e-3;
@@ -65,6 +67,11 @@ FidNet cached_fidnet(const std::string& path, FidNetInfo* info = nullptr);
 // Batched, no-grad evaluation of large image sets (float in [−1, 1], any device).
 at::Tensor fidnet_features(FidNet& net, const at::Tensor& images, int64_t batch = 500);
 at::Tensor fidnet_predict(FidNet& net, const at::Tensor& images, int64_t batch = 500);
+
+// The protocol's numbers for generated images (clipped to [−1, 1] first, as stored images would be):
+// FID-proxy against reference feature statistics, and the share classified as `labels`.
+double fid_proxy(FidNet& net, const at::Tensor& images, const FeatureStats& reference);
+double class_accuracy(FidNet& net, const at::Tensor& images, const at::Tensor& labels);
 
 // A fingerprint of the parameters (FNV-1a over their bytes).
 std::string weights_id(torch::nn::Module& m);

@@ -87,20 +87,17 @@ Scorer image_scorer(const RunConfig& cfg, const RunConfig& model_cfg, const fs::
   }
   auto info = std::make_shared<eval::FidNetInfo>();
   auto net = std::make_shared<eval::FidNet>(eval::cached_fidnet(cfg.eval.fidnet, info.get()));
-  auto test = load_fashion_mnist(tc.path.empty() ? "/usr/share/datasets/fashion-mnist" : tc.path, "test", false);
+  auto test = load_fashion_mnist(tc.path.empty() ? kFashionMnistDir : tc.path, "test", false);
   auto test_stats = std::make_shared<eval::FeatureStats>(eval::feature_stats(eval::fidnet_features(*net, test->all())));
   about["fidnet"] = {{"id", info->id}, {"test_accuracy", info->test_accuracy}, {"path", info->path}};
   about["reference"] = "Fashion-MNIST test set (" + std::to_string(test->size()) + " images)";
   // The floor: as many real training images as samples, against the same test statistics.
-  s.floor["fid_proxy"] = eval::frechet_distance(eval::feature_stats(eval::fidnet_features(*net, train_draw)), *test_stats);
+  s.floor["fid_proxy"] = eval::fid_proxy(*net, train_draw, *test_stats);
   if (labels.defined()) s.floor["class_accuracy"] = info->test_accuracy;
   s.score = [=](const at::Tensor& xs) {
-    // Samples are judged as images are stored: clipped to the data range.
-    at::Tensor xc = xs.clamp(-1, 1);
     nlohmann::json j;
-    j["fid_proxy"] = eval::frechet_distance(eval::feature_stats(eval::fidnet_features(*net, xc)), *test_stats);
-    if (labels.defined())
-      j["class_accuracy"] = eval::fidnet_predict(*net, xc).eq(labels.cpu()).to(torch::kFloat64).mean().item<double>();
+    j["fid_proxy"] = eval::fid_proxy(*net, xs, *test_stats);
+    if (labels.defined()) j["class_accuracy"] = eval::class_accuracy(*net, xs, labels);
     return j;
   };
   const double floor_fid = s.floor["fid_proxy"].get<double>();

@@ -163,8 +163,6 @@ void chain_section(io::HtmlReport& rep, const RunConfig& cfg, const std::string&
   }
 }
 
-std::string read_png_file(const fs::path& p) { return io::read_file(p.string()); }
-
 // Image runs: FID-proxy and class accuracy of every model at every solver and NFE, FID vs NFE
 // curves, sample grids and noise → image strips. Returns false when the run is not an image run.
 bool image_sections(io::HtmlReport& rep, const RunConfig& cfg, const std::string& run_dir) {
@@ -239,7 +237,7 @@ bool image_sections(io::HtmlReport& rep, const RunConfig& cfg, const std::string
   rep.paragraph(std::string("Each grid shows the first 100 samples from the same noise") +
                 (labeled ? "; column k holds class k." : ".") + " Strips: noise (left) to image (right) along Euler paths.");
   const fs::path ref = fs::path(run_dir) / "eval" / "reference.png";
-  if (fs::exists(ref)) rep.image_row({{"training images", read_png_file(ref)}});
+  if (fs::exists(ref)) rep.image_row({{"training images", io::read_file(ref.string())}});
   for (const auto& [cm, met] : models) {
     std::vector<std::pair<std::string, std::string>> pngs;
     for (const auto& r : met["results"]) {
@@ -250,12 +248,12 @@ bool image_sections(io::HtmlReport& rep, const RunConfig& cfg, const std::string
       if (!show || !fs::exists(p)) continue;
       std::string cap = cm.label + ", " + sv + " NFE " + fmt_num(k, 3);
       if (r.contains("fid_proxy")) cap += " — FID-proxy " + fmt_num(r["fid_proxy"].get<double>(), 3);
-      pngs.emplace_back(cap, read_png_file(p));
+      pngs.emplace_back(cap, io::read_file(p.string()));
     }
     const fs::path tp = fs::path(cm.dir) / "eval" / "trajectory.png";
     if (fs::exists(tp))
       pngs.emplace_back(cm.label + ": paths, Ŝ " + fmt_num(met["straightness"]["straightness"].get<double>(), 3),
-                        read_png_file(tp));
+                        io::read_file(tp.string()));
     rep.image_row(pngs);
   }
   return true;

@@ -72,7 +72,7 @@ void add_fidnet(CLI::App& app) {
 
   auto* score = cmd->add_subcommand("score", "FID-proxy of an .npy image array [N, 1, 28, 28] in [-1, 1] vs the test set");
   auto samples = std::make_shared<std::string>(), labels = std::make_shared<std::string>();
-  auto data = std::make_shared<std::string>("/usr/share/datasets/fashion-mnist");
+  auto data = std::make_shared<std::string>(kFashionMnistDir);
   auto net_path = std::make_shared<std::string>();
   score->add_option("samples", *samples, "images (.npy, float in [-1, 1] or uint8)")->required()->check(CLI::ExistingFile);
   score->add_option("--labels", *labels, "the labels the samples were conditioned on (.npy): adds class accuracy")
@@ -86,14 +86,13 @@ void add_fidnet(CLI::App& app) {
     at::Tensor x = io::read_npy(*samples);
     if (x.scalar_type() == torch::kUInt8) x = x.to(torch::kFloat32) / 127.5 - 1;
     auto test = load_fashion_mnist(*data, "test", false);
-    const double fid = eval::frechet_distance(eval::feature_stats(eval::fidnet_features(net, x)),
-                                              eval::feature_stats(eval::fidnet_features(net, test->all())));
+    const double fid = eval::fid_proxy(net, x, eval::feature_stats(eval::fidnet_features(net, test->all())));
     std::cout << fmt::format("fid_proxy {:.4f}  ({} samples vs {} test images, fidnet {})\n", fid, x.size(0),
                              test->size(), i.id);
     if (!labels->empty()) {
       at::Tensor y = io::read_npy(*labels).to(torch::kInt64).flatten();
       RF_CHECK(y.size(0) == x.size(0), "labels and samples differ in number", "rflow fidnet score --labels", "");
-      const double acc = eval::fidnet_predict(net, x).eq(y).to(torch::kFloat64).mean().item<double>();
+      const double acc = eval::class_accuracy(net, x, y);
       std::cout << fmt::format("class_accuracy {:.4f}  (classifier's own test accuracy {:.4f})\n", acc, i.test_accuracy);
     }
   });
