@@ -2,11 +2,13 @@
 // residual block per level, attention at 7×7, 10 classes, 1.11M parameters) through the real
 // Trainer on the real data: training steps/s at batch 64; sampling images/s at NFE 1 (batch 500)
 // and NFE 100 (Euler, batch 100), unguided and with CFG (one batched call on [x; x]). One JSON object.
-// Usage: bench_unet [threads] [channels = 32]   (compare with bench/python/bench_unet.py at the same thread count)
+// Usage: bench_unet [threads] [channels = 32] [device = cpu | cuda]
+//   (compare with bench/python/bench_unet.py [threads] [device] at the same thread count and device)
 
 #include <chrono>
 #include <filesystem>
 #include <iostream>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -40,15 +42,18 @@ ModelConfig unet_config(int64_t channels) {
   return m;
 }
 
-double images_per_s(VelocityField& model, int64_t batch, int64_t steps, double guidance) {
+// CUDA work is asynchronous: reading one value back waits for everything queued before it.
+void sync(const torch::Tensor& t) { (void)t.sum().item<double>(); }
+
+double images_per_s(VelocityField& model, int64_t batch, int64_t steps, double guidance, torch::Device dev) {
   SolveOptions o;
   o.steps = steps;
-  auto x = torch::randn({batch, 1, 28, 28});
-  auto labels = torch::arange(batch, torch::kInt64).remainder(10);
+  auto x = torch::randn({batch, 1, 28, 28}, dev);
+  auto labels = torch::arange(batch, torch::TensorOptions(torch::kInt64).device(dev)).remainder(10);
   auto field = guided_field(*model, Cond{labels}, guidance);
-  solve(field, x, o);  // warm-up
+  sync(solve(field, x, o).x);  // warm-up
   auto t0 = std::chrono::steady_clock::now();
-  solve(field, x, o);
+  sync(solve(field, x, o).x);
   return double(batch) / seconds_since(t0);
 }
 
@@ -58,6 +63,7 @@ int main(int argc, char** argv) {
   rflow::keep_freed_memory();
   const int threads = argc > 1 ? std::atoi(argv[1]) : 2;
   const int64_t channels = argc > 2 ? std::atoll(argv[2]) : 32;
+  const torch::Device dev(argc > 3 ? argv[3] : "cpu");
   torch::set_num_threads(threads);
   spdlog::set_level(spdlog::level::warn);
   seed_all(0);
@@ -66,10 +72,11 @@ int main(int argc, char** argv) {
   dc.target.name = "fashion_mnist";
   auto data = make_coupling(dc);
   auto model = make_model(unet_config(channels), {1, 28, 28});
+  model->to(dev);
   MethodConfig mc;
   mc.label_dropout = 0.1;
   auto method = make_method(mc);
-  nlohmann::json out{{"bench", "unet_fmnist"}, {"threads", threads}, {"channels", channels}, {"parameters", count_parameters(*model)}};
+  nlohmann::json out{{"bench", "unet_fmnist"}, {"threads", threads}, {"channels", channels}, {"parameters", count_parameters(*model)}, {"device", dev.str()}};
 
   TrainConfig tc;
   tc.batch_size = 64;
@@ -78,18 +85,24 @@ int main(int argc, char** argv) {
   tc.log_every = 1000000;
   auto dir = fs::temp_directory_path() / ("rflow_bench_unet_" + std::to_string(::getpid()));
   tc.steps = 5;  // warm-up (allocator, OpenMP pool, oneDNN primitives)
-  Trainer(tc, model, *method, *data, (dir / "warm").string(), "{}", torch::kCPU).run();
-  tc.steps = 40;
+  Trainer(tc, model, *method, *data, (dir / "warm").string(), "{}", dev).run();
+  tc.steps = dev.is_cuda() ? 200 : 40;
+  sync(model->parameters().front());
   auto t0 = std::chrono::steady_clock::now();
-  Trainer(tc, model, *method, *data, (dir / "timed").string(), "{}", torch::kCPU).run();
+  Trainer(tc, model, *method, *data, (dir / "timed").string(), "{}", dev).run();
+  sync(model->parameters().front());
   out["train_steps_per_s_b64"] = double(tc.steps) / seconds_since(t0);
   out["train_images_per_s"] = out["train_steps_per_s_b64"].get<double>() * 64;
   fs::remove_all(dir);
 
   model->eval();
   torch::NoGradGuard ng;
-  out["sample_images_per_s_nfe1_b500"] = images_per_s(model, 500, 1, 1.0);
-  out["sample_images_per_s_nfe1_b500_cfg"] = images_per_s(model, 500, 1, 1.5);
-  out["sample_images_per_s_nfe100_b100"] = images_per_s(model, 100, 100, 1.0);
+  out["sample_images_per_s_nfe1_b500"] = images_per_s(model, 500, 1, 1.0, dev);
+  out["sample_images_per_s_nfe1_b500_cfg"] = images_per_s(model, 500, 1, 1.5, dev);
+  out["sample_images_per_s_nfe100_b100"] = images_per_s(model, 100, 100, 1.0, dev);
+  if (dev.is_cuda()) {  // a GPU is idle at these batches: the eval's chunk size says more
+    out["sample_images_per_s_nfe1_b5000"] = images_per_s(model, 5000, 1, 1.0, dev);
+    out["sample_images_per_s_nfe100_b5000_cfg"] = images_per_s(model, 5000, 100, 1.5, dev);
+  }
   std::cout << out.dump() << std::endl;
 }

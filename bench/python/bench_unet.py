@@ -6,7 +6,7 @@ residual block per level, attention at 7x7, GroupNorm(8), 10 classes + a "no lab
 output convs), the same data (Fashion-MNIST train images in [-1, 1], N(0, I) noise, 10% label
 dropout), loss, Adam with warmup, clipping at 1.0 and an EMA update per step. Also prints where the
 time goes (torch.profiler, self CPU time by op family) for one training step and one forward.
-Usage: bench_unet.py [threads]
+Usage: bench_unet.py [threads] [device = cpu | cuda]   (no profile on cuda: its shares are CPU time)
 """
 import gzip
 import json
@@ -18,6 +18,12 @@ import torch
 import torch.nn.functional as F
 
 DATA = "/usr/share/datasets/fashion-mnist/"
+DEV = torch.device(sys.argv[2] if len(sys.argv) > 2 else "cpu")
+
+
+def sync():
+    if DEV.type == "cuda":
+        torch.cuda.synchronize()
 
 
 def read_idx(path):
@@ -151,15 +157,15 @@ class UNet(torch.nn.Module):
 def train_step(model, opt, ema, images, labels, step, batch=64):
     for g in opt.param_groups:
         g["lr"] = 5e-4 * min(1.0, (step + 1) / 100)
-    idx = torch.randint(0, images.shape[0], (batch,))
+    idx = torch.randint(0, images.shape[0], (batch,), device=DEV)
     x1 = images[idx].float().div(127.5).sub(1).unsqueeze(1)
     y = labels[idx].long()
-    y = torch.where(torch.rand(batch) < 0.1, torch.full_like(y, -1), y)
+    y = torch.where(torch.rand(batch, device=DEV) < 0.1, torch.full_like(y, -1), y)
     x0 = torch.randn_like(x1)
-    t = torch.rand(batch)
+    t = torch.rand(batch, device=DEV)
     xt = x0 + t[:, None, None, None] * (x1 - x0)
     loss = F.mse_loss(model(xt, t, y), x1 - x0)
-    if not math.isfinite(loss.item()):
+    if DEV.type == "cpu" and not math.isfinite(loss.item()):  # rflow checks on CPU only too
         raise RuntimeError("nan")
     opt.zero_grad()
     loss.backward()
@@ -172,13 +178,13 @@ def train_step(model, opt, ema, images, labels, step, batch=64):
 
 @torch.no_grad()
 def images_per_s(model, batch, steps, w):
-    x0 = torch.randn(batch, 1, 28, 28)
-    labels = torch.arange(batch) % 10
+    x0 = torch.randn(batch, 1, 28, 28, device=DEV)
+    labels = torch.arange(batch, device=DEV) % 10
 
     def run():
         x = x0
         for i in range(steps):
-            t = torch.full((batch,), i / steps)
+            t = torch.full((batch,), i / steps, device=DEV)
             if w == 1.0:
                 v = model(x, t, labels)
             else:
@@ -189,8 +195,10 @@ def images_per_s(model, batch, steps, w):
         return x
 
     run()
+    sync()
     t0 = time.perf_counter()
     run()
+    sync()
     return batch / (time.perf_counter() - t0)
 
 
@@ -223,27 +231,34 @@ def main():
     threads = int(sys.argv[1]) if len(sys.argv) > 1 else 2
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    images = read_idx(DATA + "train-images-idx3-ubyte.gz")
-    labels = read_idx(DATA + "train-labels-idx1-ubyte.gz")
-    model = UNet()
-    out = {"bench": "unet_fmnist_python", "threads": threads, "torch": torch.__version__,
+    images = read_idx(DATA + "train-images-idx3-ubyte.gz").to(DEV)
+    labels = read_idx(DATA + "train-labels-idx1-ubyte.gz").to(DEV)
+    model = UNet().to(DEV)
+    out = {"bench": "unet_fmnist_python", "threads": threads, "torch": torch.__version__, "device": str(DEV),
            "parameters": sum(p.numel() for p in model.parameters())}
     opt = torch.optim.Adam(model.parameters(), lr=5e-4)
     ema = [p.detach().clone() for p in model.parameters()]
     for s in range(5):
         train_step(model, opt, ema, images, labels, s)
-    steps = 40
+    steps = 200 if DEV.type == "cuda" else 40
+    sync()
     t0 = time.perf_counter()
     for s in range(steps):
         train_step(model, opt, ema, images, labels, 5 + s)
+    sync()
     out["train_steps_per_s_b64"] = steps / (time.perf_counter() - t0)
     out["train_images_per_s"] = out["train_steps_per_s_b64"] * 64
-    out["train_step_time_shares"] = profile_shares(lambda: train_step(model, opt, ema, images, labels, 100))
+    if DEV.type == "cpu":
+        out["train_step_time_shares"] = profile_shares(lambda: train_step(model, opt, ema, images, labels, 100))
     model.eval()
     out["sample_images_per_s_nfe1_b500"] = images_per_s(model, 500, 1, 1.0)
     out["sample_images_per_s_nfe1_b500_cfg"] = images_per_s(model, 500, 1, 1.5)
     out["sample_images_per_s_nfe100_b100"] = images_per_s(model, 100, 100, 1.0)
-    out["forward_b500_time_shares"] = profile_shares(lambda: images_per_s(model, 500, 1, 1.0))
+    if DEV.type == "cuda":
+        out["sample_images_per_s_nfe1_b5000"] = images_per_s(model, 5000, 1, 1.0)
+        out["sample_images_per_s_nfe100_b5000_cfg"] = images_per_s(model, 5000, 100, 1.5)
+    else:
+        out["forward_b500_time_shares"] = profile_shares(lambda: images_per_s(model, 500, 1, 1.0))
     print(json.dumps(out))
 
 

@@ -22,6 +22,12 @@ bool is_cosmetic(const std::string& key) {
   return key == "stages" || key == "log_level" || key == "threads" || key == "device";
 }
 
+// Keys that only say how the trained models are sampled and measured: changing them reruns the
+// stages that read them (each eval result records the settings it was made with) and keeps the
+// models, so a run can be re-evaluated with another n, NFE list or tolerance.
+bool is_output_only(const std::string& key) { return key.rfind("eval.", 0) == 0 || key.rfind("sample.", 0) == 0; }
+const char* const kOutputStages[] = {"sample", "eval", "report"};
+
 void diff_json(const nlohmann::json& a, const nlohmann::json& b, const std::string& prefix,
                std::vector<std::string>& out) {
   for (auto it = a.begin(); it != a.end(); ++it) {
@@ -49,8 +55,17 @@ std::string run_pipeline(RunConfig cfg, const PipelineOptions& opt) {
   const std::string config_json = to_json(cfg);
   const std::string config_path = (fs::path(run_dir) / "config.json").string();
   if (fs::exists(config_path)) {
-    std::vector<std::string> diffs;
+    std::vector<std::string> diffs, outputs;
     diff_json(nlohmann::json::parse(io::read_file(config_path)), nlohmann::json::parse(config_json), "", diffs);
+    for (auto it = diffs.begin(); it != diffs.end();)
+      if (is_output_only(*it)) outputs.push_back(*it), it = diffs.erase(it);
+      else ++it;
+    if (!outputs.empty() && diffs.empty()) {
+      std::string list;
+      for (const auto& d : outputs) list += (list.empty() ? "" : "; ") + d;
+      spdlog::info("config: {} changed; the sample, eval and report stages will run again", list);
+      for (const char* s : kOutputStages) fs::remove(fs::path(run_dir) / "stages" / (std::string(s) + ".done"));
+    }
     if (!diffs.empty()) {
       std::string list;
       for (const auto& d : diffs) list += (list.empty() ? "" : "; ") + d;

@@ -5,6 +5,7 @@
 
 #include "rflow/core/config.h"
 #include "rflow/core/error.h"
+#include "rflow/io/atomic_file.h"
 #include "rflow/solve/solver.h"
 
 namespace rflow {
@@ -63,7 +64,17 @@ std::string RunConfig::run_dir() const { return (std::filesystem::path(out_dir) 
 RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides) {
   RunConfig cfg;
   auto fields = config::fields_of(cfg);
-  if (!path.empty()) config::load_toml_file(fields, path);
+  if (!path.empty()) {
+    // A run directory (or its config.json) stands for the config it was made with: re-running it
+    // with other eval settings needs no copy of the TOML.
+    std::string p = std::filesystem::is_directory(path) ? (std::filesystem::path(path) / "config.json").string() : path;
+    if (p.size() >= 5 && p.compare(p.size() - 5, 5, ".json") == 0) {
+      RF_CHECK(std::filesystem::exists(p), "no config file", p, "pass a TOML config, a run directory or its config.json");
+      config::load_json(fields, io::read_file(p), p);
+    } else {
+      config::load_toml_file(fields, path);
+    }
+  }
   for (const auto& o : overrides) config::apply_override(fields, o);
   cfg.validate();
   return cfg;

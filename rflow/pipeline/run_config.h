@@ -125,7 +125,8 @@ struct RunConfig {
   std::string run_dir() const;
 };
 
-// defaults < TOML file (if path non-empty) < overrides ("key=value"); validated.
+// defaults < TOML file, or a run directory's config.json (if path non-empty) < overrides
+// ("key=value"); validated.
 RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides);
 RunConfig run_config_from_json(const std::string& json, const std::string& where);
 std::string to_json(RunConfig& cfg);

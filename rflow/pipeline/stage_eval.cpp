@@ -176,6 +176,9 @@ void eval_model(StageContext& ctx, const ChainModel& cm) {
     }
     for (auto k : ec.nfe) jobs.emplace_back(s, k);
   }
+  const nlohmann::json common{{"checkpoint_step", m.step}, {"n", ec.n},
+                               {"seed", cfg.seed},           {"guidance", guidance},
+                               {"use_ema", cfg.sample.use_ema}, {"fidnet", out.contains("fidnet") ? out["fidnet"]["id"] : nlohmann::json()}};
   Progress progress("eval", static_cast<int64_t>(jobs.size()));
   int64_t done = 0;
   out["results"] = nlohmann::json::array();
@@ -188,10 +191,13 @@ void eval_model(StageContext& ctx, const ChainModel& cm) {
     }
     const std::string tag = per_step == 0 ? solver_name : solver_name + "_nfe" + std::to_string(nfe);
     const fs::path res_path = dir / "results" / (tag + ".json");
-    // Results on disk are reused only if they were made from this checkpoint (a retrained model
-    // invalidates them).
+    nlohmann::json settings = common;
+    if (per_step == 0) settings.update({{"rtol", ec.rtol}, {"atol", ec.atol}});
+    // Results on disk are reused only if they were made from this checkpoint with these settings
+    // (a retrained model or another n, scale or FID network invalidates them; adaptive results also
+    // on the tolerances). Chunks do not matter: adaptive steps are chosen per sample.
     bool fresh = fs::exists(res_path) &&
-                 nlohmann::json::parse(io::read_file(res_path.string())).value("checkpoint_step", int64_t(-1)) == m.step;
+                 nlohmann::json::parse(io::read_file(res_path.string())).value("settings", nlohmann::json()) == settings;
     if (!fresh) {
       SolveOptions opt;
       opt.method = solver_name;
@@ -209,6 +215,7 @@ void eval_model(StageContext& ctx, const ChainModel& cm) {
       j["steps"] = per_step > 0 ? opt.steps : accepted;
       j["tag"] = tag;
       j["checkpoint_step"] = m.step;
+      j["settings"] = settings;
       j["samples_per_second"] = double(ec.n) / std::max(secs, 1e-9);
       io::write_file_atomic(res_path.string(), j.dump(2));
       spdlog::info("eval: {}: {} NFE {:.1f}: {} ({:.0f} samples/s)", cm.label, solver_name, j["nfe"].get<double>(),

@@ -62,6 +62,22 @@ TEST(Cli, RunPipelineWritesReportAndSkipsDoneStages) {
   auto changed = sh(cli() + " run " + demo() + small(dir.path().string()) + " --set train.lr=0.1");
   EXPECT_EQ(changed.code, 1);
   EXPECT_NE(changed.out.find("train.lr"), std::string::npos) << changed.out;
+  // Evaluation settings may change: the model stays, eval and report run again, and no result made
+  // with the old n survives (each records the settings it was made with).
+  // A run directory stands for its own config.
+  auto reeval = sh(cli() + " run " + run.string() + " --set eval.n=200 --set eval.nfe=[1]");
+  ASSERT_EQ(reeval.code, 0) << reeval.out;
+  EXPECT_NE(reeval.out.find("stage train: done already"), std::string::npos) << reeval.out;
+  EXPECT_NE(reeval.out.find("stage eval: running"), std::string::npos) << reeval.out;
+  auto met200 = nlohmann::json::parse(rflow::test::read_text((run / "eval/metrics.json").string()));
+  ASSERT_EQ(met200["results"].size(), 1u);  // euler 1 (heun at NFE 1 is skipped)
+  EXPECT_EQ(met200["results"][0]["settings"]["n"], 200);
+  EXPECT_NE(met200["results"][0]["w2"].get<double>(), w2_1);
+  // Back to the first settings: recomputed from the same draws, the same numbers.
+  auto back = sh(cli() + " run " + demo() + small(dir.path().string()));
+  ASSERT_EQ(back.code, 0) << back.out;
+  auto met_back = nlohmann::json::parse(rflow::test::read_text((run / "eval/metrics.json").string()));
+  EXPECT_DOUBLE_EQ(met_back["results"][0]["w2"].get<double>(), w2_1);
 
   // sample / eval / info on the trained run.
   std::string npy = (dir.path() / "s.npy").string();

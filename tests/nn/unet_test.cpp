@@ -99,3 +99,41 @@ TEST(UNet, SizesFromAboutOneToTenMillionParameters) {
   EXPECT_LT(large, 12000000);
   std::cout << "unet parameters: channels 32 → " << small << ", channels 80 → " << large << "\n";
 }
+
+// GPU build only (skips elsewhere): the same weights give the same field on CUDA as on the CPU, and
+// the guided field solves there with fixed and per-sample adaptive steps.
+TEST(UNet, OnCudaMatchesTheCpuAndSolves) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  torch::manual_seed(3);
+  auto m = make_model(small_unet(3), {1, 14, 14});
+  {
+    torch::NoGradGuard ng;  // move the zero-initialised layers off zero so the outputs say something
+    for (auto& p : m->parameters()) p.add_(torch::randn_like(p) * 0.05);
+  }
+  m->eval();
+  torch::NoGradGuard ng;
+  auto x = torch::randn({6, 1, 14, 14});
+  auto t = torch::rand({6});
+  Cond c{torch::tensor({0, 1, 2, -1, 0, 1}, torch::kInt64)};
+  auto v_cpu = m->forward(x, t, c);
+  SolveOptions euler;
+  euler.steps = 4;
+  auto x_cpu = solve(guided_field(*m, c, 1.5), x, euler).x;
+  m->to(torch::kCUDA);
+  Cond cc{c.labels.cuda()};
+  auto v_gpu = m->forward(x.cuda(), t.cuda(), cc);
+  ASSERT_TRUE(v_gpu.is_cuda());
+  // cuDNN may use TF32 convolutions (10-bit mantissa): agreement to ~1e-3 of the scale.
+  const double scale = v_cpu.abs().max().item<double>();
+  EXPECT_GT(scale, 1e-3);
+  EXPECT_LT((v_gpu.cpu() - v_cpu).abs().max().item<double>(), 1e-2 * scale);
+  auto r = solve(guided_field(*m, cc, 1.5), x.cuda(), euler);
+  EXPECT_LT((r.x.cpu() - x_cpu).abs().max().item<double>(), 1e-2 * x_cpu.abs().max().item<double>());
+  SolveOptions dopri;
+  dopri.method = "dopri5";
+  dopri.rtol = dopri.atol = 1e-3;
+  auto a = solve(guided_field(*m, cc, 1.5), x.cuda(), dopri);
+  EXPECT_TRUE(a.x.is_cuda());
+  EXPECT_TRUE(torch::isfinite(a.x).all().item<bool>());
+  EXPECT_GE(a.nfe.min().item<int64_t>(), 6);
+}

@@ -21,7 +21,8 @@ namespace rflow::cli {
 
 void add_config_options(CLI::App& cmd, ConfigArgs& args, bool positional) {
   if (positional)
-    cmd.add_option("config", args.config, "run config (TOML)")->check(CLI::ExistingFile);
+    cmd.add_option("config", args.config, "run config (TOML), or a run directory / its config.json to rerun it")
+        ->check(CLI::ExistingPath);
   else
     cmd.add_option("-c,--config", args.config, "run config (TOML)")->check(CLI::ExistingFile);
   cmd.add_option("-s,--set", args.overrides, "override a config key: --set train.lr=1e-3 (repeatable)");

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# On a GPU machine: builds rflow against the CUDA LibTorch of the machine's own PyTorch, runs the
+# test suite (its CUDA tests no longer skip), the U-Net bench in C++ and Python on the GPU, a toy
+# image chain with device = cuda, and re-evaluates the run directories that scripts/gpu_pack.sh
+# packed into .gpu/runs with the full protocol (n = 10000). Logs and results go to $OUT.
+#   scripts/gpu_pack.sh runs/fmnist_cond          (here, then carry .gpu to the GPU machine)
+#   scripts/gpu_check.sh [build] [bench] [smoke] [eval] [test]   (default: all, in this order)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-/tmp/rflow_gpu}
+mkdir -p "$OUT"
+[ -d .gpu/sysroot ] || { echo "gpu_check: no .gpu/sysroot; run scripts/gpu_pack.sh first and carry .gpu" >&2; exit 1; }
+root=$PWD/.gpu/sysroot/usr
+lib=$root/lib/x86_64-linux-gnu
+export LD_LIBRARY_PATH=$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+export RFLOW_FIDNET=$PWD/.gpu/fidnet_fashion_mnist_v1.safetensors
+# rflow reads Fashion-MNIST where Debian puts it.
+if [ ! -e /usr/share/datasets/fashion-mnist ]; then
+  mkdir -p /usr/share/datasets && ln -s "$PWD/.gpu/fashion-mnist" /usr/share/datasets/fashion-mnist
+fi
+BIN=${RFLOW_BIN:-build-cuda}  # or a folder holding the binaries of bin_cuda.tgz
+steps=("$@")
+[ ${#steps[@]} -eq 0 ] && steps=(build bench smoke eval test)
+BUDGET=${GPU_CHECK_BUDGET:-540}  # seconds: the test step gets what is left of it
+t_start=$(date +%s)
+stamp() { echo "== $1 ($(($(date +%s) - t_start)) s)"; }
+
+do_build() {
+  stamp build
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+  g++ --version | head -1; cmake --version | head -1
+  local tr abi
+  tr=$(python3 -c 'import os, torch; print(os.path.dirname(torch.__file__))')
+  abi=$(python3 -c 'import torch; print(int(torch._C._GLIBCXX_USE_CXX11_ABI))')
+  python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name(0))'
+  # Debian's spdlog needs its fmt 9, and torch ships a newer fmt in its include folder: a folder of
+  # their own, searched first (the sysroot itself is a system folder, searched after torch's).
+  mkdir -p .gpu/first && cp -r "$root/include/fmt" "$root/include/spdlog" .gpu/first/
+  local std=17  # newer PyTorch headers refuse C++17 with an #error naming C++20
+  grep -rqs "C++20 or later compatible compiler is required" "$tr/include/ATen" "$tr/include/c10" "$tr/include/torch" && std=20
+  echo "C++$std"
+  cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_STANDARD=$std -DRFLOW_TORCH_ROOT="$tr" -DRFLOW_TORCH_CXX11_ABI="$abi" \
+    -DCMAKE_PREFIX_PATH="$root" -DRFLOW_DEPS_INCLUDE="$PWD/.gpu/first" -DRFLOW_STB_INCLUDE="$root/include/stb" -DZLIB_INCLUDE_DIR="$root/include" \
+    -DZLIB_LIBRARY="$lib/libz.a" > "$OUT/cmake.log" 2>&1 || { tail -40 "$OUT/cmake.log"; return 1; }
+  # -k 0: one pass shows every translation unit that fails, not the first.
+  cmake --build build-cuda -j "$(nproc)" -- -k 0 > "$OUT/build.log" 2>&1 || { grep -A3 "error" "$OUT/build.log" | head -150; return 1; }
+  # The binaries come back too, so a later call on a fresh machine needs no build (RFLOW_BIN).
+  tar czf "$OUT/bin_cuda.tgz" -C build-cuda rflow rflow_tests rflow_e2e_tests bench_unet
+}
+
+do_test() {
+  stamp test
+  local left=$((BUDGET - ($(date +%s) - t_start) - 15)) logs=/tmp/rflow_gpu_tests
+  [ "$left" -gt 30 ] || { echo "test: no time left"; return 1; }
+  # The e2e tests call the CLI by the path they were built with.
+  [ -x build-cuda/rflow ] || { mkdir -p build-cuda && cp "$BIN/rflow" build-cuda/; }
+  rm -rf "$logs" && mkdir -p "$logs"
+  # gtest's own sharding: 16 processes per binary, one thread each, no ctest files needed.
+  local n=16 t i
+  for t in rflow_tests rflow_e2e_tests; do
+    for ((i = 0; i < n; i++)); do
+      GTEST_TOTAL_SHARDS=$n GTEST_SHARD_INDEX=$i OMP_NUM_THREADS=1 timeout "$left" "$BIN/$t" > "$logs/$t.$i.log" 2>&1 &
+    done
+  done
+  wait
+  cat "$logs"/*.log > "$OUT/tests.log"
+  echo "passed: $(grep -c '^\[       OK \]' "$OUT/tests.log"), skipped: $(grep -c '^\[  SKIPPED \] .*\.' "$OUT/tests.log"), failed: $(grep -c '^\[  FAILED  \] .*\.' "$OUT/tests.log" | head -1)"
+  grep -E '^\[  FAILED  \]|^\[  SKIPPED \] [A-Za-z]' "$OUT/tests.log" | sort -u | head -20
+  grep -A6 "OnCuda" "$OUT/tests.log" | head -20
+}
+
+do_bench() {
+  stamp bench
+  local ch
+  for ch in 32 16; do
+    if ! "$BIN/bench_unet" 16 "$ch" cuda | tee -a "$OUT/bench_unet_cuda.jsonl"; then
+      # A crash: where, once (cuda-gdb also debugs host code; there is no plain gdb there).
+      command -v cuda-gdb > /dev/null && timeout 120 cuda-gdb -q -batch -ex run -ex bt --args "$BIN/bench_unet" 16 "$ch" cuda 2>&1 | grep -E "^#|signal" | head -30
+      break
+    fi
+  done
+  [ "${GPU_BENCH_PYTHON:-1}" = 1 ] && python3 bench/python/bench_unet.py 16 cuda | tee -a "$OUT/bench_unet_cuda.jsonl"
+}
+
+do_smoke() {
+  stamp smoke
+  local dir=/tmp/rflow_smoke
+  rm -rf "$dir"
+  "$BIN/rflow" run configs/fmnist_cond.toml --set out_dir=$dir --set device=cuda \
+    --set 'stages=["train","sample","reflow","distill","eval","report"]' --set model.channels=8 \
+    --set train.steps=50 --set reflow.pairs=64 --set reflow.steps=2 --set reflow.train.steps=20 \
+    --set distill.train.steps=20 --set sample.n=20 --set sample.steps=2 --set eval.n=100 --set eval.nfe=[1,2] \
+    --set 'eval.solvers=["euler","dopri5"]' > "$OUT/smoke.log" 2>&1
+  echo "smoke chain on cuda: exit $?"; grep -E "eval: |error|Error" "$OUT/smoke.log" | tail -8
+}
+
+do_eval() {
+  for d in .gpu/runs/*/; do
+    local name
+    name=$(basename "$d")
+    stamp "eval $name"
+    mkdir -p runs && rm -rf "runs/$name" && cp -r "$d" "runs/$name"
+    "$BIN/rflow" run "runs/$name" --set device=cuda --set eval.n=10000 --set eval.batch=5000 \
+      --set 'stages=["eval","report"]' > "$OUT/eval_$name.log" 2>&1
+    echo "eval $name: exit $?"; grep -E "eval: " "$OUT/eval_$name.log" | tail -40
+    (cd runs && tar czf "$OUT/eval_$name.tgz" --exclude='*.npy' "$name/report.html" $(cd "$name" && find . -name eval -type d | sed "s|^\.|$name|"))
+  done
+}
+
+for s in "${steps[@]}"; do "do_$s" || { stamp "$s failed"; [ "$s" = build ] && exit 1; }; done
+stamp done
