@@ -72,14 +72,14 @@ do_test() {
 do_bench() {
   stamp bench
   local ch
-  for ch in 32 16; do
+  for ch in ${GPU_BENCH_CHANNELS:-32 16}; do
     if ! "$BIN/bench_unet" 16 "$ch" cuda | tee -a "$OUT/bench_unet_cuda.jsonl"; then
       # A crash: where, once (cuda-gdb also debugs host code; there is no plain gdb there).
       command -v cuda-gdb > /dev/null && timeout 120 cuda-gdb -q -batch -ex run -ex bt --args "$BIN/bench_unet" 16 "$ch" cuda 2>&1 | grep -E "^#|signal" | head -30
       break
     fi
   done
-  [ "${GPU_BENCH_PYTHON:-1}" = 1 ] && python3 bench/python/bench_unet.py 16 cuda | tee -a "$OUT/bench_unet_cuda.jsonl"
+  if [ "${GPU_BENCH_PYTHON:-1}" = 1 ]; then python3 bench/python/bench_unet.py 16 cuda | tee -a "$OUT/bench_unet_cuda.jsonl"; fi
 }
 
 do_smoke() {
@@ -89,19 +89,22 @@ do_smoke() {
   "$BIN/rflow" run configs/fmnist_cond.toml --set out_dir=$dir --set device=cuda \
     --set 'stages=["train","sample","reflow","distill","eval","report"]' --set model.channels=8 \
     --set train.steps=50 --set reflow.pairs=64 --set reflow.steps=2 --set reflow.train.steps=20 \
-    --set distill.train.steps=20 --set sample.n=20 --set sample.steps=2 --set eval.n=100 --set eval.nfe=[1,2] \
+    --set distill.train.steps=20 --set sample.n=20 --set sample.steps=2 --set eval.n=100 --set 'eval.nfe=[1,2]' \
     --set 'eval.solvers=["euler","dopri5"]' > "$OUT/smoke.log" 2>&1
   echo "smoke chain on cuda: exit $?"; grep -E "eval: |error|Error" "$OUT/smoke.log" | tail -8
 }
 
 do_eval() {
+  shopt -s nullglob
   for d in .gpu/runs/*/; do
     local name
     name=$(basename "$d")
     stamp "eval $name"
     mkdir -p runs && rm -rf "runs/$name" && cp -r "$d" "runs/$name"
+    # The protocol's n, and Heun's curve too: cheap on a GPU.
     "$BIN/rflow" run "runs/$name" --set device=cuda --set eval.n=10000 --set eval.batch=5000 \
-      --set 'stages=["eval","report"]' > "$OUT/eval_$name.log" 2>&1
+      --set 'eval.solvers=["euler","heun","dopri5"]' --set 'stages=["eval","report"]' ${GPU_EVAL_SET:-} \
+      > "$OUT/eval_$name.log" 2>&1
     echo "eval $name: exit $?"; grep -E "eval: " "$OUT/eval_$name.log" | tail -40
     (cd runs && tar czf "$OUT/eval_$name.tgz" --exclude='*.npy' "$name/report.html" $(cd "$name" && find . -name eval -type d | sed "s|^\.|$name|"))
   done

@@ -14,7 +14,12 @@ dpkg -L "${pkgs[@]}" | grep -vE '^/usr/share/(doc|lintian|man)/|^/usr/src/' | wh
 done | tar cf - --no-recursion -T - 2>/dev/null | tar xf - -C .gpu/sysroot
 cp /usr/share/datasets/fashion-mnist/*.gz .gpu/fashion-mnist/
 net=${RFLOW_FIDNET:-$HOME/.cache/rflow/fidnet_fashion_mnist_v1.safetensors}
-[ -f "$net" ] && cp "$net" .gpu/fidnet_fashion_mnist_v1.safetensors
+if [ -f "$net" ]; then
+  cp "$net" .gpu/fidnet_fashion_mnist_v1.safetensors
+else  # the GPU machine would train its own, whose FID-proxies do not compare with ours
+  echo "gpu_pack: no FID network at $net; run build/rflow fidnet train first" >&2
+  exit 1
+fi
 # A run directory travels without its pairs, samples, eval outputs and older checkpoints: the
 # newest checkpoint of each model, configs and stage records are what `rflow run <dir>` evaluates.
 for run in "$@"; do

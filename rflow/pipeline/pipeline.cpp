@@ -17,16 +17,17 @@ namespace rflow {
 
 namespace {
 
-// Keys that may change between reruns of the same run without invalidating its results.
+// Keys that may change between reruns of the same run without invalidating its results (out_dir
+// and name only say where the run is: a moved run is still the same run).
 bool is_cosmetic(const std::string& key) {
-  return key == "stages" || key == "log_level" || key == "threads" || key == "device";
+  return key == "stages" || key == "log_level" || key == "threads" || key == "device" || key == "out_dir" ||
+         key == "name";
 }
 
 // Keys that only say how the trained models are sampled and measured: changing them reruns the
 // stages that read them (each eval result records the settings it was made with) and keeps the
 // models, so a run can be re-evaluated with another n, NFE list or tolerance.
 bool is_output_only(const std::string& key) { return key.rfind("eval.", 0) == 0 || key.rfind("sample.", 0) == 0; }
-const char* const kOutputStages[] = {"sample", "eval", "report"};
 
 void diff_json(const nlohmann::json& a, const nlohmann::json& b, const std::string& prefix,
                std::vector<std::string>& out) {
@@ -63,8 +64,10 @@ std::string run_pipeline(RunConfig cfg, const PipelineOptions& opt) {
     if (!outputs.empty() && diffs.empty()) {
       std::string list;
       for (const auto& d : outputs) list += (list.empty() ? "" : "; ") + d;
-      spdlog::info("config: {} changed; the sample, eval and report stages will run again", list);
-      for (const char* s : kOutputStages) fs::remove(fs::path(run_dir) / "stages" / (std::string(s) + ".done"));
+      spdlog::info("config: {} changed; the stages that read them will run again", list);
+      const fs::path markers = fs::path(run_dir) / "stages";
+      for (const auto& d : outputs) fs::remove(markers / (d.substr(0, d.find('.')) + ".done"));
+      fs::remove(markers / "report.done");
     }
     if (!diffs.empty()) {
       std::string list;
@@ -84,7 +87,9 @@ std::string run_pipeline(RunConfig cfg, const PipelineOptions& opt) {
       spdlog::info("stage {}: done already, skipping", stage);
       continue;
     }
-    reran = true;
+    // Samples feed only the report; anything else makes every later stage stale.
+    if (stage == "sample") fs::remove(fs::path(run_dir) / "stages" / "report.done");
+    else reran = true;
     fs::remove(marker);
     spdlog::info("stage {}: running", stage);
     auto t0 = std::chrono::steady_clock::now();

@@ -66,13 +66,26 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
   auto fields = config::fields_of(cfg);
   if (!path.empty()) {
     // A run directory (or its config.json) stands for the config it was made with: re-running it
-    // with other eval settings needs no copy of the TOML.
-    std::string p = std::filesystem::is_directory(path) ? (std::filesystem::path(path) / "config.json").string() : path;
+    // with other eval settings needs no copy of the TOML. The run stays where it is, even if it was
+    // moved or copied since (its stored out_dir/name would otherwise start a fresh run elsewhere).
+    namespace fs = std::filesystem;
+    fs::path dir = fs::is_directory(path) ? fs::path(path) : fs::path();
+    if (dir.empty() && fs::path(path).filename() == "config.json" && fs::is_directory(fs::path(path).parent_path() / "stages"))
+      dir = fs::path(path).parent_path();
+    const std::string p = dir.empty() ? path : (dir / "config.json").string();
     if (p.size() >= 5 && p.compare(p.size() - 5, 5, ".json") == 0) {
-      RF_CHECK(std::filesystem::exists(p), "no config file", p, "pass a TOML config, a run directory or its config.json");
+      RF_CHECK(fs::exists(p), "no config file", p, "pass a TOML config, a run directory or its config.json");
       config::load_json(fields, io::read_file(p), p);
     } else {
       config::load_toml_file(fields, path);
+    }
+    if (!dir.empty()) {
+      dir = dir.lexically_normal();
+      if (dir.filename().empty()) dir = dir.parent_path();  // a trailing '/'
+      if (dir.filename() == "." || dir.filename() == "..") dir = fs::absolute(dir).lexically_normal();
+      if (dir.filename().empty()) dir = dir.parent_path();
+      cfg.name = dir.filename().string();
+      cfg.out_dir = dir.has_parent_path() ? dir.parent_path().string() : ".";
     }
   }
   for (const auto& o : overrides) config::apply_override(fields, o);

@@ -117,8 +117,9 @@ void eval_model(StageContext& ctx, const ChainModel& cm) {
   const fs::path dir = fs::path(cm.dir) / "eval";
   const bool labeled = m.cfg.data.labels;
   const bool images = coupling->target().sample_shape().size() == 3;
-  // The model's own config says its scale: the 1-RF's eval.guidance; models trained on guided pairs 1.
-  const double guidance = m.cfg.eval.guidance;
+  // The 1-RF is evaluated at the run's eval.guidance (which may have changed since it was trained);
+  // models trained on guided pairs at their own config's 1 (guiding them again would compound it).
+  const double guidance = (cm.k == 1 && !cm.student) ? cfg.eval.guidance : m.cfg.eval.guidance;
   fs::create_directories(dir / "results");
   fs::create_directories(dir / "samples");
 
@@ -178,7 +179,8 @@ void eval_model(StageContext& ctx, const ChainModel& cm) {
   }
   const nlohmann::json common{{"checkpoint_step", m.step}, {"n", ec.n},
                                {"seed", cfg.seed},           {"guidance", guidance},
-                               {"use_ema", cfg.sample.use_ema}, {"fidnet", out.contains("fidnet") ? out["fidnet"]["id"] : nlohmann::json()}};
+                               {"use_ema", cfg.sample.use_ema}, {"fidnet", out.contains("fidnet") ? out["fidnet"]["id"] : nlohmann::json()},
+                               {"sliced_projections", images ? int64_t(0) : ec.sliced_projections}};
   Progress progress("eval", static_cast<int64_t>(jobs.size()));
   int64_t done = 0;
   out["results"] = nlohmann::json::array();
@@ -196,8 +198,11 @@ void eval_model(StageContext& ctx, const ChainModel& cm) {
     // Results on disk are reused only if they were made from this checkpoint with these settings
     // (a retrained model or another n, scale or FID network invalidates them; adaptive results also
     // on the tolerances). Chunks do not matter: adaptive steps are chosen per sample.
-    bool fresh = fs::exists(res_path) &&
-                 nlohmann::json::parse(io::read_file(res_path.string())).value("settings", nlohmann::json()) == settings;
+    bool fresh = false;
+    if (fs::exists(res_path)) {  // a torn or hand-edited file is recomputed, not an error
+      auto old = nlohmann::json::parse(io::read_file(res_path.string()), nullptr, /*allow_exceptions=*/false);
+      fresh = old.is_object() && old.value("settings", nlohmann::json()) == settings;
+    }
     if (!fresh) {
       SolveOptions opt;
       opt.method = solver_name;

@@ -78,6 +78,15 @@ TEST(Cli, RunPipelineWritesReportAndSkipsDoneStages) {
   ASSERT_EQ(back.code, 0) << back.out;
   auto met_back = nlohmann::json::parse(rflow::test::read_text((run / "eval/metrics.json").string()));
   EXPECT_DOUBLE_EQ(met_back["results"][0]["w2"].get<double>(), w2_1);
+  // A copied run directory is the same run where it now lies: re-evaluated there, not retrained.
+  const fs::path moved = dir.path() / "moved" / "demo_2d";
+  fs::create_directories(moved.parent_path());
+  fs::copy(run, moved, fs::copy_options::recursive);
+  auto m = sh(cli() + " run " + moved.string() + "/ --set eval.n=200 --set 'eval.nfe=[1]'");
+  ASSERT_EQ(m.code, 0) << m.out;
+  EXPECT_NE(m.out.find("stage train: done already"), std::string::npos) << m.out;
+  EXPECT_EQ(nlohmann::json::parse(rflow::test::read_text((moved / "eval/metrics.json").string()))["results"][0]["w2"],
+            met200["results"][0]["w2"]);
 
   // sample / eval / info on the trained run.
   std::string npy = (dir.path() / "s.npy").string();
@@ -194,6 +203,12 @@ TEST(Cli, ConditionalReflowWithAGuidedTeacherKeepsTheLabels) {
     for (const auto& res : (*met)["results"])
       if (res["nfe"].get<double>() == ((*met)["model"] == "1-RF" ? 32.0 : 1.0))
         EXPECT_GT(res["label_accuracy"].get<double>(), 0.9 * ceiling) << (*met)["model"];
+  // Re-evaluated at another scale: the 1-RF takes the run's new eval.guidance, the student keeps 1.
+  auto w1 = sh(cli() + " run " + run.string() + " --set eval.guidance=1 --set 'eval.nfe=[1]'");
+  ASSERT_EQ(w1.code, 0) << w1.out;
+  EXPECT_EQ(metrics_of(run)["guidance"], 1.0);
+  EXPECT_EQ(metrics_of(run)["results"][0]["settings"]["guidance"], 1.0);
+  EXPECT_EQ(metrics_of(run / "distill_2rf")["guidance"], 1.0);
 }
 
 // The image chain at toy size: U-Net 1-RF → guided pairs → 2-RF → one-step student with the FID
