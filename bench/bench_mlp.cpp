@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <cstdlib>
 #include <iostream>
 #include <unistd.h>
 
@@ -37,7 +38,7 @@ double train_steps_per_s(int64_t batch, int64_t steps) {
   tc.batch_size = batch;
   tc.ckpt_every = 0;
   tc.log_every = 1000000;
-  auto dir = fs::temp_directory_path() / ("rflow_bench_" + std::to_string(::getpid()));
+  auto dir = fs::path(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") / ("rflow_bench_" + std::to_string(::getpid()));
   // Warm-up run (allocator, OpenMP pool), then the timed one in a fresh directory.
   tc.steps = 20;
   Trainer(tc, model, *method, *data, (dir / "warm").string(), "{}", torch::kCPU).run();

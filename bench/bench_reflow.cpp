@@ -5,6 +5,7 @@
 // Usage: bench_reflow [threads]
 #include <chrono>
 #include <filesystem>
+#include <cstdlib>
 #include <iostream>
 #include <unistd.h>
 
@@ -32,7 +33,7 @@ nlohmann::json generation(VelocityField teacher, const std::string& solver, int6
   cfg.shard_size = shard;
   cfg.solver = solver;
   cfg.steps = steps;
-  const fs::path dir = fs::temp_directory_path() / ("rflow_bench_reflow_" + std::to_string(::getpid()));
+  const fs::path dir = fs::path(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") / ("rflow_bench_reflow_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   auto g = generate_pairs(bind_field(*teacher), data->source(), cfg, dir.string(), 0, torch::kCPU);
   fs::remove_all(dir);

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <cstdlib>
 #include <iostream>
 #include <unistd.h>
 
@@ -83,7 +84,7 @@ int main(int argc, char** argv) {
   tc.lr = 5e-4;
   tc.ckpt_every = 0;
   tc.log_every = 1000000;
-  auto dir = fs::temp_directory_path() / ("rflow_bench_unet_" + std::to_string(::getpid()));
+  auto dir = fs::path(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") / ("rflow_bench_unet_" + std::to_string(::getpid()));
   tc.steps = 5;  // warm-up (allocator, OpenMP pool, oneDNN primitives)
   Trainer(tc, model, *method, *data, (dir / "warm").string(), "{}", dev).run();
   tc.steps = dev.is_cuda() ? 200 : 40;

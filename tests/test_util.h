@@ -2,21 +2,35 @@
 // utilities, so tests never leave files behind or depend on the working directory.
 #pragma once
 
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <sstream>
 #include <string>
 
 namespace rflow::test {
 
+// $TMPDIR or /tmp. Neither std::filesystem::temp_directory_path() nor std::random_device: on the
+// GPU machine's build (its own GCC 13 and libstdc++, pip LibTorch) tests that reached them crashed
+// through a null function pointer while the CLI, which uses neither, ran.
+inline std::filesystem::path temp_root() {
+  const char* t = std::getenv("TMPDIR");
+  return t && *t ? std::filesystem::path(t) : std::filesystem::path("/tmp");
+}
+
 class TempDir {
  public:
   TempDir() {
-    std::random_device rd;
-    auto base = std::filesystem::temp_directory_path();
+    static std::atomic<uint64_t> counter{0};
+    const auto base = temp_root();
+    const uint64_t stamp = std::chrono::steady_clock::now().time_since_epoch().count();
     for (int i = 0; i < 100; ++i) {
-      auto p = base / ("rflow_test_" + std::to_string(rd()) + std::to_string(rd()));
+      auto p = base / ("rflow_test_" + std::to_string(::getpid()) + "_" + std::to_string(stamp) + "_" +
+                       std::to_string(counter++));
       if (std::filesystem::create_directory(p)) {
         path_ = p;
         return;
