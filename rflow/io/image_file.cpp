@@ -71,4 +71,8 @@ at::Tensor image_grid(const at::Tensor& images, int64_t cols, int64_t pad) {
   return grid;
 }
 
+void write_image_grid(const std::string& path, const at::Tensor& images, int64_t cols, int64_t rows) {
+  write_png(path, image_grid(images.slice(0, 0, std::min<int64_t>(images.size(0), cols * rows)), cols));
+}
+
 }  // namespace rflow::io

@@ -21,4 +21,8 @@ at::Tensor read_image(const std::string& path, int channels = 0);
 // with `cols` columns and `pad` pixels of background between tiles.
 at::Tensor image_grid(const at::Tensor& images, int64_t cols, int64_t pad = 2);
 
+// A sample sheet: the first cols × rows images as a PNG grid (column k holds class k when the
+// images were drawn with balanced labels i mod cols).
+void write_image_grid(const std::string& path, const at::Tensor& images, int64_t cols, int64_t rows = 10);
+
 }  // namespace rflow::io

@@ -1,6 +1,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -67,16 +68,35 @@ Scorer point_scorer(const RunConfig& cfg, const fs::path& dir, const at::Tensor&
   return s;
 }
 
-// Images: 100 samples in a grid whose columns are the classes of balanced labels.
-void save_grid(const fs::path& path, const at::Tensor& xs, int64_t cols) {
-  io::write_png(path.string(), io::image_grid(xs.slice(0, 0, std::min<int64_t>(xs.size(0), cols * 10)), cols));
+// The FID network and the test set's feature statistics: every model of a chain is scored against
+// the same ones, so the eval stage builds them once.
+struct FidReference {
+  std::string data_dir;
+  eval::FidNetInfo info;
+  std::shared_ptr<eval::FidNet> net;
+  std::shared_ptr<eval::FeatureStats> test_stats;
+  int64_t test_size = 0;
+};
+
+const FidReference& fid_reference(std::optional<FidReference>& cache, const std::string& fidnet_path,
+                                  const std::string& data_dir) {
+  if (!cache || cache->data_dir != data_dir) {
+    FidReference r;
+    r.data_dir = data_dir;
+    r.net = std::make_shared<eval::FidNet>(eval::cached_fidnet(fidnet_path, &r.info));
+    auto test = load_fashion_mnist(data_dir, "test", false);
+    r.test_stats = std::make_shared<eval::FeatureStats>(eval::feature_stats(eval::fidnet_features(*r.net, test->all())));
+    r.test_size = test->size();
+    cache = std::move(r);
+  }
+  return *cache;
 }
 
 Scorer image_scorer(const RunConfig& cfg, const RunConfig& model_cfg, const fs::path& dir, const at::Tensor& train_draw,
-                    const at::Tensor& labels, int64_t grid_cols, nlohmann::json& about) {
+                    const at::Tensor& labels, int64_t grid_cols, nlohmann::json& about, std::optional<FidReference>& fid) {
   Scorer s;
   s.save = [dir, grid_cols](const at::Tensor& xs, const std::string& tag) {
-    save_grid(dir / "samples" / (tag + ".png"), xs, grid_cols);
+    io::write_image_grid((dir / "samples" / (tag + ".png")).string(), xs, grid_cols);
   };
   const auto& tc = model_cfg.data.target;
   if (tc.name != "fashion_mnist") {
@@ -85,15 +105,14 @@ Scorer image_scorer(const RunConfig& cfg, const RunConfig& model_cfg, const fs::
     s.headline = [](const nlohmann::json&) { return std::string("grid written"); };
     return s;
   }
-  auto info = std::make_shared<eval::FidNetInfo>();
-  auto net = std::make_shared<eval::FidNet>(eval::cached_fidnet(cfg.eval.fidnet, info.get()));
-  auto test = load_fashion_mnist(tc.path.empty() ? kFashionMnistDir : tc.path, "test", false);
-  auto test_stats = std::make_shared<eval::FeatureStats>(eval::feature_stats(eval::fidnet_features(*net, test->all())));
-  about["fidnet"] = {{"id", info->id}, {"test_accuracy", info->test_accuracy}, {"path", info->path}};
-  about["reference"] = "Fashion-MNIST test set (" + std::to_string(test->size()) + " images)";
+  const FidReference& ref = fid_reference(fid, cfg.eval.fidnet, tc.path.empty() ? kFashionMnistDir : tc.path);
+  auto net = ref.net;
+  auto test_stats = ref.test_stats;
+  about["fidnet"] = {{"id", ref.info.id}, {"test_accuracy", ref.info.test_accuracy}, {"path", ref.info.path}};
+  about["reference"] = "Fashion-MNIST test set (" + std::to_string(ref.test_size) + " images)";
   // The floor: as many real training images as samples, against the same test statistics.
   s.floor["fid_proxy"] = eval::fid_proxy(*net, train_draw, *test_stats);
-  if (labels.defined()) s.floor["class_accuracy"] = info->test_accuracy;
+  if (labels.defined()) s.floor["class_accuracy"] = ref.info.test_accuracy;
   s.score = [=](const at::Tensor& xs) {
     nlohmann::json j;
     j["fid_proxy"] = eval::fid_proxy(*net, xs, *test_stats);
@@ -109,7 +128,7 @@ Scorer image_scorer(const RunConfig& cfg, const RunConfig& model_cfg, const fs::
 }
 
 // Evaluates one model of the run (all with the same draws, so numbers compare across models).
-void eval_model(StageContext& ctx, const ChainModel& cm) {
+void eval_model(StageContext& ctx, const ChainModel& cm, std::optional<FidReference>& fid) {
   const RunConfig& cfg = ctx.cfg;
   const EvalConfig& ec = cfg.eval;
   LoadedModel m = load_model(cm.dir, cfg.sample.use_ema, ctx.device);
@@ -139,8 +158,8 @@ void eval_model(StageContext& ctx, const ChainModel& cm) {
     // Balanced labels (class i % C): the test set is balanced, and grid columns are the classes.
     const int64_t classes = coupling->target().num_classes();
     if (labeled) cond_labels = torch::arange(ec.n, torch::kInt64).remainder(classes), grid_cols = classes;
-    scorer = image_scorer(cfg, m.cfg, dir, ref, cond_labels, grid_cols, out);
-    save_grid(dir / "reference.png", ref, grid_cols);
+    scorer = image_scorer(cfg, m.cfg, dir, ref, cond_labels, grid_cols, out, fid);
+    io::write_image_grid((dir / "reference.png").string(), ref, grid_cols);
   } else {
     // Class-conditional models are sampled with the labels of the reference draw, so the label mix
     // (and hence the marginal they should match) is the target's.
@@ -198,12 +217,12 @@ void eval_model(StageContext& ctx, const ChainModel& cm) {
     // Results on disk are reused only if they were made from this checkpoint with these settings
     // (a retrained model or another n, scale or FID network invalidates them; adaptive results also
     // on the tolerances). Chunks do not matter: adaptive steps are chosen per sample.
-    bool fresh = false;
+    nlohmann::json j;
     if (fs::exists(res_path)) {  // a torn or hand-edited file is recomputed, not an error
-      auto old = nlohmann::json::parse(io::read_file(res_path.string()), nullptr, /*allow_exceptions=*/false);
-      fresh = old.is_object() && old.value("settings", nlohmann::json()) == settings;
+      j = nlohmann::json::parse(io::read_file(res_path.string()), nullptr, /*allow_exceptions=*/false);
+      if (!j.is_object() || j.value("settings", nlohmann::json()) != settings) j = nlohmann::json();
     }
-    if (!fresh) {
+    if (j.is_null()) {
       SolveOptions opt;
       opt.method = solver_name;
       opt.steps = per_step > 0 ? nfe / per_step : 1;
@@ -214,7 +233,7 @@ void eval_model(StageContext& ctx, const ChainModel& cm) {
       const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
       const double nfe_mean = nfe_each.to(torch::kFloat64).mean().item<double>();
       scorer.save(xs, tag);
-      nlohmann::json j = scorer.score(xs);
+      j = scorer.score(xs);
       j["solver"] = solver_name;
       j["nfe"] = per_step > 0 ? double(nfe) : nfe_mean;
       j["steps"] = per_step > 0 ? opt.steps : accepted;
@@ -226,7 +245,7 @@ void eval_model(StageContext& ctx, const ChainModel& cm) {
       spdlog::info("eval: {}: {} NFE {:.1f}: {} ({:.0f} samples/s)", cm.label, solver_name, j["nfe"].get<double>(),
                    scorer.headline(j), j["samples_per_second"].get<double>());
     }
-    out["results"].push_back(nlohmann::json::parse(io::read_file(res_path.string())));
+    out["results"].push_back(std::move(j));
     progress.update(++done);
   }
   progress.finish();
@@ -300,12 +319,13 @@ void eval_model(StageContext& ctx, const ChainModel& cm) {
 }  // namespace
 
 void stage_eval(StageContext& ctx) {
+  std::optional<FidReference> fid;
   for (const auto& cm : chain_models(ctx.cfg, ctx.run_dir)) {
     if (resolve_checkpoint(cm.dir).empty()) {
       spdlog::warn("eval: {} has no checkpoint yet ({}), skipped", cm.label, cm.dir);
       continue;
     }
-    eval_model(ctx, cm);
+    eval_model(ctx, cm, fid);
   }
 }
 

@@ -46,7 +46,7 @@ void stage_sample(StageContext& ctx) {
     // The first 10 rows; for conditional models column k holds class k.
     const int64_t cols = labels.defined() ? coupling->target().num_classes() : 10;
     picture = (dir / "samples.png").string();
-    io::write_png(picture, io::image_grid(r.x.slice(0, 0, std::min<int64_t>(cfg.sample.n, 10 * cols)), cols));
+    io::write_image_grid(picture, r.x, cols);
   } else {
     seed_all(static_cast<uint64_t>(cfg.seed) + 3);
     at::Tensor ref = coupling->target().sample(std::min<int64_t>(cfg.sample.n, 4000));

@@ -123,7 +123,7 @@ void add_sample(CLI::App& app) {
     if (!a->plot.empty() && images) {
       // Conditional models cycle through the classes, so each column is one class.
       const int64_t cols = cond.labels.defined() && a->label < -1 ? m.cfg.model.num_classes : 10;
-      io::write_png(a->plot, io::image_grid(r.x.cpu().slice(0, 0, std::min<int64_t>(x0.size(0), cols * 10)), cols));
+      io::write_image_grid(a->plot, r.x, cols);
     } else if (!a->plot.empty()) {
       seed_all(static_cast<uint64_t>(a->seed) + 1);
       auto ref = m.data->target().sample(std::min<int64_t>(x0.size(0), 4000));
