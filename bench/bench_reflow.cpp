@@ -31,8 +31,8 @@ nlohmann::json generation(VelocityField teacher, const std::string& solver, int6
   ReflowConfig cfg;
   cfg.pairs = pairs;
   cfg.shard_size = shard;
-  cfg.solver = solver;
-  cfg.steps = steps;
+  cfg.solve.method = solver;
+  cfg.solve.steps = steps;
   const fs::path dir = fs::path(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") / ("rflow_bench_reflow_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   auto g = generate_pairs(bind_field(*teacher), data->source(), cfg, dir.string(), 0, torch::kCPU);

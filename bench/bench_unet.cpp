@@ -20,6 +20,7 @@
 #include "rflow/data/batch_source.h"
 #include "rflow/methods/method_config.h"
 #include "rflow/nn/model_config.h"
+#include "rflow/nn/unet.h"
 #include "rflow/solve/solver.h"
 #include "rflow/train/trainer.h"
 
@@ -36,10 +37,11 @@ ModelConfig unet_config(int64_t channels) {
   ModelConfig m;
   m.arch = "unet";
   m.num_classes = 10;
-  m.channels = channels;
-  m.channel_mult = {1, 2, 2};
-  m.res_blocks = 1;
-  m.attn_resolutions = {7};
+  auto& u = m.get<UNetOptions>("unet");
+  u.channels = channels;
+  u.channel_mult = {1, 2, 2};
+  u.res_blocks = 1;
+  u.attn_resolutions = {7};
   return m;
 }
 

@@ -87,7 +87,7 @@ do_smoke() {
   local dir=/tmp/rflow_smoke
   rm -rf "$dir"
   "$BIN/rflow" run configs/fmnist_cond.toml --set out_dir=$dir --set device=cuda \
-    --set 'stages=["train","sample","reflow","distill","eval","report"]' --set model.channels=8 \
+    --set 'stages=["train","sample","reflow","distill","eval","report"]' --set model.unet.channels=8 \
     --set train.steps=50 --set reflow.pairs=64 --set reflow.steps=2 --set reflow.train.steps=20 \
     --set distill.train.steps=20 --set sample.n=20 --set sample.steps=2 --set eval.n=100 --set 'eval.nfe=[1,2]' \
     --set 'eval.solvers=["euler","dopri5"]' > "$OUT/smoke.log" 2>&1

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 #include <toml++/toml.h>
 
 #include "rflow/core/error.h"
@@ -34,8 +35,13 @@ std::string type_name(const FieldPtr& p) {
 
 const Field& find_field(const std::vector<Field>& fields, const std::string& key,
                         const std::string& where) {
-  for (const auto& f : fields)
-    if (f.key == key) return f;
+  for (const auto& f : fields) {
+    if (f.key != key) continue;
+    if (!f.alias_of.empty())
+      spdlog::warn("{}: config key '{}' is now '{}'; the old name still loads but will be removed", where, key,
+                   f.alias_of);
+    return f;
+  }
   std::string near = nearest_key(fields, key);
   throw Error("unknown config key '" + key + "'", where,
               near.empty() ? "run with --list-keys to see the valid keys"
@@ -194,9 +200,21 @@ void apply_override(const std::vector<Field>& fields, const std::string& assignm
   assign(f, toml_to_json(*t.get("v"), key, "--set " + assignment), "--set " + assignment);
 }
 
+void resolve_aliases(std::vector<Field>& fields) {
+  for (auto& a : fields) {
+    if (a.alias_of.empty()) continue;
+    auto it = std::find_if(fields.begin(), fields.end(), [&](const Field& f) { return f.key == a.alias_of && f.alias_of.empty(); });
+    RF_CHECK(it != fields.end(), "alias '" + a.key + "' names no key '" + a.alias_of + "'", "config",
+             "fix the alias declaration");
+    a.ptr = it->ptr;
+    a.help = "old name of " + a.alias_of;
+  }
+}
+
 std::string to_json(const std::vector<Field>& fields, int indent) {
   nlohmann::ordered_json root = nlohmann::ordered_json::object();
   for (const auto& f : fields) {
+    if (!f.alias_of.empty()) continue;
     nlohmann::ordered_json* node = &root;
     std::string key = f.key;
     size_t pos;
@@ -225,6 +243,7 @@ std::string nearest_key(const std::vector<Field>& fields, const std::string& key
   size_t best_d = std::string::npos;
   auto leaf = [](const std::string& k) { return k.substr(k.rfind('.') + 1); };
   for (const auto& f : fields) {
+    if (!f.alias_of.empty()) continue;
     // Compare both the full key and the leaf, so "lr" suggests "train.lr".
     size_t d = std::min(edit_distance(key, f.key), edit_distance(leaf(key), leaf(f.key)) + 1);
     if (d < best_d) best_d = d, best = f.key;
@@ -239,6 +258,7 @@ std::string describe(const std::vector<Field>& fields) {
   size_t w = 0;
   for (const auto& f : fields) w = std::max(w, f.key.size());
   for (const auto& f : fields) {
+    if (!f.alias_of.empty()) continue;
     os << "  " << f.key << std::string(w - f.key.size() + 2, ' ') << value_string(f) << "  ("
        << type_name(f.ptr) << ") " << f.help << "\n";
   }

@@ -18,6 +18,9 @@ struct Field {
   std::string key;  // dotted path, e.g. "train.lr"
   FieldPtr ptr;
   std::string help;
+  // Set for a retired key that still loads (old config files and checkpoints): the key it now
+  // is. Aliases write through to that field and never appear in dumps, listings or suggestions.
+  std::string alias_of;
 };
 
 class FieldCollector {
@@ -26,13 +29,17 @@ class FieldCollector {
       : out_(out), prefix_(std::move(prefix)) {}
 
   template <class T>
-  void operator()(const char* name, T& value, const char* help) {
-    out_.push_back(Field{prefix_ + name, FieldPtr(&value), help});
+  void operator()(const std::string& name, T& value, const std::string& help) {
+    out_.push_back(Field{prefix_ + name, FieldPtr(&value), help, {}});
   }
   template <class S>
-  void section(const char* name, S& sub) {
+  void section(const std::string& name, S& sub) {
     FieldCollector inner(out_, prefix_ + name + ".");
     sub.visit(inner);
+  }
+  // `name` (relative to this section) is the old spelling of `target` (relative as well).
+  void alias(const std::string& name, const std::string& target) {
+    out_.push_back(Field{prefix_ + name, FieldPtr(static_cast<int64_t*>(nullptr)), {}, prefix_ + target});
   }
 
  private:
@@ -40,11 +47,15 @@ class FieldCollector {
   std::string prefix_;
 };
 
+// Points every alias at its target's storage (throws if a target does not exist).
+void resolve_aliases(std::vector<Field>& fields);
+
 template <class Cfg>
 std::vector<Field> fields_of(Cfg& cfg) {
   std::vector<Field> out;
   FieldCollector c(out);
   cfg.visit(c);
+  resolve_aliases(out);
   return out;
 }
 

@@ -37,7 +37,9 @@ Batch IndependentCoupling::next(int64_t batch_size, c10::Device device) {
   auto x0 = source_->sample(batch_size);
   if (labels_) {
     auto [x1, y] = target_->sample_labeled(batch_size);
-    return {x0.to(device), x1.to(device), y.to(device)};
+    Batch b{x0.to(device), x1.to(device), {}};
+    b.cond.labels = y.to(device);
+    return b;
   }
   auto x1 = target_->sample(batch_size);
   return {x0.to(device), x1.to(device), {}};
@@ -57,9 +59,9 @@ std::unique_ptr<BatchSource> make_batch_source(const DataConfig& cfg) {
   if (cfg.coupling == "ot") return std::make_unique<OtCoupling>(std::move(independent), cfg.ot);
   if (cfg.coupling == "pairs") {
     Pairs pairs = load_pairs(cfg.pairs);
-    RF_CHECK(!cfg.labels || pairs.labels.defined(), "data.labels is set but the stored pairs have no labels", cfg.pairs,
-             "make the pairs with a class-conditional teacher, or set data.labels=false");
-    if (!cfg.labels) pairs.labels = at::Tensor();
+    RF_CHECK(!cfg.labels || pairs.cond.labels.defined(), "data.labels is set but the stored pairs have no labels",
+             cfg.pairs, "make the pairs with a class-conditional teacher, or set data.labels=false");
+    if (!cfg.labels) pairs.cond.labels = at::Tensor();
     auto src = std::make_unique<PairSource>(std::move(pairs));
     RF_CHECK(src->sample_shape() == independent->sample_shape(), "stored pairs do not match the data's sample shape",
              cfg.pairs, "use the data section of the teacher run");

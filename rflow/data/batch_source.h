@@ -1,4 +1,4 @@
-// Where training batches come from: a Batch is a coupled (x0, x1[, labels]) draw, and a
+// Where training batches come from: a Batch is a coupled (x0, x1, cond) draw, and a
 // BatchSource produces them. The independent coupling draws x0 from the source distribution and x1
 // from the target; reflow pairs and OT couplings plug in as other BatchSources.
 #pragma once
@@ -11,12 +11,13 @@
 
 #include "rflow/data/distribution.h"
 #include "rflow/data/ot_config.h"
+#include "rflow/flow/cond.h"
 
 namespace rflow {
 
 struct Batch {
-  at::Tensor x0, x1;   // [B, ...]
-  at::Tensor labels;   // [B] int64 or undefined
+  at::Tensor x0, x1;  // [B, ...]
+  Cond cond;          // travels with x1 (labels, context, observations, ...)
 };
 
 struct DataConfig {

@@ -30,7 +30,7 @@ std::string fmt_vec(const std::vector<double>& v) {
 
 class GaussianDist : public Distribution {
  public:
-  GaussianDist(const DistributionConfig& c, const std::vector<int64_t>& shape_hint, const std::string& where) {
+  GaussianDist(const GaussianOptions& c, const std::vector<int64_t>& shape_hint, const std::string& where) {
     int64_t hint = shape_hint.empty() ? 0 : 1;
     for (auto s : shape_hint) hint *= s;
     int64_t d = !c.mean.empty() ? int64_t(c.mean.size())
@@ -42,21 +42,21 @@ class GaussianDist : public Distribution {
     auto dbl = torch::kFloat64;
     mean_ = c.mean.empty() ? torch::zeros({d}, dbl) : torch::tensor(c.mean, dbl);
     RF_CHECK(mean_.size(0) == d, "mean has " + std::to_string(mean_.size(0)) + " entries, expected " + std::to_string(d),
-             where + ".mean", "mean, std and cov must agree in dimension");
+             where + ".gaussian.mean", "mean, std and cov must agree in dimension");
     if (!c.cov.empty()) {
       RF_CHECK(int64_t(c.cov.size()) == d * d, "cov must have D×D = " + std::to_string(d * d) + " entries",
-               where + ".cov", "give the covariance row-major");
+               where + ".gaussian.cov", "give the covariance row-major");
       auto cov = torch::tensor(c.cov, dbl).view({d, d});
-      RF_CHECK(torch::allclose(cov, cov.t()), "cov is not symmetric", where + ".cov", "");
+      RF_CHECK(torch::allclose(cov, cov.t()), "cov is not symmetric", where + ".gaussian.cov", "");
       auto [L, info] = torch::linalg_cholesky_ex(cov);
-      RF_CHECK(info.item<int64_t>() == 0, "cov is not positive definite", where + ".cov", "");
+      RF_CHECK(info.item<int64_t>() == 0, "cov is not positive definite", where + ".gaussian.cov", "");
       chol_ = L;
       desc_ = "gaussian(mean=" + fmt_vec(c.mean) + ", cov=" + fmt_vec(c.cov) + ")";
     } else {
       auto s = c.std.empty() ? torch::ones({d}, dbl) : torch::tensor(c.std, dbl);
       RF_CHECK(s.size(0) == d, "std has " + std::to_string(s.size(0)) + " entries, expected " + std::to_string(d),
-               where + ".std", "");
-      RF_CHECK((s > 0).all().item<bool>(), "std entries must be > 0", where + ".std", "");
+               where + ".gaussian.std", "");
+      RF_CHECK((s > 0).all().item<bool>(), "std entries must be > 0", where + ".gaussian.std", "");
       std_ = s;
       desc_ = "gaussian(mean=" + (c.mean.empty() ? std::string("0") : fmt_vec(c.mean)) +
               ", std=" + (c.std.empty() ? std::string("1") : fmt_vec(c.std)) + ", dim=" + std::to_string(d) + ")";
@@ -193,59 +193,83 @@ struct ToyDefaults {
   double scale, noise;
 };
 
-void add_toy(Registry<DistributionFactory>& r, const std::string& name, const std::string& help,
-             Toy2d::Fn fn, ToyDefaults d) {
-  r.add(name, help, [name, fn, d](const DistributionConfig& c, const std::vector<int64_t>&, const std::string&) {
-    return std::make_unique<Toy2d>(name, fn, d.classes, c.scale > 0 ? c.scale : d.scale, c.noise >= 0 ? c.noise : d.noise);
-  });
+void add_toy(Registry<DistributionEntry>& r, const std::string& name, const std::string& help, Toy2d::Fn fn,
+             ToyDefaults d) {
+  r.add(name, help,
+        {"toy", [] { return AnyOptions::of<ToyOptions>(); },
+         [name, fn, d](const DistributionConfig& c, const std::vector<int64_t>&, const std::string&) -> std::unique_ptr<Distribution> {
+           const auto& o = c.get<ToyOptions>("toy");
+           return std::make_unique<Toy2d>(name, fn, d.classes, o.scale > 0 ? o.scale : d.scale,
+                                          o.noise >= 0 ? o.noise : d.noise);
+         }});
 }
 
 }  // namespace
 
-void DistributionConfig::validate(const std::string& where) const {
-  distributions().get(name, where + ".name");
-  RF_CHECK(std::isfinite(scale) && scale >= 0, "scale must be finite and >= 0", where + ".scale", "");
-  RF_CHECK(std::isfinite(noise), "noise must be finite", where + ".noise", "");
+void GaussianOptions::validate(const std::string& where) const {
   for (auto* v : {&mean, &std, &cov})
     for (double x : *v) RF_CHECK(std::isfinite(x), "non-finite value in gaussian parameters", where, "");
   RF_CHECK(dim >= 0, "dim must be >= 0", where + ".dim", "");
-  RF_CHECK(split == "train" || split == "test", "unknown split '" + split + "'", where + ".split", "train | test");
-  RF_CHECK(channels == 1 || channels == 3, "channels must be 1 or 3", where + ".channels", "");
 }
 
-const Registry<DistributionFactory>& distributions() {
-  static const Registry<DistributionFactory> reg = [] {
-    Registry<DistributionFactory> r("distribution");
+void ToyOptions::validate(const std::string& where) const {
+  RF_CHECK(std::isfinite(scale) && scale >= 0, "scale must be finite and >= 0", where + ".scale", "");
+  RF_CHECK(std::isfinite(noise), "noise must be finite", where + ".noise", "");
+}
+
+OptionsMap DistributionConfig::sections() {
+  OptionsMap out;
+  for (const auto& n : distributions().names()) {
+    const auto& e = distributions().get(n);
+    if (!e.section.empty() && !out.count(e.section)) out.emplace(e.section, e.options());
+  }
+  return out;
+}
+
+AnyOptions& DistributionConfig::section(const std::string& section_name) {
+  auto it = options.find(section_name);
+  if (it == options.end()) {
+    // A kind registered after this config was made: take its defaults.
+    for (const auto& n : distributions().names()) {
+      const auto& e = distributions().get(n);
+      if (e.section == section_name) return options.emplace(section_name, e.options()).first->second;
+    }
+    throw Error("no data options section '" + section_name + "'", "DistributionConfig", "");
+  }
+  return it->second;
+}
+
+void DistributionConfig::validate(const std::string& where) const {
+  const auto& e = distributions().get(name, where + ".name");
+  if (!e.section.empty()) const_cast<DistributionConfig*>(this)->section(e.section).validate(where + "." + e.section);
+}
+
+Registry<DistributionEntry>& distributions() {
+  static Registry<DistributionEntry> reg = [] {
+    Registry<DistributionEntry> r("distribution");
     r.add("gaussian", "N(mean, cov) in any dimension",
-          [](const DistributionConfig& c, const std::vector<int64_t>& hint, const std::string& where) {
-            return std::make_unique<GaussianDist>(c, hint, where);
-          });
+          {"gaussian", [] { return AnyOptions::of<GaussianOptions>(); },
+           [](const DistributionConfig& c, const std::vector<int64_t>& hint, const std::string& where) -> std::unique_ptr<Distribution> {
+             return std::make_unique<GaussianDist>(c.get<GaussianOptions>("gaussian"), hint, where);
+           }});
     r.add("npy", "points from an N×D .npy file, or images from an N×[C×]H×W one (uint8 0–255 or float in [−1, 1]), drawn uniformly with replacement",
-          [](const DistributionConfig& c, const std::vector<int64_t>&, const std::string& where) -> std::unique_ptr<Distribution> {
-            RF_CHECK(!c.path.empty(), "npy distribution needs a path", where + ".path", "set " + where + ".path=points.npy");
-            at::Tensor t = io::read_npy(c.path);
-            if (t.dim() <= 2) return std::make_unique<NpyDist>(c.path, io::as_point_matrix(t, c.path));
-            RF_CHECK(t.dim() <= 4 && (t.scalar_type() == torch::kUInt8 || t.is_floating_point()),
-                     "image arrays must be uint8 or float, N×H×W or N×C×H×W", c.path, "");
-            if (t.dim() == 3) t = t.unsqueeze(1);
-            if (t.is_floating_point()) t = t.to(torch::kFloat32);
-            return std::make_unique<ImageDataset>(t.contiguous(), at::Tensor(), 0, c.flip,
-                                                  "npy(" + c.path + ", " + std::to_string(t.size(0)) + " images)");
-          });
+          {"", nullptr,
+           [](const DistributionConfig& c, const std::vector<int64_t>&, const std::string& where) -> std::unique_ptr<Distribution> {
+             RF_CHECK(!c.path.empty(), "npy distribution needs a path", where + ".path", "set " + where + ".path=points.npy");
+             at::Tensor t = io::read_npy(c.path);
+             if (t.dim() <= 2) return std::make_unique<NpyDist>(c.path, io::as_point_matrix(t, c.path));
+             RF_CHECK(t.dim() <= 4 && (t.scalar_type() == torch::kUInt8 || t.is_floating_point()),
+                      "image arrays must be uint8 or float, N×H×W or N×C×H×W", c.path, "");
+             if (t.dim() == 3) t = t.unsqueeze(1);
+             if (t.is_floating_point()) t = t.to(torch::kFloat32);
+             return std::make_unique<ImageDataset>(t.contiguous(), at::Tensor(), 0, c.flip,
+                                                   "npy(" + c.path + ", " + std::to_string(t.size(0)) + " images)");
+           }});
     r.add("fashion_mnist", "Fashion-MNIST 28×28 grey images with 10 labels (split = train | test; path = the IDX folder)",
-          [](const DistributionConfig& c, const std::vector<int64_t>&, const std::string&) -> std::unique_ptr<Distribution> {
-            return load_fashion_mnist(c.path.empty() ? kFashionMnistDir : c.path, c.split, c.flip);
-          });
-    r.add("idx", "images from an IDX file (path), labels from another (labels_path, optional)",
-          [](const DistributionConfig& c, const std::vector<int64_t>&, const std::string& where) -> std::unique_ptr<Distribution> {
-            RF_CHECK(!c.path.empty(), "idx distribution needs a path", where + ".path", "the images' IDX file");
-            return load_idx_images(c.path, c.labels_path, c.flip);
-          });
+          fashion_mnist_entry());
+    r.add("idx", "images from an IDX file (path), labels from another (labels_path, optional)", idx_entry());
     r.add("image_folder", "images in a folder (path), one sub-folder per class or none; all one size",
-          [](const DistributionConfig& c, const std::vector<int64_t>&, const std::string& where) -> std::unique_ptr<Distribution> {
-            RF_CHECK(!c.path.empty(), "image_folder needs a path", where + ".path", "");
-            return load_image_folder(c.path, static_cast<int>(c.channels), c.flip);
-          });
+          image_folder_entry());
     add_toy(r, "8gaussians", "8 gaussians on a circle (radius = scale)", eight_gaussians, {8, 4.0, 0.25});
     add_toy(r, "moons", "two interleaving half circles", moons, {2, 2.0, 0.1});
     add_toy(r, "checkerboard", "8 squares of a 4×4 board", checkerboard, {8, 1.0, 0.0});
@@ -260,7 +284,7 @@ const Registry<DistributionFactory>& distributions() {
 std::unique_ptr<Distribution> make_distribution(const DistributionConfig& cfg, const std::vector<int64_t>& shape_hint,
                                                 const std::string& where) {
   cfg.validate(where);
-  return distributions().get(cfg.name, where + ".name")(cfg, shape_hint, where);
+  return distributions().get(cfg.name, where + ".name").make(cfg, shape_hint, where);
 }
 
 }  // namespace rflow

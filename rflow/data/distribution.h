@@ -3,46 +3,94 @@
 // be either end, so data-to-data transport is configuration, not code.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
 
+#include "rflow/core/options.h"
 #include "rflow/core/registry.h"
 
 namespace rflow {
 
-struct DistributionConfig {
-  std::string name;
-  std::string path;          // npy: N×D float32/float64 file
-  std::vector<double> mean;  // gaussian
-  std::vector<double> std;   // gaussian, diagonal
-  std::vector<double> cov;   // gaussian, full D×D row-major (overrides std)
-  int64_t dim = 0;           // gaussian without mean: dimension (0 = match the other end)
-  double scale = 0.0;        // toys: overall size (0 = the toy's default)
-  double noise = -1.0;       // toys: noise / component std (< 0 = the toy's default)
-  std::string split = "train";  // fashion_mnist
-  std::string labels_path;      // idx
-  bool flip = false;            // images
-  int64_t channels = 3;         // image_folder
+class Distribution;
+struct DistributionConfig;
+
+struct GaussianOptions {
+  std::vector<double> mean;  // empty = zeros
+  std::vector<double> std;   // diagonal; empty = ones
+  std::vector<double> cov;   // full D×D row-major (overrides std)
+  int64_t dim = 0;           // without mean/std/cov: dimension (0 = match the other end)
 
   template <class V>
   void visit(V& v) {
-    v("name", name, "gaussian | 8gaussians | moons | checkerboard | spirals | rings | mixture3 | npy | fashion_mnist | idx | image_folder");
-    v("path", path, "npy: file with N×D float32/float64 points");
-    v("mean", mean, "gaussian: mean vector (empty = zeros)");
-    v("std", std, "gaussian: per-dimension std (empty = ones)");
-    v("cov", cov, "gaussian: full covariance, D×D row-major (overrides std)");
-    v("dim", dim, "gaussian: dimension when mean/std/cov are empty (0 = match the other end)");
-    v("scale", scale, "toys: size (0 = default)");
-    v("noise", noise, "toys: noise or component std (< 0 = default)");
-    v("split", split, "fashion_mnist: train (60k) | test (10k)");
-    v("labels_path", labels_path, "idx: IDX file of labels (optional)");
-    v("flip", flip, "images: random horizontal flips");
-    v("channels", channels, "image_folder: 1 (grey) or 3 (RGB)");
+    v("mean", mean, "mean vector (empty = zeros)");
+    v("std", std, "per-dimension std (empty = ones)");
+    v("cov", cov, "full covariance, D×D row-major (overrides std)");
+    v("dim", dim, "dimension when mean/std/cov are empty (0 = match the other end)");
   }
   void validate(const std::string& where) const;
+};
+
+// Shared by every 2-D toy (8gaussians, moons, ...).
+struct ToyOptions {
+  double scale = 0.0;   // 0 = the toy's default
+  double noise = -1.0;  // < 0 = the toy's default
+
+  template <class V>
+  void visit(V& v) {
+    v("scale", scale, "size of the toy (0 = its default)");
+    v("noise", noise, "noise or component std (< 0 = the toy's default)");
+  }
+  void validate(const std::string& where) const;
+};
+
+struct DistributionEntry {
+  std::string section;                  // options section, e.g. "gaussian"; toys share "toy"; "" = none
+  std::function<AnyOptions()> options;  // its defaults
+  std::function<std::unique_ptr<Distribution>(const DistributionConfig&, const std::vector<int64_t>& shape_hint,
+                                              const std::string& where)>
+      make;
+};
+// Mutable: programs and tests may register their own data sets before building configs.
+Registry<DistributionEntry>& distributions();
+
+// One end of a flow: the data set's name, what every file-based set reads (path, flips) and one
+// options section per kind (data.target.gaussian.*, data.target.toy.*, data.target.fashion_mnist.*).
+struct DistributionConfig {
+  std::string name;
+  std::string path;   // npy / idx / image_folder / fashion_mnist: where the data lives
+  bool flip = false;  // images: random horizontal flips
+  OptionsMap options = sections();
+
+  template <class V>
+  void visit(V& v) {
+    v("name", name, distributions().joined());
+    v("path", path, "file-based data: npy (N×D points or N×[C×]H×W images), idx (images), image_folder (folder), fashion_mnist (IDX folder; empty = Debian's)");
+    v("flip", flip, "images: random horizontal flips");
+    for (auto& [n, o] : options) v.section(n, o);
+    // Keys of the flat struct this replaced (old configs and checkpoints).
+    for (const char* k : {"mean", "std", "cov", "dim"}) v.alias(k, std::string("gaussian.") + k);
+    for (const char* k : {"scale", "noise"}) v.alias(k, std::string("toy.") + k);
+    v.alias("split", "fashion_mnist.split");
+    v.alias("labels_path", "idx.labels_path");
+    v.alias("channels", "image_folder.channels");
+  }
+  void validate(const std::string& where) const;
+
+  template <class T>
+  T& get(const std::string& section_name) {
+    return section(section_name).as<T>();
+  }
+  template <class T>
+  const T& get(const std::string& section_name) const {
+    return const_cast<DistributionConfig*>(this)->section(section_name).as<T>();
+  }
+  AnyOptions& section(const std::string& section_name);
+  // Default options of every registered kind, keyed by section.
+  static OptionsMap sections();
 };
 
 class Distribution {
@@ -52,6 +100,8 @@ class Distribution {
   virtual at::Tensor sample(int64_t n) = 0;
   virtual std::vector<int64_t> sample_shape() const = 0;
   virtual std::string describe() const = 0;
+  // What kind of data it draws, which picks the eval's scorer: "points" (flat vectors) or "images".
+  virtual std::string kind() const { return "points"; }
   // Log density of points [n, ...] (float64, [n]); only analytic distributions have one.
   virtual at::Tensor log_prob(const at::Tensor& x) const;
   // Classes the points come in (toys: the mode / component index), 0 if unlabelled; labelled
@@ -61,10 +111,6 @@ class Distribution {
   virtual std::pair<at::Tensor, at::Tensor> sample_labeled(int64_t n);
 };
 
-using DistributionFactory =
-    std::function<std::unique_ptr<Distribution>(const DistributionConfig&, const std::vector<int64_t>& shape_hint,
-                                                const std::string& where)>;
-const Registry<DistributionFactory>& distributions();
 
 // shape_hint: sample shape of the other end, {} if unknown. A parameterless gaussian takes it, so
 // N(0, I) noise comes in an image target's [C, H, W] shape.

@@ -137,4 +137,36 @@ std::unique_ptr<ImageDataset> load_image_folder(const std::string& dir, int chan
                                         "image_folder(" + dir + ", " + std::to_string(files.size()) + " images)");
 }
 
+void FashionMnistOptions::validate(const std::string& where) const {
+  RF_CHECK(split == "train" || split == "test", "unknown split '" + split + "'", where + ".split", "train | test");
+}
+
+void ImageFolderOptions::validate(const std::string& where) const {
+  RF_CHECK(channels == 1 || channels == 3, "channels must be 1 or 3", where + ".channels", "");
+}
+
+DistributionEntry fashion_mnist_entry() {
+  return {"fashion_mnist", [] { return AnyOptions::of<FashionMnistOptions>(); },
+          [](const DistributionConfig& c, const std::vector<int64_t>&, const std::string&) -> std::unique_ptr<Distribution> {
+            return load_fashion_mnist(c.path.empty() ? kFashionMnistDir : c.path,
+                                      c.get<FashionMnistOptions>("fashion_mnist").split, c.flip);
+          }};
+}
+
+DistributionEntry idx_entry() {
+  return {"idx", [] { return AnyOptions::of<IdxOptions>(); },
+          [](const DistributionConfig& c, const std::vector<int64_t>&, const std::string& where) -> std::unique_ptr<Distribution> {
+            RF_CHECK(!c.path.empty(), "idx distribution needs a path", where + ".path", "the images' IDX file");
+            return load_idx_images(c.path, c.get<IdxOptions>("idx").labels_path, c.flip);
+          }};
+}
+
+DistributionEntry image_folder_entry() {
+  return {"image_folder", [] { return AnyOptions::of<ImageFolderOptions>(); },
+          [](const DistributionConfig& c, const std::vector<int64_t>&, const std::string& where) -> std::unique_ptr<Distribution> {
+            RF_CHECK(!c.path.empty(), "image_folder needs a path", where + ".path", "");
+            return load_image_folder(c.path, static_cast<int>(c.get<ImageFolderOptions>("image_folder").channels), c.flip);
+          }};
+}
+
 }  // namespace rflow

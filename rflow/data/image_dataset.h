@@ -22,6 +22,7 @@ class ImageDataset : public Distribution {
   int64_t num_classes() const override { return num_classes_; }
   std::vector<int64_t> sample_shape() const override;
   std::string describe() const override { return desc_; }
+  std::string kind() const override { return "images"; }
   int64_t size() const { return images_.size(0); }
   // All images in order, as float in [−1, 1] (for evaluation against the whole set).
   at::Tensor all() const;
@@ -44,5 +45,36 @@ std::unique_ptr<ImageDataset> load_fashion_mnist(const std::string& dir, const s
 std::unique_ptr<ImageDataset> load_idx_images(const std::string& images, const std::string& labels, bool flip);
 // dir/<class>/*.png … (classes = sorted sub-folder names) or dir/*.png; every image the same size.
 std::unique_ptr<ImageDataset> load_image_folder(const std::string& dir, int channels, bool flip);
+
+// Options of the image data sets (data.<end>.fashion_mnist.*, .idx.*, .image_folder.*).
+struct FashionMnistOptions {
+  std::string split = "train";
+  template <class V>
+  void visit(V& v) {
+    v("split", split, "train (60k) | test (10k)");
+  }
+  void validate(const std::string& where) const;
+};
+struct IdxOptions {
+  std::string labels_path;
+  template <class V>
+  void visit(V& v) {
+    v("labels_path", labels_path, "IDX file of labels (optional)");
+  }
+  void validate(const std::string&) const {}
+};
+struct ImageFolderOptions {
+  int64_t channels = 3;
+  template <class V>
+  void visit(V& v) {
+    v("channels", channels, "1 (grey) or 3 (RGB)");
+  }
+  void validate(const std::string& where) const;
+};
+
+// Registry entries of the image data sets (npy arrays, points or images, live in distribution.cpp).
+DistributionEntry fashion_mnist_entry();
+DistributionEntry idx_entry();
+DistributionEntry image_folder_entry();
 
 }  // namespace rflow

@@ -34,8 +34,7 @@ void check_batch(const Batch& b, const char* what) {
   const int64_t n = b.x0.size(0);
   RF_CHECK(n == 0 || b.x0.numel() == b.x1.numel(), std::string(what) + ": x0 and x1 rows differ in size", "ot",
            "both ends of a flow must live in the same space");
-  RF_CHECK(!b.labels.defined() || (b.labels.dim() == 1 && b.labels.size(0) == n),
-           std::string(what) + ": labels must be [B]", "ot", "");
+  b.cond.check_batch(n, std::string("ot: ") + what);
 }
 
 }  // namespace
@@ -105,7 +104,7 @@ Batch ot_couple(const Batch& b, const OtConfig& cfg) {
   Batch out;
   out.x0 = b.x0;
   out.x1 = b.x1.index_select(0, idx.to(b.x1.device()));
-  if (b.labels.defined()) out.labels = b.labels.index_select(0, idx.to(b.labels.device()));
+  out.cond = b.cond.select(idx);  // conditioning belongs to x1 and moves with it
   return out;
 }
 

@@ -22,11 +22,12 @@ void write_pair_shard(const std::string& dir, int64_t index, const Pairs& p,
                       const std::map<std::string, std::string>& metadata) {
   RF_CHECK(p.z0.defined() && p.z1.defined() && p.z0.sizes() == p.z1.sizes() && p.z0.size(0) > 0,
            "z0 and z1 must be non-empty and of one shape", "write_pair_shard", "");
-  RF_CHECK(!p.labels.defined() || (p.labels.dim() == 1 && p.labels.size(0) == p.z0.size(0)),
-           "labels must be [N]", "write_pair_shard", "");
+  p.cond.check_batch(p.z0.size(0), "write_pair_shard");
+  RF_CHECK(!p.cond.labels.defined() || p.cond.labels.dim() == 1, "labels must be [N]", "write_pair_shard", "");
   fs::create_directories(dir);
   io::NamedTensors t{{"z0", p.z0.cpu().contiguous()}, {"z1", p.z1.cpu().contiguous()}};
-  if (p.labels.defined()) t.emplace_back("labels", p.labels.cpu().to(torch::kInt64).contiguous());
+  for (const auto& [name, v] : p.cond.named())
+    t.emplace_back(name, name == "labels" ? v.cpu().to(torch::kInt64).contiguous() : v.cpu().contiguous());
   io::save_safetensors(pair_shard_path(dir, index), t, metadata);
 }
 
@@ -35,12 +36,19 @@ Pairs read_pair_shard(const std::string& path) {
   Pairs p;
   p.z0 = io::find_tensor(d, "z0");
   p.z1 = io::find_tensor(d, "z1");
-  for (const auto& [name, t] : d.tensors)
-    if (name == "labels") p.labels = t;
+  p.cond = Cond::from_named(std::map<std::string, at::Tensor>(d.tensors.begin(), d.tensors.end()));
   RF_CHECK(p.z0.sizes() == p.z1.sizes() && p.z0.dim() >= 2, "z0 and z1 differ in shape or are not [N, ...]", path,
            "the shard is corrupt; delete it and rerun the reflow stage");
-  RF_CHECK(!p.labels.defined() || (p.labels.dim() == 1 && p.labels.size(0) == p.z0.size(0)),
-           "labels do not match the pairs", path, "the shard is corrupt; delete it and rerun the reflow stage");
+  const bool rows_ok = [&] {
+    try {
+      p.cond.check_batch(p.z0.size(0), path);
+      return !p.cond.labels.defined() || p.cond.labels.dim() == 1;
+    } catch (const Error&) {
+      return false;
+    }
+  }();
+  RF_CHECK(rows_ok, "conditioning does not match the pairs", path,
+           "the shard is corrupt; delete it and rerun the reflow stage");
   return p;
 }
 
@@ -57,19 +65,26 @@ std::vector<std::string> list_pair_shards(const std::string& dir) {
 Pairs load_pairs(const std::string& dir) {
   auto shards = list_pair_shards(dir);
   RF_CHECK(!shards.empty(), "no pair shards found", dir, "run the reflow stage of the teacher run first");
-  std::vector<at::Tensor> z0, z1, labels;
+  std::vector<at::Tensor> z0, z1;
+  std::vector<Cond> conds;
   for (const auto& s : shards) {
     Pairs p = read_pair_shard(s);
     if (!z0.empty()) {
       RF_CHECK(p.z0.sizes().slice(1) == z0.front().sizes().slice(1) && p.z0.scalar_type() == z0.front().scalar_type(),
                "shard has a different sample shape or dtype than the first", s, "all shards must come from one teacher");
-      RF_CHECK(p.labels.defined() == !labels.empty(), "some shards have labels and some do not", s, "");
+      auto names = [](const Cond& c) {
+        std::vector<std::string> n;
+        for (const auto& [k, v] : c.named()) n.push_back(k);
+        return n;
+      };
+      RF_CHECK(names(p.cond) == names(conds.front()), "shard carries other conditioning than the first", s,
+               "all shards must come from one teacher");
     }
     z0.push_back(p.z0);
     z1.push_back(p.z1);
-    if (p.labels.defined()) labels.push_back(p.labels);
+    conds.push_back(p.cond);
   }
-  Pairs out{torch::cat(z0), torch::cat(z1), labels.empty() ? at::Tensor() : torch::cat(labels)};
+  Pairs out{torch::cat(z0), torch::cat(z1), Cond::cat(conds)};
   RF_CHECK(torch::isfinite(out.z0).all().item<bool>() && torch::isfinite(out.z1).all().item<bool>(),
            "pairs contain NaN or Inf", dir, "the teacher diverged; check its samples");
   return out;
@@ -77,14 +92,13 @@ Pairs load_pairs(const std::string& dir) {
 
 PairSource::PairSource(Pairs pairs) : pairs_(std::move(pairs)) {
   RF_CHECK(pairs_.z0.defined() && pairs_.z0.size(0) > 0, "no pairs", "PairSource", "");
-  if (pairs_.labels.defined()) num_classes_ = pairs_.labels.max().item<int64_t>() + 1;
+  if (pairs_.cond.labels.defined()) num_classes_ = pairs_.cond.labels.max().item<int64_t>() + 1;
 }
 
 Batch PairSource::next(int64_t batch_size, c10::Device device) {
   auto idx = torch::randint(0, pairs_.z0.size(0), {batch_size}, torch::kInt64);
-  Batch b{pairs_.z0.index_select(0, idx).to(device), pairs_.z1.index_select(0, idx).to(device), {}};
-  if (pairs_.labels.defined()) b.labels = pairs_.labels.index_select(0, idx).to(device);
-  return b;
+  return Batch{pairs_.z0.index_select(0, idx).to(device), pairs_.z1.index_select(0, idx).to(device),
+               pairs_.cond.select(idx).to(device)};
 }
 
 std::vector<int64_t> PairSource::sample_shape() const {

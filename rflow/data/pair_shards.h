@@ -1,4 +1,4 @@
-// Reflow pairs on disk: (z0, z1[, labels]) in numbered safetensors shards plus a manifest, and a
+// Reflow pairs on disk: (z0, z1, conditioning) in numbered safetensors shards plus a manifest, and a
 // BatchSource that trains on them. Shards are written atomically one at a time, so a killed
 // generation loses at most the shard in progress, and rerunning fills in only what is missing.
 #pragma once
@@ -9,12 +9,13 @@
 #include <ATen/core/Tensor.h>
 
 #include "rflow/data/batch_source.h"
+#include "rflow/flow/cond.h"
 
 namespace rflow {
 
 struct Pairs {
-  at::Tensor z0, z1;   // [N, ...] on the CPU
-  at::Tensor labels;   // [N] int64 or undefined
+  at::Tensor z0, z1;  // [N, ...] on the CPU
+  Cond cond;          // what the teacher was solved with: labels, context, extras ([N, ...] each)
 };
 
 std::string pair_shard_path(const std::string& dir, int64_t index);

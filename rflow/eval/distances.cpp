@@ -1,4 +1,5 @@
 #include "rflow/eval/distances.h"
+#include "rflow/core/tensor_util.h"
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -21,14 +22,6 @@ namespace {
 constexpr int64_t kDirectMaxDim = 32;
 // Row blocks of the matrix-product path hold at most this many doubles (16 MiB).
 constexpr int64_t kBlockElems = int64_t{1} << 21;
-
-std::string shape_str(const at::Tensor& t) {
-  std::ostringstream os;
-  os << '[';
-  for (int64_t k = 0; k < t.dim(); ++k) os << (k ? ", " : "") << t.size(k);
-  os << ']';
-  return os.str();
-}
 
 // A validated sample set: contiguous float64 on the CPU (the tensor keeps the data alive).
 struct Samples {

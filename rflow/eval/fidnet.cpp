@@ -10,6 +10,7 @@
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
+#include "rflow/core/tensor_util.h"
 #include "rflow/core/rng.h"
 #include "rflow/data/image_dataset.h"
 #include "rflow/io/safetensors.h"
@@ -30,7 +31,7 @@ FidNetImpl::FidNetImpl() {
 
 std::vector<at::Tensor> FidNetImpl::layers(const at::Tensor& x) {
   RF_CHECK(x.dim() == 4 && x.size(1) == 1 && x.size(2) == 28 && x.size(3) == 28,
-           "the FID-proxy network takes [N, 1, 28, 28] images, got " + std::string(c10::str(x.sizes())), "fidnet",
+           "the FID-proxy network takes [N, 1, 28, 28] images, got " + shape_str(x), "fidnet",
            "it is the Fashion-MNIST feature network; other image sizes have no FID-proxy");
   at::Tensor h1 = torch::relu(conv1_(x));
   at::Tensor h2 = torch::relu(conv2_(torch::max_pool2d(h1, 2)));
@@ -197,6 +198,7 @@ FidNet cached_fidnet(const std::string& path, FidNetInfo* info) {
 // LPIPS-style distance: unit-normalise each position's channel vector, squared difference, mean
 // over positions, summed over layers. The network is frozen; gradients flow to `pred` only.
 void add_fidnet_distance(Registry<FeatureDistanceFactory>& r) {
+  if (r.contains("fidnet")) return;
   r.add(
       "fidnet", "Fashion-MNIST FID network: LPIPS-style distance of its normalised conv + feature activations",
       [](const std::vector<int64_t>& shape) -> FeatureDistance {

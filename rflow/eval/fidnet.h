@@ -76,7 +76,8 @@ double class_accuracy(FidNet& net, const at::Tensor& images, const at::Tensor& l
 // A fingerprint of the parameters (FNV-1a over their bytes).
 std::string weights_id(torch::nn::Module& m);
 
-// Adds feature distance "fidnet" (called by feature_distances() when it builds its table).
+// Adds feature distance "fidnet" (once; later calls do nothing). The pipeline calls it at start-up
+// (register_extensions), since the methods layer that owns the table sits below eval.
 void add_fidnet_distance(Registry<FeatureDistanceFactory>& r);
 
 }  // namespace rflow::eval

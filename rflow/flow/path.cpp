@@ -1,4 +1,5 @@
 #include "rflow/flow/path.h"
+#include "rflow/core/tensor_util.h"
 
 #include <torch/torch.h>
 
@@ -14,11 +15,7 @@ void check_batch(const at::Tensor& x0, const at::Tensor& x1, const at::Tensor& t
 }
 }  // namespace
 
-at::Tensor expand_time(const at::Tensor& t, const at::Tensor& like) {
-  std::vector<int64_t> shape(like.dim(), 1);
-  shape[0] = t.size(0);
-  return t.view(shape);
-}
+at::Tensor expand_time(const at::Tensor& t, const at::Tensor& like) { return expand_like(t, like); }
 
 AffinePath::AffinePath(std::shared_ptr<const Scheduler> scheduler) : scheduler_(std::move(scheduler)) {
   RF_CHECK(scheduler_ != nullptr, "null scheduler", "AffinePath", "pass make_scheduler(spec)");

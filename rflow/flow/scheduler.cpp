@@ -1,4 +1,5 @@
 #include "rflow/flow/scheduler.h"
+#include "rflow/core/tensor_util.h"
 
 #include <cmath>
 #include <sstream>
@@ -90,9 +91,7 @@ SchedulerValues scheduler_values_like(const Scheduler& s, const at::Tensor& t, c
            "t must be [B] for a batch [B, ...]", "scheduler_values_like", "pass one time per sample");
   const bool f64 = t.scalar_type() == at::kDouble || like.scalar_type() == at::kDouble;
   SchedulerValues v = s.at(t.to(like.device(), f64 ? at::kDouble : at::kFloat));
-  std::vector<int64_t> shape(like.dim(), 1);
-  shape[0] = t.size(0);
-  auto shaped = [&](const at::Tensor& a) { return a.view(shape).to(like.scalar_type()); };
+  auto shaped = [&](const at::Tensor& a) { return expand_like(a, like).to(like.scalar_type()); };
   return {shaped(v.alpha), shaped(v.sigma), shaped(v.d_alpha), shaped(v.d_sigma)};
 }
 

@@ -1,27 +1,21 @@
 // The VelocityField contract: every backbone (MLP, U-Net, DiT, a wrapped TorchScript module) is a
 // torch::nn::Module mapping (x [B, ...], t [B], cond) to a velocity with x's shape. Solvers,
-// methods and the trainer only ever see this interface.
+// methods and the trainer only ever see this interface. Backbones also derive from
+// torch::nn::Cloneable<Self> (Module is a virtual base of both), so EMA and target copies are clones.
 #pragma once
 
-#include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <torch/nn/module.h>
 
+#include "rflow/flow/cond.h"
+
 namespace rflow {
 
-// Optional conditioning. Undefined tensors mean "absent"; labels use −1 for dropped/unconditional.
-struct Cond {
-  at::Tensor labels;   // [B] int64
-  at::Tensor context;  // [B, T, D]
-  at::Tensor mask;     // [B, T]
-  std::map<std::string, at::Tensor> extra;
-
-  bool empty() const { return !labels.defined() && !context.defined() && extra.empty(); }
-};
-
-class VelocityFieldImpl : public torch::nn::Module {
+class VelocityFieldImpl : public virtual torch::nn::Module {
  public:
   virtual at::Tensor forward(const at::Tensor& x, const at::Tensor& t, const Cond& c) = 0;
   at::Tensor forward(const at::Tensor& x, const at::Tensor& t) { return forward(x, t, Cond{}); }
@@ -30,5 +24,10 @@ class VelocityFieldImpl : public torch::nn::Module {
 };
 
 using VelocityField = std::shared_ptr<VelocityFieldImpl>;
+
+// A deep copy (torch::nn::Cloneable): same weights, separate storage, optionally on another
+// device. The global RNG state is kept, so a clone never shifts a seeded run's random draws.
+// Throws rflow::Error naming the backbone if it is not cloneable.
+VelocityField clone_field(const VelocityFieldImpl& field, const std::optional<c10::Device>& device = std::nullopt);
 
 }  // namespace rflow

@@ -1,4 +1,5 @@
 #include "rflow/io/safetensors.h"
+#include "rflow/core/tensor_util.h"
 
 #include <ATen/ATen.h>
 
@@ -54,12 +55,6 @@ const DtypeEntry* dtype_by_type(at::ScalarType t) {
 
 std::string where_tensor(const std::string& path, const std::string& name) {
   return path + " (tensor '" + name + "')";
-}
-
-std::string shape_str(const std::vector<std::int64_t>& shape) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
 }
 
 // JSON numbers come in three flavours; only non-negative integers are valid sizes and offsets.

@@ -11,7 +11,7 @@
 #include <ATen/core/Tensor.h>
 
 #include "rflow/core/registry.h"
-#include "rflow/train/method.h"
+#include "rflow/methods/method_config.h"
 
 namespace rflow {
 
@@ -32,7 +32,7 @@ struct DistillConfig {
     v("feature_weight", feature_weight, "loss = feature: weight of the feature distance");
     v("l2_weight", l2_weight, "loss = feature: weight of an added L2 term (InstaFlow's LPIPS + L2)");
   }
-  void validate() const;
+  void validate(const std::string& where = "method.distill") const;
 };
 
 // Per-sample distance between the student's predicted endpoints and the teacher's, [B] from two
@@ -46,12 +46,14 @@ class Distill : public Method {
  public:
   Distill(DistillConfig cfg, double label_dropout);
   std::string name() const override { return "distill"; }
-  at::Tensor loss(const Batch& batch, VelocityFieldImpl& model, TrainState& state) override;
+  at::Tensor loss(const Batch& batch, TrainContext& ctx) override;
 
  private:
   DistillConfig cfg_;
   double label_dropout_;
   FeatureDistance feature_;
 };
+
+MethodEntry distill_entry();
 
 }  // namespace rflow

@@ -1,40 +1,62 @@
-// Method selection and the settings methods share (path, training-time distribution), plus the
-// name → factory table used by the pipeline and `rflow train --help`.
+// Method selection, the settings every method shares (path, training-time distribution, label
+// dropout, teacher) and one options section per registered method (method.<name>.*), plus the
+// registry that builds a Method by name. A new method is one file plus one methods().add line.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
+#include "rflow/core/options.h"
 #include "rflow/core/registry.h"
 #include "rflow/flow/time_sampler.h"
-#include "rflow/methods/distill.h"
 #include "rflow/train/method.h"
 
 namespace rflow {
+
+struct MethodConfig;
+
+struct MethodEntry {
+  std::function<AnyOptions()> options;  // default options (NoOptions when it has none)
+  std::function<std::unique_ptr<Method>(const MethodConfig&)> make;
+};
+// Mutable: programs and tests may register their own methods before building configs.
+Registry<MethodEntry>& methods();
 
 struct MethodConfig {
   std::string name = "rectified_flow";
   std::string path = "linear";
   TimeSamplerConfig time;
   double label_dropout = 0.0;
-  DistillConfig distill;
+  std::string teacher;
+  OptionsMap options = default_options(methods());
 
   template <class V>
   void visit(V& v) {
-    v("name", name, "training method: rectified_flow | distill (few-step student on stored pairs, see method.distill)");
+    v("name", name, "training method: " + methods().joined() + " (options under method.<name>.*)");
     v("path", path,
       "probability path X_t = alpha_t X1 + sigma_t X0: linear (X_t = t X1 + (1-t) X0) | cosine "
       "(alpha = sin(pi t/2)) | vp (variance preserving) | polynomial:N (alpha = t^N, e.g. polynomial:2)");
     v.section("time", time);
     v("label_dropout", label_dropout,
       "class-conditional models: fraction of labels replaced by 'no label' in training, for classifier-free guidance (0.1 is usual)");
-    v.section("distill", distill);
+    v("teacher", teacher,
+      "frozen teacher field for methods that read one (a run directory or checkpoint; its EMA weights)");
+    for (auto& [n, o] : options) v.section(n, o);
   }
   void validate() const;
+
+  template <class T>
+  T& get(const std::string& method) {
+    return section(method).as<T>();
+  }
+  template <class T>
+  const T& get(const std::string& method) const {
+    return const_cast<MethodConfig*>(this)->section(method).as<T>();
+  }
+  AnyOptions& section(const std::string& method);
 };
 
-using MethodFactory = std::function<std::unique_ptr<Method>(const MethodConfig&)>;
-const Registry<MethodFactory>& methods();
 std::unique_ptr<Method> make_method(const MethodConfig& cfg);
 
 }  // namespace rflow

@@ -7,14 +7,18 @@
 
 namespace rflow {
 
-RectifiedFlow::RectifiedFlow(const MethodConfig& cfg)
-    : time_(cfg.time), label_dropout_(cfg.label_dropout), path_(make_path(cfg.path)) {}
+RectifiedFlow::RectifiedFlow(const MethodConfig& cfg) : time_(cfg.time), label_dropout_(cfg.label_dropout) {}
 
-at::Tensor RectifiedFlow::loss(const Batch& batch, VelocityFieldImpl& model, TrainState&) {
+at::Tensor RectifiedFlow::loss(const Batch& batch, TrainContext& ctx) {
   at::Tensor t = sample_time(time_, batch.x1.size(0), batch.x1.device());
-  Cond cond;
-  cond.labels = drop_labels(batch.labels, label_dropout_);
-  return flow_matching_loss(model, *path_, batch.x0, batch.x1, t, cond);
+  Cond cond = batch.cond;
+  cond.labels = drop_labels(cond.labels, label_dropout_);
+  return flow_matching_loss(ctx.model, ctx.path, batch.x0, batch.x1, t, cond);
+}
+
+MethodEntry rectified_flow_entry() {
+  return {[] { return AnyOptions::of<NoOptions>(); },
+          [](const MethodConfig& c) { return std::make_unique<RectifiedFlow>(c); }};
 }
 
 }  // namespace rflow

@@ -1,13 +1,9 @@
-// Rectified flow (1-RF, Liu, Gong & Liu 2022; specs/methods.md §1): regress v_θ(X_t, t) on X1 − X0
-// along the linear path with t ~ U[eps, 1] (or logit-normal). The same loss on coupled pairs is
+// Rectified flow (1-RF, Liu, Gong & Liu 2022; specs/methods.md §1): regress v_θ(X_t, t) on the
+// path's target velocity with t ~ U[eps, 1] (or logit-normal). The same loss on coupled pairs is
 // k-RF; the coupling is the BatchSource's business, not this method's.
 #pragma once
 
-#include <memory>
-
-#include "rflow/flow/path.h"
 #include "rflow/methods/method_config.h"
-#include "rflow/train/method.h"
 
 namespace rflow {
 
@@ -15,12 +11,13 @@ class RectifiedFlow : public Method {
  public:
   explicit RectifiedFlow(const MethodConfig& cfg);
   std::string name() const override { return "rectified_flow"; }
-  at::Tensor loss(const Batch& batch, VelocityFieldImpl& model, TrainState& state) override;
+  at::Tensor loss(const Batch& batch, TrainContext& ctx) override;
 
  private:
   TimeSamplerConfig time_;
   double label_dropout_;
-  std::unique_ptr<Path> path_;
 };
+
+MethodEntry rectified_flow_entry();
 
 }  // namespace rflow

@@ -20,12 +20,12 @@ namespace rflow {
 void ReflowConfig::validate() const {
   RF_CHECK(pairs >= 1, "pairs must be >= 1", "reflow.pairs", "the reference uses 10k-1M");
   RF_CHECK(shard_size >= 1, "shard_size must be >= 1", "reflow.shard_size", "");
-  solvers().get(solver, "reflow.solver");
-  RF_CHECK(steps >= 1, "steps must be >= 1", "reflow.steps", "");
-  RF_CHECK(rtol > 0 && atol > 0, "rtol and atol must be > 0", "reflow.rtol/atol", "");
+  solve.validate("reflow");
+  RF_CHECK(solve.t0 == 0.0 && solve.t1 == 1.0 && solve.max_nfe == 0 && !solve.record_trajectory,
+           "reflow pairs join noise (t = 0) to data (t = 1) with finished solves", "reflow.t0/t1/max_nfe",
+           "leave reflow.t0 = 0, reflow.t1 = 1 and reflow.max_nfe = 0");
   RF_CHECK(rounds >= 0 && rounds <= 8, "rounds must be in [0, 8]", "reflow.rounds", "1 or 2 is usual (3-RF at most in the paper)");
   RF_CHECK(online_steps >= 1, "online_steps must be >= 1", "reflow.online_steps", "the reference uses 20");
-  RF_CHECK(std::isfinite(guidance), "guidance must be finite", "reflow.guidance", "1 = plain conditional teacher");
   train.validate();
 }
 
@@ -49,26 +49,40 @@ void discard_if_stale(const std::string& dir, const nlohmann::json& spec) {
 PairGeneration generate_pairs(const FieldFn& teacher, Distribution& source, const ReflowConfig& cfg,
                               const std::string& dir, uint64_t seed, c10::Device device,
                               const std::map<std::string, std::string>& provenance) {
-  return generate_pairs([&](const at::Tensor&) { return teacher; }, source, nullptr, cfg, dir, seed, device, provenance);
+  return generate_pairs([&](const Cond&) { return teacher; }, source, CondSampler(), cfg, dir, seed, device, provenance);
 }
 
-PairGeneration generate_pairs(const TeacherFn& teacher, Distribution& source, Distribution* labels_from,
+CondSampler labels_from(Distribution& labelled) {
+  return [&labelled](int64_t n) {
+    Cond c;
+    c.labels = labelled.sample_labeled(n).second;
+    return c;
+  };
+}
+
+PairGeneration generate_pairs(const TeacherFn& teacher, Distribution& source, const CondSampler& cond_from,
                               const ReflowConfig& cfg, const std::string& dir, uint64_t seed, c10::Device device,
                               const std::map<std::string, std::string>& provenance) {
   cfg.validate();
   fs::create_directories(dir);
-  nlohmann::json spec{{"pairs", cfg.pairs},   {"shard_size", cfg.shard_size}, {"solver", cfg.solver},
-                      {"steps", cfg.steps},   {"rtol", cfg.rtol},             {"atol", cfg.atol},
-                      {"seed", seed},         {"labels", labels_from != nullptr}};
-  if (labels_from) spec["guidance"] = cfg.guidance;
+  const SolveOptions& so = cfg.solve;
+  nlohmann::json spec{{"pairs", cfg.pairs}, {"shard_size", cfg.shard_size}, {"solver", so.method},
+                      {"steps", so.steps},  {"rtol", so.rtol},               {"atol", so.atol},
+                      {"seed", seed},       {"labels", static_cast<bool>(cond_from)}};
+  if (cond_from) spec["guidance"] = so.guidance;
+  // Settings that change the pairs but were added later: recorded only when not the default, so
+  // pairs made before they existed stay valid.
+  const SolveOptions dflt;
+  if (so.schedule != dflt.schedule || so.shift != dflt.shift) spec["schedule"] = {so.schedule, so.shift};
+  if (so.max_step != dflt.max_step || so.min_step != dflt.min_step || so.first_step != dflt.first_step)
+    spec["step_limits"] = {so.first_step, so.min_step, so.max_step};
+  if (!so.grid.empty()) spec["grid"] = so.grid;
+  if (!so.per_sample) spec["per_sample"] = false;
   for (const auto& [k, v] : provenance) spec["teacher"][k] = v;
   discard_if_stale(dir, spec);
   const int64_t shards = (cfg.pairs + cfg.shard_size - 1) / cfg.shard_size;
-  SolveOptions opt;
-  opt.method = cfg.solver;
-  opt.steps = cfg.steps;
-  opt.rtol = cfg.rtol;
-  opt.atol = cfg.atol;
+  SolveOptions opt = so;
+  opt.guidance = 1.0;  // applied by the TeacherFn (a guided field), not a second time here
   PairGeneration g;
   double nfe_sum = 0;
   const auto t_start = std::chrono::steady_clock::now();
@@ -83,15 +97,15 @@ PairGeneration generate_pairs(const TeacherFn& teacher, Distribution& source, Di
     // Each shard has its own seed: skipping or redoing one never shifts another's noise.
     seed_all(seed * 1000003ULL + 7919ULL * static_cast<uint64_t>(i + 1));
     at::Tensor z0 = source.sample(n);
-    at::Tensor labels;
-    if (labels_from) labels = labels_from->sample_labeled(n).second;
+    Cond cond;
+    if (cond_from) cond = cond_from(n);
     auto t0 = std::chrono::steady_clock::now();
-    SolveResult r = solve(teacher(labels.defined() ? labels.to(device) : labels), z0.to(device), opt);
+    SolveResult r = solve(teacher(cond.to(device)), z0.to(device), opt);
     g.solve_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     RF_CHECK(r.status == SolveStatus::kOk, "teacher solve did not finish", "reflow shard " + std::to_string(i), "");
     nfe_sum += r.nfe.to(torch::kFloat64).sum().item<double>();
-    write_pair_shard(dir, i, Pairs{z0, r.x.cpu(), labels},
-                     {{"shard", std::to_string(i)}, {"solver", cfg.solver}, {"steps", std::to_string(cfg.steps)}});
+    write_pair_shard(dir, i, Pairs{z0, r.x.cpu(), cond.to(c10::kCPU)},
+                     {{"shard", std::to_string(i)}, {"solver", so.method}, {"steps", std::to_string(so.steps)}});
     ++g.shards_written;
     g.pairs += n;
     progress.update(std::min(cfg.pairs, (i + 1) * cfg.shard_size));
@@ -102,9 +116,9 @@ PairGeneration generate_pairs(const TeacherFn& teacher, Distribution& source, Di
   g.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   g.nfe_mean = g.pairs > 0 ? nfe_sum / double(g.pairs) : 0.0;
   nlohmann::json m{{"pairs", cfg.pairs},         {"shards", shards},      {"shard_size", cfg.shard_size},
-                   {"solver", cfg.solver},       {"steps", cfg.steps},    {"seed", seed},
+                   {"solver", so.method},        {"steps", so.steps},     {"seed", seed},
                    {"generated_now", g.pairs},   {"seconds", g.seconds},  {"solve_seconds", g.solve_seconds},
-                   {"nfe_mean", g.nfe_mean},           {"labels", labels_from != nullptr},
+                   {"nfe_mean", g.nfe_mean},           {"labels", static_cast<bool>(cond_from)},
                    {"pairs_per_s", g.seconds > 0 ? double(g.pairs) / g.seconds : 0.0}};
   for (const auto& [k, v] : provenance) m["teacher"][k] = v;
   io::write_file_atomic((fs::path(dir) / "manifest.json").string(), m.dump(2));
@@ -132,7 +146,7 @@ Batch OnlinePairSource::next(int64_t batch_size, c10::Device device) {
   opt.steps = steps_;
   opt.guidance = guidance_;
   SolveResult r = solve(*teacher_, z0, opt, cond);  // solvers run without autograd
-  return {z0, r.x, cond.labels};
+  return {z0, r.x, cond};
 }
 
 }  // namespace rflow

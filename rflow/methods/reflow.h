@@ -22,18 +22,17 @@ struct ReflowConfig {
   int64_t rounds = 0;
   bool online = false;
   int64_t online_steps = 20;
-  double guidance = 1.0;
   TrainConfig train;
   int64_t pairs = 20000;
   int64_t shard_size = 5000;
-  std::string solver = "rk4";
-  int64_t steps = 25;
-  double rtol = 1e-5, atol = 1e-5;
+  SolveOptions solve;  // the teacher solve: reflow.solver, reflow.steps, reflow.guidance (CFG, InstaFlow's recipe), ...
 
   ReflowConfig() {
     // Fine-tuning defaults (reference: reflow fine-tunes at the 1-RF's LR with a short warmup).
     train.steps = 4000;
     train.warmup = 100;
+    solve.method = "rk4";  // the reference code uses RK45 (dopri5); rk4 × 25 is as accurate here and cheaper
+    solve.steps = 25;
   }
 
   template <class V>
@@ -41,14 +40,10 @@ struct ReflowConfig {
     v("rounds", rounds, "reflow rounds run by the reflow stage: 1 makes 2-RF, 2 makes 2-RF and 3-RF (0 = only write the 1-RF's pairs)");
     v("online", online, "make pairs on the fly (online_steps Euler steps of the EMA teacher per batch) instead of storing them");
     v("online_steps", online_steps, "Euler steps of the online teacher solve (reference: 20)");
-    v("guidance", guidance, "classifier-free guidance scale of the teacher solve (class-conditional teachers; InstaFlow's recipe)");
     v.section("train", train);
     v("pairs", pairs, "number of (z0, z1) pairs to generate from the teacher");
     v("shard_size", shard_size, "pairs per shard file (a kill loses at most one shard)");
-    v("solver", solver, "teacher solver (the reference code uses RK45: dopri5)");
-    v("steps", steps, "steps of a fixed-step teacher solver");
-    v("rtol", rtol, "dopri5 relative tolerance");
-    v("atol", atol, "dopri5 absolute tolerance");
+    solve.visit(v);
   }
   void validate() const;
 };
@@ -59,17 +54,21 @@ struct PairGeneration {
   double nfe_mean = 0;
 };
 
-// The teacher as pair generation sees it: the field to solve for a shard's labels (undefined for
-// unconditional teachers), e.g. a CFG-guided field.
-using TeacherFn = std::function<FieldFn(const at::Tensor& labels)>;
+// The teacher as pair generation sees it: the field to solve for a shard's conditioning (empty
+// for unconditional teachers), e.g. a CFG-guided field.
+using TeacherFn = std::function<FieldFn(const Cond& cond)>;
+// Conditioning for n new pairs (labels drawn like the target's, contexts, observations, ...).
+using CondSampler = std::function<Cond(int64_t n)>;
 
 // Writes ceil(pairs / shard_size) shards into dir (skipping shards already there) and a manifest.
-// With `labels_from` (a labelled target), each shard draws labels from it and stores them.
-// Shards made by another teacher or other settings (dir/generation.json differs) are discarded
-// first, so stale pairs never mix with new ones.
-PairGeneration generate_pairs(const TeacherFn& teacher, Distribution& source, Distribution* labels_from,
+// With `cond_from`, each shard draws its conditioning from it, solves the teacher with it and
+// stores it beside the pairs. Shards made by another teacher or other settings
+// (dir/generation.json differs) are discarded first, so stale pairs never mix with new ones.
+PairGeneration generate_pairs(const TeacherFn& teacher, Distribution& source, const CondSampler& cond_from,
                               const ReflowConfig& cfg, const std::string& dir, uint64_t seed, c10::Device device,
                               const std::map<std::string, std::string>& provenance = {});
+// Labels drawn from a labelled distribution (the target), as a CondSampler.
+CondSampler labels_from(Distribution& labelled);
 // Unconditional teacher.
 PairGeneration generate_pairs(const FieldFn& teacher, Distribution& source, const ReflowConfig& cfg,
                               const std::string& dir, uint64_t seed, c10::Device device,

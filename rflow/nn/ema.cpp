@@ -9,6 +9,22 @@ namespace rflow {
 Ema::Ema(const torch::nn::Module& model, double decay, bool warmup) : decay_(decay), warmup_(warmup) {
   RF_CHECK(decay >= 0 && decay < 1, "EMA decay must be in [0, 1)", "train.ema_decay", "typical: 0.999");
   torch::NoGradGuard ng;
+  if (auto* field = dynamic_cast<const VelocityFieldImpl*>(&model)) {
+    try {
+      shadow_ = clone_field(*field);
+    } catch (const Error&) {
+      shadow_ = nullptr;  // not cloneable: keep the average as plain tensors
+    }
+  }
+  if (shadow_) {
+    shadow_->eval();
+    for (auto& p : shadow_->named_parameters()) {
+      p.value().set_requires_grad(false);
+      params_.emplace_back(p.key(), p.value());
+    }
+    for (const auto& b : shadow_->named_buffers()) buffers_.emplace_back(b.key(), b.value());
+    return;
+  }
   for (const auto& p : model.named_parameters()) params_.emplace_back(p.key(), p.value().detach().clone());
   for (const auto& b : model.named_buffers()) buffers_.emplace_back(b.key(), b.value().detach().clone());
 }

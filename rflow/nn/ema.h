@@ -1,5 +1,7 @@
 // Exponential moving average of a module's parameters (buffers are copied). Teachers, samples and
-// evaluations use the EMA weights; the trainer checkpoints them beside the raw weights.
+// evaluations use the EMA weights; the trainer checkpoints them beside the raw weights. For a
+// cloneable velocity field the average lives in a frozen clone, which methods read as a target
+// network (Consistency-FM) at no extra cost.
 #pragma once
 
 #include <string>
@@ -7,6 +9,8 @@
 #include <vector>
 
 #include <torch/nn/module.h>
+
+#include "rflow/flow/velocity_field.h"
 
 namespace rflow {
 
@@ -21,6 +25,8 @@ class Ema {
   void load_state(const std::vector<std::pair<std::string, at::Tensor>>& named, int64_t updates,
                   const std::string& where);
   int64_t updates() const { return updates_; }
+  // The averaged model (eval mode, no gradients); nullptr when the model was not a cloneable field.
+  VelocityFieldImpl* model() const { return shadow_.get(); }
   double decay() const { return decay_; }
 
  private:
@@ -28,6 +34,7 @@ class Ema {
   bool warmup_;
   int64_t updates_ = 0;
   std::vector<std::pair<std::string, at::Tensor>> params_, buffers_;
+  VelocityField shadow_;
 };
 
 }  // namespace rflow

@@ -15,20 +15,37 @@ at::Tensor activate(const std::string& a, const at::Tensor& x) {
 }
 }  // namespace
 
-MlpVelocityImpl::MlpVelocityImpl(const ModelConfig& cfg, std::vector<int64_t> sample_shape)
-    : shape_(std::move(sample_shape)), num_classes_(cfg.num_classes), activation_(cfg.activation) {
-  dim_ = 1;
+void MlpOptions::validate(const std::string& where) const {
+  RF_CHECK(hidden >= 1 && hidden <= (1 << 16), "hidden must be in [1, 65536]", where + ".hidden", "");
+  RF_CHECK(depth >= 1 && depth <= 64, "depth must be in [1, 64]", where + ".depth", "");
+  RF_CHECK(activation == "silu" || activation == "gelu" || activation == "tanh" || activation == "relu",
+           "unknown activation '" + activation + "'", where + ".activation", "use silu, gelu, tanh or relu");
+  RF_CHECK(time_dim >= 2 && time_dim % 2 == 0, "time_dim must be even and >= 2", where + ".time_dim", "");
+}
+
+MlpVelocityImpl::MlpVelocityImpl(MlpOptions opt, std::vector<int64_t> sample_shape, int64_t num_classes,
+                                 std::string time_embed, double time_scale)
+    : opt_(std::move(opt)),
+      shape_(std::move(sample_shape)),
+      num_classes_(num_classes),
+      time_embed_(std::move(time_embed)),
+      time_scale_(time_scale) {
   for (auto s : shape_) dim_ *= s;
-  RF_CHECK(dim_ >= 1, "sample shape must be non-empty", "model (mlp)", "");
-  temb_ = register_module("temb", std::make_shared<TimeEmbeddingImpl>(cfg.time_embed, cfg.time_dim, cfg.time_scale));
-  in_x_ = register_module("in_x", torch::nn::Linear(dim_, cfg.hidden));
+  RF_CHECK(!shape_.empty() && dim_ >= 1, "sample shape must be non-empty", "model (mlp)", "");
+  reset();
+}
+
+void MlpVelocityImpl::reset() {
+  hidden_.clear();
+  temb_ = register_module("temb", std::make_shared<TimeEmbeddingImpl>(time_embed_, opt_.time_dim, time_scale_));
+  in_x_ = register_module("in_x", torch::nn::Linear(dim_, opt_.hidden));
   // The bias lives in in_x; the time branch adds a bias-free projection.
-  in_t_ = register_module("in_t", torch::nn::Linear(torch::nn::LinearOptions(cfg.time_dim, cfg.hidden).bias(false)));
+  in_t_ = register_module("in_t", torch::nn::Linear(torch::nn::LinearOptions(opt_.time_dim, opt_.hidden).bias(false)));
   if (num_classes_ > 0)
-    label_emb_ = register_module("label_emb", torch::nn::Embedding(num_classes_ + 1, cfg.hidden));
-  for (int64_t i = 0; i + 1 < cfg.depth; ++i)
-    hidden_.push_back(register_module("h" + std::to_string(i), torch::nn::Linear(cfg.hidden, cfg.hidden)));
-  out_ = register_module("out", torch::nn::Linear(cfg.hidden, dim_));
+    label_emb_ = register_module("label_emb", torch::nn::Embedding(num_classes_ + 1, opt_.hidden));
+  for (int64_t i = 0; i + 1 < opt_.depth; ++i)
+    hidden_.push_back(register_module("h" + std::to_string(i), torch::nn::Linear(opt_.hidden, opt_.hidden)));
+  out_ = register_module("out", torch::nn::Linear(opt_.hidden, dim_));
 }
 
 at::Tensor MlpVelocityImpl::forward(const at::Tensor& x, const at::Tensor& t, const Cond& c) {
@@ -42,12 +59,26 @@ at::Tensor MlpVelocityImpl::forward(const at::Tensor& x, const at::Tensor& t, co
     lab = torch::where(lab < 0, torch::full_like(lab, num_classes_), lab);
     h = h + label_emb_->forward(lab);
   }
-  h = activate(activation_, h);
-  for (auto& l : hidden_) h = activate(activation_, l->forward(h));
+  h = activate(opt_.activation, h);
+  for (auto& l : hidden_) h = activate(opt_.activation, l->forward(h));
   auto out = out_->forward(h);
   std::vector<int64_t> shape{B};
   shape.insert(shape.end(), shape_.begin(), shape_.end());
   return out.view(shape);
+}
+
+ModelEntry mlp_entry() {
+  ModelEntry e;
+  e.options = [] { return AnyOptions::of<MlpOptions>(); };
+  e.make = [](const ModelConfig& c, const std::vector<int64_t>& shape) -> VelocityField {
+    return std::make_shared<MlpVelocityImpl>(c.get<MlpOptions>("mlp"), shape, c.num_classes, c.time_embed,
+                                             c.time_scale);
+  };
+  e.describe = [](const ModelConfig& c) {
+    const auto& o = c.get<MlpOptions>("mlp");
+    return std::to_string(o.depth) + " × " + std::to_string(o.hidden);
+  };
+  return e;
 }
 
 }  // namespace rflow

@@ -3,6 +3,9 @@
 // materialised, which matters at batch 256 where per-op overhead dominates.
 #pragma once
 
+#include <string>
+
+#include <torch/nn/cloneable.h>
 #include <torch/nn/modules/embedding.h>
 #include <torch/nn/modules/linear.h>
 
@@ -12,22 +15,44 @@
 
 namespace rflow {
 
-class MlpVelocityImpl : public VelocityFieldImpl {
+struct MlpOptions {
+  int64_t hidden = 256;
+  int64_t depth = 3;
+  std::string activation = "silu";
+  int64_t time_dim = 64;
+
+  template <class V>
+  void visit(V& v) {
+    v("hidden", hidden, "hidden width");
+    v("depth", depth, "number of hidden layers");
+    v("activation", activation, "silu | gelu | tanh | relu");
+    v("time_dim", time_dim, "time embedding size (even)");
+  }
+  void validate(const std::string& where) const;
+};
+
+class MlpVelocityImpl : public VelocityFieldImpl, public torch::nn::Cloneable<MlpVelocityImpl> {
  public:
-  MlpVelocityImpl(const ModelConfig& cfg, std::vector<int64_t> sample_shape);
+  MlpVelocityImpl(MlpOptions opt, std::vector<int64_t> sample_shape, int64_t num_classes = 0,
+                  std::string time_embed = "sinusoidal", double time_scale = 100.0);
+  void reset() override;
   using VelocityFieldImpl::forward;
   at::Tensor forward(const at::Tensor& x, const at::Tensor& t, const Cond& c) override;
   std::vector<int64_t> sample_shape() const override { return shape_; }
 
  private:
+  MlpOptions opt_;
   std::vector<int64_t> shape_;
-  int64_t dim_;
+  int64_t dim_ = 1;
   int64_t num_classes_;
-  std::string activation_;
+  std::string time_embed_;
+  double time_scale_;
   TimeEmbedding temb_{nullptr};
   torch::nn::Linear in_x_{nullptr}, in_t_{nullptr}, out_{nullptr};
   torch::nn::Embedding label_emb_{nullptr};
   std::vector<torch::nn::Linear> hidden_;
 };
+
+ModelEntry mlp_entry();
 
 }  // namespace rflow

@@ -1,58 +1,65 @@
-// Backbone configuration (one struct for every architecture; each reads the fields it uses) and
-// the factory that builds a VelocityField from it by name.
+// Backbone selection: the settings every backbone shares (architecture name, classes, time
+// embedding) plus one options section per registered backbone (model.mlp.*, model.unet.*, ...),
+// and the registry that builds a VelocityField from them by name. A new backbone is one file with
+// its options struct and module, plus one models().add(...) line.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "rflow/core/options.h"
 #include "rflow/core/registry.h"
 #include "rflow/flow/velocity_field.h"
 
 namespace rflow {
 
+struct ModelConfig;
+
+struct ModelEntry {
+  std::function<AnyOptions()> options;  // default options of this backbone
+  std::function<VelocityField(const ModelConfig&, const std::vector<int64_t>& sample_shape)> make;
+  std::function<std::string(const ModelConfig&)> describe;  // size in a few words (optional)
+};
+// Mutable: programs and tests may register their own backbones before building configs.
+Registry<ModelEntry>& models();
+
 struct ModelConfig {
   std::string arch = "mlp";
-  int64_t hidden = 256;
-  int64_t depth = 3;
-  std::string activation = "silu";
-  std::string time_embed = "sinusoidal";
-  int64_t time_dim = 64;
-  double time_scale = 100.0;
   int64_t num_classes = 0;
-  // U-Net (images)
-  int64_t channels = 32;
-  std::vector<int64_t> channel_mult{1, 2, 2};
-  int64_t res_blocks = 2;
-  std::vector<int64_t> attn_resolutions{7};
-  int64_t heads = 4;
-  int64_t norm_groups = 8;
-  double dropout = 0.0;
+  std::string time_embed = "sinusoidal";
+  double time_scale = 100.0;
+  OptionsMap options = default_options(models());  // one section per registered backbone
 
   template <class V>
   void visit(V& v) {
-    v("arch", arch, "backbone: mlp | unet");
-    v("hidden", hidden, "hidden width");
-    v("depth", depth, "number of hidden layers");
-    v("activation", activation, "silu | gelu | tanh | relu");
-    v("time_embed", time_embed, "sinusoidal | fourier");
-    v("time_dim", time_dim, "time embedding size (even)");
-    v("time_scale", time_scale, "t is multiplied by this before the embedding (sinusoidal; fourier: frequency std). 100 keeps 2-D fields smooth in t: dopri5 needs 112 NFE on the demo vs 438 at 1000");
+    v("arch", arch, "backbone: " + models().joined() + " (each has its own section model.<arch>.*)");
     v("num_classes", num_classes, "0 = unconditional; > 0 adds a label embedding (label -1 = dropped)");
-    v("channels", channels, "unet: channels at full resolution");
-    v("channel_mult", channel_mult, "unet: channel multiplier per resolution level (each level after the first halves H and W)");
-    v("res_blocks", res_blocks, "unet: residual blocks per level");
-    v("attn_resolutions", attn_resolutions, "unet: feature-map sizes (H) with self-attention, e.g. [7] or [14, 7] at 28×28");
-    v("heads", heads, "unet: attention heads");
-    v("norm_groups", norm_groups, "unet: GroupNorm groups (must divide every level's channels)");
-    v("dropout", dropout, "unet: dropout inside residual blocks (the reference: 0.1–0.15)");
+    v("time_embed", time_embed, "sinusoidal | fourier");
+    v("time_scale", time_scale, "t is multiplied by this before the embedding (sinusoidal; fourier: frequency std). 100 keeps 2-D fields smooth in t: dopri5 needs 112 NFE on the demo vs 438 at 1000");
+    for (auto& [name, o] : options) v.section(name, o);
+    // Keys of the single flat struct this replaced, so old configs and checkpoints still load.
+    for (const char* k : {"hidden", "depth", "activation", "time_dim"}) v.alias(k, std::string("mlp.") + k);
+    for (const char* k : {"channels", "channel_mult", "res_blocks", "attn_resolutions", "heads", "norm_groups", "dropout"})
+      v.alias(k, std::string("unet.") + k);
   }
   void validate() const;
-};
 
-using ModelFactory = std::function<VelocityField(const ModelConfig&, const std::vector<int64_t>& sample_shape)>;
-const Registry<ModelFactory>& models();
+  // The options of backbone `name` (default: the selected one) as their own type.
+  template <class T>
+  T& get(const std::string& name) {
+    return section(name).as<T>();
+  }
+  template <class T>
+  const T& get(const std::string& name) const {
+    return const_cast<ModelConfig*>(this)->section(name).as<T>();
+  }
+  AnyOptions& section(const std::string& name);
+};
 
 VelocityField make_model(const ModelConfig& cfg, const std::vector<int64_t>& sample_shape);
 int64_t count_parameters(const torch::nn::Module& m);
+// One line for logs and reports: "mlp (3 × 256)", "unet (32 channels)".
+std::string describe_model(const ModelConfig& cfg);
 
 }  // namespace rflow

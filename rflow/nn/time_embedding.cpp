@@ -12,7 +12,12 @@ TimeEmbeddingImpl::TimeEmbeddingImpl(std::string kind, int64_t dim, double scale
     : kind_(std::move(kind)), dim_(dim), scale_(scale) {
   RF_CHECK(dim >= 2 && dim % 2 == 0, "time embedding dim must be even and >= 2, got " + std::to_string(dim),
            "model.time_dim", "");
-  const int64_t half = dim / 2;
+  reset();
+}
+
+void TimeEmbeddingImpl::reset() {
+  const int64_t half = dim_ / 2;
+  const double scale = scale_;
   if (kind_ == "sinusoidal") {
     // exp(−ln(10000)·i/half): the transformer schedule, applied to scale·t (scale ≈ 1000 as in the RF code).
     freqs_ = torch::exp(torch::arange(half, torch::kFloat32) * (-std::log(10000.0) / half)) * scale;

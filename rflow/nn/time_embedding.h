@@ -5,14 +5,15 @@
 
 #include <string>
 
-#include <torch/nn/module.h>
+#include <torch/nn/cloneable.h>
 
 namespace rflow {
 
-class TimeEmbeddingImpl : public torch::nn::Module {
+class TimeEmbeddingImpl : public torch::nn::Cloneable<TimeEmbeddingImpl> {
  public:
   // kind: "sinusoidal" | "fourier". dim must be even.
   TimeEmbeddingImpl(std::string kind, int64_t dim, double scale);
+  void reset() override;
   at::Tensor forward(const at::Tensor& t);  // [B] → [B, dim]
   int64_t dim() const { return dim_; }
 

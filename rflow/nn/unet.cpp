@@ -23,7 +23,12 @@ void zero_init(torch::nn::Conv2d& c) {
 }  // namespace
 
 ResBlockImpl::ResBlockImpl(int64_t in, int64_t out, int64_t emb_dim, int64_t groups, double dropout)
-    : dropout_(dropout) {
+    : in_(in), out_(out), emb_dim_(emb_dim), groups_(groups), dropout_(dropout) {
+  reset();
+}
+
+void ResBlockImpl::reset() {
+  const int64_t in = in_, out = out_, emb_dim = emb_dim_, groups = groups_;
   norm1_ = register_module("norm1", torch::nn::GroupNorm(groups, in));
   conv1_ = register_module("conv1", conv(in, out, 3));
   emb_ = register_module("emb", torch::nn::Linear(emb_dim, out));
@@ -42,7 +47,13 @@ at::Tensor ResBlockImpl::forward(const at::Tensor& x, const at::Tensor& emb) {
   return (skip_ ? skip_(x) : x) + h;
 }
 
-AttentionBlockImpl::AttentionBlockImpl(int64_t channels, int64_t heads, int64_t groups) : heads_(heads) {
+AttentionBlockImpl::AttentionBlockImpl(int64_t channels, int64_t heads, int64_t groups)
+    : channels_(channels), heads_(heads), groups_(groups) {
+  reset();
+}
+
+void AttentionBlockImpl::reset() {
+  const int64_t channels = channels_, groups = groups_;
   norm_ = register_module("norm", torch::nn::GroupNorm(groups, channels));
   qkv_ = register_module("qkv", conv(channels, 3 * channels, 1));
   out_ = register_module("out", conv(channels, channels, 1));
@@ -61,18 +72,42 @@ at::Tensor AttentionBlockImpl::forward(const at::Tensor& x) {
   return x + out_(h);
 }
 
-UNetImpl::UNetImpl(const ModelConfig& cfg, std::vector<int64_t> sample_shape)
-    : shape_(std::move(sample_shape)), num_classes_(cfg.num_classes) {
+void UNetOptions::validate(const std::string& where) const {
+  RF_CHECK(channels >= 1 && !channel_mult.empty() && res_blocks >= 1 && heads >= 1 && norm_groups >= 1,
+           "unet sizes must be positive (and channel_mult non-empty)", where, "");
+  for (auto m : channel_mult) {
+    RF_CHECK(m >= 1, "channel_mult entries must be >= 1", where + ".channel_mult", "");
+    RF_CHECK((channels * m) % norm_groups == 0 && (channels * m) % heads == 0,
+             fmt::format("channels × {} = {} is not divisible by norm_groups and heads", m, channels * m),
+             where + ".channels", "e.g. channels = 32 with norm_groups = 8 and heads = 4");
+  }
+  RF_CHECK(dropout >= 0 && dropout < 1, "dropout must be in [0, 1)", where + ".dropout", "");
+}
+
+UNetImpl::UNetImpl(UNetOptions opt, std::vector<int64_t> sample_shape, int64_t num_classes, std::string time_embed,
+                   double time_scale)
+    : opt_(std::move(opt)),
+      shape_(std::move(sample_shape)),
+      num_classes_(num_classes),
+      time_embed_(std::move(time_embed)),
+      time_scale_(time_scale) {
   RF_CHECK(shape_.size() == 3, "the U-Net needs image samples [C, H, W]", "model.arch",
            "use arch = mlp for flat data, or an image data set");
-  const int64_t levels = static_cast<int64_t>(cfg.channel_mult.size());
+  const int64_t levels = static_cast<int64_t>(opt_.channel_mult.size());
   const int64_t factor = int64_t(1) << (levels - 1);
   RF_CHECK(shape_[1] % factor == 0 && shape_[2] % factor == 0,
            "image size " + std::to_string(shape_[1]) + "×" + std::to_string(shape_[2]) + " is not divisible by 2^" +
                std::to_string(levels - 1),
-           "model.channel_mult", "use fewer levels (28×28 allows 3: 28, 14, 7)");
+           "model.unet.channel_mult", "use fewer levels (28×28 allows 3: 28, 14, 7)");
+  reset();
+}
+
+void UNetImpl::reset() {
+  const UNetOptions& cfg = opt_;
+  down_.clear(), up_.clear(), downsample_.clear(), upsample_.clear();
+  const int64_t levels = static_cast<int64_t>(cfg.channel_mult.size());
   const int64_t ch = cfg.channels, emb_dim = 4 * ch, g = cfg.norm_groups;
-  temb_ = register_module("temb", std::make_shared<TimeEmbeddingImpl>(cfg.time_embed, ch, cfg.time_scale));
+  temb_ = register_module("temb", std::make_shared<TimeEmbeddingImpl>(time_embed_, ch, time_scale_));
   emb1_ = register_module("emb1", torch::nn::Linear(ch, emb_dim));
   emb2_ = register_module("emb2", torch::nn::Linear(emb_dim, emb_dim));
   if (num_classes_ > 0) label_emb_ = register_module("label_emb", torch::nn::Embedding(num_classes_ + 1, emb_dim));
@@ -159,6 +194,16 @@ at::Tensor UNetImpl::forward(const at::Tensor& x, const at::Tensor& t, const Con
     if (i < upsample_.size()) h = upsample_[i](F::interpolate(h, F::InterpolateFuncOptions().scale_factor(std::vector<double>{2.0, 2.0}).mode(torch::kNearest)));
   }
   return out_(F::silu(out_norm_(h)));
+}
+
+ModelEntry unet_entry() {
+  ModelEntry e;
+  e.options = [] { return AnyOptions::of<UNetOptions>(); };
+  e.make = [](const ModelConfig& c, const std::vector<int64_t>& shape) -> VelocityField {
+    return std::make_shared<UNetImpl>(c.get<UNetOptions>("unet"), shape, c.num_classes, c.time_embed, c.time_scale);
+  };
+  e.describe = [](const ModelConfig& c) { return std::to_string(c.get<UNetOptions>("unet").channels) + " channels"; };
+  return e;
 }
 
 }  // namespace rflow

@@ -2,6 +2,8 @@
 
 #include <filesystem>
 
+#include "rflow/methods/distill.h"
+
 namespace fs = std::filesystem;
 
 namespace rflow {
@@ -20,7 +22,7 @@ std::vector<ChainModel> chain_models(const RunConfig& cfg, const std::string& ru
   std::vector<ChainModel> out;
   for (int64_t k = 1; k <= cfg.reflow.rounds + 1; ++k)
     out.push_back({std::to_string(k) + "-RF", rf_dir(run_dir, k), k, false});
-  const int64_t steps = cfg.method.distill.steps;
+  const int64_t steps = cfg.method.get<DistillConfig>("distill").steps;
   for (auto k : cfg.distill.from)
     out.push_back({std::to_string(k) + "-RF + distill (" + std::to_string(steps) + (steps == 1 ? " step)" : " steps)"),
                    student_dir(run_dir, k), k, true});
@@ -42,8 +44,8 @@ RunConfig derived(const RunConfig& cfg, const std::string& run_dir, int64_t k, c
   sub.train = train;
   sub.train.init_from = rf_dir(run_dir, k);
   // Guidance is baked into pairs of a guided 1-RF; the models trained on them are used at scale 1.
-  sub.eval.guidance = sub.sample.guidance = 1.0;
-  sub.reflow.guidance = k == 1 ? cfg.reflow.guidance : 1.0;
+  sub.eval.solve.guidance = sub.sample.solve.guidance = 1.0;
+  sub.reflow.solve.guidance = k == 1 ? cfg.reflow.solve.guidance : 1.0;
   if (cfg.reflow.online) {
     sub.data.coupling = "online";
     sub.data.teacher = rf_dir(run_dir, k);

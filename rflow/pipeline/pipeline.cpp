@@ -24,10 +24,16 @@ bool is_cosmetic(const std::string& key) {
          key == "name";
 }
 
-// Keys that only say how the trained models are sampled and measured: changing them reruns the
-// stages that read them (each eval result records the settings it was made with) and keeps the
-// models, so a run can be re-evaluated with another n, NFE list or tolerance.
-bool is_output_only(const std::string& key) { return key.rfind("eval.", 0) == 0 || key.rfind("sample.", 0) == 0; }
+// Keys that only say how the trained models are sampled and measured (a stage's output_section):
+// changing them reruns the stages that read them (each eval result records the settings it was
+// made with) and keeps the models, so a run can be re-evaluated with another n, NFE list or tolerance.
+bool is_output_only(const std::string& key) {
+  for (const auto& name : stages().names()) {
+    const std::string& section = stages().get(name).output_section;
+    if (!section.empty() && key.rfind(section + ".", 0) == 0) return true;
+  }
+  return false;
+}
 
 void diff_json(const nlohmann::json& a, const nlohmann::json& b, const std::string& prefix,
                std::vector<std::string>& out) {
@@ -57,7 +63,9 @@ std::string run_pipeline(RunConfig cfg, const PipelineOptions& opt) {
   const std::string config_path = (fs::path(run_dir) / "config.json").string();
   if (fs::exists(config_path)) {
     std::vector<std::string> diffs, outputs;
-    diff_json(nlohmann::json::parse(io::read_file(config_path)), nlohmann::json::parse(config_json), "", diffs);
+    // Through the config structs first: a run made before a key was renamed compares equal.
+    RunConfig stored = run_config_from_json(io::read_file(config_path), config_path);
+    diff_json(nlohmann::json::parse(to_json(stored)), nlohmann::json::parse(config_json), "", diffs);
     for (auto it = diffs.begin(); it != diffs.end();)
       if (is_output_only(*it)) outputs.push_back(*it), it = diffs.erase(it);
       else ++it;
@@ -66,7 +74,9 @@ std::string run_pipeline(RunConfig cfg, const PipelineOptions& opt) {
       for (const auto& d : outputs) list += (list.empty() ? "" : "; ") + d;
       spdlog::info("config: {} changed; the stages that read them will run again", list);
       const fs::path markers = fs::path(run_dir) / "stages";
-      for (const auto& d : outputs) fs::remove(markers / (d.substr(0, d.find('.')) + ".done"));
+      for (const auto& d : outputs)
+        for (const auto& name : stages().names())
+          if (stages().get(name).output_section == d.substr(0, d.find('.'))) fs::remove(markers / (name + ".done"));
       fs::remove(markers / "report.done");
     }
     if (!diffs.empty()) {
@@ -79,27 +89,23 @@ std::string run_pipeline(RunConfig cfg, const PipelineOptions& opt) {
   io::write_file_atomic(config_path, config_json);
 
   StageContext ctx{cfg, run_dir, config_json, setup_device(cfg)};
-  const auto& stages = opt.stages.empty() ? cfg.stages : opt.stages;
+  const auto& stage_list = opt.stages.empty() ? cfg.stages : opt.stages;
+  for (const auto& s : stage_list) stages().get(s, "stages");  // every name checked before anything runs
   bool reran = false;  // once a stage runs, later stages' outputs are stale and run again
-  for (const auto& stage : stages) {
+  for (const auto& stage : stage_list) {
+    const StageEntry& entry = stages().get(stage, "stages");
     const fs::path marker = fs::path(run_dir) / "stages" / (stage + ".done");
     if (fs::exists(marker) && !reran) {
       spdlog::info("stage {}: done already, skipping", stage);
       continue;
     }
-    // Samples feed only the report; anything else makes every later stage stale.
-    if (stage == "sample") fs::remove(fs::path(run_dir) / "stages" / "report.done");
+    // A stage whose output only the report reads (sample) leaves the others valid.
+    if (!entry.invalidates_later) fs::remove(fs::path(run_dir) / "stages" / "report.done");
     else reran = true;
     fs::remove(marker);
     spdlog::info("stage {}: running", stage);
     auto t0 = std::chrono::steady_clock::now();
-    if (stage == "train") stage_train(ctx);
-    else if (stage == "sample") stage_sample(ctx);
-    else if (stage == "eval") stage_eval(ctx);
-    else if (stage == "report") stage_report(ctx);
-    else if (stage == "reflow") stage_reflow(ctx);
-    else if (stage == "distill") stage_distill(ctx);
-    else throw Error("unknown stage '" + stage + "'", "stages", "valid: train, reflow, distill, sample, eval, report");
+    entry.run(ctx);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     io::write_file_atomic(marker.string(), nlohmann::json{{"seconds", secs}}.dump() + "\n");
     spdlog::info("stage {}: done in {:.1f} s", stage, secs);

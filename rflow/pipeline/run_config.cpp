@@ -5,17 +5,16 @@
 
 #include "rflow/core/config.h"
 #include "rflow/core/error.h"
+#include "rflow/eval/fidnet.h"
 #include "rflow/io/atomic_file.h"
+#include "rflow/pipeline/stages.h"
 #include "rflow/solve/solver.h"
 
 namespace rflow {
 
 void SampleConfig::validate() const {
-  solvers().get(solver, "sample.solver");
-  RF_CHECK(steps >= 1, "steps must be >= 1", "sample.steps", "");
+  solve.validate("sample");
   RF_CHECK(n >= 1, "n must be >= 1", "sample.n", "");
-  RF_CHECK(t0 != t1, "t0 and t1 must differ", "sample.t0/t1", "");
-  RF_CHECK(std::isfinite(guidance), "guidance must be finite", "sample.guidance", "");
 }
 
 void DistillRunConfig::validate(int64_t rounds) const {
@@ -34,17 +33,19 @@ void EvalConfig::validate() const {
   RF_CHECK(batch >= 1, "batch must be >= 1", "eval.batch", "500 keeps 10k images in a few hundred MB");
   RF_CHECK(trajectories >= 0, "trajectories must be >= 0", "eval.trajectories", "");
   RF_CHECK(sliced_projections >= 1, "sliced_projections must be >= 1", "eval.sliced_projections", "");
-  RF_CHECK(std::isfinite(guidance), "guidance must be finite", "eval.guidance", "");
+  solve.validate("eval");
+}
+
+void register_builtin_extensions() {
+  eval::add_fidnet_distance(feature_distances());
 }
 
 void RunConfig::validate() const {
+  register_builtin_extensions();
   RF_CHECK(!name.empty() && name.find('/') == std::string::npos && name != "." && name != "..",
            "name must be a plain directory name", "name", "e.g. demo_2d");
   RF_CHECK(threads >= 0, "threads must be >= 0", "threads", "0 = all cores");
-  static const std::vector<std::string> known{"train", "reflow", "distill", "sample", "eval", "report"};
-  for (const auto& s : stages)
-    RF_CHECK(std::find(known.begin(), known.end(), s) != known.end(), "unknown stage '" + s + "'", "stages",
-             "valid: train, reflow, distill, sample, eval, report");
+  for (const auto& s : stages) rflow::stages().get(s, "stages");
   RF_CHECK(device == "cpu" || device.rfind("cuda", 0) == 0, "unknown device '" + device + "'", "device",
            "use cpu or cuda[:N]");
   data.validate();

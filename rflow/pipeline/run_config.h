@@ -15,22 +15,15 @@
 namespace rflow {
 
 struct SampleConfig {
-  std::string solver = "euler";
-  int64_t steps = 100;
+  SolveOptions solve;  // sample.solver, sample.steps, sample.guidance, ... (labels drawn like the target's)
   int64_t n = 10000;
   bool use_ema = true;
-  double t0 = 0.0, t1 = 1.0;
-  double guidance = 1.0;
 
   template <class V>
   void visit(V& v) {
-    v("solver", solver, "euler | midpoint | heun | rk4 | dopri5");
-    v("guidance", guidance, "classifier-free guidance scale for class-conditional models (labels drawn like the target's)");
-    v("steps", steps, "solver steps");
+    solve.visit(v);
     v("n", n, "number of samples");
     v("use_ema", use_ema, "sample with the EMA weights");
-    v("t0", t0, "start time (0 = noise)");
-    v("t1", t1, "end time (1 = data)");
   }
   void validate() const;
 };
@@ -38,13 +31,12 @@ struct SampleConfig {
 struct EvalConfig {
   std::vector<int64_t> nfe{1, 2, 4, 8, 100};
   std::vector<std::string> solvers{"euler"};
+  SolveOptions solve;  // every other solver setting (tolerances, schedule, guidance, ...), shared by all jobs
   int64_t n = 2000;
   int64_t straightness_steps = 100;
   int64_t trajectories = 256;
   int64_t sliced_projections = 256;
-  double rtol = 1e-5, atol = 1e-5;
   bool likelihood = true;
-  double guidance = 1.0;
   std::string fidnet;
   int64_t batch = 500;
 
@@ -52,13 +44,11 @@ struct EvalConfig {
   void visit(V& v) {
     v("batch", batch, "images: samples solved per batch (bounds memory; points are solved in one batch)");
     v("fidnet", fidnet, "images: the FID-proxy network file (\"\" = the cache, trained once if missing; see `rflow fidnet`)");
-    v("guidance", guidance,
-      "CFG scale for evaluating a class-conditional 1-RF (k-RF and students are evaluated at 1: their pairs carry the teacher's guidance)");
     v("likelihood", likelihood, "report the model's mean log-likelihood of fresh target points (needs an analytic source)");
-    v("nfe", nfe, "velocity-evaluation budgets to evaluate (steps = nfe / stages of the solver)");
-    v("rtol", rtol, "tolerance of adaptive solvers in the eval (dopri5 runs once; its NFE is measured)");
-    v("atol", atol, "absolute tolerance of adaptive solvers in the eval");
+    v("nfe", nfe, "velocity-evaluation budgets to evaluate (steps = nfe / stages of the solver); adaptive solvers run once at eval.rtol/atol");
     v("solvers", solvers, "solvers to evaluate at each NFE");
+    // guidance: the 1-RF's CFG scale; k-RF and students are evaluated at 1 (their pairs carry it).
+    solve.visit(v, /*with_solver=*/false);
     v("n", n, "samples per evaluation: points are compared with as many fresh target samples (exact W2, at most 5000); images by FID-proxy against the test set (10000 in the protocol)");
     v("straightness_steps", straightness_steps, "Euler steps for straightness and transport cost");
     v("trajectories", trajectories, "trajectories drawn in the report");
@@ -124,6 +114,10 @@ struct RunConfig {
   void validate() const;
   std::string run_dir() const;
 };
+
+// Fills the tables that lower layers own but higher ones provide (the FID network's feature
+// distance for distillation); idempotent, called by RunConfig::validate.
+void register_builtin_extensions();
 
 // defaults < TOML file, or a run directory's config.json (if path non-empty) < overrides
 // ("key=value"); validated.

@@ -50,7 +50,7 @@ std::unique_ptr<BatchSource> make_training_source(const RunConfig& cfg, c10::Dev
   auto data = make_coupling(cfg.data);
   RF_CHECK(teacher.model->sample_shape() == data->sample_shape(), "the online teacher's samples have another shape",
            cfg.data.teacher, "use the data section of the teacher run");
-  return std::make_unique<OnlinePairSource>(teacher.model, std::move(data), cfg.reflow.online_steps, cfg.reflow.guidance);
+  return std::make_unique<OnlinePairSource>(teacher.model, std::move(data), cfg.reflow.online_steps, cfg.reflow.solve.guidance);
 }
 
 }  // namespace rflow

@@ -1,32 +1,26 @@
+// The eval stage: every model of the run (1-RF, k-RF, students) is solved from the same noise with
+// every configured solver and NFE, scored by the scorer of its data's kind, and measured for
+// straightness (and likelihood where the scorer allows). Results are typed (eval/eval_result.h)
+// and cached per settings, so a rerun with other eval settings recomputes only what changed.
 #include <chrono>
 #include <filesystem>
-#include <functional>
-#include <optional>
 
-#include <fmt/format.h>
-
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include "rflow/core/error.h"
 #include "rflow/core/progress.h"
 #include "rflow/core/rng.h"
-#include "rflow/data/image_dataset.h"
-#include "rflow/eval/compare.h"
-#include "rflow/eval/fidnet.h"
-#include "rflow/eval/frechet.h"
-#include "rflow/eval/label_accuracy.h"
+#include "rflow/eval/eval_result.h"
+#include "rflow/eval/scorer.h"
 #include "rflow/eval/straightness.h"
-#include "rflow/io/atomic_file.h"
-#include "rflow/io/image_file.h"
-#include "rflow/io/npy.h"
+#include "rflow/methods/distill.h"
 #include "rflow/pipeline/chain.h"
 #include "rflow/pipeline/run_context.h"
-#include "rflow/train/checkpoint.h"
 #include "rflow/pipeline/stages.h"
-#include "rflow/core/error.h"
 #include "rflow/solve/likelihood.h"
 #include "rflow/solve/solver.h"
+#include "rflow/train/checkpoint.h"
 
 namespace fs = std::filesystem;
 
@@ -34,111 +28,35 @@ namespace rflow {
 
 namespace {
 
-// What the eval measures for one kind of data: points (exact W2 and friends against fresh target
-// draws, 1-NN label accuracy) or images (FID-proxy against the test set, the FID network's class
-// accuracy, PNG grids).
-struct Scorer {
-  nlohmann::json floor;
-  std::function<nlohmann::json(const at::Tensor& xs)> score;
-  std::function<void(const at::Tensor& xs, const std::string& tag)> save;
-  std::function<std::string(const nlohmann::json& j)> headline;
-};
-
-Scorer point_scorer(const RunConfig& cfg, const fs::path& dir, const at::Tensor& ref, const at::Tensor& ref_labels,
-                    const at::Tensor& ref2, const at::Tensor& ref2_labels) {
-  const EvalConfig& ec = cfg.eval;
-  const bool labeled = ref_labels.defined();
-  Scorer s;
-  // The floor: two independent finite target samples are this far apart under each metric.
-  auto floor = eval::compare_samples(ref2, ref, ec.sliced_projections, cfg.seed);
-  s.floor = nlohmann::json::parse(eval::to_json(floor));
-  if (labeled) s.floor["label_accuracy"] = eval::nearest_label_accuracy(ref2, ref2_labels, ref, ref_labels);
-  s.score = [=](const at::Tensor& xs) {
-    nlohmann::json j = nlohmann::json::parse(eval::to_json(eval::compare_samples(xs, ref, ec.sliced_projections, cfg.seed)));
-    if (labeled) j["label_accuracy"] = eval::nearest_label_accuracy(xs, ref_labels, ref, ref_labels);
-    return j;
-  };
-  s.save = [dir](const at::Tensor& xs, const std::string& tag) {
-    io::write_npy((dir / "samples" / (tag + ".npy")).string(), xs);
-  };
-  const double fw2 = floor.w2;
-  s.headline = [fw2](const nlohmann::json& j) {
-    return fmt::format("W2 {:.4f} (floor {:.4f}), energy {:.5f}", j["w2"].get<double>(), fw2, j["energy"].get<double>());
-  };
-  return s;
-}
-
-// The FID network and the test set's feature statistics: every model of a chain is scored against
-// the same ones, so the eval stage builds them once.
-struct FidReference {
-  std::string data_dir;
-  eval::FidNetInfo info;
-  std::shared_ptr<eval::FidNet> net;
-  std::shared_ptr<eval::FeatureStats> test_stats;
-  int64_t test_size = 0;
-};
-
-const FidReference& fid_reference(std::optional<FidReference>& cache, const std::string& fidnet_path,
-                                  const std::string& data_dir) {
-  if (!cache || cache->data_dir != data_dir) {
-    FidReference r;
-    r.data_dir = data_dir;
-    r.net = std::make_shared<eval::FidNet>(eval::cached_fidnet(fidnet_path, &r.info));
-    auto test = load_fashion_mnist(data_dir, "test", false);
-    r.test_stats = std::make_shared<eval::FeatureStats>(eval::feature_stats(eval::fidnet_features(*r.net, test->all())));
-    r.test_size = test->size();
-    cache = std::move(r);
-  }
-  return *cache;
-}
-
-Scorer image_scorer(const RunConfig& cfg, const RunConfig& model_cfg, const fs::path& dir, const at::Tensor& train_draw,
-                    const at::Tensor& labels, int64_t grid_cols, nlohmann::json& about, std::optional<FidReference>& fid) {
-  Scorer s;
-  s.save = [dir, grid_cols](const at::Tensor& xs, const std::string& tag) {
-    io::write_image_grid((dir / "samples" / (tag + ".png")).string(), xs, grid_cols);
-  };
-  const auto& tc = model_cfg.data.target;
-  if (tc.name != "fashion_mnist") {
-    spdlog::info("eval: no FID-proxy for {} (its feature network is Fashion-MNIST's); sample grids only", tc.name);
-    s.score = [](const at::Tensor&) { return nlohmann::json::object(); };
-    s.headline = [](const nlohmann::json&) { return std::string("grid written"); };
-    return s;
-  }
-  const FidReference& ref = fid_reference(fid, cfg.eval.fidnet, tc.path.empty() ? kFashionMnistDir : tc.path);
-  auto net = ref.net;
-  auto test_stats = ref.test_stats;
-  about["fidnet"] = {{"id", ref.info.id}, {"test_accuracy", ref.info.test_accuracy}, {"path", ref.info.path}};
-  about["reference"] = "Fashion-MNIST test set (" + std::to_string(ref.test_size) + " images)";
-  // The floor: as many real training images as samples, against the same test statistics.
-  s.floor["fid_proxy"] = eval::fid_proxy(*net, train_draw, *test_stats);
-  if (labels.defined()) s.floor["class_accuracy"] = ref.info.test_accuracy;
-  s.score = [=](const at::Tensor& xs) {
-    nlohmann::json j;
-    j["fid_proxy"] = eval::fid_proxy(*net, xs, *test_stats);
-    if (labels.defined()) j["class_accuracy"] = eval::class_accuracy(*net, xs, labels);
-    return j;
-  };
-  const double floor_fid = s.floor["fid_proxy"].get<double>();
-  s.headline = [floor_fid](const nlohmann::json& j) {
-    return fmt::format("FID-proxy {:.3f} (floor {:.3f}){}", j["fid_proxy"].get<double>(), floor_fid,
-                       j.contains("class_accuracy") ? fmt::format(", class accuracy {:.3f}", j["class_accuracy"].get<double>()) : "");
-  };
+// The settings a cached result depends on besides the common ones. Solver settings added after
+// results were first cached count only when not the default, so older results stay valid.
+nlohmann::json job_settings(const nlohmann::json& common, const SolveOptions& so, bool adaptive) {
+  nlohmann::json s = common;
+  if (adaptive) s.update({{"rtol", so.rtol}, {"atol", so.atol}});
+  const SolveOptions dflt;
+  if (so.schedule != dflt.schedule || so.shift != dflt.shift) s["schedule"] = {so.schedule, so.shift};
+  if (so.t0 != dflt.t0 || so.t1 != dflt.t1 || !so.grid.empty()) s["times"] = {so.t0, so.t1, so.grid};
+  if (so.max_nfe != dflt.max_nfe) s["max_nfe"] = so.max_nfe;
+  if (adaptive && (so.first_step != dflt.first_step || so.min_step != dflt.min_step || so.max_step != dflt.max_step ||
+                   so.per_sample != dflt.per_sample))
+    s["adaptive"] = {so.first_step, so.min_step, so.max_step, so.per_sample};
   return s;
 }
 
 // Evaluates one model of the run (all with the same draws, so numbers compare across models).
-void eval_model(StageContext& ctx, const ChainModel& cm, std::optional<FidReference>& fid) {
+void eval_model(StageContext& ctx, const ChainModel& cm) {
   const RunConfig& cfg = ctx.cfg;
   const EvalConfig& ec = cfg.eval;
   LoadedModel m = load_model(cm.dir, cfg.sample.use_ema, ctx.device);
   auto& coupling = m.data;  // built once by load_model (an npy target is read once)
+  Distribution& target = coupling->target();
   const fs::path dir = fs::path(cm.dir) / "eval";
   const bool labeled = m.cfg.data.labels;
-  const bool images = coupling->target().sample_shape().size() == 3;
+  const std::string kind = target.kind();
+  const eval::ScorerEntry& entry = eval::scorers().get(kind, "eval (data kind of " + target.describe() + ")");
   // The 1-RF is evaluated at the run's eval.guidance (which may have changed since it was trained);
   // models trained on guided pairs at their own config's 1 (guiding them again would compound it).
-  const double guidance = (cm.k == 1 && !cm.student) ? cfg.eval.guidance : m.cfg.eval.guidance;
+  const double guidance = (cm.k == 1 && !cm.student) ? ec.solve.guidance : m.cfg.eval.solve.guidance;
   fs::create_directories(dir / "results");
   fs::create_directories(dir / "samples");
 
@@ -147,40 +65,52 @@ void eval_model(StageContext& ctx, const ChainModel& cm, std::optional<FidRefere
   at::Tensor x0 = coupling->source().sample(ec.n);
   seed_all(static_cast<uint64_t>(cfg.seed) + 3);
   auto draw = [&] {
-    return labeled ? coupling->target().sample_labeled(ec.n) : std::make_pair(coupling->target().sample(ec.n), at::Tensor());
+    return labeled ? target.sample_labeled(ec.n) : std::make_pair(target.sample(ec.n), at::Tensor());
   };
-  const auto [ref, ref_labels] = draw();
-  nlohmann::json out;
-  Scorer scorer;
-  at::Tensor cond_labels;  // what conditional samples are asked for
-  int64_t grid_cols = 10;
-  if (images) {
-    // Balanced labels (class i % C): the test set is balanced, and grid columns are the classes.
-    const int64_t classes = coupling->target().num_classes();
-    if (labeled) cond_labels = torch::arange(ec.n, torch::kInt64).remainder(classes), grid_cols = classes;
-    scorer = image_scorer(cfg, m.cfg, dir, ref, cond_labels, grid_cols, out, fid);
-    io::write_image_grid((dir / "reference.png").string(), ref, grid_cols);
-  } else {
-    // Class-conditional models are sampled with the labels of the reference draw, so the label mix
-    // (and hence the marginal they should match) is the target's.
-    const auto [ref2, ref2_labels] = draw();
-    cond_labels = ref_labels;
-    scorer = point_scorer(cfg, dir, ref, ref_labels, ref2, ref2_labels);
-    io::write_npy((dir / "reference.npy").string(), ref);
+  eval::ScorerSetup setup;
+  setup.dir = dir.string();
+  std::tie(setup.reference, setup.reference_labels) = draw();
+  if (entry.second_draw) std::tie(setup.reference2, setup.reference2_labels) = draw();
+  if (labeled) {
+    const int64_t classes = target.num_classes();
+    // Balanced labels (class i mod C, one grid column per class), or the reference draw's labels
+    // so that the label mix, and hence the marginal the samples should match, is the target's.
+    setup.cond_labels = entry.balanced_labels ? torch::arange(ec.n, torch::kInt64).remainder(classes)
+                                              : setup.reference_labels;
+    if (entry.balanced_labels) setup.grid_cols = classes;
   }
-  out["floor"] = scorer.floor;
-  // The field for draws [a, b) (their labels), and solves in chunks: 10k images at once would hold
-  // gigabytes of activations and run out of cache; points are solved in one batch as before.
-  auto field_for = [&](int64_t a, int64_t b) {
-    return guided_field(*m.model, Cond{labeled ? cond_labels.slice(0, a, b).to(ctx.device) : at::Tensor()}, guidance);
+  setup.trajectories = std::min(ec.trajectories, ec.n);
+  setup.sliced_projections = ec.sliced_projections;
+  setup.seed = static_cast<uint64_t>(cfg.seed);
+  setup.fidnet = ec.fidnet;
+  setup.data_name = m.cfg.data.target.name;
+  setup.data_path = m.cfg.data.target.path;
+  std::unique_ptr<eval::Scorer> scorer = entry.make(setup);
+  scorer->save_reference();
+
+  eval::ModelEval out;
+  out.kind = kind;
+  out.model = cm.label;
+  out.n = ec.n;
+  out.checkpoint_step = m.step;
+  out.guidance = guidance;
+  out.floor = scorer->floor();
+  scorer->describe(out);
+
+  // The field for draws [a, b) (their labels), solved in chunks where the scorer asks for it.
+  auto cond_for = [&](int64_t a, int64_t b) {
+    Cond c;
+    if (setup.cond_labels.defined()) c.labels = setup.cond_labels.slice(0, a, b).to(ctx.device);
+    return c;
   };
-  const int64_t chunk = images ? std::max<int64_t>(1, ec.batch) : ec.n;
-  auto solve_all = [&](const SolveOptions& opt) {
+  const int64_t chunk = entry.chunked ? std::max<int64_t>(1, ec.batch) : ec.n;
+  auto solve_all = [&](SolveOptions opt) {
+    opt.guidance = guidance;
     std::vector<at::Tensor> xs, nfes;
     int64_t accepted = 0;
     for (int64_t a = 0; a < ec.n; a += chunk) {
       const int64_t b = std::min(ec.n, a + chunk);
-      SolveResult r = solve(field_for(a, b), x0.slice(0, a, b).to(ctx.device), opt);
+      SolveResult r = solve(*m.model, x0.slice(0, a, b).to(ctx.device), opt, cond_for(a, b));
       xs.push_back(r.x.cpu());
       nfes.push_back(r.nfe.cpu());
       accepted = std::max(accepted, r.accepted);
@@ -196,13 +126,15 @@ void eval_model(StageContext& ctx, const ChainModel& cm, std::optional<FidRefere
     }
     for (auto k : ec.nfe) jobs.emplace_back(s, k);
   }
-  const nlohmann::json common{{"checkpoint_step", m.step}, {"n", ec.n},
-                               {"seed", cfg.seed},           {"guidance", guidance},
-                               {"use_ema", cfg.sample.use_ema}, {"fidnet", out.contains("fidnet") ? out["fidnet"]["id"] : nlohmann::json()},
-                               {"sliced_projections", images ? int64_t(0) : ec.sliced_projections}};
+  const nlohmann::json common{{"checkpoint_step", m.step},
+                              {"n", ec.n},
+                              {"seed", cfg.seed},
+                              {"guidance", guidance},
+                              {"use_ema", cfg.sample.use_ema},
+                              {"fidnet", out.fidnet.id.empty() ? nlohmann::json() : nlohmann::json(out.fidnet.id)},
+                              {"sliced_projections", kind == "points" ? ec.sliced_projections : int64_t(0)}};
   Progress progress("eval", static_cast<int64_t>(jobs.size()));
   int64_t done = 0;
-  out["results"] = nlohmann::json::array();
   for (const auto& [solver_name, nfe] : jobs) {
     const int per_step = solvers().get(solver_name)()->nfe_per_step();
     if (per_step > 0 && nfe % per_step != 0) {
@@ -212,120 +144,94 @@ void eval_model(StageContext& ctx, const ChainModel& cm, std::optional<FidRefere
     }
     const std::string tag = per_step == 0 ? solver_name : solver_name + "_nfe" + std::to_string(nfe);
     const fs::path res_path = dir / "results" / (tag + ".json");
-    nlohmann::json settings = common;
-    if (per_step == 0) settings.update({{"rtol", ec.rtol}, {"atol", ec.atol}});
+    const nlohmann::json settings = job_settings(common, ec.solve, per_step == 0);
     // Results on disk are reused only if they were made from this checkpoint with these settings
-    // (a retrained model or another n, scale or FID network invalidates them; adaptive results also
-    // on the tolerances). Chunks do not matter: adaptive steps are chosen per sample.
-    nlohmann::json j;
-    if (fs::exists(res_path)) {  // a torn or hand-edited file is recomputed, not an error
-      j = nlohmann::json::parse(io::read_file(res_path.string()), nullptr, /*allow_exceptions=*/false);
-      if (!j.is_object() || j.value("settings", nlohmann::json()) != settings) j = nlohmann::json();
-    }
-    if (j.is_null()) {
-      SolveOptions opt;
+    // (a retrained model or another n, scale or FID network invalidates them). Chunks do not
+    // matter: adaptive steps are chosen per sample.
+    eval::SolverResult res;
+    if (!eval::read_cached_result(res_path.string(), settings, res)) {
+      SolveOptions opt = ec.solve;
       opt.method = solver_name;
       opt.steps = per_step > 0 ? nfe / per_step : 1;
-      opt.rtol = ec.rtol;
-      opt.atol = ec.atol;
       auto t_start = std::chrono::steady_clock::now();
       auto [xs, nfe_each, accepted] = solve_all(opt);
       const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
-      const double nfe_mean = nfe_each.to(torch::kFloat64).mean().item<double>();
-      scorer.save(xs, tag);
-      j = scorer.score(xs);
-      j["solver"] = solver_name;
-      j["nfe"] = per_step > 0 ? double(nfe) : nfe_mean;
-      j["steps"] = per_step > 0 ? opt.steps : accepted;
-      j["tag"] = tag;
-      j["checkpoint_step"] = m.step;
-      j["settings"] = settings;
-      j["samples_per_second"] = double(ec.n) / std::max(secs, 1e-9);
-      io::write_file_atomic(res_path.string(), j.dump(2));
-      spdlog::info("eval: {}: {} NFE {:.1f}: {} ({:.0f} samples/s)", cm.label, solver_name, j["nfe"].get<double>(),
-                   scorer.headline(j), j["samples_per_second"].get<double>());
+      scorer->save(xs, tag);
+      res.scores = scorer->score(xs);
+      res.solver = solver_name;
+      res.tag = tag;
+      res.nfe = per_step > 0 ? double(nfe) : nfe_each.to(torch::kFloat64).mean().item<double>();
+      res.steps = per_step > 0 ? opt.steps : accepted;
+      res.checkpoint_step = m.step;
+      res.settings = settings;
+      res.samples_per_second = double(ec.n) / std::max(secs, 1e-9);
+      eval::write_json_file(res_path.string(), res);
+      spdlog::info("eval: {}: {} NFE {:.1f}: {} ({:.0f} samples/s)", cm.label, solver_name, res.nfe,
+                   scorer->headline(res.scores), res.samples_per_second);
     }
-    out["results"].push_back(std::move(j));
+    out.results.push_back(std::move(res));
     progress.update(++done);
   }
   progress.finish();
 
-  // Straightness and transport cost from a fine Euler solve; trajectories kept for the report.
-  // Images: on the first 256 draws (a 100-step trajectory of 10k images would need 3 GB).
-  const int64_t n_paths = images ? std::min<int64_t>(ec.n, 256) : ec.n;
+  // Straightness and transport cost from a fine Euler solve; the scorer keeps the paths it shows.
+  const int64_t n_paths = entry.max_paths > 0 ? std::min(ec.n, entry.max_paths) : ec.n;
   SolveOptions opt;
   opt.method = "euler";
   // A student is a k-step map (trained at its k grid times only): its paths are its own k steps.
-  opt.steps = cm.student ? m.cfg.method.distill.steps : ec.straightness_steps;
+  opt.steps = cm.student ? m.cfg.method.get<DistillConfig>("distill").steps : ec.straightness_steps;
   opt.record_trajectory = true;
-  SolveResult r = solve(field_for(0, n_paths), x0.slice(0, 0, n_paths).to(ctx.device), opt);
+  opt.guidance = guidance;
+  SolveResult r = solve(*m.model, x0.slice(0, 0, n_paths).to(ctx.device), opt, cond_for(0, n_paths));
   auto st = eval::straightness(r.trajectory, r.times);
-  out["straightness"] = {{"straightness", st.straightness},
-                         {"normalized", st.normalized},
-                         {"transport_cost", st.transport_cost},
-                         {"steps", opt.steps},
-                         {"paths", n_paths}};
+  out.straightness = {st.straightness, st.normalized, st.transport_cost, opt.steps, n_paths};
   // Independent coupling's cost E‖X1 − X0‖², the upper bound the flow's transport cost must not exceed.
-  out["independent_transport_cost"] =
-      (ref.slice(0, 0, n_paths) - x0.slice(0, 0, n_paths)).flatten(1).pow(2).sum(1).mean().item<double>();
-  const int64_t S = r.trajectory.size(0);
-  if (images) {
-    // One row per class (first draws), noise → image left to right at 9 times.
-    const int64_t rows = std::min<int64_t>(grid_cols, n_paths), cols = std::min<int64_t>(9, S);
-    auto ti = torch::linspace(0, double(S - 1), cols).round().to(torch::kInt64);
-    at::Tensor strip = r.trajectory.cpu().index_select(0, ti).slice(1, 0, rows).transpose(0, 1).flatten(0, 1);
-    io::write_png((dir / "trajectory.png").string(), io::image_grid(strip, cols));
-  } else if (int64_t keep = std::min<int64_t>(ec.trajectories, ec.n); keep > 0) {
-    // Every ⌈S/50⌉-th time point is plenty for a picture.
-    int64_t stride = std::max<int64_t>(1, (S - 1) / 50);
-    auto idx = torch::arange(0, S, stride, torch::kInt64);
-    if (idx[-1].item<int64_t>() != S - 1) idx = torch::cat({idx, torch::tensor({S - 1}, torch::kInt64)});
-    io::write_npy((dir / "trajectory.npy").string(),
-                  r.trajectory.index_select(0, idx.to(r.trajectory.device())).slice(1, 0, keep).cpu().contiguous());
-  }
+  out.independent_transport_cost =
+      (setup.reference.slice(0, 0, n_paths) - x0.slice(0, 0, n_paths)).flatten(1).pow(2).sum(1).mean().item<double>();
+  scorer->save_trajectory(r.trajectory);
+
   if (ec.likelihood && labeled) {
     spdlog::info("eval: no likelihood for a class-conditional model (log p(x | label), not the marginal)");
-  } else if (ec.likelihood && images) {
-    spdlog::info("eval: no likelihood for images (the exact divergence costs one backward pass per pixel)");
+  } else if (ec.likelihood && !entry.likelihood) {
+    spdlog::info("eval: no likelihood for {} (the exact divergence is too costly there)", kind);
   } else if (ec.likelihood) {
     // Exact-divergence backward solve of the reference points: what the model's density says about
-    // real data (and a number comparable across runs, unlike W2 at a fixed sample size).
+    // real data (and a number comparable across runs, unlike W2 at a fixed sample size). Only a
+    // source without a closed-form density is a reason to skip it; any other failure is an error.
+    bool analytic = true;
     try {
+      coupling->source().log_prob(setup.reference.slice(0, 0, 1));  // no draw: later numbers keep their noise
+    } catch (const Error& e) {
+      analytic = false;
+      spdlog::info("eval: no likelihood ({})", e.what());
+    }
+    if (analytic) {
       SolveOptions lopt;
       lopt.method = "dopri5";
       lopt.rtol = lopt.atol = 1e-5;
-      auto lr = log_prob(bind_field(*m.model), ref.to(ctx.device), lopt, LikelihoodOptions{},
+      auto lr = log_prob(bind_field(*m.model), setup.reference.to(ctx.device), lopt, LikelihoodOptions{},
                          [&](const at::Tensor& z) { return coupling->source().log_prob(z); });
-      const int64_t dims = ref[0].numel();
-      out["likelihood"] = {{"mean_log_p", lr.log_p.mean().item<double>()},
-                           {"bits_per_dim", bits_per_dim(lr.log_p, dims).mean().item<double>()},
-                           {"nfe_mean", lr.solve.nfe.to(torch::kFloat64).mean().item<double>()}};
-      spdlog::info("eval: mean log p of {} target points {:.4f} ({:.0f} NFE each)", ec.n,
-                   out["likelihood"]["mean_log_p"].get<double>(), out["likelihood"]["nfe_mean"].get<double>());
-    } catch (const Error& e) {
-      spdlog::info("eval: no likelihood ({})", e.what());
+      const int64_t dims = setup.reference[0].numel();
+      out.likelihood = {true, lr.log_p.mean().item<double>(), bits_per_dim(lr.log_p, dims).mean().item<double>(),
+                        lr.solve.nfe.to(torch::kFloat64).mean().item<double>()};
+      spdlog::info("eval: mean log p of {} target points {:.4f} ({:.0f} NFE each)", ec.n, out.likelihood.mean_log_p,
+                   out.likelihood.nfe_mean);
     }
   }
-  out["kind"] = images ? "images" : "points";
-  out["n"] = ec.n;
-  out["checkpoint_step"] = m.step;
-  out["model"] = cm.label;
-  out["guidance"] = guidance;
-  io::write_file_atomic((dir / "metrics.json").string(), out.dump(2));
+  eval::write_json_file((dir / "metrics.json").string(), out);
   spdlog::info("eval: {}: straightness {:.4f} (normalised {:.4f}), transport cost {:.3f} (independent coupling {:.3f})",
-               cm.label, st.straightness, st.normalized, st.transport_cost, out["independent_transport_cost"].get<double>());
+               cm.label, st.straightness, st.normalized, st.transport_cost, out.independent_transport_cost);
 }
 
 }  // namespace
 
 void stage_eval(StageContext& ctx) {
-  std::optional<FidReference> fid;
   for (const auto& cm : chain_models(ctx.cfg, ctx.run_dir)) {
     if (resolve_checkpoint(cm.dir).empty()) {
       spdlog::warn("eval: {} has no checkpoint yet ({}), skipped", cm.label, cm.dir);
       continue;
     }
-    eval_model(ctx, cm, fid);
+    eval_model(ctx, cm);
   }
 }
 

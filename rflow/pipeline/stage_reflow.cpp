@@ -14,23 +14,21 @@ namespace fs = std::filesystem;
 
 namespace rflow {
 
-namespace {
-
 // Pairs of the k-RF into pairs_dir(k). Only the 1-RF is solved with the configured guidance: later
 // models learned from guided pairs already, and guiding them again would compound the scale.
-void make_pairs(StageContext& ctx, int64_t k) {
+void make_teacher_pairs(StageContext& ctx, int64_t k) {
   const RunConfig& cfg = ctx.cfg;
   const std::string teacher_dir = rf_dir(ctx.run_dir, k);
   LoadedModel m = load_model(teacher_dir, /*use_ema=*/true, ctx.device);
   auto& coupling = m.data;  // built once by load_model (an npy target is read once)
-  const double w = k == 1 ? cfg.reflow.guidance : 1.0;
+  const double w = k == 1 ? cfg.reflow.solve.guidance : 1.0;
   const std::string dir = pairs_dir(ctx.run_dir, k);
   VelocityFieldImpl& field = *m.model;
-  Distribution* labels_from = m.cfg.data.labels ? &coupling->target() : nullptr;
+  CondSampler cond_from = m.cfg.data.labels ? labels_from(coupling->target()) : CondSampler();
   ReflowConfig rc = cfg.reflow;
-  rc.guidance = w;
-  auto g = generate_pairs([&](const at::Tensor& labels) { return guided_field(field, Cond{labels}, w); },
-                          coupling->source(), labels_from, rc, dir, static_cast<uint64_t>(cfg.seed) + 5 + 100 * (k - 1),
+  rc.solve.guidance = w;
+  auto g = generate_pairs([&](const Cond& cond) { return guided_field(field, cond, w); },
+                          coupling->source(), cond_from, rc, dir, static_cast<uint64_t>(cfg.seed) + 5 + 100 * (k - 1),
                           ctx.device, {{"checkpoint", fs::absolute(m.checkpoint).lexically_normal().string()},
                                        {"step", std::to_string(m.step)}});
   spdlog::info("reflow: {}-RF pairs: {} written ({} shards new, {} kept) in {:.1f} s ({:.0f} pairs/s, {:.0f} NFE each, "
@@ -39,8 +37,6 @@ void make_pairs(StageContext& ctx, int64_t k) {
                g.nfe_mean, g.seconds > 0 ? 100 * g.solve_seconds / g.seconds : 0.0, dir);
 }
 
-}  // namespace
-
 // rounds = 0: pairs of this run's 1-RF only (for a hand-written k-RF config). rounds = R: for
 // k = 1 … R, pairs of the k-RF (unless online) and the (k+1)-RF fine-tuned on them.
 void stage_reflow(StageContext& ctx) {
@@ -48,28 +44,14 @@ void stage_reflow(StageContext& ctx) {
   if (cfg.reflow.rounds == 0) {
     RF_CHECK(!cfg.reflow.online, "online reflow needs rounds >= 1", "reflow.online",
              "set reflow.rounds = 1 (online pairs are made while the 2-RF trains)");
-    make_pairs(ctx, 1);
+    make_teacher_pairs(ctx, 1);
     return;
   }
   for (int64_t k = 1; k <= cfg.reflow.rounds; ++k) {
-    if (!cfg.reflow.online) make_pairs(ctx, k);
+    if (!cfg.reflow.online) make_teacher_pairs(ctx, k);
     RunConfig sub = reflow_run_config(cfg, ctx.run_dir, k);
     spdlog::info("reflow: training {}-RF from the {}-RF ({})", k + 1, k,
                  cfg.reflow.online ? "online pairs, " + std::to_string(cfg.reflow.online_steps) + " Euler steps" : "stored pairs");
-    train_run(sub, sub.run_dir(), ctx.device);
-  }
-}
-
-// One student per teacher in distill.from, on that teacher's pairs (made here if reflow did not).
-void stage_distill(StageContext& ctx) {
-  const RunConfig& cfg = ctx.cfg;
-  RF_CHECK(!cfg.distill.from.empty(), "no teacher to distill", "distill.from", "e.g. distill.from = [2] (or [1, 2] for the ablation)");
-  for (auto k : cfg.distill.from) {
-    RF_CHECK(!resolve_checkpoint(rf_dir(ctx.run_dir, k)).empty(), std::to_string(k) + "-RF is not trained yet",
-             rf_dir(ctx.run_dir, k), "run the train and reflow stages first");
-    if (!cfg.reflow.online) make_pairs(ctx, k);
-    RunConfig sub = distill_run_config(cfg, ctx.run_dir, k);
-    spdlog::info("distill: {}-step student of the {}-RF, {} loss", cfg.method.distill.steps, k, cfg.method.distill.loss);
     train_run(sub, sub.run_dir(), ctx.device);
   }
 }

@@ -22,11 +22,7 @@ void stage_sample(StageContext& ctx) {
   auto& coupling = m.data;  // built once by load_model (an npy target is read once)
   seed_all(static_cast<uint64_t>(cfg.seed) + 1);
   at::Tensor x0 = coupling->source().sample(cfg.sample.n).to(ctx.device);
-  SolveOptions opt;
-  opt.method = cfg.sample.solver;
-  opt.steps = cfg.sample.steps;
-  opt.t0 = cfg.sample.t0;
-  opt.t1 = cfg.sample.t1;
+  const SolveOptions& opt = cfg.sample.solve;
   const bool images = coupling->target().sample_shape().size() == 3;
   at::Tensor labels;  // class-conditional: labels drawn like the target's (images: balanced, one grid column per class)
   if (m.cfg.data.labels)
@@ -34,7 +30,7 @@ void stage_sample(StageContext& ctx) {
                      : coupling->target().sample_labeled(cfg.sample.n).second)
                  .to(ctx.device);
   auto t_start = std::chrono::steady_clock::now();
-  SolveResult r = solve(guided_field(*m.model, Cond{labels}, cfg.sample.guidance), x0, opt);
+  SolveResult r = solve(*m.model, x0, opt, Cond{labels});
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   const fs::path dir = fs::path(ctx.run_dir) / "samples";
   fs::create_directories(dir);
@@ -51,10 +47,10 @@ void stage_sample(StageContext& ctx) {
     seed_all(static_cast<uint64_t>(cfg.seed) + 3);
     at::Tensor ref = coupling->target().sample(std::min<int64_t>(cfg.sample.n, 4000));
     picture = (dir / "samples.svg").string();
-    io::write_file_atomic(picture, scatter_vs_reference(r.x.cpu(), ref, cfg.sample.solver + ", " + std::to_string(r.calls) + " NFE"));
+    io::write_file_atomic(picture, scatter_vs_reference(r.x.cpu(), ref, opt.method + ", " + std::to_string(r.calls) + " NFE"));
   }
   spdlog::info("sample: {} samples with {} × {} steps ({} NFE each) in {:.2f} s ({:.1f} samples/s) → {}, {}", cfg.sample.n,
-               cfg.sample.solver, cfg.sample.steps, r.calls, secs, double(cfg.sample.n) / std::max(secs, 1e-9),
+               opt.method, opt.steps, r.calls, secs, double(cfg.sample.n) / std::max(secs, 1e-9),
                (dir / "samples.npy").string(), picture);
 }
 

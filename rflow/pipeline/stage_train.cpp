@@ -6,6 +6,7 @@
 
 #include "rflow/core/error.h"
 #include "rflow/core/rng.h"
+#include "rflow/flow/path.h"
 #include "rflow/io/atomic_file.h"
 #include "rflow/nn/model_config.h"
 #include "rflow/pipeline/run_context.h"
@@ -58,9 +59,17 @@ void train_run(RunConfig cfg, const std::string& dir, c10::Device device) {
     load_weights(teacher, *model, /*use_ema=*/true);
     spdlog::info("train: initialised from {} (EMA weights)", teacher);
   }
+  VelocityField teacher_field;
+  if (!cfg.method.teacher.empty()) {
+    teacher_field = load_model(cfg.method.teacher, /*use_ema=*/true, device).model;
+    RF_CHECK(teacher_field->sample_shape() == batches->sample_shape(), "the teacher's samples have another shape",
+             "method.teacher", "use a teacher trained on the same data");
+  }
   spdlog::info("train: {} coupling, {} ({} parameters), method {}, {} steps × batch {} → {}", cfg.data.coupling,
-               cfg.model.arch, count_parameters(*model), method->name(), cfg.train.steps, cfg.train.batch_size, dir);
-  Trainer trainer(cfg.train, model, *method, *batches, dir, config_json, device);
+               describe_model(cfg.model), count_parameters(*model), method->name(), cfg.train.steps,
+               cfg.train.batch_size, dir);
+  Trainer trainer(cfg.train, model, *method, *batches, dir, config_json, device,
+                  std::shared_ptr<const Path>(make_path(cfg.method.path)), teacher_field);
   TrainResult r = trainer.run();
   spdlog::info("train: reached step {} (loss {:.5f}, {:.1f} steps/s), checkpoint {}", r.step, r.last_loss,
                r.steps_per_s, r.checkpoint);

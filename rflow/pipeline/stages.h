@@ -3,10 +3,12 @@
 // train resumes from the latest checkpoint, eval skips results already on disk.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include <c10/core/Device.h>
 
+#include "rflow/core/registry.h"
 #include "rflow/pipeline/run_config.h"
 
 namespace rflow {
@@ -22,11 +24,26 @@ struct StageContext {
 // train stage and every k-RF / student of the reflow and distill stages go through here.
 void train_run(RunConfig cfg, const std::string& dir, c10::Device device);
 
+// Solves the run's k-RF teacher into its pairs directory (skipping shards already there).
+void make_teacher_pairs(StageContext& ctx, int64_t k);
+
+// One file each (stage_<name>.cpp).
 void stage_train(StageContext& ctx);
 void stage_sample(StageContext& ctx);
 void stage_eval(StageContext& ctx);
 void stage_report(StageContext& ctx);
 void stage_reflow(StageContext& ctx);
 void stage_distill(StageContext& ctx);
+
+struct StageEntry {
+  std::function<void(StageContext&)> run;
+  // Config section whose keys only say how this stage measures the trained models (eval.*,
+  // sample.*): changing them reruns this stage and the report, and keeps the models.
+  std::string output_section;
+  // Whether a rerun makes every later stage stale (false: only the report reads its output).
+  bool invalidates_later = true;
+};
+// Name → stage, in no particular order (a run's `stages` list gives the order).
+Registry<StageEntry>& stages();
 
 }  // namespace rflow

@@ -1,4 +1,5 @@
 #include "rflow/solve/retime.h"
+#include "rflow/core/tensor_util.h"
 
 #include <torch/torch.h>
 
@@ -41,9 +42,7 @@ FieldFn retime_field(FieldFn linear_field, std::shared_ptr<const Scheduler> targ
     at::Tensor t = v.alpha / s;
     at::Tensor dt = (v.d_alpha * v.sigma - v.alpha * v.d_sigma) / (s * s);
 
-    std::vector<int64_t> shape(x.dim(), 1);
-    shape[0] = x.size(0);
-    auto bc = [&](const at::Tensor& a) { return a.view(shape).to(x.scalar_type()); };
+    auto bc = [&](const at::Tensor& a) { return expand_like(a, x).to(x.scalar_type()); };
     at::Tensor v_lin = f(x / bc(s), t.to(r.scalar_type()), rows);
     return bc(ds / s) * x + bc(s * dt) * v_lin;
   };

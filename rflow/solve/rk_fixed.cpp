@@ -6,6 +6,33 @@
 
 namespace rflow {
 
+namespace {
+
+// With gradients kept (methods that train through a few solver steps): every update out of
+// place, fresh time tensors, so autograd sees no buffer reused after it was saved.
+at::Tensor steps_with_grad(const ButcherTableau& tab, const FieldFn& f, at::Tensor x, const std::vector<double>& grid,
+                           int64_t steps, std::vector<at::Tensor>* traj) {
+  const int S = tab.stages();
+  std::vector<at::Tensor> k(S);
+  for (int64_t i = 0; i < steps; ++i) {
+    const double t = grid[i], dt = grid[i + 1] - grid[i];
+    for (int s = 0; s < S; ++s) {
+      at::Tensor xs = x;
+      for (int j = 0; j < s; ++j)
+        if (tab.a[s][j] != 0.0) xs = xs + k[j] * (dt * tab.a[s][j]);
+      k[s] = f(xs, torch::full({x.size(0)}, t + tab.c[s] * dt, x.options().dtype(torch::kFloat32)));
+    }
+    at::Tensor acc;
+    for (int s = 0; s < S; ++s)
+      if (tab.b[s] != 0.0) acc = acc.defined() ? acc + k[s] * tab.b[s] : k[s] * tab.b[s];
+    x = x + acc * dt;
+    if (traj) traj->push_back(x);
+  }
+  return x;
+}
+
+}  // namespace
+
 SolveResult FixedStepRK::integrate(const FieldFn& f, const at::Tensor& x0, const SolveOptions& opt) const {
   const std::vector<double> grid = time_grid(opt);
   const int S = tab_.stages();
@@ -16,8 +43,29 @@ SolveResult FixedStepRK::integrate(const FieldFn& f, const at::Tensor& x0, const
     steps = opt.max_nfe / S;
     res.status = SolveStatus::kBudgetExhausted;
   }
+  std::vector<at::Tensor> traj;
+  if (opt.enable_grad) {
+    traj.push_back(x0);
+    res.x = steps_with_grad(tab_, f, x0, grid, steps, opt.record_trajectory ? &traj : nullptr);
+  } else {
+    res.x = steps_in_place(f, x0, grid, steps, opt.record_trajectory ? &traj : nullptr);
+  }
+  res.calls = steps * S;
+  res.evaluations = res.calls * B;
+  res.accepted = steps;
+  res.nfe = torch::full({B}, steps * S, torch::dtype(torch::kInt64));
+  res.t_reached = torch::full({B}, grid[steps], torch::dtype(torch::kFloat32));
+  res.times.assign(grid.begin(), grid.begin() + steps + 1);
+  if (opt.record_trajectory) res.trajectory = torch::stack(traj);
+  return res;
+}
 
+// Sampling: no autograd, stage buffers reused across steps (no per-step allocation).
+at::Tensor FixedStepRK::steps_in_place(const FieldFn& f, const at::Tensor& x0, const std::vector<double>& grid,
+                                       int64_t steps, std::vector<at::Tensor>* traj) const {
   torch::NoGradGuard no_grad;
+  const int S = tab_.stages();
+  const int64_t B = x0.size(0);
   at::Tensor x = x0.clone();
   at::Tensor tmp = torch::empty_like(x0), acc = torch::empty_like(x0);
   at::Tensor tvec = torch::empty({B}, x0.options().dtype(torch::kFloat32));
@@ -29,10 +77,7 @@ SolveResult FixedStepRK::integrate(const FieldFn& f, const at::Tensor& x0, const
     for (int j = 0; j < s; ++j) trivial[s] = trivial[s] && tab_.a[s][j] == 0.0;
     if (tab_.b[s] != 0.0) ++nonzero_b, last_b = s;
   }
-
-  std::vector<at::Tensor> traj;
-  if (opt.record_trajectory) traj.push_back(x.clone());
-
+  if (traj) traj->push_back(x.clone());
   for (int64_t i = 0; i < steps; ++i) {
     const double t = grid[i], dt = grid[i + 1] - grid[i];
     for (int s = 0; s < S; ++s) {
@@ -55,18 +100,9 @@ SolveResult FixedStepRK::integrate(const FieldFn& f, const at::Tensor& x0, const
         if (tab_.b[s] != 0.0) acc.add_(k[s], tab_.b[s]);
       x.add_(acc, dt);
     }
-    if (opt.record_trajectory) traj.push_back(x.clone());
+    if (traj) traj->push_back(x.clone());
   }
-
-  res.x = x;
-  res.calls = steps * S;
-  res.evaluations = res.calls * B;
-  res.accepted = steps;
-  res.nfe = torch::full({B}, steps * S, torch::dtype(torch::kInt64));
-  res.t_reached = torch::full({B}, grid[steps], torch::dtype(torch::kFloat32));
-  res.times.assign(grid.begin(), grid.begin() + steps + 1);
-  if (opt.record_trajectory) res.trajectory = torch::stack(traj);
-  return res;
+  return x;
 }
 
 }  // namespace rflow

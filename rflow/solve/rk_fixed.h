@@ -10,14 +10,16 @@ namespace rflow {
 
 class FixedStepRK : public Solver {
  public:
-  explicit FixedStepRK(const ButcherTableau& tableau) : tab_(tableau) {}
+  explicit FixedStepRK(ButcherTableau tableau) : tab_(std::move(tableau)) {}
   std::string name() const override { return tab_.name; }
   int order() const override { return tab_.order; }
   int nfe_per_step() const override { return tab_.stages(); }
   SolveResult integrate(const FieldFn& f, const at::Tensor& x0, const SolveOptions& opt) const override;
 
  private:
-  const ButcherTableau& tab_;
+  at::Tensor steps_in_place(const FieldFn& f, const at::Tensor& x0, const std::vector<double>& grid, int64_t steps,
+                            std::vector<at::Tensor>* traj) const;
+  ButcherTableau tab_;
 };
 
 }  // namespace rflow

@@ -5,7 +5,7 @@
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
-#include "rflow/solve/dopri5.h"
+#include "rflow/solve/adaptive_rk.h"
 #include "rflow/solve/rk_fixed.h"
 
 namespace rflow {
@@ -14,16 +14,7 @@ std::string to_string(SolveStatus s) { return s == SolveStatus::kOk ? "ok" : "bu
 
 namespace {
 // Conditioning for the rows being evaluated (all rows when `rows` is undefined).
-Cond rows_of(const Cond& c, const at::Tensor& rows) {
-  if (!rows.defined()) return c;
-  Cond out = c;
-  auto idx = [&](const at::Tensor& t) { return t.defined() ? t.index_select(0, rows.to(t.device())) : t; };
-  out.labels = idx(c.labels);
-  out.context = idx(c.context);
-  out.mask = idx(c.mask);
-  for (auto& [k, v] : out.extra) v = idx(v);
-  return out;
-}
+Cond rows_of(const Cond& c, const at::Tensor& rows) { return rows.defined() ? c.select(rows) : c; }
 }  // namespace
 
 FieldFn bind_field(VelocityFieldImpl& field, Cond cond) {
@@ -37,28 +28,23 @@ FieldFn bind_field(VelocityFieldImpl& field, Cond cond) {
 FieldFn guided_field(VelocityFieldImpl& field, Cond cond, double w) {
   RF_CHECK(std::isfinite(w), "guidance scale must be finite", "guidance", "typical: 1 to 7");
   if (w == 1.0 || cond.empty()) return bind_field(field, std::move(cond));
-  RF_CHECK(cond.labels.defined() && !cond.context.defined(),
-           "classifier-free guidance needs label conditioning (token-context guidance is not supported yet)",
-           "guidance", "pass labels, or use guidance = 1");
-  if (w == 0.0) {
-    cond.labels = torch::full_like(cond.labels, -1);
-    return bind_field(field, std::move(cond));
-  }
+  RF_CHECK(cond.nullable(), "classifier-free guidance needs conditioning with a null value (labels or a token context)",
+           "guidance", "pass labels or a context, or use guidance = 1");
+  if (w == 0.0) return bind_field(field, cond.null_like());
   return FieldFn::with_rows([&field, cond = std::move(cond), w](const at::Tensor& x, const at::Tensor& t, const at::Tensor& rows) {
     const int64_t B = x.size(0);
     Cond c = rows_of(cond, rows);
-    RF_CHECK(c.labels.size(0) == B, "labels do not match the batch", "guided_field", "");
-    // One call on [x; x] with [labels; −1]: half the dispatch overhead of two calls.
-    Cond both = c;
-    both.labels = torch::cat({c.labels, torch::full_like(c.labels, -1)});
+    c.check_batch(B, "guided_field");
+    // One call on [x; x] with [cond; null]: half the dispatch overhead of two calls.
+    Cond both = Cond::cat({c, c.null_like()});
     at::Tensor v = field.forward(torch::cat({x, x}), torch::cat({t, t}), both);
     at::Tensor vc = v.slice(0, 0, B), vu = v.slice(0, B);
     return vu + (vc - vu) * w;
   });
 }
 
-const Registry<SolverFactory>& solvers() {
-  static const Registry<SolverFactory> reg = [] {
+Registry<SolverFactory>& solvers() {
+  static Registry<SolverFactory> reg = [] {
     Registry<SolverFactory> r("solver");
     r.add("euler", "explicit Euler, order 1, 1 NFE/step",
           [] { return std::make_unique<FixedStepRK>(euler_tableau()); });
@@ -69,7 +55,11 @@ const Registry<SolverFactory>& solvers() {
     r.add("rk4", "classic Runge-Kutta, order 4, 4 NFE/step",
           [] { return std::make_unique<FixedStepRK>(rk4_tableau()); });
     r.add("dopri5", "adaptive Dormand-Prince 5(4), per-sample step control (rtol/atol, max_nfe)",
-          [] { return std::make_unique<Dopri5>(); });
+          [] { return std::make_unique<AdaptiveRK>(dopri5_tableau()); });
+    r.add("tsit5", "adaptive Tsitouras 5(4): dopri5's order with smaller error constants, per-sample step control",
+          [] { return std::make_unique<AdaptiveRK>(tsit5_tableau()); });
+    r.add("bosh3", "adaptive Bogacki-Shampine 3(2): cheap steps (3 NFE) for loose tolerances, per-sample step control",
+          [] { return std::make_unique<AdaptiveRK>(bosh3_tableau()); });
     return r;
   }();
   return reg;
@@ -109,6 +99,25 @@ std::vector<double> time_grid(const SolveOptions& opt) {
   g.front() = opt.t0;
   g.back() = opt.t1;
   return g;
+}
+
+void SolveOptions::validate(const std::string& where) const {
+  solvers().get(method, where + ".solver");
+  RF_CHECK(steps >= 1, "steps must be >= 1", where + ".steps", "");
+  RF_CHECK(std::isfinite(t0) && std::isfinite(t1) && t0 != t1, "t0 and t1 must be finite and different",
+           where + ".t0/t1", "");
+  RF_CHECK(schedule == "uniform" || schedule == "shift", "unknown time schedule '" + schedule + "'",
+           where + ".schedule", "use uniform or shift");
+  RF_CHECK(std::isfinite(shift) && shift > 0, "shift must be > 0", where + ".shift", "SD3 uses 3.0");
+  RF_CHECK(max_nfe >= 0, "max_nfe must be >= 0", where + ".max_nfe", "0 = no budget");
+  RF_CHECK(rtol > 0 && atol > 0 && std::isfinite(rtol) && std::isfinite(atol), "rtol and atol must be > 0",
+           where + ".rtol/atol", "typical: 1e-5");
+  RF_CHECK(first_step >= 0 && min_step > 0 && max_step >= 0, "step limits must be >= 0 (min_step > 0)",
+           where + ".first_step/min_step/max_step", "");
+  RF_CHECK(std::isfinite(guidance), "guidance must be finite", where + ".guidance", "1 = plain conditional model");
+  for (size_t i = 1; i < grid.size(); ++i)
+    RF_CHECK(std::isfinite(grid[i]) && grid[i] != grid[i - 1], "grid points must be finite and distinct",
+             where + ".grid", "");
 }
 
 SolveResult solve(const FieldFn& f, const at::Tensor& x0, const SolveOptions& opt) {

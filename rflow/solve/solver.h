@@ -49,6 +49,8 @@ FieldFn bind_field(VelocityFieldImpl& field, Cond cond = {});
 // w = 0 the unconditional one; both skip the doubled batch.
 FieldFn guided_field(VelocityFieldImpl& field, Cond cond, double guidance);
 
+// Every solver setting, declared once: the sample, eval and reflow sections of a run config and
+// the `rflow sample` / `rflow eval` flags are all generated from this visit().
 struct SolveOptions {
   std::string method = "euler";
   int64_t steps = 100;
@@ -64,6 +66,31 @@ struct SolveOptions {
   double max_step = 0.0;     // adaptive: steps are never larger (0 = no limit)
   bool record_trajectory = false;
   double guidance = 1.0;     // classifier-free guidance scale w (1 = conditional only, 0 = unconditional)
+  bool enable_grad = false;  // keep the autograd graph through the solve (training through solver steps)
+
+  // with_solver = false leaves out solver and steps, for sections that sweep them (eval).
+  template <class V>
+  void visit(V& v, bool with_solver = true) {
+    if (with_solver) {
+      v("solver", method, "ODE solver: euler | midpoint | heun | rk4 (fixed steps) | dopri5 | tsit5 | bosh3 (adaptive)");
+      v("steps", steps, "steps of a fixed-step solver");
+    }
+    v("t0", t0, "start time (0 = noise; t0 = 1, t1 = 0 encodes data to noise)");
+    v("t1", t1, "end time (1 = data)");
+    v("grid", grid, "explicit time points of a fixed-step solve (overrides steps, t0, t1; empty = none)");
+    v("schedule", schedule, "time grid of fixed-step solvers: uniform | shift (SD3/Flux, see shift)");
+    v("shift", shift, "schedule = shift: > 1 spends more steps near the noise end (SD3 uses 3)");
+    v("max_nfe", max_nfe, "per-sample velocity-evaluation budget (0 = none); partial results are kept, with status");
+    v("rtol", rtol, "adaptive solvers: relative tolerance");
+    v("atol", atol, "adaptive solvers: absolute tolerance");
+    v("per_sample", per_sample, "adaptive solvers: a step size per sample (false: one shared step, torchdiffeq-style)");
+    v("first_step", first_step, "adaptive solvers: first step (0 = Hairer's heuristic)");
+    v("min_step", min_step, "adaptive solvers: smallest step (taken even if the error test fails)");
+    v("max_step", max_step, "adaptive solvers: largest step (0 = no limit)");
+    v("guidance", guidance, "classifier-free guidance scale for conditional models (1 = plain conditional, 0 = unconditional)");
+  }
+  // Throws naming `where`.<key> for the first bad setting.
+  void validate(const std::string& where) const;
 };
 
 enum class SolveStatus { kOk, kBudgetExhausted };
@@ -92,7 +119,8 @@ class Solver {
 };
 
 using SolverFactory = std::function<std::unique_ptr<Solver>()>;
-const Registry<SolverFactory>& solvers();
+// Mutable: programs and tests may register their own solvers.
+Registry<SolverFactory>& solvers();
 
 // Looks up opt.method and integrates.
 SolveResult solve(const FieldFn& f, const at::Tensor& x0, const SolveOptions& opt);

@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
+#include "rflow/core/tensor_util.h"
 #include "rflow/io/atomic_file.h"
 #include "rflow/io/safetensors.h"
 #include "rflow/nn/ema.h"
@@ -43,8 +44,8 @@ void assign_module_tensors(torch::nn::Module& model, const std::vector<std::pair
     }
     used.insert(name);
     if (it->second.sizes() != t.sizes() || it->second.scalar_type() != t.scalar_type())
-      mismatched.push_back(name + " (file " + c10::str(it->second.sizes()) + " " + c10::toString(it->second.scalar_type()) +
-                           ", model " + c10::str(t.sizes()) + " " + c10::toString(t.scalar_type()) + ")");
+      mismatched.push_back(name + " (file " + shape_str(it->second) + " " + c10::toString(it->second.scalar_type()) +
+                           ", model " + shape_str(t) + " " + c10::toString(t.scalar_type()) + ")");
   }
   std::vector<std::string> unexpected;
   for (const auto& [name, t] : have)

@@ -66,15 +66,24 @@ void truncate_metrics(const std::string& path, int64_t step) {
 }  // namespace
 
 Trainer::Trainer(TrainConfig cfg, VelocityField model, Method& method, BatchSource& data, std::string run_dir,
-                 std::string config_json, c10::Device device)
+                 std::string config_json, c10::Device device, std::shared_ptr<const Path> path, VelocityField teacher)
     : cfg_(std::move(cfg)),
       model_(std::move(model)),
       method_(method),
       data_(data),
       run_dir_(std::move(run_dir)),
       config_json_(std::move(config_json)),
-      device_(device) {
+      device_(device),
+      path_(path ? std::move(path) : std::shared_ptr<const Path>(make_path("linear"))),
+      teacher_(std::move(teacher)) {
   cfg_.validate();
+  RF_CHECK(!method_.needs_teacher() || teacher_, "method '" + method_.name() + "' needs a teacher field",
+           "method.teacher", "set method.teacher to a trained run directory or checkpoint");
+  if (teacher_) {
+    teacher_->to(device_);
+    teacher_->eval();
+    for (auto& p : teacher_->parameters()) p.set_requires_grad(false);
+  }
 }
 
 TrainResult Trainer::run(int64_t stop_at) {
@@ -108,7 +117,9 @@ TrainResult Trainer::run(int64_t stop_at) {
 
   SigintScope sigint;
   Progress progress("train", end, step);
-  TrainState state;
+  TrainContext ctx{*model_, *path_};
+  ctx.ema = ema.model();
+  ctx.teacher = teacher_.get();
   double window_loss = 0, window_gnorm = 0;
   int64_t window = 0;
   auto t_window = std::chrono::steady_clock::now();
@@ -117,9 +128,9 @@ TrainResult Trainer::run(int64_t stop_at) {
   while (step < end) {
     const double lr = learning_rate(cfg_, step);
     set_lr(*optimizer, lr);
-    state.step = step;
+    ctx.step = step;
     Batch batch = data_.next(cfg_.batch_size, device_);
-    at::Tensor loss = method_.loss(batch, *model_, state);
+    at::Tensor loss = method_.loss(batch, ctx);
     const double lv = loss.item<double>();
     if (!std::isfinite(lv)) {
       throw Error("loss is " + std::string(std::isnan(lv) ? "NaN" : "Inf") + " at step " + std::to_string(step) +
@@ -146,7 +157,7 @@ TrainResult Trainer::run(int64_t stop_at) {
                           {"lr", lr},
                           {"grad_norm", window_gnorm / window},
                           {"steps_per_s", secs > 0 ? window / secs : 0.0}};
-      for (const auto& [k, v] : state.metrics) line[k] = v;
+      for (const auto& [k, v] : ctx.metrics) line[k] = v;
       metrics << line.dump() << "\n" << std::flush;
       if (!progress_is_tty()) spdlog::info("step {}/{} loss {:.5f} lr {:.2e} ({:.0f} it/s)", step, end, window_loss / window, lr, secs > 0 ? window / secs : 0.0);
       window_loss = window_gnorm = 0, window = 0, t_window = now;

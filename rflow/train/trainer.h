@@ -9,6 +9,7 @@
 #include <c10/core/Device.h>
 
 #include "rflow/data/batch_source.h"
+#include "rflow/flow/path.h"
 #include "rflow/flow/velocity_field.h"
 #include "rflow/train/method.h"
 #include "rflow/train/train_config.h"
@@ -26,8 +27,11 @@ struct TrainResult {
 class Trainer {
  public:
   // run_dir receives metrics.jsonl and checkpoints/; config_json is stored in every checkpoint.
+  // path: what methods interpolate along (linear when null); teacher: a frozen field handed to
+  // the method through TrainContext (moved to the device, eval mode, no gradients).
   Trainer(TrainConfig cfg, VelocityField model, Method& method, BatchSource& data, std::string run_dir,
-          std::string config_json, c10::Device device);
+          std::string config_json, c10::Device device, std::shared_ptr<const Path> path = nullptr,
+          VelocityField teacher = nullptr);
   // Trains until cfg.steps (or stop_at, if >= 0, for staged runs and tests); resumes from the
   // latest checkpoint in run_dir when there is one.
   TrainResult run(int64_t stop_at = -1);
@@ -39,6 +43,8 @@ class Trainer {
   BatchSource& data_;
   std::string run_dir_, config_json_;
   c10::Device device_;
+  std::shared_ptr<const Path> path_;
+  VelocityField teacher_;
 };
 
 }  // namespace rflow

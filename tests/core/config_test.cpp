@@ -1,7 +1,13 @@
+#include <filesystem>
+
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "rflow/core/config.h"
 #include "rflow/core/error.h"
+#include "rflow/methods/distill.h"
+#include "rflow/nn/mlp.h"
+#include "rflow/nn/unet.h"
 #include "rflow/pipeline/run_config.h"
 #include "tests/test_util.h"
 
@@ -22,14 +28,14 @@ TEST(Config, TomlSetsNestedFieldsAndOverridesWin) {
   test::TempDir dir;
   test::write_text(dir.file("c.toml"),
                    "name = \"x\"\n[train]\nlr = 0.01\nsteps = 7\n[eval]\nnfe = [1, 3]\n"
-                   "[data.target]\nname = \"moons\"\nmean = [1, 2.5]\n");
+                   "[data.target]\nname = \"moons\"\n[data.target.gaussian]\nmean = [1, 2.5]\n");
   RunConfig cfg = load_run_config(dir.file("c.toml"), {"train.lr=5e-4", "data.source.name=gaussian"});
   EXPECT_EQ(cfg.name, "x");
   EXPECT_DOUBLE_EQ(cfg.train.lr, 5e-4);
   EXPECT_EQ(cfg.train.steps, 7);
   EXPECT_EQ(cfg.eval.nfe, (std::vector<int64_t>{1, 3}));
   EXPECT_EQ(cfg.data.target.name, "moons");
-  EXPECT_EQ(cfg.data.target.mean, (std::vector<double>{1.0, 2.5}));
+  EXPECT_EQ(cfg.data.target.get<GaussianOptions>("gaussian").mean, (std::vector<double>{1.0, 2.5}));
 }
 
 TEST(Config, UnknownKeySuggestsNearest) {
@@ -41,7 +47,37 @@ TEST(Config, UnknownKeySuggestsNearest) {
   msg = error_of([&] { load_run_config("", {"train.lrr=1"}); });
   EXPECT_NE(msg.find("did you mean 'train.lr'"), std::string::npos) << msg;
   msg = error_of([&] { load_run_config("", {"model.hiden=3"}); });
-  EXPECT_NE(msg.find("model.hidden"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("model.mlp.hidden"), std::string::npos) << msg;
+}
+
+TEST(Config, RetiredKeysStillLoadIntoTheirNewSections) {
+  // Configs and checkpoints written before each backbone owned its options.
+  test::TempDir dir;
+  test::write_text(dir.file("old.toml"), "[model]\narch = \"unet\"\nchannels = 24\nheads = 2\nhidden = 77\n");
+  RunConfig cfg = load_run_config(dir.file("old.toml"), {});
+  EXPECT_EQ(cfg.model.get<UNetOptions>("unet").channels, 24);
+  EXPECT_EQ(cfg.model.get<UNetOptions>("unet").heads, 2);
+  EXPECT_EQ(cfg.model.get<MlpOptions>("mlp").hidden, 77);
+  // The dump has only the new keys, and reads back to the same config.
+  const std::string json = to_json(cfg);
+  auto j = nlohmann::json::parse(json);
+  EXPECT_EQ(j["model"]["unet"]["channels"], 24);
+  EXPECT_FALSE(j["model"].contains("channels"));
+  EXPECT_FALSE(j["model"].contains("hidden"));
+  RunConfig back = run_config_from_json(json, "dump");
+  EXPECT_EQ(back.model.get<UNetOptions>("unet").channels, 24);
+  EXPECT_EQ(to_json(back), json);
+  // Old flat JSON (a checkpoint's config.json) loads too.
+  RunConfig flat = run_config_from_json(R"({"model": {"arch": "mlp", "hidden": 40, "depth": 5}})", "old.json");
+  EXPECT_EQ(flat.model.get<MlpOptions>("mlp").hidden, 40);
+  EXPECT_EQ(flat.model.get<MlpOptions>("mlp").depth, 5);
+  // A section for every registered backbone and method, whichever is selected.
+  auto fields = config::fields_of(cfg);
+  auto has = [&](const std::string& k) {
+    return std::any_of(fields.begin(), fields.end(), [&](const config::Field& f) { return f.key == k && f.alias_of.empty(); });
+  };
+  EXPECT_TRUE(has("model.mlp.depth") && has("model.unet.norm_groups") && has("method.distill.loss"));
+  EXPECT_FALSE(has("model.hidden"));
 }
 
 TEST(Config, WrongTypesAndMalformedTomlAreClearErrors) {
@@ -81,7 +117,21 @@ TEST(Config, JsonRoundTripIsExact) {
 }
 
 TEST(Config, EveryShippedConfigLoads) {
-  for (const char* name : {"configs/demo_2d.toml", "configs/ot_moons.toml", "configs/reflow_8gaussians.toml", "configs/reflow_moons.toml", "configs/instaflow_8gaussians.toml"}) {
-    EXPECT_NO_THROW(load_run_config(std::string(RFLOW_SOURCE_DIR) + "/" + name, {})) << name;
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(std::string(RFLOW_SOURCE_DIR) + "/configs")) {
+    if (e.path().extension() != ".toml") continue;
+    ++n;
+    EXPECT_NO_THROW(load_run_config(e.path().string(), {})) << e.path();
   }
+  EXPECT_GE(n, 7);
+  // Moved keys kept their values: the image configs' U-Net and the demo's MLP.
+  RunConfig img = load_run_config(std::string(RFLOW_SOURCE_DIR) + "/configs/fmnist_cond.toml", {});
+  EXPECT_EQ(img.model.arch, "unet");
+  EXPECT_EQ(img.model.get<UNetOptions>("unet").channels, 16);
+  EXPECT_EQ(img.model.get<UNetOptions>("unet").res_blocks, 1);
+  EXPECT_EQ(img.model.num_classes, 10);
+  EXPECT_EQ(img.method.get<DistillConfig>("distill").loss, "feature");
+  RunConfig demo = load_run_config(std::string(RFLOW_SOURCE_DIR) + "/configs/demo_2d.toml", {});
+  EXPECT_EQ(demo.model.get<MlpOptions>("mlp").hidden, 256);
+  EXPECT_EQ(demo.model.get<MlpOptions>("mlp").depth, 3);
 }

@@ -12,15 +12,15 @@ using namespace rflow;
 TEST(Distribution, GaussianWithFullCovarianceHasItsMoments) {
   seed_all(0);
   DistributionConfig c{"gaussian"};
-  c.mean = {1.0, -2.0, 0.5};
-  c.cov = {2.0, 0.6, 0.0, 0.6, 1.0, -0.3, 0.0, -0.3, 0.5};
+  c.get<GaussianOptions>("gaussian").mean = {1.0, -2.0, 0.5};
+  c.get<GaussianOptions>("gaussian").cov = {2.0, 0.6, 0.0, 0.6, 1.0, -0.3, 0.0, -0.3, 0.5};
   auto d = make_distribution(c, {}, "test");
   auto x = d->sample(200000).to(torch::kFloat64);
   auto mean = x.mean(0);
   auto xc = x - mean;
   auto cov = torch::matmul(xc.t(), xc) / (x.size(0) - 1);
-  EXPECT_TRUE(torch::allclose(mean, torch::tensor(c.mean, torch::kFloat64), 0, 0.02)) << mean;
-  EXPECT_TRUE(torch::allclose(cov.flatten(), torch::tensor(c.cov, torch::kFloat64), 0, 0.03)) << cov;
+  EXPECT_TRUE(torch::allclose(mean, torch::tensor(c.get<GaussianOptions>("gaussian").mean, torch::kFloat64), 0, 0.02)) << mean;
+  EXPECT_TRUE(torch::allclose(cov.flatten(), torch::tensor(c.get<GaussianOptions>("gaussian").cov, torch::kFloat64), 0, 0.03)) << cov;
 }
 
 TEST(Distribution, ToysHaveTheirShapeAndAreSeedReproducible) {
@@ -43,11 +43,11 @@ TEST(Distribution, ToysHaveTheirShapeAndAreSeedReproducible) {
 
 TEST(Distribution, BadParametersAndNpyDataAreRejected) {
   DistributionConfig c{"gaussian"};
-  c.cov = {1.0, 2.0, 2.0, 1.0};  // not positive definite
+  c.get<GaussianOptions>("gaussian").cov = {1.0, 2.0, 2.0, 1.0};  // not positive definite
   EXPECT_THROW(make_distribution(c, {}, "data.target"), Error);
-  c.cov = {};
-  c.mean = {0.0, 0.0};
-  c.std = {1.0};
+  c.get<GaussianOptions>("gaussian").cov = {};
+  c.get<GaussianOptions>("gaussian").mean = {0.0, 0.0};
+  c.get<GaussianOptions>("gaussian").std = {1.0};
   EXPECT_THROW(make_distribution(c, {}, "data.target"), Error);
   EXPECT_THROW(make_distribution(DistributionConfig{"moon"}, {}, "data.target"), Error);
 
@@ -76,7 +76,7 @@ TEST(Distribution, BadParametersAndNpyDataAreRejected) {
 
 TEST(Distribution, ToyLabelsNameTheModeEachPointCameFrom) {
   DistributionConfig c{"8gaussians"};
-  c.noise = 0.05;
+  c.get<ToyOptions>("toy").noise = 0.05;
   auto d = make_distribution(c, {}, "t");
   EXPECT_EQ(d->num_classes(), 8);
   seed_all(2);
@@ -107,7 +107,7 @@ TEST(Distribution, ToyLabelsNameTheModeEachPointCameFrom) {
   EXPECT_THROW(g->sample_labeled(3), Error);
   DataConfig dc;
   dc.target.name = "gaussian";
-  dc.target.dim = 2;
+  dc.target.get<GaussianOptions>("gaussian").dim = 2;
   dc.labels = true;
   EXPECT_THROW(make_coupling(dc), Error);
 }

@@ -18,7 +18,7 @@ TEST(ImageDataset, FashionMnistIsAGaussianFlowsTarget) {
   if (!fs::exists("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")) GTEST_SKIP() << "no Fashion-MNIST";
   DataConfig dc;
   dc.target.name = "fashion_mnist";
-  dc.target.split = "test";
+  dc.target.get<FashionMnistOptions>("fashion_mnist").split = "test";
   dc.labels = true;
   auto c = make_coupling(dc);
   EXPECT_EQ(c->sample_shape(), (std::vector<int64_t>{1, 28, 28}));
@@ -29,7 +29,7 @@ TEST(ImageDataset, FashionMnistIsAGaussianFlowsTarget) {
   EXPECT_EQ(b.x1.sizes(), (std::vector<int64_t>{16, 1, 28, 28}));
   EXPECT_GE(b.x1.min().item<float>(), -1.0f);
   EXPECT_LE(b.x1.max().item<float>(), 1.0f);
-  EXPECT_EQ(b.labels.sizes(), (std::vector<int64_t>{16}));
+  EXPECT_EQ(b.cond.labels.sizes(), (std::vector<int64_t>{16}));
   // log p of the source works on image-shaped noise (densities of the flat vectors).
   EXPECT_EQ(c->source().log_prob(b.x0).sizes(), (std::vector<int64_t>{16}));
   // The first test image is an ankle boot (label 9) whose pixels sum to 33456.

@@ -71,9 +71,9 @@ double brute_force_cost(const Batch& b) {
 
 // x1_out[k] is x1_in[labels_out[k]] for every k, and x0 did not move.
 void expect_labels_follow_x1(const Batch& in, const Batch& out) {
-  ASSERT_TRUE(out.labels.defined());
+  ASSERT_TRUE(out.cond.labels.defined());
   EXPECT_TRUE(torch::equal(out.x0, in.x0));
-  EXPECT_TRUE(torch::equal(out.x1, in.x1.index_select(0, out.labels)));
+  EXPECT_TRUE(torch::equal(out.x1, in.x1.index_select(0, out.cond.labels)));
 }
 
 bool is_permutation(const at::Tensor& labels) {
@@ -90,7 +90,7 @@ TEST(OtCoupling, ExactPairingIsNeverWorseThanIdentityAndLabelsFollow) {
       auto out = ot_couple(in, exact());
       EXPECT_LE(total_cost(out), total_cost(in) + 1e-9) << "d=" << d << " trial=" << trial;
       expect_labels_follow_x1(in, out);
-      EXPECT_TRUE(is_permutation(out.labels));
+      EXPECT_TRUE(is_permutation(out.cond.labels));
     }
   }
 }
@@ -111,13 +111,13 @@ TEST(OtCoupling, AnySampleShapeIsFlattenedForTheCost) {
   seed_all(3);
   auto x0 = torch::randn({32, 2, 3, 3});
   auto x1 = torch::randn({32, 2, 3, 3}) + 1;
-  Batch in{x0, x1, torch::arange(32, torch::kInt64)};
+  Batch in{x0, x1, Cond{torch::arange(32, torch::kInt64)}};
   auto out = ot_couple(in, exact());
   EXPECT_EQ(out.x1.sizes(), x1.sizes());
   expect_labels_follow_x1(in, out);
   // The same pairing as on the flattened rows.
-  Batch flat{x0.reshape({32, -1}), x1.reshape({32, -1}), in.labels};
-  EXPECT_TRUE(torch::equal(out.labels, ot_couple(flat, exact()).labels));
+  Batch flat{x0.reshape({32, -1}), x1.reshape({32, -1}), in.cond};
+  EXPECT_TRUE(torch::equal(out.cond.labels, ot_couple(flat, exact()).cond.labels));
   EXPECT_LT(pairing_cost(out), pairing_cost(in));
 }
 
@@ -127,7 +127,7 @@ TEST(OtCoupling, OneDimensionalExactPairingIsMonotone) {
     auto x0 = torch::randn({100, 1});
     auto x1 = torch::rand({100, 1}) * 6 - 1;
     auto out = ot_couple(Batch{x0, x1, {}}, exact());
-    EXPECT_FALSE(out.labels.defined());
+    EXPECT_FALSE(out.cond.labels.defined());
     auto order = x0.squeeze(1).argsort();
     auto paired = out.x1.squeeze(1).index_select(0, order);
     EXPECT_TRUE(torch::equal(paired, std::get<0>(x1.squeeze(1).sort()))) << "trial " << trial;
@@ -140,7 +140,7 @@ TEST(OtCoupling, SinkhornWithoutReplacementIsAPermutation) {
     auto in = random_batch(trial, 64, 2);
     auto out = ot_couple(in, sinkhorn(0.05, false));
     expect_labels_follow_x1(in, out);
-    EXPECT_TRUE(is_permutation(out.labels));
+    EXPECT_TRUE(is_permutation(out.cond.labels));
     // Same multiset of x1 rows, whatever the labels say.
     auto key = [](const at::Tensor& x) { return std::get<0>((x.select(1, 0) * 1000 + x.select(1, 1)).sort()); };
     EXPECT_TRUE(torch::equal(key(out.x1), key(in.x1)));
@@ -229,11 +229,11 @@ TEST(OtCoupling, RunsOnTheBatchDevice) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   seed_all(9);
   auto in = random_batch(1, 64, 3);
-  Batch gpu{in.x0.cuda(), in.x1.cuda(), in.labels.cuda()};
+  Batch gpu{in.x0.cuda(), in.x1.cuda(), in.cond.to(torch::kCUDA)};
   auto out = ot_couple(gpu, exact());
   EXPECT_TRUE(out.x1.is_cuda());
-  EXPECT_TRUE(out.labels.is_cuda());
-  EXPECT_TRUE(torch::equal(out.labels.cpu(), ot_couple(in, exact()).labels));
+  EXPECT_TRUE(out.cond.labels.is_cuda());
+  EXPECT_TRUE(torch::equal(out.cond.labels.cpu(), ot_couple(in, exact()).cond.labels));
 }
 
 TEST(OtCoupling, InvalidConfigAndBatchesAreRejected) {
@@ -253,7 +253,7 @@ TEST(OtCoupling, InvalidConfigAndBatchesAreRejected) {
   EXPECT_THROW(ot_couple(Batch{x, x, {}}, bad), Error);
   EXPECT_THROW(ot_couple(Batch{x, torch::randn({7, 2}), {}}, exact()), Error);
   EXPECT_THROW(ot_couple(Batch{x, torch::randn({8, 3}), {}}, exact()), Error);
-  EXPECT_THROW(ot_couple(Batch{x, x, torch::arange(7, torch::kInt64)}, exact()), Error);
+  EXPECT_THROW(ot_couple(Batch{x, x, Cond{torch::arange(7, torch::kInt64)}}, exact()), Error);
   auto nan = x.clone();
   nan[3][1] = std::numeric_limits<float>::quiet_NaN();
   EXPECT_THROW(ot_couple(Batch{x, nan, {}}, exact()), Error);

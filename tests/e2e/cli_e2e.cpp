@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "rflow/eval/eval_result.h"
 #include "tests/test_util.h"
 
 namespace fs = std::filesystem;
@@ -48,12 +49,12 @@ TEST(Cli, RunPipelineWritesReportAndSkipsDoneStages) {
   std::string html = rflow::test::read_text((run / "report.html").string());
   EXPECT_NE(html.find("<svg"), std::string::npos);
   EXPECT_NE(html.find("W2"), std::string::npos);
-  auto met = nlohmann::json::parse(rflow::test::read_text((run / "eval/metrics.json").string()));
-  ASSERT_EQ(met["results"].size(), 3u);  // euler 1, euler 8, heun 8 (heun at NFE 1 is skipped)
-  double w2_1 = met["results"][0]["w2"], w2_8 = met["results"][1]["w2"];
+  auto met = rflow::eval::read_model_eval((run / "eval/metrics.json").string());
+  ASSERT_EQ(met.results.size(), 3u);  // euler 1, euler 8, heun 8 (heun at NFE 1 is skipped)
+  double w2_1 = met.results[0].score("w2"), w2_8 = met.results[1].score("w2");
   EXPECT_LT(w2_8, w2_1) << "more steps must be closer to the target";
-  EXPECT_GT(met["straightness"]["straightness"].get<double>(), 0.0);
-  EXPECT_LT(met["straightness"]["transport_cost"].get<double>(), met["independent_transport_cost"].get<double>());
+  EXPECT_GT(met.straightness.straightness, 0.0);
+  EXPECT_LT(met.straightness.transport_cost, met.independent_transport_cost);
 
   auto again = sh(cli() + " run " + demo() + small(dir.path().string()));
   ASSERT_EQ(again.code, 0) << again.out;
@@ -69,15 +70,15 @@ TEST(Cli, RunPipelineWritesReportAndSkipsDoneStages) {
   ASSERT_EQ(reeval.code, 0) << reeval.out;
   EXPECT_NE(reeval.out.find("stage train: done already"), std::string::npos) << reeval.out;
   EXPECT_NE(reeval.out.find("stage eval: running"), std::string::npos) << reeval.out;
-  auto met200 = nlohmann::json::parse(rflow::test::read_text((run / "eval/metrics.json").string()));
-  ASSERT_EQ(met200["results"].size(), 1u);  // euler 1 (heun at NFE 1 is skipped)
-  EXPECT_EQ(met200["results"][0]["settings"]["n"], 200);
-  EXPECT_NE(met200["results"][0]["w2"].get<double>(), w2_1);
+  auto met200 = rflow::eval::read_model_eval((run / "eval/metrics.json").string());
+  ASSERT_EQ(met200.results.size(), 1u);  // euler 1 (heun at NFE 1 is skipped)
+  EXPECT_EQ(met200.results[0].settings["n"], 200);
+  EXPECT_NE(met200.results[0].score("w2"), w2_1);
   // Back to the first settings: recomputed from the same draws, the same numbers.
   auto back = sh(cli() + " run " + demo() + small(dir.path().string()));
   ASSERT_EQ(back.code, 0) << back.out;
-  auto met_back = nlohmann::json::parse(rflow::test::read_text((run / "eval/metrics.json").string()));
-  EXPECT_DOUBLE_EQ(met_back["results"][0]["w2"].get<double>(), w2_1);
+  auto met_back = rflow::eval::read_model_eval((run / "eval/metrics.json").string());
+  EXPECT_DOUBLE_EQ(met_back.results[0].score("w2"), w2_1);
   // A copied run directory is the same run where it now lies: re-evaluated there, not retrained.
   const fs::path moved = dir.path() / "moved" / "demo_2d";
   fs::create_directories(moved.parent_path());
@@ -85,8 +86,8 @@ TEST(Cli, RunPipelineWritesReportAndSkipsDoneStages) {
   auto m = sh(cli() + " run " + moved.string() + "/ --set eval.n=200 --set 'eval.nfe=[1]'");
   ASSERT_EQ(m.code, 0) << m.out;
   EXPECT_NE(m.out.find("stage train: done already"), std::string::npos) << m.out;
-  EXPECT_EQ(nlohmann::json::parse(rflow::test::read_text((moved / "eval/metrics.json").string()))["results"][0]["w2"],
-            met200["results"][0]["w2"]);
+  EXPECT_EQ(rflow::eval::read_model_eval((moved / "eval/metrics.json").string()).results[0].score("w2"),
+            met200.results[0].score("w2"));
 
   // sample / eval / info on the trained run.
   std::string npy = (dir.path() / "s.npy").string();
@@ -127,10 +128,10 @@ TEST(Cli, RunPipelineWritesReportAndSkipsDoneStages) {
                 " --set data.pairs=" + (run / "pairs").string() + " --set train.init_from=" + run.string());
   ASSERT_EQ(rf2.code, 0) << rf2.out;
   EXPECT_NE(rf2.out.find("initialised from"), std::string::npos);
-  auto met2 = nlohmann::json::parse(rflow::test::read_text((dir.path() / "rf2/eval/metrics.json").string()));
-  double s1 = met["straightness"]["straightness"], s2 = met2["straightness"]["straightness"];
+  auto met2 = rflow::eval::read_model_eval((dir.path() / "rf2/eval/metrics.json").string());
+  double s1 = met.straightness.straightness, s2 = met2.straightness.straightness;
   EXPECT_LT(s2, 0.5 * s1) << "1-RF " << s1 << " vs 2-RF " << s2;
-  EXPECT_LT(met2["results"][0]["w2"].get<double>(), w2_1) << "one-step 2-RF must beat one-step 1-RF";
+  EXPECT_LT(met2.results[0].score("w2"), w2_1) << "one-step 2-RF must beat one-step 1-RF";
 
   auto info = sh(cli() + " info " + run.string());
   ASSERT_EQ(info.code, 0) << info.out;
@@ -138,12 +139,12 @@ TEST(Cli, RunPipelineWritesReportAndSkipsDoneStages) {
 }
 
 // Reads eval/metrics.json of a model directory and the Euler W2 at an NFE.
-nlohmann::json metrics_of(const fs::path& dir) {
-  return nlohmann::json::parse(rflow::test::read_text((dir / "eval/metrics.json").string()));
+rflow::eval::ModelEval metrics_of(const fs::path& dir) {
+  return rflow::eval::read_model_eval((dir / "eval/metrics.json").string());
 }
-double euler_w2(const nlohmann::json& met, double nfe) {
-  for (const auto& r : met["results"])
-    if (r["solver"] == "euler" && r["nfe"].get<double>() == nfe) return r["w2"].get<double>();
+double euler_w2(const rflow::eval::ModelEval& met, double nfe) {
+  for (const auto& r : met.results)
+    if (r.solver == "euler" && r.nfe == nfe) return r.score("w2");
   ADD_FAILURE() << "no euler result at NFE " << nfe;
   return 0;
 }
@@ -166,15 +167,15 @@ TEST(Cli, ReflowChainStraightensAndItsStudentsStepOnce) {
     EXPECT_TRUE(fs::exists(run / f)) << f;
   auto m1 = metrics_of(run), m2 = metrics_of(run / "2rf"), d1 = metrics_of(run / "distill_1rf"),
        d2 = metrics_of(run / "distill_2rf");
-  const double s1 = m1["straightness"]["straightness"], s2 = m2["straightness"]["straightness"];
+  const double s1 = m1.straightness.straightness, s2 = m2.straightness.straightness;
   EXPECT_LT(s2, 0.3 * s1) << "1-RF " << s1 << " vs 2-RF " << s2;
-  EXPECT_LE(m2["straightness"]["transport_cost"].get<double>(), 1.05 * m1["straightness"]["transport_cost"].get<double>());
+  EXPECT_LE(m2.straightness.transport_cost, 1.05 * m1.straightness.transport_cost);
   // One step: the 1-RF collapses, the 2-RF and both students do not. (Which student is better is
   // below what 400 points resolve; docs/results.md measures it on the full configs.)
   EXPECT_LT(euler_w2(m2, 1), 0.5 * euler_w2(m1, 1));
   EXPECT_LT(euler_w2(d2, 1), 0.5 * euler_w2(m1, 1));
   EXPECT_LT(euler_w2(d1, 1), 0.5 * euler_w2(m1, 1));
-  EXPECT_EQ(d2["straightness"]["steps"], 1);  // a one-step student's path is its one step
+  EXPECT_EQ(d2.straightness.steps, 1);  // a one-step student's path is its one step
   std::string html = rflow::test::read_text((run / "report.html").string());
   EXPECT_NE(html.find("Reflow and distillation"), std::string::npos);
   EXPECT_NE(html.find("2-RF + distill (1 step)"), std::string::npos);
@@ -193,22 +194,22 @@ TEST(Cli, ConditionalReflowWithAGuidedTeacherKeepsTheLabels) {
   ASSERT_EQ(r.code, 0) << r.out;
   const fs::path run = dir.path() / "instaflow_8gaussians";
   auto m1 = metrics_of(run), d2 = metrics_of(run / "distill_2rf");
-  EXPECT_EQ(m1["guidance"], 1.5);
-  EXPECT_EQ(d2["guidance"], 1.0);
+  EXPECT_EQ(m1.guidance, 1.5);
+  EXPECT_EQ(d2.guidance, 1.0);
   // Samples land in the mode of their label: the 1-NN label accuracy of the guided 1-RF at 32 steps
   // and of the one-step student stay near the ceiling of the target itself.
-  const double ceiling = m1["floor"]["label_accuracy"];
+  const double ceiling = m1.floor_score("label_accuracy");
   EXPECT_GT(ceiling, 0.95);
   for (const auto* met : {&m1, &d2})
-    for (const auto& res : (*met)["results"])
-      if (res["nfe"].get<double>() == ((*met)["model"] == "1-RF" ? 32.0 : 1.0))
-        EXPECT_GT(res["label_accuracy"].get<double>(), 0.9 * ceiling) << (*met)["model"];
+    for (const auto& res : (*met).results)
+      if (res.nfe == (met->model == "1-RF" ? 32.0 : 1.0))
+        EXPECT_GT(res.score("label_accuracy"), 0.9 * ceiling) << met->model;
   // Re-evaluated at another scale: the 1-RF takes the run's new eval.guidance, the student keeps 1.
   auto w1 = sh(cli() + " run " + run.string() + " --set eval.guidance=1 --set 'eval.nfe=[1]'");
   ASSERT_EQ(w1.code, 0) << w1.out;
-  EXPECT_EQ(metrics_of(run)["guidance"], 1.0);
-  EXPECT_EQ(metrics_of(run)["results"][0]["settings"]["guidance"], 1.0);
-  EXPECT_EQ(metrics_of(run / "distill_2rf")["guidance"], 1.0);
+  EXPECT_EQ(metrics_of(run).guidance, 1.0);
+  EXPECT_EQ(metrics_of(run).results[0].settings["guidance"], 1.0);
+  EXPECT_EQ(metrics_of(run / "distill_2rf").guidance, 1.0);
 }
 
 // The image chain at toy size: U-Net 1-RF → guided pairs → 2-RF → one-step student with the FID
@@ -223,7 +224,7 @@ TEST(Cli, ImageChainIsEvaluatedByFidProxyWithGrids) {
   const std::string cfg = std::string(RFLOW_SOURCE_DIR) + "/configs/fmnist_cond.toml";
   auto r = sh(env + cli() + " run " + cfg + " --set out_dir=" + dir.path().string() +
               " --set 'stages=[\"train\",\"sample\",\"reflow\",\"distill\",\"eval\",\"report\"]'"
-              " --set model.channels=8 --set train.steps=20 --set train.batch_size=8 --set reflow.pairs=32"
+              " --set model.unet.channels=8 --set train.steps=20 --set train.batch_size=8 --set reflow.pairs=32"
               " --set reflow.steps=2 --set reflow.train.steps=10 --set reflow.train.batch_size=8"
               " --set distill.train.steps=10 --set distill.train.batch_size=8 --set sample.n=20 --set sample.steps=2"
               " --set eval.n=40 --set eval.batch=16 --set eval.nfe=[1,2] --set 'eval.solvers=[\"euler\"]'"
@@ -234,15 +235,15 @@ TEST(Cli, ImageChainIsEvaluatedByFidProxyWithGrids) {
                         "eval/samples/euler_nfe1.png", "2rf/eval/metrics.json", "distill_2rf/eval/metrics.json"})
     EXPECT_TRUE(fs::exists(run / p)) << p;
   for (const char* m : {"eval/metrics.json", "2rf/eval/metrics.json", "distill_2rf/eval/metrics.json"}) {
-    auto met = nlohmann::json::parse(rflow::test::read_text((run / m).string()));
-    EXPECT_EQ(met["kind"], "images") << m;
-    ASSERT_EQ(met["results"].size(), 2u) << m;
-    const double floor = met["floor"]["fid_proxy"];
-    for (const auto& res : met["results"]) {
+    auto met = rflow::eval::read_model_eval((run / m).string());
+    EXPECT_EQ(met.kind, "images") << m;
+    ASSERT_EQ(met.results.size(), 2u) << m;
+    const double floor = met.floor_score("fid_proxy");
+    for (const auto& res : met.results) {
       // 20 training steps are nowhere near real images.
-      EXPECT_GT(res["fid_proxy"].get<double>(), floor) << m;
-      EXPECT_GE(res["class_accuracy"].get<double>(), 0.0);
-      EXPECT_LE(res["class_accuracy"].get<double>(), 1.0);
+      EXPECT_GT(res.score("fid_proxy"), floor) << m;
+      EXPECT_GE(res.score("class_accuracy"), 0.0);
+      EXPECT_LE(res.score("class_accuracy"), 1.0);
     }
   }
   std::string html = rflow::test::read_text((run / "report.html").string());

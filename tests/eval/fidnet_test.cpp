@@ -51,6 +51,8 @@ TEST(FidNet, FeatureDistanceIsZeroOnEqualImagesAndHasGradients) {
   rflow::eval::FidNet net;
   rflow::eval::save_fidnet(dir.file("f.safetensors"), net, {});
   setenv("RFLOW_FIDNET", dir.file("f.safetensors").c_str(), 1);
+  // The methods layer owns the table; eval fills it (the pipeline does this at start-up).
+  rflow::eval::add_fidnet_distance(rflow::feature_distances());
   auto dist = rflow::feature_distances().get("fidnet")({1, 28, 28});
   unsetenv("RFLOW_FIDNET");
   auto y = torch::rand({4, 1, 28, 28}) * 2 - 1;

@@ -9,7 +9,9 @@
 #include "rflow/methods/distill.h"
 #include "rflow/methods/label_dropout.h"
 #include "rflow/methods/method_config.h"
+#include "rflow/nn/mlp.h"
 #include "rflow/nn/model_config.h"
+#include "tests/method_util.h"
 
 using namespace rflow;
 
@@ -30,7 +32,9 @@ class ConstFieldImpl : public VelocityFieldImpl {
 };
 
 Batch random_pairs(int64_t n) {
-  return {torch::randn({n, 3}), torch::randn({n, 3}) + 2.0, torch::randint(0, 4, {n}, torch::kInt64)};
+  Batch b{torch::randn({n, 3}), torch::randn({n, 3}) + 2.0, {}};
+  b.cond.labels = torch::randint(0, 4, {n}, torch::kInt64);
+  return b;
 }
 
 }  // namespace
@@ -41,14 +45,13 @@ TEST(Distill, OneStepL2IsTheEndpointErrorAtTimeZero) {
   DistillConfig cfg;
   Distill d(cfg, 0.0);
   Batch b = random_pairs(64);
-  TrainState st;
-  double loss = d.loss(b, *field, st).item<double>();
+  double loss = test::method_loss(d, b, *field).item<double>();
   EXPECT_TRUE(torch::all(field->last_t == 0).item<bool>());
   EXPECT_TRUE(torch::allclose(field->last_x, b.x0));
   // One Euler step from z0 lands at z0 + c; its squared distance to z1, averaged over elements.
   double expect = (b.x0 + field->c_ - b.x1).pow(2).mean().item<double>();
   EXPECT_NEAR(loss, expect, 1e-6 * expect);
-  EXPECT_TRUE(torch::equal(field->last_labels, b.labels));  // no dropout asked for
+  EXPECT_TRUE(torch::equal(field->last_labels, b.cond.labels));  // no dropout asked for
 }
 
 TEST(Distill, KStepStudentIsAskedOnlyAtItsGridTimesOnTheStraightLine) {
@@ -58,8 +61,7 @@ TEST(Distill, KStepStudentIsAskedOnlyAtItsGridTimesOnTheStraightLine) {
   cfg.steps = 4;
   Distill d(cfg, 0.0);
   Batch b = random_pairs(400);
-  TrainState st;
-  double loss = d.loss(b, *field, st).item<double>();
+  double loss = test::method_loss(d, b, *field).item<double>();
   auto t = field->last_t;
   auto grid_idx = t * 4;
   EXPECT_TRUE(torch::allclose(grid_idx, grid_idx.round(), 0, 1e-6));
@@ -76,15 +78,14 @@ TEST(Distill, PseudoHuberFollowsItsFormulaAndDefaultsToTheICTConstant) {
   auto field = std::make_shared<ConstFieldImpl>(torch::tensor({0.1f, 0.2f, 0.3f}));
   Batch b = random_pairs(32);
   auto per_sample = (field->c_ - (b.x1 - b.x0)).pow(2).sum(1);
-  TrainState st;
   DistillConfig cfg;
   cfg.loss = "pseudo_huber";
   cfg.huber_c = 0.7;
-  double got = Distill(cfg, 0.0).loss(b, *field, st).item<double>();
+  double got = test::method_loss(Distill(cfg, 0.0), b, *field).item<double>();
   EXPECT_NEAR(got, ((per_sample + 0.49).sqrt() - 0.7).mean().item<double>(), 1e-5);
   cfg.huber_c = 0.0;
   const double c = 0.00054 * std::sqrt(3.0);
-  got = Distill(cfg, 0.0).loss(b, *field, st).item<double>();
+  got = test::method_loss(Distill(cfg, 0.0), b, *field).item<double>();
   EXPECT_NEAR(got, ((per_sample + c * c).sqrt() - c).mean().item<double>(), 1e-5);
 }
 
@@ -102,8 +103,7 @@ TEST(Distill, FeatureLossUsesTheRegisteredDistanceOnPredictedEndpoints) {
   cfg.feature = "test_l1";
   cfg.feature_weight = 2.0;
   cfg.l2_weight = 0.5;
-  TrainState st;
-  double got = Distill(cfg, 0.0).loss(b, *field, st).item<double>();
+  double got = test::method_loss(Distill(cfg, 0.0), b, *field).item<double>();
   auto pred = b.x0 + field->c_;
   double expect = 2.0 * (pred - b.x1).abs().sum(1).mean().item<double>() + 0.5 * (pred - b.x1).pow(2).mean().item<double>();
   EXPECT_NEAR(got, expect, 1e-5 * expect);
@@ -124,14 +124,13 @@ TEST(Distill, OneStepStudentLearnsACurvedTeachersMap) {
   auto z1 = torch::stack({-z0.select(1, 1), z0.select(1, 0)}, 1) * 2 + torch::tensor({3.0f, -1.0f});
   PairSource pairs(Pairs{z0, z1, {}});
   ModelConfig mc;
-  mc.hidden = 64;
-  mc.depth = 2;
+  mc.get<MlpOptions>("mlp").hidden = 64;
+  mc.get<MlpOptions>("mlp").depth = 2;
   auto student = make_model(mc, {2});
   Distill d(DistillConfig{}, 0.0);
   torch::optim::Adam opt(student->parameters(), torch::optim::AdamOptions(3e-3));
-  TrainState st;
   for (int i = 0; i < 1200; ++i) {
-    auto l = d.loss(pairs.next(256, torch::kCPU), *student, st);
+    auto l = test::method_loss(d, pairs.next(256, torch::kCPU), *student);
     opt.zero_grad();
     l.backward();
     opt.step();
@@ -160,7 +159,7 @@ TEST(MethodConfigTest, DistillNeedsTheLinearPath) {
   MethodConfig mc;
   mc.name = "distill";
   mc.path = "cosine";
-  EXPECT_THROW(mc.validate(), Error);
+  EXPECT_THROW(make_method(mc), Error);
   mc.path = "linear";
   EXPECT_NO_THROW(make_method(mc));
   mc.label_dropout = 1.0;

@@ -6,6 +6,7 @@
 
 #include "rflow/core/rng.h"
 #include "rflow/methods/method_config.h"
+#include "rflow/nn/mlp.h"
 #include "rflow/nn/model_config.h"
 #include "rflow/solve/solver.h"
 #include "rflow/train/trainer.h"
@@ -29,11 +30,11 @@ TEST(RectifiedFlow, LearnsTheClosedFormGaussianVelocity) {
   seed_all(7);
   DataConfig data;
   data.target = DistributionConfig{"gaussian"};
-  data.target.mean = kMu;
-  data.target.std = kStd;
+  data.target.get<GaussianOptions>("gaussian").mean = kMu;
+  data.target.get<GaussianOptions>("gaussian").std = kStd;
   auto coupling = make_coupling(data);
   ModelConfig mc;
-  mc.hidden = 128;
+  mc.get<MlpOptions>("mlp").hidden = 128;
   auto model = make_model(mc, {2});
   auto method = make_method(MethodConfig{});
   TrainConfig tc;

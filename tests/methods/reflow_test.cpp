@@ -8,6 +8,7 @@
 #include "rflow/data/pair_shards.h"
 #include "rflow/methods/method_config.h"
 #include "rflow/methods/reflow.h"
+#include "rflow/nn/mlp.h"
 #include "rflow/nn/model_config.h"
 #include "rflow/train/trainer.h"
 #include "tests/test_util.h"
@@ -28,17 +29,17 @@ FieldFn curved() {
 
 TEST(ReflowPairs, ShardsRoundTripAndConcatenate) {
   test::TempDir dir;
-  Pairs a{torch::randn({5, 3}), torch::randn({5, 3}), torch::arange(5, torch::kInt64)};
-  Pairs b{torch::randn({2, 3}), torch::randn({2, 3}), torch::arange(2, torch::kInt64)};
+  Pairs a{torch::randn({5, 3}), torch::randn({5, 3}), Cond{torch::arange(5, torch::kInt64)}};
+  Pairs b{torch::randn({2, 3}), torch::randn({2, 3}), Cond{torch::arange(2, torch::kInt64)}};
   write_pair_shard(dir.path().string(), 0, a);
   write_pair_shard(dir.path().string(), 1, b);
   Pairs r = read_pair_shard(pair_shard_path(dir.path().string(), 0));
-  EXPECT_TRUE(torch::equal(r.z0, a.z0) && torch::equal(r.z1, a.z1) && torch::equal(r.labels, a.labels));
+  EXPECT_TRUE(torch::equal(r.z0, a.z0) && torch::equal(r.z1, a.z1) && torch::equal(r.cond.labels, a.cond.labels));
   Pairs all = load_pairs(dir.path().string());
   EXPECT_EQ(all.z0.size(0), 7);
   EXPECT_TRUE(torch::equal(all.z1.slice(0, 5), b.z1));
   // A shard of another shape is refused, naming the file.
-  write_pair_shard(dir.path().string(), 2, Pairs{torch::randn({2, 4}), torch::randn({2, 4}), torch::arange(2, torch::kInt64)});
+  write_pair_shard(dir.path().string(), 2, Pairs{torch::randn({2, 4}), torch::randn({2, 4}), Cond{torch::arange(2, torch::kInt64)}});
   try {
     load_pairs(dir.path().string());
     FAIL();
@@ -93,8 +94,8 @@ TEST(Reflow, OnAStraightFieldLeavesItUnchanged) {
   // ... and the 2-RF trained on them is the same field.
   PairSource pairs(p);
   ModelConfig mc;
-  mc.hidden = 64;
-  mc.depth = 2;
+  mc.get<MlpOptions>("mlp").hidden = 64;
+  mc.get<MlpOptions>("mlp").depth = 2;
   auto model = make_model(mc, {2});
   auto method = make_method(MethodConfig{});
   TrainConfig tc;
@@ -117,7 +118,8 @@ TEST(ReflowPairs, ConditionalTeacherGetsEachShardsLabelsAndStoresThem) {
   DistributionConfig dc{"8gaussians"};
   auto target = make_distribution(dc, {}, "test");
   // Teacher velocity = its label in both coordinates, so z1 = z0 + label after any solve.
-  TeacherFn teacher = [](const at::Tensor& labels) {
+  TeacherFn teacher = [](const Cond& cond) {
+    const at::Tensor labels = cond.labels;
     EXPECT_TRUE(labels.defined());
     return FieldFn::with_rows([labels](const at::Tensor& x, const at::Tensor&, const at::Tensor& rows) {
       auto l = rows.defined() ? labels.index_select(0, rows) : labels;
@@ -127,15 +129,51 @@ TEST(ReflowPairs, ConditionalTeacherGetsEachShardsLabelsAndStoresThem) {
   ReflowConfig cfg;
   cfg.pairs = 700;
   cfg.shard_size = 300;
-  cfg.solver = "euler";
-  cfg.steps = 3;
-  generate_pairs(teacher, *src, target.get(), cfg, dir.file("p"), 9, torch::kCPU);
+  cfg.solve.method = "euler";
+  cfg.solve.steps = 3;
+  generate_pairs(teacher, *src, labels_from(*target), cfg, dir.file("p"), 9, torch::kCPU);
   Pairs p = load_pairs(dir.file("p"));
-  ASSERT_TRUE(p.labels.defined());
-  EXPECT_EQ(p.labels.size(0), 700);
-  EXPECT_GE(p.labels.min().item<int64_t>(), 0);
-  EXPECT_LE(p.labels.max().item<int64_t>(), 7);
-  EXPECT_TRUE(torch::allclose(p.z1 - p.z0, p.labels.to(torch::kFloat32).unsqueeze(1).expand({700, 2}), 1e-5, 1e-5));
+  const at::Tensor labels = p.cond.labels;
+  ASSERT_TRUE(labels.defined());
+  EXPECT_EQ(labels.size(0), 700);
+  EXPECT_GE(labels.min().item<int64_t>(), 0);
+  EXPECT_LE(labels.max().item<int64_t>(), 7);
+  EXPECT_TRUE(torch::allclose(p.z1 - p.z0, labels.to(torch::kFloat32).unsqueeze(1).expand({700, 2}), 1e-5, 1e-5));
+}
+
+TEST(ReflowPairs, AnyConditioningIsSolvedWithAndStoredBesideThePairs) {
+  // A context and an observation (not labels): the teacher's velocity is the observation, and the
+  // shards give back exactly what each pair was solved with.
+  test::TempDir dir;
+  auto src = std_normal();
+  CondSampler cond_from = [](int64_t n) {
+    Cond c;
+    c.context = torch::randn({n, 3, 4});
+    c.mask = torch::ones({n, 3});
+    c.extra["obs"] = torch::randn({n, 2});
+    return c;
+  };
+  TeacherFn teacher = [](const Cond& cond) {
+    return FieldFn::with_rows([cond](const at::Tensor& x, const at::Tensor&, const at::Tensor& rows) {
+      return (rows.defined() ? cond.select(rows) : cond).extra.at("obs").to(x.scalar_type());
+    });
+  };
+  ReflowConfig cfg;
+  cfg.pairs = 250;
+  cfg.shard_size = 100;
+  cfg.solve.method = "euler";
+  cfg.solve.steps = 2;
+  generate_pairs(teacher, *src, cond_from, cfg, dir.file("p"), 3, torch::kCPU);
+  Pairs p = load_pairs(dir.file("p"));
+  ASSERT_TRUE(p.cond.context.defined() && p.cond.mask.defined() && p.cond.extra.count("obs"));
+  EXPECT_FALSE(p.cond.labels.defined());
+  EXPECT_EQ(p.cond.context.sizes(), (std::vector<int64_t>{250, 3, 4}));
+  EXPECT_TRUE(torch::allclose(p.z1 - p.z0, p.cond.extra.at("obs"), 1e-5, 1e-5));
+  // Training batches keep each pair's conditioning on its row.
+  PairSource source(p);
+  Batch b = source.next(64, torch::kCPU);
+  EXPECT_TRUE(torch::allclose(b.x1 - b.x0, b.cond.extra.at("obs"), 1e-5, 1e-5));
+  EXPECT_EQ(b.cond.context.size(0), 64);
 }
 
 TEST(ReflowPairs, PairsOfAnotherTeacherAreDiscardedNotMixed) {
@@ -156,7 +194,7 @@ TEST(ReflowPairs, PairsOfAnotherTeacherAreDiscardedNotMixed) {
   Pairs p = load_pairs(dir.file("p"));
   EXPECT_TRUE(torch::allclose(p.z1 - p.z0, torch::ones_like(p.z0), 1e-5, 1e-5));
   // So do other solver settings.
-  cfg.steps = 10;
+  cfg.solve.steps = 10;
   EXPECT_EQ(generate_pairs(other, *src, cfg, dir.file("p"), 1, torch::kCPU, {{"step", "200"}}).shards_written, 3);
 }
 
@@ -183,15 +221,15 @@ TEST(OnlineReflow, BatchesAreTheFrozenTeachersFewStepMap) {
   OnlinePairSource src(teacher, make_coupling(dc), 5, 2.0);
   EXPECT_FALSE(teacher->w_.requires_grad());  // the teacher is frozen
   Batch b = src.next(128, torch::kCPU);
-  ASSERT_TRUE(b.labels.defined());
+  ASSERT_TRUE(b.cond.labels.defined());
   EXPECT_FALSE(b.x1.requires_grad());
   // CFG with w = 2: v = v_u + 2 (v_c − v_u) = 2 (label + 1); constant, so Euler is exact.
-  auto want = b.x0 + 2 * (b.labels.to(torch::kFloat32) + 1).unsqueeze(1).expand_as(b.x0);
+  auto want = b.x0 + 2 * (b.cond.labels.to(torch::kFloat32) + 1).unsqueeze(1).expand_as(b.x0);
   EXPECT_TRUE(torch::allclose(b.x1, want, 1e-5, 1e-5));
   // Unlabelled data: the plain field.
   dc.labels = false;
   OnlinePairSource plain(teacher, make_coupling(dc), 3, 2.0);
   Batch u = plain.next(16, torch::kCPU);
-  EXPECT_FALSE(u.labels.defined());
+  EXPECT_FALSE(u.cond.labels.defined());
   EXPECT_TRUE(torch::allclose(u.x1, u.x0 + 1, 1e-5, 1e-5));
 }

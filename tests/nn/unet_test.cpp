@@ -3,6 +3,7 @@
 
 #include "rflow/core/error.h"
 #include "rflow/nn/model_config.h"
+#include "rflow/nn/unet.h"
 #include "rflow/solve/solver.h"
 
 using namespace rflow;
@@ -11,12 +12,13 @@ namespace {
 ModelConfig small_unet(int64_t classes = 0) {
   ModelConfig mc;
   mc.arch = "unet";
-  mc.channels = 16;
-  mc.channel_mult = {1, 2};
-  mc.res_blocks = 1;
-  mc.attn_resolutions = {7};
-  mc.heads = 2;
-  mc.norm_groups = 4;
+  auto& u = mc.get<UNetOptions>("unet");
+  u.channels = 16;
+  u.channel_mult = {1, 2};
+  u.res_blocks = 1;
+  u.attn_resolutions = {7};
+  u.heads = 2;
+  u.norm_groups = 4;
   mc.num_classes = classes;
   return mc;
 }
@@ -33,7 +35,7 @@ TEST(UNet, OutputHasTheInputShapeAndStartsAtZero) {
   EXPECT_THROW(make_model(small_unet(), {1, 15, 15}), Error);  // not divisible by 2
   EXPECT_THROW(make_model(small_unet(), {2}), Error);          // not an image
   ModelConfig bad = small_unet();
-  bad.channels = 10;  // not divisible by 4 groups
+  bad.get<UNetOptions>("unet").channels = 10;  // not divisible by 4 groups
   EXPECT_THROW(bad.validate(), Error);
 }
 
@@ -89,9 +91,9 @@ TEST(UNet, ClassifierFreeGuidanceEndsAreTheUnconditionalAndConditionalFields) {
 TEST(UNet, SizesFromAboutOneToTenMillionParameters) {
   ModelConfig mc;
   mc.arch = "unet";
-  mc.channels = 32;  // defaults: mult 1,2,2, 2 blocks, attention at 7
+  mc.get<UNetOptions>("unet").channels = 32;  // defaults: mult 1,2,2, 2 blocks, attention at 7
   int64_t small = count_parameters(*make_model(mc, {1, 28, 28}));
-  mc.channels = 80;
+  mc.get<UNetOptions>("unet").channels = 80;
   int64_t large = count_parameters(*make_model(mc, {1, 28, 28}));
   EXPECT_GT(small, 500000);
   EXPECT_LT(small, 2000000);

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "rflow/core/error.h"
+#include "rflow/nn/mlp.h"
 #include "rflow/nn/model_config.h"
 #include "rflow/solve/solver.h"
 
@@ -10,7 +12,7 @@ TEST(Guidance, ScaleZeroAndOneAreTheUnconditionalAndConditionalFields) {
   torch::manual_seed(0);
   ModelConfig mc;
   mc.num_classes = 3;
-  mc.hidden = 32;
+  mc.get<MlpOptions>("mlp").hidden = 32;
   auto model = make_model(mc, {2});
   torch::NoGradGuard ng;
   auto x = torch::randn({6, 2});
@@ -38,4 +40,41 @@ TEST(Guidance, ScaleZeroAndOneAreTheUnconditionalAndConditionalFields) {
   o.steps = 200;
   auto b = solve(*model, x, o, c);
   EXPECT_TRUE(torch::allclose(a.x, b.x, 1e-4, 1e-4));
+}
+
+namespace {
+// v = masked mean of the context's first two features: the null context (all masked) gives 0.
+class ContextFieldImpl : public VelocityFieldImpl {
+ public:
+  at::Tensor forward(const at::Tensor& x, const at::Tensor&, const Cond& c) override {
+    if (!c.context.defined()) return torch::zeros_like(x);
+    auto m = c.mask.unsqueeze(2);
+    auto mean = (c.context * m).sum(1) / m.sum(1).clamp_min(1.0);
+    return mean.slice(1, 0, 2);
+  }
+  std::vector<int64_t> sample_shape() const override { return {2}; }
+};
+}  // namespace
+
+TEST(Guidance, WorksForATokenContextThroughItsNullValue) {
+  ContextFieldImpl f;
+  Cond c;
+  c.context = torch::randn({4, 3, 5});
+  c.mask = torch::tensor({{1, 1, 0}, {1, 0, 0}, {1, 1, 1}, {0, 1, 1}}, torch::kFloat32);
+  auto x = torch::randn({4, 2});
+  auto t = torch::rand({4});
+  auto vc = f.forward(x, t, c);
+  EXPECT_GT(vc.abs().sum().item<double>(), 0.0);
+  // The null half is zero, so v = 0 + w (v_c − 0).
+  EXPECT_TRUE(torch::allclose(guided_field(f, c, 2.5)(x, t), 2.5 * vc, 1e-5, 1e-5));
+  EXPECT_TRUE(torch::allclose(guided_field(f, c, 0.0)(x, t), torch::zeros_like(vc)));
+  // Rows of a per-sample solver keep their own context.
+  auto rows = torch::tensor({2, 0}, torch::kInt64);
+  auto sub = guided_field(f, c, 2.5)(x.index_select(0, rows), t.index_select(0, rows), rows);
+  EXPECT_TRUE(torch::allclose(sub, 2.5 * vc.index_select(0, rows), 1e-5, 1e-5));
+  // Conditioning without a null value cannot be guided.
+  Cond obs;
+  obs.extra["obs"] = torch::randn({4, 2});
+  EXPECT_THROW(guided_field(f, obs, 2.0), Error);
+  EXPECT_NO_THROW(guided_field(f, obs, 1.0));
 }

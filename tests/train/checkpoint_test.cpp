@@ -8,9 +8,11 @@
 #include "rflow/core/rng.h"
 #include "rflow/methods/method_config.h"
 #include "rflow/nn/ema.h"
+#include "rflow/nn/mlp.h"
 #include "rflow/nn/model_config.h"
 #include "rflow/train/checkpoint.h"
 #include "rflow/train/trainer.h"
+#include "tests/method_util.h"
 #include "tests/test_util.h"
 
 using namespace rflow;
@@ -32,8 +34,8 @@ TrainConfig small_train(int64_t steps) {
 
 ModelConfig small_model() {
   ModelConfig mc;
-  mc.hidden = 32;
-  mc.depth = 2;
+  mc.get<MlpOptions>("mlp").hidden = 32;
+  mc.get<MlpOptions>("mlp").depth = 2;
   return mc;
 }
 
@@ -62,9 +64,9 @@ class NanAtStep : public Method {
  public:
   NanAtStep(std::unique_ptr<Method> inner, int64_t bad) : inner_(std::move(inner)), bad_(bad) {}
   std::string name() const override { return "nan_at_step"; }
-  at::Tensor loss(const Batch& b, VelocityFieldImpl& m, TrainState& s) override {
-    auto l = inner_->loss(b, m, s);
-    return s.step == bad_ ? l * std::numeric_limits<float>::quiet_NaN() : l;
+  at::Tensor loss(const Batch& b, TrainContext& ctx) override {
+    auto l = inner_->loss(b, ctx);
+    return ctx.step == bad_ ? l * std::numeric_limits<float>::quiet_NaN() : l;
   }
 
  private:
@@ -81,8 +83,7 @@ TEST(Checkpoint, RoundTripIsBitExact) {
   torch::optim::Adam opt(s.model->parameters(), 1e-3);
   // One real step so the optimizer has state.
   auto b = s.data->next(16, torch::kCPU);
-  TrainState st;
-  s.method->loss(b, *s.model, st).backward();
+  test::method_loss(*s.method, b, *s.model).backward();
   opt.step();
   ema.update(*s.model);
   std::string ck = save_checkpoint(dir.file("ck"), *s.model, &ema, &opt, CheckpointState{1, rng_state(), 1, "{}"}, "{}", 2);
@@ -106,7 +107,7 @@ TEST(Checkpoint, MismatchedModelIsNamed) {
   Fixture s(1);
   std::string ck = save_checkpoint(dir.file("ck"), *s.model, nullptr, nullptr, CheckpointState{0, rng_state()}, "{}", 1);
   ModelConfig bigger = small_model();
-  bigger.hidden = 48;
+  bigger.get<MlpOptions>("mlp").hidden = 48;
   auto other = make_model(bigger, {2});
   try {
     load_weights(ck, *other, false);

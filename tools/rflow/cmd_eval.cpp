@@ -13,24 +13,23 @@
 #include "rflow/solve/likelihood.h"
 #include "rflow/solve/solver.h"
 #include "tools/rflow/commands.h"
+#include "tools/rflow/config_flags.h"
 
 namespace rflow::cli {
 
 void add_eval(CLI::App& app) {
   auto* cmd = app.add_subcommand("eval", "distances between samples and a reference, or of a checkpoint's samples");
   struct Args {
-    std::string samples, reference, checkpoint, solver = "euler";
-    int64_t steps = 100, n = 2000, seed = 0, projections = 256, probes = 1;
+    std::string samples, reference, checkpoint;
+    SolveOptions solve;  // for --checkpoint: every solver setting as a flag (--solver, --steps, --rtol, ...)
+    int64_t n = 2000, seed = 0, projections = 256, probes = 1;
     bool likelihood = false;
     std::string divergence = "exact";
-    double rtol = 1e-5, atol = 1e-5;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("--samples", a->samples, "generated points (.npy, N × D)");
   cmd->add_option("--reference", a->reference, "reference points (.npy, N × D; defaults to fresh target draws)");
   cmd->add_option("--checkpoint", a->checkpoint, "sample this checkpoint instead of reading --samples");
-  cmd->add_option("--solver", a->solver, "solver for --checkpoint")->capture_default_str();
-  cmd->add_option("--steps", a->steps, "steps for --checkpoint")->capture_default_str();
   cmd->add_option("-n,--num", a->n, "points compared (≤ 5000; larger sets are subsampled)")->capture_default_str();
   cmd->add_option("--seed", a->seed, "seed of the draws")->capture_default_str();
   cmd->add_option("--projections", a->projections, "directions for sliced W2")->capture_default_str();
@@ -38,20 +37,16 @@ void add_eval(CLI::App& app) {
                 "log p (and bits/dim) of the --samples points under --checkpoint, by the backward solve");
   cmd->add_option("--divergence", a->divergence, "exact | hutchinson")->capture_default_str();
   cmd->add_option("--probes", a->probes, "Hutchinson probes per sample")->capture_default_str();
-  cmd->add_option("--rtol", a->rtol, "dopri5 relative tolerance")->capture_default_str();
-  cmd->add_option("--atol", a->atol, "dopri5 absolute tolerance")->capture_default_str();
+  add_flags_for(*cmd, a->solve, "Solver (with --checkpoint)");
   cmd->callback([a] {
+    a->solve.validate("rflow eval");
     if (a->likelihood) {
       RF_CHECK(!a->samples.empty() && !a->checkpoint.empty(), "--likelihood needs --samples and --checkpoint",
                "rflow eval", "e.g. rflow eval --likelihood --samples points.npy --checkpoint runs/demo_2d");
       LoadedModel m = load_model(a->checkpoint, true, c10::Device(c10::kCPU));
       at::Tensor pts = io::read_npy(a->samples).to(torch::kFloat32);
       auto& coupling = m.data;
-      SolveOptions opt;
-      opt.method = a->solver;
-      opt.steps = a->steps;
-      opt.rtol = a->rtol;
-      opt.atol = a->atol;
+      const SolveOptions& opt = a->solve;
       LikelihoodOptions lo;
       lo.divergence = a->divergence;
       lo.probes = a->probes;
@@ -63,7 +58,7 @@ void add_eval(CLI::App& app) {
                        {"bits_per_dim", bits_per_dim(r.log_p, dims).mean().item<double>()},
                        {"nfe_mean", r.solve.nfe.to(torch::kFloat64).mean().item<double>()},
                        {"status", to_string(r.solve.status)},
-                       {"solver", a->solver},
+                       {"solver", opt.method},
                        {"divergence", a->divergence}};
       std::cout << j.dump() << std::endl;
       return;
@@ -76,10 +71,7 @@ void add_eval(CLI::App& app) {
     if (!a->checkpoint.empty()) {
       m = std::make_unique<LoadedModel>(load_model(a->checkpoint, true, c10::Device(c10::kCPU)));
       seed_all(static_cast<uint64_t>(a->seed));
-      SolveOptions opt;
-      opt.method = a->solver;
-      opt.steps = a->steps;
-      xs = solve(*m->model, m->data->source().sample(a->n), opt).x;
+      xs = solve(*m->model, m->data->source().sample(a->n), a->solve).x;
     } else {
       xs = io::read_npy(a->samples);
     }

@@ -26,8 +26,7 @@ void add_info(CLI::App& app) {
     std::cout << "checkpoint   " << m.checkpoint << "\n"
               << "step         " << m.step << " of " << m.cfg.train.steps << "\n"
               << "method       " << m.cfg.method.name << " (path " << m.cfg.method.path << ")\n"
-              << "model        " << m.cfg.model.arch << ", depth " << m.cfg.model.depth << " × hidden "
-              << m.cfg.model.hidden << ", " << count_parameters(*m.model) << " parameters\n"
+              << "model        " << describe_model(m.cfg.model) << ", " << count_parameters(*m.model) << " parameters\n"
               << "data         " << m.cfg.data.source.name << " → " << m.cfg.data.target.name << "\n"
               << "ema          " << (fs::exists(fs::path(m.checkpoint) / "ema.safetensors") ? "yes" : "no")
               << " (decay " << m.cfg.train.ema_decay << ", " << st.ema_updates << " updates)\n"

@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
+#include "rflow/core/tensor_util.h"
 #include "rflow/core/rng.h"
 #include "rflow/io/atomic_file.h"
 #include "rflow/io/image_file.h"
@@ -18,6 +19,7 @@
 #include "rflow/solve/retime.h"
 #include "rflow/solve/solver.h"
 #include "tools/rflow/commands.h"
+#include "tools/rflow/config_flags.h"
 
 namespace rflow::cli {
 
@@ -25,11 +27,9 @@ void add_sample(CLI::App& app) {
   auto* cmd = app.add_subcommand("sample", "sample a trained model into an .npy file");
   struct Args {
     std::string checkpoint, out = "samples.npy", plot, x0, device = "cpu";
-    std::string solver = "euler";
-    int64_t steps = 100, n = 1000, seed = 0;
-    double max_step = 0.0;
-    double t0 = 0.0, t1 = 1.0, rtol = 1e-5, atol = 1e-5, shift = 1.0, guidance = 1.0;
-    int64_t max_nfe = 0, label = -2;
+    SolveOptions solve;
+    int64_t n = 1000, seed = 0;
+    int64_t label = -2;
     std::string path = "linear";
     bool no_ema = false, batch_shared = false, likelihood = false;
   };
@@ -37,25 +37,16 @@ void add_sample(CLI::App& app) {
   cmd->add_option("checkpoint", a->checkpoint, "run directory, checkpoints/ or a step_* directory")->required();
   cmd->add_option("-o,--out", a->out, "output .npy (N × ...)")->capture_default_str();
   cmd->add_option("--plot", a->plot, "also write a picture: SVG scatter of the first two coordinates, or a PNG grid for images (a column per class)");
-  cmd->add_option("--solver", a->solver, "euler | midpoint | heun | rk4 | dopri5")->capture_default_str();
-  cmd->add_option("--steps", a->steps, "solver steps")->capture_default_str();
   cmd->add_option("-n,--num", a->n, "number of samples (ignored with --x0)")->capture_default_str();
   cmd->add_option("--seed", a->seed, "seed of the noise draw")->capture_default_str();
   cmd->add_option("--x0", a->x0, "start from these points (.npy) instead of fresh source draws");
-  cmd->add_option("--t0", a->t0, "start time (0 = noise; 1 with --t1 0 encodes data to noise)")->capture_default_str();
-  cmd->add_option("--t1", a->t1, "end time")->capture_default_str();
   cmd->add_option("--device", a->device, "cpu | cuda[:N]")->capture_default_str();
   cmd->add_flag("--no-ema", a->no_ema, "use the raw weights instead of the EMA");
-  cmd->add_option("--rtol", a->rtol, "dopri5 relative tolerance")->capture_default_str();
-  cmd->add_option("--atol", a->atol, "dopri5 absolute tolerance")->capture_default_str();
-  cmd->add_option("--max-nfe", a->max_nfe, "per-sample evaluation budget (0 = none); partial results are kept");
   cmd->add_option("--path", a->path,
                   "sample along another affine path (cosine, vp, polynomial:N) by re-timing the linear-path model")
       ->capture_default_str();
-  cmd->add_option("--max-step", a->max_step, "dopri5: largest step (0 = no limit)")->capture_default_str();
-  cmd->add_flag("--batch-shared", a->batch_shared, "dopri5: one step size for the whole batch (for comparison)");
-  cmd->add_option("--shift", a->shift, "time-grid shift (SD3/Flux; 1 = uniform)")->capture_default_str();
-  cmd->add_option("--guidance", a->guidance, "classifier-free guidance scale (conditional models)")->capture_default_str();
+  cmd->add_flag("--batch-shared", a->batch_shared, "adaptive solvers: one step size for the whole batch (= --per-sample false)");
+  add_flags_for(*cmd, a->solve, "Solver");
   cmd->add_option("--label", a->label, "class label for conditional models (-1 = unconditional; default: cycle through classes)");
   cmd->add_flag("--likelihood", a->likelihood, "also compute log p of each sample during the solve (writes <out>.logp.npy)");
   cmd->callback([a] {
@@ -69,24 +60,16 @@ void add_sample(CLI::App& app) {
       x0 = io::read_npy(a->x0).to(torch::kFloat32);
       auto want = m.model->sample_shape();
       RF_CHECK(x0.dim() == int64_t(want.size()) + 1 && std::vector<int64_t>(x0.sizes().begin() + 1, x0.sizes().end()) == want,
-               "--x0 has shape " + c10::str(x0.sizes()) + " but the model expects [N, " + c10::str(c10::IntArrayRef(want)) + "]",
+               "--x0 has shape " + shape_str(x0) + " but the model expects [N] + " + shape_str(want),
                a->x0, "");
     } else {
       seed_all(static_cast<uint64_t>(a->seed));
       x0 = m.data->source().sample(a->n);
     }
-    SolveOptions opt;
-    opt.method = a->solver;
-    opt.steps = a->steps;
-    opt.t0 = a->t0;
-    opt.t1 = a->t1;
-    opt.rtol = a->rtol;
-    opt.atol = a->atol;
-    opt.max_nfe = a->max_nfe;
-    opt.per_sample = !a->batch_shared;
-    opt.max_step = a->max_step;
-    opt.guidance = a->guidance;
-    if (a->shift != 1.0) opt.schedule = "shift", opt.shift = a->shift;
+    SolveOptions opt = a->solve;
+    if (a->batch_shared) opt.per_sample = false;
+    if (opt.shift != 1.0 && opt.schedule == "uniform") opt.schedule = "shift";  // --shift alone means the shifted grid
+    opt.validate("rflow sample");
     Cond cond;
     if (m.cfg.model.num_classes > 0) {
       const int64_t n = x0.size(0);
@@ -127,13 +110,13 @@ void add_sample(CLI::App& app) {
     } else if (!a->plot.empty()) {
       seed_all(static_cast<uint64_t>(a->seed) + 1);
       auto ref = m.data->target().sample(std::min<int64_t>(x0.size(0), 4000));
-      io::write_file_atomic(a->plot, scatter_vs_reference(r.x.cpu(), ref, a->solver + ", " + std::to_string(r.calls) + " NFE"));
+      io::write_file_atomic(a->plot, scatter_vs_reference(r.x.cpu(), ref, opt.method + ", " + std::to_string(r.calls) + " NFE"));
     }
     nlohmann::json j{{"out", a->out},
                      {"checkpoint", m.checkpoint},
                      {"step", m.step},
                      {"n", x0.size(0)},
-                     {"solver", a->solver},
+                     {"solver", opt.method},
                      {"steps", r.accepted},
                      {"rejected", r.rejected},
                      {"t_reached_min", r.t_reached.min().item<double>()},

@@ -15,6 +15,8 @@
 #include "rflow/nn/model_config.h"
 #include "rflow/pipeline/run_config.h"
 #include "rflow/solve/solver.h"
+#include "rflow/eval/scorer.h"
+#include "rflow/pipeline/stages.h"
 #include "tools/rflow/commands.h"
 
 namespace rflow::cli {
@@ -45,8 +47,10 @@ std::string registries_help() {
     for (const auto& [name, help] : reg.list()) s += "    " + name + " — " + help + "\n";
     return s;
   };
-  return "solvers:\n" + list(solvers()) + "methods:\n" + list(methods()) + "models:\n" + list(models()) +
-         "distributions (data.source.name / data.target.name):\n" + list(distributions());
+  return "solvers:\n" + list(solvers()) + "methods (options: method.<name>.*):\n" + list(methods()) +
+         "models (options: model.<arch>.*):\n" + list(models()) +
+         "distributions (data.source.name / data.target.name):\n" + list(distributions()) +
+         "stages:\n" + list(stages()) + "scorers (by the target's kind of data):\n" + list(eval::scorers());
 }
 
 }  // namespace rflow::cli

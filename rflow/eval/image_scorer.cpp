@@ -1,0 +1,111 @@
+#include "rflow/eval/image_scorer.h"
+
+#include <filesystem>
+#include <mutex>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include "rflow/data/image_dataset.h"
+#include "rflow/eval/fidnet.h"
+#include "rflow/io/image_file.h"
+
+namespace fs = std::filesystem;
+
+namespace rflow::eval {
+
+namespace {
+
+// The FID network and the test set's feature statistics: every model of a chain is scored against
+// the same ones, so they are built once per (network, data folder).
+struct FidReference {
+  std::string key;
+  FidNetInfo info;
+  std::shared_ptr<FidNet> net;
+  std::shared_ptr<FeatureStats> test_stats;
+  int64_t test_size = 0;
+};
+
+std::shared_ptr<const FidReference> fid_reference(const std::string& fidnet_path, const std::string& data_dir) {
+  static std::mutex mu;
+  static std::shared_ptr<const FidReference> cache;
+  std::lock_guard<std::mutex> lock(mu);
+  const std::string key = fidnet_path + "\n" + data_dir;
+  if (!cache || cache->key != key) {
+    auto r = std::make_shared<FidReference>();
+    r->key = key;
+    r->net = std::make_shared<FidNet>(cached_fidnet(fidnet_path, &r->info));
+    auto test = load_fashion_mnist(data_dir, "test", false);
+    r->test_stats = std::make_shared<FeatureStats>(feature_stats(fidnet_features(*r->net, test->all())));
+    r->test_size = test->size();
+    cache = r;
+  }
+  return cache;
+}
+
+class ImageScorer : public Scorer {
+ public:
+  explicit ImageScorer(ScorerSetup s) : s_(std::move(s)) {
+    if (s_.data_name != "fashion_mnist") {
+      spdlog::info("eval: no FID-proxy for {} (its feature network is Fashion-MNIST's); sample grids only", s_.data_name);
+      return;
+    }
+    ref_ = fid_reference(s_.fidnet, s_.data_path.empty() ? kFashionMnistDir : s_.data_path);
+    // The floor: as many real training images as samples, against the same test statistics.
+    floor_["fid_proxy"] = fid_proxy(*ref_->net, s_.reference, *ref_->test_stats);
+    if (s_.cond_labels.defined()) floor_["class_accuracy"] = ref_->info.test_accuracy;
+  }
+  Scores floor() override { return floor_; }
+  Scores score(const at::Tensor& xs) override {
+    Scores out;
+    if (!ref_) return out;
+    out["fid_proxy"] = fid_proxy(*ref_->net, xs, *ref_->test_stats);
+    if (s_.cond_labels.defined()) out["class_accuracy"] = class_accuracy(*ref_->net, xs, s_.cond_labels);
+    return out;
+  }
+  void save(const at::Tensor& xs, const std::string& tag) override {
+    io::write_image_grid((fs::path(s_.dir) / "samples" / (tag + ".png")).string(), xs, s_.grid_cols);
+  }
+  void save_reference() override {
+    io::write_image_grid((fs::path(s_.dir) / "reference.png").string(), s_.reference, s_.grid_cols);
+  }
+  void save_trajectory(const at::Tensor& traj) override {
+    // One row per class (first draws), noise → image left to right at 9 times.
+    const int64_t S = traj.size(0);
+    const int64_t rows = std::min<int64_t>(s_.grid_cols, traj.size(1)), cols = std::min<int64_t>(9, S);
+    auto ti = torch::linspace(0, double(S - 1), cols).round().to(torch::kInt64);
+    at::Tensor strip = traj.cpu().index_select(0, ti).slice(1, 0, rows).transpose(0, 1).flatten(0, 1);
+    io::write_png((fs::path(s_.dir) / "trajectory.png").string(), io::image_grid(strip, cols));
+  }
+  std::string headline(const Scores& j) const override {
+    if (!j.count("fid_proxy")) return "grid written";
+    return fmt::format("FID-proxy {:.3f} (floor {:.3f}){}", j.at("fid_proxy"), floor_.at("fid_proxy"),
+                       j.count("class_accuracy") ? fmt::format(", class accuracy {:.3f}", j.at("class_accuracy")) : "");
+  }
+  void describe(ModelEval& out) const override {
+    if (!ref_) return;
+    out.fidnet = {ref_->info.id, ref_->info.path, ref_->info.test_accuracy};
+    out.reference = "Fashion-MNIST test set (" + std::to_string(ref_->test_size) + " images)";
+  }
+
+ private:
+  ScorerSetup s_;
+  std::shared_ptr<const FidReference> ref_;
+  Scores floor_;
+};
+
+}  // namespace
+
+ScorerEntry image_scorer_entry() {
+  ScorerEntry e;
+  e.balanced_labels = true;  // the test set is balanced, and grid columns are the classes
+  e.second_draw = false;
+  e.likelihood = false;      // the exact divergence costs one backward pass per pixel
+  e.chunked = true;          // 10k images at once would hold gigabytes of activations
+  e.max_paths = 256;         // a 100-step trajectory of 10k images would need 3 GB
+  e.make = [](const ScorerSetup& s) { return std::make_unique<ImageScorer>(s); };
+  return e;
+}
+
+}  // namespace rflow::eval

@@ -1,0 +1,57 @@
+// What the eval stage measures for one kind of data, chosen by the target's Distribution::kind()
+// (points, images; later policies, tokens): a Scorer gives the floor (real data against real data)
+// and the scores of a sample set, and writes the pictures a person would look at. A new kind is one
+// file with its Scorer plus one scorers().add line.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <ATen/core/Tensor.h>
+
+#include "rflow/core/registry.h"
+#include "rflow/eval/eval_result.h"
+
+namespace rflow::eval {
+
+struct ScorerSetup {
+  std::string dir;                          // the model's eval directory (samples/ and pictures go here)
+  at::Tensor reference, reference_labels;   // a target draw of n (labels when the data are labelled)
+  at::Tensor reference2, reference2_labels; // an independent second draw (ScorerEntry::second_draw)
+  at::Tensor cond_labels;                   // labels the samples were asked for (undefined: unconditional)
+  int64_t grid_cols = 10;                   // image grids: columns (the classes of a conditional model)
+  int64_t trajectories = 256;               // paths kept for the report's trajectory plot
+  int64_t sliced_projections = 256;
+  uint64_t seed = 0;
+  std::string fidnet;                  // the FID network file ("" = the cache)
+  std::string data_name, data_path;    // the target data set (a feature network fits only its own data)
+};
+
+class Scorer {
+ public:
+  virtual ~Scorer() = default;
+  virtual Scores floor() = 0;
+  virtual Scores score(const at::Tensor& samples) = 0;
+  virtual void save(const at::Tensor& samples, const std::string& tag) = 0;
+  virtual void save_reference() = 0;
+  // trajectory [S, B, ...] of the straightness solve.
+  virtual void save_trajectory(const at::Tensor& trajectory) = 0;
+  virtual std::string headline(const Scores& scores) const = 0;
+  // What the report should say about the protocol (FID network, reference set).
+  virtual void describe(ModelEval&) const {}
+};
+
+struct ScorerEntry {
+  bool balanced_labels = false;  // conditional samples ask for class i mod C (else: the reference draw's labels)
+  bool second_draw = true;       // draw reference2 (the floor of sample-to-sample metrics)
+  bool likelihood = true;        // the exact likelihood of reference points is affordable and meaningful
+  bool chunked = false;          // solve in chunks of eval.batch (large samples)
+  int64_t max_paths = 0;         // straightness on at most this many draws (0 = all)
+  std::function<std::unique_ptr<Scorer>(const ScorerSetup&)> make;
+};
+
+// Mutable: programs and tests may add scorers for their own kinds of data.
+Registry<ScorerEntry>& scorers();
+
+}  // namespace rflow::eval

@@ -1,0 +1,1 @@
+// Compiles the precompiled header once (rflow_pch); every other target reuses it.

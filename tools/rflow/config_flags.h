@@ -1,0 +1,30 @@
+// CLI flags generated from config field declarations: every field a struct's visit() declares
+// becomes --<key> (dots and underscores as dashes), with its help and default, bound to the
+// struct itself. `rflow sample` and `rflow eval` take SolveOptions this way, so every solver
+// setting is reachable from every entry point without a flag being written by hand.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "rflow/core/config.h"
+
+namespace rflow::cli {
+
+// "max_nfe" → "--max-nfe"; `prefix` is prepended to the key ("" for none).
+std::string flag_name(const std::string& key, const std::string& prefix = "");
+
+// Adds one option per field of cfg (aliases skipped). cfg must outlive the parse (hold it in the
+// command's shared args). Returns the options added, keyed by field key.
+template <class Cfg>
+void add_flags_for(CLI::App& cmd, Cfg& cfg, const std::string& group, const std::string& prefix = "") {
+  for (const auto& f : config::fields_of(cfg)) {
+    if (!f.alias_of.empty()) continue;
+    const std::string name = flag_name(f.key, prefix);
+    std::visit([&](auto* p) { cmd.add_option(name, *p, f.help)->capture_default_str()->group(group); }, f.ptr);
+  }
+}
+
+}  // namespace rflow::cli
