@@ -1,7 +1,9 @@
 // Bench: solver cost. (1) Per-sample vs batch-shared dopri5 on the exact velocity field of
 // N(0, I) → 8 gaussians (a mixed-stiffness batch: samples between modes turn late and sharply),
 // at one tolerance: total velocity evaluations, wall time and final error against a tight solve.
-// (2) Fixed-step overhead: time and tensor allocations per step beyond the velocity call.
+// (2) The embedded pairs (dopri5, tsit5, bosh3) on the same field at several tolerances:
+// evaluations and error, per-sample control. (3) Fixed-step overhead: time and tensor allocations
+// per step beyond the velocity call.
 // Prints one JSON object. Usage: bench_solvers [threads]
 #include <dlfcn.h>
 
@@ -82,6 +84,29 @@ nlohmann::json adaptive_comparison(int64_t B, double tol, double max_step) {
   return out;
 }
 
+nlohmann::json adaptive_pairs(int64_t B, double tol) {
+  torch::manual_seed(0);
+  auto x0 = torch::randn({B, 2}, torch::kFloat64);
+  auto f = mixture_field(4.0, 0.05);
+  SolveOptions ref;
+  ref.method = "dopri5";
+  ref.rtol = ref.atol = 1e-10;
+  auto truth = solve(f, x0, ref).x;
+  nlohmann::json out{{"batch", B}, {"tol", tol}};
+  for (const char* name : {"dopri5", "tsit5", "bosh3"}) {
+    SolveOptions o;
+    o.method = name;
+    o.rtol = o.atol = tol;
+    auto t0 = std::chrono::steady_clock::now();
+    auto r = solve(f, x0, o);
+    double s = seconds_since(t0);
+    auto err = (r.x - truth).norm(2, 1);
+    out[name] = {{"evaluations", r.evaluations}, {"nfe_median", r.nfe.median().item<int64_t>()},
+                 {"seconds", s}, {"max_error", err.max().item<double>()}, {"mean_error", err.mean().item<double>()}};
+  }
+  return out;
+}
+
 nlohmann::json fixed_step_overhead(int64_t B) {
   torch::NoGradGuard ng;
   auto x0 = torch::randn({B, 2});
@@ -130,6 +155,9 @@ int main(int argc, char** argv) {
   for (double max_step : {0.0, 0.05})
     for (double tol : {1e-3, 1e-4, 1e-5, 1e-6, 1e-7}) sweep.push_back(adaptive_comparison(2048, tol, max_step));
   out["dopri5_mixture_8gaussians"] = sweep;
+  nlohmann::json pairs = nlohmann::json::array();
+  for (double tol : {1e-3, 1e-5, 1e-7}) pairs.push_back(adaptive_pairs(2048, tol));
+  out["embedded_pairs_mixture_8gaussians"] = pairs;
   out["fixed_step_overhead"] = {fixed_step_overhead(1), fixed_step_overhead(10000)};
   out["batch1_mlp"] = network_overhead();
   std::cout << out.dump() << std::endl;

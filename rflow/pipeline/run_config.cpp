@@ -34,6 +34,9 @@ void EvalConfig::validate() const {
   RF_CHECK(trajectories >= 0, "trajectories must be >= 0", "eval.trajectories", "");
   RF_CHECK(sliced_projections >= 1, "sliced_projections must be >= 1", "eval.sliced_projections", "");
   solve.validate("eval");
+  RF_CHECK(solve.t0 == 0.0 && solve.t1 == 1.0 && solve.grid.empty() && solve.max_nfe == 0,
+           "the eval scores finished samples (noise at t = 0 carried to t = 1)", "eval.t0/t1/grid/max_nfe",
+           "leave them at their defaults; budgets and other intervals are for `rflow sample`");
 }
 
 void register_builtin_extensions() {

@@ -49,6 +49,11 @@ FieldFn bind_field(VelocityFieldImpl& field, Cond cond = {});
 // w = 0 the unconditional one; both skip the doubled batch.
 FieldFn guided_field(VelocityFieldImpl& field, Cond cond, double guidance);
 
+class Solver;
+using SolverFactory = std::function<std::unique_ptr<Solver>()>;
+// Mutable: programs and tests may register their own solvers.
+Registry<SolverFactory>& solvers();
+
 // Every solver setting, declared once: the sample, eval and reflow sections of a run config and
 // the `rflow sample` / `rflow eval` flags are all generated from this visit().
 struct SolveOptions {
@@ -72,7 +77,7 @@ struct SolveOptions {
   template <class V>
   void visit(V& v, bool with_solver = true) {
     if (with_solver) {
-      v("solver", method, "ODE solver: euler | midpoint | heun | rk4 (fixed steps) | dopri5 | tsit5 | bosh3 (adaptive)");
+      v("solver", method, "ODE solver: " + solvers().joined() + " (rflow run --list-keys describes each)");
       v("steps", steps, "steps of a fixed-step solver");
     }
     v("t0", t0, "start time (0 = noise; t0 = 1, t1 = 0 encodes data to noise)");
@@ -117,10 +122,6 @@ class Solver {
   virtual int nfe_per_step() const = 0;
   virtual SolveResult integrate(const FieldFn& f, const at::Tensor& x0, const SolveOptions& opt) const = 0;
 };
-
-using SolverFactory = std::function<std::unique_ptr<Solver>()>;
-// Mutable: programs and tests may register their own solvers.
-Registry<SolverFactory>& solvers();
 
 // Looks up opt.method and integrates.
 SolveResult solve(const FieldFn& f, const at::Tensor& x0, const SolveOptions& opt);

@@ -113,6 +113,22 @@ TEST(Cli, RunPipelineWritesReportAndSkipsDoneStages) {
   EXPECT_NE(budget.out.find("budget_exhausted"), std::string::npos) << budget.out;
   auto retimed = sh(cli() + " sample " + run.string() + " --solver rk4 --steps 50 --path cosine -n 16 -o " + npy);
   ASSERT_EQ(retimed.code, 0) << retimed.out;
+  // Every solver setting is a flag (generated from SolveOptions): a shifted grid gives other points
+  // than the uniform one from the same noise, tsit5 and bosh3 run per sample, bad values are refused.
+  const std::string uni = (dir.path() / "uni.npy").string(), shifted = (dir.path() / "shift.npy").string();
+  ASSERT_EQ(sh(cli() + " sample " + run.string() + " --solver euler --steps 4 -n 32 -o " + uni).code, 0);
+  auto sh3 = sh(cli() + " sample " + run.string() + " --solver euler --steps 4 --schedule shift --shift 3 -n 32 -o " + shifted);
+  ASSERT_EQ(sh3.code, 0) << sh3.out;
+  EXPECT_FALSE(rflow::test::read_text(uni) == rflow::test::read_text(shifted));
+  for (const char* pair : {"tsit5", "bosh3"}) {
+    auto a = sh(cli() + " sample " + run.string() + " --solver " + pair + " --rtol 1e-3 --atol 1e-3 --max-step 0.5 -n 32 -o " + npy);
+    ASSERT_EQ(a.code, 0) << a.out;
+    auto aj = nlohmann::json::parse(a.out.substr(a.out.rfind("{\"")));
+    EXPECT_EQ(aj["solver"], pair);
+    EXPECT_EQ(aj["status"], "ok");
+    EXPECT_GE(aj["nfe_min"].get<int64_t>(), std::string(pair) == "bosh3" ? 7 : 13) << "at least two steps (max_step 0.5)";
+  }
+  EXPECT_EQ(sh(cli() + " sample " + run.string() + " --solver euler --schedule sideways -n 4 -o " + npy).code, 1);
   auto lik = sh(cli() + " eval --likelihood --samples " + (run / "eval/reference.npy").string() + " --checkpoint " +
                 run.string() + " --solver dopri5 --divergence hutchinson --probes 4");
   ASSERT_EQ(lik.code, 0) << lik.out;
