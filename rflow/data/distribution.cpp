@@ -226,7 +226,7 @@ OptionsMap DistributionConfig::sections() {
   return out;
 }
 
-AnyOptions& DistributionConfig::section(const std::string& section_name) {
+AnyOptions& DistributionConfig::section(const std::string& section_name) const {
   auto it = options.find(section_name);
   if (it == options.end()) {
     // A kind registered after this config was made: take its defaults.
@@ -241,7 +241,7 @@ AnyOptions& DistributionConfig::section(const std::string& section_name) {
 
 void DistributionConfig::validate(const std::string& where) const {
   const auto& e = distributions().get(name, where + ".name");
-  if (!e.section.empty()) const_cast<DistributionConfig*>(this)->section(e.section).validate(where + "." + e.section);
+  if (!e.section.empty()) section(e.section).validate(where + "." + e.section);
 }
 
 Registry<DistributionEntry>& distributions() {

@@ -63,7 +63,7 @@ struct DistributionConfig {
   std::string name;
   std::string path;   // npy / idx / image_folder / fashion_mnist: where the data lives
   bool flip = false;  // images: random horizontal flips
-  OptionsMap options = sections();
+  mutable OptionsMap options = sections();  // mutable: a kind registered later gets its defaults on access
 
   template <class V>
   void visit(V& v) {
@@ -86,9 +86,9 @@ struct DistributionConfig {
   }
   template <class T>
   const T& get(const std::string& section_name) const {
-    return const_cast<DistributionConfig*>(this)->section(section_name).as<T>();
+    return section(section_name).as<T>();
   }
-  AnyOptions& section(const std::string& section_name);
+  AnyOptions& section(const std::string& section_name) const;
   // Default options of every registered kind, keyed by section.
   static OptionsMap sections();
 };

@@ -18,7 +18,7 @@ Registry<MethodEntry>& methods() {
   return reg;
 }
 
-AnyOptions& MethodConfig::section(const std::string& method) {
+AnyOptions& MethodConfig::section(const std::string& method) const {
   auto it = options.find(method);
   if (it == options.end()) it = options.emplace(method, methods().get(method, "method.name").options()).first;
   return it->second;

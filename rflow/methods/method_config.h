@@ -29,7 +29,7 @@ struct MethodConfig {
   TimeSamplerConfig time;
   double label_dropout = 0.0;
   std::string teacher;
-  OptionsMap options = default_options(methods());
+  mutable OptionsMap options = default_options(methods());  // mutable: see ModelConfig::options
 
   template <class V>
   void visit(V& v) {
@@ -52,9 +52,9 @@ struct MethodConfig {
   }
   template <class T>
   const T& get(const std::string& method) const {
-    return const_cast<MethodConfig*>(this)->section(method).as<T>();
+    return section(method).as<T>();
   }
-  AnyOptions& section(const std::string& method);
+  AnyOptions& section(const std::string& method) const;
 };
 
 std::unique_ptr<Method> make_method(const MethodConfig& cfg);

@@ -18,7 +18,7 @@ Registry<ModelEntry>& models() {
   return reg;
 }
 
-AnyOptions& ModelConfig::section(const std::string& name) {
+AnyOptions& ModelConfig::section(const std::string& name) const {
   auto it = options.find(name);
   if (it == options.end()) {
     // Registered after this config was made (a program adding its own backbone): take its defaults.
@@ -33,7 +33,7 @@ void ModelConfig::validate() const {
   RF_CHECK(time_embed == "sinusoidal" || time_embed == "fourier", "unknown time embedding '" + time_embed + "'",
            "model.time_embed", "use sinusoidal or fourier");
   RF_CHECK(std::isfinite(time_scale) && time_scale > 0, "time_scale must be > 0", "model.time_scale", "");
-  const_cast<ModelConfig*>(this)->section(arch).validate("model." + arch);
+  section(arch).validate("model." + arch);
 }
 
 VelocityField make_model(const ModelConfig& cfg, const std::vector<int64_t>& sample_shape) {

@@ -29,7 +29,9 @@ struct ModelConfig {
   int64_t num_classes = 0;
   std::string time_embed = "sinusoidal";
   double time_scale = 100.0;
-  OptionsMap options = default_options(models());  // one section per registered backbone
+  // One section per registered backbone; mutable so that a backbone registered after this config
+  // was made gets its defaults on first access, also through a const config.
+  mutable OptionsMap options = default_options(models());
 
   template <class V>
   void visit(V& v) {
@@ -52,9 +54,9 @@ struct ModelConfig {
   }
   template <class T>
   const T& get(const std::string& name) const {
-    return const_cast<ModelConfig*>(this)->section(name).as<T>();
+    return section(name).as<T>();
   }
-  AnyOptions& section(const std::string& name);
+  AnyOptions& section(const std::string& name) const;
 };
 
 VelocityField make_model(const ModelConfig& cfg, const std::vector<int64_t>& sample_shape);
