@@ -62,11 +62,15 @@ struct ModelEval {
   double floor_score(const std::string& key) const;
 };
 
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SolverResult, solver, tag, nfe, steps, checkpoint_step,
-                                                samples_per_second, scores, settings)
+// Written by the macro's fields; read also from files of rflow before results were typed (scores
+// at the top level of each result, a likelihood without `computed`). A non-finite score is
+// written as null (JSON has no NaN) and read back as NaN.
+void to_json(nlohmann::json& j, const SolverResult& r);
+void from_json(const nlohmann::json& j, SolverResult& r);
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(StraightnessResult, straightness, normalized, transport_cost, steps,
                                                 paths)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(LikelihoodResult, computed, mean_log_p, bits_per_dim, nfe_mean)
+void to_json(nlohmann::json& j, const LikelihoodResult& r);
+void from_json(const nlohmann::json& j, LikelihoodResult& r);
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(FidNetRecord, id, path, test_accuracy)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ModelEval, kind, model, n, checkpoint_step, guidance, floor, results,
                                                 straightness, independent_transport_cost, likelihood, fidnet,

@@ -31,7 +31,12 @@ std::shared_ptr<const FidReference> fid_reference(const std::string& fidnet_path
   static std::mutex mu;
   static std::shared_ptr<const FidReference> cache;
   std::lock_guard<std::mutex> lock(mu);
-  const std::string key = fidnet_path + "\n" + data_dir;
+  // Keyed by the network file's identity too: a file replaced in the same process is reloaded.
+  const std::string file = fidnet_path.empty() ? default_fidnet_path() : fidnet_path;
+  std::error_code ec;
+  const auto stamp = fs::last_write_time(file, ec);
+  const std::string key = file + "\n" + data_dir + "\n" +
+                          (ec ? std::string("missing") : std::to_string(stamp.time_since_epoch().count()));
   if (!cache || cache->key != key) {
     auto r = std::make_shared<FidReference>();
     r->key = key;

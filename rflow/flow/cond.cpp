@@ -1,6 +1,7 @@
 #include "rflow/flow/cond.h"
 
 #include <algorithm>
+#include <set>
 
 #include <fmt/format.h>
 #include <torch/torch.h>
@@ -70,8 +71,11 @@ Cond Cond::cat(const std::vector<Cond>& parts) {
   out.labels = join([](const Cond& c) { return c.labels; }, "labels");
   out.context = join([](const Cond& c) { return c.context; }, "context");
   out.mask = join([](const Cond& c) { return c.mask; }, "mask");
-  for (const auto& [k, v] : parts.front().extra)
-    out.extra[k] = join([&k = k](const Cond& c) { return c.extra.count(k) ? c.extra.at(k) : at::Tensor(); }, k);
+  std::set<std::string> keys;
+  for (const auto& p : parts)
+    for (const auto& [k, v] : p.extra) keys.insert(k);
+  for (const auto& k : keys)
+    out.extra[k] = join([&k](const Cond& c) { return c.extra.count(k) ? c.extra.at(k) : at::Tensor(); }, k);
   return out;
 }
 
@@ -80,11 +84,8 @@ Cond Cond::null_like() const {
            "guidance needs labels or a token context; use guidance = 1");
   Cond out = *this;
   if (labels.defined()) out.labels = torch::full_like(labels, -1);
-  if (context.defined()) {
-    out.context = torch::zeros_like(context);
-    out.mask = torch::zeros({context.size(0), context.size(1)}, context.options());
-    if (mask.defined()) out.mask = torch::zeros_like(mask);
-  }
+  if (context.defined()) out.context = torch::zeros_like(context);
+  if (mask.defined()) out.mask = torch::zeros_like(mask);
   return out;
 }
 

@@ -31,8 +31,8 @@ struct Cond {
   static Cond cat(const std::vector<Cond>& parts);  // along the batch; parts must have the same members
 
   // Guidance: whether some member has a null value, and the conditioning with every such member
-  // nulled (labels −1, context zeroed and fully masked). Extras have no null and stay as they are:
-  // guidance is over labels / context given the rest (e.g. an observation).
+  // nulled (labels −1, context zeroed, its mask — when there is one — all zero). Extras have no
+  // null and stay as they are: guidance is over labels / context given the rest (an observation).
   bool nullable() const { return labels.defined() || context.defined(); }
   Cond null_like() const;
 

@@ -7,9 +7,14 @@
 
 namespace rflow {
 
-RectifiedFlow::RectifiedFlow(const MethodConfig& cfg) : time_(cfg.time), label_dropout_(cfg.label_dropout) {}
+RectifiedFlow::RectifiedFlow(const MethodConfig& cfg)
+    : time_(cfg.time), label_dropout_(cfg.label_dropout), path_(make_path(cfg.path)->name()) {}
 
 at::Tensor RectifiedFlow::loss(const Batch& batch, TrainContext& ctx) {
+  // A Trainer built by hand defaults to the linear path; training another one silently would
+  // give a model the rest of the run (sampling, retiming) misreads.
+  RF_CHECK(ctx.path.name() == path_, "method.path is '" + path_ + "' but the trainer runs the '" + ctx.path.name() + "' path",
+           "Trainer", "pass make_path(cfg.method.path) to the Trainer");
   at::Tensor t = sample_time(time_, batch.x1.size(0), batch.x1.device());
   Cond cond = batch.cond;
   cond.labels = drop_labels(cond.labels, label_dropout_);

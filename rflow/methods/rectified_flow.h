@@ -16,6 +16,7 @@ class RectifiedFlow : public Method {
  private:
   TimeSamplerConfig time_;
   double label_dropout_;
+  std::string path_;  // method.path: the trainer's path must be this one
 };
 
 MethodEntry rectified_flow_entry();

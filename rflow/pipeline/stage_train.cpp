@@ -20,9 +20,12 @@ namespace rflow {
 
 namespace {
 
-// A fine-tune whose teacher has since been retrained is stale: start it over instead of resuming.
-void restart_if_teacher_changed(const std::string& dir, const std::string& teacher_ckpt) {
-  const fs::path rec = fs::path(dir) / "teacher.json";
+// A model trained from a teacher (its initial weights, or the frozen field a method reads) is stale
+// once that teacher is retrained: start it over instead of resuming. `record` names the file that
+// remembers which checkpoint it was.
+void restart_if_teacher_changed(const std::string& dir, const std::string& teacher_ckpt,
+                                const std::string& record = "teacher.json") {
+  const fs::path rec = fs::path(dir) / record;
   nlohmann::json now{{"checkpoint", fs::absolute(teacher_ckpt).lexically_normal().string()},
                      {"step", read_checkpoint_state(teacher_ckpt).step}};
   if (fs::exists(rec) && nlohmann::json::parse(io::read_file(rec.string()), nullptr, false) != now &&
@@ -45,12 +48,20 @@ void train_run(RunConfig cfg, const std::string& dir, c10::Device device) {
              "point it at the teacher's run directory (train it first)");
     restart_if_teacher_changed(dir, teacher);
   }
+  auto method = make_method(cfg.method);
+  std::string method_teacher;  // the frozen field the method reads, checked before anything is loaded
+  if (method->needs_teacher()) {
+    RF_CHECK(!cfg.method.teacher.empty(), "method '" + method->name() + "' needs a teacher field", "method.teacher",
+             "set method.teacher to a trained run directory or checkpoint");
+    method_teacher = resolve_checkpoint(cfg.method.teacher);
+    RF_CHECK(!method_teacher.empty(), "the teacher has no checkpoint", "method.teacher", "train the teacher run first");
+    restart_if_teacher_changed(dir, method_teacher, "method_teacher.json");
+  }
   fs::create_directories(dir);
   const std::string config_json = to_json(cfg);
   io::write_file_atomic((fs::path(dir) / "config.json").string(), config_json);
   auto batches = make_training_source(cfg, device);
   auto model = make_model(cfg.model, batches->sample_shape());
-  auto method = make_method(cfg.method);
   const int64_t classes = batches->num_classes();
   RF_CHECK(cfg.model.num_classes >= classes,
            "model.num_classes is smaller than the data's " + std::to_string(classes) + " classes", "model.num_classes",
@@ -60,8 +71,8 @@ void train_run(RunConfig cfg, const std::string& dir, c10::Device device) {
     spdlog::info("train: initialised from {} (EMA weights)", teacher);
   }
   VelocityField teacher_field;
-  if (!cfg.method.teacher.empty()) {
-    teacher_field = load_model(cfg.method.teacher, /*use_ema=*/true, device).model;
+  if (!method_teacher.empty()) {
+    teacher_field = load_model(method_teacher, /*use_ema=*/true, device).model;
     RF_CHECK(teacher_field->sample_shape() == batches->sample_shape(), "the teacher's samples have another shape",
              "method.teacher", "use a teacher trained on the same data");
   }

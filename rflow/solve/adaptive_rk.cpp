@@ -21,7 +21,7 @@ at::Tensor bcast(const at::Tensor& v, const at::Tensor& like) { return expand_li
 
 }  // namespace
 
-AdaptiveRK::AdaptiveRK(const EmbeddedTableau& tableau) : tab_(tableau) {
+AdaptiveRK::AdaptiveRK(EmbeddedTableau tableau) : tab_(std::move(tableau)) {
   const int S = tab_.stages();
   RF_CHECK(S >= 2 && int(tab_.a.size()) == S && int(tab_.c.size()) == S && int(tab_.e.size()) == S,
            "malformed embedded tableau '" + tab_.name + "'", "AdaptiveRK", "");

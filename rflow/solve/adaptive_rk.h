@@ -12,14 +12,14 @@ namespace rflow {
 
 class AdaptiveRK : public Solver {
  public:
-  explicit AdaptiveRK(const EmbeddedTableau& tableau);
+  explicit AdaptiveRK(EmbeddedTableau tableau);
   std::string name() const override { return tab_.name; }
   int order() const override { return tab_.order; }
   int nfe_per_step() const override { return 0; }
   SolveResult integrate(const FieldFn& f, const at::Tensor& x0, const SolveOptions& opt) const override;
 
  private:
-  const EmbeddedTableau& tab_;
+  EmbeddedTableau tab_;
 };
 
 }  // namespace rflow

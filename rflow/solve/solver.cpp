@@ -115,6 +115,8 @@ void SolveOptions::validate(const std::string& where) const {
   RF_CHECK(first_step >= 0 && min_step > 0 && max_step >= 0, "step limits must be >= 0 (min_step > 0)",
            where + ".first_step/min_step/max_step", "");
   RF_CHECK(std::isfinite(guidance), "guidance must be finite", where + ".guidance", "1 = plain conditional model");
+  RF_CHECK(grid.empty() || grid.size() >= 2, "a grid needs at least two time points", where + ".grid",
+           "e.g. [0, 0.5, 1]; leave it empty to use steps, t0 and t1");
   for (size_t i = 1; i < grid.size(); ++i)
     RF_CHECK(std::isfinite(grid[i]) && grid[i] != grid[i - 1], "grid points must be finite and distinct",
              where + ".grid", "");

@@ -63,6 +63,10 @@ TEST(Cond, MismatchedRowsAndMembersAreErrors) {
   b.labels = torch::zeros({2}, torch::kInt64);
   EXPECT_THROW(Cond::cat({a, b}), Error);  // b lacks the context a has
   EXPECT_THROW(full(2).check_batch(3, "test"), Error);
+  // An extra that only a later part carries is an error, not silently dropped.
+  Cond x = full(2), y = full(2);
+  y.extra["goal"] = torch::zeros({2, 1});
+  EXPECT_THROW(Cond::cat({x, y}), Error);
 }
 
 TEST(Cond, NullValueForGuidance) {
@@ -78,4 +82,10 @@ TEST(Cond, NullValueForGuidance) {
   obs_only.extra["obs"] = torch::zeros({2, 3});
   EXPECT_FALSE(obs_only.nullable());
   EXPECT_THROW(obs_only.null_like(), Error);
+  // A context without a mask nulls to a zero context, and guidance's [cond; null] batch joins.
+  Cond ctx;
+  ctx.context = torch::randn({2, 3, 4});
+  Cond cn = ctx.null_like();
+  EXPECT_FALSE(cn.mask.defined());
+  EXPECT_EQ(Cond::cat({ctx, cn}).batch_size(), 4);
 }

@@ -39,6 +39,7 @@ void add_eval(CLI::App& app) {
   cmd->add_option("--probes", a->probes, "Hutchinson probes per sample")->capture_default_str();
   add_flags_for(*cmd, a->solve, "Solver (with --checkpoint)");
   cmd->callback([a] {
+    a->solve = solve_from_flags(a->solve);
     a->solve.validate("rflow eval");
     if (a->likelihood) {
       RF_CHECK(!a->samples.empty() && !a->checkpoint.empty(), "--likelihood needs --samples and --checkpoint",

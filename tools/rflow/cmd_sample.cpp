@@ -66,9 +66,8 @@ void add_sample(CLI::App& app) {
       seed_all(static_cast<uint64_t>(a->seed));
       x0 = m.data->source().sample(a->n);
     }
-    SolveOptions opt = a->solve;
+    SolveOptions opt = solve_from_flags(a->solve);
     if (a->batch_shared) opt.per_sample = false;
-    if (opt.shift != 1.0 && opt.schedule == "uniform") opt.schedule = "shift";  // --shift alone means the shifted grid
     opt.validate("rflow sample");
     Cond cond;
     if (m.cfg.model.num_classes > 0) {

@@ -11,4 +11,9 @@ std::string flag_name(const std::string& key, const std::string& prefix) {
   return "--" + k;
 }
 
+SolveOptions solve_from_flags(SolveOptions o) {
+  if (o.shift != 1.0 && o.schedule == "uniform") o.schedule = "shift";
+  return o;
+}
+
 }  // namespace rflow::cli

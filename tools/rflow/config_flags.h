@@ -10,8 +10,14 @@
 #include <CLI/CLI.hpp>
 
 #include "rflow/core/config.h"
+#include "rflow/solve/solver.h"
 
 namespace rflow::cli {
+
+template <class T>
+struct is_vector : std::false_type {};
+template <class T>
+struct is_vector<std::vector<T>> : std::true_type {};
 
 // "max_nfe" → "--max-nfe"; `prefix` is prepended to the key ("" for none).
 std::string flag_name(const std::string& key, const std::string& prefix = "");
@@ -23,8 +29,19 @@ void add_flags_for(CLI::App& cmd, Cfg& cfg, const std::string& group, const std:
   for (const auto& f : config::fields_of(cfg)) {
     if (!f.alias_of.empty()) continue;
     const std::string name = flag_name(f.key, prefix);
-    std::visit([&](auto* p) { cmd.add_option(name, *p, f.help)->capture_default_str()->group(group); }, f.ptr);
+    std::visit(
+        [&](auto* p) {
+          CLI::Option* o = cmd.add_option(name, *p, f.help)->capture_default_str()->group(group);
+          // Lists as one comma-separated argument (--grid 0,0.5,1), so a following positional
+          // argument is never swallowed.
+          if constexpr (is_vector<std::remove_pointer_t<decltype(p)>>::value)
+            o->delimiter(',')->allow_extra_args(false);
+        },
+        f.ptr);
   }
 }
+
+// Solver flags as typed on a command line: `--shift S` alone means the shifted grid.
+SolveOptions solve_from_flags(SolveOptions o);
 
 }  // namespace rflow::cli
