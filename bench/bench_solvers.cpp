@@ -55,7 +55,8 @@ FieldFn mixture_field(double radius, double s) {
   };
 }
 
-nlohmann::json adaptive_comparison(int64_t B, double tol, double max_step) {
+// B noise draws, the 8-gaussians field and its tight dopri5 solution (the error reference).
+std::tuple<at::Tensor, FieldFn, at::Tensor> mixture_case(int64_t B) {
   torch::manual_seed(0);
   auto x0 = torch::randn({B, 2}, torch::kFloat64);
   auto f = mixture_field(4.0, 0.05);
@@ -63,6 +64,11 @@ nlohmann::json adaptive_comparison(int64_t B, double tol, double max_step) {
   ref.method = "dopri5";
   ref.rtol = ref.atol = 1e-10;
   auto truth = solve(f, x0, ref).x;
+  return {x0, f, truth};
+}
+
+nlohmann::json adaptive_comparison(int64_t B, double tol, double max_step) {
+  auto [x0, f, truth] = mixture_case(B);
   nlohmann::json out{{"batch", B}, {"tol", tol}, {"max_step", max_step}};
   for (bool per_sample : {true, false}) {
     SolveOptions o;
@@ -85,13 +91,7 @@ nlohmann::json adaptive_comparison(int64_t B, double tol, double max_step) {
 }
 
 nlohmann::json adaptive_pairs(int64_t B, double tol) {
-  torch::manual_seed(0);
-  auto x0 = torch::randn({B, 2}, torch::kFloat64);
-  auto f = mixture_field(4.0, 0.05);
-  SolveOptions ref;
-  ref.method = "dopri5";
-  ref.rtol = ref.atol = 1e-10;
-  auto truth = solve(f, x0, ref).x;
+  auto [x0, f, truth] = mixture_case(B);
   nlohmann::json out{{"batch", B}, {"tol", tol}};
   for (const char* name : {"dopri5", "tsit5", "bosh3"}) {
     SolveOptions o;
