@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "rflow/core/error.h"
 #include "rflow/eval/eval_result.h"
 #include "tests/test_util.h"
 
