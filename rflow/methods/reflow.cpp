@@ -71,14 +71,7 @@ PairGeneration generate_pairs(const TeacherFn& teacher, Distribution& source, co
                       {"steps", so.steps},  {"rtol", so.rtol},               {"atol", so.atol},
                       {"seed", seed},       {"labels", static_cast<bool>(cond_from)}};
   if (cond_from) spec["guidance"] = so.guidance;
-  // Settings that change the pairs but were added later: recorded only when not the default, so
-  // pairs made before they existed stay valid.
-  const SolveOptions dflt;
-  if (so.schedule != dflt.schedule || so.shift != dflt.shift) spec["schedule"] = {so.schedule, so.shift};
-  if (so.max_step != dflt.max_step || so.min_step != dflt.min_step || so.first_step != dflt.first_step)
-    spec["step_limits"] = {so.first_step, so.min_step, so.max_step};
-  if (!so.grid.empty()) spec["grid"] = so.grid;
-  if (!so.per_sample) spec["per_sample"] = false;
+  spec.update(so.non_default_settings(solvers().get(so.method)()->nfe_per_step() == 0));
   for (const auto& [k, v] : provenance) spec["teacher"][k] = v;
   discard_if_stale(dir, spec);
   const int64_t shards = (cfg.pairs + cfg.shard_size - 1) / cfg.shard_size;

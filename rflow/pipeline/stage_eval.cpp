@@ -28,18 +28,12 @@ namespace rflow {
 
 namespace {
 
-// The settings a cached result depends on besides the common ones. Solver settings added after
-// results were first cached count only when not the default, so older results stay valid.
+// What a cached result depends on besides the common settings: tolerances for adaptive solvers,
+// and any other solver setting that is not the default.
 nlohmann::json job_settings(const nlohmann::json& common, const SolveOptions& so, bool adaptive) {
   nlohmann::json s = common;
   if (adaptive) s.update({{"rtol", so.rtol}, {"atol", so.atol}});
-  const SolveOptions dflt;
-  if (so.schedule != dflt.schedule || so.shift != dflt.shift) s["schedule"] = {so.schedule, so.shift};
-  if (so.t0 != dflt.t0 || so.t1 != dflt.t1 || !so.grid.empty()) s["times"] = {so.t0, so.t1, so.grid};
-  if (so.max_nfe != dflt.max_nfe) s["max_nfe"] = so.max_nfe;
-  if (adaptive && (so.first_step != dflt.first_step || so.min_step != dflt.min_step || so.max_step != dflt.max_step ||
-                   so.per_sample != dflt.per_sample))
-    s["adaptive"] = {so.first_step, so.min_step, so.max_step, so.per_sample};
+  s.update(so.non_default_settings(adaptive));
   return s;
 }
 

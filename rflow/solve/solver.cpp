@@ -122,6 +122,18 @@ void SolveOptions::validate(const std::string& where) const {
              where + ".grid", "");
 }
 
+nlohmann::json SolveOptions::non_default_settings(bool adaptive) const {
+  const SolveOptions d;
+  nlohmann::json out = nlohmann::json::object();
+  if (schedule != d.schedule || shift != d.shift) out["schedule"] = {schedule, shift};
+  if (t0 != d.t0 || t1 != d.t1 || !grid.empty()) out["times"] = {t0, t1, grid};
+  if (max_nfe != d.max_nfe) out["max_nfe"] = max_nfe;
+  if (adaptive && (first_step != d.first_step || min_step != d.min_step || max_step != d.max_step ||
+                   per_sample != d.per_sample))
+    out["adaptive"] = {first_step, min_step, max_step, per_sample};
+  return out;
+}
+
 SolveResult solve(const FieldFn& f, const at::Tensor& x0, const SolveOptions& opt) {
   RF_CHECK(x0.defined() && x0.dim() >= 1 && x0.size(0) > 0, "x0 must be a non-empty batch [B, ...]",
            "solve", "");

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <ATen/core/Tensor.h>
+#include <nlohmann/json_fwd.hpp>
 
 #include "rflow/core/registry.h"
 #include "rflow/flow/velocity_field.h"
@@ -96,6 +97,10 @@ struct SolveOptions {
   }
   // Throws naming `where`.<key> for the first bad setting.
   void validate(const std::string& where) const;
+  // The settings beyond solver, steps and tolerances that change a solve's result and differ from
+  // the defaults, for the records that decide whether stored results are still valid (eval results,
+  // reflow pairs). Only non-defaults are listed, so records made before a setting existed stay valid.
+  nlohmann::json non_default_settings(bool adaptive) const;
 };
 
 enum class SolveStatus { kOk, kBudgetExhausted };
