@@ -291,3 +291,22 @@ TEST(Cli, BadInputGivesOneClearLineAndExitCode1) {
   EXPECT_NE(r.out.find("train.lr"), std::string::npos);
   EXPECT_NE(r.out.find("rk4"), std::string::npos);
 }
+
+TEST(Cli, InfoSystemNamesTheKernelsAndTheUsersCoreWins) {
+  auto r = sh(cli() + " info --system --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  for (const char* key : {"cpu", "cpu_isa", "blas", "blas_core", "torch", "onednn_isa", "threads"})
+    EXPECT_TRUE(j.contains(key)) << key;
+  if (j["blas_action"] == "not-openblas") GTEST_SKIP() << "BLAS is not OpenBLAS";
+  auto forced = sh("OPENBLAS_CORETYPE=Prescott " + cli() + " info --system --json");
+  ASSERT_EQ(forced.code, 0) << forced.out;
+  auto f = nlohmann::json::parse(forced.out);
+  EXPECT_EQ(f["blas_core"], "Prescott");
+  EXPECT_EQ(f["blas_action"], "user");
+  auto text = sh(cli() + " info --system");
+  EXPECT_NE(text.out.find("blas core"), std::string::npos) << text.out;
+  auto none = sh(cli() + " info");
+  EXPECT_EQ(none.code, 1);
+  EXPECT_NE(none.out.find("--system"), std::string::npos) << none.out;
+}

@@ -1,10 +1,13 @@
 // `rflow info CHECKPOINT`: what a checkpoint holds (step, model, parameters, data, metrics).
+// `rflow info --system [--json]`: the CPU, BLAS kernels, LibTorch, oneDNN and threads figures depend on.
 #include <filesystem>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "rflow/core/error.h"
+#include "rflow/core/system_info.h"
 #include "rflow/io/safetensors.h"
 #include "rflow/nn/model_config.h"
 #include "rflow/pipeline/run_context.h"
@@ -14,12 +17,25 @@
 namespace rflow::cli {
 
 void add_info(CLI::App& app) {
-  auto* cmd = app.add_subcommand("info", "summarise a checkpoint");
+  auto* cmd = app.add_subcommand("info", "summarise a checkpoint, or this machine (--system)");
   auto path = std::make_shared<std::string>();
   auto tensors = std::make_shared<bool>(false);
-  cmd->add_option("checkpoint", *path, "run directory, checkpoints/ or a step_* directory")->required();
+  auto system = std::make_shared<bool>(false);
+  auto json = std::make_shared<bool>(false);
+  cmd->add_option("checkpoint", *path, "run directory, checkpoints/ or a step_* directory");
   cmd->add_flag("--tensors", *tensors, "list every tensor with its shape");
-  cmd->callback([path, tensors] {
+  cmd->add_flag("--system", *system, "print the CPU, its features, the BLAS library and kernels, LibTorch, oneDNN, threads");
+  cmd->add_flag("--json", *json, "with --system: one JSON object");
+  cmd->callback([path, tensors, system, json] {
+    if (*system) {
+      if (*json)
+        std::cout << system_info_json().dump(2) << "\n";
+      else
+        std::cout << system_info_text();
+      if (path->empty()) return;
+    }
+    RF_CHECK(!path->empty(), "no checkpoint given", "rflow info",
+             "pass a run directory (rflow info runs/NAME) or --system for this machine");
     LoadedModel m = load_model(*path, false, c10::Device(c10::kCPU));
     auto st = read_checkpoint_state(m.checkpoint);
     namespace fs = std::filesystem;
