@@ -53,7 +53,7 @@ at::Tensor Distill::loss(const Batch& batch, TrainContext& ctx) {
   // Euler steps counts equally, as in the reference's k-step loss.
   at::Tensor err = (v - (z1 - z0)).flatten(1);
   at::Tensor l2 = err.pow(2).mean();
-  ctx.log("distill_l2", l2.item<double>());
+  ctx.log("distill_l2", l2);
   if (cfg_.loss == "l2") return l2;
   if (cfg_.loss == "pseudo_huber") {
     const double c = cfg_.huber_c > 0 ? cfg_.huber_c : 0.00054 * std::sqrt(double(err.size(1)));
@@ -65,7 +65,7 @@ at::Tensor Distill::loss(const Batch& batch, TrainContext& ctx) {
   }
   at::Tensor pred = xt + (1 - tb) * v;  // the student's endpoint from (x_t, t) in one step
   at::Tensor fd = feature_(pred, z1).mean();
-  ctx.log("distill_feature", fd.item<double>());
+  ctx.log("distill_feature", fd);
   return cfg_.feature_weight * fd + cfg_.l2_weight * l2;
 }
 

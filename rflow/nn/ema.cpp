@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
+#include "rflow/core/vector_kernels.h"
 
 namespace rflow {
 
@@ -23,21 +24,47 @@ Ema::Ema(const torch::nn::Module& model, double decay, bool warmup) : decay_(dec
       params_.emplace_back(p.key(), p.value());
     }
     for (const auto& b : shadow_->named_buffers()) buffers_.emplace_back(b.key(), b.value());
+    shadow_flat_ = FlatParameters(*shadow_, false);
     return;
   }
   for (const auto& p : model.named_parameters()) params_.emplace_back(p.key(), p.value().detach().clone());
   for (const auto& b : model.named_buffers()) buffers_.emplace_back(b.key(), b.value().detach().clone());
 }
 
+double Ema::next_weight() {
+  const double d = warmup_ ? std::min(decay_, (1.0 + updates_) / (10.0 + updates_)) : decay_;
+  ++updates_;
+  return 1.0 - d;
+}
+
 void Ema::update(const torch::nn::Module& model) {
   torch::NoGradGuard ng;
-  double d = warmup_ ? std::min(decay_, (1.0 + updates_) / (10.0 + updates_)) : decay_;
   auto ps = model.parameters();
   RF_CHECK(ps.size() == params_.size(), "model changed shape since EMA was created", "Ema::update", "");
-  for (size_t i = 0; i < ps.size(); ++i) params_[i].second.lerp_(ps[i].detach(), 1.0 - d);
+  const double w = next_weight();
+  for (size_t i = 0; i < ps.size(); ++i) params_[i].second.lerp_(ps[i].detach(), w);
   auto bs = model.buffers();
   for (size_t i = 0; i < bs.size(); ++i) buffers_[i].second.copy_(bs[i]);
-  ++updates_;
+}
+
+void Ema::update(const torch::nn::Module& model, const FlatParameters& model_flat) {
+  if (!shadow_flat_.defined() || !model_flat.defined() || !model_flat.intact() || !shadow_flat_.intact() ||
+      model_flat.data().sizes() != shadow_flat_.data().sizes())
+    return update(model);
+  torch::NoGradGuard ng;
+  const auto& e = shadow_flat_.data();
+  const double w = next_weight();
+  if (e.device().is_cpu() && e.scalar_type() == at::kFloat && model_flat.data().device().is_cpu()) {
+    float* ep = e.data_ptr<float>();
+    const float* pp = model_flat.data().data_ptr<float>();
+    at::parallel_for(0, e.numel(), 1 << 15, [&](int64_t a, int64_t b) {
+      kernels::lerp(ep + a, pp + a, b - a, static_cast<float>(w));
+    });
+  } else {
+    e.lerp_(model_flat.data(), w);
+  }
+  auto bs = model.buffers();
+  for (size_t i = 0; i < bs.size(); ++i) buffers_[i].second.copy_(bs[i]);
 }
 
 void Ema::copy_to(torch::nn::Module& model) const {

@@ -11,6 +11,7 @@
 #include <torch/nn/module.h>
 
 #include "rflow/flow/velocity_field.h"
+#include "rflow/nn/flat_parameters.h"
 
 namespace rflow {
 
@@ -19,6 +20,8 @@ class Ema {
   // warmup: use min(decay, (1 + n) / (10 + n)) so short runs are not dominated by the init.
   Ema(const torch::nn::Module& model, double decay, bool warmup = true);
   void update(const torch::nn::Module& model);
+  // The same, as one whole-model lerp when the model's parameters are flat (the trainer's case).
+  void update(const torch::nn::Module& model, const FlatParameters& model_flat);
   void copy_to(torch::nn::Module& model) const;
   // Named tensors in the model's parameter/buffer naming, for checkpoints.
   std::vector<std::pair<std::string, at::Tensor>> state() const;
@@ -35,6 +38,8 @@ class Ema {
   int64_t updates_ = 0;
   std::vector<std::pair<std::string, at::Tensor>> params_, buffers_;
   VelocityField shadow_;
+  FlatParameters shadow_flat_;
+  double next_weight();
 };
 
 }  // namespace rflow

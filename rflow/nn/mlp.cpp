@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
+#include "rflow/nn/linear.h"
 
 namespace rflow {
 
@@ -50,8 +51,8 @@ void MlpVelocityImpl::reset() {
 
 at::Tensor MlpVelocityImpl::forward(const at::Tensor& x, const at::Tensor& t, const Cond& c) {
   const int64_t B = x.size(0);
-  auto h = torch::addmm(in_x_->bias, x.reshape({B, dim_}), in_x_->weight.t());
-  h = h.addmm_(temb_->forward(t), in_t_->weight.t());
+  // The first layer is split into x and time parts, so [x, emb] is never concatenated.
+  auto h = rflow::linear(x.reshape({B, dim_}), in_x_->weight, in_x_->bias) + rflow::linear(temb_->forward(t), in_t_->weight);
   if (num_classes_ > 0) {
     // Missing labels and −1 both select the extra "unconditional" row.
     at::Tensor lab = c.labels.defined() ? c.labels.to(torch::kInt64)
@@ -60,8 +61,8 @@ at::Tensor MlpVelocityImpl::forward(const at::Tensor& x, const at::Tensor& t, co
     h = h + label_emb_->forward(lab);
   }
   h = activate(opt_.activation, h);
-  for (auto& l : hidden_) h = activate(opt_.activation, l->forward(h));
-  auto out = out_->forward(h);
+  for (auto& l : hidden_) h = activate(opt_.activation, rflow::linear(h, l->weight, l->bias));
+  auto out = rflow::linear(h, out_->weight, out_->bias);
   std::vector<int64_t> shape{B};
   shape.insert(shape.end(), shape_.begin(), shape_.end());
   return out.view(shape);

@@ -22,7 +22,10 @@ struct TrainContext {
   int64_t step = 0;
   VelocityFieldImpl* ema = nullptr;      // the trainer's EMA of `model`: frozen, eval mode
   VelocityFieldImpl* teacher = nullptr;  // method.teacher's EMA field: frozen, eval mode
-  std::map<std::string, double> metrics;  // scalars written to metrics.jsonl beside the loss
+  // Scalars written to metrics.jsonl beside the loss (the value of the last step of each logging
+  // window). Log tensors, not numbers: they are read back only when a line is written, so a
+  // method costs no device sync per step.
+  std::map<std::string, at::Tensor> metrics;
 
   VelocityFieldImpl& ema_model() const {
     RF_CHECK(ema != nullptr, "this method needs the EMA model, but the backbone is not cloneable", "train",
@@ -34,7 +37,8 @@ struct TrainContext {
              "set method.teacher to a trained run directory or checkpoint");
     return *teacher;
   }
-  void log(const std::string& key, double value) { metrics[key] = value; }
+  void log(const std::string& key, const at::Tensor& value) { metrics[key] = value.detach(); }
+  void log(const std::string& key, double value);  // for host-side numbers
 };
 
 class Method {

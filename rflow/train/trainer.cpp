@@ -13,6 +13,8 @@
 #include "rflow/core/rng.h"
 #include "rflow/io/atomic_file.h"
 #include "rflow/nn/ema.h"
+#include "rflow/nn/flat_parameters.h"
+#include "rflow/train/fused_adam.h"
 #include "rflow/train/checkpoint.h"
 
 namespace fs = std::filesystem;
@@ -65,6 +67,10 @@ void truncate_metrics(const std::string& path, int64_t step) {
 
 }  // namespace
 
+void TrainContext::log(const std::string& key, double value) {
+  metrics[key] = torch::scalar_tensor(value, torch::kDouble);
+}
+
 Trainer::Trainer(TrainConfig cfg, VelocityField model, Method& method, BatchSource& data, std::string run_dir,
                  std::string config_json, c10::Device device, std::shared_ptr<const Path> path, VelocityField teacher)
     : cfg_(std::move(cfg)),
@@ -94,13 +100,19 @@ TrainResult Trainer::run(int64_t stop_at) {
 
   model_->to(device_);
   model_->train();
+  // One buffer for all parameters and one for their gradients (after the move to the device):
+  // the optimizer, clipping and EMA then run as a few whole-model ops.
+  FlatParameters flat(*model_);
   auto optimizer = make_optimizer(cfg_, model_->parameters());
+  std::unique_ptr<FusedAdam> fused;
+  if (flat.defined()) fused = std::make_unique<FusedAdam>(*optimizer, flat, cfg_);
   Ema ema(*model_, cfg_.ema_decay, cfg_.ema_warmup);
 
   TrainResult res;
   int64_t step = 0;
   if (std::string ckpt = resolve_checkpoint(ckpt_root); !ckpt.empty()) {
     load_checkpoint(ckpt, *model_, &ema, optimizer.get());
+    if (fused) fused->adopt_state();
     CheckpointState st = read_checkpoint_state(ckpt);
     set_rng_state(st.rng, ckpt + "/state.json");
     step = res.resumed_from = st.step;
@@ -110,46 +122,85 @@ TrainResult Trainer::run(int64_t stop_at) {
   truncate_metrics(metrics_path, step);
   std::ofstream metrics(metrics_path, std::ios::app);
 
-  auto checkpoint = [&](int64_t at, double last_loss) {
-    CheckpointState st{at, rng_state(), ema.updates(), nlohmann::json{{"loss", last_loss}}.dump()};
-    res.checkpoint = save_checkpoint(ckpt_root, *model_, &ema, optimizer.get(), st, config_json_, cfg_.keep_checkpoints);
-  };
-
   SigintScope sigint;
   Progress progress("train", end, step);
   TrainContext ctx{*model_, *path_};
   ctx.ema = ema.model();
   ctx.teacher = teacher_.get();
+
+  // Losses and gradient norms stay on the device as tensors and are read back in one go when a
+  // metrics line or a checkpoint is due (or every kReadBack steps): no sync per step on a GPU.
+  // A non-finite loss is found there, named by its step, before anything is written.
+  constexpr size_t kReadBack = 256;
+  std::vector<at::Tensor> pending_loss, pending_gnorm;
+  int64_t pending_from = step;
   double window_loss = 0, window_gnorm = 0;
   int64_t window = 0;
+  auto read_back = [&] {
+    if (pending_loss.empty()) return;
+    auto l = torch::stack(pending_loss).to(torch::kCPU, torch::kDouble);
+    auto g = torch::stack(pending_gnorm).to(torch::kCPU, torch::kDouble);
+    const double* lv = l.data_ptr<double>();
+    const double* gv = g.data_ptr<double>();
+    for (size_t i = 0; i < pending_loss.size(); ++i) {
+      if (!std::isfinite(lv[i])) {
+        progress.finish();
+        throw Error("loss is " + std::string(std::isnan(lv[i]) ? "NaN" : "Inf") + " at step " +
+                        std::to_string(pending_from + static_cast<int64_t>(i)) + " (batch of " +
+                        std::to_string(cfg_.batch_size) + ")",
+                    "train",
+                    (res.checkpoint.empty() ? std::string("no checkpoint was written yet")
+                                            : "last good checkpoint kept: " + res.checkpoint) +
+                        "; lower train.lr, keep train.grad_clip on, or check the data for NaN/Inf");
+      }
+      window_loss += lv[i], window_gnorm += gv[i], ++window;
+    }
+    pending_from += static_cast<int64_t>(pending_loss.size());
+    pending_loss.clear(), pending_gnorm.clear();
+    res.last_loss = window_loss / window;
+  };
+  auto checkpoint = [&](int64_t at) {
+    read_back();
+    CheckpointState st{at, rng_state(), ema.updates(), nlohmann::json{{"loss", res.last_loss}}.dump()};
+    res.checkpoint = save_checkpoint(ckpt_root, *model_, &ema, optimizer.get(), st, config_json_, cfg_.keep_checkpoints);
+  };
+
   auto t_window = std::chrono::steady_clock::now();
   const auto t_start = t_window;
   const int64_t start = step;
+  std::string status;
   while (step < end) {
     const double lr = learning_rate(cfg_, step);
     set_lr(*optimizer, lr);
     ctx.step = step;
     Batch batch = data_.next(cfg_.batch_size, device_);
     at::Tensor loss = method_.loss(batch, ctx);
-    const double lv = loss.item<double>();
-    if (!std::isfinite(lv)) {
-      throw Error("loss is " + std::string(std::isnan(lv) ? "NaN" : "Inf") + " at step " + std::to_string(step) +
-                      " (batch of " + std::to_string(cfg_.batch_size) + ")",
-                  "train",
-                  (res.checkpoint.empty() ? std::string("no checkpoint was written yet")
-                                          : "last good checkpoint kept: " + res.checkpoint) +
-                      "; lower train.lr, keep train.grad_clip on, or check the data for NaN/Inf");
+    at::Tensor gnorm;
+    if (fused) {
+      flat.zero_grad();
+      loss.backward();
+      RF_CHECK(flat.intact(), "the model's parameters were re-allocated during a step", "train",
+               "a method must not replace parameters or set their gradients to None");
+      GradNorm gn = grad_norm_flat(flat, cfg_.grad_clip);
+      gnorm = gn.norm;
+      fused->step(lr, gn.scale);
+      ema.update(*model_, flat);
+    } else {
+      optimizer->zero_grad();
+      loss.backward();
+      gnorm = torch::scalar_tensor(
+          cfg_.grad_clip > 0 ? torch::nn::utils::clip_grad_norm_(model_->parameters(), cfg_.grad_clip) : 0.0,
+          torch::kDouble);
+      optimizer->step();
+      ema.update(*model_);
     }
-    optimizer->zero_grad();
-    loss.backward();
-    double gnorm = cfg_.grad_clip > 0 ? torch::nn::utils::clip_grad_norm_(model_->parameters(), cfg_.grad_clip) : 0.0;
-    optimizer->step();
-    ema.update(*model_);
+    pending_loss.push_back(loss.detach());
+    pending_gnorm.push_back(gnorm);
     ++step;
-    window_loss += lv, window_gnorm += gnorm, ++window;
-    res.last_loss = window_loss / window;
 
-    if (step % cfg_.log_every == 0 || step == end) {
+    const bool log_due = step % cfg_.log_every == 0 || step == end;
+    if (log_due || pending_loss.size() >= kReadBack) read_back();
+    if (log_due) {
       auto now = std::chrono::steady_clock::now();
       double secs = std::chrono::duration<double>(now - t_window).count();
       nlohmann::json line{{"step", step},
@@ -157,16 +208,17 @@ TrainResult Trainer::run(int64_t stop_at) {
                           {"lr", lr},
                           {"grad_norm", window_gnorm / window},
                           {"steps_per_s", secs > 0 ? window / secs : 0.0}};
-      for (const auto& [k, v] : ctx.metrics) line[k] = v;
+      for (const auto& [k, v] : ctx.metrics) line[k] = v.item<double>();
       metrics << line.dump() << "\n" << std::flush;
       if (!progress_is_tty()) spdlog::info("step {}/{} loss {:.5f} lr {:.2e} ({:.0f} it/s)", step, end, window_loss / window, lr, secs > 0 ? window / secs : 0.0);
+      status = fmt::format("loss {:.4f}", window_loss / window);
       window_loss = window_gnorm = 0, window = 0, t_window = now;
     }
-    progress.update(step, fmt::format("loss {:.4f}", res.last_loss));
+    progress.update(step, status);
     const bool due = (cfg_.ckpt_every > 0 && step % cfg_.ckpt_every == 0) || step == end;
-    if (due) checkpoint(step, res.last_loss);
+    if (due) checkpoint(step);
     if (g_interrupted) {
-      if (!due) checkpoint(step, res.last_loss);
+      if (!due) checkpoint(step);
       progress.finish();
       throw Error("interrupted at step " + std::to_string(step), "train",
                   "checkpoint saved at " + res.checkpoint + "; rerun the same command to resume");

@@ -1,0 +1,26 @@
+// Single-pass loops over raw float arrays for whole-model updates (Adam, EMA): one read and one
+// write of each buffer instead of one per ATen op. Compiled for AVX-512, AVX2 and baseline x86-64,
+// picked at load time by the CPU (GCC target_clones). Callers split the range across threads.
+#pragma once
+
+#include <cstdint>
+
+namespace rflow::kernels {
+
+struct AdamStep {
+  float beta1, beta2, eps;
+  float step_size;        // lr / (1 − beta1^t)
+  float inv_sqrt_bias2;   // 1 / sqrt(1 − beta2^t)
+  float grad_scale;       // gradient clipping factor (1 = none)
+  float weight_decay;     // L2 (Adam) or decoupled (AdamW)
+  float decay_factor;     // AdamW: 1 − lr·wd applied to p first; 1 otherwise
+  bool l2;                // Adam's coupled weight decay
+};
+
+// p, m, v updated in place from g over [0, n).
+void adam(float* p, float* m, float* v, const float* g, int64_t n, const AdamStep& s);
+
+// e ← e + w (p − e) over [0, n).
+void lerp(float* e, const float* p, int64_t n, float w);
+
+}  // namespace rflow::kernels

@@ -1,0 +1,139 @@
+#include "rflow/nn/linear.h"
+
+#include <dlfcn.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+#include <torch/torch.h>
+
+namespace rflow {
+
+namespace {
+
+// dnnl_sgemm(transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc): row-major
+// C = alpha op(A) op(B) + beta C. Found by symbol: LibTorch builds that hide oneDNN fall back.
+using Sgemm = int (*)(char, char, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t,
+                      float, float*, int64_t);
+
+Sgemm find_sgemm() {
+  const char* env = std::getenv("RFLOW_ONEDNN_GEMM");
+  if (env && std::strcmp(env, "0") == 0) return nullptr;
+  return reinterpret_cast<Sgemm>(dlsym(RTLD_DEFAULT, "dnnl_sgemm"));
+}
+
+Sgemm sgemm_fn() {
+  static const Sgemm fn = find_sgemm();
+  return fn;
+}
+
+std::atomic<int> g_override{-1};  // -1: as found, 0: off, 1: on where found
+
+// Below this many rows OpenBLAS is as fast, and oneDNN's sgemm on a single row made a per-sample
+// dopri5 likelihood solve stall (its step control never accepted): small products stay on at::linear.
+constexpr int64_t kMinRows = 32;
+
+bool usable(const at::Tensor& x, const at::Tensor& w) {
+  return onednn_gemm_enabled() && x.device().is_cpu() && w.device().is_cpu() && x.scalar_type() == at::kFloat &&
+         w.scalar_type() == at::kFloat && x.dim() >= 1 && w.dim() == 2 && x.size(-1) == w.size(1) &&
+         x.numel() >= kMinRows * w.size(1);
+}
+
+// out[M, N] = op(a) op(b) (+ out when accumulate); a, b, out contiguous fp32.
+void gemm(bool ta, bool tb, const at::Tensor& a, const at::Tensor& b, at::Tensor& out, bool accumulate) {
+  const int64_t M = out.size(0), N = out.size(1);
+  const int64_t K = ta ? a.size(0) : a.size(1);
+  const int status = sgemm_fn()(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, 1.0f, a.data_ptr<float>(), a.size(1),
+                                b.data_ptr<float>(), b.size(1), accumulate ? 1.0f : 0.0f, out.data_ptr<float>(), N);
+  TORCH_CHECK(status == 0, "dnnl_sgemm failed with status ", status);
+}
+
+// [rows, in] × [out, in]ᵀ (+ bias) without autograd.
+at::Tensor forward_2d(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias) {
+  at::Tensor y;
+  if (bias.defined()) {
+    y = bias.expand({x.size(0), w.size(0)}).contiguous();
+  } else {
+    y = at::empty({x.size(0), w.size(0)}, x.options());
+  }
+  gemm(false, true, x, w, y, bias.defined());
+  return y;
+}
+
+at::Tensor backward_x(const at::Tensor& g, const at::Tensor& w) {
+  at::Tensor gx = at::empty({g.size(0), w.size(1)}, g.options());
+  gemm(false, false, g, w, gx, false);  // [rows, out] × [out, in]
+  return gx;
+}
+
+at::Tensor backward_w(const at::Tensor& g, const at::Tensor& x) {
+  at::Tensor gw = at::empty({g.size(1), x.size(1)}, g.options());
+  gemm(true, false, g, x, gw, false);  // [rows, out]ᵀ × [rows, in]
+  return gw;
+}
+
+// Autograd functions take no undefined inputs in LibTorch 1.13: one with a bias, one without.
+class OneDnnLinear : public torch::autograd::Function<OneDnnLinear> {
+ public:
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w,
+                            const at::Tensor& bias) {
+    ctx->save_for_backward({x, w});
+    return forward_2d(x, w, bias);
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    at::Tensor g = grads[0].contiguous();
+    return {ctx->needs_input_grad(0) ? backward_x(g, saved[1]) : at::Tensor(),
+            ctx->needs_input_grad(1) ? backward_w(g, saved[0]) : at::Tensor(),
+            ctx->needs_input_grad(2) ? g.sum(0) : at::Tensor()};
+  }
+};
+
+class OneDnnLinearNoBias : public torch::autograd::Function<OneDnnLinearNoBias> {
+ public:
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w) {
+    ctx->save_for_backward({x, w});
+    return forward_2d(x, w, at::Tensor());
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    at::Tensor g = grads[0].contiguous();
+    return {ctx->needs_input_grad(0) ? backward_x(g, saved[1]) : at::Tensor(),
+            ctx->needs_input_grad(1) ? backward_w(g, saved[0]) : at::Tensor()};
+  }
+};
+
+}  // namespace
+
+bool onednn_gemm_enabled() {
+  const int o = g_override.load();
+  return sgemm_fn() != nullptr && o != 0;
+}
+
+void set_onednn_gemm(bool enabled) { g_override = enabled ? 1 : 0; }
+
+at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+  if (!usable(x, weight) || (bias.defined() && (!bias.device().is_cpu() || bias.scalar_type() != at::kFloat)))
+    return at::linear(x, weight, bias);
+  const auto in = weight.size(1);
+  at::Tensor x2 = x.reshape({-1, in}).contiguous();
+  at::Tensor w = weight.contiguous();
+  at::Tensor y;
+  const bool grad = at::GradMode::is_enabled() &&
+                    (x.requires_grad() || weight.requires_grad() || (bias.defined() && bias.requires_grad()));
+  if (grad && bias.defined())
+    y = OneDnnLinear::apply(x2, w, bias.contiguous());
+  else if (grad)
+    y = OneDnnLinearNoBias::apply(x2, w);
+  else
+    y = forward_2d(x2, w, bias.defined() ? bias.contiguous() : bias);
+  if (x.dim() == 2) return y;
+  auto shape = x.sizes().vec();
+  shape.back() = weight.size(0);
+  return y.view(shape);
+}
+
+}  // namespace rflow
