@@ -10,6 +10,7 @@
 #include <torch/torch.h>
 
 #include "rflow/core/malloc_tuning.h"
+#include "rflow/core/memory_usage.h"
 #include "rflow/core/system_info.h"
 #include "rflow/nn/linear.h"
 
@@ -69,5 +70,6 @@ int main(int argc, char** argv) {
         std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
   }
   out["system"] = rflow::system_info_json();
+  out["peak_rss_mb"] = static_cast<double>(rflow::peak_rss_bytes()) / (1 << 20);
   std::cout << out.dump() << std::endl;
 }

@@ -14,6 +14,8 @@
 #include <torch/torch.h>
 
 #include "rflow/core/malloc_tuning.h"
+#include "rflow/core/memory_usage.h"
+#include "rflow/core/system_info.h"
 #include "rflow/core/rng.h"
 #include "rflow/methods/method_config.h"
 #include "rflow/nn/model_config.h"
@@ -82,5 +84,7 @@ int main(int argc, char** argv) {
   double lat = seconds_since(t0) / reps;
   out["batch1_100step_latency_ms"] = lat * 1e3;
   out["batch1_per_step_us"] = lat * 1e6 / 100;
+  out["system"] = rflow::system_info_json();
+  out["peak_rss_mb"] = static_cast<double>(rflow::peak_rss_bytes()) / (1 << 20);
   std::cout << out.dump() << std::endl;
 }

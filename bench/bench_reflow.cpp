@@ -14,6 +14,8 @@
 
 #include "rflow/core/log.h"
 #include "rflow/core/malloc_tuning.h"
+#include "rflow/core/memory_usage.h"
+#include "rflow/core/system_info.h"
 #include "rflow/methods/reflow.h"
 #include "rflow/nn/model_config.h"
 
@@ -85,5 +87,7 @@ int main(int argc, char** argv) {
   gen.push_back(generation(teacher, "dopri5", 1, 20000, 5000));  // steps unused (adaptive)
   out["pair_generation"] = gen;
   out["online"] = online(teacher, 20, 256, 200);
+  out["system"] = rflow::system_info_json();
+  out["peak_rss_mb"] = static_cast<double>(rflow::peak_rss_bytes()) / (1 << 20);
   std::cout << out.dump() << std::endl;
 }

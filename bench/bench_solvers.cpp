@@ -16,6 +16,8 @@
 #include <torch/torch.h>
 
 #include "rflow/core/malloc_tuning.h"
+#include "rflow/core/memory_usage.h"
+#include "rflow/core/system_info.h"
 #include "rflow/nn/model_config.h"
 #include "rflow/solve/solver.h"
 
@@ -160,5 +162,7 @@ int main(int argc, char** argv) {
   out["embedded_pairs_mixture_8gaussians"] = pairs;
   out["fixed_step_overhead"] = {fixed_step_overhead(1), fixed_step_overhead(10000)};
   out["batch1_mlp"] = network_overhead();
+  out["system"] = rflow::system_info_json();
+  out["peak_rss_mb"] = static_cast<double>(rflow::peak_rss_bytes()) / (1 << 20);
   std::cout << out.dump() << std::endl;
 }

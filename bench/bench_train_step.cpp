@@ -12,6 +12,7 @@
 #include <torch/torch.h>
 
 #include "rflow/core/malloc_tuning.h"
+#include "rflow/core/memory_usage.h"
 #include "rflow/core/rng.h"
 #include "rflow/core/system_info.h"
 #include "rflow/methods/method_config.h"
@@ -100,7 +101,9 @@ int main(int argc, char** argv) {
   run(steps, true);
   const double step_us = std::chrono::duration<double, std::micro>(Clock::now() - start).count() / steps;
   nlohmann::json out{{"bench", "train_step"}, {"threads", threads}, {"batch", batch}, {"update", use_torch ? "torch" : "fused"}, {"step_us", step_us},
-                     {"steps_per_s", 1e6 / step_us}, {"system", system_info_json()}};
+                     {"steps_per_s", 1e6 / step_us}};
   for (int p = 0; p < kPhases; ++p) out["phase_us"][names[p]] = total[p] / steps;
+  out["system"] = rflow::system_info_json();
+  out["peak_rss_mb"] = static_cast<double>(rflow::peak_rss_bytes()) / (1 << 20);
   std::cout << out.dump() << std::endl;
 }

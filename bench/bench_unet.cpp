@@ -1,7 +1,9 @@
 // Bench: the Fashion-MNIST U-Net of configs/fmnist_cond.toml (32 channels, mult [1, 2, 2], one
 // residual block per level, attention at 7×7, 10 classes, 1.11M parameters) through the real
-// Trainer on the real data: training steps/s at batch 64; sampling images/s at NFE 1 (batch 500)
+// Trainer on the real data: training steps/s at batch 64 (fp32, and bf16 autocast on the CPU); sampling images/s at NFE 1 (batch 500)
 // and NFE 100 (Euler, batch 100), unguided and with CFG (one batched call on [x; x]). One JSON object.
+// Also the peak memory of reflow pair generation (2000 pairs, one shard, a 4-step RK4 teacher
+// solve) solved in one batch and in batches of 250 (reflow.batch).
 // Usage: bench_unet [threads] [channels = 32] [device = cpu | cuda]
 //   (compare with bench/python/bench_unet.py [threads] [device] at the same thread count and device)
 
@@ -16,9 +18,12 @@
 #include <torch/torch.h>
 
 #include "rflow/core/malloc_tuning.h"
+#include "rflow/core/memory_usage.h"
+#include "rflow/core/system_info.h"
 #include "rflow/core/rng.h"
 #include "rflow/data/batch_source.h"
 #include "rflow/methods/method_config.h"
+#include "rflow/methods/reflow.h"
 #include "rflow/nn/model_config.h"
 #include "rflow/nn/unet.h"
 #include "rflow/solve/solver.h"
@@ -60,6 +65,29 @@ double images_per_s(VelocityField& model, int64_t batch, int64_t steps, double g
   return double(batch) / seconds_since(t0);
 }
 
+// Peak resident memory (MB) of generating `pairs` reflow pairs from `model` with reflow.batch = batch.
+double pair_generation_peak_mb(VelocityField& model, int64_t pairs, int64_t batch, const fs::path& dir, torch::Device dev) {
+  DistributionConfig src;  // N(0, I) in the image's shape
+  src.name = "gaussian";
+  auto source = make_distribution(src, {1, 28, 28}, "bench");
+  ReflowConfig rc;
+  rc.pairs = rc.shard_size = pairs;
+  rc.batch = batch;
+  rc.solve.steps = 1;
+  auto labels = [](int64_t n) {
+    Cond c;
+    c.labels = torch::arange(n, torch::kInt64).remainder(10);
+    return c;
+  };
+  fs::remove_all(dir);
+  reset_peak_rss();
+  const int64_t before = current_rss_bytes();
+  generate_pairs([&](const Cond& c) { return guided_field(*model, c, 1.5); }, *source, labels, rc, dir.string(), 0,
+                 dev);
+  fs::remove_all(dir);
+  return static_cast<double>(peak_rss_bytes() - before) / (1 << 20);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -96,6 +124,15 @@ int main(int argc, char** argv) {
   sync(model->parameters().front());
   out["train_steps_per_s_b64"] = double(tc.steps) / seconds_since(t0);
   out["train_images_per_s"] = out["train_steps_per_s_b64"].get<double>() * 64;
+  if (dev.is_cpu()) {  // train.precision = bf16: the forward pass under CPU autocast
+    tc.precision = "bf16";
+    tc.steps = 5;
+    Trainer(tc, model, *method, *data, (dir / "warm_bf16").string(), "{}", dev).run();
+    tc.steps = 40;
+    t0 = std::chrono::steady_clock::now();
+    Trainer(tc, model, *method, *data, (dir / "timed_bf16").string(), "{}", dev).run();
+    out["train_steps_per_s_b64_bf16"] = double(tc.steps) / seconds_since(t0);
+  }
   fs::remove_all(dir);
 
   model->eval();
@@ -107,5 +144,10 @@ int main(int argc, char** argv) {
     out["sample_images_per_s_nfe1_b5000"] = images_per_s(model, 5000, 1, 1.0, dev);
     out["sample_images_per_s_nfe100_b5000_cfg"] = images_per_s(model, 5000, 100, 1.5, dev);
   }
+  // Small batch first: the heap keeps what a run frees, which would hide the second run's peak.
+  out["reflow_pairs_2000_extra_peak_mb_batch_250"] = pair_generation_peak_mb(model, 2000, 250, dir / "pairs", dev);
+  out["reflow_pairs_2000_extra_peak_mb_batch_2000"] = pair_generation_peak_mb(model, 2000, 2000, dir / "pairs", dev);
+  out["system"] = rflow::system_info_json();
+  out["peak_rss_mb"] = static_cast<double>(rflow::peak_rss_bytes()) / (1 << 20);
   std::cout << out.dump() << std::endl;
 }

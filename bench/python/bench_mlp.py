@@ -13,6 +13,8 @@ import time
 
 import torch
 
+from system_info import system_info  # also gives OpenBLAS the kernels rflow would pick
+
 
 class Mlp(torch.nn.Module):
     def __init__(self, dim=2, hidden=256, depth=3, tdim=64):
@@ -99,6 +101,7 @@ def main():
     lat = (time.perf_counter() - t0) / 50
     out["batch1_100step_latency_ms"] = lat * 1e3
     out["batch1_per_step_us"] = lat * 1e6 / 100
+    out["system"] = system_info()
     print(json.dumps(out))
 
 

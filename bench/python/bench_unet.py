@@ -15,6 +15,8 @@ import sys
 import time
 
 import torch
+
+from system_info import system_info  # also gives OpenBLAS the kernels rflow would pick
 import torch.nn.functional as F
 
 DATA = "/usr/share/datasets/fashion-mnist/"
@@ -259,6 +261,7 @@ def main():
         out["sample_images_per_s_nfe100_b5000_cfg"] = images_per_s(model, 5000, 100, 1.5)
     else:
         out["forward_b500_time_shares"] = profile_shares(lambda: images_per_s(model, 500, 1, 1.0))
+    out["system"] = system_info()
     print(json.dumps(out))
 
 

@@ -20,6 +20,7 @@ namespace rflow {
 void ReflowConfig::validate() const {
   RF_CHECK(pairs >= 1, "pairs must be >= 1", "reflow.pairs", "the reference uses 10k-1M");
   RF_CHECK(shard_size >= 1, "shard_size must be >= 1", "reflow.shard_size", "");
+  RF_CHECK(batch >= 1, "batch must be >= 1", "reflow.batch", "1000 keeps an image teacher's solve to a few hundred MB");
   solve.validate("reflow");
   RF_CHECK(solve.t0 == 0.0 && solve.t1 == 1.0 && solve.max_nfe == 0 && !solve.record_trajectory &&
                (solve.grid.empty() || (solve.grid.front() == 0.0 && solve.grid.back() == 1.0)),
@@ -94,11 +95,19 @@ PairGeneration generate_pairs(const TeacherFn& teacher, Distribution& source, co
     Cond cond;
     if (cond_from) cond = cond_from(n);
     auto t0 = std::chrono::steady_clock::now();
-    SolveResult r = solve(teacher(cond.to(device)), z0.to(device), opt);
+    // The shard is solved cfg.batch pairs at a time: an image teacher's activations for a whole
+    // shard would hold gigabytes.
+    std::vector<at::Tensor> z1_parts;
+    for (int64_t a = 0; a < n; a += cfg.batch) {
+      const int64_t m = std::min(cfg.batch, n - a);
+      const Cond part = cond.slice(a, a + m).to(device);
+      SolveResult r = solve(teacher(part), z0.narrow(0, a, m).to(device), opt);
+      RF_CHECK(r.status == SolveStatus::kOk, "teacher solve did not finish", "reflow shard " + std::to_string(i), "");
+      nfe_sum += r.nfe.to(torch::kFloat64).sum().item<double>();
+      z1_parts.push_back(r.x.cpu());
+    }
     g.solve_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    RF_CHECK(r.status == SolveStatus::kOk, "teacher solve did not finish", "reflow shard " + std::to_string(i), "");
-    nfe_sum += r.nfe.to(torch::kFloat64).sum().item<double>();
-    write_pair_shard(dir, i, Pairs{z0, r.x.cpu(), cond.to(c10::kCPU)},
+    write_pair_shard(dir, i, Pairs{z0, torch::cat(z1_parts), cond.to(c10::kCPU)},
                      {{"shard", std::to_string(i)}, {"solver", so.method}, {"steps", std::to_string(so.steps)}});
     ++g.shards_written;
     g.pairs += n;

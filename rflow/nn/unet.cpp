@@ -38,10 +38,18 @@ void ResBlockImpl::reset() {
   if (in != out) skip_ = register_module("skip", conv(in, out, 1));
 }
 
+namespace {
+// GroupNorm in fp32: under bf16 autocast the convolutions hand it bfloat16, and LibTorch 1.13's CPU
+// group_norm refuses a bf16 input with fp32 weights (its statistics also want fp32).
+at::Tensor norm_fp32(torch::nn::GroupNorm& norm, const at::Tensor& x) {
+  return norm(x.scalar_type() == at::kBFloat16 ? x.to(at::kFloat) : x);
+}
+}  // namespace
+
 at::Tensor ResBlockImpl::forward(const at::Tensor& x, const at::Tensor& emb) {
-  at::Tensor h = conv1_(F::silu(norm1_(x)));
+  at::Tensor h = conv1_(F::silu(norm_fp32(norm1_, x)));
   h = h + emb_(emb).unsqueeze(2).unsqueeze(3);
-  h = F::silu(norm2_(h));
+  h = F::silu(norm_fp32(norm2_, h));
   if (dropout_ > 0) h = F::dropout(h, F::DropoutFuncOptions().p(dropout_).training(is_training()));
   h = conv2_(h);
   return (skip_ ? skip_(x) : x) + h;
@@ -63,7 +71,7 @@ void AttentionBlockImpl::reset() {
 at::Tensor AttentionBlockImpl::forward(const at::Tensor& x) {
   const int64_t B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3), d = C / heads_;
   // [B, 3C, H, W] → q, k, v as [B·heads, HW, d].
-  auto qkv = qkv_(norm_(x)).view({B, 3, heads_, d, H * W});
+  auto qkv = qkv_(norm_fp32(norm_, x)).view({B, 3, heads_, d, H * W});
   auto q = qkv.select(1, 0).transpose(2, 3).reshape({B * heads_, H * W, d});
   auto k = qkv.select(1, 1).transpose(2, 3).reshape({B * heads_, H * W, d});
   auto v = qkv.select(1, 2).transpose(2, 3).reshape({B * heads_, H * W, d});
@@ -193,7 +201,7 @@ at::Tensor UNetImpl::forward(const at::Tensor& x, const at::Tensor& t, const Con
     }
     if (i < upsample_.size()) h = upsample_[i](F::interpolate(h, F::InterpolateFuncOptions().scale_factor(std::vector<double>{2.0, 2.0}).mode(torch::kNearest)));
   }
-  return out_(F::silu(out_norm_(h)));
+  return out_(F::silu(norm_fp32(out_norm_, h)));
 }
 
 ModelEntry unet_entry() {

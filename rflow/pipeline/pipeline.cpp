@@ -6,6 +6,8 @@
 #include <spdlog/spdlog.h>
 
 #include "rflow/core/error.h"
+#include "rflow/core/memory_usage.h"
+#include "rflow/core/system_info.h"
 #include "rflow/core/log.h"
 #include "rflow/io/atomic_file.h"
 #include "rflow/pipeline/run_context.h"
@@ -89,6 +91,9 @@ std::string run_pipeline(RunConfig cfg, const PipelineOptions& opt) {
   io::write_file_atomic(config_path, config_json);
 
   StageContext ctx{cfg, run_dir, config_json, setup_device(cfg)};
+  // Where the run's timings were measured, beside them (figures mean little without it).
+  spdlog::info("machine: {}", system_info_summary());
+  io::write_file_atomic((fs::path(run_dir) / "system.json").string(), system_info_json().dump(2) + "\n");
   const auto& stage_list = opt.stages.empty() ? cfg.stages : opt.stages;
   for (const auto& s : stage_list) stages().get(s, "stages");  // every name checked before anything runs
   bool reran = false;  // once a stage runs, later stages' outputs are stale and run again
@@ -104,11 +109,13 @@ std::string run_pipeline(RunConfig cfg, const PipelineOptions& opt) {
     else reran = true;
     fs::remove(marker);
     spdlog::info("stage {}: running", stage);
+    reset_peak_rss();
     auto t0 = std::chrono::steady_clock::now();
     entry.run(ctx);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    io::write_file_atomic(marker.string(), nlohmann::json{{"seconds", secs}}.dump() + "\n");
-    spdlog::info("stage {}: done in {:.1f} s", stage, secs);
+    const double peak_mb = static_cast<double>(peak_rss_bytes()) / (1 << 20);
+    io::write_file_atomic(marker.string(), nlohmann::json{{"seconds", secs}, {"peak_rss_mb", peak_mb}}.dump() + "\n");
+    spdlog::info("stage {}: done in {:.1f} s (peak memory {:.0f} MB)", stage, secs, peak_mb);
   }
   return run_dir;
 }

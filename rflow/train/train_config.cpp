@@ -9,6 +9,8 @@ namespace rflow {
 void TrainConfig::validate() const {
   RF_CHECK(steps >= 0, "steps must be >= 0", "train.steps", "");
   RF_CHECK(batch_size >= 1, "batch_size must be >= 1", "train.batch_size", "");
+  RF_CHECK(precision == "fp32" || precision == "bf16", "unknown precision '" + precision + "'", "train.precision",
+           "use fp32 or bf16");
   RF_CHECK(optimizer == "adam" || optimizer == "adamw", "unknown optimizer '" + optimizer + "'", "train.optimizer",
            "use adam or adamw");
   RF_CHECK(std::isfinite(lr) && lr > 0, "lr must be > 0", "train.lr", "typical: 1e-3 for 2-D MLPs, 2e-4 for U-Nets");

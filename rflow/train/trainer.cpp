@@ -5,9 +5,12 @@
 #include <filesystem>
 #include <fstream>
 
+#include <ATen/autocast_mode.h>
+
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include "rflow/core/cpu_features.h"
 #include "rflow/core/error.h"
 #include "rflow/core/progress.h"
 #include "rflow/core/rng.h"
@@ -47,6 +50,21 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainConfig& c, st
 void set_lr(torch::optim::Optimizer& opt, double lr) {
   for (auto& g : opt.param_groups()) g.options().set_lr(lr);
 }
+
+// CPU autocast for the forward pass (train.precision = bf16), off again on every exit path.
+struct AutocastScope {
+  bool on;
+  explicit AutocastScope(bool enable) : on(enable) {
+    if (!on) return;
+    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+    at::autocast::set_cpu_enabled(true);
+  }
+  ~AutocastScope() {
+    if (!on) return;
+    at::autocast::set_cpu_enabled(false);
+    at::autocast::clear_cache();
+  }
+};
 
 // Drops metric lines written after `step` (a resumed run rewrites them).
 void truncate_metrics(const std::string& path, int64_t step) {
@@ -165,6 +183,11 @@ TrainResult Trainer::run(int64_t stop_at) {
     res.checkpoint = save_checkpoint(ckpt_root, *model_, &ema, optimizer.get(), st, config_json_, cfg_.keep_checkpoints);
   };
 
+  const bool bf16 = cfg_.precision == "bf16";
+  RF_CHECK(!bf16 || device_.is_cpu(), "train.precision = bf16 is the CPU autocast path", "train.precision",
+           "use fp32 on a GPU");
+  if (bf16 && !cpu_features().avx512_bf16 && !cpu_features().amx_bf16)
+    spdlog::warn("train.precision = bf16 on a CPU without AVX-512 BF16 or AMX: bfloat16 is emulated there and slower than fp32");
   auto t_window = std::chrono::steady_clock::now();
   const auto t_start = t_window;
   const int64_t start = step;
@@ -174,7 +197,11 @@ TrainResult Trainer::run(int64_t stop_at) {
     set_lr(*optimizer, lr);
     ctx.step = step;
     Batch batch = data_.next(cfg_.batch_size, device_);
-    at::Tensor loss = method_.loss(batch, ctx);
+    at::Tensor loss;
+    {
+      AutocastScope autocast(bf16);
+      loss = method_.loss(batch, ctx).to(at::kFloat);
+    }
     at::Tensor gnorm;
     if (fused) {
       flat.zero_grad();
