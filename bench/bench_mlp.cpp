@@ -1,6 +1,7 @@
 // Bench: the 2-D MLP recipe (3 hidden layers × 256, N(0, I) → 8 gaussians, Adam + clipping + EMA,
 // through the real Trainer): training steps/s at batch 256 and 4096, sampling throughput (10k
-// samples × 100 Euler steps) and batch-1 latency of a 100-step sample. Prints one JSON object.
+// samples × 100 Euler steps) and batch-1 latency of a 100-step sample; also the flow_matching 2-D
+// example's lighter loop at the same size (train_steps_per_s_b256_fm_recipe). Prints one JSON object.
 // Usage: bench_mlp [threads]   (compare with bench/python/bench_mlp.py at the same thread count)
 
 #include <chrono>
@@ -18,6 +19,7 @@
 #include "rflow/core/system_info.h"
 #include "rflow/core/rng.h"
 #include "rflow/methods/method_config.h"
+#include "rflow/nn/mlp.h"
 #include "rflow/nn/model_config.h"
 #include "rflow/solve/solver.h"
 #include "rflow/train/trainer.h"
@@ -31,12 +33,26 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-double train_steps_per_s(int64_t batch, int64_t steps) {
+// fm_recipe: the work of Meta flow_matching's 2-D example loop at this width, depth and batch
+// (checkerboard data, constant LR, no clipping, no EMA average, the smallest time embedding), to
+// compare with bench/python/bench_fm_recipe.py.
+double train_steps_per_s(int64_t batch, int64_t steps, bool fm_recipe = false) {
   seed_all(0);
-  auto data = make_coupling(DataConfig{});
-  auto model = make_model(ModelConfig{}, {2});
-  auto method = make_method(MethodConfig{});
+  DataConfig dc;
+  ModelConfig mc;
   TrainConfig tc;
+  if (fm_recipe) {
+    dc.target.name = "checkerboard";
+    mc.get<MlpOptions>("mlp").time_dim = 2;
+    tc.grad_clip = 0;
+    tc.ema_decay = 0;
+    tc.ema_warmup = false;
+    tc.warmup = 0;
+    tc.schedule = "constant";
+  }
+  auto data = make_coupling(dc);
+  auto model = make_model(mc, {2});
+  auto method = make_method(MethodConfig{});
   tc.batch_size = batch;
   tc.ckpt_every = 0;
   tc.log_every = 1000000;
@@ -62,6 +78,7 @@ int main(int argc, char** argv) {
   nlohmann::json out{{"bench", "mlp_2d"}, {"threads", threads}, {"hidden", 256}, {"depth", 3}};
   out["train_steps_per_s_b256"] = train_steps_per_s(256, 1500);
   out["train_steps_per_s_b4096"] = train_steps_per_s(4096, 150);
+  out["train_steps_per_s_b256_fm_recipe"] = train_steps_per_s(256, 1500, true);
 
   seed_all(0);
   auto model = make_model(ModelConfig{}, {2});

@@ -1,5 +1,5 @@
-// Single-pass loops over raw float arrays for whole-model updates (Adam, EMA): one read and one
-// write of each buffer instead of one per ATen op. Compiled for AVX-512, AVX2 and baseline x86-64,
+// Single-pass loops over raw float arrays for whole-model updates (Adam, EMA) and the SiLU
+// activation: one read and one write of each buffer instead of one per ATen op. Compiled for AVX-512, AVX2 and baseline x86-64,
 // picked at load time by the CPU (GCC target_clones). Callers split the range across threads.
 #pragma once
 
@@ -22,5 +22,11 @@ void adam(float* p, float* m, float* v, const float* g, int64_t n, const AdamSte
 
 // e ← e + w (p − e) over [0, n).
 void lerp(float* e, const float* p, int64_t n, float w);
+
+// y = x · sigmoid(x) over [0, n).
+void silu(const float* x, float* y, int64_t n);
+
+// dx = g · s · (1 + x (1 − s)), s = sigmoid(x), over [0, n): SiLU's derivative, recomputed from x.
+void silu_backward(const float* g, const float* x, float* dx, int64_t n);
 
 }  // namespace rflow::kernels

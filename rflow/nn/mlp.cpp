@@ -4,12 +4,13 @@
 
 #include "rflow/core/error.h"
 #include "rflow/nn/linear.h"
+#include "rflow/nn/silu.h"
 
 namespace rflow {
 
 namespace {
 at::Tensor activate(const std::string& a, const at::Tensor& x) {
-  if (a == "silu") return torch::silu(x);
+  if (a == "silu") return rflow::silu(x);
   if (a == "gelu") return torch::gelu(x);
   if (a == "tanh") return torch::tanh(x);
   return torch::relu(x);
