@@ -49,6 +49,13 @@ TEST(Cli, RunPipelineWritesReportAndSkipsDoneStages) {
   std::string html = rflow::test::read_text((run / "report.html").string());
   EXPECT_NE(html.find("<svg"), std::string::npos);
   EXPECT_NE(html.find("W2"), std::string::npos);
+  // Where it ran and what each stage needed travel with the run.
+  auto sys = nlohmann::json::parse(rflow::test::read_text((run / "system.json").string()));
+  EXPECT_FALSE(sys.value("cpu", "").empty());
+  EXPECT_TRUE(sys.contains("blas_core"));
+  auto marker = nlohmann::json::parse(rflow::test::read_text((run / "stages/train.done").string()));
+  EXPECT_GT(marker.value("peak_rss_mb", 0.0), 10.0);
+  EXPECT_GT(marker.value("seconds", 0.0), 0.0);
   auto met = rflow::eval::read_model_eval((run / "eval/metrics.json").string());
   ASSERT_EQ(met.results.size(), 3u);  // euler 1, euler 8, heun 8 (heun at NFE 1 is skipped)
   double w2_1 = met.results[0].score("w2"), w2_8 = met.results[1].score("w2");
