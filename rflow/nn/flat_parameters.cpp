@@ -12,6 +12,9 @@ FlatParameters::FlatParameters(torch::nn::Module& module, bool with_grad) {
   std::vector<int64_t> offsets;
   for (const auto& p : params) {
     if (p.scalar_type() != opts.dtype().toScalarType() || p.device() != opts.device() || p.is_sparse()) return;
+    // A frozen parameter would get a zero gradient and still decay under AdamW; torch's optimizers
+    // skip it. Such models keep the per-tensor path.
+    if (with_grad && !p.requires_grad()) return;
     offsets.push_back(n);
     n += p.numel();
   }

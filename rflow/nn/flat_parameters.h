@@ -16,7 +16,7 @@ class FlatParameters {
   FlatParameters() = default;
   // Moves the parameters' values into the buffer (values unchanged). Without gradients for a
   // frozen copy (the EMA's average). Leaves the module untouched (defined() false) when its
-  // parameters differ in dtype or device.
+  // parameters differ in dtype or device, or (with gradients) when some are frozen.
   explicit FlatParameters(torch::nn::Module& module, bool with_grad = true);
 
   bool defined() const { return data_.defined(); }

@@ -84,6 +84,12 @@ TEST(FlatParameters, ViewsKeepValuesAndCollectGradients) {
   EXPECT_TRUE(torch::allclose(flat.grad(), 2 * g1));
   n->a->weight.set_data(torch::zeros_like(n->a->weight));  // something re-allocates a parameter
   EXPECT_FALSE(flat.intact());
+
+  // Frozen parameters (a flow kept fixed while a head trains) keep the per-tensor path.
+  auto frozen = make_net(torch::kFloat);
+  frozen->a->weight.set_requires_grad(false);
+  EXPECT_FALSE(FlatParameters(*frozen).defined());
+  EXPECT_TRUE(FlatParameters(*frozen, false).defined());  // a frozen copy needs no gradients
 }
 
 TEST(FusedAdam, MatchesTorchOptimAdamAndAdamWWithClipping) {
