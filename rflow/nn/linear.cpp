@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
 namespace rflow {
@@ -30,14 +31,11 @@ Sgemm sgemm_fn() {
 
 std::atomic<int> g_override{-1};  // -1: as found, 0: off, 1: on where found
 
-// Below this many rows OpenBLAS is as fast, and oneDNN's sgemm on a single row made a per-sample
-// dopri5 likelihood solve stall (its step control never accepted): small products stay on at::linear.
-constexpr int64_t kMinRows = 32;
-
 bool usable(const at::Tensor& x, const at::Tensor& w) {
-  return onednn_gemm_enabled() && x.device().is_cpu() && w.device().is_cpu() && x.scalar_type() == at::kFloat &&
-         w.scalar_type() == at::kFloat && x.dim() >= 1 && w.dim() == 2 && x.size(-1) == w.size(1) &&
-         x.numel() >= kMinRows * w.size(1);
+  // Under CPU autocast (train.precision = bf16) at::linear is what autocast re-types.
+  return onednn_gemm_enabled() && !at::autocast::is_cpu_enabled() && x.device().is_cpu() && w.device().is_cpu() &&
+         x.scalar_type() == at::kFloat && w.scalar_type() == at::kFloat && x.dim() >= 1 && w.dim() == 2 &&
+         x.size(-1) == w.size(1) && x.numel() > 0;
 }
 
 // out[M, N] = op(a) op(b) (+ out when accumulate); a, b, out contiguous fp32.
@@ -51,12 +49,10 @@ void gemm(bool ta, bool tb, const at::Tensor& a, const at::Tensor& b, at::Tensor
 
 // [rows, in] × [out, in]ᵀ (+ bias) without autograd.
 at::Tensor forward_2d(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias) {
-  at::Tensor y;
-  if (bias.defined()) {
-    y = bias.expand({x.size(0), w.size(0)}).contiguous();
-  } else {
-    y = at::empty({x.size(0), w.size(0)}, x.options());
-  }
+  // A fresh output, then the bias copied in: for one row, bias.expand(...).contiguous() is the
+  // bias itself (a [1, out] view is already contiguous), and the GEMM would write into it.
+  at::Tensor y = at::empty({x.size(0), w.size(0)}, x.options());
+  if (bias.defined()) y.copy_(bias.expand({x.size(0), w.size(0)}));
   gemm(false, true, x, w, y, bias.defined());
   return y;
 }

@@ -60,7 +60,10 @@ void FusedAdam::adopt_state() {
     auto it = state.find(state_key(params[i]));
     at::Tensor m, v;
     int64_t s = 0;
-    if (it != state.end()) {
+    // An entry that still holds our own buffer was not in the file (torch writes no state for a
+    // parameter that never had a gradient): it starts from zero moments and says nothing of the step.
+    bool from_file = it != state.end();
+    if (from_file) {
       if (decoupled_) {
         auto& st = static_cast<torch::optim::AdamWParamState&>(*it->second);
         m = st.exp_avg(), v = st.exp_avg_sq(), s = st.step();
@@ -69,9 +72,16 @@ void FusedAdam::adopt_state() {
         m = st.exp_avg(), v = st.exp_avg_sq(), s = st.step();
       }
     }
-    RF_CHECK(step < 0 || s == step, "optimizer state has parameters at different steps", "optimizer.pt",
-             "the checkpoint was not written by rflow's trainer");
-    step = s;
+    if (from_file && m.defined() && m.data_ptr() == flat_.slice(exp_avg_, i).data_ptr()) {
+      from_file = false;
+      m = at::Tensor();
+      v = at::Tensor();
+    }
+    if (from_file) {
+      RF_CHECK(step < 0 || s == step, "optimizer state has parameters at different steps", "optimizer.pt",
+               "the checkpoint was not written by rflow's trainer");
+      step = s;
+    }
     flat_.slice(exp_avg_, i).copy_(m.defined() ? m : torch::zeros_like(params[i]));
     flat_.slice(exp_avg_sq_, i).copy_(v.defined() ? v : torch::zeros_like(params[i]));
   }

@@ -4,6 +4,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include <ATen/autocast_mode.h>
 
@@ -52,17 +53,22 @@ void set_lr(torch::optim::Optimizer& opt, double lr) {
 }
 
 // CPU autocast for the forward pass (train.precision = bf16), off again on every exit path.
+// A caller's own autocast state is restored afterwards.
 struct AutocastScope {
-  bool on;
+  bool on, was_enabled = false;
+  at::ScalarType was_dtype = at::kBFloat16;
   explicit AutocastScope(bool enable) : on(enable) {
     if (!on) return;
+    was_enabled = at::autocast::is_cpu_enabled();
+    was_dtype = at::autocast::get_autocast_cpu_dtype();
     at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
     at::autocast::set_cpu_enabled(true);
   }
   ~AutocastScope() {
     if (!on) return;
-    at::autocast::set_cpu_enabled(false);
-    at::autocast::clear_cache();
+    at::autocast::set_cpu_enabled(was_enabled);
+    at::autocast::set_autocast_cpu_dtype(was_dtype);
+    if (!was_enabled) at::autocast::clear_cache();
   }
 };
 
@@ -200,7 +206,8 @@ TrainResult Trainer::run(int64_t stop_at) {
     at::Tensor loss;
     {
       AutocastScope autocast(bf16);
-      loss = method_.loss(batch, ctx).to(at::kFloat);
+      loss = method_.loss(batch, ctx);
+      if (bf16) loss = loss.to(at::kFloat);
     }
     at::Tensor gnorm;
     if (fused) {
@@ -215,8 +222,10 @@ TrainResult Trainer::run(int64_t stop_at) {
     } else {
       optimizer->zero_grad();
       loss.backward();
+      // The norm before clipping, also when clipping is off (as the fused path logs it).
       gnorm = torch::scalar_tensor(
-          cfg_.grad_clip > 0 ? torch::nn::utils::clip_grad_norm_(model_->parameters(), cfg_.grad_clip) : 0.0,
+          torch::nn::utils::clip_grad_norm_(model_->parameters(),
+                                            cfg_.grad_clip > 0 ? cfg_.grad_clip : std::numeric_limits<double>::infinity()),
           torch::kDouble);
       optimizer->step();
       ema.update(*model_);
