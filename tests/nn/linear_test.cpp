@@ -38,7 +38,7 @@ TEST(Linear, MatchesAtLinearWithGradients) {
   torch::manual_seed(0);
   // The shapes of a 2-D flow MLP (2 → 256 → 256 → 2) and odd ones, from one row up.
   for (auto [in, out] : {std::pair{33, 17}, std::pair{2, 256}, std::pair{256, 256}, std::pair{256, 2}})
-  for (auto rows : {1, 2, 7, 300}) {
+  for (auto rows : {1, 2, 7, 32, 33, 300}) {  // at least 32 rows take oneDNN's path
     for (bool bias : {true, false}) {
       auto x = torch::randn({rows, in}), w = torch::randn({out, in});
       at::Tensor b = bias ? torch::randn({out}) : at::Tensor();
