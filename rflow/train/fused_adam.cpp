@@ -57,13 +57,10 @@ void FusedAdam::adopt_state() {
   const auto& params = flat_.parameters();
   int64_t step = -1;
   for (size_t i = 0; i < params.size(); ++i) {
-    auto it = state.find(state_key(params[i]));
+    auto m_slice = flat_.slice(exp_avg_, i), v_slice = flat_.slice(exp_avg_sq_, i);
     at::Tensor m, v;
     int64_t s = 0;
-    // An entry that still holds our own buffer was not in the file (torch writes no state for a
-    // parameter that never had a gradient): it starts from zero moments and says nothing of the step.
-    bool from_file = it != state.end();
-    if (from_file) {
+    if (auto it = state.find(state_key(params[i])); it != state.end()) {
       if (decoupled_) {
         auto& st = static_cast<torch::optim::AdamWParamState&>(*it->second);
         m = st.exp_avg(), v = st.exp_avg_sq(), s = st.step();
@@ -72,18 +69,18 @@ void FusedAdam::adopt_state() {
         m = st.exp_avg(), v = st.exp_avg_sq(), s = st.step();
       }
     }
-    if (from_file && m.defined() && m.data_ptr() == flat_.slice(exp_avg_, i).data_ptr()) {
-      from_file = false;
-      m = at::Tensor();
-      v = at::Tensor();
+    // An entry that still holds our own buffer was not in the file (torch writes no state for a
+    // parameter that never had a gradient): it starts from zero moments and says nothing of the step.
+    if (!m.defined() || m.data_ptr() == m_slice.data_ptr()) {
+      m_slice.zero_();
+      v_slice.zero_();
+      continue;
     }
-    if (from_file) {
-      RF_CHECK(step < 0 || s == step, "optimizer state has parameters at different steps", "optimizer.pt",
-               "the checkpoint was not written by rflow's trainer");
-      step = s;
-    }
-    flat_.slice(exp_avg_, i).copy_(m.defined() ? m : torch::zeros_like(params[i]));
-    flat_.slice(exp_avg_sq_, i).copy_(v.defined() ? v : torch::zeros_like(params[i]));
+    RF_CHECK(step < 0 || s == step, "optimizer state has parameters at different steps", "optimizer.pt",
+             "the checkpoint was not written by rflow's trainer");
+    step = s;
+    m_slice.copy_(m);
+    v_slice.copy_(v);
   }
   step_ = std::max<int64_t>(step, 0);
   bind_state();
