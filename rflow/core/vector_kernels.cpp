@@ -14,20 +14,47 @@
 
 namespace rflow::kernels {
 
+namespace {
+
+// One Adam update of element i; returns the raw gradient (for the optional norm).
+inline float adam_element(float* __restrict p, float* __restrict m, float* __restrict v, const float* __restrict g,
+                          int64_t i, const AdamStep& s) {
+  const float pi = p[i] * s.decay_factor;
+  const float raw = g[i];
+  const float gi = raw * s.grad_scale + (s.l2 ? s.weight_decay : 0.0f) * pi;
+  const float mi = s.beta1 * m[i] + (1 - s.beta1) * gi;
+  const float vi = s.beta2 * v[i] + (1 - s.beta2) * gi * gi;
+  m[i] = mi;
+  v[i] = vi;
+  p[i] = pi - s.step_size * mi / (std::sqrt(vi) * s.inv_sqrt_bias2 + s.eps);
+  return raw;
+}
+
+}  // namespace
+
 RFLOW_CLONES void adam(float* __restrict p, float* __restrict m, float* __restrict v, const float* __restrict g,
                        int64_t n, const AdamStep& s) {
-  const float b1 = s.beta1, b2 = s.beta2, c1 = 1 - s.beta1, c2 = 1 - s.beta2, eps = s.eps;
-  const float step = s.step_size, inv_b2 = s.inv_sqrt_bias2, scale = s.grad_scale;
-  const float wd = s.l2 ? s.weight_decay : 0.0f, keep = s.decay_factor;
-  for (int64_t i = 0; i < n; ++i) {
-    const float pi = p[i] * keep;
-    const float gi = g[i] * scale + wd * pi;
-    const float mi = b1 * m[i] + c1 * gi;
-    const float vi = b2 * v[i] + c2 * gi * gi;
-    m[i] = mi;
-    v[i] = vi;
-    p[i] = pi - step * mi / (std::sqrt(vi) * inv_b2 + eps);
+  for (int64_t i = 0; i < n; ++i) adam_element(p, m, v, g, i, s);
+}
+
+RFLOW_CLONES double adam_sumsq(float* __restrict p, float* __restrict m, float* __restrict v,
+                               const float* __restrict g, int64_t n, const AdamStep& s) {
+  // 16 independent partial sums: a reduction the compiler may vectorise without -ffast-math.
+  constexpr int kLanes = 16;
+  float lane[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int j = 0; j < kLanes; ++j) {
+      const float gi = adam_element(p, m, v, g, i + j, s);
+      lane[j] += gi * gi;
+    }
+  double sum = 0;
+  for (; i < n; ++i) {
+    const float gi = adam_element(p, m, v, g, i, s);
+    sum += static_cast<double>(gi) * gi;
   }
+  for (float l : lane) sum += l;
+  return sum;
 }
 
 namespace {

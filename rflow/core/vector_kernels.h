@@ -19,6 +19,8 @@ struct AdamStep {
 
 // p, m, v updated in place from g over [0, n).
 void adam(float* p, float* m, float* v, const float* g, int64_t n, const AdamStep& s);
+// The same update, also returning Σ g² of the raw gradients it read (the norm at no extra pass).
+double adam_sumsq(float* p, float* m, float* v, const float* g, int64_t n, const AdamStep& s);
 
 // e ← e + w (p − e) over [0, n).
 void lerp(float* e, const float* p, int64_t n, float w);

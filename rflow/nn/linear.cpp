@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include <ATen/autocast_mode.h>
 #include <torch/torch.h>
@@ -74,14 +75,53 @@ at::Tensor backward_w(const at::Tensor& g, const at::Tensor& x) {
   return gw;
 }
 
-// The gradients of x, W (and b) from the upstream gradient and the saved [x, W].
+thread_local bool t_direct_grads = false;
+
+// The parameter's own gradient buffer when this backward may add into it (see DirectWeightGradients).
+at::Tensor direct_target(const at::Tensor& param) {
+  if (!t_direct_grads || !param.is_leaf()) return {};
+  const at::Tensor& g = param.grad();
+  if (!g.defined() || !g.is_contiguous() || g.scalar_type() != at::kFloat || !g.device().is_cpu() ||
+      g.sizes() != param.sizes())
+    return {};
+  return g;
+}
+
+// bias_grad[out] += Σ_rows g[rows, out], as a [1, rows] × [rows, out] product with β = 1.
+void add_column_sums(const at::Tensor& g, at::Tensor& bias_grad) {
+  thread_local std::vector<float> ones;
+  const int64_t rows = g.size(0), cols = g.size(1);
+  if (static_cast<int64_t>(ones.size()) < rows) ones.assign(static_cast<size_t>(rows), 1.0f);
+  const int status = sgemm_fn()('N', 'N', 1, cols, rows, 1.0f, ones.data(), rows, g.data_ptr<float>(), cols, 1.0f,
+                                bias_grad.data_ptr<float>(), cols);
+  TORCH_CHECK(status == 0, "dnnl_sgemm failed with status ", status);
+}
+
+// The gradients of x, W (and b) from the upstream gradient and the saved [x, W]; under
+// DirectWeightGradients the ones for W and b go straight into their .grad (and autograd gets none).
 torch::autograd::variable_list linear_backward(torch::autograd::AutogradContext* ctx,
                                                const torch::autograd::variable_list& grads, bool with_bias) {
   auto saved = ctx->get_saved_variables();
   at::Tensor g = grads[0].contiguous();
-  torch::autograd::variable_list out{ctx->needs_input_grad(0) ? backward_x(g, saved[1]) : at::Tensor(),
-                                     ctx->needs_input_grad(1) ? backward_w(g, saved[0]) : at::Tensor()};
-  if (with_bias) out.push_back(ctx->needs_input_grad(2) ? g.sum(0) : at::Tensor());
+  torch::autograd::variable_list out{ctx->needs_input_grad(0) ? backward_x(g, saved[1]) : at::Tensor(), at::Tensor()};
+  if (ctx->needs_input_grad(1)) {
+    at::Tensor acc = direct_target(saved[1]);
+    if (acc.defined())
+      gemm(true, false, g, saved[0], acc, true);
+    else
+      out[1] = backward_w(g, saved[0]);
+  }
+  if (with_bias) {
+    at::Tensor gb;
+    if (ctx->needs_input_grad(2)) {
+      at::Tensor acc = direct_target(saved[2]);
+      if (acc.defined())
+        add_column_sums(g, acc);
+      else
+        gb = g.sum(0);
+    }
+    out.push_back(gb);
+  }
   return out;
 }
 
@@ -90,7 +130,7 @@ class OneDnnLinear : public torch::autograd::Function<OneDnnLinear> {
  public:
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w,
                             const at::Tensor& bias) {
-    ctx->save_for_backward({x, w});
+    ctx->save_for_backward({x, w, bias});
     return forward_2d(x, w, bias);
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
@@ -112,6 +152,9 @@ class OneDnnLinearNoBias : public torch::autograd::Function<OneDnnLinearNoBias> 
 };
 
 }  // namespace
+
+DirectWeightGradients::DirectWeightGradients() : previous_(t_direct_grads) { t_direct_grads = true; }
+DirectWeightGradients::~DirectWeightGradients() { t_direct_grads = previous_; }
 
 bool onednn_gemm_enabled() {
   const int o = g_override.load();

@@ -1,5 +1,8 @@
 #include "rflow/train/fused_adam.h"
 
+#include <cmath>
+#include <vector>
+
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
@@ -86,7 +89,7 @@ void FusedAdam::adopt_state() {
   bind_state();
 }
 
-void FusedAdam::step(double lr, const at::Tensor& grad_scale) {
+void FusedAdam::step(double lr, const at::Tensor& grad_scale, at::Tensor* grad_norm) {
   torch::NoGradGuard ng;
   ++step_;
   const auto& p = flat_.data();
@@ -105,10 +108,22 @@ void FusedAdam::step(double lr, const at::Tensor& grad_scale) {
     float* m = exp_avg_.data_ptr<float>();
     float* v = exp_avg_sq_.data_ptr<float>();
     const float* g = flat_.grad().data_ptr<float>();
-    at::parallel_for(0, p.numel(), 1 << 15, [&](int64_t a, int64_t b) {
-      kernels::adam(pp + a, m + a, v + a, g + a, b - a, s);
-    });
+    if (grad_norm) {
+      // One partial sum per thread, added in thread order: the same norm for the same split.
+      std::vector<double> part(static_cast<size_t>(at::get_num_threads()), 0.0);
+      at::parallel_for(0, p.numel(), 1 << 15, [&](int64_t a, int64_t b) {
+        part[static_cast<size_t>(at::get_thread_num())] += kernels::adam_sumsq(pp + a, m + a, v + a, g + a, b - a, s);
+      });
+      double sum = 0;
+      for (double x : part) sum += x;
+      *grad_norm = torch::scalar_tensor(std::sqrt(sum), torch::kDouble);
+    } else {
+      at::parallel_for(0, p.numel(), 1 << 15, [&](int64_t a, int64_t b) {
+        kernels::adam(pp + a, m + a, v + a, g + a, b - a, s);
+      });
+    }
   } else {
+    if (grad_norm) *grad_norm = flat_.grad().norm(2);
     at::Tensor g = grad_scale.defined() ? flat_.grad() * grad_scale : flat_.grad();
     if (weight_decay_ != 0) {
       if (decoupled_)

@@ -16,8 +16,10 @@ class FusedAdam {
  public:
   // opt: the torch::optim::Adam or AdamW built from cfg over flat's parameters.
   FusedAdam(torch::optim::Optimizer& opt, const FlatParameters& flat, const TrainConfig& cfg);
-  // grad_scale: the clipping factor (a 0-dim tensor from clip_grad_norm_flat), or undefined.
-  void step(double lr, const at::Tensor& grad_scale = {});
+  // grad_scale: the clipping factor (a 0-dim tensor from grad_norm_flat), or undefined.
+  // grad_norm: when given, set to the L2 norm of the gradients as read (before grad_scale),
+  // computed in the update's own pass on the CPU: the norm to log when nothing is clipped.
+  void step(double lr, const at::Tensor& grad_scale = {}, at::Tensor* grad_norm = nullptr);
   // After torch::load into the optimizer: copy the loaded moments into the flat buffers.
   void adopt_state();
   int64_t steps() const { return step_; }

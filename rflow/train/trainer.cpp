@@ -18,6 +18,7 @@
 #include "rflow/io/atomic_file.h"
 #include "rflow/nn/ema.h"
 #include "rflow/nn/flat_parameters.h"
+#include "rflow/nn/linear.h"
 #include "rflow/train/fused_adam.h"
 #include "rflow/train/checkpoint.h"
 
@@ -212,12 +213,19 @@ TrainResult Trainer::run(int64_t stop_at) {
     at::Tensor gnorm;
     if (fused) {
       flat.zero_grad();
-      loss.backward();
+      {
+        DirectWeightGradients direct;
+        loss.backward();
+      }
       RF_CHECK(flat.intact(), "the model's parameters were re-allocated during a step", "train",
                "a method must not replace parameters or set their gradients to None");
-      GradNorm gn = grad_norm_flat(flat, cfg_.grad_clip);
-      gnorm = gn.norm;
-      fused->step(lr, gn.scale);
+      if (cfg_.grad_clip > 0) {
+        GradNorm gn = grad_norm_flat(flat, cfg_.grad_clip);
+        gnorm = gn.norm;
+        fused->step(lr, gn.scale);
+      } else {
+        fused->step(lr, {}, &gnorm);  // nothing to clip: the norm comes out of the update's pass
+      }
       ema.update(*model_, flat);
     } else {
       optimizer->zero_grad();

@@ -83,3 +83,47 @@ TEST(Linear, NoGradPathAndOtherDtypesFallBack) {
   auto xd = x.to(torch::kDouble), wd = w.to(torch::kDouble), bd = b.to(torch::kDouble);
   EXPECT_TRUE(torch::equal(rflow::linear(xd, wd, bd), at::linear(xd, wd, bd)));  // at::linear exactly
 }
+
+TEST(Linear, DirectWeightGradientsAddIntoTheExistingGradients) {
+  torch::manual_seed(3);
+  auto x = torch::randn({64, 16}), w0 = torch::randn({8, 16}), b0 = torch::randn({8});
+  const auto ref = run(true, x, w0, b0);
+  // Gradients already holding something (a second micro-batch, or a loss using the layer twice):
+  // the direct path must add to them, as autograd's accumulation would.
+  auto w = w0.clone().requires_grad_(true), b = b0.clone().requires_grad_(true);
+  auto xg = x.clone().requires_grad_(true);
+  w.mutable_grad() = torch::full_like(w, 0.5);
+  b.mutable_grad() = torch::full_like(b, -0.25);
+  const void* w_grad_storage = w.grad().data_ptr();
+  {
+    DirectWeightGradients direct;
+    auto y = rflow::linear(xg, w, b);
+    auto up = torch::linspace(-1, 1, y.numel()).view(y.sizes());
+    (y * up).sum().backward();
+  }
+  EXPECT_EQ(w.grad().data_ptr(), w_grad_storage);  // written in place, not replaced
+  expect_close(w.grad(), ref.gw + 0.5, "grad w");
+  expect_close(b.grad(), ref.gb - 0.25, "grad b");
+  expect_close(xg.grad(), ref.gx, "grad x");
+
+  // Asking autograd for the input's gradient only must leave the parameters' gradients alone.
+  auto w_before = w.grad().clone(), b_before = b.grad().clone();
+  {
+    DirectWeightGradients direct;
+    auto xi = x.clone().requires_grad_(true);
+    auto gx = torch::autograd::grad({rflow::linear(xi, w, b).sum()}, {xi})[0];
+    EXPECT_EQ(gx.sizes(), x.sizes());
+  }
+  EXPECT_TRUE(torch::equal(w.grad(), w_before));
+  EXPECT_TRUE(torch::equal(b.grad(), b_before));
+
+  // Without a .grad to add into, the parameter takes autograd's route even inside the scope.
+  auto w2 = w0.clone().requires_grad_(true), b2 = b0.clone().requires_grad_(true);
+  {
+    DirectWeightGradients direct;
+    auto y = rflow::linear(x, w2, b2);
+    (y * torch::linspace(-1, 1, y.numel()).view(y.sizes())).sum().backward();
+  }
+  expect_close(w2.grad(), ref.gw, "grad w, no prior .grad");
+  expect_close(b2.grad(), ref.gb, "grad b, no prior .grad");
+}

@@ -122,6 +122,29 @@ TEST(FusedAdam, MatchesTorchOptimAdamAndAdamWWithClipping) {
   }
 }
 
+TEST(FusedAdam, NormFromTheUpdatePassEqualsTheSeparateNorm) {
+  // Without clipping the trainer takes the gradient norm out of the Adam pass itself: it must be the
+  // norm grad_norm_flat computes, and the update must be the one step() without it makes.
+  const auto cfg = adam_config("adam", 0.0);
+  auto a = make_net(torch::kFloat), b = make_net(torch::kFloat);
+  FlatParameters fa(*a), fb(*b);
+  auto oa = torch_opt(cfg, a->parameters()), ob = torch_opt(cfg, b->parameters());
+  FusedAdam ua(*oa, fa, cfg), ub(*ob, fb, cfg);
+  for (int step = 0; step < 20; ++step) {
+    fa.zero_grad();
+    fb.zero_grad();
+    loss_of(*a, step, torch::kFloat).backward();
+    loss_of(*b, step, torch::kFloat).backward();
+    const double expected = grad_norm_flat(fa, 0).norm.item<double>();
+    at::Tensor norm;
+    ua.step(cfg.lr, {}, &norm);
+    ub.step(cfg.lr);
+    ASSERT_TRUE(norm.defined());
+    EXPECT_NEAR(norm.item<double>(), expected, 1e-6 * expected) << "step " << step;
+    EXPECT_TRUE(torch::equal(fa.data(), fb.data())) << "step " << step;
+  }
+}
+
 TEST(FusedAdam, StateRoundTripsThroughTorchSerialisation) {
   test::TempDir dir;
   const auto cfg = adam_config("adam", 0.0);
