@@ -4,7 +4,8 @@
 // and NFE 100 (Euler, batch 100), unguided and with CFG (one batched call on [x; x]). One JSON object.
 // Also the peak memory of reflow pair generation (2000 pairs, one shard, a 4-step RK4 teacher
 // solve) solved in one batch and in batches of 250 (reflow.batch).
-// Usage: bench_unet [threads] [channels = 32] [device = cpu | cuda]
+// Usage: bench_unet [threads] [channels = 32] [device = cpu | cuda] [all | train]
+//   (train: only the fp32 training figure, for back-to-back repeats)
 //   (compare with bench/python/bench_unet.py [threads] [device] at the same thread count and device)
 
 #include <chrono>
@@ -95,6 +96,7 @@ int main(int argc, char** argv) {
   const int threads = argc > 1 ? std::atoi(argv[1]) : 2;
   const int64_t channels = argc > 2 ? std::atoll(argv[2]) : 32;
   const torch::Device dev(argc > 3 ? argv[3] : "cpu");
+  const bool train_only = argc > 4 && std::string(argv[4]) == "train";
   torch::set_num_threads(threads);
   spdlog::set_level(spdlog::level::warn);
   seed_all(0);
@@ -124,6 +126,12 @@ int main(int argc, char** argv) {
   sync(model->parameters().front());
   out["train_steps_per_s_b64"] = double(tc.steps) / seconds_since(t0);
   out["train_images_per_s"] = out["train_steps_per_s_b64"].get<double>() * 64;
+  if (train_only) {
+    fs::remove_all(dir);
+    out["system"] = rflow::system_info_json();
+    std::cout << out.dump() << std::endl;
+    return 0;
+  }
   if (dev.is_cpu()) {  // train.precision = bf16: the forward pass under CPU autocast
     tc.precision = "bf16";
     tc.steps = 5;

@@ -6,7 +6,7 @@ residual block per level, attention at 7x7, GroupNorm(8), 10 classes + a "no lab
 output convs), the same data (Fashion-MNIST train images in [-1, 1], N(0, I) noise, 10% label
 dropout), loss, Adam with warmup, clipping at 1.0 and an EMA update per step. Also prints where the
 time goes (torch.profiler, self CPU time by op family) for one training step and one forward.
-Usage: bench_unet.py [threads] [device = cpu | cuda]   (no profile on cuda: its shares are CPU time)
+Usage: bench_unet.py [threads] [device = cpu | cuda] [all | train]   (no profile on cuda: its shares are CPU time)
 """
 import gzip
 import json
@@ -250,6 +250,10 @@ def main():
     sync()
     out["train_steps_per_s_b64"] = steps / (time.perf_counter() - t0)
     out["train_images_per_s"] = out["train_steps_per_s_b64"] * 64
+    if len(sys.argv) > 3 and sys.argv[3] == "train":  # only the training figure, for repeats
+        out["system"] = system_info()
+        print(json.dumps(out))
+        return
     if DEV.type == "cpu":
         out["train_step_time_shares"] = profile_shares(lambda: train_step(model, opt, ema, images, labels, 100))
     model.eval()

@@ -99,4 +99,76 @@ RFLOW_CLONES void lerp(float* __restrict e, const float* __restrict p, int64_t n
   for (int64_t i = 0; i < n; ++i) e[i] += w * (p[i] - e[i]);
 }
 
+namespace {
+
+constexpr int kLanes = 16;  // independent partial sums: reductions that vectorise without -ffast-math
+
+// d silu(z) / dz = s (1 + z (1 − s)), s = sigmoid(z).
+inline float silu_slope(float z) {
+  const float s = 1.0f / (1.0f + exp_approx(-z));
+  return s * (1.0f + z * (1.0f - s));
+}
+
+inline double lane_total(const float* lane) {
+  double t = 0;
+  for (int j = 0; j < kLanes; ++j) t += lane[j];
+  return t;
+}
+
+}  // namespace
+
+RFLOW_CLONES void mean_rstd(const float* __restrict x, int64_t n, float eps, float* mean, float* rstd) {
+  // Two passes (mean, then squared deviations): no cancellation when the mean dwarfs the spread.
+  float lane[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int j = 0; j < kLanes; ++j) lane[j] += x[i + j];
+  double sum = lane_total(lane);
+  for (; i < n; ++i) sum += x[i];
+  const float mu = static_cast<float>(sum / static_cast<double>(n));
+  float sq[kLanes] = {};
+  for (i = 0; i + kLanes <= n; i += kLanes)
+    for (int j = 0; j < kLanes; ++j) {
+      const float d = x[i + j] - mu;
+      sq[j] += d * d;
+    }
+  double ss = lane_total(sq);
+  for (; i < n; ++i) ss += static_cast<double>(x[i] - mu) * (x[i] - mu);
+  *mean = mu;
+  *rstd = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(n) + eps));
+}
+
+RFLOW_CLONES void affine_silu(const float* __restrict x, float* __restrict y, int64_t n, float a, float b) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float z = x[i] * a + b;
+    y[i] = z / (1.0f + exp_approx(-z));
+  }
+}
+
+RFLOW_CLONES void affine_silu_backward(const float* __restrict dy, const float* __restrict x, float* __restrict dz,
+                                       int64_t n, float a, float b, double* sum_dz, double* sum_dz_x) {
+  float s1[kLanes] = {}, s2[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int j = 0; j < kLanes; ++j) {
+      const float d = dy[i + j] * silu_slope(x[i + j] * a + b);
+      dz[i + j] = d;
+      s1[j] += d;
+      s2[j] += d * x[i + j];
+    }
+  double t1 = lane_total(s1), t2 = lane_total(s2);
+  for (; i < n; ++i) {
+    const float d = dy[i] * silu_slope(x[i] * a + b);
+    dz[i] = d;
+    t1 += d;
+    t2 += static_cast<double>(d) * x[i];
+  }
+  *sum_dz = t1;
+  *sum_dz_x = t2;
+}
+
+RFLOW_CLONES void scale_add_affine(float* __restrict d, const float* __restrict x, int64_t n, float p, float q, float r) {
+  for (int64_t i = 0; i < n; ++i) d[i] = p * d[i] + q * x[i] + r;
+}
+
 }  // namespace rflow::kernels

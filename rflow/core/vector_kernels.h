@@ -31,4 +31,15 @@ void silu(const float* x, float* y, int64_t n);
 // dx = g · s · (1 + x (1 − s)), s = sigmoid(x), over [0, n): SiLU's derivative, recomputed from x.
 void silu_backward(const float* g, const float* x, float* dx, int64_t n);
 
+// GroupNorm + SiLU building blocks (one group's or one channel's contiguous values):
+// mean and 1/sqrt(biased variance + eps) of x[0, n), two passes.
+void mean_rstd(const float* x, int64_t n, float eps, float* mean, float* rstd);
+// y = silu(a·x + b) over [0, n): a channel's normalisation and affine folded into a and b.
+void affine_silu(const float* x, float* y, int64_t n, float a, float b);
+// dz = dy · silu'(a·x + b) over [0, n); also Σ dz and Σ dz·x (what GroupNorm's backward needs).
+void affine_silu_backward(const float* dy, const float* x, float* dz, int64_t n, float a, float b, double* sum_dz,
+                          double* sum_dz_x);
+// d ← p·d + q·x + r over [0, n).
+void scale_add_affine(float* d, const float* x, int64_t n, float p, float q, float r);
+
 }  // namespace rflow::kernels

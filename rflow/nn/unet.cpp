@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
+#include "rflow/nn/group_norm_silu.h"
 
 namespace rflow {
 
@@ -44,12 +45,19 @@ namespace {
 at::Tensor norm_fp32(torch::nn::GroupNorm& norm, const at::Tensor& x) {
   return norm(x.scalar_type() == at::kBFloat16 ? x.to(at::kFloat) : x);
 }
+
+// silu(GroupNorm(x)) in fp32, as one fused op (rflow/nn/group_norm_silu.h).
+at::Tensor norm_silu(torch::nn::GroupNorm& norm, const at::Tensor& x) {
+  const auto& o = norm->options;
+  return group_norm_silu(x.scalar_type() == at::kBFloat16 ? x.to(at::kFloat) : x, o.num_groups(), norm->weight,
+                         norm->bias, o.eps());
+}
 }  // namespace
 
 at::Tensor ResBlockImpl::forward(const at::Tensor& x, const at::Tensor& emb) {
-  at::Tensor h = conv1_(F::silu(norm_fp32(norm1_, x)));
+  at::Tensor h = conv1_(norm_silu(norm1_, x));
   h = h + emb_(emb).unsqueeze(2).unsqueeze(3);
-  h = F::silu(norm_fp32(norm2_, h));
+  h = norm_silu(norm2_, h);
   if (dropout_ > 0) h = F::dropout(h, F::DropoutFuncOptions().p(dropout_).training(is_training()));
   h = conv2_(h);
   return (skip_ ? skip_(x) : x) + h;
@@ -201,7 +209,7 @@ at::Tensor UNetImpl::forward(const at::Tensor& x, const at::Tensor& t, const Con
     }
     if (i < upsample_.size()) h = upsample_[i](F::interpolate(h, F::InterpolateFuncOptions().scale_factor(std::vector<double>{2.0, 2.0}).mode(torch::kNearest)));
   }
-  return out_(F::silu(norm_fp32(out_norm_, h)));
+  return out_(norm_silu(out_norm_, h));
 }
 
 ModelEntry unet_entry() {
