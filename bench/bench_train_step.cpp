@@ -18,6 +18,7 @@
 #include "rflow/methods/method_config.h"
 #include "rflow/nn/ema.h"
 #include "rflow/nn/flat_parameters.h"
+#include "rflow/nn/linear.h"
 #include "rflow/train/fused_adam.h"
 #include "rflow/nn/model_config.h"
 #include "rflow/train/train_config.h"
@@ -68,7 +69,10 @@ int main(int argc, char** argv) {
       if (fused) {
         flat.zero_grad();
         lap(2);
-        loss.backward();
+        {
+          DirectWeightGradients direct;  // weight gradients written into the flat buffer, as the Trainer does
+          loss.backward();
+        }
         lap(3);
         GradNorm gn = grad_norm_flat(flat, 1.0);
         pending.push_back(gn.norm);
