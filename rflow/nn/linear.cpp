@@ -79,7 +79,8 @@ thread_local bool t_direct_grads = false;
 
 // The parameter's own gradient buffer when this backward may add into it (see DirectWeightGradients).
 at::Tensor direct_target(const at::Tensor& param) {
-  if (!t_direct_grads || !param.is_leaf()) return {};
+  // A tensor hook on the parameter must see its gradient: those take autograd's route.
+  if (!t_direct_grads || !param.is_leaf() || !torch::autograd::impl::hooks(param).empty()) return {};
   const at::Tensor& g = param.grad();
   if (!g.defined() || !g.is_contiguous() || g.scalar_type() != at::kFloat || !g.device().is_cpu() ||
       g.sizes() != param.sizes())

@@ -16,8 +16,9 @@ at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tenso
 // weight and bias gradients straight into the parameters' existing .grad tensors (GEMM with
 // β = 1) instead of handing new tensors to autograd to accumulate: one pass and one autograd node
 // fewer per parameter. For a trainer whose gradients live in flat buffers that are zeroed before
-// each backward; a parameter without a .grad (or with a non-contiguous one) takes the usual route,
-// and torch::autograd::grad calls that do not ask for the parameters never write them.
+// each backward; a parameter without a .grad (or with a non-contiguous one, or with a tensor hook)
+// takes the usual route, and torch::autograd::grad calls that do not ask for the parameters never
+// write them.
 class DirectWeightGradients {
  public:
   DirectWeightGradients();

@@ -126,4 +126,18 @@ TEST(Linear, DirectWeightGradientsAddIntoTheExistingGradients) {
   }
   expect_close(w2.grad(), ref.gw, "grad w, no prior .grad");
   expect_close(b2.grad(), ref.gb, "grad b, no prior .grad");
+
+  // A hook on the weight still sees the weight's gradient.
+  auto w3 = w0.clone().requires_grad_(true);
+  w3.mutable_grad() = torch::zeros_like(w3);
+  at::Tensor seen;
+  w3.register_hook([&](const at::Tensor& g) { seen = g.clone(); });
+  {
+    DirectWeightGradients direct;
+    auto y = rflow::linear(x, w3, b0);
+    (y * torch::linspace(-1, 1, y.numel()).view(y.sizes())).sum().backward();
+  }
+  ASSERT_TRUE(seen.defined());
+  expect_close(seen, ref.gw, "hooked grad w");
+  expect_close(w3.grad(), ref.gw, "grad w with a hook");
 }
