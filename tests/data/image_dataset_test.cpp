@@ -15,7 +15,7 @@ using namespace rflow;
 namespace fs = std::filesystem;
 
 TEST(ImageDataset, FashionMnistIsAGaussianFlowsTarget) {
-  if (!fs::exists("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")) GTEST_SKIP() << "no Fashion-MNIST";
+  RFLOW_TEST_REQUIRES(fs::exists("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"), "no Fashion-MNIST");
   DataConfig dc;
   dc.target.name = "fashion_mnist";
   dc.target.get<FashionMnistOptions>("fashion_mnist").split = "test";

@@ -277,7 +277,7 @@ TEST(Cli, ConditionalReflowWithAGuidedTeacherKeepsTheLabels) {
 // The image chain at toy size: U-Net 1-RF → guided pairs → 2-RF → one-step student with the FID
 // network's feature loss, evaluated by FID-proxy and class accuracy, PNG grids in the report.
 TEST(Cli, ImageChainIsEvaluatedByFidProxyWithGrids) {
-  if (!fs::exists("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")) GTEST_SKIP() << "no Fashion-MNIST";
+  RFLOW_TEST_REQUIRES(fs::exists("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"), "no Fashion-MNIST");
   rflow::test::TempDir dir;
   const std::string net = dir.file("fidnet.safetensors");
   auto f = sh(cli() + " fidnet train --epochs 1 --limit 1500 --out " + net);

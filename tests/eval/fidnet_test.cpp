@@ -27,7 +27,7 @@ TEST(FidNet, ShapesAndBadInput) {
 // The recipe is pinned: two trainings with the same options give the same weights, and even a
 // small budget classifies far above chance (the full recipe's accuracy is in docs/results.md).
 TEST(FidNet, TrainingIsDeterministicAndLearnsAndRoundTrips) {
-  if (!have_fashion_mnist()) GTEST_SKIP() << "no Fashion-MNIST";
+  RFLOW_TEST_REQUIRES(have_fashion_mnist(), "no Fashion-MNIST");
   rflow::eval::FidNetTrainOptions opt;
   opt.epochs = 1;
   opt.limit = 1500;

@@ -79,7 +79,7 @@ TEST(Idx, CorruptFilesFailBeforeAllocatingWithTheReason) {
 }
 
 TEST(Idx, ReadsDebiansFashionMnist) {
-  if (!fs::exists(std::string(kFashion) + "/t10k-labels-idx1-ubyte.gz")) GTEST_SKIP() << "dataset-fashion-mnist not installed";
+  RFLOW_TEST_REQUIRES(fs::exists(std::string(kFashion) + "/t10k-labels-idx1-ubyte.gz"), "dataset-fashion-mnist not installed");
   auto labels = io::read_idx(std::string(kFashion) + "/t10k-labels-idx1-ubyte.gz");
   auto images = io::read_idx(std::string(kFashion) + "/t10k-images-idx3-ubyte.gz");
   EXPECT_EQ(images.sizes(), (std::vector<int64_t>{10000, 28, 28}));

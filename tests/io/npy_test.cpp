@@ -456,7 +456,7 @@ TEST(NpyMatrix, RejectsWrongShapesAndTypes) {
 // Interop with numpy itself
 
 TEST(NpyPython, NumpyReadsWhatWeWrite) {
-  if (!rflow::test::have_python_numpy()) GTEST_SKIP() << "python3 with numpy not available";
+  RFLOW_TEST_REQUIRES(rflow::test::have_python_numpy(), "python3 with numpy not available");
   TempDir dir;
   struct Case {
     std::string path, descr;
@@ -493,7 +493,7 @@ TEST(NpyPython, NumpyReadsWhatWeWrite) {
 }
 
 TEST(NpyPython, WeReadWhatNumpyWritesAndMatchItsBytes) {
-  if (!rflow::test::have_python_numpy()) GTEST_SKIP() << "python3 with numpy not available";
+  RFLOW_TEST_REQUIRES(rflow::test::have_python_numpy(), "python3 with numpy not available");
   TempDir dir;
   const std::string script = dir.file("make.py");
   write_text(script,

@@ -372,7 +372,7 @@ TEST_F(SafetensorsHostile, MissingFileOrDirectory) {
 // Interop with Python (numpy only; the python safetensors package is not assumed)
 
 TEST(SafetensorsPython, PythonParsesWhatWeWrite) {
-  if (!rflow::test::have_python_numpy()) GTEST_SKIP() << "python3 with numpy not available";
+  RFLOW_TEST_REQUIRES(rflow::test::have_python_numpy(), "python3 with numpy not available");
   TempDir dir;
   NamedTensors in;
   for (const auto& [t, name] : kAllTypes) {
@@ -415,7 +415,7 @@ TEST(SafetensorsPython, PythonParsesWhatWeWrite) {
 }
 
 TEST(SafetensorsPython, WeReadWhatPythonWrites) {
-  if (!rflow::test::have_python_numpy()) GTEST_SKIP() << "python3 with numpy not available";
+  RFLOW_TEST_REQUIRES(rflow::test::have_python_numpy(), "python3 with numpy not available");
   TempDir dir;
   const std::string path = dir.file("py.safetensors");
   const std::string script = dir.file("make.py");
