@@ -197,3 +197,31 @@ TEST(Scheduler, ValuesLikeBroadcastsAndPromotes) {
   EXPECT_EQ(v.sigma.scalar_type(), torch::kFloat16);
   EXPECT_THROW(scheduler_values_like(*s, torch::zeros({2}), like), Error);
 }
+
+// Interior values against closed forms written independently of the implementation (the
+// derivative test above compares each scheduler only with itself).
+TEST(Schedulers, InteriorValuesMatchTheirFormulas) {
+  const std::vector<double> ts = {0.1, 0.25, 0.5, 0.8, 0.97};
+  auto t = torch::tensor(ts, torch::kFloat64);
+  auto expect_at = [&](const std::string& spec, auto alpha, auto sigma) {
+    SchedulerValues v = make_scheduler(spec)->at(t);
+    for (size_t i = 0; i < ts.size(); ++i) {
+      EXPECT_NEAR(v.alpha[i].item<double>(), alpha(ts[i]), 1e-12) << spec << " α at " << ts[i];
+      EXPECT_NEAR(v.sigma[i].item<double>(), sigma(ts[i]), 1e-12) << spec << " σ at " << ts[i];
+    }
+  };
+  expect_at("linear", [](double s) { return s; }, [](double s) { return 1 - s; });
+  expect_at("cosine", [](double s) { return std::sin(M_PI * s / 2); }, [](double s) { return std::cos(M_PI * s / 2); });
+  expect_at("polynomial:3", [](double s) { return s * s * s; }, [](double s) { return 1 - s * s * s; });
+  expect_at("polynomial:0.5", [](double s) { return std::sqrt(s); }, [](double s) { return 1 - std::sqrt(s); });
+  // DDPM's variance-preserving schedule (β from 0.1 to 20 over reversed time u = 1 − t):
+  // α = exp(−¼ u² (β_max − β_min) − ½ u β_min), σ = √(1 − α²).
+  auto vp_alpha = [](double s) {
+    const double u = 1 - s;
+    return std::exp(-0.25 * u * u * 19.9 - 0.5 * u * 0.1);
+  };
+  expect_at("vp", vp_alpha, [&](double s) { return std::sqrt(1 - vp_alpha(s) * vp_alpha(s)); });
+  // And the variance-preserving identity itself.
+  SchedulerValues vp = make_scheduler("vp")->at(t);
+  EXPECT_LT((vp.alpha * vp.alpha + vp.sigma * vp.sigma - 1).abs().max().item<double>(), 1e-12);
+}

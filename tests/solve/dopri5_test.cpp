@@ -1,4 +1,6 @@
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -90,4 +92,30 @@ TEST(Dopri5, BudgetReturnsPartialStateAndTimes) {
       EXPECT_NEAR(r.x[i][0].item<double>(), std::sin(40.0 * t), 1e-4);
     }
   }
+}
+
+// Error control: the global error follows the tolerance. On the oscillator (ω = 5, t from 0 to 1)
+// this step control gives errors of 0.2–1.5 × the tolerance for tolerances 1e-4 to 1e-8 (geometric
+// mean 0.55); an error norm weighted 10× too leniently gives ~6× more (geometric mean ≈ 3), one
+// 10× too strict ~6× less. Evaluations grow as the tolerance tightens.
+TEST(Dopri5, GlobalErrorFollowsTheTolerance) {
+  auto s0 = torch::tensor({{0.0, 5.0}}, torch::kFloat64);
+  const double exact = std::sin(5.0);
+  int64_t prev_calls = 0;
+  double log_sum = 0;
+  const std::vector<double> tols = {1e-4, 1e-5, 1e-6, 1e-7, 1e-8};
+  for (double tol : tols) {
+    SolveOptions o;
+    o.method = "dopri5";
+    o.rtol = o.atol = tol;
+    auto r = solve(oscillator(), s0, o);
+    const double ratio = std::abs(r.x[0][0].item<double>() - exact) / tol;
+    EXPECT_LT(ratio, 3.0) << "error per tolerance at " << tol;
+    log_sum += std::log(std::max(ratio, 1e-12));
+    EXPECT_GT(r.calls, prev_calls) << tol;
+    prev_calls = r.calls;
+  }
+  const double geo_mean = std::exp(log_sum / static_cast<double>(tols.size()));
+  EXPECT_GT(geo_mean, 0.15);
+  EXPECT_LT(geo_mean, 1.5);
 }

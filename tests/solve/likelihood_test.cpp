@@ -13,7 +13,9 @@ using namespace rflow;
 namespace {
 const double kPi = 3.14159265358979323846;
 at::Tensor mu() { return torch::tensor({1.0, -2.0, 0.5}, torch::kFloat64); }
-at::Tensor sd() { return torch::tensor({0.5, 2.0, 1.0}, torch::kFloat64); }
+// Scales whose product is not 1: the flow changes volume (Σ log s = log 1.5), so the sign of the
+// divergence integral shows in log p (with 0.5 · 2 · 1 it cancelled and no sign error could).
+at::Tensor sd() { return torch::tensor({0.5, 2.0, 1.5}, torch::kFloat64); }
 
 FieldFn ideal() {
   return [](const at::Tensor& x, const at::Tensor& t) {

@@ -74,7 +74,8 @@ TEST_P(RetimeMatchesLinear, SameEndpointFromTheSameNoise) {
   EXPECT_TRUE(torch::isfinite(re).all().item<bool>());
 }
 
-INSTANTIATE_TEST_SUITE_P(All, RetimeMatchesLinear, ::testing::Values("cosine", "polynomial:2", "linear"),
+// Not "linear": its converter hands back the field itself, so the check would hold by construction.
+INSTANTIATE_TEST_SUITE_P(All, RetimeMatchesLinear, ::testing::Values("cosine", "polynomial:2"),
                          [](const auto& info) { return info.param == "polynomial:2" ? std::string("polynomial_2") : info.param; });
 
 // vp starts where α is tiny but not 0: α_0 = e^{−5.025} ≈ 6.6e-3, so its r = 0 is the linear path

@@ -94,3 +94,29 @@ TEST(Solver, CustomGridAndErrors) {
   bad.steps = 0;
   EXPECT_THROW(solve(field(), x0, bad), Error);
 }
+
+// One step of each fixed-step method on dx/dt = t, where its tableau gives the value exactly:
+// x0 + Δt Σ b_s (t0 + c_s Δt). Euler evaluates at the step's start (a method that looked at its
+// end would still converge at order 1, so the order test above cannot tell them apart).
+TEST(Solver, OneStepUsesTheTableauTimes) {
+  FieldFn ft = [](const at::Tensor& x, const at::Tensor& t) {
+    return t.to(x.scalar_type()).unsqueeze(1).expand_as(x).clone();
+  };
+  auto x0 = torch::tensor({{1.0, -2.0}}, torch::kFloat64);
+  SolveOptions o;
+  o.steps = 1;
+  o.t0 = 0.25;
+  o.t1 = 0.75;
+  o.method = "euler";
+  EXPECT_NEAR((solve(ft, x0, o).x - x0).max().item<double>(), 0.5 * 0.25, 1e-12) << "Euler: Δt · t0";
+  // Second order and up integrate a linear f exactly: ∫ t dt = (0.75² − 0.25²) / 2 = 0.25.
+  for (const char* m : {"midpoint", "heun", "rk4"}) {
+    o.method = m;
+    EXPECT_NEAR((solve(ft, x0, o).x - x0).max().item<double>(), 0.25, 1e-12) << m;
+  }
+  // Backwards (t0 > t1) Euler still evaluates where the step starts.
+  o.method = "euler";
+  o.t0 = 0.75;
+  o.t1 = 0.25;
+  EXPECT_NEAR((solve(ft, x0, o).x - x0).max().item<double>(), -0.5 * 0.75, 1e-12);
+}
