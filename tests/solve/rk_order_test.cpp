@@ -120,3 +120,22 @@ TEST(Solver, OneStepUsesTheTableauTimes) {
   o.t1 = 0.25;
   EXPECT_NEAR((solve(ft, x0, o).x - x0).max().item<double>(), -0.5 * 0.75, 1e-12);
 }
+
+// The shifted grid (SD3/Flux): with σ = 1 − t, σ' = shift·σ / (1 + (shift − 1)·σ) at each uniform
+// point; shift 1 is the uniform grid.
+TEST(Solver, ShiftedGridFollowsItsFormula) {
+  SolveOptions o;
+  o.steps = 8;
+  o.schedule = "shift";
+  o.shift = 3.0;
+  const auto g = time_grid(o);
+  ASSERT_EQ(g.size(), 9u);
+  for (size_t i = 0; i <= 8; ++i) {
+    const double sigma = 1 - double(i) / 8;
+    EXPECT_NEAR(g[i], 1 - 3 * sigma / (1 + 2 * sigma), 1e-12) << i;
+  }
+  EXPECT_LT(g[1] - g[0], g[8] - g[7]);  // small steps near the noise end
+  o.shift = 1.0;
+  const auto u = time_grid(o);
+  for (size_t i = 0; i <= 8; ++i) EXPECT_NEAR(u[i], double(i) / 8, 1e-15);
+}
