@@ -1,4 +1,6 @@
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -129,6 +131,12 @@ TEST(Checkpoint, ResumeEqualsUninterruptedRunBitForBit) {
     auto r = Trainer(small_train(200), s.model, *s.method, *s.data, dir.file("resumed"), "{}", torch::kCPU).run(100);
     EXPECT_EQ(r.step, 100);
   }
+  // A crash after step 100's checkpoint leaves metric lines past it and a torn last line: the
+  // resumed run drops both and writes each step once.
+  {
+    std::ofstream m(dir.file("resumed/metrics.jsonl"), std::ios::app);
+    m << "{\"step\": 110, \"loss\": 123.0}\n{\"step\": 120, \"lo";
+  }
   Fixture s(12345);  // a new process would rebuild the model from scratch: the checkpoint must win
   auto r = Trainer(small_train(200), s.model, *s.method, *s.data, dir.file("resumed"), "{}", torch::kCPU).run();
   EXPECT_EQ(r.resumed_from, 100);
@@ -154,6 +162,21 @@ TEST(Checkpoint, ResumeEqualsUninterruptedRunBitForBit) {
   auto a_losses = losses(test::read_text(dir.file("straight/metrics.jsonl")));
   EXPECT_EQ(a_losses.size(), 20u);
   EXPECT_EQ(a_losses, losses(test::read_text(dir.file("resumed/metrics.jsonl"))));
+}
+
+TEST(Checkpoint, KeepsTheNewestAndLatestPointsToTheLast) {
+  test::TempDir dir;
+  Fixture s(5);
+  TrainConfig tc = small_train(200);
+  tc.keep_checkpoints = 2;  // checkpoints at 50, 100, 150, 200: the two newest stay
+  Trainer(tc, s.model, *s.method, *s.data, dir.file("run"), "{}", torch::kCPU).run();
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir.file("run/checkpoints")))
+    if (e.is_directory()) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"step_00000150", "step_00000200"}));
+  EXPECT_EQ(test::read_text(dir.file("run/checkpoints/LATEST")), "step_00000200\n");
+  EXPECT_EQ(std::filesystem::path(resolve_checkpoint(dir.file("run/checkpoints"))).filename(), "step_00000200");
 }
 
 TEST(Checkpoint, NanLossStopsTrainingAndKeepsLastGoodCheckpoint) {
