@@ -34,8 +34,9 @@ Result sh(const std::string& cmd) {
 
 std::string cli() { return RFLOW_CLI; }
 std::string demo() { return std::string(RFLOW_SOURCE_DIR) + "/configs/demo_2d.toml"; }
+// reflow.pairs = 4000 (the config's 20 000 is for the real run): plenty for a 400-step 2-RF.
 std::string small(const std::string& out_dir) {
-  return " --set out_dir=" + out_dir +
+  return " --set out_dir=" + out_dir + " --set reflow.pairs=4000" +
          " --set train.steps=400 --set train.ckpt_every=200 --set eval.n=300 --set eval.nfe=[1,8]"
          " --set 'eval.solvers=[\"euler\",\"heun\"]' --set sample.n=500 --set eval.trajectories=50 --set threads=1";
 }
