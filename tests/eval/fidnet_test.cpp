@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
+#include "rflow/io/idx.h"
 #include "rflow/io/safetensors.h"
 #include "rflow/methods/distill.h"
 #include "tests/test_util.h"
@@ -43,6 +44,28 @@ TEST(FidNet, TrainingIsDeterministicAndLearnsAndRoundTrips) {
   auto n3 = rflow::eval::load_fidnet(dir.file("f.safetensors"), &c);
   EXPECT_EQ(c.id, a.id);
   EXPECT_NEAR(c.test_accuracy, a.test_accuracy, 1e-6);
+
+  // FID-proxy grows with the damage done to real images: 1000 training images against 3000 test
+  // images, then with more and more noise added.
+  const std::string data = "/usr/share/datasets/fashion-mnist/";
+  auto to_float = [](const at::Tensor& u8) { return (u8.to(torch::kFloat32) / 127.5 - 1).unsqueeze(1); };
+  auto test_images = to_float(rflow::io::read_idx(data + "t10k-images-idx3-ubyte.gz").narrow(0, 0, 3000));
+  const auto stats = rflow::eval::feature_stats(rflow::eval::fidnet_features(n1, test_images));
+  auto real = to_float(rflow::io::read_idx(data + "train-images-idx3-ubyte.gz").narrow(0, 40000, 1000));
+  torch::manual_seed(2);
+  auto noise = torch::randn_like(real);
+  double prev = -1;
+  for (double sigma : {0.0, 0.1, 0.3, 0.6, 1.0}) {
+    const double fid = rflow::eval::fid_proxy(n1, (real + sigma * noise).clamp(-1, 1), stats);
+    EXPECT_GT(fid, prev) << "noise " << sigma;
+    prev = fid;
+  }
+  // Class accuracy is the share of predictions equal to the labels: the network's own predictions
+  // score 1, the same shifted by one class 0.
+  auto some = test_images.narrow(0, 0, 1000);
+  auto pred = rflow::eval::fidnet_predict(n1, some);
+  EXPECT_DOUBLE_EQ(rflow::eval::class_accuracy(n1, some, pred), 1.0);
+  EXPECT_DOUBLE_EQ(rflow::eval::class_accuracy(n1, some, (pred + 1) % 10), 0.0);
 }
 
 TEST(FidNet, FeatureDistanceIsZeroOnEqualImagesAndHasGradients) {
