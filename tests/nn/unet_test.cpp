@@ -65,6 +65,30 @@ TEST(UNet, GradientsReachEveryParameter) {
   }
 }
 
+TEST(UNet, OutputDependsOnEachSamplesOwnTime) {
+  torch::manual_seed(2);
+  auto m = make_model(small_unet(), {1, 14, 14});
+  torch::optim::Adam opt(m->parameters(), torch::optim::AdamOptions(1e-2));
+  auto x = torch::randn({4, 1, 14, 14});
+  // A few steps towards a time-dependent target (t · x), so the zero-initialised layers open up.
+  for (int step = 0; step < 20; ++step) {
+    auto t = torch::rand({4});
+    opt.zero_grad();
+    (m->forward(x, t) - t.view({4, 1, 1, 1}) * x).pow(2).mean().backward();
+    opt.step();
+  }
+  torch::NoGradGuard ng;
+  m->eval();
+  auto t = torch::tensor({0.1f, 0.4f, 0.6f, 0.9f});
+  auto v = m->forward(x, t);
+  auto t2 = t.clone();
+  t2[2] = 0.2f;  // only sample 2's time changes
+  auto v2 = m->forward(x, t2);
+  const double moved = (v2[2] - v[2]).abs().max().item<double>();
+  EXPECT_GT(moved, 1e-3 * v[2].abs().max().item<double>()) << "the field ignores t";
+  for (int i : {0, 1, 3}) EXPECT_LT((v2[i] - v[i]).abs().max().item<double>(), 1e-6) << "sample " << i << " saw another's time";
+}
+
 TEST(UNet, ClassifierFreeGuidanceEndsAreTheUnconditionalAndConditionalFields) {
   torch::manual_seed(2);
   auto m = make_model(small_unet(4), {1, 14, 14});
