@@ -335,6 +335,27 @@ TEST(Cli, ImageChainIsEvaluatedByFidProxyWithGrids) {
   EXPECT_NEAR(acc, own, 0.1);
 }
 
+// Ctrl-C during training writes a checkpoint at the step reached and says how to resume; the same
+// command resumes from it. (SIGINT arrives after 5 s of a run far longer than that.)
+TEST(Cli, InterruptedTrainingCheckpointsAndTheSameCommandResumes) {
+  rflow::test::TempDir dir;
+  const std::string cmd = cli() + " run " + demo() + " --set out_dir=" + dir.path().string() +
+                          " --set train.steps=1000000 --set train.ckpt_every=0 --set threads=1 --stage train";
+  auto first = sh("timeout -s INT 5 " + cmd);
+  EXPECT_EQ(first.code, 124) << first.out;  // timeout's own code: it had to send the signal
+  ASSERT_NE(first.out.find("interrupted at step"), std::string::npos) << first.out;
+  EXPECT_NE(first.out.find("rerun the same command to resume"), std::string::npos) << first.out;
+  const fs::path ckpts = dir.path() / "demo_2d" / "checkpoints";
+  ASSERT_TRUE(fs::exists(ckpts / "LATEST")) << first.out;
+  const std::string latest = rflow::test::read_text((ckpts / "LATEST").string());
+  const long step = std::stol(latest.substr(latest.find('_') + 1));
+  EXPECT_GT(step, 0);
+  EXPECT_NE(first.out.find("interrupted at step " + std::to_string(step)), std::string::npos) << first.out;
+  auto second = sh("timeout -s INT 5 " + cmd);
+  EXPECT_NE(second.out.find("resuming from"), std::string::npos) << second.out;
+  EXPECT_NE(second.out.find("(step " + std::to_string(step) + ")"), std::string::npos) << second.out;
+}
+
 TEST(Cli, BadInputGivesOneClearLineAndExitCode1) {
   rflow::test::TempDir dir;
   rflow::test::write_text(dir.file("bad.toml"), "[train]\nstepz = 3\n");
