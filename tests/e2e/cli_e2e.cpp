@@ -194,6 +194,15 @@ TEST(Cli, RunPipelineWritesReportAndSkipsDoneStages) {
   auto info = sh(cli() + " info " + run.string());
   ASSERT_EQ(info.code, 0) << info.out;
   EXPECT_NE(info.out.find("step         400"), std::string::npos) << info.out;
+
+  // --fresh starts the run over: the old results are gone and training runs again from step 0.
+  auto fresh = sh(cli() + " run " + demo() + small(dir.path().string()) + " --fresh --stage train");
+  ASSERT_EQ(fresh.code, 0) << fresh.out;
+  EXPECT_NE(fresh.out.find("stage train: running"), std::string::npos) << fresh.out;
+  EXPECT_EQ(fresh.out.find("resuming from"), std::string::npos) << fresh.out;
+  EXPECT_FALSE(fs::exists(run / "eval/metrics.json"));
+  EXPECT_FALSE(fs::exists(run / "pairs/manifest.json"));
+  EXPECT_TRUE(fs::exists(run / "stages/train.done"));
 }
 
 // Reads eval/metrics.json of a model directory and the Euler W2 at an NFE.
