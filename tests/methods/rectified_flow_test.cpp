@@ -10,6 +10,7 @@
 #include "rflow/nn/model_config.h"
 #include "rflow/solve/solver.h"
 #include "rflow/train/trainer.h"
+#include "tests/method_util.h"
 #include "tests/test_util.h"
 
 using namespace rflow;
@@ -71,4 +72,45 @@ TEST(RectifiedFlow, LearnsTheClosedFormGaussianVelocity) {
     EXPECT_NEAR(mean[d].item<double>(), kMu[d], 0.05) << "dim " << d;
     EXPECT_NEAR(std[d].item<double>() / kStd[d], 1.0, 0.05) << "dim " << d;
   }
+}
+
+namespace {
+// Records the labels each call receives; a learnable scalar keeps the loss differentiable.
+struct LabelProbe : VelocityFieldImpl {
+  LabelProbe() { w = register_parameter("w", torch::zeros({1})); }
+  at::Tensor forward(const at::Tensor& x, const at::Tensor&, const Cond& c) override {
+    seen.push_back(c.labels.defined() ? c.labels.clone() : at::Tensor());
+    return x * w;
+  }
+  std::vector<int64_t> sample_shape() const override { return {2}; }
+  at::Tensor w;
+  std::vector<at::Tensor> seen;
+};
+}  // namespace
+
+// Label dropout happens inside the loss: the field sees −1 ("unconditional") for about the configured
+// share of the batch, the real label otherwise; the batch's own labels are left alone.
+TEST(RectifiedFlow, LabelDropoutReplacesThatShareOfLabelsInTheLoss) {
+  seed_all(3);
+  MethodConfig mc;
+  mc.label_dropout = 0.25;
+  auto method = make_method(mc);
+  LabelProbe probe;
+  Batch b;
+  b.x0 = torch::randn({4000, 2});
+  b.x1 = torch::randn({4000, 2});
+  b.cond.labels = torch::arange(4000, torch::kInt64) % 7;
+  const auto labels_before = b.cond.labels.clone();
+  (void)test::method_loss(*method, b, probe);
+  ASSERT_EQ(probe.seen.size(), 1u);
+  const auto& seen = probe.seen[0];
+  const auto dropped = (seen == -1);
+  const double share = dropped.to(torch::kFloat64).mean().item<double>();
+  EXPECT_NEAR(share, 0.25, 0.03);  // 4000 draws: the standard error is 0.007
+  EXPECT_TRUE(torch::equal(seen.masked_select(~dropped), labels_before.masked_select(~dropped)));
+  EXPECT_TRUE(torch::equal(b.cond.labels, labels_before));
+  mc.label_dropout = 0.0;
+  auto keep = make_method(mc);
+  (void)test::method_loss(*keep, b, probe);
+  EXPECT_TRUE(torch::equal(probe.seen[1], labels_before));
 }
