@@ -1,5 +1,8 @@
 #include "rflow/train/trainer.h"
 
+#include <signal.h>
+
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <filesystem>
@@ -31,14 +34,34 @@ namespace {
 std::atomic<bool> g_interrupted{false};
 extern "C" void on_sigint(int) { g_interrupted = true; }
 
-// Installs the SIGINT handler for the lifetime of a training run only.
+// Installs the SIGINT handler for the lifetime of a training run only. The handler runs on a stack
+// of its own: JIT-compiled kernels (oneDNN's GEMMs) keep temporaries below the stack pointer, and a
+// signal frame written there (with the AVX-512 register state) corrupted them mid-GEMM: Ctrl-C
+// then crashed the process in malloc about every second time instead of checkpointing.
 struct SigintScope {
-  void (*prev)(int);
+  struct sigaction prev {};
+  stack_t prev_stack{};
+  std::vector<char> alt_stack;
+  bool alt = false;
   SigintScope() {
     g_interrupted = false;
-    prev = std::signal(SIGINT, on_sigint);
+    alt_stack.resize(std::max<size_t>(size_t{1} << 18, static_cast<size_t>(SIGSTKSZ)));
+    stack_t ss{};
+    ss.ss_sp = alt_stack.data();
+    ss.ss_size = alt_stack.size();
+    alt = sigaltstack(&ss, &prev_stack) == 0;
+    struct sigaction sa {};
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART | (alt ? SA_ONSTACK : 0);
+    sigaction(SIGINT, &sa, &prev);
   }
-  ~SigintScope() { std::signal(SIGINT, prev); }
+  ~SigintScope() {
+    sigaction(SIGINT, &prev, nullptr);
+    if (alt) sigaltstack(&prev_stack, nullptr);
+  }
+  SigintScope(const SigintScope&) = delete;
+  SigintScope& operator=(const SigintScope&) = delete;
 };
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainConfig& c, std::vector<at::Tensor> params) {
