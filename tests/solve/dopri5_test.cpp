@@ -119,3 +119,24 @@ TEST(Dopri5, GlobalErrorFollowsTheTolerance) {
   EXPECT_GT(geo_mean, 0.15);
   EXPECT_LT(geo_mean, 1.5);
 }
+
+// max_step caps every accepted step; min_step floors them (taken even where the error test fails).
+TEST(Dopri5, MaxAndMinStepBoundTheStepsTaken) {
+  auto s0 = torch::tensor({{0.0, 5.0}}, torch::kFloat64);
+  SolveOptions o;
+  o.method = "dopri5";
+  o.rtol = o.atol = 1e-3;
+  const auto free_steps = solve(oscillator(), s0, o).accepted;
+  o.max_step = 0.05;
+  auto capped = solve(oscillator(), s0, o);
+  EXPECT_GE(capped.accepted, 20) << "t from 0 to 1 in steps of at most 0.05";
+  EXPECT_GT(capped.accepted, free_steps);
+  EXPECT_NEAR(capped.x[0][0].item<double>(), std::sin(5.0), 1e-3);
+  // A tolerance no step can meet, with a floor of 0.25: four steps, all forced, and the end reached.
+  o.max_step = 0.0;
+  o.rtol = o.atol = 1e-14;
+  o.min_step = 0.25;
+  auto floored = solve(oscillator(), s0, o);
+  EXPECT_LE(floored.accepted, 4);
+  EXPECT_NEAR(floored.t_reached[0].item<double>(), 1.0, 1e-6);
+}
