@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -197,4 +198,32 @@ TEST(Checkpoint, NanLossStopsTrainingAndKeepsLastGoodCheckpoint) {
   Fixture t(5);
   load_weights(ck, *t.model, true);  // loads cleanly
   for (const auto& p : t.model->parameters()) EXPECT_TRUE(torch::isfinite(p).all().item<bool>());
+}
+
+// The Trainer hands its clipping factor to the update: clipped to a norm of 1e-9, no gradient entry
+// exceeds 1e-9, a tenth of Adam's ε, so each step moves a weight by at most ~lr/11 instead of ~lr,
+// while the logged norm is the one before clipping.
+TEST(Trainer, ClippingReachesTheUpdateAndTheLogShowsTheNormBeforeIt) {
+  test::TempDir dir;
+  auto moved = [&](double clip, const std::string& name) {
+    Fixture s(8);
+    std::vector<at::Tensor> before;
+    for (const auto& p : s.model->parameters()) before.push_back(p.detach().clone());
+    TrainConfig tc = small_train(30);
+    tc.warmup = 0;
+    tc.grad_clip = clip;
+    tc.ema_decay = 0;
+    Trainer(tc, s.model, *s.method, *s.data, dir.file(name), "{}", torch::kCPU).run();
+    double most = 0;
+    auto ps = s.model->parameters();
+    for (size_t i = 0; i < ps.size(); ++i) most = std::max(most, (ps[i] - before[i]).abs().max().item<double>());
+    return most;
+  };
+  const double free = moved(0.0, "free"), clipped = moved(1e-9, "clipped");
+  EXPECT_GT(free, 5e-3);  // 30 steps at lr 1e-3
+  EXPECT_LT(clipped, 0.1 * free) << "clipping did not reach the update (unclipped: " << free << ")";
+  std::istringstream in(test::read_text(dir.file("clipped/metrics.jsonl")));
+  std::string line;
+  ASSERT_TRUE(static_cast<bool>(std::getline(in, line)));
+  EXPECT_GT(nlohmann::json::parse(line)["grad_norm"].get<double>(), 1e-3);
 }
