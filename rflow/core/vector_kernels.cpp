@@ -16,6 +16,14 @@ namespace rflow::kernels {
 
 namespace {
 
+constexpr int kLanes = 16;  // independent partial sums: reductions that vectorise without -ffast-math
+
+inline double lane_total(const float* lane) {
+  double t = 0;
+  for (int j = 0; j < kLanes; ++j) t += lane[j];
+  return t;
+}
+
 // One Adam update of element i; returns the raw gradient (for the optional norm).
 inline float adam_element(float* __restrict p, float* __restrict m, float* __restrict v, const float* __restrict g,
                           int64_t i, const AdamStep& s) {
@@ -39,8 +47,6 @@ RFLOW_CLONES void adam(float* __restrict p, float* __restrict m, float* __restri
 
 RFLOW_CLONES double adam_sumsq(float* __restrict p, float* __restrict m, float* __restrict v,
                                const float* __restrict g, int64_t n, const AdamStep& s) {
-  // 16 independent partial sums: a reduction the compiler may vectorise without -ffast-math.
-  constexpr int kLanes = 16;
   float lane[kLanes] = {};
   int64_t i = 0;
   for (; i + kLanes <= n; i += kLanes)
@@ -48,12 +54,11 @@ RFLOW_CLONES double adam_sumsq(float* __restrict p, float* __restrict m, float* 
       const float gi = adam_element(p, m, v, g, i + j, s);
       lane[j] += gi * gi;
     }
-  double sum = 0;
+  double sum = lane_total(lane);
   for (; i < n; ++i) {
     const float gi = adam_element(p, m, v, g, i, s);
     sum += static_cast<double>(gi) * gi;
   }
-  for (float l : lane) sum += l;
   return sum;
 }
 
@@ -82,26 +87,7 @@ inline float exp_approx(float x) {
   return e * scale;
 }
 
-}  // namespace
-
-RFLOW_CLONES void silu(const float* __restrict x, float* __restrict y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] = x[i] / (1.0f + exp_approx(-x[i]));
-}
-
-RFLOW_CLONES void silu_backward(const float* __restrict g, const float* __restrict x, float* __restrict dx, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float s = 1.0f / (1.0f + exp_approx(-x[i]));
-    dx[i] = g[i] * s * (1.0f + x[i] * (1.0f - s));
-  }
-}
-
-RFLOW_CLONES void lerp(float* __restrict e, const float* __restrict p, int64_t n, float w) {
-  for (int64_t i = 0; i < n; ++i) e[i] += w * (p[i] - e[i]);
-}
-
-namespace {
-
-constexpr int kLanes = 16;  // independent partial sums: reductions that vectorise without -ffast-math
+inline float silu_of(float z) { return z / (1.0f + exp_approx(-z)); }
 
 // d silu(z) / dz = s (1 + z (1 − s)), s = sigmoid(z).
 inline float silu_slope(float z) {
@@ -109,13 +95,19 @@ inline float silu_slope(float z) {
   return s * (1.0f + z * (1.0f - s));
 }
 
-inline double lane_total(const float* lane) {
-  double t = 0;
-  for (int j = 0; j < kLanes; ++j) t += lane[j];
-  return t;
+}  // namespace
+
+RFLOW_CLONES void silu(const float* __restrict x, float* __restrict y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = silu_of(x[i]);
 }
 
-}  // namespace
+RFLOW_CLONES void silu_backward(const float* __restrict g, const float* __restrict x, float* __restrict dx, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dx[i] = g[i] * silu_slope(x[i]);
+}
+
+RFLOW_CLONES void lerp(float* __restrict e, const float* __restrict p, int64_t n, float w) {
+  for (int64_t i = 0; i < n; ++i) e[i] += w * (p[i] - e[i]);
+}
 
 RFLOW_CLONES void mean_rstd(const float* __restrict x, int64_t n, float eps, float* mean, float* rstd) {
   // Two passes (mean, then squared deviations): no cancellation when the mean dwarfs the spread.
@@ -139,10 +131,7 @@ RFLOW_CLONES void mean_rstd(const float* __restrict x, int64_t n, float eps, flo
 }
 
 RFLOW_CLONES void affine_silu(const float* __restrict x, float* __restrict y, int64_t n, float a, float b) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float z = x[i] * a + b;
-    y[i] = z / (1.0f + exp_approx(-z));
-  }
+  for (int64_t i = 0; i < n; ++i) y[i] = silu_of(x[i] * a + b);
 }
 
 RFLOW_CLONES void affine_silu_backward(const float* __restrict dy, const float* __restrict x, float* __restrict dz,

@@ -26,9 +26,15 @@ Shape shape_of(const at::Tensor& x, int64_t groups) {
   return {n, c, groups, c / groups, x.numel() / (n * c)};
 }
 
-// y, and each (sample, group)'s mean and 1/std for the backward.
-void forward_kernel(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, const Shape& s, float eps,
-                    at::Tensor& y, at::Tensor& mean, at::Tensor& rstd) {
+struct Forward {
+  at::Tensor y, mean, rstd;  // the output, and each (sample, group)'s mean and 1/std for the backward
+};
+
+Forward forward_kernel(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, int64_t groups, double eps_d) {
+  const Shape s = shape_of(x, groups);
+  const float eps = static_cast<float>(eps_d);
+  at::Tensor y = at::empty_like(x);
+  at::Tensor mean = at::empty({s.n * groups}, x.options()), rstd = at::empty({s.n * groups}, x.options());
   const float* xp = x.data_ptr<float>();
   const float* wp = w.data_ptr<float>();
   const float* bp = b.data_ptr<float>();
@@ -47,19 +53,17 @@ void forward_kernel(const at::Tensor& x, const at::Tensor& w, const at::Tensor& 
       }
     }
   });
+  return {y, mean, rstd};
 }
 
 class GroupNormSiluFn : public torch::autograd::Function<GroupNormSiluFn> {
  public:
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w,
                             const at::Tensor& b, int64_t groups, double eps) {
-    const Shape s = shape_of(x, groups);
-    at::Tensor y = at::empty_like(x);
-    at::Tensor mean = at::empty({s.n * groups}, x.options()), rstd = at::empty({s.n * groups}, x.options());
-    forward_kernel(x, w, b, s, static_cast<float>(eps), y, mean, rstd);
-    ctx->save_for_backward({x, w, b, mean, rstd});
+    Forward f = forward_kernel(x, w, b, groups, eps);
+    ctx->save_for_backward({x, w, b, f.mean, f.rstd});
     ctx->saved_data["groups"] = groups;
-    return y;
+    return f.y;
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
@@ -137,11 +141,7 @@ at::Tensor group_norm_silu(const at::Tensor& x, int64_t groups, const at::Tensor
   const at::Tensor xc = x.contiguous(), w = weight.contiguous(), b = bias.contiguous();
   if (at::GradMode::is_enabled() && (x.requires_grad() || weight.requires_grad() || bias.requires_grad()))
     return GroupNormSiluFn::apply(xc, w, b, groups, eps);
-  const Shape s = shape_of(xc, groups);
-  at::Tensor y = at::empty_like(xc);
-  at::Tensor mean = at::empty({s.n * groups}, xc.options()), rstd = at::empty({s.n * groups}, xc.options());
-  forward_kernel(xc, w, b, s, static_cast<float>(eps), y, mean, rstd);
-  return y;
+  return forward_kernel(xc, w, b, groups, eps).y;
 }
 
 }  // namespace rflow

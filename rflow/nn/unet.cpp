@@ -42,15 +42,14 @@ void ResBlockImpl::reset() {
 namespace {
 // GroupNorm in fp32: under bf16 autocast the convolutions hand it bfloat16, and LibTorch 1.13's CPU
 // group_norm refuses a bf16 input with fp32 weights (its statistics also want fp32).
-at::Tensor norm_fp32(torch::nn::GroupNorm& norm, const at::Tensor& x) {
-  return norm(x.scalar_type() == at::kBFloat16 ? x.to(at::kFloat) : x);
-}
+at::Tensor as_fp32(const at::Tensor& x) { return x.scalar_type() == at::kBFloat16 ? x.to(at::kFloat) : x; }
+
+at::Tensor norm_fp32(torch::nn::GroupNorm& norm, const at::Tensor& x) { return norm(as_fp32(x)); }
 
 // silu(GroupNorm(x)) in fp32, as one fused op (rflow/nn/group_norm_silu.h).
 at::Tensor norm_silu(torch::nn::GroupNorm& norm, const at::Tensor& x) {
   const auto& o = norm->options;
-  return group_norm_silu(x.scalar_type() == at::kBFloat16 ? x.to(at::kFloat) : x, o.num_groups(), norm->weight,
-                         norm->bias, o.eps());
+  return group_norm_silu(as_fp32(x), o.num_groups(), norm->weight, norm->bias, o.eps());
 }
 }  // namespace
 
