@@ -51,6 +51,16 @@ MUTATIONS = [
     ("learning-rate warmup off by one", "rflow/train/train_config.cpp",
      "return cfg.lr * double(step + 1) / double(cfg.warmup);", "return cfg.lr * double(step) / double(cfg.warmup);",
      "LearningRate*:Checkpoint*"),
+    ("AdamW's decoupled decay dropped", "rflow/train/fused_adam.cpp",
+     "s.decay_factor = decoupled_ ? static_cast<float>(1 - lr * weight_decay_) : 1.0f;",
+     "s.decay_factor = 1.0f;",
+     "Trainer*:FusedAdam*"),
+    ("a rerun stage leaves the later stages marked done", "rflow/pipeline/pipeline.cpp",
+     '        fs::remove(markers / (*later + ".done"));', "        (void)*later;",
+     "Pipeline*"),
+    ("teachers identified by their step only", "rflow/train/checkpoint.cpp",
+     "  return fingerprint_hex(h);", "  return fingerprint_hex(h * 0);",
+     "Pipeline*"),
 ]
 
 

@@ -10,6 +10,7 @@
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
+#include "rflow/core/fingerprint.h"
 #include "rflow/core/tensor_util.h"
 #include "rflow/core/rng.h"
 #include "rflow/data/image_dataset.h"
@@ -82,13 +83,12 @@ double class_accuracy(FidNet& net, const at::Tensor& images, const at::Tensor& l
 }
 
 std::string weights_id(torch::nn::Module& m) {
-  uint64_t h = 1469598103934665603ull;
+  uint64_t h = kFingerprintSeed;
   for (const auto& p : m.named_parameters()) {
     at::Tensor t = p.value().detach().cpu().contiguous();
-    const auto* b = static_cast<const unsigned char*>(t.data_ptr());
-    for (int64_t i = 0; i < t.nbytes(); ++i) h = (h ^ b[i]) * 1099511628211ull;
+    h = fingerprint_bytes(t.data_ptr(), t.nbytes(), h);
   }
-  return fmt::format("{:016x}", h);
+  return fingerprint_hex(h);
 }
 
 FidNet train_fidnet(const FidNetTrainOptions& opt, FidNetInfo* info) {
@@ -125,7 +125,9 @@ FidNet train_fidnet(const FidNetTrainOptions& opt, FidNetInfo* info) {
     spdlog::info("fidnet: epoch {}/{}: mean loss {:.4f}", e + 1, opt.epochs, loss_sum / double(steps_per_epoch));
   }
   net->eval();
-  const double acc = class_accuracy(net, test->all(), test->labels());
+  at::Tensor tx = test->all(), ty = test->labels();
+  if (opt.test_limit > 0 && opt.test_limit < tx.size(0)) tx = tx.slice(0, 0, opt.test_limit), ty = ty.slice(0, 0, opt.test_limit);
+  const double acc = class_accuracy(net, tx, ty);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   spdlog::info("fidnet: test accuracy {:.2f}% after {} epochs ({:.0f} s)", 100 * acc, opt.epochs, secs);
   if (info) {

@@ -43,7 +43,8 @@ struct FidNetTrainOptions {
   int64_t batch_size = 128;
   double lr = 1e-3;
   uint64_t seed = 0;
-  int64_t limit = 0;  // train on the first `limit` images only (tests); 0 = all 60k
+  int64_t limit = 0;       // train on the first `limit` images only (tests); 0 = all 60k
+  int64_t test_limit = 0;  // measure the test accuracy on the first `test_limit` test images (tests); 0 = all 10k
 };
 
 struct FidNetInfo {

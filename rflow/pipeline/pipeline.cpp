@@ -1,5 +1,6 @@
 #include "rflow/pipeline/pipeline.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
@@ -96,17 +97,32 @@ std::string run_pipeline(RunConfig cfg, const PipelineOptions& opt) {
   io::write_file_atomic((fs::path(run_dir) / "system.json").string(), system_info_json().dump(2) + "\n");
   const auto& stage_list = opt.stages.empty() ? cfg.stages : opt.stages;
   for (const auto& s : stage_list) stages().get(s, "stages");  // every name checked before anything runs
+  const fs::path markers = fs::path(run_dir) / "stages";
   bool reran = false;  // once a stage runs, later stages' outputs are stale and run again
   for (const auto& stage : stage_list) {
     const StageEntry& entry = stages().get(stage, "stages");
-    const fs::path marker = fs::path(run_dir) / "stages" / (stage + ".done");
+    const fs::path marker = markers / (stage + ".done");
+    const std::string inputs = entry.inputs ? entry.inputs(ctx) : std::string();
     if (fs::exists(marker) && !reran) {
-      spdlog::info("stage {}: done already, skipping", stage);
-      continue;
+      const auto done = nlohmann::json::parse(io::read_file(marker.string()), nullptr, false);
+      const std::string recorded = done.is_object() ? done.value("inputs", std::string()) : std::string();
+      if (recorded == inputs) {
+        spdlog::info("stage {}: done already, skipping", stage);
+        continue;
+      }
+      spdlog::info("stage {}: what it was made from changed since it ran; running it again", stage);
     }
-    // A stage whose output only the report reads (sample) leaves the others valid.
-    if (!entry.invalidates_later) fs::remove(fs::path(run_dir) / "stages" / "report.done");
-    else reran = true;
+    // A stage whose output only the report reads (sample) leaves the others valid; any other makes
+    // every stage after it in the run's list stale, in this invocation and in later ones.
+    if (!entry.invalidates_later) {
+      fs::remove(markers / "report.done");
+    } else {
+      reran = true;
+      auto it = std::find(cfg.stages.begin(), cfg.stages.end(), stage);
+      for (auto later = it == cfg.stages.end() ? it : it + 1; later != cfg.stages.end(); ++later)
+        fs::remove(markers / (*later + ".done"));
+      fs::remove(markers / "report.done");
+    }
     fs::remove(marker);
     spdlog::info("stage {}: running", stage);
     reset_peak_rss();
@@ -114,7 +130,9 @@ std::string run_pipeline(RunConfig cfg, const PipelineOptions& opt) {
     entry.run(ctx);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const double peak_mb = static_cast<double>(peak_rss_bytes()) / (1 << 20);
-    io::write_file_atomic(marker.string(), nlohmann::json{{"seconds", secs}, {"peak_rss_mb", peak_mb}}.dump() + "\n");
+    nlohmann::json done{{"seconds", secs}, {"peak_rss_mb", peak_mb}};
+    if (!inputs.empty()) done["inputs"] = inputs;
+    io::write_file_atomic(marker.string(), done.dump() + "\n");
     spdlog::info("stage {}: done in {:.1f} s (peak memory {:.0f} MB)", stage, secs, peak_mb);
   }
   return run_dir;

@@ -121,6 +121,7 @@ void eval_model(StageContext& ctx, const ChainModel& cm) {
     for (auto k : ec.nfe) jobs.emplace_back(s, k);
   }
   const nlohmann::json common{{"checkpoint_step", m.step},
+                              {"weights", checkpoint_fingerprint(m.checkpoint)},
                               {"n", ec.n},
                               {"seed", cfg.seed},
                               {"guidance", guidance},
@@ -139,9 +140,9 @@ void eval_model(StageContext& ctx, const ChainModel& cm) {
     const std::string tag = per_step == 0 ? solver_name : solver_name + "_nfe" + std::to_string(nfe);
     const fs::path res_path = dir / "results" / (tag + ".json");
     const nlohmann::json settings = job_settings(common, ec.solve, per_step == 0);
-    // Results on disk are reused only if they were made from this checkpoint with these settings
-    // (a retrained model or another n, scale or FID network invalidates them). Chunks do not
-    // matter: adaptive steps are chosen per sample.
+    // Results on disk are reused only if they were made from these weights with these settings (a
+    // model retrained even to the same step, another n, scale or FID network invalidates them).
+    // Chunks do not matter: adaptive steps are chosen per sample.
     eval::SolverResult res;
     if (!eval::read_cached_result(res_path.string(), settings, res)) {
       SolveOptions opt = ec.solve;

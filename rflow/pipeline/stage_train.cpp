@@ -5,7 +5,9 @@
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
+#include "rflow/core/fingerprint.h"
 #include "rflow/core/rng.h"
+#include "rflow/data/pair_shards.h"
 #include "rflow/flow/path.h"
 #include "rflow/io/atomic_file.h"
 #include "rflow/nn/model_config.h"
@@ -20,24 +22,55 @@ namespace rflow {
 
 namespace {
 
-// A model trained from a teacher (its initial weights, or the frozen field a method reads) is stale
-// once that teacher is retrained: start it over instead of resuming. `record` names the file that
-// remembers which checkpoint it was.
-void restart_if_teacher_changed(const std::string& dir, const std::string& teacher_ckpt,
-                                const std::string& record = "teacher.json") {
-  const fs::path rec = fs::path(dir) / record;
-  nlohmann::json now{{"checkpoint", fs::absolute(teacher_ckpt).lexically_normal().string()},
-                     {"step", read_checkpoint_state(teacher_ckpt).step}};
-  if (fs::exists(rec) && nlohmann::json::parse(io::read_file(rec.string()), nullptr, false) != now &&
-      fs::exists(fs::path(dir) / "checkpoints")) {
-    spdlog::warn("train: the teacher of {} changed since it was trained; starting it over", dir);
-    for (const char* p : {"checkpoints", "metrics.jsonl", "eval", "samples"}) fs::remove_all(fs::path(dir) / p);
+nlohmann::json checkpoint_identity(const std::string& path) {
+  const std::string ckpt = resolve_checkpoint(path);
+  if (ckpt.empty()) return nullptr;  // train_run refuses it with its own message
+  // By content, not by path: a run directory copied elsewhere is still made from the same teacher.
+  return {{"step", read_checkpoint_state(ckpt).step}, {"weights", checkpoint_fingerprint(ckpt)}};
+}
+
+// Stored pairs by what made them: generation.json names the teacher's weights and every setting,
+// and generation is deterministic. Pairs made elsewhere go by their manifest and shard files.
+nlohmann::json pairs_identity(const std::string& dir) {
+  const fs::path gen = fs::path(dir) / "generation.json";
+  if (fs::exists(gen)) return fingerprint_hex(fingerprint_file(gen.string()));
+  nlohmann::json shards = nlohmann::json::array();
+  if (fs::exists(fs::path(dir) / "manifest.json"))
+    shards.push_back(fingerprint_hex(fingerprint_file((fs::path(dir) / "manifest.json").string())));
+  if (fs::is_directory(dir))
+    for (const auto& s : list_pair_shards(dir))
+      shards.push_back({s, fs::file_size(s), fs::last_write_time(s).time_since_epoch().count()});
+  return shards;
+}
+
+// A model trained from something outside its run (initial weights, a frozen teacher, pairs) is
+// stale once that input changes: it starts over instead of resuming.
+void restart_if_inputs_changed(const std::string& dir, const nlohmann::json& now) {
+  const fs::path rec = fs::path(dir) / "inputs.json";
+  if (fs::exists(rec) && fs::exists(fs::path(dir) / "checkpoints")) {
+    const auto old = nlohmann::json::parse(io::read_file(rec.string()), nullptr, false);
+    if (old != now) {
+      std::string changed;
+      for (const auto& [k, v] : now.items())
+        if (old.is_discarded() || !old.contains(k) || old[k] != v) changed += (changed.empty() ? "" : ", ") + k;
+      spdlog::warn("train: {} changed since {} was trained; starting it over", changed.empty() ? "its inputs" : changed, dir);
+      for (const char* p : {"checkpoints", "metrics.jsonl", "eval", "samples"}) fs::remove_all(fs::path(dir) / p);
+    }
   }
   fs::create_directories(dir);
   io::write_file_atomic(rec.string(), now.dump(2));
 }
 
 }  // namespace
+
+std::string train_inputs(const RunConfig& cfg) {
+  nlohmann::json in = nlohmann::json::object();
+  if (!cfg.train.init_from.empty()) in["init_from"] = checkpoint_identity(cfg.train.init_from);
+  if (!cfg.method.teacher.empty()) in["method.teacher"] = checkpoint_identity(cfg.method.teacher);
+  if (cfg.data.coupling == "online" && !cfg.data.teacher.empty()) in["data.teacher"] = checkpoint_identity(cfg.data.teacher);
+  if (cfg.data.coupling == "pairs" && !cfg.data.pairs.empty()) in["data.pairs"] = pairs_identity(cfg.data.pairs);
+  return in.empty() ? std::string() : in.dump();
+}
 
 void train_run(RunConfig cfg, const std::string& dir, c10::Device device) {
   seed_all(static_cast<uint64_t>(cfg.seed));
@@ -46,7 +79,6 @@ void train_run(RunConfig cfg, const std::string& dir, c10::Device device) {
     teacher = resolve_checkpoint(cfg.train.init_from);
     RF_CHECK(!teacher.empty(), "no checkpoint to initialise from", "train.init_from",
              "point it at the teacher's run directory (train it first)");
-    restart_if_teacher_changed(dir, teacher);
   }
   auto method = make_method(cfg.method);
   std::string method_teacher;  // the frozen field the method reads, checked before anything is loaded
@@ -55,8 +87,9 @@ void train_run(RunConfig cfg, const std::string& dir, c10::Device device) {
              "set method.teacher to a trained run directory or checkpoint");
     method_teacher = resolve_checkpoint(cfg.method.teacher);
     RF_CHECK(!method_teacher.empty(), "the teacher has no checkpoint", "method.teacher", "train the teacher run first");
-    restart_if_teacher_changed(dir, method_teacher, "method_teacher.json");
   }
+  if (const std::string inputs = train_inputs(cfg); !inputs.empty())
+    restart_if_inputs_changed(dir, nlohmann::json::parse(inputs));
   fs::create_directories(dir);
   const std::string config_json = to_json(cfg);
   io::write_file_atomic((fs::path(dir) / "config.json").string(), config_json);

@@ -24,6 +24,11 @@ struct StageContext {
 // train stage and every k-RF / student of the reflow and distill stages go through here.
 void train_run(RunConfig cfg, const std::string& dir, c10::Device device);
 
+// What a training run is made from outside its own directory, as JSON: the checkpoints it starts
+// from or reads (train.init_from, method.teacher, data.teacher) and the stored pairs (data.pairs),
+// each by content. A change restarts the run (train_run) and reruns a finished train stage.
+std::string train_inputs(const RunConfig& cfg);
+
 // Solves the run's k-RF teacher into its pairs directory (skipping shards already there).
 void make_teacher_pairs(StageContext& ctx, int64_t k);
 
@@ -42,8 +47,12 @@ struct StageEntry {
   std::string output_section;
   // Whether a rerun makes every later stage stale (false: only the report reads its output).
   bool invalidates_later = true;
+  // What the stage reads from outside the run (JSON; empty: nothing): recorded in its done marker,
+  // and a finished stage whose inputs changed since runs again.
+  std::function<std::string(const StageContext&)> inputs;
 };
-// Name → stage, in no particular order (a run's `stages` list gives the order).
+// Name → stage, in no particular order (a run's `stages` list gives the order, and a stage that
+// runs again makes the ones after it in that list run again).
 Registry<StageEntry>& stages();
 
 }  // namespace rflow

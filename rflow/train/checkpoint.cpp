@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
+#include "rflow/core/fingerprint.h"
 #include "rflow/core/tensor_util.h"
 #include "rflow/io/atomic_file.h"
 #include "rflow/io/safetensors.h"
@@ -136,6 +137,13 @@ CheckpointState read_checkpoint_state(const std::string& dir) {
   } catch (const nlohmann::json::exception& e) {
     throw Error(std::string("malformed checkpoint state: ") + e.what(), path, "the checkpoint is corrupt");
   }
+}
+
+std::string checkpoint_fingerprint(const std::string& dir) {
+  uint64_t h = kFingerprintSeed;
+  for (const char* f : {"model.safetensors", "ema.safetensors"})
+    if (fs::exists(fs::path(dir) / f)) h = fingerprint_file((fs::path(dir) / f).string(), h);
+  return fingerprint_hex(h);
 }
 
 std::string read_checkpoint_config(const std::string& dir) {

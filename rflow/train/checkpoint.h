@@ -33,6 +33,10 @@ std::string save_checkpoint(const std::string& root, const torch::nn::Module& mo
 std::string resolve_checkpoint(const std::string& path);
 
 CheckpointState read_checkpoint_state(const std::string& dir);
+
+// Fingerprint of a checkpoint's weights (model and EMA files): a result made from a teacher tells
+// by it that the teacher was retrained, even to the same step under the same name.
+std::string checkpoint_fingerprint(const std::string& dir);
 std::string read_checkpoint_config(const std::string& dir);
 
 // Restores everything needed for exact resume; names and shapes are checked and differences listed.

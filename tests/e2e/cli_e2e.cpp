@@ -4,6 +4,11 @@
 #include <cmath>
 #include <filesystem>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -12,6 +17,7 @@
 #include "rflow/eval/eval_result.h"
 #include "rflow/io/idx.h"
 #include "rflow/io/npy.h"
+#include "rflow/io/safetensors.h"
 #include "tests/test_util.h"
 
 namespace fs = std::filesystem;
@@ -230,7 +236,7 @@ TEST(Cli, ReflowChainStraightensAndItsStudentsStepOnce) {
   ASSERT_EQ(r.code, 0) << r.out;
   const fs::path run = dir.path() / "reflow_8gaussians";
   for (const char* f : {"pairs/manifest.json", "2rf/checkpoints/LATEST", "2rf/pairs/manifest.json", "distill_1rf/eval/metrics.json",
-                        "distill_2rf/eval/metrics.json", "2rf/teacher.json", "report.html"})
+                        "distill_2rf/eval/metrics.json", "2rf/inputs.json", "report.html"})
     EXPECT_TRUE(fs::exists(run / f)) << f;
   auto m1 = metrics_of(run), m2 = metrics_of(run / "2rf"), d1 = metrics_of(run / "distill_1rf"),
        d2 = metrics_of(run / "distill_2rf");
@@ -345,12 +351,12 @@ TEST(Cli, ImageChainIsEvaluatedByFidProxyWithGrids) {
 }
 
 // Ctrl-C during training writes a checkpoint at the step reached and says how to resume; the same
-// command resumes from it. (SIGINT arrives after 5 s of a run far longer than that.)
+// command resumes from it. (SIGINT arrives after 3 s of a run far longer than that.)
 TEST(Cli, InterruptedTrainingCheckpointsAndTheSameCommandResumes) {
   rflow::test::TempDir dir;
   const std::string cmd = cli() + " run " + demo() + " --set out_dir=" + dir.path().string() +
                           " --set train.steps=1000000 --set train.ckpt_every=0 --set threads=1 --stage train";
-  auto first = sh("timeout -s INT 5 " + cmd);
+  auto first = sh("timeout -s INT 3 " + cmd);
   EXPECT_EQ(first.code, 124) << first.out;  // timeout's own code: it had to send the signal
   ASSERT_NE(first.out.find("interrupted at step"), std::string::npos) << first.out;
   EXPECT_NE(first.out.find("rerun the same command to resume"), std::string::npos) << first.out;
@@ -360,9 +366,73 @@ TEST(Cli, InterruptedTrainingCheckpointsAndTheSameCommandResumes) {
   const long step = std::stol(latest.substr(latest.find('_') + 1));
   EXPECT_GT(step, 0);
   EXPECT_NE(first.out.find("interrupted at step " + std::to_string(step)), std::string::npos) << first.out;
-  auto second = sh("timeout -s INT 5 " + cmd);
+  auto second = sh("timeout -s INT 3 " + cmd);
   EXPECT_NE(second.out.find("resuming from"), std::string::npos) << second.out;
   EXPECT_NE(second.out.find("(step " + std::to_string(step) + ")"), std::string::npos) << second.out;
+}
+
+// `rflow run` killed with SIGKILL in the middle of a stage (the 2-RF's training, after its first
+// checkpoint) and run again ends with the same pairs and the same 2-RF, bit for bit, as a run that
+// was never interrupted.
+TEST(Cli, KilledMidStageTheRerunEqualsAnUninterruptedRun) {
+  rflow::test::TempDir dir;
+  auto args = [&](const std::string& out) {
+    return std::vector<std::string>{cli(), "run", demo(), "--set", "out_dir=" + out, "--set", "threads=1",
+                                    "--set", "model.mlp.hidden=64", "--set", "train.steps=200", "--set", "reflow.pairs=1000",
+                                    "--set", "reflow.shard_size=250", "--set", "reflow.rounds=1", "--set",
+                                    "reflow.train.steps=1000", "--set", "reflow.train.batch_size=128", "--set",
+                                    "reflow.train.ckpt_every=50", "--set",
+                                    "stages=[\"train\", \"reflow\"]"};
+  };
+  auto quoted = [](const std::vector<std::string>& a) {
+    std::string cmd;
+    for (const auto& s : a) cmd += " '" + s + "'";
+    return cmd;
+  };
+  const fs::path whole = dir.path() / "whole", killed = dir.path() / "killed";
+  auto r = sh(quoted(args(whole.string())));
+  ASSERT_EQ(r.code, 0) << r.out;
+
+  // Everything the child needs is made before fork: it only redirects and execs.
+  const std::string log = (dir.path() / "killed.log").string();
+  const int log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ASSERT_GE(log_fd, 0);
+  auto a = args(killed.string());
+  std::vector<char*> argv;
+  for (auto& s : a) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    dup2(log_fd, 1);
+    dup2(log_fd, 2);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  close(log_fd);
+  const fs::path latest = killed / "demo_2d" / "2rf" / "checkpoints" / "LATEST";
+  for (int i = 0; i < 60000 && !fs::exists(latest); ++i) usleep(1000);
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the run ended before it was killed: " << rflow::test::read_text(log);
+  ASSERT_TRUE(fs::exists(latest)) << rflow::test::read_text(log);
+  ASSERT_FALSE(fs::exists(killed / "demo_2d" / "stages" / "reflow.done"));
+  const std::string at = rflow::test::read_text(latest.string());
+  EXPECT_LT(std::stol(at.substr(at.find('_') + 1)), 1000) << "not killed mid-stage";
+
+  auto again = sh(quoted(args(killed.string())));
+  ASSERT_EQ(again.code, 0) << again.out;
+  EXPECT_NE(again.out.find("resuming from"), std::string::npos) << again.out;
+  auto tensors = [](const fs::path& run, const std::string& file) {
+    return rflow::io::load_safetensors((run / "demo_2d" / file).string()).tensors;
+  };
+  for (const std::string f : {"2rf/checkpoints/step_00001000/model.safetensors",
+                              "2rf/checkpoints/step_00001000/ema.safetensors", "pairs/shard_00003.safetensors"}) {
+    auto a = tensors(whole, f), b = tensors(killed, f);
+    ASSERT_EQ(a.size(), b.size()) << f;
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i].second, b[i].second)) << f << " " << a[i].first;
+  }
 }
 
 TEST(Cli, BadInputGivesOneClearLineAndExitCode1) {

@@ -227,3 +227,45 @@ TEST(Trainer, ClippingReachesTheUpdateAndTheLogShowsTheNormBeforeIt) {
   ASSERT_TRUE(static_cast<bool>(std::getline(in, line)));
   EXPECT_GT(nlohmann::json::parse(line)["grad_norm"].get<double>(), 1e-3);
 }
+
+namespace {
+// A loss whose gradient is exactly zero: Adam's moments stay 0, so whatever moves a weight is the
+// weight decay alone.
+class ZeroGradient : public Method {
+ public:
+  std::string name() const override { return "zero_gradient"; }
+  at::Tensor loss(const Batch& b, TrainContext& ctx) override {
+    return (ctx.model.forward(b.x1, torch::zeros({b.x1.size(0)})) * 0).sum();
+  }
+};
+}  // namespace
+
+// AdamW through the Trainer decays decoupled from the gradient: with g = 0 every weight shrinks
+// by exactly (1 − lr·wd) per step. Adam's L2 decay (the bug where adamw falls back to adam)
+// normalises g = wd·w instead and moves every weight by ~lr per step regardless of its size.
+TEST(Trainer, AdamWDecaysEachWeightByLrTimesDecayPerStep) {
+  test::TempDir dir;
+  for (const char* opt : {"adamw", "adam"}) {
+    Fixture s(9);
+    std::vector<at::Tensor> before;
+    for (const auto& p : s.model->parameters()) before.push_back(p.detach().clone());
+    TrainConfig tc = small_train(20);
+    tc.optimizer = opt;
+    tc.warmup = 0;
+    tc.schedule = "constant";
+    tc.lr = 1e-2;
+    tc.weight_decay = 0.5;
+    tc.ema_decay = 0;
+    ZeroGradient zero;
+    Trainer(tc, s.model, zero, *s.data, dir.file(opt), "{}", torch::kCPU).run();
+    const double factor = std::pow(1 - 1e-2 * 0.5, 20);  // 0.9046
+    auto ps = s.model->parameters();
+    double worst = 0;
+    for (size_t i = 0; i < ps.size(); ++i)
+      worst = std::max(worst, (ps[i] - before[i] * factor).abs().max().item<double>());
+    if (std::string(opt) == "adamw")
+      EXPECT_LT(worst, 1e-6) << "AdamW is not decoupled decay";
+    else
+      EXPECT_GT(worst, 0.05) << "Adam's L2 decay looks like AdamW's: the optimizer setting is ignored";
+  }
+}

@@ -1,0 +1,111 @@
+// The pipeline driver's bookkeeping: which stages run again after a change, and which models start
+// over when what they were made from (their teacher, its pairs) changed.
+#include <filesystem>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "rflow/data/pair_shards.h"
+#include "rflow/io/safetensors.h"
+#include "rflow/pipeline/chain.h"
+#include "rflow/pipeline/pipeline.h"
+#include "rflow/pipeline/stages.h"
+#include "rflow/train/checkpoint.h"
+#include "tests/test_util.h"
+
+using namespace rflow;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A two-layer MLP trained for 60 steps, 256 teacher pairs, a 40-step 2-RF: the bookkeeping is
+// the same at any size.
+RunConfig tiny(const fs::path& out, const std::string& name, std::vector<std::string> extra = {}) {
+  std::vector<std::string> o = {"out_dir=" + out.string(), "name=" + name, "threads=1", "model.mlp.hidden=32",
+                                "model.mlp.depth=2", "train.steps=60", "train.warmup=10", "train.batch_size=64",
+                                "train.ckpt_every=0", "reflow.pairs=256", "reflow.shard_size=128",
+                                "reflow.train.steps=40", "reflow.train.warmup=5", "reflow.train.batch_size=64",
+                                "reflow.train.ckpt_every=0", "stages=[\"train\", \"reflow\"]"};
+  o.insert(o.end(), extra.begin(), extra.end());
+  return load_run_config(std::string(RFLOW_SOURCE_DIR) + "/configs/demo_2d.toml", o);
+}
+
+io::NamedTensors weights(const std::string& run) {
+  return io::load_safetensors((fs::path(resolve_checkpoint(run)) / "model.safetensors").string()).tensors;
+}
+
+bool same(const io::NamedTensors& a, const io::NamedTensors& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (a[i].first != b[i].first || !torch::equal(a[i].second, b[i].second)) return false;
+  return true;
+}
+
+// Stands in for a teacher retrained to the same step with other results (another machine, other
+// threads): its weight files change, its step and checkpoint name do not.
+void retrain_in_place(const std::string& run) {
+  const fs::path ckpt = resolve_checkpoint(run);
+  for (const char* f : {"model.safetensors", "ema.safetensors"}) {
+    auto st = io::load_safetensors((ckpt / f).string());
+    for (auto& [name, t] : st.tensors) t = t + 0.05;
+    io::save_safetensors((ckpt / f).string(), st.tensors, st.metadata);
+  }
+}
+
+}  // namespace
+
+// A stage that runs again (here train, its marker gone) makes every later stage of the run's list
+// stale, also for a later invocation; the reflow stage then regenerates pairs from the teacher's
+// new weights, and the 2-RF made from them starts over from step 0 instead of resuming.
+TEST(Pipeline, ARerunStageMakesLaterOnesRunAgainAndItsTwoRfStartsOver) {
+  test::TempDir dir;
+  RunConfig cfg = tiny(dir.path(), "chain", {"reflow.rounds=1"});
+  const std::string run = run_pipeline(cfg);
+  const fs::path markers = fs::path(run) / "stages";
+  ASSERT_TRUE(fs::exists(markers / "reflow.done"));
+  const auto rf2_before = weights(run + "/2rf");
+  const auto shard_before = io::load_safetensors(list_pair_shards(run + "/pairs").front()).tensors;
+
+  retrain_in_place(run);
+  fs::remove(markers / "train.done");
+  run_pipeline(cfg, {false, {"train"}});
+  EXPECT_TRUE(fs::exists(markers / "train.done"));
+  EXPECT_FALSE(fs::exists(markers / "reflow.done")) << "reflow's result was made from the old teacher";
+
+  run_pipeline(cfg);
+  ASSERT_TRUE(fs::exists(markers / "reflow.done"));
+  const auto shard_after = io::load_safetensors(list_pair_shards(run + "/pairs").front()).tensors;
+  EXPECT_FALSE(same(shard_before, shard_after)) << "pairs of the old teacher were kept";
+  EXPECT_FALSE(same(rf2_before, weights(run + "/2rf"))) << "the 2-RF of the old teacher was kept";
+  // Exactly the 2-RF that a new run makes from the retrained teacher and its new pairs.
+  RunConfig check = reflow_run_config(cfg, run, 1);
+  const std::string check_dir = (dir.path() / "check").string();
+  train_run(check, check_dir, torch::kCPU);
+  EXPECT_TRUE(same(weights(run + "/2rf"), weights(check_dir))) << "the 2-RF resumed instead of starting over";
+  const auto rec = nlohmann::json::parse(test::read_text(run + "/2rf/inputs.json"));
+  EXPECT_EQ(rec["init_from"]["weights"], checkpoint_fingerprint(resolve_checkpoint(run)));
+}
+
+// A student in its own run directory, made from a teacher run (its weights and its pairs): a
+// rerun keeps it while the teacher is unchanged, and trains it again from the start once the
+// teacher is retrained to the same step, ending exactly where a new student of that teacher ends.
+TEST(Pipeline, AStudentRunStartsOverWhenItsTeacherRunIsRetrainedToTheSameStep) {
+  test::TempDir dir;
+  const std::string teacher = run_pipeline(tiny(dir.path(), "teacher", {"seed=1"}));
+  const std::vector<std::string> from_teacher = {"stages=[\"train\"]", "train.steps=40", "train.init_from=" + teacher,
+                                                 "data.coupling=pairs", "data.pairs=" + teacher + "/pairs"};
+  const RunConfig student_cfg = tiny(dir.path(), "student", from_teacher);
+  const std::string student = run_pipeline(student_cfg);
+  const auto first = weights(student);
+  const std::string metrics = test::read_text(student + "/metrics.jsonl");
+  run_pipeline(student_cfg);
+  EXPECT_EQ(test::read_text(student + "/metrics.jsonl"), metrics) << "an unchanged teacher retrained its student";
+
+  run_pipeline(tiny(dir.path(), "teacher", {"seed=2"}), {true, {}});  // same steps, other weights
+  run_pipeline(student_cfg);
+  const auto second = weights(student);
+  EXPECT_FALSE(same(first, second)) << "the student of the old teacher was kept";
+  const std::string fresh = run_pipeline(tiny(dir.path(), "fresh_student", from_teacher));
+  EXPECT_TRUE(same(second, weights(fresh))) << "the student resumed instead of starting over";
+}
