@@ -1,7 +1,11 @@
 #include "rflow/core/config.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -167,8 +171,13 @@ void load_toml_file(const std::vector<Field>& fields, const std::string& path) {
     t = toml::parse_file(path);
   } catch (const toml::parse_error& e) {
     std::string desc(e.description());
-    if (desc.find("File could not be opened") != std::string::npos)
-      throw Error("cannot open config file", path, "check the path");
+    if (desc.find("File could not be opened") != std::string::npos) {
+      std::error_code ec;
+      if (!std::filesystem::exists(path, ec) && !ec) throw Error("config file not found", path, "check the path");
+      std::ifstream probe(path);  // exists but unreadable: say why (permissions, a directory, ...)
+      throw Error("cannot open config file: " + std::string(probe ? "unknown error" : std::strerror(errno)), path,
+                  "check the file's permissions");
+    }
     throw Error("malformed TOML: " + desc,
                 path + ":" + std::to_string(e.source().begin.line) + ":" +
                     std::to_string(e.source().begin.column),

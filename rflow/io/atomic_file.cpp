@@ -1,6 +1,9 @@
 #include "rflow/io/atomic_file.h"
 
+#include <fcntl.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <atomic>
 #include <filesystem>
@@ -27,11 +30,48 @@ void remove_quietly(const std::string& p) {
   fs::remove(p, ec);
 }
 
+std::string kind_of(const fs::file_status& st) {
+  switch (st.type()) {
+    case fs::file_type::symlink: return "a symbolic link";
+    case fs::file_type::directory: return "a directory";
+    case fs::file_type::fifo: return "a fifo";
+    case fs::file_type::character: return "a character device";
+    case fs::file_type::block: return "a block device";
+    case fs::file_type::socket: return "a socket";
+    default: return "not a regular file";
+  }
+}
+
+std::string errno_text(int err) { return std::system_category().message(err); }
+
+// Writes all of bytes to fd and flushes them to the disk; returns 0 or the errno of the failure.
+int write_all_and_sync(int fd, const std::string& bytes) {
+  const char* p = bytes.data();
+  std::size_t left = bytes.size();
+  while (left > 0) {
+    const ssize_t n = ::write(fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  return ::fsync(fd) == 0 ? 0 : errno;
+}
+
 }  // namespace
 
 void write_file_atomic(const std::string& path, const std::string& bytes) {
   RF_CHECK(!path.empty(), "empty output path", "write_file_atomic", "pass a file path");
   const fs::path target(path);
+  {
+    std::error_code ec;
+    const fs::file_status st = fs::symlink_status(target, ec);
+    RF_CHECK(ec || !fs::exists(st) || fs::is_regular_file(st),
+             "the output path is " + kind_of(st) + "; rflow replaces its outputs whole and will not replace it", path,
+             "remove it or write to another path (to write where a link points, pass the link's target)");
+  }
   const fs::path parent = target.parent_path();
   if (!parent.empty()) {
     std::error_code ec;
@@ -45,22 +85,20 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
   }
 
   const std::string tmp = temp_name_for(path);
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out.is_open()) {
-      remove_quietly(tmp);
-      throw Error("cannot open temporary file " + tmp + " for writing", path,
-                  "check that the directory is writable and the disk is not full");
-    }
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    const bool ok = out.good();
-    out.close();
-    if (!ok || out.fail()) {
-      remove_quietly(tmp);
-      throw Error("failed writing " + std::to_string(bytes.size()) + " bytes to " + tmp, path,
-                  "check free disk space and quotas");
-    }
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  if (fd < 0) {
+    const int err = errno;
+    throw Error("cannot create a temporary file next to it: " + errno_text(err), path,
+                err == ENOSPC ? "free disk space" : "check that the directory is writable");
+  }
+  const int err = write_all_and_sync(fd, bytes);
+  const int close_err = ::close(fd) == 0 ? 0 : errno;
+  if (err != 0 || close_err != 0) {
+    remove_quietly(tmp);
+    const int e = err != 0 ? err : close_err;
+    throw Error("writing " + std::to_string(bytes.size()) + " bytes failed: " + errno_text(e), path,
+                e == ENOSPC || e == EDQUOT ? "free disk space (or raise the quota); the previous file is intact"
+                                           : "check the disk and the directory's permissions; the previous file is intact");
   }
 
   std::error_code ec;
@@ -70,13 +108,37 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
     throw Error("cannot move temporary file into place: " + ec.message(), path,
                 "check that the path is not a directory and is writable");
   }
+  // The rename itself reaches the disk with the directory.
+  sync_path(parent.empty() ? "." : parent.string());
+}
+
+void sync_path(const std::string& path) {
+  if (const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+void check_readable_file(const std::string& path, const std::string& missing_hint) {
+  std::error_code ec;
+  const fs::file_status st = fs::status(path, ec);
+  if (ec && ec != std::errc::no_such_file_or_directory)
+    throw Error("cannot look at the file: " + ec.message(), path,
+                ec == std::errc::permission_denied ? "check the permissions of the file's directories" : "check the path");
+  RF_CHECK(fs::exists(st), "file not found", path, missing_hint);
+  RF_CHECK(fs::is_regular_file(st), "this is " + kind_of(st) + ", not a file", path, "pass the path of a file");
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    throw Error("cannot open the file: " + errno_text(err), path,
+                err == EACCES ? "check the file's permissions (chmod u+r)" : "check the file");
+  }
+  ::close(fd);
 }
 
 std::string read_file(const std::string& path, std::uint64_t max_bytes) {
+  check_readable_file(path);
   std::error_code ec;
-  const fs::file_status st = fs::status(path, ec);
-  RF_CHECK(!ec && fs::exists(st), "file not found", path, "check the path");
-  RF_CHECK(fs::is_regular_file(st), "not a regular file", path, "pass the path of a file");
   const std::uintmax_t size = fs::file_size(path, ec);
   RF_CHECK(!ec, "cannot get file size: " + ec.message(), path, "check file permissions");
   RF_CHECK(size <= max_bytes,

@@ -95,7 +95,7 @@ class Reader {
 }  // namespace
 
 at::Tensor read_idx(const std::string& path) {
-  RF_CHECK(fs::is_regular_file(path), "no such IDX file", path, "check the path (Fashion-MNIST: /usr/share/datasets/fashion-mnist/)");
+  check_readable_file(path, "check the path (Fashion-MNIST: apt install dataset-fashion-mnist, files under /usr/share/datasets/fashion-mnist/)");
   const bool gz = is_gzip(path);
   Reader in(path);
   unsigned char head[4];

@@ -272,10 +272,8 @@ void append_le(std::string& out, std::uint64_t v, int nbytes) {
 }  // namespace
 
 at::Tensor read_npy(const std::string& path) {
+  check_readable_file(path);
   std::error_code ec;
-  const fs::file_status st = fs::status(path, ec);
-  RF_CHECK(!ec && fs::exists(st), "file not found", path, "check the path");
-  RF_CHECK(fs::is_regular_file(st), "not a regular file", path, "pass the path of a .npy file");
   const std::uint64_t file_size = fs::file_size(path, ec);
   RF_CHECK(!ec, "cannot get file size: " + ec.message(), path, "check file permissions");
 
@@ -455,6 +453,36 @@ at::Tensor as_point_matrix(at::Tensor t, const std::string& path) {
                ") overflows float32",
            path, "rescale the data so every value fits in float32 (|x| < 3.4e38)");
   return f.contiguous();
+}
+
+at::Tensor read_npy_samples(const std::string& path, const std::vector<int64_t>& sample_shape) {
+  at::Tensor t = read_npy(path);
+  const bool points = sample_shape.empty() ? t.dim() <= 2 : sample_shape.size() == 1;
+  if (points) {
+    t = as_point_matrix(t, path);
+    RF_CHECK(sample_shape.empty() || t.size(1) == sample_shape[0],
+             "the points have " + std::to_string(t.size(1)) + " dimensions, the model " + std::to_string(sample_shape[0]),
+             path, "pass samples of the model's data");
+    return t;
+  }
+  RF_CHECK(t.dim() == 3 || t.dim() == 4,
+           "expected images N×H×W or N×C×H×W, got a " + std::to_string(t.dim()) + "-D array " + shape_repr(t.sizes()),
+           path, "save the images as one array, e.g. np.save(path, np.stack(images))");
+  RF_CHECK(t.scalar_type() == at::kByte || t.scalar_type() == at::kFloat || t.scalar_type() == at::kDouble,
+           std::string("expected uint8 (0–255) or float images (in [−1, 1]), got ") + c10::toString(t.scalar_type()),
+           path, "save with a.astype(np.float32) (scaled to [−1, 1]) or as uint8");
+  if (t.dim() == 3) t = t.unsqueeze(1);
+  RF_CHECK(t.size(0) > 0, "the array has no images (N == 0)", path, "check that it is not empty");
+  const std::vector<int64_t> got(t.sizes().begin() + 1, t.sizes().end());
+  RF_CHECK(sample_shape.empty() || got == sample_shape,
+           "images of shape " + shape_repr(t.sizes().slice(1)) + ", the model makes " + shape_repr(sample_shape), path,
+           "pass images of the model's data");
+  if (t.scalar_type() == at::kByte) return (t.to(at::kFloat) / 127.5 - 1).contiguous();
+  const at::Tensor bad = at::logical_not(at::isfinite(t)).flatten(1).any(1);
+  if (bad.any().item<bool>())
+    throw Error("image " + std::to_string(at::nonzero(bad)[0][0].item<int64_t>()) + " has NaN/Inf values", path,
+                "remove or repair non-finite images before saving");
+  return t.to(at::kFloat).contiguous();
 }
 
 }  // namespace rflow::io

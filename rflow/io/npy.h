@@ -26,4 +26,11 @@ at::Tensor read_npy_matrix(const std::string& path);
 // The same checks on an array already read from `path`.
 at::Tensor as_point_matrix(at::Tensor t, const std::string& path);
 
+// Reads samples for a model whose samples have `sample_shape` ({D}: points, {C, H, W}: images; {}:
+// whatever the file holds, 2-D as points and 3-/4-D as images). Every CLI input of samples goes
+// through here: N >= 1, the shape checked against the model's, float32/float64 (uint8 images are
+// scaled from 0–255 to [−1, 1]; N×H×W is one channel), no NaN/Inf (the first bad row named).
+// Returns float32.
+at::Tensor read_npy_samples(const std::string& path, const std::vector<int64_t>& sample_shape = {});
+
 }  // namespace rflow::io

@@ -193,11 +193,8 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors,
 }
 
 SafetensorsData load_safetensors(const std::string& path) {
+  check_readable_file(path);
   std::error_code ec;
-  const fs::file_status st = fs::status(path, ec);
-  RF_CHECK(!ec && fs::exists(st), "file not found", path, "check the path");
-  RF_CHECK(fs::is_regular_file(st), "not a regular file", path,
-           "pass the path of a .safetensors file");
   const std::uint64_t file_size = fs::file_size(path, ec);
   RF_CHECK(!ec, "cannot get file size: " + ec.message(), path, "check file permissions");
   RF_CHECK(file_size >= 8,

@@ -11,6 +11,7 @@
 #include "rflow/core/system_info.h"
 #include "rflow/core/log.h"
 #include "rflow/io/atomic_file.h"
+#include "rflow/io/directory_lock.h"
 #include "rflow/pipeline/run_context.h"
 #include "rflow/pipeline/stages.h"
 
@@ -57,9 +58,12 @@ void diff_json(const nlohmann::json& a, const nlohmann::json& b, const std::stri
 std::string run_pipeline(RunConfig cfg, const PipelineOptions& opt) {
   cfg.validate();
   const std::string run_dir = cfg.run_dir();
-  if (opt.fresh && fs::exists(run_dir)) {
-    spdlog::info("--fresh: removing {}", run_dir);
-    fs::remove_all(run_dir);
+  // Held until the run returns: a second `rflow run` (or --fresh) on this directory is refused.
+  io::DirectoryLock lock(run_dir, "rflow run " + run_dir);
+  if (opt.fresh) {
+    spdlog::info("--fresh: removing the contents of {}", run_dir);
+    for (const auto& e : fs::directory_iterator(run_dir))
+      if (e.path().filename() != io::DirectoryLock::kFileName) fs::remove_all(e.path());
   }
   fs::create_directories(fs::path(run_dir) / "stages");
   const std::string config_json = to_json(cfg);

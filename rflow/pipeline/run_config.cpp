@@ -47,7 +47,7 @@ void RunConfig::validate() const {
   register_builtin_extensions();
   RF_CHECK(!name.empty() && name.find('/') == std::string::npos && name != "." && name != "..",
            "name must be a plain directory name", "name", "e.g. demo_2d");
-  RF_CHECK(threads >= 0, "threads must be >= 0", "threads", "0 = all cores");
+  RF_CHECK(threads >= 0 && threads <= 1024, "threads must be in [0, 1024]", "threads", "0 = all cores");
   for (const auto& s : stages) rflow::stages().get(s, "stages");
   RF_CHECK(device == "cpu" || device.rfind("cuda", 0) == 0, "unknown device '" + device + "'", "device",
            "use cpu or cuda[:N]");

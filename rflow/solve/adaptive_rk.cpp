@@ -51,7 +51,8 @@ SolveResult AdaptiveRK::integrate(const FieldFn& f, const at::Tensor& x0, const 
   const double dir = opt.t1 > opt.t0 ? 1.0 : -1.0;
   const double span = std::abs(opt.t1 - opt.t0);
   auto dopt = torch::TensorOptions().dtype(torch::kFloat64);  // times and step sizes live on the CPU
-  const int64_t budget = opt.max_nfe > 0 ? opt.max_nfe : std::numeric_limits<int64_t>::max();
+  // No budget asked for is still a budget: a step floor of 1e-300 must not run forever.
+  const int64_t budget = opt.max_nfe > 0 ? opt.max_nfe : SolveOptions::kDefaultNfeCap;
 
   at::Tensor x = x0.clone();
   at::Tensor t = torch::full({B}, opt.t0, dopt);   // current time per sample

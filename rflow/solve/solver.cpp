@@ -109,11 +109,15 @@ void SolveOptions::validate(const std::string& where) const {
   RF_CHECK(schedule == "uniform" || schedule == "shift", "unknown time schedule '" + schedule + "'",
            where + ".schedule", "use uniform or shift");
   RF_CHECK(std::isfinite(shift) && shift > 0, "shift must be > 0", where + ".shift", "SD3 uses 3.0");
-  RF_CHECK(max_nfe >= 0, "max_nfe must be >= 0", where + ".max_nfe", "0 = no budget");
+  RF_CHECK(max_nfe >= 0, "max_nfe must be >= 0", where + ".max_nfe", "0 = the default cap (100 000 for adaptive solvers)");
   RF_CHECK(rtol > 0 && atol > 0 && std::isfinite(rtol) && std::isfinite(atol), "rtol and atol must be > 0",
            where + ".rtol/atol", "typical: 1e-5");
-  RF_CHECK(first_step >= 0 && min_step > 0 && max_step >= 0, "step limits must be >= 0 (min_step > 0)",
-           where + ".first_step/min_step/max_step", "");
+  RF_CHECK(first_step >= 0 && min_step > 0 && max_step >= 0 && std::isfinite(first_step) && std::isfinite(min_step) &&
+               std::isfinite(max_step),
+           "step limits must be finite and >= 0 (min_step > 0)", where + ".first_step/min_step/max_step", "");
+  RF_CHECK(min_step >= 1e-12 && (max_step == 0 || max_step >= min_step),
+           "min_step must be >= 1e-12 and max_step (if set) >= min_step", where + ".min_step/max_step",
+           "steps below 1e-12 of the time span cannot change a float32 state; defaults: min_step 1e-7, max_step 0 (none)");
   RF_CHECK(std::isfinite(guidance), "guidance must be finite", where + ".guidance", "1 = plain conditional model");
   RF_CHECK(grid.empty() || grid.size() >= 2, "a grid needs at least two time points", where + ".grid",
            "e.g. [0, 0.5, 1]; leave it empty to use steps, t0 and t1");

@@ -64,7 +64,8 @@ struct SolveOptions {
   std::vector<double> grid;  // explicit time points (overrides steps/t0/t1 when non-empty)
   std::string schedule = "uniform";  // time grid of fixed-step solves: uniform | shift
   double shift = 1.0;                 // SD3/Flux shift (> 1 spends more steps near the noise end)
-  int64_t max_nfe = 0;       // per-sample budget, 0 = unlimited; when exhausted the partial state is returned
+  int64_t max_nfe = 0;       // per-sample budget, 0 = kDefaultNfeCap; when exhausted the partial state is returned
+  static constexpr int64_t kDefaultNfeCap = 100000;  // adaptive solves need < 5 000 on every shipped model
   double rtol = 1e-5, atol = 1e-5;  // adaptive solvers
   bool per_sample = true;    // adaptive: each sample has its own step size (false: one shared step)
   double first_step = 0.0;   // adaptive: 0 = Hairer's heuristic
@@ -86,7 +87,7 @@ struct SolveOptions {
     v("grid", grid, "explicit time points of a fixed-step solve (overrides steps, t0, t1; empty = none)");
     v("schedule", schedule, "time grid of fixed-step solvers: uniform | shift (SD3/Flux, see shift)");
     v("shift", shift, "schedule = shift: > 1 spends more steps near the noise end (SD3 uses 3)");
-    v("max_nfe", max_nfe, "per-sample velocity-evaluation budget (0 = none); partial results are kept, with status");
+    v("max_nfe", max_nfe, "per-sample velocity-evaluation budget (0 = the default cap of 100 000 for adaptive solvers); partial results are kept, with status");
     v("rtol", rtol, "adaptive solvers: relative tolerance");
     v("atol", atol, "adaptive solvers: absolute tolerance");
     v("per_sample", per_sample, "adaptive solvers: a step size per sample (false: one shared step, torchdiffeq-style)");

@@ -1,7 +1,13 @@
 #include "rflow/train/checkpoint.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <mutex>
 #include <set>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include <torch/torch.h>
 
@@ -22,7 +28,70 @@ std::string step_name(int64_t step) {
   std::snprintf(buf, sizeof buf, "step_%08lld", (long long)step);
   return buf;
 }
+
+// step_ and eight digits: what save_checkpoint names its directories (not .tmp_ or .damaged ones).
+bool is_step_name(const std::string& name) {
+  if (name.size() != 13 || name.rfind("step_", 0) != 0) return false;
+  return std::all_of(name.begin() + 5, name.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// A zip archive (torch::save's format) ends with an end-of-central-directory record; a truncated
+// or overwritten file does not.
+bool looks_like_complete_zip(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return false;
+  const std::streamoff size = in.tellg();
+  const std::streamoff tail = std::min<std::streamoff>(size, 65557);
+  if (tail < 22) return false;
+  std::string buf(static_cast<size_t>(tail), '\0');
+  in.seekg(size - tail);
+  in.read(buf.data(), tail);
+  return buf.rfind(std::string("PK\x05\x06", 4)) != std::string::npos;
+}
+
+// Step directories of a checkpoints root, newest first.
+std::vector<fs::path> step_dirs(const fs::path& root) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(root, ec))
+    if (is_step_name(e.path().filename().string()) && e.is_directory(ec)) out.push_back(e.path());
+  std::sort(out.rbegin(), out.rend());
+  return out;
+}
+
+// Warn once per process and checkpoint: resolve_checkpoint runs several times per command.
+void warn_once(const std::string& key, const std::string& message) {
+  static std::mutex mu;
+  static std::set<std::string> said;
+  std::lock_guard<std::mutex> lock(mu);
+  if (said.insert(key).second) spdlog::warn("{}", message);
+}
 }  // namespace
+
+std::string checkpoint_problem(const std::string& dir) {
+  const fs::path d(dir);
+  try {
+    const CheckpointState st = read_checkpoint_state(dir);
+    if (st.step < 0) return "state.json has a negative step (" + std::to_string(st.step) + ")";
+    const std::string folder = d.filename().string();
+    if (is_step_name(folder) && folder != step_name(st.step))
+      return "state.json says step " + std::to_string(st.step) + " but the folder is " + folder;
+    const auto cfg = nlohmann::json::parse(read_checkpoint_config(dir), nullptr, false);
+    if (cfg.is_discarded() || !cfg.is_object()) return "config.json is not a JSON object";
+    for (const char* f : {"model.safetensors", "ema.safetensors"}) {
+      if (std::string(f) == "ema.safetensors" && !fs::exists(d / f)) continue;
+      // NaN weights would sample NaN everywhere: such a checkpoint is as unusable as a torn one.
+      for (const auto& [name, t] : io::load_safetensors((d / f).string()).tensors)
+        if (t.is_floating_point() && !torch::isfinite(t).all().item<bool>())
+          return std::string(f) + " has NaN/Inf values in " + name;
+    }
+    if (fs::exists(d / "optimizer.pt") && !looks_like_complete_zip((d / "optimizer.pt").string()))
+      return "optimizer.pt is truncated or not a torch archive";
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return {};
+}
 
 std::vector<std::pair<std::string, at::Tensor>> module_tensors(const torch::nn::Module& model) {
   std::vector<std::pair<std::string, at::Tensor>> out;
@@ -74,13 +143,27 @@ std::string save_checkpoint(const std::string& root, const torch::nn::Module& mo
   fs::create_directories(root);
   const std::string name = step_name(state.step);
   const fs::path final_dir = fs::path(root) / name;
+  // Never overwrite a step: a damaged one (training resumed from an older one) is moved aside for
+  // inspection; an intact one means something else writes this run.
+  if (fs::exists(final_dir)) {
+    const std::string problem = checkpoint_problem(final_dir.string());
+    RF_CHECK(!problem.empty(), "an intact checkpoint for step " + std::to_string(state.step) + " exists already",
+             final_dir.string(), "another process may be training this run; stop it, or remove the checkpoint");
+    const fs::path aside = fs::path(root) / (name + ".damaged");
+    fs::remove_all(aside);
+    fs::rename(final_dir, aside);
+    spdlog::warn("checkpoints: moved the damaged {} aside to {} ({})", name, aside.filename().string(), problem);
+  }
   const fs::path tmp = fs::path(root) / (".tmp_" + name);
   fs::remove_all(tmp);
   fs::create_directories(tmp);
   try {
     io::save_safetensors((tmp / "model.safetensors").string(), module_tensors(model), {{"format", "rflow"}});
     if (ema) io::save_safetensors((tmp / "ema.safetensors").string(), ema->state(), {{"format", "rflow"}});
-    if (optimizer) torch::save(*optimizer, (tmp / "optimizer.pt").string());
+    if (optimizer) {
+      torch::save(*optimizer, (tmp / "optimizer.pt").string());
+      io::sync_path((tmp / "optimizer.pt").string());
+    }
     nlohmann::json st{{"step", state.step},
                       {"rng", state.rng},
                       {"ema_updates", state.ema_updates},
@@ -88,8 +171,8 @@ std::string save_checkpoint(const std::string& root, const torch::nn::Module& mo
                       {"format_version", 1}};
     io::write_file_atomic((tmp / "state.json").string(), st.dump(2));
     io::write_file_atomic((tmp / "config.json").string(), config_json);
-    fs::remove_all(final_dir);
     fs::rename(tmp, final_dir);
+    io::sync_path(root);
   } catch (const std::exception& e) {
     std::error_code ec;
     fs::remove_all(tmp, ec);
@@ -100,26 +183,41 @@ std::string save_checkpoint(const std::string& root, const torch::nn::Module& mo
   // Prune older checkpoints only after the new one is in place.
   std::vector<fs::path> all;
   for (const auto& e : fs::directory_iterator(root))
-    if (e.is_directory() && e.path().filename().string().rfind("step_", 0) == 0) all.push_back(e.path());
+    if (e.is_directory() && is_step_name(e.path().filename().string())) all.push_back(e.path());
   std::sort(all.begin(), all.end());
   for (size_t i = 0; i + keep < all.size(); ++i) fs::remove_all(all[i]);
   return final_dir.string();
 }
 
 std::string resolve_checkpoint(const std::string& path) {
-  fs::path p(path);
-  if (fs::exists(p / "state.json")) return p.string();
-  for (const fs::path& root : {p, p / "checkpoints"}) {
-    fs::path latest = root / "LATEST";
-    if (fs::exists(latest)) {
-      std::string name = io::read_file(latest.string(), 4096);
-      while (!name.empty() && (name.back() == '\n' || name.back() == ' ')) name.pop_back();
-      fs::path dir = root / name;
-      RF_CHECK(fs::exists(dir / "state.json"), "LATEST points to a missing checkpoint '" + name + "'",
-               latest.string(), "delete LATEST to start over or restore the checkpoint");
+  const fs::path p(path);
+  if (fs::exists(p / "state.json")) {  // one checkpoint, named by the user: used as it is or refused
+    const std::string problem = checkpoint_problem(p.string());
+    RF_CHECK(problem.empty(), "damaged checkpoint: " + problem, p.string(),
+             "pass another checkpoint, or the run directory to use its newest intact one");
+    return p.string();
+  }
+  fs::path root;
+  for (const fs::path& r : {p, p / "checkpoints"})
+    if (fs::exists(r / "LATEST") || !step_dirs(r).empty()) {
+      root = r;
+      break;
+    }
+  if (root.empty()) return {};
+  // The newest checkpoint that validates. LATEST names the last one written, for people and other
+  // tools; it is not followed (a damaged or hand-edited LATEST must not decide what is loaded).
+  std::string skipped;
+  for (const auto& dir : step_dirs(root)) {
+    const std::string problem = checkpoint_problem(dir.string());
+    if (problem.empty()) {
+      if (!skipped.empty())
+        warn_once(dir.string(), "checkpoints: using " + dir.filename().string() + "; skipped damaged " + skipped);
       return dir.string();
     }
+    skipped += (skipped.empty() ? "" : "; ") + dir.filename().string() + " (" + problem + ")";
   }
+  RF_CHECK(skipped.empty(), "no intact checkpoint: " + skipped, root.string(),
+           "restore a checkpoint from a backup, or start the run over with --fresh");
   return {};
 }
 
@@ -173,7 +271,10 @@ void load_checkpoint(const std::string& dir, torch::nn::Module& model, Ema* ema,
 
 void load_weights(const std::string& dir, torch::nn::Module& model, bool use_ema) {
   const fs::path d(dir);
-  fs::path file = use_ema && fs::exists(d / "ema.safetensors") ? d / "ema.safetensors" : d / "model.safetensors";
+  const bool have_ema = fs::exists(d / "ema.safetensors");
+  if (use_ema && !have_ema)
+    warn_once(dir + "#ema", "checkpoint " + dir + " has no EMA weights (ema.safetensors); using the raw weights");
+  fs::path file = use_ema && have_ema ? d / "ema.safetensors" : d / "model.safetensors";
   RF_CHECK(fs::exists(file), "no weights in checkpoint", dir, "pass a checkpoint directory or a run directory");
   assign_module_tensors(model, io::load_safetensors(file.string()).tensors, file.string());
 }

@@ -28,9 +28,16 @@ std::string save_checkpoint(const std::string& root, const torch::nn::Module& mo
                             const torch::optim::Optimizer* optimizer, const CheckpointState& state,
                             const std::string& config_json, int64_t keep);
 
-// The directory LATEST points to, or "" when there is none. Accepts a run directory, a checkpoints
-// root or a checkpoint directory.
+// The checkpoint to load from a run directory, a checkpoints root or a checkpoint directory: the
+// newest step_* directory that validates (older ones are used with a warning naming what was
+// skipped), or "" when there is none. A checkpoint directory passed itself must validate. Throws
+// rflow::Error when checkpoints exist but none is intact. LATEST is written but not followed.
 std::string resolve_checkpoint(const std::string& path);
+
+// Why a checkpoint directory cannot be loaded ("" when it can): state.json (parses, step >= 0 and
+// matching the folder), config.json (a JSON object), the weight files (safetensors headers and
+// sizes, every weight finite) and optimizer.pt (a complete archive) are checked.
+std::string checkpoint_problem(const std::string& dir);
 
 CheckpointState read_checkpoint_state(const std::string& dir);
 

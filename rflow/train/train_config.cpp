@@ -7,7 +7,7 @@
 namespace rflow {
 
 void TrainConfig::validate() const {
-  RF_CHECK(steps >= 0, "steps must be >= 0", "train.steps", "");
+  RF_CHECK(steps >= 1, "steps must be >= 1", "train.steps", "a run with no step would be marked trained without a checkpoint");
   RF_CHECK(batch_size >= 1, "batch_size must be >= 1", "train.batch_size", "");
   RF_CHECK(precision == "fp32" || precision == "bf16", "unknown precision '" + precision + "'", "train.precision",
            "use fp32 or bf16");

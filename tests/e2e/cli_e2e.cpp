@@ -1,4 +1,5 @@
 // End-to-end: the CLI as a user runs it, on a small version of the demo config.
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cmath>
@@ -453,6 +454,62 @@ TEST(Cli, BadInputGivesOneClearLineAndExitCode1) {
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.out.find("train.lr"), std::string::npos);
   EXPECT_NE(r.out.find("rk4"), std::string::npos);
+}
+
+// What a hostile or careless user meets on a trained run: outputs that would replace a link are
+// refused, ambiguous or malformed inputs get one clear line, a damaged checkpoint is never loaded,
+// and a missing EMA is said out loud.
+TEST(Cli, UnsafeOutputsAndBadInputsOnATrainedRunAreRefusedClearly) {
+  rflow::test::TempDir dir;
+  const std::string tiny = " --set out_dir=" + dir.path().string() +
+                           " --set model.mlp.hidden=32 --set train.steps=50 --set train.ckpt_every=25"
+                           " --set 'stages=[\"train\"]' --set threads=1";
+  auto r = sh(cli() + " run " + demo() + tiny);
+  ASSERT_EQ(r.code, 0) << r.out;
+  const fs::path run = dir.path() / "demo_2d";
+  const std::string target = dir.file("real.npy"), link = dir.file("link.npy");
+  rflow::test::write_text(target, "keep");
+  fs::create_symlink(target, link);
+  r = sh(cli() + " sample " + run.string() + " -n 8 -o " + link);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("symbolic link"), std::string::npos) << r.out;
+  EXPECT_TRUE(fs::is_symlink(fs::symlink_status(link)));
+  EXPECT_EQ(rflow::test::read_text(target), "keep");
+
+  const std::string pts = dir.file("pts.npy");
+  rflow::io::write_npy(pts, torch::randn({16, 2}));
+  r = sh(cli() + " eval --samples " + pts + " --checkpoint " + run.string());
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("two ways"), std::string::npos) << r.out;
+  for (const auto& [shape, says] : std::vector<std::pair<std::vector<int64_t>, std::string>>{
+           {{16}, "2-D array"}, {{0, 2}, "no rows"}, {{16, 3}, "3 dimensions, the model 2"}}) {
+    rflow::io::write_npy(pts, torch::zeros(shape));
+    r = sh(cli() + " eval --likelihood --samples " + pts + " --checkpoint " + run.string());
+    EXPECT_EQ(r.code, 1) << says;
+    EXPECT_NE(r.out.find(says), std::string::npos) << r.out;
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << "one line: " << r.out;
+  }
+
+  // NaN in the newest checkpoint's weights: sampling falls back to the older one, says so, and
+  // its samples are finite.
+  const fs::path newest = run / "checkpoints" / "step_00000050" / "ema.safetensors";
+  auto st = rflow::io::load_safetensors(newest.string());
+  st.tensors[0].second.view(-1)[0] = std::numeric_limits<float>::quiet_NaN();
+  rflow::io::save_safetensors(newest.string(), st.tensors, st.metadata);
+  const std::string out = dir.file("s.npy");
+  r = sh(cli() + " sample " + run.string() + " -n 8 -o " + out);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("skipped damaged step_00000050"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("NaN/Inf"), std::string::npos) << r.out;
+  EXPECT_TRUE(torch::isfinite(rflow::io::read_npy(out)).all().item<bool>());
+  // Without its EMA file the older checkpoint is used with its raw weights, and the user is told.
+  fs::remove(run / "checkpoints" / "step_00000025" / "ema.safetensors");
+  r = sh(cli() + " sample " + run.string() + " -n 8 -o " + out);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("no EMA weights"), std::string::npos) << r.out;
+  r = sh(cli() + " run " + demo() + " --set out_dir=" + dir.file("zero") + " --set train.steps=0");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("train.steps"), std::string::npos) << r.out;
 }
 
 TEST(Cli, InfoSystemNamesTheKernelsAndTheUsersCoreWins) {

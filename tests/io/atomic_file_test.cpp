@@ -3,7 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
 #include <string>
+
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <thread>
 #include <vector>
 
@@ -148,3 +154,71 @@ TEST(ReadFile, EnforcesMaxBytes) {
 }
 
 }  // namespace
+
+namespace {
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const rflow::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+// Renaming over a symlink, a fifo or a device would replace it with a regular file (`-o /dev/full`
+// used to turn the device into a file): every such target is refused and left as it was.
+TEST(AtomicFile, RefusesTargetsThatAreNotRegularFilesAndLeavesThemAlone) {
+  TempDir dir;
+  write_text(dir.file("real"), "keep");
+  fs::create_symlink(dir.file("real"), dir.file("link"));
+  ASSERT_EQ(mkfifo(dir.file("fifo").c_str(), 0644), 0);
+  const std::string link_err = error_of([&] { rflow::io::write_file_atomic(dir.file("link"), "new"); });
+  EXPECT_NE(link_err.find("symbolic link"), std::string::npos) << link_err;
+  EXPECT_TRUE(fs::is_symlink(fs::symlink_status(dir.file("link"))));
+  EXPECT_EQ(read_text(dir.file("real")), "keep");
+  const std::string fifo_err = error_of([&] { rflow::io::write_file_atomic(dir.file("fifo"), "new"); });
+  EXPECT_NE(fifo_err.find("fifo"), std::string::npos) << fifo_err;
+  EXPECT_TRUE(fs::is_fifo(dir.file("fifo")));
+  // A dangling link is a link too: writing "through" it would create a file somewhere else.
+  fs::create_symlink(dir.file("nowhere"), dir.file("dangling"));
+  EXPECT_NE(error_of([&] { rflow::io::write_file_atomic(dir.file("dangling"), "x"); }).find("symbolic link"),
+            std::string::npos);
+  EXPECT_FALSE(fs::exists(dir.file("nowhere")));
+  EXPECT_TRUE(tmp_leftovers(dir.path()).empty());
+}
+
+// A write the file system refuses part-way (here a file-size limit standing in for a full disk:
+// the same short write and error path) leaves the previous contents and no temp file, and says why.
+TEST(AtomicFile, AWriteThatHitsTheLimitKeepsThePreviousFileAndSaysWhy) {
+  TempDir dir;
+  write_text(dir.file("f"), "previous");
+  rlimit old{};
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
+  auto* old_handler = signal(SIGXFSZ, SIG_IGN);  // the write then fails with EFBIG instead of killing us
+  rlimit small = old;
+  small.rlim_cur = 4096;
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  const std::string err = error_of([&] { rflow::io::write_file_atomic(dir.file("f"), std::string(100000, 'x')); });
+  setrlimit(RLIMIT_FSIZE, &old);
+  signal(SIGXFSZ, old_handler);
+  EXPECT_NE(err.find("File too large"), std::string::npos) << err;
+  EXPECT_NE(err.find("previous file is intact"), std::string::npos) << err;
+  EXPECT_EQ(read_text(dir.file("f")), "previous");
+  EXPECT_TRUE(tmp_leftovers(dir.path()).empty());
+}
+
+TEST(ReadFile, SaysWhyAFileCannotBeRead) {
+  TempDir dir;
+  write_text(dir.file("plain"), "x");
+  // A path through a regular file: not "missing", the reason from the system.
+  const std::string through = error_of([&] { rflow::io::read_file(dir.file("plain") + "/inner"); });
+  EXPECT_NE(through.find("Not a directory"), std::string::npos) << through;
+  EXPECT_NE(error_of([&] { rflow::io::read_file(dir.path().string()); }).find("a directory"), std::string::npos);
+  if (geteuid() != 0) {  // root reads anything: the permission case only exists for other users
+    write_text(dir.file("secret"), "x");
+    fs::permissions(dir.file("secret"), fs::perms::none);
+    const std::string denied = error_of([&] { rflow::io::read_file(dir.file("secret")); });
+    EXPECT_NE(denied.find("Permission denied"), std::string::npos) << denied;
+  }
+}

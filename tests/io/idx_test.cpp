@@ -73,7 +73,7 @@ TEST(Idx, CorruptFilesFailBeforeAllocatingWithTheReason) {
   EXPECT_NE(error_of(dir.file("huge2")).find("does not match its header"), std::string::npos);
   test::write_text(dir.file("cut.gz"), okgz.substr(0, okgz.size() / 2));
   EXPECT_NE(error_of(dir.file("cut.gz")), "no error");
-  EXPECT_NE(error_of(dir.file("missing")).find("no such IDX file"), std::string::npos);
+  EXPECT_NE(error_of(dir.file("missing")).find("file not found"), std::string::npos);
   test::write_text(dir.file("empty"), "");
   EXPECT_NE(error_of(dir.file("empty")).find("too short"), std::string::npos);
 }

@@ -452,6 +452,46 @@ TEST(NpyMatrix, RejectsWrongShapesAndTypes) {
   EXPECT_THROW(rflow::io::read_npy_matrix(path), rflow::Error);
 }
 
+// read_npy_samples: the one loader behind every CLI input of samples (eval, likelihood, --x0, fidnet).
+TEST(NpySamples, PointsAreCheckedAgainstTheModelsDimension) {
+  TempDir dir;
+  const std::string path = dir.file("s.npy");
+  rflow::io::write_npy(path, at::randn({5, 3}, at::kDouble));
+  EXPECT_EQ(rflow::io::read_npy_samples(path, {3}).scalar_type(), at::kFloat);
+  expect_error_mentions([&] { rflow::io::read_npy_samples(path, {2}); }, "3 dimensions, the model 2");
+  rflow::io::write_npy(path, at::zeros({4}));  // 1-D: not points
+  expect_error_mentions([&] { rflow::io::read_npy_samples(path, {2}); }, "2-D array");
+  rflow::io::write_npy(path, at::zeros({0, 2}));
+  expect_error_mentions([&] { rflow::io::read_npy_samples(path, {2}); }, "no rows");
+  rflow::io::write_npy(path, at::zeros({4, 2}, at::kChar));  // int8 points are refused, as in training
+  expect_error_mentions([&] { rflow::io::read_npy_samples(path, {2}); }, "float32 or float64");
+  at::Tensor nan = at::zeros({3, 2});
+  nan[1][0] = std::numeric_limits<float>::quiet_NaN();
+  rflow::io::write_npy(path, nan);
+  expect_error_mentions([&] { rflow::io::read_npy_samples(path, {2}); }, "row 1");
+}
+
+TEST(NpySamples, ImagesTakeUint8OrFloatAndOneChannelWithoutTheAxis) {
+  TempDir dir;
+  const std::string path = dir.file("i.npy");
+  at::Tensor u8 = at::full({2, 4, 4}, 255, at::kByte);
+  u8[1].fill_(0);
+  rflow::io::write_npy(path, u8);
+  const at::Tensor x = rflow::io::read_npy_samples(path, {1, 4, 4});
+  EXPECT_EQ(x.sizes(), (std::vector<int64_t>{2, 1, 4, 4}));
+  EXPECT_FLOAT_EQ(x[0].max().item<float>(), 1.0f);
+  EXPECT_FLOAT_EQ(x[1].min().item<float>(), -1.0f);
+  expect_error_mentions([&] { rflow::io::read_npy_samples(path, {1, 8, 8}); }, "the model makes");
+  rflow::io::write_npy(path, at::zeros({2, 1, 4, 4}, at::kInt));
+  expect_error_mentions([&] { rflow::io::read_npy_samples(path, {1, 4, 4}); }, "uint8");
+  at::Tensor f = at::zeros({3, 1, 4, 4});
+  f[2][0][1][1] = std::numeric_limits<float>::infinity();
+  rflow::io::write_npy(path, f);
+  expect_error_mentions([&] { rflow::io::read_npy_samples(path, {1, 4, 4}); }, "image 2");
+  rflow::io::write_npy(path, at::zeros({2, 4}));
+  expect_error_mentions([&] { rflow::io::read_npy_samples(path, {1, 4, 4}); }, "expected images");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Interop with numpy itself
 

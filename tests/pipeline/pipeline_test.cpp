@@ -7,6 +7,8 @@
 #include <torch/torch.h>
 
 #include "rflow/data/pair_shards.h"
+#include "rflow/core/error.h"
+#include "rflow/io/directory_lock.h"
 #include "rflow/io/safetensors.h"
 #include "rflow/pipeline/chain.h"
 #include "rflow/pipeline/pipeline.h"
@@ -108,4 +110,24 @@ TEST(Pipeline, AStudentRunStartsOverWhenItsTeacherRunIsRetrainedToTheSameStep) {
   EXPECT_FALSE(same(first, second)) << "the student of the old teacher was kept";
   const std::string fresh = run_pipeline(tiny(dir.path(), "fresh_student", from_teacher));
   EXPECT_TRUE(same(second, weights(fresh))) << "the student resumed instead of starting over";
+}
+
+// While one process runs a run directory, a second `rflow run` on it — or `--fresh`, which would
+// delete the first one's files under it — is refused before it touches anything.
+TEST(Pipeline, ARunDirectoryInUseIsRefusedAndFreshDeletesNothing) {
+  test::TempDir dir;
+  RunConfig cfg = tiny(dir.path(), "busy", {"stages=[\"train\"]"});
+  const std::string run = run_pipeline(cfg);
+  const std::string before = test::read_text(run + "/metrics.jsonl");
+  io::DirectoryLock held(run, "rflow run (another process)");
+  for (bool fresh : {false, true}) {
+    try {
+      run_pipeline(cfg, {fresh, {}});
+      ADD_FAILURE() << "ran beside another holder (fresh = " << fresh << ")";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("in use by process"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(test::read_text(run + "/metrics.jsonl"), before);
+    EXPECT_TRUE(fs::exists(run + "/stages/train.done"));
+  }
 }

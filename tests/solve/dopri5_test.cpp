@@ -1,10 +1,12 @@
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "rflow/core/error.h"
 #include "rflow/solve/solver.h"
 
 using namespace rflow;
@@ -139,4 +141,31 @@ TEST(Dopri5, MaxAndMinStepBoundTheStepsTaken) {
   auto floored = solve(oscillator(), s0, o);
   EXPECT_LE(floored.accepted, 4);
   EXPECT_NEAR(floored.t_reached[0].item<double>(), 1.0, 1e-6);
+}
+
+// With no budget set, an adaptive solve still stops: a stiff field forces steps of ~1e-7, and the
+// default cap of 100 000 evaluations returns the partial state as budget_exhausted.
+TEST(Dopri5, NoBudgetStillStopsAtTheDefaultCap) {
+  SolveOptions o;
+  o.method = "dopri5";
+  ASSERT_EQ(o.max_nfe, 0);
+  auto r = solve([](const at::Tensor& x, const at::Tensor&) { return -1e7 * x; }, torch::ones({1, 1}, torch::kFloat64), o);
+  EXPECT_EQ(r.status, SolveStatus::kBudgetExhausted);
+  EXPECT_LE(r.nfe.max().item<int64_t>(), SolveOptions::kDefaultNfeCap);
+  EXPECT_GT(r.nfe.max().item<int64_t>(), SolveOptions::kDefaultNfeCap - 20);
+  EXPECT_LT(r.t_reached.max().item<double>(), 1.0);
+}
+
+TEST(SolveOptions, StepLimitsThatCannotEndAreRefused) {
+  SolveOptions o;
+  o.method = "dopri5";
+  o.min_step = 1e-300;
+  EXPECT_THROW(o.validate("test"), Error);
+  o.min_step = 1e-7;
+  o.max_step = 1e-9;  // below the floor
+  EXPECT_THROW(o.validate("test"), Error);
+  o.max_step = std::numeric_limits<double>::infinity();
+  EXPECT_THROW(o.validate("test"), Error);
+  o.max_step = 0;
+  EXPECT_NO_THROW(o.validate("test"));
 }

@@ -1,4 +1,6 @@
 #include <algorithm>
+#include <functional>
+#include <limits>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -9,6 +11,7 @@
 
 #include "rflow/core/error.h"
 #include "rflow/core/rng.h"
+#include "rflow/io/safetensors.h"
 #include "rflow/methods/method_config.h"
 #include "rflow/nn/ema.h"
 #include "rflow/nn/mlp.h"
@@ -267,5 +270,115 @@ TEST(Trainer, AdamWDecaysEachWeightByLrTimesDecayPerStep) {
       EXPECT_LT(worst, 1e-6) << "AdamW is not decoupled decay";
     else
       EXPECT_GT(worst, 0.05) << "Adam's L2 decay looks like AdamW's: the optimizer setting is ignored";
+  }
+}
+
+namespace {
+
+using Damage = std::function<void(const fs::path&)>;
+
+// The ways a checkpoint was found broken (disk errors, a crash in another tool, hand edits).
+std::vector<std::pair<std::string, Damage>> damages() {
+  auto rewrite = [](const fs::path& f, const std::string& text) { test::write_text(f.string(), text); };
+  return {
+      {"truncated weights", [](const fs::path& d) { fs::resize_file(d / "model.safetensors", fs::file_size(d / "model.safetensors") / 2); }},
+      {"truncated EMA", [](const fs::path& d) { fs::resize_file(d / "ema.safetensors", 100); }},
+      {"missing weights", [](const fs::path& d) { fs::remove(d / "model.safetensors"); }},
+      {"NaN weights", [](const fs::path& d) {
+         auto st = io::load_safetensors((d / "ema.safetensors").string());
+         st.tensors[0].second.view(-1)[0] = std::numeric_limits<float>::quiet_NaN();
+         io::save_safetensors((d / "ema.safetensors").string(), st.tensors, st.metadata);
+       }},
+      {"state of another step", [=](const fs::path& d) {
+         auto j = nlohmann::json::parse(test::read_text((d / "state.json").string()));
+         j["step"] = 150;
+         rewrite(d / "state.json", j.dump());
+       }},
+      {"negative step", [=](const fs::path& d) {
+         auto j = nlohmann::json::parse(test::read_text((d / "state.json").string()));
+         j["step"] = -1;
+         rewrite(d / "state.json", j.dump());
+       }},
+      {"torn state.json", [=](const fs::path& d) { rewrite(d / "state.json", "{\"step\": 2"); }},
+      {"config.json not JSON", [=](const fs::path& d) { rewrite(d / "config.json", "\x01\x02garbage"); }},
+      {"truncated optimizer state", [](const fs::path& d) { fs::resize_file(d / "optimizer.pt", 100); }},
+  };
+}
+
+}  // namespace
+
+// A damaged newest checkpoint must not stop sample/info/resume while an older one is intact: the
+// newest checkpoint that validates is used (with a warning naming the skipped one). LATEST is not
+// followed: deleted, or pointing outside the run, it changes nothing.
+TEST(Checkpoint, ADamagedNewestCheckpointFallsBackToTheNewestIntactOne) {
+  test::TempDir dir;
+  {
+    Fixture s(3);
+    Trainer(small_train(200), s.model, *s.method, *s.data, dir.file("run"), "{}", torch::kCPU).run();
+  }
+  int i = 0;
+  for (const auto& [what, damage] : damages()) {
+    const fs::path copy = dir.file("copy" + std::to_string(i++));
+    fs::copy(dir.file("run"), copy, fs::copy_options::recursive);
+    damage(copy / "checkpoints" / "step_00000200");
+    const fs::path ck = resolve_checkpoint(copy.string());
+    EXPECT_EQ(ck.filename(), "step_00000150") << what;
+    EXPECT_NE(checkpoint_problem((copy / "checkpoints" / "step_00000200").string()), "") << what;
+    // Named by itself, the damaged checkpoint is refused with the reason.
+    EXPECT_THROW(resolve_checkpoint((copy / "checkpoints" / "step_00000200").string()), Error) << what;
+  }
+  const fs::path run = dir.file("run");
+  fs::remove(run / "checkpoints" / "LATEST");
+  EXPECT_EQ(fs::path(resolve_checkpoint(run.string())).filename(), "step_00000200");
+  test::write_text((run / "checkpoints" / "LATEST").string(), "../../../../etc\n");
+  EXPECT_EQ(fs::path(resolve_checkpoint(run.string())).filename(), "step_00000200");
+  // Nothing intact at all: an error that says so, not a silent start from step 0.
+  for (const char* step : {"step_00000050", "step_00000100", "step_00000150", "step_00000200"})
+    fs::resize_file(run / "checkpoints" / step / "model.safetensors", 10);
+  try {
+    resolve_checkpoint(run.string());
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no intact checkpoint"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("step_00000050"), std::string::npos) << e.what();
+  }
+}
+
+// Resuming past a damaged checkpoint: training continues from the newest intact one, the damaged
+// one is moved aside (never overwritten), and the result equals an uninterrupted run bit for bit.
+TEST(Checkpoint, ResumePastADamagedCheckpointEqualsAnUninterruptedRun) {
+  test::TempDir dir;
+  {
+    Fixture s(3);
+    Trainer(small_train(300), s.model, *s.method, *s.data, dir.file("straight"), "{}", torch::kCPU).run();
+  }
+  {
+    Fixture s(3);
+    Trainer(small_train(300), s.model, *s.method, *s.data, dir.file("damaged"), "{}", torch::kCPU).run(200);
+  }
+  const fs::path ckpts = dir.file("damaged/checkpoints");
+  fs::resize_file(ckpts / "step_00000200" / "ema.safetensors", 64);
+  fs::remove(ckpts / "LATEST");  // what the old error message told users to do
+  Fixture s(12345);
+  auto r = Trainer(small_train(300), s.model, *s.method, *s.data, dir.file("damaged"), "{}", torch::kCPU).run();
+  EXPECT_EQ(r.resumed_from, 150);
+  EXPECT_EQ(r.step, 300);
+  EXPECT_TRUE(fs::exists(ckpts / "step_00000200.damaged"));
+  EXPECT_EQ(checkpoint_problem((ckpts / "step_00000200").string()), "");
+  Fixture a(0), b(0);
+  load_weights(resolve_checkpoint(dir.file("straight")), *a.model, true);
+  load_weights(resolve_checkpoint(dir.file("damaged")), *b.model, true);
+  expect_modules_equal(*a.model, *b.model);
+}
+
+TEST(Checkpoint, AnIntactStepIsNeverOverwritten) {
+  test::TempDir dir;
+  Fixture s(1);
+  save_checkpoint(dir.file("ck"), *s.model, nullptr, nullptr, CheckpointState{7, rng_state()}, "{}", 5);
+  try {
+    save_checkpoint(dir.file("ck"), *s.model, nullptr, nullptr, CheckpointState{7, rng_state()}, "{}", 5);
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("exists already"), std::string::npos) << e.what();
   }
 }

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "rflow/core/error.h"
+#include "rflow/pipeline/run_config.h"
 #include "rflow/train/train_config.h"
 
 using namespace rflow;
@@ -42,4 +44,16 @@ TEST(LearningRate, ConstantAfterWarmupAndNoWarmup) {
   c.min_lr_ratio = 0;
   EXPECT_DOUBLE_EQ(learning_rate(c, 0), 2e-3);
   EXPECT_NEAR(learning_rate(c, 100), 0.0, 1e-18);
+}
+
+// A run of zero steps would be marked trained without a checkpoint; a thread count far beyond any
+// machine hangs creating threads. Both are refused when the config is read.
+TEST(TrainConfigBounds, ZeroStepsAndAbsurdThreadCountsAreRefused) {
+  TrainConfig tc;
+  tc.steps = 0;
+  EXPECT_THROW(tc.validate(), Error);
+  tc.steps = 1;
+  EXPECT_NO_THROW(tc.validate());
+  EXPECT_THROW(load_run_config("", {"threads=100000"}), Error);
+  EXPECT_NO_THROW(load_run_config("", {"threads=2"}));
 }

@@ -45,7 +45,7 @@ void add_eval(CLI::App& app) {
       RF_CHECK(!a->samples.empty() && !a->checkpoint.empty(), "--likelihood needs --samples and --checkpoint",
                "rflow eval", "e.g. rflow eval --likelihood --samples points.npy --checkpoint runs/demo_2d");
       LoadedModel m = load_model(a->checkpoint, true, c10::Device(c10::kCPU));
-      at::Tensor pts = io::read_npy(a->samples).to(torch::kFloat32);
+      at::Tensor pts = io::read_npy_samples(a->samples, m.model->sample_shape());
       auto& coupling = m.data;
       const SolveOptions& opt = a->solve;
       LikelihoodOptions lo;
@@ -61,11 +61,18 @@ void add_eval(CLI::App& app) {
                        {"status", to_string(r.solve.status)},
                        {"solver", opt.method},
                        {"divergence", a->divergence}};
+      const int64_t bad = torch::logical_not(torch::isfinite(r.log_p)).sum().item<int64_t>();
+      if (bad > 0) j["status"] = "non_finite", j["non_finite_points"] = bad, j["mean_log_p"] = nullptr, j["bits_per_dim"] = nullptr;
       std::cout << j.dump() << std::endl;
+      RF_CHECK(bad == 0, std::to_string(bad) + " of " + std::to_string(pts.size(0)) + " log-densities are NaN/Inf",
+               a->samples, "the weights may be damaged or the solve unstable: try a tighter --rtol or another solver");
       return;
     }
     RF_CHECK(!a->samples.empty() || !a->checkpoint.empty(), "nothing to evaluate", "rflow eval",
              "pass --samples FILE.npy or --checkpoint RUN_DIR");
+    RF_CHECK(a->samples.empty() || a->checkpoint.empty(), "--samples and --checkpoint are two ways to get the samples",
+             "rflow eval", "pass one: --samples FILE.npy (compare a file) or --checkpoint RUN_DIR (sample the model); "
+                           "--likelihood uses both (log p of the file's points under the model)");
     RF_CHECK(a->n >= 2 && a->n <= 5000, "--num must be in [2, 5000]", "rflow eval", "");
     at::Tensor xs, ref;
     std::unique_ptr<LoadedModel> m;
@@ -73,11 +80,14 @@ void add_eval(CLI::App& app) {
       m = std::make_unique<LoadedModel>(load_model(a->checkpoint, true, c10::Device(c10::kCPU)));
       seed_all(static_cast<uint64_t>(a->seed));
       xs = solve(*m->model, m->data->source().sample(a->n), a->solve).x;
+      const int64_t bad = torch::logical_not(torch::isfinite(xs)).flatten(1).any(1).sum().item<int64_t>();
+      RF_CHECK(bad == 0, std::to_string(bad) + " of " + std::to_string(a->n) + " samples have NaN/Inf values",
+               a->checkpoint, "the weights may be damaged or the solver unstable: try another solver");
     } else {
-      xs = io::read_npy(a->samples);
+      xs = io::read_npy_samples(a->samples);
     }
     if (!a->reference.empty()) {
-      ref = io::read_npy(a->reference);
+      ref = io::read_npy_samples(a->reference, m ? m->model->sample_shape() : std::vector<int64_t>(xs.sizes().begin() + 1, xs.sizes().end()));
     } else {
       RF_CHECK(m, "no reference", "rflow eval", "pass --reference FILE.npy (or --checkpoint to use its target)");
       seed_all(static_cast<uint64_t>(a->seed) + 1);

@@ -83,8 +83,7 @@ void add_fidnet(CLI::App& app) {
     use_all_cores();
     eval::FidNetInfo i;
     eval::FidNet net = eval::cached_fidnet(*net_path, &i);
-    at::Tensor x = io::read_npy(*samples);
-    if (x.scalar_type() == torch::kUInt8) x = x.to(torch::kFloat32) / 127.5 - 1;
+    at::Tensor x = io::read_npy_samples(*samples, {1, 28, 28});
     auto test = load_fashion_mnist(*data, "test", false);
     const double fid = eval::fid_proxy(net, x, eval::feature_stats(eval::fidnet_features(net, test->all())));
     std::cout << fmt::format("fid_proxy {:.4f}  ({} samples vs {} test images, fidnet {})\n", fid, x.size(0),

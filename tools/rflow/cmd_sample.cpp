@@ -57,11 +57,7 @@ void add_sample(CLI::App& app) {
     RF_CHECK(a->n >= 1, "--num must be >= 1", "rflow sample", "");
     at::Tensor x0;
     if (!a->x0.empty()) {
-      x0 = io::read_npy(a->x0).to(torch::kFloat32);
-      auto want = m.model->sample_shape();
-      RF_CHECK(x0.dim() == int64_t(want.size()) + 1 && std::vector<int64_t>(x0.sizes().begin() + 1, x0.sizes().end()) == want,
-               "--x0 has shape " + shape_str(x0) + " but the model expects [N] + " + shape_str(want),
-               a->x0, "");
+      x0 = io::read_npy_samples(a->x0, m.model->sample_shape());
     } else {
       seed_all(static_cast<uint64_t>(a->seed));
       x0 = m.data->source().sample(a->n);
@@ -124,7 +120,13 @@ void add_sample(CLI::App& app) {
                      {"nfe_per_sample", r.nfe.max().item<int64_t>()},
                      {"nfe_mean", r.nfe.to(torch::kFloat64).mean().item<double>()},
                      {"seconds", secs}};
+    // Samples with NaN/Inf are written (to look at) but are never "ok": the status says so and
+    // the exit code is 1.
+    const int64_t bad = torch::logical_not(torch::isfinite(r.x)).flatten(1).any(1).sum().item<int64_t>();
+    if (bad > 0) j["status"] = "non_finite", j["non_finite_samples"] = bad;
     std::cout << j.dump() << std::endl;
+    RF_CHECK(bad == 0, std::to_string(bad) + " of " + std::to_string(x0.size(0)) + " samples have NaN/Inf values",
+             a->out, "the weights may be damaged or the solver unstable: try `rflow info` on the run, or another solver");
   });
 }
 
