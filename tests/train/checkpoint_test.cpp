@@ -1,3 +1,6 @@
+#include <signal.h>
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <functional>
 #include <limits>
@@ -381,4 +384,31 @@ TEST(Checkpoint, AnIntactStepIsNeverOverwritten) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("exists already"), std::string::npos) << e.what();
   }
+}
+
+// A checkpoint write that the file system refuses part-way (a file-size limit standing in for a
+// full disk) fails with the reason, leaves no half-written checkpoint, and the previous one is
+// still the one loaded.
+TEST(Checkpoint, AWriteThatFailsPartWayKeepsThePreviousCheckpoint) {
+  test::TempDir dir;
+  Fixture s(1);
+  const std::string first = save_checkpoint(dir.file("ck"), *s.model, nullptr, nullptr, CheckpointState{1, rng_state()}, "{}", 5);
+  rlimit old{};
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
+  auto* old_handler = signal(SIGXFSZ, SIG_IGN);
+  rlimit small = old;
+  small.rlim_cur = 2048;  // the model file is ~13 KB
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  std::string err;
+  try {
+    save_checkpoint(dir.file("ck"), *s.model, nullptr, nullptr, CheckpointState{2, rng_state()}, "{}", 5);
+  } catch (const Error& e) {
+    err = e.what();
+  }
+  setrlimit(RLIMIT_FSIZE, &old);
+  signal(SIGXFSZ, old_handler);
+  EXPECT_NE(err.find("File too large"), std::string::npos) << err;
+  EXPECT_EQ(resolve_checkpoint(dir.file("ck")), first);
+  for (const auto& e : fs::directory_iterator(dir.file("ck")))
+    EXPECT_EQ(e.path().filename().string().find("tmp"), std::string::npos) << e.path();
 }
