@@ -67,9 +67,12 @@ namespace {
 // exp(x) for the activation loops, written so that it vectorises (libm's expf does not without
 // -ffast-math): x = k·ln2 + r with |r| ≤ ln2/2 (ln2 split in two for the subtraction), e^r by a
 // degree-6 polynomial (Cephes' expf coefficients), 2^k through the exponent bits. Relative error
-// ≈ 2e-7; inputs are clamped to [-87, 88] (sigmoid needs no more).
+// ≈ 2e-7; inputs are clamped to [-87, 88] (sigmoid needs no more). The clamp is written so that a
+// NaN lands on -87: converting NaN to an integer, and shifting the result, would be undefined (the
+// callers' z still carries the NaN into their output).
 inline float exp_approx(float x) {
-  x = std::min(std::max(x, -87.0f), 88.0f);
+  x = x > -87.0f ? x : -87.0f;
+  x = x < 88.0f ? x : 88.0f;
   const float fk = x * 1.44269504088896341f + std::copysign(0.5f, x);
   const int32_t k = static_cast<int32_t>(fk);  // rounds to nearest through the ±0.5
   const float kf = static_cast<float>(k);
@@ -81,7 +84,7 @@ inline float exp_approx(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   const float e = p * r * r + r + 1.0f;
-  const int32_t bits = (k + 127) << 23;
+  const uint32_t bits = static_cast<uint32_t>(k + 127) << 23;
   float scale;
   std::memcpy(&scale, &bits, sizeof scale);
   return e * scale;

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "rflow/core/error.h"
+#include "rflow/core/json_int.h"
 #include "rflow/io/atomic_file.h"
 
 namespace rflow::eval {
@@ -35,8 +36,8 @@ void from_json(const nlohmann::json& j, SolverResult& r) {
   r.solver = j.value("solver", std::string());
   r.tag = j.value("tag", std::string());
   r.nfe = j.value("nfe", 0.0);
-  r.steps = j.value("steps", int64_t(0));
-  r.checkpoint_step = j.value("checkpoint_step", int64_t(0));
+  r.steps = json_int64_or(j, "steps", 0, "eval result");
+  r.checkpoint_step = json_int64_or(j, "checkpoint_step", 0, "eval result");
   r.samples_per_second = j.value("samples_per_second", 0.0);
   r.settings = j.value("settings", nlohmann::json());
   if (j.contains("scores")) {

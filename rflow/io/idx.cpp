@@ -125,6 +125,13 @@ at::Tensor read_idx(const std::string& path) {
            "IDX data length does not match its header: header says " + std::to_string(header + bytes) + " bytes, file has " +
                std::to_string(total),
            path, "the file is truncated or not what it claims to be");
+  // The trailer only knows the length mod 2^32, so a tiny gzip file can claim gigabytes; deflate
+  // cannot expand more than 1032:1, so anything beyond that is refused before allocating.
+  const uint64_t on_disk = static_cast<uint64_t>(fs::file_size(path));
+  RF_CHECK(!gz || header + bytes <= 1032 * on_disk + 1024,
+           "IDX header claims " + std::to_string(header + bytes) + " bytes, more than a gzip file of " +
+               std::to_string(on_disk) + " bytes can hold",
+           path, "the file is corrupt or not what it claims to be");
   at::Tensor out = torch::empty(shape, torch::TensorOptions().dtype(type->dtype));
   auto* dst = static_cast<unsigned char*>(out.data_ptr());
   RF_CHECK(in.read(dst, bytes) == bytes, "IDX data is truncated", path, "reinstall or re-download the file");

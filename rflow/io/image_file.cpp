@@ -16,6 +16,9 @@ void append_bytes(void* ctx, void* data, int size) {
   static_cast<std::string*>(ctx)->append(static_cast<const char*>(data), static_cast<size_t>(size));
 }
 constexpr int kMaxSide = 1 << 14;
+// A 100-byte PNG can claim 16384×16384 pixels: decoding it would take a gigabyte. Data-set images
+// are far smaller, so a header beyond 2^25 pixels (e.g. 8192×4096) is refused before decoding.
+constexpr int64_t kMaxPixels = int64_t(1) << 25;
 }  // namespace
 
 std::string encode_png(const at::Tensor& image, const std::string& path) {
@@ -40,8 +43,9 @@ at::Tensor read_image(const std::string& path, int channels) {
   int w = 0, h = 0, c = 0;
   RF_CHECK(data.size() < (size_t(1) << 31) && stbi_info_from_memory(buf, len, &w, &h, &c) != 0,
            std::string("not a readable image (") + stbi_failure_reason() + ")", path, "PNG, JPEG, BMP, TGA, GIF, PNM are supported");
-  RF_CHECK(w > 0 && h > 0 && w <= kMaxSide && h <= kMaxSide,
-           "image size " + std::to_string(w) + "×" + std::to_string(h) + " is out of range", path, "at most 16384 per side");
+  RF_CHECK(w > 0 && h > 0 && w <= kMaxSide && h <= kMaxSide && int64_t(w) * h <= kMaxPixels,
+           "image size " + std::to_string(w) + "×" + std::to_string(h) + " is out of range", path,
+           "at most 16384 per side and 33.5 million pixels");
   int got_c = 0;
   stbi_uc* px = stbi_load_from_memory(buf, len, &w, &h, &got_c, channels);
   RF_CHECK(px != nullptr, std::string("image decoding failed (") + stbi_failure_reason() + ")", path, "the file is damaged");

@@ -13,6 +13,7 @@
 
 #include "rflow/core/error.h"
 #include "rflow/core/fingerprint.h"
+#include "rflow/core/json_int.h"
 #include "rflow/core/tensor_util.h"
 #include "rflow/io/atomic_file.h"
 #include "rflow/io/safetensors.h"
@@ -227,9 +228,9 @@ CheckpointState read_checkpoint_state(const std::string& dir) {
   try {
     j = nlohmann::json::parse(io::read_file(path, 1 << 26));
     CheckpointState s;
-    s.step = j.at("step").get<int64_t>();
+    s.step = json_int64(j.at("step"), "step", path);
     s.rng = j.at("rng").get<std::string>();
-    s.ema_updates = j.value("ema_updates", int64_t(0));
+    s.ema_updates = json_int64_or(j, "ema_updates", 0, path);
     s.metrics_json = j.value("metrics", nlohmann::json::object()).dump();
     return s;
   } catch (const nlohmann::json::exception& e) {

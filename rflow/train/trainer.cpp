@@ -10,11 +10,13 @@
 
 #include <ATen/autocast_mode.h>
 
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
 #include "rflow/core/cpu_features.h"
 #include "rflow/core/error.h"
+#include "rflow/core/json_int.h"
 #include "rflow/core/progress.h"
 #include "rflow/core/rng.h"
 #include "rflow/io/atomic_file.h"
@@ -103,9 +105,11 @@ void truncate_metrics(const std::string& path, int64_t step) {
   while (std::getline(in, line)) {
     if (line.empty()) continue;
     try {
-      if (nlohmann::json::parse(line).value("step", int64_t(0)) > step) continue;
+      if (json_int64_or(nlohmann::json::parse(line), "step", 0, path) > step) continue;
     } catch (const nlohmann::json::exception&) {
       continue;  // a torn last line from a crash
+    } catch (const Error&) {
+      continue;  // a damaged one
     }
     kept += line + "\n";
   }
@@ -158,6 +162,13 @@ TrainResult Trainer::run(int64_t stop_at) {
   TrainResult res;
   int64_t step = 0;
   if (std::string ckpt = resolve_checkpoint(ckpt_root); !ckpt.empty()) {
+    // A checkpoint copied in from another run can match every tensor shape and still be another
+    // model (its time embedding, its activation): the model sections must agree.
+    const auto theirs = nlohmann::json::parse(read_checkpoint_config(ckpt), nullptr, false);
+    const auto ours = nlohmann::json::parse(config_json_, nullptr, false);
+    if (theirs.is_object() && ours.is_object() && theirs.contains("model") && ours.contains("model"))
+      RF_CHECK(theirs["model"] == ours["model"], "the checkpoint was written for another model than this run's",
+               ckpt + "/config.json", "resume it with the config it was made with, or start this run over (--fresh)");
     load_checkpoint(ckpt, *model_, &ema, optimizer.get());
     if (fused) fused->adopt_state();
     CheckpointState st = read_checkpoint_state(ckpt);

@@ -1,3 +1,5 @@
+#include <zlib.h>
+
 #include <filesystem>
 
 #include <gtest/gtest.h>
@@ -87,4 +89,19 @@ TEST(Idx, ReadsDebiansFashionMnist) {
   EXPECT_TRUE(torch::equal(labels.slice(0, 0, 5), torch::tensor({9, 2, 1, 1, 6}, torch::kUInt8)));
   EXPECT_TRUE(torch::equal(torch::bincount(labels.to(torch::kInt64)), torch::full({10}, 1000, torch::kInt64)));
   EXPECT_EQ(images[0].to(torch::kInt64).sum().item<int64_t>(), 33456);
+}
+
+// Found by fuzzing: the gzip trailer knows the length only mod 2^32, so a 40-byte gzip file whose
+// header claims 2^32 more bytes than it holds passed the length check and allocated them. A claim
+// beyond deflate's 1032:1 ratio is refused before any allocation.
+TEST(Idx, AGzipFileCannotClaimMoreThanDeflateCanHold) {
+  test::TempDir dir;
+  // ubyte, 2 dims [4, 2^30]: 4 GiB of data claimed, none present; 12 + 2^32 ≡ 12 (mod 2^32).
+  const unsigned char head[12] = {0, 0, 0x08, 2, 0, 0, 0, 4, 0x40, 0, 0, 0};
+  const std::string path = dir.file("bomb.idx.gz");
+  gzFile f = gzopen(path.c_str(), "wb");
+  gzwrite(f, head, sizeof head);
+  gzclose(f);
+  const std::string err = error_of(path);
+  EXPECT_NE(err.find("more than a gzip file"), std::string::npos) << err;
 }

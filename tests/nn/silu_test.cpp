@@ -1,5 +1,8 @@
 // rflow::silu against torch::silu: values and gradients over the whole float range that matters
 // (including saturated tails), and the layouts and dtypes that take torch's own kernel.
+#include <cmath>
+#include <limits>
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -31,4 +34,18 @@ TEST(Silu, NoGradAndOtherLayoutsAgree) {
   EXPECT_TRUE(torch::equal(rflow::silu(t), torch::silu(t)));
   auto d = x.to(torch::kDouble);
   EXPECT_TRUE(torch::equal(rflow::silu(d), torch::silu(d)));
+}
+
+// NaN in, NaN out, and no undefined behaviour on the way (the exponent trick once shifted the
+// integer of a NaN); saturated inputs give the limits.
+TEST(Silu, NanPropagatesAndExtremesSaturate) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  at::Tensor x = torch::tensor({nan, 1e30f, -1e30f, 100.0f, -100.0f, 0.0f});
+  at::Tensor y = rflow::silu(x);
+  EXPECT_TRUE(std::isnan(y[0].item<float>()));
+  EXPECT_FLOAT_EQ(y[1].item<float>(), 1e30f);
+  EXPECT_NEAR(y[2].item<float>(), 0.0f, 1e-6);
+  EXPECT_FLOAT_EQ(y[3].item<float>(), 100.0f);
+  EXPECT_NEAR(y[4].item<float>(), 0.0f, 1e-30);
+  EXPECT_EQ(y[5].item<float>(), 0.0f);
 }

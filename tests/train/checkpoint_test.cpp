@@ -303,6 +303,12 @@ std::vector<std::pair<std::string, Damage>> damages() {
          rewrite(d / "state.json", j.dump());
        }},
       {"torn state.json", [=](const fs::path& d) { rewrite(d / "state.json", "{\"step\": 2"); }},
+      // Found by fuzzing: a float step was cast to an integer, undefined beyond int64's range.
+      {"step not an integer", [=](const fs::path& d) {
+         auto j = nlohmann::json::parse(test::read_text((d / "state.json").string()));
+         j["step"] = 1.01e66;
+         rewrite(d / "state.json", j.dump());
+       }},
       {"config.json not JSON", [=](const fs::path& d) { rewrite(d / "config.json", "\x01\x02garbage"); }},
       {"truncated optimizer state", [](const fs::path& d) { fs::resize_file(d / "optimizer.pt", 100); }},
   };
@@ -411,4 +417,23 @@ TEST(Checkpoint, AWriteThatFailsPartWayKeepsThePreviousCheckpoint) {
   EXPECT_EQ(resolve_checkpoint(dir.file("ck")), first);
   for (const auto& e : fs::directory_iterator(dir.file("ck")))
     EXPECT_EQ(e.path().filename().string().find("tmp"), std::string::npos) << e.path();
+}
+
+// A checkpoint written for another model (here: another model section in its config.json, with
+// tensors of the same shapes) is not resumed into this run's model.
+TEST(Checkpoint, ResumeRefusesACheckpointOfAnotherModel) {
+  test::TempDir dir;
+  {
+    Fixture s(3);
+    Trainer(small_train(100), s.model, *s.method, *s.data, dir.file("run"), R"({"model": {"embedding": "sinusoidal"}})",
+            torch::kCPU).run(50);
+  }
+  Fixture s(3);
+  try {
+    Trainer(small_train(100), s.model, *s.method, *s.data, dir.file("run"), R"({"model": {"embedding": "fourier"}})",
+            torch::kCPU).run();
+    ADD_FAILURE() << "resumed another model's checkpoint";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("another model"), std::string::npos) << e.what();
+  }
 }
