@@ -1,5 +1,6 @@
 #include "rflow/io/image_file.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include <stb_image.h>
@@ -46,6 +47,13 @@ at::Tensor read_image(const std::string& path, int channels) {
   RF_CHECK(w > 0 && h > 0 && w <= kMaxSide && h <= kMaxSide && int64_t(w) * h <= kMaxPixels,
            "image size " + std::to_string(w) + "×" + std::to_string(h) + " is out of range", path,
            "at most 16384 per side and 33.5 million pixels");
+  // No image format packs more than ~1000 decoded bytes into one file byte (deflate's limit is
+  // 1032:1); a header that claims more describes data the file does not hold, and the decoder would
+  // spend seconds inventing it (found by fuzzing: a 40-byte TGA claiming 2^25 pixels).
+  RF_CHECK(int64_t(w) * h * std::max(c, 1) <= 2048 * int64_t(len) + (int64_t(1) << 20),
+           "image header claims " + std::to_string(w) + "×" + std::to_string(h) + " pixels, more than a file of " +
+               std::to_string(len) + " bytes can hold",
+           path, "the file is truncated or damaged");
   int got_c = 0;
   stbi_uc* px = stbi_load_from_memory(buf, len, &w, &h, &got_c, channels);
   RF_CHECK(px != nullptr, std::string("image decoding failed (") + stbi_failure_reason() + ")", path, "the file is damaged");

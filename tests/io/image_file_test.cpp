@@ -47,3 +47,18 @@ TEST(ImageFile, GridTilesImagesWithPaddingAndMapsTheRange) {
   EXPECT_EQ(g[0][0][0].item<int>(), 255);   // padding
   EXPECT_THROW(io::image_grid(torch::zeros({2, 2, 4, 4}), 2), Error);  // 2 channels
 }
+
+// Found by fuzzing: a TGA header of 18 bytes claiming 8192×4096 pixels made the decoder invent 100
+// MB from nothing for seconds. A claim beyond what the file's bytes can hold is refused first.
+TEST(ImageFile, AHeaderClaimingMorePixelsThanTheFileHoldsIsRefused) {
+  test::TempDir dir;
+  // Uncompressed true-colour TGA: id length 0, no colour map, type 2, 8192 × 4096, 24 bits.
+  const unsigned char tga[18] = {0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x20, 0x00, 0x10, 24, 0};
+  test::write_text(dir.file("bomb.tga"), std::string(reinterpret_cast<const char*>(tga), sizeof tga) + std::string(22, '\0'));
+  try {
+    io::read_image(dir.file("bomb.tga"));
+    FAIL() << "decoded a 8192x4096 image from 40 bytes";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("more than a file of 40 bytes can hold"), std::string::npos) << e.what();
+  }
+}
