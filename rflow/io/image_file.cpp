@@ -43,13 +43,14 @@ at::Tensor read_image(const std::string& path, int channels) {
   const int len = static_cast<int>(data.size());
   int w = 0, h = 0, c = 0;
   RF_CHECK(data.size() < (size_t(1) << 31) && stbi_info_from_memory(buf, len, &w, &h, &c) != 0,
-           std::string("not a readable image (") + stbi_failure_reason() + ")", path, "PNG, JPEG, BMP, TGA, GIF, PNM are supported");
+           std::string("not a readable image (") + stbi_failure_reason() + ")", path, "PNG, JPEG and BMP are supported");
   RF_CHECK(w > 0 && h > 0 && w <= kMaxSide && h <= kMaxSide && int64_t(w) * h <= kMaxPixels,
            "image size " + std::to_string(w) + "×" + std::to_string(h) + " is out of range", path,
            "at most 16384 per side and 33.5 million pixels");
   // No image format packs more than ~1000 decoded bytes into one file byte (deflate's limit is
   // 1032:1); a header that claims more describes data the file does not hold, and the decoder would
-  // spend seconds inventing it (found by fuzzing: a 40-byte TGA claiming 2^25 pixels).
+  // spend seconds inventing it (found by fuzzing: a 40-byte TGA claiming 2^25 pixels; a BMP header
+  // can claim the same).
   RF_CHECK(int64_t(w) * h * std::max(c, 1) <= 2048 * int64_t(len) + (int64_t(1) << 20),
            "image header claims " + std::to_string(w) + "×" + std::to_string(h) + " pixels, more than a file of " +
                std::to_string(len) + " bytes can hold",

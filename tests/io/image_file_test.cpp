@@ -49,16 +49,29 @@ TEST(ImageFile, GridTilesImagesWithPaddingAndMapsTheRange) {
 }
 
 // Found by fuzzing: a TGA header of 18 bytes claiming 8192×4096 pixels made the decoder invent 100
-// MB from nothing for seconds. A claim beyond what the file's bytes can hold is refused first.
+// MB from nothing for seconds. A claim beyond what the file's bytes can hold is refused first
+// (here a BMP header, TGA is no longer decoded at all), and so are formats image folders never
+// hold (stb's PNM parser had undefined behaviour on a long header number).
 TEST(ImageFile, AHeaderClaimingMorePixelsThanTheFileHoldsIsRefused) {
   test::TempDir dir;
-  // Uncompressed true-colour TGA: id length 0, no colour map, type 2, 8192 × 4096, 24 bits.
-  const unsigned char tga[18] = {0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x20, 0x00, 0x10, 24, 0};
-  test::write_text(dir.file("bomb.tga"), std::string(reinterpret_cast<const char*>(tga), sizeof tga) + std::string(22, '\0'));
+  std::string bmp = "BM";
+  auto u32 = [&](uint32_t v) { for (int i = 0; i < 4; ++i) bmp.push_back(static_cast<char>((v >> (8 * i)) & 0xff)); };
+  auto u16 = [&](uint16_t v) { for (int i = 0; i < 2; ++i) bmp.push_back(static_cast<char>((v >> (8 * i)) & 0xff)); };
+  u32(54), u32(0), u32(54);                        // file size (a lie), reserved, pixel data offset
+  u32(40), u32(8192), u32(4096), u16(1), u16(24);  // BITMAPINFOHEADER: 8192 × 4096, 24 bits
+  u32(0), u32(0), u32(0), u32(0), u32(0), u32(0);  // no compression, sizes and palette left 0
+  test::write_text(dir.file("bomb.bmp"), bmp);
   try {
-    io::read_image(dir.file("bomb.tga"));
-    FAIL() << "decoded a 8192x4096 image from 40 bytes";
+    io::read_image(dir.file("bomb.bmp"));
+    FAIL() << "decoded a 8192x4096 image from 54 bytes";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("more than a file of 40 bytes can hold"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("more than a file of 54 bytes can hold"), std::string::npos) << e.what();
+  }
+  test::write_text(dir.file("pgm.png"), "P5\n5555555555 4\n255\n" + std::string(16, '\0'));
+  try {
+    io::read_image(dir.file("pgm.png"));
+    FAIL() << "decoded a PNM file";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("PNG, JPEG and BMP"), std::string::npos) << e.what();
   }
 }
