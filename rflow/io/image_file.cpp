@@ -36,9 +36,32 @@ std::string encode_png(const at::Tensor& image, const std::string& path) {
 
 void write_png(const std::string& path, const at::Tensor& image) { write_file_atomic(path, encode_png(image, path)); }
 
+namespace {
+
+// PNG chunks: length (4 bytes, big-endian), type (4), data, CRC (4). An empty IDAT chunk carries
+// nothing, but stb copies its zero bytes from a null buffer (undefined behaviour, found by fuzzing),
+// so such chunks are dropped before decoding. Anything malformed is left for stb to refuse.
+std::string without_empty_idat(std::string data) {
+  static const char kSig[8] = {'\x89', 'P', 'N', 'G', '\r', '\n', '\x1a', '\n'};
+  if (data.size() < 8 || data.compare(0, 8, std::string(kSig, 8)) != 0) return data;
+  std::string out = data.substr(0, 8);
+  size_t at = 8;
+  while (at + 12 <= data.size()) {
+    const auto* b = reinterpret_cast<const unsigned char*>(data.data() + at);
+    const uint64_t n = (uint64_t(b[0]) << 24) | (uint64_t(b[1]) << 16) | (uint64_t(b[2]) << 8) | b[3];
+    if (at + 12 + n > data.size()) break;
+    if (!(n == 0 && data.compare(at + 4, 4, "IDAT") == 0)) out.append(data, at, 12 + n);
+    at += 12 + n;
+  }
+  out.append(data, at, std::string::npos);
+  return out;
+}
+
+}  // namespace
+
 at::Tensor read_image(const std::string& path, int channels) {
   RF_CHECK(channels == 0 || channels == 1 || channels == 3 || channels == 4, "channels must be 0, 1, 3 or 4", path, "");
-  const std::string data = read_file(path);
+  const std::string data = without_empty_idat(read_file(path));
   const auto* buf = reinterpret_cast<const stbi_uc*>(data.data());
   const int len = static_cast<int>(data.size());
   int w = 0, h = 0, c = 0;
