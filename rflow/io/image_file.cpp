@@ -57,11 +57,49 @@ std::string without_empty_idat(std::string data) {
   return out;
 }
 
+// The 16 code-length counts of each JPEG Huffman table (DHT segment) must sum to at most 256
+// symbols. stb does not check, and writes past its tables when they do not (found by fuzzing):
+// every DHT in the file, between scans too, is checked here first.
+bool jpeg_huffman_tables_fit(const std::string& d) {
+  const auto* b = reinterpret_cast<const unsigned char*>(d.data());
+  const size_t size = d.size();
+  if (size < 4 || b[0] != 0xFF || b[1] != 0xD8) return true;  // not a JPEG
+  size_t i = 2;
+  while (i + 4 <= size) {
+    if (b[i] != 0xFF || b[i + 1] == 0xFF) {  // entropy-coded data, or fill bytes
+      ++i;
+      continue;
+    }
+    const unsigned m = b[i + 1];
+    if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD8)) {  // stuffed byte, TEM, RSTn, SOI: no length
+      i += 2;
+      continue;
+    }
+    if (m == 0xD9) break;  // EOI
+    const size_t len = (size_t(b[i + 2]) << 8) | b[i + 3];
+    if (m == 0xC4) {
+      size_t p = i + 4;
+      const size_t end = i + 2 + len;
+      while (p < end && p + 17 <= size) {
+        unsigned n = 0;
+        for (int k = 1; k <= 16; ++k) n += b[p + k];
+        if (n > 256) return false;
+        p += 17 + n;
+      }
+    }
+    if (len < 2) break;  // malformed: stb refuses it
+    i += 2 + len;
+  }
+  return true;
+}
+
 }  // namespace
 
 at::Tensor read_image(const std::string& path, int channels) {
   RF_CHECK(channels == 0 || channels == 1 || channels == 3 || channels == 4, "channels must be 0, 1, 3 or 4", path, "");
   const std::string data = without_empty_idat(read_file(path));
+  RF_CHECK(jpeg_huffman_tables_fit(data), "damaged JPEG: a Huffman table declares more than 256 symbols", path,
+           "re-encode the image");
   const auto* buf = reinterpret_cast<const stbi_uc*>(data.data());
   const int len = static_cast<int>(data.size());
   int w = 0, h = 0, c = 0;

@@ -1,4 +1,7 @@
+#include <vector>
+
 #include <gtest/gtest.h>
+#include <stb_image_write.h>
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
@@ -88,4 +91,26 @@ TEST(ImageFile, EmptyIdatChunksChangeNothing) {
   const std::string empty("\0\0\0\0IDAT\x35\xaf\x06\x1e", 12);  // length 0, type, CRC of "IDAT"
   test::write_text(dir.file("empty.png"), png.substr(0, idat) + empty + png.substr(idat));
   EXPECT_TRUE(torch::equal(io::read_image(dir.file("empty.png")), io::read_image(dir.file("plain.png"))));
+}
+
+// Found by fuzzing: a JPEG whose Huffman table declares more than 256 symbols made stb write past
+// its tables (memory corruption). Such a file is refused before stb sees it.
+TEST(ImageFile, AJpegHuffmanTableWithTooManySymbolsIsRefused) {
+  test::TempDir dir;
+  std::string jpg("\xFF\xD8", 2);
+  jpg += std::string("\xFF\xC4\x00\x13\x00", 5);  // DHT, length 19, class 0 / table 0
+  jpg += std::string(16, '\x20');                     // 16 lengths × 32 codes = 512 symbols
+  jpg += std::string(600, '\x01');
+  test::write_text(dir.file("bad.jpg"), jpg);
+  // A real JPEG (baseline, written by stb) passes the check and decodes.
+  std::vector<unsigned char> px(24 * 16 * 3);
+  for (size_t k = 0; k < px.size(); ++k) px[k] = static_cast<unsigned char>(k * 7);
+  ASSERT_NE(stbi_write_jpg(dir.file("ok.jpg").c_str(), 24, 16, 3, px.data(), 90), 0);
+  EXPECT_EQ(io::read_image(dir.file("ok.jpg")).sizes(), (std::vector<int64_t>{16, 24, 3}));
+  try {
+    io::read_image(dir.file("bad.jpg"));
+    FAIL() << "stb was handed a Huffman table of 512 symbols";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("more than 256 symbols"), std::string::npos) << e.what();
+  }
 }
