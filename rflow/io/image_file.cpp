@@ -63,8 +63,11 @@ std::string without_empty_idat(std::string data) {
 bool jpeg_huffman_tables_fit(const std::string& d) {
   const auto* b = reinterpret_cast<const unsigned char*>(d.data());
   const size_t size = d.size();
-  if (size < 4 || b[0] != 0xFF || b[1] != 0xD8) return true;  // not a JPEG
-  size_t i = 2;
+  // stb, like the JPEG spec, lets any number of 0xFF fill bytes precede a marker, SOI included.
+  size_t i = 0;
+  while (i < size && b[i] == 0xFF) ++i;
+  if (i == 0 || i >= size || b[i] != 0xD8) return true;  // not a JPEG
+  ++i;
   while (i + 4 <= size) {
     if (b[i] != 0xFF || b[i + 1] == 0xFF) {  // entropy-coded data, or fill bytes
       ++i;

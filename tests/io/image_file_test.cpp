@@ -102,6 +102,8 @@ TEST(ImageFile, AJpegHuffmanTableWithTooManySymbolsIsRefused) {
   jpg += std::string(16, '\x20');                     // 16 lengths × 32 codes = 512 symbols
   jpg += std::string(600, '\x01');
   test::write_text(dir.file("bad.jpg"), jpg);
+  test::write_text(dir.file("padded.jpg"), std::string(5, '\xFF') + jpg.substr(1));  // fill bytes before SOI
+  EXPECT_THROW(io::read_image(dir.file("padded.jpg")), Error);
   // A real JPEG (baseline, written by stb) passes the check and decodes.
   std::vector<unsigned char> px(24 * 16 * 3);
   for (size_t k = 0; k < px.size(); ++k) px[k] = static_cast<unsigned char>(k * 7);
