@@ -83,9 +83,9 @@ bool jpeg_huffman_tables_fit(const std::string& d) {
     if (m == 0xC4) {
       size_t p = i + 4;
       const size_t end = i + 2 + len;
-      while (p < end && p + 17 <= size) {
-        unsigned n = 0;
-        for (int k = 1; k <= 16; ++k) n += b[p + k];
+      while (p < end && p < size) {
+        unsigned n = 0;  // stb reads zeros past the end of the file; so does this count
+        for (size_t k = 1; k <= 16 && p + k < size; ++k) n += b[p + k];
         if (n > 256) return false;
         p += 17 + n;
       }
