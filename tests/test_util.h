@@ -2,6 +2,9 @@
 // utilities, so tests never leave files behind or depend on the working directory.
 #pragma once
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -11,6 +14,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace rflow::test {
 
@@ -74,6 +78,49 @@ inline bool on_ci() {
   const char* v = std::getenv("CI");
   return v && std::string(v) == "true";
 }
+
+// Starts argv[0] with argv as a child process, stdout and stderr appended to `log`; returns its pid
+// (-1 if fork failed). Everything the child needs is built before fork: it only redirects and execs.
+inline pid_t spawn(std::vector<std::string> args, const std::string& log) {
+  const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  std::vector<char*> argv;
+  for (auto& s : args) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(fd);
+  return pid;
+}
+
+// While alive, files this process writes may not grow past `bytes`, and a write past it fails
+// with EFBIG instead of raising SIGXFSZ: the same failed-write path as a full disk, no mount needed.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    ::getrlimit(RLIMIT_FSIZE, &old_);
+    old_handler_ = ::signal(SIGXFSZ, SIG_IGN);
+    rlimit small = old_;
+    small.rlim_cur = bytes;
+    ok_ = ::setrlimit(RLIMIT_FSIZE, &small) == 0;
+  }
+  ~FileSizeLimit() {
+    ::setrlimit(RLIMIT_FSIZE, &old_);
+    ::signal(SIGXFSZ, old_handler_);
+  }
+  FileSizeLimit(const FileSizeLimit&) = delete;
+  FileSizeLimit& operator=(const FileSizeLimit&) = delete;
+  bool ok() const { return ok_; }
+
+ private:
+  rlimit old_{};
+  sighandler_t old_handler_ = nullptr;
+  bool ok_ = false;
+};
 
 }  // namespace rflow::test
 

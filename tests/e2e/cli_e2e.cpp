@@ -5,7 +5,6 @@
 #include <cmath>
 #include <filesystem>
 
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -394,23 +393,9 @@ TEST(Cli, KilledMidStageTheRerunEqualsAnUninterruptedRun) {
   auto r = sh(quoted(args(whole.string())));
   ASSERT_EQ(r.code, 0) << r.out;
 
-  // Everything the child needs is made before fork: it only redirects and execs.
   const std::string log = (dir.path() / "killed.log").string();
-  const int log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  ASSERT_GE(log_fd, 0);
-  auto a = args(killed.string());
-  std::vector<char*> argv;
-  for (auto& s : a) argv.push_back(s.data());
-  argv.push_back(nullptr);
-  pid_t pid = fork();
+  const pid_t pid = rflow::test::spawn(args(killed.string()), log);
   ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    dup2(log_fd, 1);
-    dup2(log_fd, 2);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  close(log_fd);
   const fs::path latest = killed / "demo_2d" / "2rf" / "checkpoints" / "LATEST";
   for (int i = 0; i < 60000 && !fs::exists(latest); ++i) usleep(1000);
   kill(pid, SIGKILL);

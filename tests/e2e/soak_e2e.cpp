@@ -2,7 +2,6 @@
 // random moments — half of them the instant a checkpoint starts being written — and rerun each
 // time, ends with a checkpoint equal, tensor by tensor, to an uninterrupted run's: weights, EMA,
 // optimizer state (compared by parameter, not by file bytes) and state.json.
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -30,24 +29,6 @@ std::vector<std::string> run_args(const fs::path& out) {
   return {RFLOW_CLI, "run", std::string(RFLOW_SOURCE_DIR) + "/configs/demo_2d.toml", "--set", "out_dir=" + out.string(),
           "--set", "threads=1", "--set", "model.mlp.hidden=64", "--set", "train.steps=3000", "--set",
           "train.ckpt_every=50", "--set", "train.keep_checkpoints=3", "--set", "stages=[\"train\"]"};
-}
-
-// Starts the run; returns its pid (output to log).
-pid_t start(const std::vector<std::string>& args, const std::string& log) {
-  const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  std::vector<std::string> a = args;
-  std::vector<char*> argv;
-  for (auto& s : a) argv.push_back(s.data());
-  argv.push_back(nullptr);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    dup2(fd, 1);
-    dup2(fd, 2);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  close(fd);
-  return pid;
 }
 
 bool tmp_checkpoint_exists(const fs::path& ckpts) {
@@ -94,7 +75,7 @@ TEST(Soak, DISABLED_KilledAtRandomMomentsTheRunEndsAsAnUninterruptedOne) {
   const fs::path whole = dir.path() / "whole", killed = dir.path() / "killed";
   auto t0 = std::chrono::steady_clock::now();
   int status = 0;
-  waitpid(start(run_args(whole), dir.file("whole.log")), &status, 0);
+  waitpid(rflow::test::spawn(run_args(whole), dir.file("whole.log")), &status, 0);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << rflow::test::read_text(dir.file("whole.log"));
   const double run_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
@@ -102,7 +83,7 @@ TEST(Soak, DISABLED_KilledAtRandomMomentsTheRunEndsAsAnUninterruptedOne) {
   const fs::path ckpts = killed / "demo_2d" / "checkpoints";
   int done_kills = 0, during_write = 0;
   for (int i = 0; i < kills; ++i) {
-    const pid_t pid = start(run_args(killed), dir.file("killed.log"));
+    const pid_t pid = rflow::test::spawn(run_args(killed), dir.file("killed.log"));
     const bool at_write = i % 2 == 1;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(
         at_write ? run_s : std::uniform_real_distribution<double>(0.05, run_s / 4)(rng));
@@ -121,7 +102,7 @@ TEST(Soak, DISABLED_KilledAtRandomMomentsTheRunEndsAsAnUninterruptedOne) {
     waitpid(pid, &status, 0);
     ++done_kills;
   }
-  waitpid(start(run_args(killed), dir.file("killed.log")), &status, 0);
+  waitpid(rflow::test::spawn(run_args(killed), dir.file("killed.log")), &status, 0);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << rflow::test::read_text(dir.file("killed.log"));
   std::cout << "soak: " << done_kills << " kills (" << during_write << " while a checkpoint was being written), "
             << "uninterrupted run " << run_s << " s\n";

@@ -193,15 +193,12 @@ TEST(AtomicFile, RefusesTargetsThatAreNotRegularFilesAndLeavesThemAlone) {
 TEST(AtomicFile, AWriteThatHitsTheLimitKeepsThePreviousFileAndSaysWhy) {
   TempDir dir;
   write_text(dir.file("f"), "previous");
-  rlimit old{};
-  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
-  auto* old_handler = signal(SIGXFSZ, SIG_IGN);  // the write then fails with EFBIG instead of killing us
-  rlimit small = old;
-  small.rlim_cur = 4096;
-  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
-  const std::string err = error_of([&] { rflow::io::write_file_atomic(dir.file("f"), std::string(100000, 'x')); });
-  setrlimit(RLIMIT_FSIZE, &old);
-  signal(SIGXFSZ, old_handler);
+  std::string err;
+  {
+    rflow::test::FileSizeLimit limit(4096);
+    ASSERT_TRUE(limit.ok());
+    err = error_of([&] { rflow::io::write_file_atomic(dir.file("f"), std::string(100000, 'x')); });
+  }
   EXPECT_NE(err.find("File too large"), std::string::npos) << err;
   EXPECT_NE(err.find("previous file is intact"), std::string::npos) << err;
   EXPECT_EQ(read_text(dir.file("f")), "previous");

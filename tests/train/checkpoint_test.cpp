@@ -399,20 +399,16 @@ TEST(Checkpoint, AWriteThatFailsPartWayKeepsThePreviousCheckpoint) {
   test::TempDir dir;
   Fixture s(1);
   const std::string first = save_checkpoint(dir.file("ck"), *s.model, nullptr, nullptr, CheckpointState{1, rng_state()}, "{}", 5);
-  rlimit old{};
-  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
-  auto* old_handler = signal(SIGXFSZ, SIG_IGN);
-  rlimit small = old;
-  small.rlim_cur = 2048;  // the model file is ~13 KB
-  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
   std::string err;
-  try {
-    save_checkpoint(dir.file("ck"), *s.model, nullptr, nullptr, CheckpointState{2, rng_state()}, "{}", 5);
-  } catch (const Error& e) {
-    err = e.what();
+  {
+    test::FileSizeLimit limit(2048);  // the model file is ~13 KB
+    ASSERT_TRUE(limit.ok());
+    try {
+      save_checkpoint(dir.file("ck"), *s.model, nullptr, nullptr, CheckpointState{2, rng_state()}, "{}", 5);
+    } catch (const Error& e) {
+      err = e.what();
+    }
   }
-  setrlimit(RLIMIT_FSIZE, &old);
-  signal(SIGXFSZ, old_handler);
   EXPECT_NE(err.find("File too large"), std::string::npos) << err;
   EXPECT_EQ(resolve_checkpoint(dir.file("ck")), first);
   for (const auto& e : fs::directory_iterator(dir.file("ck")))
