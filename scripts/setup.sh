@@ -12,6 +12,7 @@ PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-numpy python3-torch      # golden values and the Python baseline benches only
   dataset-fashion-mnist
+  chromium-headless-shell                  # tests only: renders each report, checks the console, screenshots
 )
 
 missing=()

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -37,19 +38,28 @@ std::string type_name(const FieldPtr& p) {
                     p);
 }
 
-const Field& find_field(const std::vector<Field>& fields, const std::string& key,
-                        const std::string& where) {
+const char* const kListKeys = "; --list-keys lists all keys";
+
+std::string unknown_key_hint(const std::vector<Field>& fields, const std::string& key) {
+  std::string near = nearest_key(fields, key);
+  return near.empty() ? "run with --list-keys to see the valid keys" : "did you mean '" + near + "'?" + kListKeys;
+}
+
+const Field* lookup(const std::vector<Field>& fields, const std::string& key, const std::string& where) {
   for (const auto& f : fields) {
     if (f.key != key) continue;
     if (!f.alias_of.empty())
       spdlog::warn("{}: config key '{}' is now '{}'; the old name still loads but will be removed", where, key,
                    f.alias_of);
-    return f;
+    return &f;
   }
-  std::string near = nearest_key(fields, key);
-  throw Error("unknown config key '" + key + "'", where,
-              near.empty() ? "run with --list-keys to see the valid keys"
-                           : "did you mean '" + near + "'? (--list-keys lists all keys)");
+  return nullptr;
+}
+
+const Field& find_field(const std::vector<Field>& fields, const std::string& key,
+                        const std::string& where) {
+  if (const Field* f = lookup(fields, key, where)) return *f;
+  throw Error("unknown config key '" + key + "'", where, unknown_key_hint(fields, key));
 }
 
 // All assignments go through JSON values so TOML, --set and config.json share one converter.
@@ -122,19 +132,46 @@ nlohmann::json toml_to_json(const toml::node& n, const std::string& key, const s
               "use numbers, strings, booleans or arrays of them");
 }
 
+// Every unknown key and wrong type of a file is collected, so one run of the command shows them all.
 void walk_table(const std::vector<Field>& fields, const toml::table& t, const std::string& prefix,
-                const std::string& where) {
+                const std::string& where, std::vector<Error>& problems) {
   for (const auto& [k, node] : t) {
     std::string key = prefix + std::string(k.str());
     std::string at = where;
     if (k.source().begin.line) at += ":" + std::to_string(k.source().begin.line);
     if (auto sub = node.as_table()) {
-      walk_table(fields, *sub, key + ".", where);
+      walk_table(fields, *sub, key + ".", where, problems);
       continue;
     }
-    const Field& f = find_field(fields, key, at);
-    assign(f, toml_to_json(node, key, at), at);
+    try {
+      const Field& f = find_field(fields, key, at);
+      assign(f, toml_to_json(node, key, at), at);
+    } catch (const Error& e) {
+      problems.push_back(e);
+    }
   }
+}
+
+void walk_table(const std::vector<Field>& fields, const toml::table& t, const std::string& where) {
+  std::vector<Error> problems;
+  walk_table(fields, t, "", where, problems);
+  if (problems.empty()) return;
+  if (problems.size() == 1) throw problems.front();
+  // In file order (TOML tables iterate by key).
+  auto line_of = [](const Error& e) {
+    const auto colon = e.where().rfind(':');
+    return colon == std::string::npos ? 0L : std::strtol(e.where().c_str() + colon + 1, nullptr, 10);
+  };
+  std::stable_sort(problems.begin(), problems.end(),
+                   [&](const Error& a, const Error& b) { return line_of(a) < line_of(b); });
+  std::string what = std::to_string(problems.size()) + " problems in the config (--list-keys lists all keys):";
+  for (const auto& p : problems) {
+    what += "\n  " + p.where() + ": " + p.message();
+    std::string hint = p.hint();
+    if (auto at = hint.find(kListKeys); at != std::string::npos) hint.erase(at);  // said once above
+    if (!hint.empty()) what += " (" + hint + ")";
+  }
+  throw Error(what, where);
 }
 
 void walk_json(const std::vector<Field>& fields, const nlohmann::json& j, const std::string& prefix,
@@ -162,7 +199,7 @@ void load_toml_string(const std::vector<Field>& fields, const std::string& text,
                     std::to_string(e.source().begin.column),
                 "fix the syntax at that line");
   }
-  walk_table(fields, t, "", where);
+  walk_table(fields, t, where);
 }
 
 void load_toml_file(const std::vector<Field>& fields, const std::string& path) {
@@ -183,7 +220,7 @@ void load_toml_file(const std::vector<Field>& fields, const std::string& path) {
                     std::to_string(e.source().begin.column),
                 "fix the syntax at that line");
   }
-  walk_table(fields, t, "", path);
+  walk_table(fields, t, path);
 }
 
 void apply_override(const std::vector<Field>& fields, const std::string& assignment) {
@@ -247,17 +284,45 @@ void load_json(const std::vector<Field>& fields, const std::string& text, const 
   walk_json(fields, j, "", where);
 }
 
+namespace {
+
+std::vector<std::string> split_dots(const std::string& key) {
+  std::vector<std::string> out;
+  size_t start = 0, pos;
+  while ((pos = key.find('.', start)) != std::string::npos) out.push_back(key.substr(start, pos - start)), start = pos + 1;
+  out.push_back(key.substr(start));
+  return out;
+}
+
+// Distance between two keys, weighing the section path and the leaf separately: the leaf by
+// characters, the sections segment by segment (a missing or extra section costs 2, a misspelt one
+// its spelling distance), so "trian.steps" is 1 from "train.steps" and far from
+// "method.distill.steps", and "lr" is 2 from "train.lr".
+size_t key_distance(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  const size_t n = a.size() - 1, m = b.size() - 1;  // section segments; the last one is the leaf
+  std::vector<std::vector<size_t>> d(n + 1, std::vector<size_t>(m + 1));
+  const size_t skip = 2;  // a section left out or added: "lr" is 2 from "train.lr"
+  for (size_t i = 0; i <= n; ++i) d[i][0] = i * skip;
+  for (size_t j = 0; j <= m; ++j) d[0][j] = j * skip;
+  for (size_t i = 1; i <= n; ++i)
+    for (size_t j = 1; j <= m; ++j)
+      d[i][j] = std::min({d[i - 1][j] + skip, d[i][j - 1] + skip, d[i - 1][j - 1] + edit_distance(a[i - 1], b[j - 1])});
+  return d[n][m] + edit_distance(a.back(), b.back());
+}
+
+}  // namespace
+
 std::string nearest_key(const std::vector<Field>& fields, const std::string& key) {
   std::string best;
-  size_t best_d = std::string::npos;
-  auto leaf = [](const std::string& k) { return k.substr(k.rfind('.') + 1); };
+  size_t best_d = std::string::npos, best_full = std::string::npos;
+  const auto parts = split_dots(key);
   for (const auto& f : fields) {
     if (!f.alias_of.empty()) continue;
-    // Compare both the full key and the leaf, so "lr" suggests "train.lr".
-    size_t d = std::min(edit_distance(key, f.key), edit_distance(leaf(key), leaf(f.key)) + 1);
-    if (d < best_d) best_d = d, best = f.key;
+    const size_t d = key_distance(parts, split_dots(f.key));
+    const size_t full = edit_distance(key, f.key);  // ties: the closer spelling overall
+    if (d < best_d || (d == best_d && full < best_full)) best_d = d, best_full = full, best = f.key;
   }
-  return best_d <= std::max<size_t>(3, key.size() / 3) ? best : std::string();
+  return best_d <= std::max<size_t>(3, key.size() / 4) ? best : std::string();
 }
 
 std::string value_string(const Field& f) { return field_json(f).dump(); }

@@ -12,7 +12,8 @@
 
 namespace rflow {
 
-// Levenshtein distance; used for "did you mean" suggestions on names and config keys.
+// Edit distance with adjacent transpositions counted as one edit ("trian" is 1 from "train");
+// used for "did you mean" suggestions on names, subcommands and config keys.
 size_t edit_distance(const std::string& a, const std::string& b);
 std::string closest_name(const std::vector<std::string>& names, const std::string& name);
 

@@ -10,6 +10,7 @@
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
+#include "rflow/core/progress.h"
 #include "rflow/core/fingerprint.h"
 #include "rflow/core/tensor_util.h"
 #include "rflow/core/rng.h"
@@ -104,6 +105,7 @@ FidNet train_fidnet(const FidNetTrainOptions& opt, FidNetInfo* info) {
   torch::optim::Adam optim(net->parameters(), torch::optim::AdamOptions(opt.lr));
   const int64_t n = x.size(0), steps_per_epoch = (n + opt.batch_size - 1) / opt.batch_size;
   net->train();
+  Progress bar("fidnet train", opt.epochs * steps_per_epoch);
   for (int64_t e = 0; e < opt.epochs; ++e) {
     at::Tensor perm = torch::randperm(n, torch::kInt64);
     double loss_sum = 0;
@@ -118,12 +120,14 @@ FidNet train_fidnet(const FidNetTrainOptions& opt, FidNetInfo* info) {
       loss.backward();
       optim.step();
       loss_sum += loss.item<double>();
+      bar.update(e * steps_per_epoch + s + 1, fmt::format("epoch {}/{}", e + 1, opt.epochs));
     }
     // The last epoch at a tenth of the rate settles the weights.
     if (e + 2 == opt.epochs)
       for (auto& g : optim.param_groups()) static_cast<torch::optim::AdamOptions&>(g.options()).lr(opt.lr * 0.1);
     spdlog::info("fidnet: epoch {}/{}: mean loss {:.4f}", e + 1, opt.epochs, loss_sum / double(steps_per_epoch));
   }
+  bar.finish();
   net->eval();
   at::Tensor tx = test->all(), ty = test->labels();
   if (opt.test_limit > 0 && opt.test_limit < tx.size(0)) tx = tx.slice(0, 0, opt.test_limit), ty = ty.slice(0, 0, opt.test_limit);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -13,6 +14,7 @@
 #include "rflow/io/atomic_file.h"
 #include "rflow/io/directory_lock.h"
 #include "rflow/pipeline/run_context.h"
+#include "rflow/pipeline/stage_keys.h"
 #include "rflow/pipeline/stages.h"
 
 namespace fs = std::filesystem;
@@ -21,35 +23,78 @@ namespace rflow {
 
 namespace {
 
-// Keys that may change between reruns of the same run without invalidating its results (out_dir
-// and name only say where the run is: a moved run is still the same run).
+// Keys that may change between reruns of the same run without a word: where and how fast it runs.
 bool is_cosmetic(const std::string& key) {
   return key == "stages" || key == "log_level" || key == "threads" || key == "device" || key == "out_dir" ||
          key == "name";
-}
-
-// Keys that only say how the trained models are sampled and measured (a stage's output_section):
-// changing them reruns the stages that read them (each eval result records the settings it was
-// made with) and keeps the models, so a run can be re-evaluated with another n, NFE list or tolerance.
-bool is_output_only(const std::string& key) {
-  for (const auto& name : stages().names()) {
-    const std::string& section = stages().get(name).output_section;
-    if (!section.empty() && key.rfind(section + ".", 0) == 0) return true;
-  }
-  return false;
 }
 
 void diff_json(const nlohmann::json& a, const nlohmann::json& b, const std::string& prefix,
                std::vector<std::string>& out) {
   for (auto it = a.begin(); it != a.end(); ++it) {
     std::string key = prefix + it.key();
-    if (!b.contains(it.key())) {
-      out.push_back(key);
-    } else if (it->is_object() && b[it.key()].is_object()) {
+    if (!b.contains(it.key())) continue;
+    if (it->is_object() && b[it.key()].is_object())
       diff_json(*it, b[it.key()], key + ".", out);
-    } else if (*it != b[it.key()] && !is_cosmetic(key)) {
-      out.push_back(key + " (" + it->dump() + " → " + b[it.key()].dump() + ")");
+    else if (*it != b[it.key()] && !is_cosmetic(key))
+      out.push_back(key);
+  }
+}
+
+std::string joined(const std::vector<std::string>& v, const char* sep = "; ") {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
+  return s;
+}
+
+// Compares every finished (or, for a model, started) stage's recorded config keys with `cfg`:
+// a measuring stage whose keys changed runs again, a model whose keys changed is refused, and a
+// key that no such stage read may change (stages added to a trained run read it when they run).
+void check_recorded_keys(const RunConfig& cfg, const fs::path& run_dir) {
+  const fs::path markers = run_dir / "stages";
+  const fs::path config_path = run_dir / "config.json";
+  std::optional<RunConfig> stored;  // for markers written before stages recorded the keys they read
+  if (fs::exists(config_path)) stored = run_config_from_json(io::read_file(config_path.string()), config_path.string());
+  std::vector<std::string> refused, rerun, explained;
+  for (const auto& name : stages().names()) {
+    const StageEntry& entry = stages().get(name);
+    fs::path marker = markers / (name + ".done");
+    if (!fs::exists(marker) && entry.makes_models) marker = markers / (name + ".started");
+    if (!fs::exists(marker)) continue;
+    const auto record = nlohmann::json::parse(io::read_file(marker.string()), nullptr, false);
+    const nlohmann::json now = read_values(cfg, entry.reads(cfg));
+    nlohmann::json then;
+    if (record.is_object() && record.contains("reads"))
+      then = record["reads"];
+    else if (stored)
+      then = read_values(*stored, entry.reads(*stored));
+    std::vector<std::string> changed;
+    for (const auto& [k, v] : now.items())
+      if (then.is_object() && then.contains(k) && then[k] != v) {
+        changed.push_back(k + " (" + then[k].dump() + " → " + v.dump() + ")");
+        explained.push_back(k);
+      }
+    if (changed.empty()) continue;
+    if (entry.makes_models) {
+      refused.push_back(joined(changed) + ", read by the " + name + " stage");
+    } else {
+      spdlog::info("config: {} changed since the {} stage ran; it runs again", joined(changed), name);
+      rerun.push_back(name);
     }
+  }
+  if (!refused.empty())
+    throw Error("run directory was made with a different config: " + joined(refused), run_dir.string(),
+                "use another name (--set name=...) or pass --fresh to start this run over");
+  for (const auto& name : rerun) fs::remove(markers / (name + ".done"));
+  if (!rerun.empty()) fs::remove(markers / "report.done");
+  if (stored) {  // say what changed without effect, so a typo in a value does not pass unnoticed
+    RunConfig copy = cfg;
+    std::vector<std::string> diffs, unread;
+    diff_json(nlohmann::json::parse(to_json(*stored)), nlohmann::json::parse(to_json(copy)), "", diffs);
+    for (const auto& d : diffs)
+      if (std::find(explained.begin(), explained.end(), d) == explained.end()) unread.push_back(d);
+    if (!unread.empty())
+      spdlog::info("config: {} changed; no finished stage read {}", joined(unread, ", "), unread.size() == 1 ? "it" : "them");
   }
 }
 
@@ -57,6 +102,9 @@ void diff_json(const nlohmann::json& a, const nlohmann::json& b, const std::stri
 
 std::string run_pipeline(RunConfig cfg, const PipelineOptions& opt) {
   cfg.validate();
+  const auto& stage_list = opt.stages.empty() ? cfg.stages : opt.stages;
+  for (const auto& s : stage_list)  // every name checked before anything is touched
+    stages().get(s, opt.stages.empty() ? "stages" : "--stage " + s);
   const std::string run_dir = cfg.run_dir();
   // Held until the run returns: a second `rflow run` (or --fresh) on this directory is refused.
   io::DirectoryLock lock(run_dir, "rflow run " + run_dir);
@@ -68,39 +116,13 @@ std::string run_pipeline(RunConfig cfg, const PipelineOptions& opt) {
   fs::create_directories(fs::path(run_dir) / "stages");
   const std::string config_json = to_json(cfg);
   const std::string config_path = (fs::path(run_dir) / "config.json").string();
-  if (fs::exists(config_path)) {
-    std::vector<std::string> diffs, outputs;
-    // Through the config structs first: a run made before a key was renamed compares equal.
-    RunConfig stored = run_config_from_json(io::read_file(config_path), config_path);
-    diff_json(nlohmann::json::parse(to_json(stored)), nlohmann::json::parse(config_json), "", diffs);
-    for (auto it = diffs.begin(); it != diffs.end();)
-      if (is_output_only(*it)) outputs.push_back(*it), it = diffs.erase(it);
-      else ++it;
-    if (!outputs.empty() && diffs.empty()) {
-      std::string list;
-      for (const auto& d : outputs) list += (list.empty() ? "" : "; ") + d;
-      spdlog::info("config: {} changed; the stages that read them will run again", list);
-      const fs::path markers = fs::path(run_dir) / "stages";
-      for (const auto& d : outputs)
-        for (const auto& name : stages().names())
-          if (stages().get(name).output_section == d.substr(0, d.find('.'))) fs::remove(markers / (name + ".done"));
-      fs::remove(markers / "report.done");
-    }
-    if (!diffs.empty()) {
-      std::string list;
-      for (const auto& d : diffs) list += (list.empty() ? "" : "; ") + d;
-      throw Error("run directory was made with a different config: " + list, run_dir,
-                  "use another name (--set name=...) or pass --fresh to start this run over");
-    }
-  }
+  check_recorded_keys(cfg, run_dir);
   io::write_file_atomic(config_path, config_json);
 
   StageContext ctx{cfg, run_dir, config_json, setup_device(cfg)};
   // Where the run's timings were measured, beside them (figures mean little without it).
   spdlog::info("machine: {}", system_info_summary());
   io::write_file_atomic((fs::path(run_dir) / "system.json").string(), system_info_json().dump(2) + "\n");
-  const auto& stage_list = opt.stages.empty() ? cfg.stages : opt.stages;
-  for (const auto& s : stage_list) stages().get(s, "stages");  // every name checked before anything runs
   const fs::path markers = fs::path(run_dir) / "stages";
   bool reran = false;  // once a stage runs, later stages' outputs are stale and run again
   for (const auto& stage : stage_list) {
@@ -128,15 +150,20 @@ std::string run_pipeline(RunConfig cfg, const PipelineOptions& opt) {
       fs::remove(markers / "report.done");
     }
     fs::remove(marker);
+    const nlohmann::json reads = read_values(cfg, entry.reads(cfg));
+    // A model half made is judged like a finished one: its checkpoints hold what these keys made.
+    const fs::path started = markers / (stage + ".started");
+    if (entry.makes_models) io::write_file_atomic(started.string(), nlohmann::json{{"reads", reads}}.dump() + "\n");
     spdlog::info("stage {}: running", stage);
     reset_peak_rss();
     auto t0 = std::chrono::steady_clock::now();
     entry.run(ctx);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const double peak_mb = static_cast<double>(peak_rss_bytes()) / (1 << 20);
-    nlohmann::json done{{"seconds", secs}, {"peak_rss_mb", peak_mb}};
+    nlohmann::json done{{"seconds", secs}, {"peak_rss_mb", peak_mb}, {"reads", reads}};
     if (!inputs.empty()) done["inputs"] = inputs;
     io::write_file_atomic(marker.string(), done.dump() + "\n");
+    fs::remove(started);
     spdlog::info("stage {}: done in {:.1f} s (peak memory {:.0f} MB)", stage, secs, peak_mb);
   }
   return run_dir;

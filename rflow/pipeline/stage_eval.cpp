@@ -19,6 +19,7 @@
 #include "rflow/pipeline/run_context.h"
 #include "rflow/pipeline/stages.h"
 #include "rflow/solve/likelihood.h"
+#include "rflow/solve/solve_progress.h"
 #include "rflow/solve/solver.h"
 #include "rflow/train/checkpoint.h"
 
@@ -98,7 +99,10 @@ void eval_model(StageContext& ctx, const ChainModel& cm) {
     return c;
   };
   const int64_t chunk = entry.chunked ? std::max<int64_t>(1, ec.batch) : ec.n;
-  auto solve_all = [&](SolveOptions opt) {
+  const int64_t chunks = (ec.n + chunk - 1) / chunk;
+  Progress* bar = nullptr;  // the model's bar, advanced per chunk solved
+  int64_t chunks_done = 0;
+  auto solve_all = [&](SolveOptions opt, const std::string& what) {
     opt.guidance = guidance;
     std::vector<at::Tensor> xs, nfes;
     int64_t accepted = 0;
@@ -108,12 +112,16 @@ void eval_model(StageContext& ctx, const ChainModel& cm) {
       xs.push_back(r.x.cpu());
       nfes.push_back(r.nfe.cpu());
       accepted = std::max(accepted, r.accepted);
+      if (bar) bar->update(++chunks_done, what);
     }
     return std::make_tuple(torch::cat(xs), torch::cat(nfes), accepted);
   };
 
   std::vector<std::pair<std::string, int64_t>> jobs;
-  for (const auto& s : ec.solvers) {
+  // A k-step student is a k-step Euler map trained at its own grid times: other step counts and
+  // solvers measure nothing it was made for.
+  if (cm.student) jobs.emplace_back("euler", m.cfg.method.get<DistillConfig>("distill").steps);
+  for (const auto& s : cm.student ? std::vector<std::string>() : ec.solvers) {
     if (solvers().get(s, "eval.solvers")()->nfe_per_step() == 0) {
       jobs.emplace_back(s, 0);  // adaptive: one solve at the eval tolerance, NFE measured
       continue;
@@ -128,13 +136,15 @@ void eval_model(StageContext& ctx, const ChainModel& cm) {
                               {"use_ema", cfg.sample.use_ema},
                               {"fidnet", out.fidnet.id.empty() ? nlohmann::json() : nlohmann::json(out.fidnet.id)},
                               {"sliced_projections", kind == "points" ? ec.sliced_projections : int64_t(0)}};
-  Progress progress("eval", static_cast<int64_t>(jobs.size()));
+  Progress progress("eval " + cm.label, static_cast<int64_t>(jobs.size()) * chunks);
+  bar = &progress;
   int64_t done = 0;
   for (const auto& [solver_name, nfe] : jobs) {
     const int per_step = solvers().get(solver_name)()->nfe_per_step();
+    const std::string what = per_step > 0 ? solver_name + " NFE " + std::to_string(nfe) : solver_name;
     if (per_step > 0 && nfe % per_step != 0) {
       spdlog::info("eval: skipping {} at NFE {} (not a multiple of its {} evaluations per step)", solver_name, nfe, per_step);
-      progress.update(++done);
+      progress.update(chunks_done = ++done * chunks, what);
       continue;
     }
     const std::string tag = per_step == 0 ? solver_name : solver_name + "_nfe" + std::to_string(nfe);
@@ -149,7 +159,7 @@ void eval_model(StageContext& ctx, const ChainModel& cm) {
       opt.method = solver_name;
       opt.steps = per_step > 0 ? nfe / per_step : 1;
       auto t_start = std::chrono::steady_clock::now();
-      auto [xs, nfe_each, accepted] = solve_all(opt);
+      auto [xs, nfe_each, accepted] = solve_all(opt, what);
       const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
       scorer->save(xs, tag);
       res.scores = scorer->score(xs);
@@ -161,13 +171,16 @@ void eval_model(StageContext& ctx, const ChainModel& cm) {
       res.settings = settings;
       res.samples_per_second = double(ec.n) / std::max(secs, 1e-9);
       eval::write_json_file(res_path.string(), res);
-      spdlog::info("eval: {}: {} NFE {:.1f}: {} ({:.0f} samples/s)", cm.label, solver_name, res.nfe,
+      // Fixed-step NFE is a whole number; an adaptive solve's is a mean over samples.
+      const std::string nfe_text = per_step > 0 ? std::to_string(nfe) : fmt::format("{:.1f} (mean)", res.nfe);
+      spdlog::info("eval: {}: {} NFE {}: {} ({:.0f} samples/s)", cm.label, solver_name, nfe_text,
                    scorer->headline(res.scores), res.samples_per_second);
     }
     out.results.push_back(std::move(res));
-    progress.update(++done);
+    progress.update(chunks_done = ++done * chunks, what);
   }
   progress.finish();
+  bar = nullptr;
 
   // Straightness and transport cost from a fine Euler solve; the scorer keeps the paths it shows.
   const int64_t n_paths = entry.max_paths > 0 ? std::min(ec.n, entry.max_paths) : ec.n;
@@ -204,6 +217,7 @@ void eval_model(StageContext& ctx, const ChainModel& cm) {
       SolveOptions lopt;
       lopt.method = "dopri5";
       lopt.rtol = lopt.atol = 1e-5;
+      SolveProgress lbar("likelihood " + cm.label, lopt);
       auto lr = log_prob(bind_field(*m.model), setup.reference.to(ctx.device), lopt, LikelihoodOptions{},
                          [&](const at::Tensor& z) { return coupling->source().log_prob(z); });
       const int64_t dims = setup.reference[0].numel();

@@ -10,6 +10,7 @@
 #include "rflow/pipeline/plots.h"
 #include "rflow/pipeline/run_context.h"
 #include "rflow/pipeline/stages.h"
+#include "rflow/solve/solve_progress.h"
 #include "rflow/solve/solver.h"
 
 namespace fs = std::filesystem;
@@ -22,7 +23,7 @@ void stage_sample(StageContext& ctx) {
   auto& coupling = m.data;  // built once by load_model (an npy target is read once)
   seed_all(static_cast<uint64_t>(cfg.seed) + 1);
   at::Tensor x0 = coupling->source().sample(cfg.sample.n).to(ctx.device);
-  const SolveOptions& opt = cfg.sample.solve;
+  SolveOptions opt = cfg.sample.solve;
   const bool images = coupling->target().sample_shape().size() == 3;
   at::Tensor labels;  // class-conditional: labels drawn like the target's (images: balanced, one grid column per class)
   if (m.cfg.data.labels)
@@ -30,7 +31,11 @@ void stage_sample(StageContext& ctx) {
                      : coupling->target().sample_labeled(cfg.sample.n).second)
                  .to(ctx.device);
   auto t_start = std::chrono::steady_clock::now();
-  SolveResult r = solve(*m.model, x0, opt, Cond{labels});
+  SolveResult r;
+  {
+    SolveProgress bar("sample", opt);
+    r = solve(*m.model, x0, opt, Cond{labels});
+  }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   const fs::path dir = fs::path(ctx.run_dir) / "samples";
   fs::create_directories(dir);

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include <c10/core/Device.h>
 
@@ -42,9 +43,12 @@ void stage_distill(StageContext& ctx);
 
 struct StageEntry {
   std::function<void(StageContext&)> run;
-  // Config section whose keys only say how this stage measures the trained models (eval.*,
-  // sample.*): changing them reruns this stage and the report, and keeps the models.
-  std::string output_section;
+  // The config keys the stage reads (stage_keys.h): its done marker records their fingerprint.
+  // When one of them changed since the stage finished, a measuring stage runs again and a stage
+  // that makes models refuses (their weights would no longer match the run's config).
+  std::function<std::vector<std::string>(const RunConfig&)> reads;
+  // Whether it trains models (train, reflow, distill) rather than measuring them.
+  bool makes_models = false;
   // Whether a rerun makes every later stage stale (false: only the report reads its output).
   bool invalidates_later = true;
   // What the stage reads from outside the run (JSON; empty: nothing): recorded in its done marker,

@@ -148,6 +148,7 @@ SolveResult AdaptiveRK::integrate(const FieldFn& f, const at::Tensor& x0, const 
     }
     h.index_copy_(0, active, hnext);
     if (!opt.per_sample) h.fill_(h.index_select(0, active).min().item<double>());
+    if (opt.on_progress) opt.on_progress(span > 0 ? ((t - opt.t0) * dir).min().item<double>() / span : 1.0);
   }
 
   res.x = x;

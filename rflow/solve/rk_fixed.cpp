@@ -11,7 +11,7 @@ namespace {
 // With gradients kept (methods that train through a few solver steps): every update out of
 // place, fresh time tensors, so autograd sees no buffer reused after it was saved.
 at::Tensor steps_with_grad(const ButcherTableau& tab, const FieldFn& f, at::Tensor x, const std::vector<double>& grid,
-                           int64_t steps, std::vector<at::Tensor>* traj) {
+                           int64_t steps, std::vector<at::Tensor>* traj, const std::function<void(double)>& progress) {
   const int S = tab.stages();
   std::vector<at::Tensor> k(S);
   for (int64_t i = 0; i < steps; ++i) {
@@ -27,6 +27,7 @@ at::Tensor steps_with_grad(const ButcherTableau& tab, const FieldFn& f, at::Tens
       if (tab.b[s] != 0.0) acc = acc.defined() ? acc + k[s] * tab.b[s] : k[s] * tab.b[s];
     x = x + acc * dt;
     if (traj) traj->push_back(x);
+    if (progress) progress(double(i + 1) / steps);
   }
   return x;
 }
@@ -46,9 +47,9 @@ SolveResult FixedStepRK::integrate(const FieldFn& f, const at::Tensor& x0, const
   std::vector<at::Tensor> traj;
   if (opt.enable_grad) {
     traj.push_back(x0);
-    res.x = steps_with_grad(tab_, f, x0, grid, steps, opt.record_trajectory ? &traj : nullptr);
+    res.x = steps_with_grad(tab_, f, x0, grid, steps, opt.record_trajectory ? &traj : nullptr, opt.on_progress);
   } else {
-    res.x = steps_in_place(f, x0, grid, steps, opt.record_trajectory ? &traj : nullptr);
+    res.x = steps_in_place(f, x0, grid, steps, opt.record_trajectory ? &traj : nullptr, opt.on_progress);
   }
   res.calls = steps * S;
   res.evaluations = res.calls * B;
@@ -62,7 +63,8 @@ SolveResult FixedStepRK::integrate(const FieldFn& f, const at::Tensor& x0, const
 
 // Sampling: no autograd, stage buffers reused across steps (no per-step allocation).
 at::Tensor FixedStepRK::steps_in_place(const FieldFn& f, const at::Tensor& x0, const std::vector<double>& grid,
-                                       int64_t steps, std::vector<at::Tensor>* traj) const {
+                                       int64_t steps, std::vector<at::Tensor>* traj,
+                                       const std::function<void(double)>& progress) const {
   torch::NoGradGuard no_grad;
   const int S = tab_.stages();
   const int64_t B = x0.size(0);
@@ -101,6 +103,7 @@ at::Tensor FixedStepRK::steps_in_place(const FieldFn& f, const at::Tensor& x0, c
       x.add_(acc, dt);
     }
     if (traj) traj->push_back(x.clone());
+    if (progress) progress(double(i + 1) / steps);
   }
   return x;
 }

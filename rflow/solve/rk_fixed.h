@@ -18,7 +18,7 @@ class FixedStepRK : public Solver {
 
  private:
   at::Tensor steps_in_place(const FieldFn& f, const at::Tensor& x0, const std::vector<double>& grid, int64_t steps,
-                            std::vector<at::Tensor>* traj) const;
+                            std::vector<at::Tensor>* traj, const std::function<void(double)>& progress) const;
   ButcherTableau tab_;
 };
 

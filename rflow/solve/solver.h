@@ -74,6 +74,9 @@ struct SolveOptions {
   bool record_trajectory = false;
   double guidance = 1.0;     // classifier-free guidance scale w (1 = conditional only, 0 = unconditional)
   bool enable_grad = false;  // keep the autograd graph through the solve (training through solver steps)
+  // Called after each step with the share of [t0, t1] that every sample has covered (0 … 1), for
+  // progress bars; not a setting (not in configs, never changes a result).
+  std::function<void(double)> on_progress;
 
   // with_solver = false leaves out solver and steps, for sections that sweep them (eval).
   template <class V>

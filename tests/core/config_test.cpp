@@ -5,6 +5,7 @@
 
 #include "rflow/core/config.h"
 #include "rflow/core/error.h"
+#include "rflow/core/registry.h"
 #include "rflow/methods/distill.h"
 #include "rflow/nn/mlp.h"
 #include "rflow/nn/unet.h"
@@ -48,6 +49,44 @@ TEST(Config, UnknownKeySuggestsNearest) {
   EXPECT_NE(msg.find("did you mean 'train.lr'"), std::string::npos) << msg;
   msg = error_of([&] { load_run_config("", {"model.hiden=3"}); });
   EXPECT_NE(msg.find("model.mlp.hidden"), std::string::npos) << msg;
+}
+
+// The section and the leaf are compared apart: a misspelt section with the right leaf is one
+// edit away, not as far as any other section holding a key of that leaf.
+TEST(Config, SuggestionsWeighTheSectionAndTheLeafApart) {
+  RunConfig cfg;
+  const auto fields = config::fields_of(cfg);
+  EXPECT_EQ(config::nearest_key(fields, "trian.steps"), "train.steps");
+  EXPECT_EQ(config::nearest_key(fields, "train.stpes"), "train.steps");
+  EXPECT_EQ(config::nearest_key(fields, "method.distil.steps"), "method.distill.steps");
+  EXPECT_EQ(config::nearest_key(fields, "lr"), "train.lr");
+  EXPECT_EQ(config::nearest_key(fields, "model.hiden"), "model.mlp.hidden");
+  EXPECT_EQ(config::nearest_key(fields, "reflow.train.stesp"), "reflow.train.steps");
+  EXPECT_EQ(config::nearest_key(fields, "completely.unrelated.thing"), "");
+}
+
+TEST(EditDistance, AnAdjacentTranspositionIsOneEdit) {
+  EXPECT_EQ(edit_distance("trian", "train"), 1u);
+  EXPECT_EQ(edit_distance("smaple", "sample"), 1u);
+  EXPECT_EQ(edit_distance("abc", "abc"), 0u);
+  EXPECT_EQ(edit_distance("", "abc"), 3u);
+  EXPECT_EQ(edit_distance("ca", "abc"), 3u);  // optimal string alignment: no edits inside a swap
+  EXPECT_EQ(edit_distance("kitten", "sitting"), 3u);
+}
+
+// Every unknown key and wrong type of a file in one error, in the file's order.
+TEST(Config, EveryProblemOfAFileIsReportedAtOnce) {
+  test::TempDir dir;
+  test::write_text(dir.file("c.toml"), "[trian]\nsteps = 3\n[model]\nhiden = 3\n[eval]\nn = \"x\"\n[train]\nlr = 1e-3\n");
+  const std::string msg = error_of([&] { load_run_config(dir.file("c.toml"), {}); });
+  EXPECT_NE(msg.find("3 problems"), std::string::npos) << msg;
+  const auto a = msg.find("c.toml:2: unknown config key 'trian.steps' (did you mean 'train.steps'?)");
+  const auto b = msg.find("c.toml:4: unknown config key 'model.hiden' (did you mean 'model.mlp.hidden'?)");
+  const auto c = msg.find("c.toml:6: wrong type for 'eval.n'");
+  ASSERT_NE(a, std::string::npos) << msg;
+  ASSERT_NE(b, std::string::npos) << msg;
+  ASSERT_NE(c, std::string::npos) << msg;
+  EXPECT_TRUE(a < b && b < c) << msg;
 }
 
 TEST(Config, RetiredKeysStillLoadIntoTheirNewSections) {

@@ -12,6 +12,7 @@
 #include "rflow/io/safetensors.h"
 #include "rflow/pipeline/chain.h"
 #include "rflow/pipeline/pipeline.h"
+#include "rflow/pipeline/stage_keys.h"
 #include "rflow/pipeline/stages.h"
 #include "rflow/train/checkpoint.h"
 #include "tests/test_util.h"
@@ -130,4 +131,66 @@ TEST(Pipeline, ARunDirectoryInUseIsRefusedAndFreshDeletesNothing) {
     EXPECT_EQ(test::read_text(run + "/metrics.jsonl"), before);
     EXPECT_TRUE(fs::exists(run + "/stages/train.done"));
   }
+}
+
+// Adding stages to a trained run: keys that no finished stage read may change; a key that a
+// finished model read is refused by name; once the new stage has run, its own keys are fixed too.
+TEST(Pipeline, OnlyKeysThatAFinishedStageReadAreHeldFixed) {
+  test::TempDir dir;
+  const std::string run = run_pipeline(tiny(dir.path(), "grow", {"stages=[\"train\"]"}));
+  const fs::path markers = fs::path(run) / "stages";
+  // The reflow and distill settings were never read: changing them while adding the stage is fine.
+  run_pipeline(tiny(dir.path(), "grow", {"reflow.pairs=384", "method.distill.steps=2", "distill.train.steps=7"}));
+  ASSERT_TRUE(fs::exists(markers / "reflow.done"));
+  EXPECT_EQ(load_pairs(run + "/pairs").z0.size(0), 384);
+  // Now the reflow stage has read them, and the train stage always read the learning rate.
+  auto message = [&](std::vector<std::string> extra) {
+    try {
+      run_pipeline(tiny(dir.path(), "grow", extra));
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  std::string msg = message({"reflow.pairs=256"});
+  EXPECT_NE(msg.find("reflow.pairs (384 → 256), read by the reflow stage"), std::string::npos) << msg;
+  msg = message({"reflow.pairs=384", "train.lr=0.5"});
+  EXPECT_NE(msg.find("train.lr"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("read by the train stage"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("read by the reflow stage"), std::string::npos) << msg;  // the 2-RF was made from it too
+  // Options of a backbone the run does not use are read by nobody.
+  EXPECT_NO_THROW(run_pipeline(tiny(dir.path(), "grow", {"reflow.pairs=384", "model.unet.channels=8"})));
+}
+
+// A model half made (killed mid-training) is judged like a finished one: the keys its
+// checkpoints were trained with cannot change under it.
+TEST(Pipeline, AHalfMadeModelHoldsItsKeysFixed) {
+  test::TempDir dir;
+  const std::string run = run_pipeline(tiny(dir.path(), "half", {"stages=[\"train\"]"}));
+  const fs::path markers = fs::path(run) / "stages";
+  // What a kill leaves: the stage's start record, no done marker.
+  fs::rename(markers / "train.done", markers / "train.started");
+  EXPECT_THROW(run_pipeline(tiny(dir.path(), "half", {"stages=[\"train\"]", "train.batch_size=32"})), Error);
+  run_pipeline(tiny(dir.path(), "half", {"stages=[\"train\"]"}));
+  EXPECT_TRUE(fs::exists(markers / "train.done"));
+  EXPECT_FALSE(fs::exists(markers / "train.started"));
+}
+
+TEST(StageKeys, TheLongestMatchingPrefixDecides) {
+  const std::vector<std::string> reads{"method", "!method.distill", "method.distill.steps", "seed"};
+  EXPECT_TRUE(reads_key(reads, "method.name"));
+  EXPECT_FALSE(reads_key(reads, "method.distill.loss"));
+  EXPECT_TRUE(reads_key(reads, "method.distill.steps"));
+  EXPECT_TRUE(reads_key(reads, "seed"));
+  EXPECT_FALSE(reads_key(reads, "seeds"));  // a prefix is a whole section name
+  EXPECT_FALSE(reads_key(reads, "train.lr"));
+  RunConfig cfg;  // an MLP on 8 gaussians with rectified flow
+  const auto keys = model_keys(cfg);
+  EXPECT_TRUE(reads_key(keys, "model.mlp.hidden"));
+  EXPECT_FALSE(reads_key(keys, "model.unet.channels"));
+  EXPECT_TRUE(reads_key(keys, "method.name"));
+  EXPECT_FALSE(reads_key(keys, "method.distill.steps"));
+  EXPECT_TRUE(reads_key(keys, "train.lr"));
+  EXPECT_FALSE(reads_key(keys, "eval.n"));
+  EXPECT_FALSE(reads_key(keys, "threads"));
 }

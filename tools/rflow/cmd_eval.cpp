@@ -1,6 +1,7 @@
 // `rflow eval`: compare a sample set with a reference (exact W2, sliced W2, energy, MMD), given as
 // two .npy files, or sample a checkpoint and compare with fresh draws of its target.
 #include <iostream>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -11,6 +12,7 @@
 #include "rflow/io/npy.h"
 #include "rflow/pipeline/run_context.h"
 #include "rflow/solve/likelihood.h"
+#include "rflow/solve/solve_progress.h"
 #include "rflow/solve/solver.h"
 #include "tools/rflow/commands.h"
 #include "tools/rflow/config_flags.h"
@@ -19,6 +21,9 @@ namespace rflow::cli {
 
 void add_eval(CLI::App& app) {
   auto* cmd = app.add_subcommand("eval", "distances between samples and a reference, or of a checkpoint's samples");
+  cmd->footer("\nExamples:\n  rflow eval --checkpoint runs/demo_2d --solver euler --steps 1\n"
+              "  rflow eval --samples s.npy --reference points.npy\n"
+              "  rflow eval --likelihood --samples points.npy --checkpoint runs/demo_2d --solver dopri5");
   struct Args {
     std::string samples, reference, checkpoint;
     SolveOptions solve;  // for --checkpoint: every solver setting as a flag (--solver, --steps, --rtol, ...)
@@ -47,12 +52,14 @@ void add_eval(CLI::App& app) {
       LoadedModel m = load_model(a->checkpoint, true, c10::Device(c10::kCPU));
       at::Tensor pts = io::read_npy_samples(a->samples, m.model->sample_shape());
       auto& coupling = m.data;
-      const SolveOptions& opt = a->solve;
+      SolveOptions opt = a->solve;
       LikelihoodOptions lo;
       lo.divergence = a->divergence;
       lo.probes = a->probes;
       seed_all(static_cast<uint64_t>(a->seed));
+      std::optional<SolveProgress> bar(std::in_place, "log p", opt);
       auto r = log_prob(bind_field(*m.model), pts, opt, lo, [&](const at::Tensor& z) { return coupling->source().log_prob(z); });
+      bar.reset();  // its last line before the result
       const int64_t dims = pts[0].numel();
       nlohmann::json j{{"n", pts.size(0)},
                        {"mean_log_p", r.log_p.mean().item<double>()},
@@ -79,7 +86,11 @@ void add_eval(CLI::App& app) {
     if (!a->checkpoint.empty()) {
       m = std::make_unique<LoadedModel>(load_model(a->checkpoint, true, c10::Device(c10::kCPU)));
       seed_all(static_cast<uint64_t>(a->seed));
-      xs = solve(*m->model, m->data->source().sample(a->n), a->solve).x;
+      SolveOptions opt = a->solve;
+      {
+        SolveProgress bar("sample", opt);
+        xs = solve(*m->model, m->data->source().sample(a->n), opt).x;
+      }
       const int64_t bad = torch::logical_not(torch::isfinite(xs)).flatten(1).any(1).sum().item<int64_t>();
       RF_CHECK(bad == 0, std::to_string(bad) + " of " + std::to_string(a->n) + " samples have NaN/Inf values",
                a->checkpoint, "the weights may be damaged or the solver unstable: try another solver");
@@ -100,7 +111,27 @@ void add_eval(CLI::App& app) {
     xs = xs.index_select(0, torch::randperm(xs.size(0)).slice(0, 0, n));
     ref = ref.index_select(0, torch::randperm(ref.size(0)).slice(0, 0, n));
     auto met = eval::compare_samples(xs, ref, a->projections, static_cast<uint64_t>(a->seed));
-    std::cout << eval::to_json(met) << std::endl;
+    auto j = nlohmann::json::parse(eval::to_json(met));
+    if (m) {
+      // What was measured and against what: the solve's settings, and the floor (two independent
+      // draws of the target at the same n) below which no model can score.
+      const int per_step = solvers().get(a->solve.method, "--solver")()->nfe_per_step();
+      nlohmann::json set{{"checkpoint", m->checkpoint}, {"step", m->step}, {"solver", a->solve.method},
+                         {"seed", a->seed},             {"projections", a->projections},
+                         {"reference", a->reference.empty() ? "fresh target draws" : a->reference}};
+      if (per_step > 0)
+        set.update({{"steps", a->solve.steps}, {"nfe", a->solve.steps * per_step}});
+      else
+        set.update({{"rtol", a->solve.rtol}, {"atol", a->solve.atol}});
+      set.update(a->solve.non_default_settings(per_step == 0));
+      j["settings"] = set;
+      if (a->reference.empty()) {
+        seed_all(static_cast<uint64_t>(a->seed) + 3);
+        const at::Tensor ref2 = m->data->target().sample(n);
+        j["floor"] = nlohmann::json::parse(eval::to_json(eval::compare_samples(ref, ref2, a->projections, static_cast<uint64_t>(a->seed))));
+      }
+    }
+    std::cout << j.dump() << std::endl;
   });
 }
 

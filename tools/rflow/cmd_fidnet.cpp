@@ -31,6 +31,7 @@ void print_info(const eval::FidNetInfo& i) {
 
 void add_fidnet(CLI::App& app) {
   auto* cmd = app.add_subcommand("fidnet", "the FID-proxy feature network: train (cached), info, score .npy images");
+  cmd->footer("\nExamples:\n  rflow fidnet train\n  rflow fidnet info\n  rflow fidnet score s.npy --labels s.labels.npy");
   cmd->require_subcommand(1);
 
   auto* train = cmd->add_subcommand("train", "train the pinned Fashion-MNIST classifier and cache it");

@@ -18,6 +18,7 @@ namespace rflow::cli {
 
 void add_info(CLI::App& app) {
   auto* cmd = app.add_subcommand("info", "summarise a checkpoint, or this machine (--system)");
+  cmd->footer("\nExamples:\n  rflow info runs/demo_2d\n  rflow info runs/demo_2d --tensors\n  rflow info --system --json");
   auto path = std::make_shared<std::string>();
   auto tensors = std::make_shared<bool>(false);
   auto system = std::make_shared<bool>(false);

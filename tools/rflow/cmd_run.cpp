@@ -9,6 +9,10 @@ namespace rflow::cli {
 
 void add_run(CLI::App& app) {
   auto* cmd = app.add_subcommand("run", "run a pipeline config: train, reflow, distill, sample, eval, report (resumable)");
+  cmd->footer(
+      "\nExamples:\n  rflow run configs/demo_2d.toml\n  rflow run configs/demo_2d.toml --set data.target.name=moons --set name=moons\n"
+      "  rflow run runs/moons --set eval.n=10000     re-evaluate a finished run from its stored config\n"
+      "  rflow run configs/reflow_8gaussians.toml --stage train --stage reflow");
   struct Args {
     ConfigArgs cfg;
     bool fresh = false;
@@ -29,6 +33,8 @@ void add_run(CLI::App& app) {
 
 void add_train(CLI::App& app) {
   auto* cmd = app.add_subcommand("train", "train a model (the pipeline's train stage; resumes if interrupted)");
+  cmd->footer("\nExamples:\n  rflow train -c configs/demo_2d.toml --set train.steps=2000\n"
+              "  rflow train -c configs/demo_2d.toml --fresh");
   auto args = std::make_shared<ConfigArgs>();
   auto fresh = std::make_shared<bool>(false);
   add_config_options(*cmd, *args, false);

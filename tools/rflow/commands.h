@@ -15,6 +15,7 @@ void add_sample(CLI::App& app);
 void add_eval(CLI::App& app);
 void add_info(CLI::App& app);
 void add_fidnet(CLI::App& app);
+void add_list(CLI::App& app);
 
 // Options shared by commands that take a run config: --config, --set (repeatable), --list-keys.
 struct ConfigArgs {

@@ -1,5 +1,6 @@
-// rflow command-line entry point: subcommands run | train | sample | eval | info. Every
-// rflow::Error is printed as one line and turned into exit code 1.
+// rflow command-line entry point: subcommands run | train | sample | eval | info | fidnet | list.
+// Every rflow::Error is printed as one line and turned into exit code 1; a mistyped subcommand is
+// answered with the nearest one before CLI11 parses anything.
 
 #include <iostream>
 
@@ -12,6 +13,9 @@
 #include "rflow/data/distribution.h"
 #include "rflow/methods/method_config.h"
 #include "rflow/core/malloc_tuning.h"
+#include "rflow/core/registry.h"
+#include "rflow/core/system_info.h"
+#include "rflow/core/version.h"
 #include "rflow/nn/model_config.h"
 #include "rflow/pipeline/run_config.h"
 #include "rflow/solve/solver.h"
@@ -37,7 +41,8 @@ bool maybe_list_keys(const ConfigArgs& args) {
   auto fields = config::fields_of(cfg);
   if (!args.config.empty()) config::load_toml_file(fields, args.config);
   for (const auto& o : args.overrides) config::apply_override(fields, o);
-  std::cout << "config keys (current values):\n" << config::describe(fields) << "\n" << registries_help();
+  std::cout << "config keys (current values):\n"
+            << config::describe(fields) << "\nsolvers, methods, models, distributions, stages and scorers: rflow list\n";
   return true;
 }
 
@@ -53,21 +58,73 @@ std::string registries_help() {
          "stages:\n" + list(stages()) + "scorers (by the target's kind of data):\n" + list(eval::scorers());
 }
 
+void add_list(CLI::App& app) {
+  auto* cmd = app.add_subcommand("list", "list the solvers, methods, models, distributions, stages and scorers");
+  cmd->footer("\nExamples:\n  rflow list\n  rflow run --list-keys        every config key, its default and meaning");
+  cmd->callback([] { std::cout << registries_help(); });
+}
+
+std::string version_text() {
+  const auto s = system_info_json();
+  return version_line() + "\nLibTorch " + s["torch"].get<std::string>() + ", ATen CPU kernels " +
+         s["aten_cpu_capability"].get<std::string>() + "\nBLAS " + s["blas"].get<std::string>() + ", core " +
+         s["blas_core"].get<std::string>() + "\nCPU " + s["cpu"].get<std::string>();
+}
+
+// CLI11 answers "rflow smaple" with "A subcommand is required"; name the nearest one instead.
+// Only the words right after the program or a subcommand are checked, before any option.
+void check_subcommand_names(const CLI::App& app, int argc, char** argv) {
+  const CLI::App* at = &app;
+  std::string path = "rflow";
+  for (int i = 1; i < argc; ++i) {
+    const std::string word = argv[i];
+    const auto subs = at->get_subcommands([](const CLI::App*) { return true; });
+    if (subs.empty() || word.empty() || word[0] == '-') return;
+    std::vector<std::string> names;
+    const CLI::App* next = nullptr;
+    for (const auto* s : subs) {
+      names.push_back(s->get_name());
+      if (s->get_name() == word) next = s;
+    }
+    if (!next) {
+      const std::string near = closest_name(names, word);
+      std::string all;
+      for (const auto& n : names) all += (all.empty() ? "" : ", ") + n;
+      throw Error("unknown command '" + word + "'", path,
+                  (near.empty() ? "" : "did you mean '" + path + " " + near + "'? ") + "commands: " + all);
+    }
+    path += " " + word;
+    at = next;
+  }
+}
+
 }  // namespace rflow::cli
 
 int main(int argc, char** argv) {
   rflow::keep_freed_memory();
-  CLI::App app{"rflow — train, straighten, distil and sample rectified flows (t = 0 noise, t = 1 data)"};
+  CLI::App app{"rflow — train, straighten, distil and sample rectified flows (t = 0 noise, t = 1 data)", "rflow"};
   app.require_subcommand(1);
-  app.footer("\n" + rflow::cli::registries_help());
+  app.set_version_flag("--version", [] { return rflow::cli::version_text(); }, "print rflow's version, git revision, LibTorch and BLAS, then exit");
   rflow::cli::add_run(app);
   rflow::cli::add_train(app);
   rflow::cli::add_sample(app);
   rflow::cli::add_eval(app);
   rflow::cli::add_info(app);
   rflow::cli::add_fidnet(app);
+  rflow::cli::add_list(app);
+  // After the subcommands: CLI11 copies a parent's footer into subcommands made after it.
+  app.footer("\nExamples:\n  rflow run configs/demo_2d.toml         train, sample, evaluate → runs/demo_2d/report.html\n"
+             "  rflow sample runs/demo_2d --steps 4 -o s.npy --plot s.svg\n"
+             "  rflow list                             solvers, methods, models, data sets\n"
+             "  rflow run --list-keys                  every config key\n"
+             "Run `rflow COMMAND --help` for a command's options and examples.");
   try {
     rflow::setup_logging("info");
+    if (argc == 1) {
+      std::cout << app.help();
+      return 1;
+    }
+    rflow::cli::check_subcommand_names(app, argc, argv);
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
