@@ -7,6 +7,8 @@
 # as a regression test.
 #   scripts/fuzz.sh [runs per target, default 1000000] [target ...]
 #   FUZZ_SECONDS=600 scripts/fuzz.sh ...   also stop each target after that many seconds
+#   FUZZ_TIMEOUT=30 scripts/fuzz.sh ...    seconds one input may take (default 10; raise it on a busy
+#                                          machine, where a starved process looks hung)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-1000000}
@@ -44,7 +46,7 @@ for t in "${targets[@]}"; do
   # Images: a 64 KB input may legitimately decode to 130 MB; 4 KB keeps each run short.
   max_len=65536
   [ "$t" = image_fuzz ] && max_len=4096
-  if build-fuzz/$t -runs="$RUNS" -max_total_time="${FUZZ_SECONDS:-0}" -timeout=10 -rss_limit_mb=4096 -max_len=$max_len \
+  if build-fuzz/$t -runs="$RUNS" -max_total_time="${FUZZ_SECONDS:-0}" -timeout="${FUZZ_TIMEOUT:-10}" -rss_limit_mb=4096 -max_len=$max_len \
        -artifact_prefix=fuzz-findings/$t- "$work" >"$log" 2>&1; then
     result=ok
   else

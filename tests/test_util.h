@@ -5,10 +5,12 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -81,6 +83,21 @@ inline bool on_ci() {
 
 // Starts argv[0] with argv as a child process, stdout and stderr appended to `log`; returns its pid
 // (-1 if fork failed). Everything the child needs is built before fork: it only redirects and execs.
+// Runs `cmd` in a shell, stdout and stderr together.
+struct ShellResult {
+  int code;
+  std::string out;
+};
+inline ShellResult shell(const std::string& cmd) {
+  std::string out;
+  char buf[4096];
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  if (!p) return {-1, "popen failed"};
+  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  const int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
 inline pid_t spawn(std::vector<std::string> args, const std::string& log) {
   const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   std::vector<char*> argv;

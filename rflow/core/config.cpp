@@ -327,6 +327,27 @@ std::string nearest_key(const std::vector<Field>& fields, const std::string& key
 
 std::string value_string(const Field& f) { return field_json(f).dump(); }
 
+std::string describe_markdown(const std::vector<Field>& fields) {
+  auto cell = [](std::string s) {
+    std::string out;
+    for (char c : s) out += c == '|' ? std::string("\\|") : std::string(1, c);
+    return out;
+  };
+  std::ostringstream os;
+  std::string section = "\x01";
+  for (const auto& f : fields) {
+    if (!f.alias_of.empty()) continue;
+    const auto dot = f.key.find('.');
+    const std::string top = dot == std::string::npos ? "" : f.key.substr(0, dot);
+    if (top != section) {
+      section = top;
+      os << "\n## " << (top.empty() ? "Run" : "`" + top + ".*`") << "\n\n| key | type | default | meaning |\n|---|---|---|---|\n";
+    }
+    os << "| `" << f.key << "` | " << type_name(f.ptr) << " | `" << cell(value_string(f)) << "` | " << cell(f.help) << " |\n";
+  }
+  return os.str();
+}
+
 std::string describe(const std::vector<Field>& fields) {
   std::ostringstream os;
   size_t w = 0;

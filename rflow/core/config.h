@@ -73,6 +73,8 @@ void load_json(const std::vector<Field>& fields, const std::string& text, const 
 std::string nearest_key(const std::vector<Field>& fields, const std::string& key);
 // One line per key: name, type, current value, help (for `--help` / `rflow <cmd> --list-keys`).
 std::string describe(const std::vector<Field>& fields);
+// The same as Markdown (docs/config.md): one table per top-level section, key | type | default | meaning.
+std::string describe_markdown(const std::vector<Field>& fields);
 std::string value_string(const Field& f);
 
 }  // namespace rflow::config

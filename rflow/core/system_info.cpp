@@ -12,6 +12,7 @@
 
 #include "rflow/core/blas_kernels.h"
 #include "rflow/core/cpu_features.h"
+#include "rflow/core/version.h"
 
 namespace rflow {
 
@@ -73,7 +74,8 @@ nlohmann::json system_info_json() {
   const CpuFeatures& cpu = cpu_features();
   const BlasKernels& blas = blas_kernels();
   const OneDnn dnn = onednn();
-  return {{"cpu", cpu.model},
+  return {{"rflow", version_line()},
+          {"cpu", cpu.model},
           {"cpu_vendor", cpu.vendor},
           {"cpu_isa", isa_level_name(cpu.level())},
           {"cpu_features", cpu.names()},

@@ -14,7 +14,7 @@ namespace rflow::io {
 namespace {
 
 constexpr const char* kStyle = R"css(
-body{font-family:Helvetica,Arial,sans-serif;color:#222;max-width:1240px;margin:24px auto;padding:0 16px;line-height:1.45}
+body{font-family:Helvetica,Arial,sans-serif;color:#222;max-width:min(98vw,2400px);margin:24px auto;padding:0 16px;line-height:1.45}
 h1{font-size:1.6em;border-bottom:1px solid #ddd;padding-bottom:6px}
 h2{font-size:1.3em;margin-top:1.6em}
 h3,h4,h5,h6{font-size:1.05em}
@@ -24,9 +24,17 @@ th,td{border:1px solid #d9d9d9;padding:4px 9px;text-align:left}
 th{background:#f3f4f6}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 tr:nth-child(even) td{background:#fafafa}
-.figrow{display:flex;flex-wrap:wrap;gap:14px;margin:10px 0}
+.figrow{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:14px;margin:10px 0}
+.figrow.one{grid-template-columns:minmax(340px,760px)}
 figure{margin:0;border:1px solid #eee;border-radius:4px;padding:6px;background:#fff}
-figure svg{display:block;max-width:100%;height:auto}
+figure svg{display:block;width:100%;height:auto}
+figure img{max-width:100%;height:auto}
+table{display:block;overflow-x:auto;max-width:100%}
+details{margin:10px 0}
+summary{cursor:pointer;color:#1f5fa8}
+.kv{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;background:#f3f7fc;border:1px solid #cfe0f3;border-radius:4px;padding:10px 14px;margin:10px 0}
+.kv dt{color:#555}
+.kv dd{margin:0;font-variant-numeric:tabular-nums}
 figcaption{font-size:.85em;color:#555;text-align:center;margin-top:4px}
 )css";
 
@@ -67,6 +75,16 @@ void HtmlReport::preformatted(const std::string& text) {
   body_ += "<pre>" + xml_escape(text) + "</pre>\n";
 }
 
+void HtmlReport::collapsed(const std::string& summary, const std::string& text) {
+  body_ += "<details><summary>" + xml_escape(summary) + "</summary><pre>" + xml_escape(text) + "</pre></details>\n";
+}
+
+void HtmlReport::key_values(const std::vector<std::pair<std::string, std::string>>& items) {
+  body_ += "<dl class=\"kv\">";
+  for (const auto& [k, v] : items) body_ += "<dt>" + xml_escape(k) + "</dt><dd>" + xml_escape(v) + "</dd>";
+  body_ += "</dl>\n";
+}
+
 void HtmlReport::table(const std::vector<std::string>& header,
                        const std::vector<std::vector<std::string>>& rows) {
   const char* where = "rflow::io::HtmlReport::table";
@@ -100,7 +118,7 @@ void HtmlReport::table(const std::vector<std::string>& header,
 
 void HtmlReport::figure_row(const std::vector<std::pair<std::string, std::string>>& captioned_svgs) {
   const char* where = "rflow::io::HtmlReport::figure_row";
-  body_ += "<div class=\"figrow\">\n";
+  body_ += captioned_svgs.size() == 1 ? "<div class=\"figrow one\">\n" : "<div class=\"figrow\">\n";
   for (std::size_t i = 0; i < captioned_svgs.size(); ++i) {
     const auto& [caption, svg] = captioned_svgs[i];
     const std::size_t start = svg.find_first_not_of(" \t\r\n");

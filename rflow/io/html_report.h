@@ -1,7 +1,7 @@
 // A single self-contained HTML report (inline CSS and SVG, no scripts or external resources) that
 // experiment runs write next to their checkpoints. Built block by block, rendered
-// deterministically: no timestamp or other run-varying content is added, so identical results
-// give byte-identical reports.
+// deterministically: the page adds nothing of its own (dates, machine, times come only from what
+// the caller writes), and its figures flow into as many columns as the window is wide.
 #pragma once
 
 #include <string>
@@ -20,6 +20,10 @@ class HtmlReport {
   void paragraph(const std::string& text);
   // Escaped text in a <pre> block (logs, configs, command lines).
   void preformatted(const std::string& text);
+  // A <pre> block folded under a one-line summary (the reader opens it with a click, no script).
+  void collapsed(const std::string& summary, const std::string& text);
+  // A highlighted box of "label: value" lines, for the summary at the top of a report.
+  void key_values(const std::vector<std::pair<std::string, std::string>>& items);
   // All cells escaped. Rows shorter than the header are padded with empty cells; longer rows are
   // an error.
   void table(const std::vector<std::string>& header,

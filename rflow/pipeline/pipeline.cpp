@@ -55,7 +55,7 @@ void check_recorded_keys(const RunConfig& cfg, const fs::path& run_dir) {
   const fs::path config_path = run_dir / "config.json";
   std::optional<RunConfig> stored;  // for markers written before stages recorded the keys they read
   if (fs::exists(config_path)) stored = run_config_from_json(io::read_file(config_path.string()), config_path.string());
-  std::vector<std::string> refused, rerun, explained;
+  std::vector<std::string> refused, rerun, rerun_why, explained;
   for (const auto& name : stages().names()) {
     const StageEntry& entry = stages().get(name);
     fs::path marker = markers / (name + ".done");
@@ -78,13 +78,14 @@ void check_recorded_keys(const RunConfig& cfg, const fs::path& run_dir) {
     if (entry.makes_models) {
       refused.push_back(joined(changed) + ", read by the " + name + " stage");
     } else {
-      spdlog::info("config: {} changed since the {} stage ran; it runs again", joined(changed), name);
+      rerun_why.push_back(fmt::format("config: {} changed since the {} stage ran; it runs again", joined(changed), name));
       rerun.push_back(name);
     }
   }
   if (!refused.empty())
     throw Error("run directory was made with a different config: " + joined(refused), run_dir.string(),
                 "use another name (--set name=...) or pass --fresh to start this run over");
+  for (const auto& why : rerun_why) spdlog::info("{}", why);
   for (const auto& name : rerun) fs::remove(markers / (name + ".done"));
   if (!rerun.empty()) fs::remove(markers / "report.done");
   if (stored) {  // say what changed without effect, so a typo in a value does not pass unnoticed

@@ -41,6 +41,8 @@ std::string scatter_vs_reference(const at::Tensor& samples, const at::Tensor& re
                                  std::optional<std::array<double, 4>> limits) {
   io::PlotOptions o;
   o.title = title;
+  o.xlabel = "x₁";
+  o.ylabel = "x₂";
   o.equal_aspect = true;
   o.limits = limits ? limits : plot_limits(reference);
   return io::svg_scatter({to_points(reference, "target", "#9e9e9e", 0.35), to_points(samples, "samples", io::palette(0), 0.55)},
@@ -60,6 +62,8 @@ std::string trajectory_plot(const at::Tensor& trajectory, const std::string& tit
     }
   io::PlotOptions o;
   o.title = title;
+  o.xlabel = "x₁";
+  o.ylabel = "x₂";
   o.equal_aspect = true;
   o.limits = limits ? limits : plot_limits(torch::cat({tr[0], tr[S - 1]}));
   auto starts = to_points(tr[0].slice(0, 0, B), "t = 0", "#616161", 0.7);

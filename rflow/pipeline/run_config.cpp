@@ -33,6 +33,7 @@ void EvalConfig::validate() const {
   RF_CHECK(batch >= 1, "batch must be >= 1", "eval.batch", "500 keeps 10k images in a few hundred MB");
   RF_CHECK(trajectories >= 0, "trajectories must be >= 0", "eval.trajectories", "");
   RF_CHECK(sliced_projections >= 1, "sliced_projections must be >= 1", "eval.sliced_projections", "");
+  RF_CHECK(likelihood_n >= 1, "likelihood_n must be >= 1", "eval.likelihood_n", "or set eval.likelihood = false");
   solve.validate("eval");
   RF_CHECK(solve.t0 == 0.0 && solve.t1 == 1.0 && solve.grid.empty() && solve.max_nfe == 0,
            "the eval scores finished samples (noise at t = 0 carried to t = 1)", "eval.t0/t1/grid/max_nfe",

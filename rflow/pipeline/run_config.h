@@ -37,6 +37,7 @@ struct EvalConfig {
   int64_t trajectories = 256;
   int64_t sliced_projections = 256;
   bool likelihood = true;
+  int64_t likelihood_n = 1000;
   std::string fidnet;
   int64_t batch = 500;
 
@@ -45,6 +46,7 @@ struct EvalConfig {
     v("batch", batch, "images: samples solved per batch (bounds memory; points are solved in one batch)");
     v("fidnet", fidnet, "images: the FID-proxy network file (\"\" = the cache, trained once if missing; see `rflow fidnet`)");
     v("likelihood", likelihood, "report the model's mean log-likelihood of fresh target points (needs an analytic source)");
+    v("likelihood_n", likelihood_n, "target points whose log-likelihood is computed (the first of the eval.n drawn; each costs an exact-divergence backward solve)");
     v("nfe", nfe, "velocity-evaluation budgets to evaluate (steps = nfe / stages of the solver); adaptive solvers run once at eval.rtol/atol");
     v("solvers", solvers, "solvers to evaluate at each NFE");
     // guidance: the 1-RF's CFG scale; k-RF and students are evaluated at 1 (their pairs carry it).

@@ -198,7 +198,9 @@ void eval_model(StageContext& ctx, const ChainModel& cm) {
       (setup.reference.slice(0, 0, n_paths) - x0.slice(0, 0, n_paths)).flatten(1).pow(2).sum(1).mean().item<double>();
   scorer->save_trajectory(r.trajectory);
 
-  if (ec.likelihood && labeled) {
+  if (ec.likelihood && cm.student) {
+    spdlog::info("eval: no likelihood for {} (a k-step map: its density is not given by its velocity's flow)", cm.label);
+  } else if (ec.likelihood && labeled) {
     spdlog::info("eval: no likelihood for a class-conditional model (log p(x | label), not the marginal)");
   } else if (ec.likelihood && !entry.likelihood) {
     spdlog::info("eval: no likelihood for {} (the exact divergence is too costly there)", kind);
@@ -218,12 +220,13 @@ void eval_model(StageContext& ctx, const ChainModel& cm) {
       lopt.method = "dopri5";
       lopt.rtol = lopt.atol = 1e-5;
       SolveProgress lbar("likelihood " + cm.label, lopt);
-      auto lr = log_prob(bind_field(*m.model), setup.reference.to(ctx.device), lopt, LikelihoodOptions{},
+      const at::Tensor points = setup.reference.slice(0, 0, std::min(ec.n, ec.likelihood_n));
+      auto lr = log_prob(bind_field(*m.model), points.to(ctx.device), lopt, LikelihoodOptions{},
                          [&](const at::Tensor& z) { return coupling->source().log_prob(z); });
       const int64_t dims = setup.reference[0].numel();
       out.likelihood = {true, lr.log_p.mean().item<double>(), bits_per_dim(lr.log_p, dims).mean().item<double>(),
                         lr.solve.nfe.to(torch::kFloat64).mean().item<double>()};
-      spdlog::info("eval: mean log p of {} target points {:.4f} ({:.0f} NFE each)", ec.n, out.likelihood.mean_log_p,
+      spdlog::info("eval: mean log p of {} target points {:.4f} ({:.0f} NFE each)", points.size(0), out.likelihood.mean_log_p,
                    out.likelihood.nfe_mean);
     }
   }

@@ -14,6 +14,7 @@
 #include "rflow/io/svg.h"
 #include "rflow/pipeline/chain.h"
 #include "rflow/pipeline/plots.h"
+#include "rflow/pipeline/report_parts.h"
 #include "rflow/pipeline/stages.h"
 
 namespace fs = std::filesystem;
@@ -23,25 +24,6 @@ namespace rflow {
 namespace {
 
 std::string fmt_num(double v, int prec = 4) { return fmt::format("{:.{}g}", v, prec); }
-
-std::string loss_curve(const fs::path& metrics_path) {
-  io::Series loss{"loss", {}, {}, io::palette(0), false};
-  std::ifstream in(metrics_path);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.contains("loss")) continue;
-    loss.x.push_back(j["step"].get<double>());
-    loss.y.push_back(j["loss"].get<double>());
-  }
-  io::PlotOptions o;
-  o.title = "training loss";
-  o.xlabel = "step";
-  o.ylabel = "flow-matching loss";
-  o.logy = true;
-  return io::svg_curves({loss}, o);
-}
 
 // Error vs NFE on log-log axes, with the sampling floor drawn across the curves' NFE range.
 std::string error_vs_nfe(std::vector<io::Series> series, double floor, const std::string& floor_label,
@@ -224,8 +206,6 @@ bool image_sections(io::HtmlReport& rep, const RunConfig& cfg, const std::string
       std::vector<std::pair<std::string, std::string>> row{
           {"every model and solver", error_vs_nfe(series, first.floor_score("fid_proxy"), "floor (train vs test)",
                                                   "FID-proxy vs NFE", "FID-proxy")}};
-      if (fs::exists(fs::path(run_dir) / "metrics.jsonl"))
-        row.emplace_back("1-RF training loss", loss_curve(fs::path(run_dir) / "metrics.jsonl"));
       rep.figure_row(row);
     }
   }
@@ -265,10 +245,22 @@ void stage_report(StageContext& ctx) {
                 describe_model(cfg.model) + ", " +
                 std::to_string(cfg.train.steps) + " steps × batch " + std::to_string(cfg.train.batch_size) +
                 ", seed " + std::to_string(cfg.seed) + ". Time runs from noise (t = 0) to data (t = 1).");
+  const auto models = evaluated_models(cfg, ctx.run_dir);
+  if (!models.empty()) {
+    rep.heading("Summary");
+    summary_table(rep, models);
+  }
+  rep.key_values(run_metadata(ctx.run_dir));
 
   auto finish = [&] {
+    rep.heading("Training");
+    for (const auto& cm : chain_models(cfg, ctx.run_dir)) {
+      auto figs = training_figures((fs::path(cm.dir) / "metrics.jsonl").string(), cm.label);
+      if (!figs.empty()) rep.figure_row(figs);
+    }
     rep.heading("Configuration");
-    rep.preformatted(ctx.config_json);
+    rep.collapsed("keys that differ from the defaults", non_default_keys(cfg));
+    rep.collapsed("the whole config (config.json)", ctx.config_json);
     const std::string path = (run / "report.html").string();
     rep.save(path);
     spdlog::info("report: {}", path);
@@ -314,7 +306,6 @@ void stage_report(StageContext& ctx) {
     if (!series.empty())
       row.emplace_back("exact W2 on " + std::to_string(cfg.eval.n) + " points",
                        error_vs_nfe(series, met.floor_score("w2"), "sampling floor", "W2 to the target vs NFE", "W2"));
-    if (fs::exists(run / "metrics.jsonl")) row.emplace_back("training loss", loss_curve(run / "metrics.jsonl"));
     rep.figure_row(row);
 
     rep.heading("Metrics");
@@ -338,8 +329,6 @@ void stage_report(StageContext& ctx) {
       cells.push_back(fmt_num(met.likelihood.bits_per_dim));
     }
     rep.table(head, {cells});
-  } else if (fs::exists(run / "metrics.jsonl")) {
-    rep.figure_row({{"training loss", loss_curve(run / "metrics.jsonl")}});
   }
   finish();
 }

@@ -24,19 +24,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Result {
-  int code;
-  std::string out;
-};
-
-Result sh(const std::string& cmd) {
-  std::array<char, 4096> buf;
-  std::string out;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  int status = pclose(p);
-  return {WEXITSTATUS(status), out};
-}
+using Result = rflow::test::ShellResult;
+Result sh(const std::string& cmd) { return rflow::test::shell(cmd); }
 
 std::string cli() { return RFLOW_CLI; }
 std::string demo() { return std::string(RFLOW_SOURCE_DIR) + "/configs/demo_2d.toml"; }

@@ -16,6 +16,7 @@ void add_eval(CLI::App& app);
 void add_info(CLI::App& app);
 void add_fidnet(CLI::App& app);
 void add_list(CLI::App& app);
+void add_compare(CLI::App& app);
 
 // Options shared by commands that take a run config: --config, --set (repeatable), --list-keys.
 struct ConfigArgs {
@@ -27,5 +28,7 @@ void add_config_options(CLI::App& cmd, ConfigArgs& args, bool positional);
 // Handles --list-keys (prints and returns true).
 bool maybe_list_keys(const ConfigArgs& args);
 std::string registries_help();
+// docs/config.md: every config key as Markdown.
+std::string config_reference_markdown();
 
 }  // namespace rflow::cli

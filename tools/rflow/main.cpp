@@ -1,4 +1,4 @@
-// rflow command-line entry point: subcommands run | train | sample | eval | info | fidnet | list.
+// rflow command-line entry point: subcommands run | train | sample | eval | info | fidnet | compare | list.
 // Every rflow::Error is printed as one line and turned into exit code 1; a mistyped subcommand is
 // answered with the nearest one before CLI11 parses anything.
 
@@ -60,8 +60,27 @@ std::string registries_help() {
 
 void add_list(CLI::App& app) {
   auto* cmd = app.add_subcommand("list", "list the solvers, methods, models, distributions, stages and scorers");
-  cmd->footer("\nExamples:\n  rflow list\n  rflow run --list-keys        every config key, its default and meaning");
-  cmd->callback([] { std::cout << registries_help(); });
+  cmd->footer("\nExamples:\n  rflow list\n  rflow run --list-keys        every config key, its default and meaning\n"
+              "  rflow list --config-reference > docs/config.md");
+  auto reference = std::make_shared<bool>(false);
+  cmd->add_flag("--config-reference", *reference, "print every config key as a Markdown reference instead");
+  cmd->callback([reference] {
+    if (*reference) {
+      std::cout << config_reference_markdown();
+      return;
+    }
+    std::cout << registries_help();
+  });
+}
+
+std::string config_reference_markdown() {
+  RunConfig cfg;
+  return "# Config reference\n\nEvery key of a run config with its type, default and meaning, generated from the "
+         "declarations in the code by `rflow list --config-reference` (a test keeps this file equal to its output). "
+         "Keys are set in a TOML file (`[train]` then `lr = 1e-3`), with `--set train.lr=1e-3`, or read back from "
+         "a run's `config.json`. Each backbone, method and data set has its own section "
+         "(`model.<arch>.*`, `method.<name>.*`, `data.target.<kind>.*`); only the selected one is read.\n" +
+         config::describe_markdown(config::fields_of(cfg));
 }
 
 std::string version_text() {
@@ -111,6 +130,7 @@ int main(int argc, char** argv) {
   rflow::cli::add_eval(app);
   rflow::cli::add_info(app);
   rflow::cli::add_fidnet(app);
+  rflow::cli::add_compare(app);
   rflow::cli::add_list(app);
   // After the subcommands: CLI11 copies a parent's footer into subcommands made after it.
   app.footer("\nExamples:\n  rflow run configs/demo_2d.toml         train, sample, evaluate → runs/demo_2d/report.html\n"

@@ -1,0 +1,49 @@
+// Blocks that every run report (stage_report.cpp) and the comparison page of several runs
+// (compare_runs.h) draw the same way: the summary of a run's results, its training curves, where
+// and with what it ran, and its config as the keys that differ from the defaults.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "rflow/eval/eval_result.h"
+#include "rflow/io/html_report.h"
+#include "rflow/io/svg.h"
+#include "rflow/pipeline/chain.h"
+
+namespace rflow {
+
+struct RunConfig;
+
+// A model of a run with its eval results (models without results are left out).
+struct EvaluatedModel {
+  ChainModel model;
+  eval::ModelEval eval;
+};
+std::vector<EvaluatedModel> evaluated_models(const RunConfig& cfg, const std::string& run_dir);
+
+// The score a report leads with for a kind of data: "w2" (points) or "fid_proxy" (images).
+std::string headline_score(const eval::ModelEval& m);
+
+// One row per model: its score at the fewest NFE evaluated, its best score (and at which NFE),
+// the floor and its straightness (students: their k-step map, no straightness).
+void summary_table(io::HtmlReport& rep, const std::vector<EvaluatedModel>& models);
+
+// Training loss (raw and smoothed), learning rate and gradient norm from metrics.jsonl; nothing
+// when the file is missing. `label` prefixes the captions.
+std::vector<std::pair<std::string, std::string>> training_figures(const std::string& metrics_jsonl,
+                                                                 const std::string& label = {});
+
+// Key facts of where and how the run ran: rflow version, machine (system.json), threads, stage
+// times and peak memory (stages/*.done), when its stages finished.
+std::vector<std::pair<std::string, std::string>> run_metadata(const std::string& run_dir);
+
+// "key = value" for every key that differs from the defaults (all keys: the full config.json).
+std::string non_default_keys(const RunConfig& cfg);
+
+// Euler error vs NFE of a model ("" when it has no Euler results).
+std::optional<io::Series> euler_curve(const EvaluatedModel& m, const std::string& label, std::size_t color);
+
+}  // namespace rflow

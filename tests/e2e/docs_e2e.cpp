@@ -1,0 +1,161 @@
+// The commands in README.md and docs/ stay true: every `rflow` command they show names a real
+// command, options that command has and config keys that exist; the blocks marked
+// `<!-- quick -->` run as written; docs/config.md is what `rflow list --config-reference` prints.
+#include <filesystem>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "tests/test_util.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Doc {
+  std::string name, text;
+};
+
+std::vector<Doc> docs() {
+  std::vector<Doc> out{{"README.md", rflow::test::read_text(std::string(RFLOW_SOURCE_DIR) + "/README.md")}};
+  for (const auto& e : fs::directory_iterator(std::string(RFLOW_SOURCE_DIR) + "/docs"))
+    if (e.path().extension() == ".md") out.push_back({"docs/" + e.path().filename().string(), rflow::test::read_text(e.path().string())});
+  return out;
+}
+
+struct Block {
+  std::string doc, text;
+  bool quick = false;
+};
+
+// Fenced ```sh blocks; quick when the line before the fence is <!-- quick -->.
+std::vector<Block> sh_blocks(const Doc& d) {
+  std::vector<Block> out;
+  std::istringstream in(d.text);
+  std::string line, previous;
+  Block* open = nullptr;
+  while (std::getline(in, line)) {
+    if (open) {
+      if (line.rfind("```", 0) == 0) open = nullptr;
+      else open->text += line + "\n";
+    } else if (line == "```sh") {
+      out.push_back({d.name, "", previous == "<!-- quick -->"});
+      open = &out.back();
+    }
+    previous = line;
+  }
+  return out;
+}
+
+// Shell-like words of one command line (quotes kept together, a trailing # comment dropped).
+std::vector<std::string> words(const std::string& line) {
+  std::vector<std::string> out;
+  std::string cur;
+  char quote = 0;
+  for (size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quote) {
+      if (c == quote) quote = 0;
+      else cur += c;
+    } else if (c == '\'' || c == '"') {
+      quote = c;
+    } else if (c == '#' && (i == 0 || line[i - 1] == ' ')) {
+      break;
+    } else if (c == ' ' || c == '\t') {
+      if (!cur.empty()) out.push_back(cur), cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  if (!cur.empty()) out.push_back(cur);
+  return out;
+}
+
+// Every `rflow ...` command shown: lines of sh blocks and inline `...` spans.
+std::vector<std::pair<std::string, std::string>> commands() {
+  std::vector<std::pair<std::string, std::string>> out;
+  const std::regex inline_cmd("`((?:build/)?rflow [^`\\n]+)`");
+  for (const auto& d : docs()) {
+    for (const auto& b : sh_blocks(d)) {
+      std::istringstream in(b.text);
+      for (std::string line; std::getline(in, line);)
+        if (line.rfind("build/rflow ", 0) == 0) out.emplace_back(d.name, line);
+    }
+    for (std::sregex_iterator it(d.text.begin(), d.text.end(), inline_cmd), end; it != end; ++it)
+      out.emplace_back(d.name, (*it)[1].str());
+  }
+  return out;
+}
+
+std::string cli() { return RFLOW_CLI; }
+
+}  // namespace
+
+TEST(Docs, EveryCommandShownUsesRealCommandsOptionsAndKeys) {
+  const auto keys = rflow::test::shell(cli() + " run --list-keys").out;
+  std::map<std::string, std::string> help;  // "sample" / "fidnet score" → its --help text
+  auto help_of = [&](const std::string& path) -> const std::string& {
+    auto it = help.find(path);
+    if (it == help.end()) {
+      const auto r = rflow::test::shell(cli() + " " + path + " --help");
+      it = help.emplace(path, r.code == 0 ? r.out : std::string()).first;
+    }
+    return it->second;
+  };
+  const std::set<std::string> with_subcommands{"fidnet"};
+  const auto cmds = commands();
+  ASSERT_GT(cmds.size(), 30u);
+  for (const auto& [doc, line] : cmds) {
+    auto w = words(line);
+    if (w.size() < 2) continue;
+    std::string path = w[1];
+    size_t first_arg = 2;
+    if (path.rfind("-", 0) == 0) {  // rflow --version
+      EXPECT_EQ(rflow::test::shell(cli() + " " + path).code, 0) << doc << ": " << line;
+      continue;
+    }
+    if (with_subcommands.count(path) && w.size() > 2 && w[2][0] != '-') path += " " + w[2], first_arg = 3;
+    const std::string& h = help_of(path);
+    ASSERT_NE(h.find("Usage:"), std::string::npos) << doc << ": `" << line << "`: no command '" << path << "': " << h;
+    for (size_t i = first_arg; i < w.size(); ++i) {
+      const std::string& a = w[i];
+      if (a.rfind("--", 0) == 0 || (a.size() == 2 && a[0] == '-')) {
+        const std::string flag = a.substr(0, a.find('='));
+        EXPECT_NE(h.find(flag), std::string::npos) << doc << ": `" << line << "`: '" << path << "' has no " << flag;
+      }
+      if ((a == "--set" || a == "-s") && i + 1 < w.size()) {
+        const std::string key = w[i + 1].substr(0, w[i + 1].find('='));
+        EXPECT_NE(keys.find("  " + key + " "), std::string::npos) << doc << ": `" << line << "`: no config key " << key;
+      }
+    }
+  }
+}
+
+TEST(Docs, QuickBlocksRunAsWritten) {
+  // A fresh folder laid out like the repository root: build/rflow and configs/.
+  rflow::test::TempDir dir;
+  fs::create_directories(dir.path() / "build");
+  fs::create_symlink(cli(), dir.path() / "build" / "rflow");
+  fs::create_directory_symlink(std::string(RFLOW_SOURCE_DIR) + "/configs", dir.path() / "configs");
+  int quick = 0;
+  for (const auto& d : docs())
+    for (const auto& b : sh_blocks(d)) {
+      if (!b.quick) continue;
+      ++quick;
+      rflow::test::write_text(dir.file("block.sh"), "set -euo pipefail\nexport OMP_NUM_THREADS=1\n" + b.text);
+      const auto r = rflow::test::shell("cd '" + dir.path().string() + "' && bash block.sh");
+      EXPECT_EQ(r.code, 0) << b.doc << ":\n" << b.text << "\n--- output ---\n" << r.out;
+    }
+  EXPECT_GE(quick, 3);
+}
+
+TEST(Docs, TheConfigReferenceIsWhatTheCodeDeclares) {
+  const auto r = rflow::test::shell(cli() + " list --config-reference");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(rflow::test::read_text(std::string(RFLOW_SOURCE_DIR) + "/docs/config.md"), r.out)
+      << "regenerate it: build/rflow list --config-reference > docs/config.md";
+}
