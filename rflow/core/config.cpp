@@ -132,7 +132,10 @@ nlohmann::json toml_to_json(const toml::node& n, const std::string& key, const s
               "use numbers, strings, booleans or arrays of them");
 }
 
-// Every unknown key and wrong type of a file is collected, so one run of the command shows them all.
+// Every unknown key and wrong type of a file is collected, so one run of the command shows them all
+// (the first kShownProblems with suggestions: a file that is not a config need not be listed whole).
+constexpr size_t kShownProblems = 20;
+
 void walk_table(const std::vector<Field>& fields, const toml::table& t, const std::string& prefix,
                 const std::string& where, std::vector<Error>& problems) {
   for (const auto& [k, node] : t) {
@@ -144,8 +147,10 @@ void walk_table(const std::vector<Field>& fields, const toml::table& t, const st
       continue;
     }
     try {
-      const Field& f = find_field(fields, key, at);
-      assign(f, toml_to_json(node, key, at), at);
+      // Past the problems shown, unknown keys are counted without the cost of a suggestion.
+      const Field* f = problems.size() < kShownProblems ? &find_field(fields, key, at) : lookup(fields, key, at);
+      if (!f) throw Error("unknown config key '" + key + "'", at);
+      assign(*f, toml_to_json(node, key, at), at);
     } catch (const Error& e) {
       problems.push_back(e);
     }
@@ -165,12 +170,14 @@ void walk_table(const std::vector<Field>& fields, const toml::table& t, const st
   std::stable_sort(problems.begin(), problems.end(),
                    [&](const Error& a, const Error& b) { return line_of(a) < line_of(b); });
   std::string what = std::to_string(problems.size()) + " problems in the config (--list-keys lists all keys):";
-  for (const auto& p : problems) {
+  for (size_t i = 0; i < std::min(problems.size(), kShownProblems); ++i) {
+    const Error& p = problems[i];
     what += "\n  " + p.where() + ": " + p.message();
     std::string hint = p.hint();
     if (auto at = hint.find(kListKeys); at != std::string::npos) hint.erase(at);  // said once above
     if (!hint.empty()) what += " (" + hint + ")";
   }
+  if (problems.size() > kShownProblems) what += "\n  … and " + std::to_string(problems.size() - kShownProblems) + " more";
   throw Error(what, where);
 }
 
@@ -298,7 +305,7 @@ std::vector<std::string> split_dots(const std::string& key) {
 // characters, the sections segment by segment (a missing or extra section costs 2, a misspelt one
 // its spelling distance), so "trian.steps" is 1 from "train.steps" and far from
 // "method.distill.steps", and "lr" is 2 from "train.lr".
-size_t key_distance(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+size_t key_distance(const std::vector<std::string>& a, const std::vector<std::string>& b, size_t leaf_distance) {
   const size_t n = a.size() - 1, m = b.size() - 1;  // section segments; the last one is the leaf
   std::vector<std::vector<size_t>> d(n + 1, std::vector<size_t>(m + 1));
   const size_t skip = 2;  // a section left out or added: "lr" is 2 from "train.lr"
@@ -307,7 +314,7 @@ size_t key_distance(const std::vector<std::string>& a, const std::vector<std::st
   for (size_t i = 1; i <= n; ++i)
     for (size_t j = 1; j <= m; ++j)
       d[i][j] = std::min({d[i - 1][j] + skip, d[i][j - 1] + skip, d[i - 1][j - 1] + edit_distance(a[i - 1], b[j - 1])});
-  return d[n][m] + edit_distance(a.back(), b.back());
+  return d[n][m] + leaf_distance;
 }
 
 }  // namespace
@@ -318,9 +325,13 @@ std::string nearest_key(const std::vector<Field>& fields, const std::string& key
   const auto parts = split_dots(key);
   for (const auto& f : fields) {
     if (!f.alias_of.empty()) continue;
-    const size_t d = key_distance(parts, split_dots(f.key));
+    // The leaf's distance is a lower bound: most keys are ruled out before the section DP.
+    const size_t leaf = edit_distance(parts.back(), f.key.substr(f.key.rfind('.') + 1));
+    if (leaf > best_d) continue;
+    const size_t d = key_distance(parts, split_dots(f.key), leaf);
+    if (d > best_d) continue;
     const size_t full = edit_distance(key, f.key);  // ties: the closer spelling overall
-    if (d < best_d || (d == best_d && full < best_full)) best_d = d, best_full = full, best = f.key;
+    if (d < best_d || full < best_full) best_d = d, best_full = full, best = f.key;
   }
   return best_d <= std::max<size_t>(3, key.size() / 4) ? best : std::string();
 }

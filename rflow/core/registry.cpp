@@ -5,8 +5,16 @@
 namespace rflow {
 
 size_t edit_distance(const std::string& a, const std::string& b) {
-  // Three rows: the transposition case looks two rows back.
-  std::vector<size_t> back(b.size() + 1), prev(b.size() + 1), cur(b.size() + 1);
+  // Three rows (the transposition case looks two rows back), on the stack for names and keys:
+  // suggestions compare a word with every key, so this runs hundreds of times per typo.
+  constexpr size_t kStack = 64;
+  size_t stack[3][kStack + 1];
+  std::vector<size_t> heap;
+  size_t *back = stack[0], *prev = stack[1], *cur = stack[2];
+  if (b.size() > kStack) {
+    heap.resize(3 * (b.size() + 1));
+    back = heap.data(), prev = back + b.size() + 1, cur = prev + b.size() + 1;
+  }
   for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
   for (size_t i = 1; i <= a.size(); ++i) {
     cur[0] = i;

@@ -87,6 +87,13 @@ TEST(Config, EveryProblemOfAFileIsReportedAtOnce) {
   ASSERT_NE(b, std::string::npos) << msg;
   ASSERT_NE(c, std::string::npos) << msg;
   EXPECT_TRUE(a < b && b < c) << msg;
+  // A file that is not a config at all: the first twenty, and a count of the rest.
+  std::string many = "[train]\n";
+  for (int i = 0; i < 25; ++i) many += "unknown_" + std::to_string(i) + " = 1\n";
+  test::write_text(dir.file("many.toml"), many);
+  const std::string m = error_of([&] { load_run_config(dir.file("many.toml"), {}); });
+  EXPECT_NE(m.find("25 problems"), std::string::npos) << m;
+  EXPECT_NE(m.find("and 5 more"), std::string::npos) << m;
 }
 
 TEST(Config, RetiredKeysStillLoadIntoTheirNewSections) {

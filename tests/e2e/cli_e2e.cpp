@@ -117,6 +117,15 @@ TEST(Cli, RunPipelineWritesReportAndSkipsDoneStages) {
   auto e = sh(cli() + " eval --samples " + moved_npy + " --reference " + npy);
   ASSERT_EQ(e.code, 0) << e.out;
   EXPECT_NEAR(nlohmann::json::parse(e.out.substr(e.out.rfind("{\"")))["w2"].get<double>(), 1.0, 1e-5);
+  // A checkpoint's evaluation says what it ran and the floor it is to be read against.
+  auto ce = sh(cli() + " eval --checkpoint " + run.string() + " --solver heun --steps 4 -n 300");
+  ASSERT_EQ(ce.code, 0) << ce.out;
+  auto cj = nlohmann::json::parse(ce.out.substr(ce.out.rfind("\n{\"") + 1));  // the last line: nested objects inside
+  EXPECT_EQ(cj["settings"]["solver"], "heun");
+  EXPECT_EQ(cj["settings"]["nfe"], 8);
+  EXPECT_EQ(cj["settings"]["reference"], "fresh target draws");
+  EXPECT_GT(cj["floor"]["w2"].get<double>(), 0.0);
+  EXPECT_GT(cj["w2"].get<double>(), 0.5 * cj["floor"]["w2"].get<double>());
   // Adaptive per-sample sampling with a budget, likelihood during the solve, re-timed path.
   auto d = sh(cli() + " sample " + run.string() + " --solver dopri5 --rtol 1e-4 --atol 1e-4 -n 64 --likelihood -o " + npy);
   ASSERT_EQ(d.code, 0) << d.out;
