@@ -3,9 +3,13 @@
 #include <cstdlib>
 #include <thread>
 
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
+#include "rflow/core/json_int.h"
+#include "rflow/io/safetensors.h"
+#include "rflow/nn/model_config.h"
 #include "rflow/methods/reflow.h"
 #include "rflow/train/checkpoint.h"
 
@@ -38,6 +42,33 @@ LoadedModel load_model(const std::string& path, bool use_ema, c10::Device device
   out.data = make_coupling(out.cfg.data);
   out.model = make_model(out.cfg.model, out.data->sample_shape());
   load_weights(out.checkpoint, *out.model, use_ema);
+  out.model->to(device);
+  out.model->eval();
+  return out;
+}
+
+LoadedField load_field_file(const std::string& path, c10::Device device) {
+  io::SafetensorsData d = io::load_safetensors(path);
+  auto meta = [&](const char* key) -> const std::string& {
+    auto it = d.metadata.find(key);
+    RF_CHECK(it != d.metadata.end(), std::string("the file's header has no '") + key + "'", path,
+             "only weight files written by a recent rflow describe themselves; load its run directory instead");
+    return it->second;
+  };
+  RF_CHECK(meta("format") == "rflow", "not an rflow weight file", path, "pass a checkpoint's model.safetensors or ema.safetensors");
+  LoadedField out;
+  out.cfg = run_config_from_json(meta("config"), path + " (__metadata__.config)");
+  const auto shape = nlohmann::json::parse(meta("sample_shape"), nullptr, false);
+  RF_CHECK(shape.is_array() && !shape.empty(), "malformed sample_shape in the header", path, "the file may be damaged");
+  for (const auto& s : shape) {
+    RF_CHECK(s.is_number_integer() && s.get<int64_t>() >= 1 && s.get<int64_t>() <= (1 << 20), "malformed sample_shape in the header",
+             path, "the file may be damaged");
+    out.sample_shape.push_back(s.get<int64_t>());
+  }
+  out.step = json_int64(nlohmann::json::parse(meta("step"), nullptr, false), "step", path);
+  out.written_by = d.metadata.count("rflow_version") ? d.metadata.at("rflow_version") : "";
+  out.model = make_model(out.cfg.model, out.sample_shape);
+  assign_module_tensors(*out.model, d.tensors, path);
   out.model->to(device);
   out.model->eval();
   return out;

@@ -26,6 +26,17 @@ struct LoadedModel {
 // path: a checkpoint directory, a checkpoints/ root or a run directory.
 LoadedModel load_model(const std::string& path, bool use_ema, c10::Device device);
 
+// A field from one weight file alone (a checkpoint's model.safetensors or ema.safetensors, copied
+// anywhere): its header carries the run config, the sample shape and the step.
+struct LoadedField {
+  RunConfig cfg;
+  VelocityField model;  // in eval mode, on the device
+  std::vector<int64_t> sample_shape;
+  int64_t step = 0;
+  std::string written_by;  // the rflow version that wrote it
+};
+LoadedField load_field_file(const std::string& safetensors_path, c10::Device device);
+
 // The training batches cfg.data asks for, including the online reflow coupling (which loads the
 // data.teacher model onto the device).
 std::unique_ptr<BatchSource> make_training_source(const RunConfig& cfg, c10::Device device);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <set>
 
@@ -15,6 +16,8 @@
 #include "rflow/core/fingerprint.h"
 #include "rflow/core/json_int.h"
 #include "rflow/core/tensor_util.h"
+#include "rflow/core/version.h"
+#include "rflow/flow/velocity_field.h"
 #include "rflow/io/atomic_file.h"
 #include "rflow/io/safetensors.h"
 #include "rflow/nn/ema.h"
@@ -159,8 +162,22 @@ std::string save_checkpoint(const std::string& root, const torch::nn::Module& mo
   fs::remove_all(tmp);
   fs::create_directories(tmp);
   try {
-    io::save_safetensors((tmp / "model.safetensors").string(), module_tensors(model), {{"format", "rflow"}});
-    if (ema) io::save_safetensors((tmp / "ema.safetensors").string(), ema->state(), {{"format", "rflow"}});
+    // Self-describing weight files: each carries the run config (architecture and options), the
+    // sample shape, its step and the rflow that wrote it, so the file alone rebuilds its field.
+    std::map<std::string, std::string> meta{{"format", "rflow"},
+                                            {"rflow_version", version_line()},
+                                            {"step", std::to_string(state.step)}};
+    const auto cfg = nlohmann::json::parse(config_json, nullptr, false);
+    meta["config"] = cfg.is_discarded() ? config_json : cfg.dump();
+    if (const auto* field = dynamic_cast<const VelocityFieldImpl*>(&model))
+      meta["sample_shape"] = nlohmann::json(field->sample_shape()).dump();
+    auto with = [&](const char* weights) {
+      auto m = meta;
+      m["weights"] = weights;
+      return m;
+    };
+    io::save_safetensors((tmp / "model.safetensors").string(), module_tensors(model), with("model"));
+    if (ema) io::save_safetensors((tmp / "ema.safetensors").string(), ema->state(), with("ema"));
     if (optimizer) {
       torch::save(*optimizer, (tmp / "optimizer.pt").string());
       io::sync_path((tmp / "optimizer.pt").string());

@@ -11,7 +11,9 @@
 #include "rflow/io/directory_lock.h"
 #include "rflow/io/safetensors.h"
 #include "rflow/pipeline/chain.h"
+#include "rflow/nn/mlp.h"
 #include "rflow/pipeline/pipeline.h"
+#include "rflow/pipeline/run_context.h"
 #include "rflow/pipeline/stage_keys.h"
 #include "rflow/pipeline/stages.h"
 #include "rflow/train/checkpoint.h"
@@ -193,4 +195,30 @@ TEST(StageKeys, TheLongestMatchingPrefixDecides) {
   EXPECT_TRUE(reads_key(keys, "train.lr"));
   EXPECT_FALSE(reads_key(keys, "eval.n"));
   EXPECT_FALSE(reads_key(keys, "threads"));
+}
+
+// A weight file copied out of its run still rebuilds its field: the header carries the config,
+// the sample shape, the step and the rflow version, and the field equals the run's own.
+TEST(RunContext, AWeightFileAloneRebuildsItsField) {
+  test::TempDir dir;
+  const std::string run = run_pipeline(tiny(dir.path(), "alone", {"stages=[\"train\"]"}));
+  const fs::path file = dir.path() / "copied.safetensors";
+  fs::copy_file(fs::path(resolve_checkpoint(run)) / "ema.safetensors", file);
+  fs::remove_all(run);
+  LoadedField f = load_field_file(file.string(), c10::Device(c10::kCPU));
+  EXPECT_EQ(f.step, 60);
+  EXPECT_EQ(f.sample_shape, (std::vector<int64_t>{2}));
+  EXPECT_EQ(f.cfg.model.get<MlpOptions>("mlp").hidden, 32);
+  EXPECT_NE(f.written_by.find("rflow "), std::string::npos);
+  // The same weights as the run's EMA: rebuild the run's model the ordinary way and compare.
+  const std::string again = run_pipeline(tiny(dir.path(), "alone", {"stages=[\"train\"]"}));
+  LoadedModel m = load_model(again, /*use_ema=*/true, c10::Device(c10::kCPU));
+  torch::NoGradGuard ng;
+  const at::Tensor x = torch::randn({16, 2}), t = torch::rand({16});
+  EXPECT_TRUE(torch::equal(f.model->forward(x, t, {}), m.model->forward(x, t, {})));
+  // Files without the description (other tools, older rflow) are refused with a way out.
+  auto st = io::load_safetensors(file.string());
+  st.metadata.erase("config");
+  io::save_safetensors(file.string(), st.tensors, st.metadata);
+  EXPECT_THROW(load_field_file(file.string(), c10::Device(c10::kCPU)), Error);
 }

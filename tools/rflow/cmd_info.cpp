@@ -18,12 +18,13 @@ namespace rflow::cli {
 
 void add_info(CLI::App& app) {
   auto* cmd = app.add_subcommand("info", "summarise a checkpoint, or this machine (--system)");
-  cmd->footer("\nExamples:\n  rflow info runs/demo_2d\n  rflow info runs/demo_2d --tensors\n  rflow info --system --json");
+  cmd->footer("\nExamples:\n  rflow info runs/demo_2d\n  rflow info runs/demo_2d --tensors\n"
+              "  rflow info runs/demo_2d/checkpoints/step_00006000/ema.safetensors\n  rflow info --system --json");
   auto path = std::make_shared<std::string>();
   auto tensors = std::make_shared<bool>(false);
   auto system = std::make_shared<bool>(false);
   auto json = std::make_shared<bool>(false);
-  cmd->add_option("checkpoint", *path, "run directory, checkpoints/ or a step_* directory");
+  cmd->add_option("checkpoint", *path, "run directory, checkpoints/, a step_* directory, or one weight file (.safetensors)");
   cmd->add_flag("--tensors", *tensors, "list every tensor with its shape");
   cmd->add_flag("--system", *system, "print the CPU, its features, the BLAS library and kernels, LibTorch, oneDNN, threads");
   cmd->add_flag("--json", *json, "with --system: one JSON object");
@@ -37,6 +38,18 @@ void add_info(CLI::App& app) {
     }
     RF_CHECK(!path->empty(), "no checkpoint given", "rflow info",
              "pass a run directory (rflow info runs/NAME) or --system for this machine");
+    if (std::filesystem::is_regular_file(*path)) {  // one weight file, described by its own header
+      LoadedField f = load_field_file(*path, c10::Device(c10::kCPU));
+      std::string shape;
+      for (auto s : f.sample_shape) shape += (shape.empty() ? "" : " × ") + std::to_string(s);
+      std::cout << "weights      " << *path << "\n"
+                << "written by   " << f.written_by << "\n"
+                << "step         " << f.step << "\n"
+                << "method       " << f.cfg.method.name << " (path " << f.cfg.method.path << ")\n"
+                << "model        " << describe_model(f.cfg.model) << ", " << count_parameters(*f.model) << " parameters\n"
+                << "samples      " << shape << " (" << f.cfg.data.source.name << " → " << f.cfg.data.target.name << ")\n";
+      return;
+    }
     LoadedModel m = load_model(*path, false, c10::Device(c10::kCPU));
     auto st = read_checkpoint_state(m.checkpoint);
     namespace fs = std::filesystem;
