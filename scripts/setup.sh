@@ -10,7 +10,8 @@ PKGS=(
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libstb-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-numpy python3-torch      # golden values and the Python baseline benches only
+  python3 python3-numpy python3-torch      # golden values, the Python baseline benches and python/rflow
+  python3-pip python3-setuptools           # tests install python/rflow the way users do (pip, offline)
   dataset-fashion-mnist
   chromium-headless-shell                  # tests only: renders each report, checks the console, screenshots
 )
