@@ -11,7 +11,10 @@
 #include "rflow/nn/ema.h"
 #include "rflow/nn/model_config.h"
 #include "rflow/solve/solver.h"
+#include "rflow/nn/torchscript_field.h"
 #include "tests/method_util.h"
+#include "tests/test_util.h"
+#include "tests/torchscript_util.h"
 
 using namespace rflow;
 
@@ -45,10 +48,16 @@ TEST(Conformance, EverySolverSolvesALinearOdeAndCountsItsWork) {
 }
 
 TEST(Conformance, EveryBackboneKeepsShapesClonesAndLearns) {
+  test::TempDir dir;
+  test::write_torchscript_field(dir.file("field.pt"));
   for (const auto& name : models().names()) {
     ModelConfig mc;
     mc.arch = name;
     mc.num_classes = 3;
+    if (name == "torchscript") {  // a network saved from TorchScript, with labels
+      mc.get<TorchScriptOptions>("torchscript").path = dir.file("field.pt");
+      mc.get<TorchScriptOptions>("torchscript").labels = true;
+    }
     // Each backbone is built on the first sample shape it accepts: flat points or small images.
     VelocityField m;
     std::vector<int64_t> shape;

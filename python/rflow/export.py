@@ -1,0 +1,43 @@
+"""TorchScript out: a trained rflow field as a self-contained TorchScript file that PyTorch
+(torch.jit.load) and LibTorch (torch::jit::load, or rflow's own model.arch = "torchscript") load
+without rflow. LibTorch's C++ frontend cannot turn its modules into TorchScript, so the export
+rebuilds the field here and traces it.
+
+    python3 -m rflow.export runs/demo_2d field.pt
+"""
+
+import argparse
+
+import torch
+
+from . import load
+
+
+def export(path, out, ema=True):
+    """Traces the field of `path` (run directory, checkpoint folder or weight file) into `out`.
+    The file's forward is (x, t) for unconditional fields and (x, t, labels) for conditional ones."""
+    field = load(path, ema=ema)
+    shape = field.rflow["sample_shape"]
+    x = torch.randn(2, *shape)
+    t = torch.rand(2)
+    if getattr(field, "num_classes", 0) > 0:
+        labels = torch.tensor([0, -1])
+        traced = torch.jit.trace(field, (x, t, labels), check_inputs=[(torch.randn(3, *shape), torch.rand(3), torch.tensor([1, -1, 0]))])
+    else:
+        traced = torch.jit.trace(field, (x, t), check_inputs=[(torch.randn(3, *shape), torch.rand(3))])
+    traced.save(out)
+    return traced
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("run", help="run directory, checkpoints/ or step_* folder, or a weight file")
+    parser.add_argument("out", help="the TorchScript file to write")
+    parser.add_argument("--no-ema", action="store_true", help="the raw weights instead of the EMA")
+    args = parser.parse_args()
+    export(args.run, args.out, ema=not args.no_ema)
+    print(f"{args.out}: TorchScript of {args.run}")
+
+
+if __name__ == "__main__":
+    main()
