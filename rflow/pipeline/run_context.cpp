@@ -1,6 +1,7 @@
 #include "rflow/pipeline/run_context.h"
 
 #include <cstdlib>
+#include <filesystem>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -34,6 +35,17 @@ c10::Device setup_device(const RunConfig& cfg) {
 
 LoadedModel load_model(const std::string& path, bool use_ema, c10::Device device) {
   LoadedModel out;
+  if (std::filesystem::is_regular_file(path)) {  // one self-describing weight file: it is what it is
+    LoadedField f = load_field_file(path, device);
+    out.cfg = f.cfg;
+    out.checkpoint = path;
+    out.step = f.step;
+    out.data = make_coupling(out.cfg.data);
+    RF_CHECK(out.data->sample_shape() == f.sample_shape, "the file's sample shape is not its data's", path,
+             "the config in its header names other data than it was trained on");
+    out.model = f.model;
+    return out;
+  }
   out.checkpoint = resolve_checkpoint(path);
   RF_CHECK(!out.checkpoint.empty(), "no checkpoint found", path,
            "pass a run directory, its checkpoints/ folder or a step_* directory");

@@ -23,7 +23,8 @@ struct LoadedModel {
   std::unique_ptr<IndependentCoupling> data;  // the checkpoint's source and target distributions
 };
 
-// path: a checkpoint directory, a checkpoints/ root or a run directory.
+// path: a checkpoint directory, a checkpoints/ root, a run directory, or one self-describing weight
+// file (then use_ema is moot: the file is the weights).
 LoadedModel load_model(const std::string& path, bool use_ema, c10::Device device);
 
 // A field from one weight file alone (a checkpoint's model.safetensors or ema.safetensors, copied

@@ -216,6 +216,11 @@ TEST(RunContext, AWeightFileAloneRebuildsItsField) {
   torch::NoGradGuard ng;
   const at::Tensor x = torch::randn({16, 2}), t = torch::rand({16});
   EXPECT_TRUE(torch::equal(f.model->forward(x, t, {}), m.model->forward(x, t, {})));
+  // load_model takes the file too (rflow sample / eval --checkpoint FILE.safetensors), with its data.
+  LoadedModel from_file = load_model(file.string(), true, c10::Device(c10::kCPU));
+  EXPECT_EQ(from_file.step, 60);
+  EXPECT_EQ(from_file.data->sample_shape(), (std::vector<int64_t>{2}));
+  EXPECT_TRUE(torch::equal(from_file.model->forward(x, t, {}), m.model->forward(x, t, {})));
   // Files without the description (other tools, older rflow) are refused with a way out.
   auto st = io::load_safetensors(file.string());
   st.metadata.erase("config");

@@ -40,7 +40,7 @@ void add_sample(CLI::App& app) {
     bool no_ema = false, batch_shared = false, likelihood = false;
   };
   auto a = std::make_shared<Args>();
-  cmd->add_option("checkpoint", a->checkpoint, "run directory, checkpoints/ or a step_* directory")->required();
+  cmd->add_option("checkpoint", a->checkpoint, "run directory, checkpoints/, a step_* directory or one weight file (.safetensors)")->required();
   cmd->add_option("-o,--out", a->out, "output .npy (N × ...)")->capture_default_str();
   cmd->add_option("--plot", a->plot, "also write a picture: SVG scatter of the first two coordinates, or a PNG grid for images (a column per class)");
   cmd->add_option("-n,--num", a->n, "number of samples (ignored with --x0)")->capture_default_str();
