@@ -2,12 +2,10 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <set>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "rflow/core/error.h"
 #include "rflow/io/atomic_file.h"
@@ -67,7 +65,7 @@ void write_run_comparison(const std::vector<std::string>& run_dirs, const std::s
   for (const auto& r : runs)
     for (const auto& m : r.models) by_metric[headline_score(m.eval)].emplace_back(&r, &m);
   for (const auto& [metric, entries] : by_metric) {
-    const std::string name = metric == "w2" ? "W2" : "FID-proxy";
+    const std::string name = headline_name(metric);
     std::set<double> nfes;
     for (const auto& [r, m] : entries)
       for (const auto& res : m->eval.results)
@@ -116,13 +114,8 @@ void write_run_comparison(const std::vector<std::string>& run_dirs, const std::s
   // Training losses overlaid (each run's 1-RF; the k-RF and students have their own runs inside).
   std::vector<io::Series> losses;
   for (const auto& r : runs) {
-    std::ifstream in(fs::path(r.dir) / "metrics.jsonl");
-    io::Series s{r.label, {}, {}, io::palette(losses.size()), false};
-    for (std::string line; std::getline(in, line);) {
-      const auto j = nlohmann::json::parse(line, nullptr, false);
-      if (j.is_object() && j.contains("step") && j.contains("loss") && j["loss"].is_number())
-        s.x.push_back(j["step"].get<double>()), s.y.push_back(j["loss"].get<double>());
-    }
+    io::Series s = read_training_log((fs::path(r.dir) / "metrics.jsonl").string()).loss;
+    s.label = r.label, s.color = io::palette(losses.size()), s.markers = false;
     if (!s.x.empty()) losses.push_back(s);
   }
   if (!losses.empty()) {

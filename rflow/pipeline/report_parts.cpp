@@ -44,11 +44,28 @@ std::vector<EvaluatedModel> evaluated_models(const RunConfig& cfg, const std::st
 }
 
 std::string headline_score(const eval::ModelEval& m) { return m.kind == "images" ? "fid_proxy" : "w2"; }
+std::string headline_name(const std::string& score) { return score == "w2" ? "W2" : "FID-proxy"; }
+
+TrainingLog read_training_log(const std::string& metrics_jsonl) {
+  TrainingLog log;
+  std::ifstream in(metrics_jsonl);
+  for (std::string line; std::getline(in, line);) {
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_object() || !j.contains("step") || !j.contains("loss") || !j["loss"].is_number()) continue;
+    const double step = j["step"].get<double>(), l = j["loss"].get<double>();
+    if (!std::isfinite(l)) continue;
+    log.loss.x.push_back(step), log.loss.y.push_back(l);
+    if (j.contains("lr") && j["lr"].is_number()) log.lr.x.push_back(step), log.lr.y.push_back(j["lr"].get<double>());
+    if (j.contains("grad_norm") && j["grad_norm"].is_number())
+      log.grad_norm.x.push_back(step), log.grad_norm.y.push_back(j["grad_norm"].get<double>());
+  }
+  return log;
+}
 
 void summary_table(io::HtmlReport& rep, const std::vector<EvaluatedModel>& models) {
   if (models.empty()) return;
   const std::string key = headline_score(models.front().eval);
-  const std::string name = key == "w2" ? "W2" : "FID-proxy";
+  const std::string name = headline_name(key);
   std::vector<std::vector<std::string>> rows;
   for (const auto& [cm, met] : models) {
     const eval::SolverResult* fewest = nullptr;
@@ -70,25 +87,19 @@ void summary_table(io::HtmlReport& rep, const std::vector<EvaluatedModel>& model
 
 std::vector<std::pair<std::string, std::string>> training_figures(const std::string& metrics_jsonl,
                                                                  const std::string& label) {
-  std::ifstream in(metrics_jsonl);
-  if (!in) return {};
-  io::Series loss{"loss", {}, {}, "#9ecae1", false}, smooth{"smoothed", {}, {}, io::palette(0), false};
-  io::Series lr{"learning rate", {}, {}, io::palette(1), false}, gnorm{"gradient norm", {}, {}, io::palette(2), false};
+  TrainingLog log = read_training_log(metrics_jsonl);
+  if (log.loss.x.empty()) return {};
+  io::Series loss = log.loss, smooth{"smoothed", log.loss.x, {}, io::palette(0), false};
+  loss.label = "loss", loss.color = "#9ecae1", loss.markers = false;
+  // Bias-corrected exponential average over ~20 logged points: the trend through the noise.
   double ema = 0, weight = 0;
-  for (std::string line; std::getline(in, line);) {
-    const auto j = nlohmann::json::parse(line, nullptr, false);
-    if (!j.is_object() || !j.contains("step") || !j.contains("loss") || !j["loss"].is_number()) continue;
-    const double step = j["step"].get<double>(), l = j["loss"].get<double>();
-    if (!std::isfinite(l)) continue;
-    loss.x.push_back(step), loss.y.push_back(l);
-    // Bias-corrected exponential average over ~20 logged points: the trend through the noise.
+  for (double l : log.loss.y) {
     ema = 0.95 * ema + 0.05 * l, weight = 0.95 * weight + 0.05;
-    smooth.x.push_back(step), smooth.y.push_back(ema / weight);
-    if (j.contains("lr") && j["lr"].is_number()) lr.x.push_back(step), lr.y.push_back(j["lr"].get<double>());
-    if (j.contains("grad_norm") && j["grad_norm"].is_number())
-      gnorm.x.push_back(step), gnorm.y.push_back(j["grad_norm"].get<double>());
+    smooth.y.push_back(ema / weight);
   }
-  if (loss.x.empty()) return {};
+  io::Series lr = log.lr, gnorm = log.grad_norm;
+  lr.label = "learning rate", lr.color = io::palette(1), lr.markers = false;
+  gnorm.label = "gradient norm", gnorm.color = io::palette(2), gnorm.markers = false;
   const std::string prefix = label.empty() ? "" : label + ": ";
   std::vector<std::pair<std::string, std::string>> figs;
   io::PlotOptions o;

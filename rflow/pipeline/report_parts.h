@@ -24,8 +24,17 @@ struct EvaluatedModel {
 };
 std::vector<EvaluatedModel> evaluated_models(const RunConfig& cfg, const std::string& run_dir);
 
-// The score a report leads with for a kind of data: "w2" (points) or "fid_proxy" (images).
+// The score a report leads with for a kind of data: "w2" (points) or "fid_proxy" (images), and
+// its name in tables ("W2", "FID-proxy").
 std::string headline_score(const eval::ModelEval& m);
+std::string headline_name(const std::string& score);
+
+// metrics.jsonl as curves over the step: loss (finite values), learning rate, gradient norm;
+// empty when the file is missing.
+struct TrainingLog {
+  io::Series loss, lr, grad_norm;
+};
+TrainingLog read_training_log(const std::string& metrics_jsonl);
 
 // One row per model: its score at the fewest NFE evaluated, its best score (and at which NFE),
 // the floor and its straightness (students: their k-step map, no straightness).

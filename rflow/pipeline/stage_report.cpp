@@ -40,20 +40,10 @@ std::string error_vs_nfe(std::vector<io::Series> series, double floor, const std
   return io::svg_curves(series, o);
 }
 
-std::optional<eval::ModelEval> read_metrics(const fs::path& model_dir) {
-  const fs::path p = model_dir / "eval" / "metrics.json";
-  if (!fs::exists(p)) return std::nullopt;
-  return eval::read_model_eval(p.string());
-}
-
 // 1-RF, k-RF and students side by side: the numbers of the reflow issue's claims (straightness,
 // transport cost, one-step W2) and the pictures that show them.
-void chain_section(io::HtmlReport& rep, const RunConfig& cfg, const std::string& run_dir) {
-  std::vector<std::pair<ChainModel, eval::ModelEval>> models;
-  for (const auto& cm : chain_models(cfg, run_dir)) {
-    auto met = read_metrics(cm.dir);
-    if (met) models.emplace_back(cm, std::move(*met));
-  }
+void chain_section(io::HtmlReport& rep, const RunConfig& cfg, const std::string& run_dir,
+                   const std::vector<EvaluatedModel>& models) {
   if (models.size() < 2) return;
   rep.heading("Reflow and distillation");
   rep.paragraph("Each model sampled from the same noise with Euler at each NFE; W2 is the exact 2-Wasserstein distance to " +
@@ -65,7 +55,7 @@ void chain_section(io::HtmlReport& rep, const RunConfig& cfg, const std::string&
   std::vector<std::string> head{"model", "straightness Ŝ", "normalised Ŝ", "transport cost"};
   for (auto k : nfes) head.push_back("W2 @ " + std::to_string(k));
   head.push_back("dopri5 W2 (NFE)");
-  const bool labeled = models.front().second.floor.count("label_accuracy") > 0;
+  const bool labeled = models.front().eval.floor.count("label_accuracy") > 0;
   if (labeled) {
     head.push_back("label accuracy @ " + std::to_string(nfes.front()));
     head.push_back("@ " + std::to_string(nfes.back()));
@@ -88,7 +78,7 @@ void chain_section(io::HtmlReport& rep, const RunConfig& cfg, const std::string&
       }
     rows.push_back(row);
   }
-  const auto& f = models.front().second;
+  const auto& f = models.front().eval;
   std::vector<std::string> floor_row{"(target vs target)", "", "",
                                      "independent: " + fmt_num(f.independent_transport_cost)};
   for (size_t i = 0; i < nfes.size(); ++i) floor_row.push_back(fmt_num(f.floor_score("w2")));
@@ -103,8 +93,8 @@ void chain_section(io::HtmlReport& rep, const RunConfig& cfg, const std::string&
   // W2 vs NFE, one curve per model.
   std::vector<io::Series> series;
   for (size_t i = 0; i < models.size(); ++i) {
-    io::Series s{models[i].first.label, {}, {}, io::palette(i), false};
-    for (const auto& r : models[i].second.results)
+    io::Series s{models[i].model.label, {}, {}, io::palette(i), false};
+    for (const auto& r : models[i].eval.results)
       if (r.solver == "euler") s.x.push_back(r.nfe), s.y.push_back(r.score("w2"));
     if (!s.x.empty()) series.push_back(s);
   }
@@ -143,14 +133,13 @@ void chain_section(io::HtmlReport& rep, const RunConfig& cfg, const std::string&
 
 // Image runs: FID-proxy and class accuracy of every model at every solver and NFE, FID vs NFE
 // curves, sample grids and noise → image strips. Returns false when the run is not an image run.
-bool image_sections(io::HtmlReport& rep, const RunConfig& cfg, const std::string& run_dir) {
-  std::vector<std::pair<ChainModel, eval::ModelEval>> models;
-  for (const auto& cm : chain_models(cfg, run_dir)) {
-    auto met = read_metrics(cm.dir);
-    if (met && met->kind == "images") models.emplace_back(cm, std::move(*met));
-  }
+bool image_sections(io::HtmlReport& rep, const RunConfig& cfg, const std::string& run_dir,
+                    const std::vector<EvaluatedModel>& all) {
+  std::vector<EvaluatedModel> models;
+  for (const auto& m : all)
+    if (m.eval.kind == "images") models.push_back(m);
   if (models.empty()) return false;
-  const auto& first = models.front().second;
+  const auto& first = models.front().eval;
   const bool fid = first.floor.count("fid_proxy") > 0;
   const bool labeled = first.floor.count("class_accuracy") > 0;
   if (fid) {
@@ -265,9 +254,11 @@ void stage_report(StageContext& ctx) {
     rep.save(path);
     spdlog::info("report: {}", path);
   };
-  if (image_sections(rep, cfg, ctx.run_dir)) return finish();
-  chain_section(rep, cfg, ctx.run_dir);
-  std::optional<eval::ModelEval> stored = read_metrics(run);
+  if (image_sections(rep, cfg, ctx.run_dir, models)) return finish();
+  chain_section(rep, cfg, ctx.run_dir, models);
+  // The 1-RF is the chain's first model, the one in the run directory itself.
+  std::optional<eval::ModelEval> stored;
+  if (!models.empty() && models.front().model.k == 1 && !models.front().model.student) stored = models.front().eval;
   if (stored && chain_models(cfg, ctx.run_dir).size() > 1) rep.heading("The 1-RF in detail");
 
   if (stored && fs::exists(evd / "reference.npy")) {
