@@ -11,11 +11,14 @@ Usage: bench_unet.py [threads] [device = cpu | cuda] [all | train]   (no profile
 import gzip
 import json
 import math
+import os
 import sys
 import time
 
 import torch
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
+from rflow.fields import UNetVelocity  # noqa: E402
 from system_info import system_info  # also gives OpenBLAS the kernels rflow would pick
 import torch.nn.functional as F
 
@@ -36,124 +39,20 @@ def read_idx(path):
     return torch.frombuffer(bytearray(raw[4 + 4 * ndim:]), dtype=torch.uint8).view(*dims)
 
 
-class TimeEmbedding(torch.nn.Module):
-    def __init__(self, dim, scale=100.0):
-        super().__init__()
-        half = dim // 2
-        self.register_buffer("freqs", torch.exp(torch.arange(half) * (-math.log(10000.0) / half)) * scale)
-
-    def forward(self, t):
-        a = t[:, None] * self.freqs[None]
-        return torch.cat([torch.sin(a), torch.cos(a)], 1)
-
-
-def zero(m):
-    torch.nn.init.zeros_(m.weight)
-    torch.nn.init.zeros_(m.bias)
-    return m
-
-
-class ResBlock(torch.nn.Module):
-    def __init__(self, cin, cout, emb, groups):
-        super().__init__()
-        self.norm1 = torch.nn.GroupNorm(groups, cin)
-        self.conv1 = torch.nn.Conv2d(cin, cout, 3, padding=1)
-        self.emb = torch.nn.Linear(emb, cout)
-        self.norm2 = torch.nn.GroupNorm(groups, cout)
-        self.conv2 = zero(torch.nn.Conv2d(cout, cout, 3, padding=1))
-        self.skip = torch.nn.Conv2d(cin, cout, 1) if cin != cout else None
-
-    def forward(self, x, e):
-        h = self.conv1(F.silu(self.norm1(x))) + self.emb(e)[:, :, None, None]
-        h = self.conv2(F.silu(self.norm2(h)))
-        return (self.skip(x) if self.skip is not None else x) + h
-
-
-class Attention(torch.nn.Module):
-    def __init__(self, c, heads, groups):
-        super().__init__()
-        self.heads = heads
-        self.norm = torch.nn.GroupNorm(groups, c)
-        self.qkv = torch.nn.Conv2d(c, 3 * c, 1)
-        self.out = zero(torch.nn.Conv2d(c, c, 1))
-
-    def forward(self, x):
-        B, C, H, W = x.shape
-        d = C // self.heads
-        qkv = self.qkv(self.norm(x)).view(B, 3, self.heads, d, H * W)
-        q, k, v = (qkv[:, i].transpose(2, 3).reshape(B * self.heads, H * W, d) for i in range(3))
-        w = torch.softmax(torch.bmm(q, k.transpose(1, 2)) / math.sqrt(d), -1)
-        h = torch.bmm(w, v).view(B, self.heads, H * W, d).transpose(2, 3).reshape(B, C, H, W)
-        return x + self.out(h)
-
-
-class Stage(torch.nn.Module):
-    def __init__(self, cin, cout, emb, groups, attn, heads):
-        super().__init__()
-        self.res = ResBlock(cin, cout, emb, groups)
-        self.attn = Attention(cout, heads, groups) if attn else None
-
-    def forward(self, x, e):
-        h = self.res(x, e)
-        return self.attn(h) if self.attn is not None else h
-
-
-class UNet(torch.nn.Module):
-    def __init__(self, ch=32, mult=(1, 2, 2), blocks=1, attn_res=(7,), heads=4, groups=8, classes=10):
-        super().__init__()
-        emb = 4 * ch
-        self.classes = classes
-        self.temb = TimeEmbedding(ch)
-        self.emb1, self.emb2 = torch.nn.Linear(ch, emb), torch.nn.Linear(emb, emb)
-        self.label = torch.nn.Embedding(classes + 1, emb)
-        self.inp = torch.nn.Conv2d(1, ch, 3, padding=1)
-        skips, cur, res = [ch], ch, 28
-        self.down, self.downsample = torch.nn.ModuleList(), torch.nn.ModuleList()
-        for lvl, m in enumerate(mult):
-            stages = torch.nn.ModuleList()
-            for _ in range(blocks):
-                stages.append(Stage(cur, ch * m, emb, groups, res in attn_res, heads))
-                cur = ch * m
-                skips.append(cur)
-            self.down.append(stages)
-            if lvl + 1 < len(mult):
-                self.downsample.append(torch.nn.Conv2d(cur, cur, 3, stride=2, padding=1))
-                skips.append(cur)
-                res //= 2
-        self.mid1 = Stage(cur, cur, emb, groups, True, heads)
-        self.mid2 = Stage(cur, cur, emb, groups, False, heads)
-        self.up, self.upsample = torch.nn.ModuleList(), torch.nn.ModuleList()
-        for lvl in reversed(range(len(mult))):
-            stages = torch.nn.ModuleList()
-            for _ in range(blocks + 1):
-                stages.append(Stage(cur + skips.pop(), ch * mult[lvl], emb, groups, res in attn_res, heads))
-                cur = ch * mult[lvl]
-            self.up.append(stages)
-            if lvl > 0:
-                self.upsample.append(torch.nn.Conv2d(cur, cur, 3, padding=1))
-                res *= 2
-        self.out_norm = torch.nn.GroupNorm(groups, cur)
-        self.out = zero(torch.nn.Conv2d(cur, 1, 3, padding=1))
-
-    def forward(self, x, t, labels):
-        e = self.emb2(F.silu(self.emb1(self.temb(t))))
-        e = e + self.label(torch.where(labels < 0, torch.full_like(labels, self.classes), labels))
-        h = self.inp(x)
-        skips = [h]
-        for lvl, stages in enumerate(self.down):
-            for s in stages:
-                h = s(h, e)
-                skips.append(h)
-            if lvl < len(self.downsample):
-                h = self.downsample[lvl](h)
-                skips.append(h)
-        h = self.mid2(self.mid1(h, e), e)
-        for i, stages in enumerate(self.up):
-            for s in stages:
-                h = s(torch.cat([h, skips.pop()], 1), e)
-            if i < len(self.upsample):
-                h = self.upsample[i](F.interpolate(h, scale_factor=2.0, mode="nearest"))
-        return self.out(F.silu(self.out_norm(h)))
+def UNet(ch=32, classes=10):
+    """rflow's U-Net at the fmnist_cond size (python/rflow mirrors it module for module), initialised
+    as rflow initialises it: the sinusoidal time frequencies at scale 100 and zero output convs."""
+    opts = {"channels": ch, "channel_mult": [1, 2, 2], "res_blocks": 1, "attn_resolutions": [7], "heads": 4,
+            "norm_groups": 8}
+    model = UNetVelocity(opts, [1, 28, 28], classes)
+    half = ch // 2
+    with torch.no_grad():
+        model.temb.freqs.copy_(torch.exp(torch.arange(half) * (-math.log(10000.0) / half)) * 100.0)
+        for name, m in model.named_modules():
+            if name == "out" or name.endswith(".conv2") or name.endswith("_attn.out"):
+                m.weight.zero_()
+                m.bias.zero_()
+    return model
 
 
 def train_step(model, opt, ema, images, labels, step, batch=64):

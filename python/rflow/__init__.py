@@ -11,9 +11,9 @@ import os
 
 from .fields import build_field
 from .safetensors_io import read_safetensors
-from .solvers import SOLVERS, solve
+from .solvers import SOLVERS, guided, solve
 
-__all__ = ["load", "load_weights_file", "read_safetensors", "solve", "SOLVERS"]
+__all__ = ["load", "load_weights_file", "read_safetensors", "solve", "guided", "SOLVERS"]
 __version__ = "0.1.0"
 
 
@@ -37,7 +37,8 @@ def load_weights_file(path):
     {"config", "sample_shape", "step", "written_by"}."""
     tensors, meta = read_safetensors(path)
     if meta.get("format") != "rflow" or "config" not in meta or "sample_shape" not in meta:
-        raise ValueError(f"{path}: not a self-describing rflow weight file; load its run directory instead")
+        raise ValueError(f"{path}: not a self-describing rflow weight file (written by an rflow older than 0.1, "
+                         "or not by rflow): the C++ tools still load it; retrain it to load it in Python")
     config = json.loads(meta["config"])
     shape = json.loads(meta["sample_shape"])
     field = build_field(config, shape)

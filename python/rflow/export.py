@@ -35,7 +35,10 @@ def main():
     parser.add_argument("out", help="the TorchScript file to write")
     parser.add_argument("--no-ema", action="store_true", help="the raw weights instead of the EMA")
     args = parser.parse_args()
-    export(args.run, args.out, ema=not args.no_ema)
+    try:
+        export(args.run, args.out, ema=not args.no_ema)
+    except (OSError, ValueError, NotImplementedError) as e:  # the user's input: one line, no traceback
+        raise SystemExit(f"rflow.export: error: {e}")
     print(f"{args.out}: TorchScript of {args.run}")
 
 

@@ -56,10 +56,157 @@ class MlpVelocity(nn.Module):
         return self.out(h).view(b, *self.shape)
 
 
+def _conv(cin, cout, k, stride=1):
+    return nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2)
+
+
+def _norm_silu(norm, x):
+    return F.silu(norm(x))
+
+
+class ResBlock(nn.Module):
+    """GroupNorm → SiLU → conv, plus the projected embedding, → GroupNorm → SiLU → conv, plus the skip."""
+
+    def __init__(self, cin, cout, emb_dim, groups):
+        super().__init__()
+        self.norm1 = nn.GroupNorm(groups, cin)
+        self.conv1 = _conv(cin, cout, 3)
+        self.emb = nn.Linear(emb_dim, cout)
+        self.norm2 = nn.GroupNorm(groups, cout)
+        self.conv2 = _conv(cout, cout, 3)
+        self.skip = _conv(cin, cout, 1) if cin != cout else None
+
+    def forward(self, x, emb):
+        h = self.conv1(_norm_silu(self.norm1, x))
+        h = h + self.emb(emb)[:, :, None, None]
+        h = self.conv2(_norm_silu(self.norm2, h))  # dropout: none at inference
+        return (x if self.skip is None else self.skip(x)) + h
+
+
+class AttentionBlock(nn.Module):
+    """Multi-head self-attention over the H·W positions, with a residual connection."""
+
+    def __init__(self, channels, heads, groups):
+        super().__init__()
+        self.heads = heads
+        self.norm = nn.GroupNorm(groups, channels)
+        self.qkv = _conv(channels, 3 * channels, 1)
+        self.out = _conv(channels, channels, 1)
+
+    def forward(self, x):
+        b, c, hh, ww = x.shape
+        d = c // self.heads
+        qkv = self.qkv(self.norm(x)).view(b, 3, self.heads, d, hh * ww)
+        q, k, v = (qkv[:, i].transpose(2, 3).reshape(b * self.heads, hh * ww, d) for i in range(3))
+        w = torch.softmax(torch.bmm(q, k.transpose(1, 2)) / math.sqrt(d), -1)
+        h = torch.bmm(w, v).view(b, self.heads, hh * ww, d).transpose(2, 3).reshape(b, c, hh, ww)
+        return x + self.out(h)
+
+
+class UNetVelocity(nn.Module):
+    """model.arch = "unet": the image U-Net, module for module and name for name as rflow builds it
+    (down path with skips, two middle stages, up path with one extra stage per level)."""
+
+    def __init__(self, options, sample_shape, num_classes=0):
+        super().__init__()
+        self.shape = list(sample_shape)
+        if len(self.shape) != 3:
+            raise ValueError(f"the U-Net needs image samples [C, H, W], got {self.shape}")
+        ch, mult, blocks = options["channels"], list(options["channel_mult"]), options["res_blocks"]
+        heads, g, attn = options["heads"], options["norm_groups"], set(options["attn_resolutions"])
+        emb_dim = 4 * ch
+        self.num_classes = num_classes
+        self.temb = TimeEmbedding(ch)
+        self.emb1 = nn.Linear(ch, emb_dim)
+        self.emb2 = nn.Linear(emb_dim, emb_dim)
+        if num_classes > 0:
+            self.label_emb = nn.Embedding(num_classes + 1, emb_dim)  # the last row: no label
+        # rflow names the input conv "in", a Python keyword that TorchScript cannot serialise: it is
+        # in_conv here, and rflow's "in.*" tensors are renamed on loading.
+        self.in_conv = _conv(self.shape[0], ch, 3)
+        self._register_load_state_dict_pre_hook(self._rflow_names)
+
+        def stage(name, cin, cout, with_attn):
+            self.add_module(name + "_res", ResBlock(cin, cout, emb_dim, g))
+            if with_attn:
+                self.add_module(name + "_attn", AttentionBlock(cout, heads, g))
+            return name
+
+        levels = len(mult)
+        skip_ch, cur, res = [ch], ch, self.shape[1]
+        self.down, self.up = [], []
+        for lvl in range(levels):
+            out = ch * mult[lvl]
+            names = []
+            for blk in range(blocks):
+                names.append(stage(f"down{lvl}_{blk}", cur, out, res in attn))
+                cur = out
+                skip_ch.append(cur)
+            self.down.append(names)
+            if lvl + 1 < levels:
+                self.add_module(f"downsample{lvl}", _conv(cur, cur, 3, 2))
+                skip_ch.append(cur)
+                res //= 2
+        stage("mid1", cur, cur, True)
+        stage("mid2", cur, cur, False)
+        for lvl in reversed(range(levels)):
+            out = ch * mult[lvl]
+            names = []
+            for blk in range(blocks + 1):
+                names.append(stage(f"up{lvl}_{blk}", cur + skip_ch.pop(), out, res in attn))
+                cur = out
+            self.up.append((lvl, names))
+            if lvl > 0:
+                self.add_module(f"upsample{lvl}", _conv(cur, cur, 3))
+                res *= 2
+        self.out_norm = nn.GroupNorm(g, cur)
+        self.out = _conv(cur, self.shape[0], 3)
+        self.levels = levels
+
+    @staticmethod
+    def _rflow_names(state_dict, prefix, *args):
+        for key in [k for k in state_dict if k.startswith(prefix + "in.")]:
+            state_dict[prefix + "in_conv." + key[len(prefix) + 3:]] = state_dict.pop(key)
+
+    def _stage(self, name, x, emb):
+        h = getattr(self, name + "_res")(x, emb)
+        attn = getattr(self, name + "_attn", None)
+        return h if attn is None else attn(h)
+
+    def forward(self, x, t, labels=None):
+        b = x.shape[0]
+        emb = self.emb2(F.silu(self.emb1(self.temb(t))))
+        if self.num_classes > 0:
+            lab = torch.full((b,), -1, dtype=torch.int64) if labels is None else labels.long()
+            lab = torch.where(lab < 0, torch.full_like(lab, self.num_classes), lab)
+            emb = emb + self.label_emb(lab)
+        h = self.in_conv(x)
+        skips = [h]
+        for lvl, names in enumerate(self.down):
+            for name in names:
+                h = self._stage(name, h, emb)
+                skips.append(h)
+            if lvl + 1 < self.levels:
+                h = getattr(self, f"downsample{lvl}")(h)
+                skips.append(h)
+        h = self._stage("mid2", self._stage("mid1", h, emb), emb)
+        for lvl, names in self.up:
+            for name in names:
+                h = self._stage(name, torch.cat([h, skips.pop()], 1), emb)
+            if lvl > 0:
+                h = getattr(self, f"upsample{lvl}")(F.interpolate(h, scale_factor=2.0, mode="nearest"))
+        return self.out(_norm_silu(self.out_norm, h))
+
+
+ARCHITECTURES = {"mlp": MlpVelocity, "unet": UNetVelocity}
+
+
 def build_field(config, sample_shape):
     """The field of a run config (dict, as in config.json) for samples of `sample_shape`."""
     model = config["model"]
     arch = model["arch"]
-    if arch == "mlp":
-        return MlpVelocity(model["mlp"], sample_shape, model.get("num_classes", 0))
-    raise NotImplementedError(f"model.arch = {arch!r} has no Python mirror yet (mlp has)")
+    if arch not in ARCHITECTURES:
+        hint = (" (a torchscript backbone is already a TorchScript file: torch.jit.load it)" if arch == "torchscript"
+                else "")
+        raise NotImplementedError(f"model.arch = {arch!r} has no Python mirror: {', '.join(ARCHITECTURES)} have{hint}")
+    return ARCHITECTURES[arch](model[arch], sample_shape, model.get("num_classes", 0))

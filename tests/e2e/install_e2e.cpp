@@ -1,6 +1,6 @@
 // rflow as a package: `cmake --install` into a fresh prefix, then examples/cpp_sampler — a project
 // outside the tree that only does find_package(rflow) — is configured, built against it and run on
-// a freshly trained run.
+// a freshly trained run; the installed CLI exports that run to TorchScript.
 #include <filesystem>
 #include <string>
 
@@ -18,7 +18,7 @@ TEST(Install, AnOutsideProjectBuildsAgainstTheInstalledPackageAndSamples) {
   auto r = rflow::test::shell("cmake --install '" + std::string(RFLOW_BUILD_DIR) + "' --prefix '" + prefix + "'");
   ASSERT_EQ(r.code, 0) << r.out;
   for (const char* f : {"include/rflow/rflow.h", "lib/cmake/rflow/rflowConfig.cmake",
-                        "lib/cmake/rflow/rflowConfigVersion.cmake", "bin/rflow"})
+                        "lib/cmake/rflow/rflowConfigVersion.cmake", "bin/rflow", "share/rflow/python/rflow/export.py"})
     EXPECT_TRUE(fs::exists(fs::path(prefix) / f)) << f;
 
   const std::string gen = rflow::test::shell("command -v ninja").code == 0 ? " -G Ninja" : "";
@@ -42,6 +42,13 @@ TEST(Install, AnOutsideProjectBuildsAgainstTheInstalledPackageAndSamples) {
   EXPECT_TRUE(torch::isfinite(x).all().item<bool>());
   // Carried away from the noise (mean radius ~1.25) towards the circle of gaussians (radius 4).
   EXPECT_GT(x.norm(2, 1).mean().item<double>(), 2.5);
+  // The installed CLI exports with the installed Python package (where Python has torch).
+  if (rflow::test::shell("/usr/bin/python3 -c 'import numpy, torch'").code == 0) {
+    r = rflow::test::shell("RFLOW_PYTHON=/usr/bin/python3 '" + prefix + "/bin/rflow' export '" + dir.file("demo_2d") +
+                           "' -o '" + dir.file("field.pt") + "'");
+    EXPECT_EQ(r.code, 0) << r.out;
+    EXPECT_TRUE(fs::exists(dir.file("field.pt")));
+  }
   // Its errors are rflow::Error lines and exit code 1.
   r = rflow::test::shell("'" + build + "/cpp_sampler' '" + dir.file("nothing") + "' '" + out + "'");
   EXPECT_EQ(r.code, 1);

@@ -10,6 +10,7 @@
 #include <torch/torch.h>
 
 #include "rflow/eval/eval_result.h"
+#include "rflow/io/idx.h"
 #include "rflow/io/npy.h"
 #include "rflow/nn/model_config.h"
 #include "rflow/nn/torchscript_field.h"
@@ -18,16 +19,24 @@
 
 namespace fs = std::filesystem;
 
+namespace {
+// The package installed the way users install it: pip from (a copy of) the source folder, offline,
+// into dir/site. Returns that folder ("" after a failed assertion).
+std::string pip_install(rflow::test::TempDir& dir) {
+  fs::copy(std::string(RFLOW_SOURCE_DIR) + "/python", dir.file("src"), fs::copy_options::recursive);
+  auto pip = rflow::test::shell("/usr/bin/python3 -m pip install --quiet --no-deps --no-build-isolation --no-index --target " +
+                                dir.file("site") + " " + dir.file("src"));
+  EXPECT_EQ(pip.code, 0) << pip.out;
+  return pip.code == 0 ? dir.file("site") : "";
+}
+}  // namespace
+
 TEST(Python, ARunLoadsInPythonAndSamplesLikeTheCli) {
   RFLOW_TEST_REQUIRES(rflow::test::shell("/usr/bin/python3 -c 'import numpy, torch, pip'").code == 0,
                       "no python3 with numpy, torch and pip (scripts/setup.sh installs them)");
   rflow::test::TempDir dir;
-  // Installed the way users install it: pip from (a copy of) the source folder, offline.
-  fs::copy(std::string(RFLOW_SOURCE_DIR) + "/python", dir.file("src"), fs::copy_options::recursive);
-  auto pip = rflow::test::shell("/usr/bin/python3 -m pip install --quiet --no-deps --no-build-isolation --no-index --target " +
-                                dir.file("site") + " " + dir.file("src"));
-  ASSERT_EQ(pip.code, 0) << pip.out;
-  const std::string site = dir.file("site");
+  const std::string site = pip_install(dir);
+  ASSERT_FALSE(site.empty());
   const std::string cli = RFLOW_CLI, demo = std::string(RFLOW_SOURCE_DIR) + "/configs/demo_2d.toml";
   torch::manual_seed(7);
   rflow::io::write_npy(dir.file("x0.npy"), torch::randn({256, 2}));
@@ -90,9 +99,81 @@ TEST(Python, ARunLoadsInPythonAndSamplesLikeTheCli) {
   }
 }
 
+// The U-Net the same way: a small class-conditional U-Net trained by `rflow run` on images (IDX files
+// with labels) loads in Python with every parameter, samples like `rflow sample` from the same noise
+// and labels (with classifier-free guidance), and `rflow export` writes TorchScript that rflow loads back as the same field.
+TEST(Python, AUNetRunLoadsInPythonSamplesLikeTheCliAndExports) {
+  RFLOW_TEST_REQUIRES(rflow::test::shell("/usr/bin/python3 -c 'import numpy, torch, pip'").code == 0,
+                      "no python3 with numpy, torch and pip (scripts/setup.sh installs them)");
+  rflow::test::TempDir dir;
+  const std::string site = pip_install(dir);
+  ASSERT_FALSE(site.empty());
+  torch::manual_seed(3);
+  // 8×8 images whose brightness follows the label, so the labels matter.
+  const at::Tensor labels = torch::arange(128, torch::kInt64).remainder(4);
+  const at::Tensor images =
+      (torch::rand({128, 8, 8}) * 60 + labels.view({128, 1, 1}).to(torch::kFloat) * 60).to(torch::kUInt8);
+  rflow::io::write_idx(dir.file("images.idx"), images);
+  rflow::io::write_idx(dir.file("labels.idx"), labels.to(torch::kUInt8));
+  rflow::test::write_text(dir.file("unet.toml"),
+                          "name = \"unet\"\nstages = [\"train\"]\nthreads = 1\n"
+                          "[data]\nlabels = true\n[data.source]\nname = \"gaussian\"\n"
+                          "[data.target]\nname = \"idx\"\npath = \"" + dir.file("images.idx") + "\"\n"
+                          "[data.target.idx]\nlabels_path = \"" + dir.file("labels.idx") + "\"\n"
+                          "[model]\narch = \"unet\"\nnum_classes = 4\n"
+                          "[model.unet]\nchannels = 8\nchannel_mult = [1, 2]\nres_blocks = 1\n"
+                          "attn_resolutions = [4]\nheads = 2\nnorm_groups = 4\n"
+                          "[train]\nsteps = 60\nbatch_size = 32\nlr = 3e-3\nwarmup = 0\nema_decay = 0.5\n");
+  const std::string cli = RFLOW_CLI, run = dir.file("unet");
+  auto r = rflow::test::shell(cli + " run " + dir.file("unet.toml") + " --set out_dir=" + dir.path().string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  rflow::io::write_npy(dir.file("x0.npy"), torch::randn({16, 1, 8, 8}));
+  r = rflow::test::shell(cli + " sample " + run + " --x0 " + dir.file("x0.npy") + " --solver heun --steps 3 --guidance 1.5 -o " +
+                         dir.file("cpp.npy"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  rflow::test::write_text(dir.file("golden.py"),
+                          "import sys, numpy as np, torch\n"
+                          "sys.path.insert(0, '" + site + "')\n"
+                          "import rflow\n"
+                          "field = rflow.load(sys.argv[1])\n"
+                          "assert type(field).__name__ == 'UNetVelocity' and field.num_classes == 4\n"
+                          "x0 = torch.from_numpy(np.load(sys.argv[2]))\n"
+                          "x = rflow.solve(field, x0, solver='heun', steps=3, labels=torch.arange(16) % 4, guidance=1.5)\n"
+                          "np.save(sys.argv[3], x.numpy())\n");
+  r = rflow::test::shell("/usr/bin/python3 " + dir.file("golden.py") + " " + run + " " + dir.file("x0.npy") + " " +
+                         dir.file("py.npy"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  const at::Tensor x0 = rflow::io::read_npy(dir.file("x0.npy"));
+  const at::Tensor cpp = rflow::io::read_npy(dir.file("cpp.npy")), py = rflow::io::read_npy(dir.file("py.npy"));
+  ASSERT_EQ(cpp.sizes(), py.sizes());
+  const double diff = (cpp - py).abs().max().item<double>();
+  EXPECT_LT(diff, 1e-5);
+  std::cout << "unet: largest difference C++ vs Python " << diff << "\n";
+  // Not a vacuous match: the trained field moved the noise (an untrained U-Net predicts v = 0).
+  EXPECT_GT((cpp - x0).abs().mean().item<double>(), 0.2);
+
+  // `rflow export` (the CLI runs the package's exporter with the system's Python).
+  const std::string pt = dir.file("unet.pt");
+  r = rflow::test::shell("RFLOW_PYTHON=/usr/bin/python3 " + cli + " export " + run + " -o " + pt);
+  ASSERT_EQ(r.code, 0) << r.out;
+  rflow::ModelConfig mc;
+  mc.arch = "torchscript";
+  mc.get<rflow::TorchScriptOptions>("torchscript").path = pt;
+  mc.get<rflow::TorchScriptOptions>("torchscript").labels = true;
+  rflow::VelocityField exported = rflow::make_model(mc, {1, 8, 8});
+  rflow::LoadedModel original = rflow::load_model(run, /*use_ema=*/true, c10::Device(c10::kCPU));
+  torch::NoGradGuard ng;
+  const at::Tensor x = torch::randn({10, 1, 8, 8}), t = torch::rand({10});
+  rflow::Cond cond;
+  cond.labels = torch::arange(10, torch::kInt64).remainder(5) - 1;  // −1 … 3
+  const at::Tensor want = original.model->forward(x, t, cond);
+  EXPECT_GT(want.abs().mean().item<double>(), 0.1);
+  EXPECT_LT((exported->forward(x, t, cond) - want).abs().max().item<double>(), 1e-5);
+}
+
 // A velocity network written and scripted in Python (Debian's python3-torch) is a backbone: its
-// forward in rflow equals Python's, and `rflow run` trains, samples and evaluates it like the
-// built-in ones (its parameters are fine-tuned: the checkpoint differs from the file).
+// forward in rflow equals Python's, and `rflow run` trains, reflows, distils, samples and evaluates
+// it like the built-in ones (its parameters are fine-tuned: the checkpoint differs from the file).
 TEST(Python, ANetworkScriptedInPythonTrainsAndSamplesInRflow) {
   RFLOW_TEST_REQUIRES(rflow::test::shell("/usr/bin/python3 -c 'import numpy, torch'").code == 0,
                       "no python3 with numpy and torch (Debian's python3-torch)");
@@ -129,10 +210,14 @@ TEST(Python, ANetworkScriptedInPythonTrainsAndSamplesInRflow) {
   EXPECT_EQ(rflow::count_parameters(*field), 3 * 64 + 64 + 64 * 64 + 64 + 64 * 2 + 2);
 
   const std::string cli = RFLOW_CLI, demo = std::string(RFLOW_SOURCE_DIR) + "/configs/demo_2d.toml";
+  // The whole chain on it: 1-RF, its pairs, a 2-RF fine-tune and a one-step student distilled from it.
   r = rflow::test::shell(cli + " run " + demo + " --set out_dir=" + dir.path().string() +
                          " --set model.arch=torchscript --set model.torchscript.path=" + pt +
                          " --set train.steps=600 --set eval.n=300 --set eval.nfe=[1,8] --set 'eval.solvers=[\"euler\"]'"
-                         " --set sample.n=300 --set eval.likelihood=false --set threads=1");
+                         " --set sample.n=300 --set eval.likelihood=false --set threads=1"
+                         " --set 'stages=[\"train\",\"reflow\",\"distill\",\"sample\",\"eval\"]'"
+                         " --set reflow.rounds=1 --set reflow.pairs=2000 --set reflow.solver=euler --set reflow.steps=8"
+                         " --set reflow.train.steps=300 --set distill.from=[2] --set distill.train.steps=300");
   ASSERT_EQ(r.code, 0) << r.out;
   const std::string run = dir.file("demo_2d");
   const auto met = rflow::eval::read_model_eval(run + "/eval/metrics.json");
@@ -142,6 +227,18 @@ TEST(Python, ANetworkScriptedInPythonTrainsAndSamplesInRflow) {
   // Trained towards the 8 gaussians: 8 Euler steps land much closer than one.
   EXPECT_GT(w2_8, 0.0);
   EXPECT_LT(w2_8, 0.6 * w2_1);
+  // The 2-RF and the student are the same scripted network with their own weights, and the
+  // student's one step beats the 1-RF's.
+  for (const char* model : {"2rf", "distill_2rf"}) {
+    r = rflow::test::shell(cli + " info " + run + "/" + model + " --tensors");
+    ASSERT_EQ(r.code, 0) << r.out;
+    EXPECT_NE(r.out.find("inp__weight"), std::string::npos) << model << "\n" << r.out;
+  }
+  const auto student = rflow::eval::read_model_eval(run + "/distill_2rf/eval/metrics.json");
+  ASSERT_NE(student.find("euler", 1), nullptr);
+  EXPECT_LT(student.find("euler", 1)->score("w2"), 0.7 * w2_1);
+  std::cout << "W2 at one Euler step: 1-RF " << w2_1 << ", student " << student.find("euler", 1)->score("w2") << "\n";
+  ASSERT_NE(rflow::eval::read_model_eval(run + "/2rf/eval/metrics.json").find("euler", 1), nullptr);
   r = rflow::test::shell(cli + " sample " + run + " --solver heun --steps 4 -n 100 -o " + dir.file("s.npy"));
   ASSERT_EQ(r.code, 0) << r.out;
   // Fine-tuned: the trained weights are not the file's.

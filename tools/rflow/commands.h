@@ -17,6 +17,7 @@ void add_info(CLI::App& app);
 void add_fidnet(CLI::App& app);
 void add_list(CLI::App& app);
 void add_compare(CLI::App& app);
+void add_export(CLI::App& app);
 
 // Options shared by commands that take a run config: --config, --set (repeatable), --list-keys.
 struct ConfigArgs {
