@@ -2,6 +2,7 @@
 checkpoint's weights load as they are. Each module's forward(x, t, labels=None) equals the C++ one."""
 
 import math
+import os
 
 import torch
 from torch import nn
@@ -198,7 +199,37 @@ class UNetVelocity(nn.Module):
         return self.out(_norm_silu(self.out_norm, h))
 
 
-ARCHITECTURES = {"mlp": MlpVelocity, "unet": UNetVelocity}
+class TorchScriptVelocity(nn.Module):
+    """model.arch = "torchscript": the run's own TorchScript file (the code; it is not in the
+    checkpoint, so it must still be where model.torchscript.path says) with the run's weights."""
+
+    def __init__(self, options, sample_shape, num_classes=0):
+        super().__init__()
+        path = options["path"]
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{path}: the run's TorchScript file (model.torchscript.path) is not there; "
+                                    "the checkpoint holds its weights but not its code")
+        self.net = torch.jit.load(path, map_location="cpu")
+        self.shape = list(sample_shape)
+        self.num_classes = num_classes
+        self.labels = bool(options.get("labels", False))
+        self._register_load_state_dict_pre_hook(self._rflow_names)
+
+    def _rflow_names(self, state_dict, prefix, *args):
+        # rflow registers the module's tensors with each '.' of a name written as '__'.
+        for name in self.net.state_dict():
+            key = prefix + name.replace(".", "__")
+            if key in state_dict:
+                state_dict[prefix + "net." + name] = state_dict.pop(key)
+
+    def forward(self, x, t, labels=None):
+        if not self.labels:
+            return self.net(x, t)
+        lab = torch.full((x.shape[0],), -1, dtype=torch.int64) if labels is None else labels.long()
+        return self.net(x, t, lab)
+
+
+ARCHITECTURES = {"mlp": MlpVelocity, "unet": UNetVelocity, "torchscript": TorchScriptVelocity}
 
 
 def build_field(config, sample_shape):
@@ -206,7 +237,5 @@ def build_field(config, sample_shape):
     model = config["model"]
     arch = model["arch"]
     if arch not in ARCHITECTURES:
-        hint = (" (a torchscript backbone is already a TorchScript file: torch.jit.load it)" if arch == "torchscript"
-                else "")
-        raise NotImplementedError(f"model.arch = {arch!r} has no Python mirror: {', '.join(ARCHITECTURES)} have{hint}")
+        raise NotImplementedError(f"model.arch = {arch!r} has no Python mirror: {', '.join(ARCHITECTURES)} have")
     return ARCHITECTURES[arch](model[arch], sample_shape, model.get("num_classes", 0))

@@ -1,6 +1,6 @@
 // The commands in README.md and docs/ stay true: every `rflow` command they show names a real
 // command, options that command has and config keys that exist; the blocks marked
-// `<!-- quick -->` run as written; docs/config.md is what `rflow list --config-reference` prints.
+// `<!-- quick -->` run as written (shell blocks, and Python blocks as notebook cells); docs/config.md is what `rflow list --config-reference` prints.
 #include <filesystem>
 #include <regex>
 #include <set>
@@ -30,10 +30,12 @@ std::vector<Doc> docs() {
 struct Block {
   std::string doc, text;
   bool quick = false;
+  std::string lang;  // sh | python
 };
 
-// Fenced ```sh blocks; quick when the line before the fence is <!-- quick -->.
-std::vector<Block> sh_blocks(const Doc& d) {
+// Fenced ```sh (and, with python = true, ```python) blocks in order; quick when the line before
+// the fence is <!-- quick -->.
+std::vector<Block> blocks(const Doc& d, bool python) {
   std::vector<Block> out;
   std::istringstream in(d.text);
   std::string line, previous;
@@ -42,14 +44,15 @@ std::vector<Block> sh_blocks(const Doc& d) {
     if (open) {
       if (line.rfind("```", 0) == 0) open = nullptr;
       else open->text += line + "\n";
-    } else if (line == "```sh") {
-      out.push_back({d.name, "", previous == "<!-- quick -->"});
+    } else if (line == "```sh" || (python && line == "```python")) {
+      out.push_back({d.name, "", previous == "<!-- quick -->", line.substr(3)});
       open = &out.back();
     }
     previous = line;
   }
   return out;
 }
+std::vector<Block> sh_blocks(const Doc& d) { return blocks(d, false); }
 
 // Shell-like words of one command line (quotes kept together, a trailing # comment dropped).
 std::vector<std::string> words(const std::string& line) {
@@ -135,22 +138,44 @@ TEST(Docs, EveryCommandShownUsesRealCommandsOptionsAndKeys) {
   }
 }
 
+// Quick ```python blocks are notebook cells: a doc's consecutive cells run as one Python session
+// (the package from the source tree on the path), before the next quick sh block and at the end.
 TEST(Docs, QuickBlocksRunAsWritten) {
   // A fresh folder laid out like the repository root: build/rflow and configs/.
   rflow::test::TempDir dir;
   fs::create_directories(dir.path() / "build");
   fs::create_symlink(cli(), dir.path() / "build" / "rflow");
   fs::create_directory_symlink(std::string(RFLOW_SOURCE_DIR) + "/configs", dir.path() / "configs");
-  int quick = 0;
-  for (const auto& d : docs())
-    for (const auto& b : sh_blocks(d)) {
+  const bool python = rflow::test::shell("/usr/bin/python3 -c 'import numpy, torch'").code == 0;
+  if (!python && rflow::test::on_ci()) ADD_FAILURE() << "missing under CI=true: python3 with numpy and torch";
+  int quick = 0, cells = 0;
+  for (const auto& d : docs()) {
+    std::string notebook;
+    auto run_notebook = [&] {
+      if (notebook.empty() || !python) return notebook.clear();
+      rflow::test::write_text(dir.file("notebook.py"), notebook);
+      const auto r = rflow::test::shell("cd '" + dir.path().string() + "' && OMP_NUM_THREADS=1 PYTHONPATH='" +
+                                        RFLOW_SOURCE_DIR + "/python' /usr/bin/python3 notebook.py");
+      EXPECT_EQ(r.code, 0) << d.name << ":\n" << notebook << "\n--- output ---\n" << r.out;
+      notebook.clear();
+    };
+    for (const auto& b : blocks(d, true)) {
       if (!b.quick) continue;
       ++quick;
+      if (b.lang == "python") {
+        notebook += b.text;
+        ++cells;
+        continue;
+      }
+      run_notebook();
       rflow::test::write_text(dir.file("block.sh"), "set -euo pipefail\nexport OMP_NUM_THREADS=1\n" + b.text);
       const auto r = rflow::test::shell("cd '" + dir.path().string() + "' && bash block.sh");
       EXPECT_EQ(r.code, 0) << b.doc << ":\n" << b.text << "\n--- output ---\n" << r.out;
     }
+    run_notebook();
+  }
   EXPECT_GE(quick, 3);
+  EXPECT_GE(cells, 3);
 }
 
 TEST(Docs, TheConfigReferenceIsWhatTheCodeDeclares) {

@@ -173,7 +173,8 @@ TEST(Python, AUNetRunLoadsInPythonSamplesLikeTheCliAndExports) {
 
 // A velocity network written and scripted in Python (Debian's python3-torch) is a backbone: its
 // forward in rflow equals Python's, and `rflow run` trains, reflows, distils, samples and evaluates
-// it like the built-in ones (its parameters are fine-tuned: the checkpoint differs from the file).
+// it like the built-in ones (its parameters are fine-tuned: the checkpoint differs from the file),
+// and the Python package loads the trained run as the same field.
 TEST(Python, ANetworkScriptedInPythonTrainsAndSamplesInRflow) {
   RFLOW_TEST_REQUIRES(rflow::test::shell("/usr/bin/python3 -c 'import numpy, torch'").code == 0,
                       "no python3 with numpy and torch (Debian's python3-torch)");
@@ -246,9 +247,18 @@ TEST(Python, ANetworkScriptedInPythonTrainsAndSamplesInRflow) {
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("inp__weight"), std::string::npos) << r.out;
   rflow::LoadedModel m = rflow::load_model(run, true, c10::Device(c10::kCPU));
-  EXPECT_GT((m.model->forward(rflow::io::read_npy(dir.file("x.npy")), rflow::io::read_npy(dir.file("t.npy"))) - v)
-                .abs()
-                .max()
-                .item<double>(),
-            1e-3);
+  const at::Tensor tuned = m.model->forward(rflow::io::read_npy(dir.file("x.npy")), rflow::io::read_npy(dir.file("t.npy")));
+  EXPECT_GT((tuned - v).abs().max().item<double>(), 1e-3);
+  // Python loads the trained run too: the file's code with the run's weights.
+  rflow::test::write_text(dir.file("load.py"),
+                          "import sys, numpy as np, torch\n"
+                          "sys.path.insert(0, '" + std::string(RFLOW_SOURCE_DIR) + "/python')\n"
+                          "import rflow\n"
+                          "field = rflow.load(sys.argv[1])\n"
+                          "x, t = torch.from_numpy(np.load(sys.argv[2])), torch.from_numpy(np.load(sys.argv[3]))\n"
+                          "np.save(sys.argv[4], field(x, t).detach().numpy())\n");
+  r = rflow::test::shell("/usr/bin/python3 " + dir.file("load.py") + " " + run + " " + dir.file("x.npy") + " " +
+                         dir.file("t.npy") + " " + dir.file("tuned.npy"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_LT((rflow::io::read_npy(dir.file("tuned.npy")) - tuned).abs().max().item<double>(), 1e-5);
 }
