@@ -12,6 +12,8 @@
 #include "rflow/flow/velocity_field.h"
 #include "rflow/io/npy.h"
 #include "rflow/io/safetensors.h"
+#include "rflow/nn/fast_mlp.h"
+#include "rflow/nn/mlp.h"
 #include "rflow/pipeline/compare_runs.h"
 #include "rflow/pipeline/pipeline.h"
 #include "rflow/pipeline/run_config.h"

@@ -15,12 +15,26 @@
 
 namespace rflow {
 
+// A fixed-step explicit Runge–Kutta solve in plain numbers, for fields that run it themselves
+// (VelocityFieldImpl::fast_solve): the Butcher tableau, the time points and the guidance scale.
+struct FixedStepPlan {
+  std::vector<std::vector<double>> a;  // strictly lower triangular, stages × stages
+  std::vector<double> b, c;
+  std::vector<double> grid;  // steps + 1 time points
+  double guidance = 1.0;     // classifier-free guidance (labels −1 = none), as guided_field
+};
+
 class VelocityFieldImpl : public virtual torch::nn::Module {
  public:
   virtual at::Tensor forward(const at::Tensor& x, const at::Tensor& t, const Cond& c) = 0;
   at::Tensor forward(const at::Tensor& x, const at::Tensor& t) { return forward(x, t, Cond{}); }
   // Shape of one sample (without the batch dimension), e.g. {2} or {1, 28, 28}.
   virtual std::vector<int64_t> sample_shape() const = 0;
+  // Optional: the whole solve of x0 done by the field itself, where calling forward step by step
+  // would be dominated by per-op overhead (small CPU batches of MLPs). Returns an undefined
+  // tensor when it has no such path for these inputs (the solver then steps as usual); otherwise
+  // x at the grid's end, equal to the step-by-step result within float rounding. No autograd.
+  virtual at::Tensor fast_solve(const at::Tensor& x0, const Cond& cond, const FixedStepPlan& plan) { return {}; }
 };
 
 using VelocityField = std::shared_ptr<VelocityFieldImpl>;

@@ -39,8 +39,17 @@ class MlpVelocityImpl : public VelocityFieldImpl, public torch::nn::Cloneable<Ml
   using VelocityFieldImpl::forward;
   at::Tensor forward(const at::Tensor& x, const at::Tensor& t, const Cond& c) override;
   std::vector<int64_t> sample_shape() const override { return shape_; }
+  // CPU float32 batches of up to kFastBatch samples run on FastMlp (rflow/nn/fast_mlp.h).
+  at::Tensor fast_solve(const at::Tensor& x0, const Cond& cond, const FixedStepPlan& plan) override;
+  static constexpr int64_t kFastBatch = 64;
+  const MlpOptions& options() const { return opt_; }
+  int64_t num_classes() const { return num_classes_; }
 
  private:
+  // The packed weights of the last fast solve, and the parameter storage and versions they were
+  // packed from: any change to a parameter (an optimizer step, a load) repacks.
+  struct FastCache;
+  std::shared_ptr<FastCache> fast_;
   MlpOptions opt_;
   std::vector<int64_t> shape_;
   int64_t dim_ = 1;

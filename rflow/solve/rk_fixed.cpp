@@ -37,7 +37,6 @@ at::Tensor steps_with_grad(const ButcherTableau& tab, const FieldFn& f, at::Tens
 SolveResult FixedStepRK::integrate(const FieldFn& f, const at::Tensor& x0, const SolveOptions& opt) const {
   const std::vector<double> grid = time_grid(opt);
   const int S = tab_.stages();
-  const int64_t B = x0.size(0);
   int64_t steps = static_cast<int64_t>(grid.size()) - 1;
   SolveResult res;
   if (opt.max_nfe > 0 && steps * S > opt.max_nfe) {
@@ -51,13 +50,23 @@ SolveResult FixedStepRK::integrate(const FieldFn& f, const at::Tensor& x0, const
   } else {
     res.x = steps_in_place(f, x0, grid, steps, opt.record_trajectory ? &traj : nullptr, opt.on_progress);
   }
+  const SolveStatus status = res.status;
+  res = result(res.x, grid, steps);
+  res.status = status;
+  if (opt.record_trajectory) res.trajectory = torch::stack(traj);
+  return res;
+}
+
+SolveResult FixedStepRK::result(at::Tensor x, const std::vector<double>& grid, int64_t steps) const {
+  const int64_t S = tab_.stages(), B = x.size(0);
+  SolveResult res;
+  res.x = std::move(x);
   res.calls = steps * S;
   res.evaluations = res.calls * B;
   res.accepted = steps;
   res.nfe = torch::full({B}, steps * S, torch::dtype(torch::kInt64));
   res.t_reached = torch::full({B}, grid[steps], torch::dtype(torch::kFloat32));
   res.times.assign(grid.begin(), grid.begin() + steps + 1);
-  if (opt.record_trajectory) res.trajectory = torch::stack(traj);
   return res;
 }
 

@@ -15,6 +15,9 @@ class FixedStepRK : public Solver {
   int order() const override { return tab_.order; }
   int nfe_per_step() const override { return tab_.stages(); }
   SolveResult integrate(const FieldFn& f, const at::Tensor& x0, const SolveOptions& opt) const override;
+  const ButcherTableau& tableau() const { return tab_; }
+  // The result record of a solve that ended at x after `steps` steps of `grid`, whoever stepped.
+  SolveResult result(at::Tensor x, const std::vector<double>& grid, int64_t steps) const;
 
  private:
   at::Tensor steps_in_place(const FieldFn& f, const at::Tensor& x0, const std::vector<double>& grid, int64_t steps,

@@ -145,6 +145,24 @@ SolveResult solve(const FieldFn& f, const at::Tensor& x0, const SolveOptions& op
 }
 
 SolveResult solve(VelocityFieldImpl& field, const at::Tensor& x0, const SolveOptions& opt, const Cond& cond) {
+  // A fixed-step solve the field can run itself (small CPU batches of MLPs): same result, without
+  // LibTorch's per-op overhead. Anything it does not cover steps as usual.
+  if (!opt.enable_grad && !opt.record_trajectory && std::isfinite(opt.guidance) && x0.defined() && x0.dim() >= 1 &&
+      x0.size(0) > 0 && solvers().contains(opt.method)) {
+    const auto solver = solvers().get(opt.method, "solver")();
+    if (const auto* rk = dynamic_cast<const FixedStepRK*>(solver.get())) {
+      const ButcherTableau& tab = rk->tableau();
+      const std::vector<double> grid = time_grid(opt);
+      const int64_t steps = static_cast<int64_t>(grid.size()) - 1;
+      if (steps >= 1 && !(opt.max_nfe > 0 && steps * tab.stages() > opt.max_nfe)) {
+        at::Tensor x = field.fast_solve(x0, cond, FixedStepPlan{tab.a, tab.b, tab.c, grid, opt.guidance});
+        if (x.defined()) {
+          if (opt.on_progress) opt.on_progress(1.0);
+          return rk->result(std::move(x), grid, steps);
+        }
+      }
+    }
+  }
   return solve(guided_field(field, cond, opt.guidance), x0, opt);
 }
 

@@ -37,6 +37,7 @@ TEST(Install, AnOutsideProjectBuildsAgainstTheInstalledPackageAndSamples) {
   r = rflow::test::shell("OMP_NUM_THREADS=1 '" + build + "/cpp_sampler' '" + dir.file("demo_2d") + "' '" + out + "' 500");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("500 samples, 8 NFE each, step 400"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("one sample, 100 Euler steps: "), std::string::npos) << r.out;
   const at::Tensor x = rflow::io::read_npy(out);
   ASSERT_EQ(x.sizes(), (std::vector<int64_t>{500, 2}));
   EXPECT_TRUE(torch::isfinite(x).all().item<bool>());

@@ -98,6 +98,8 @@ void add_sample(CLI::App& app) {
                                      [&](const at::Tensor& z) { return coupling->source().log_prob(z); });
       r = lr.solve;
       io::write_npy(sibling(".logp.npy"), lr.log_p);
+    } else if (a->path == "linear") {
+      r = solve(*m.model, x0.to(device), opt, cond);  // the model's own fast path where it has one
     } else {
       r = solve(field, x0.to(device), opt);
     }
