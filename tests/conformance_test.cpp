@@ -9,6 +9,7 @@
 #include "rflow/flow/path.h"
 #include "rflow/methods/method_config.h"
 #include "rflow/nn/ema.h"
+#include "rflow/nn/mlp.h"
 #include "rflow/nn/model_config.h"
 #include "rflow/solve/solver.h"
 #include "rflow/nn/torchscript_field.h"
@@ -30,11 +31,17 @@ TEST(Conformance, EverySolverSolvesALinearOdeAndCountsItsWork) {
     o.method = name;
     o.steps = 200;
     o.rtol = o.atol = 1e-8;
-    auto r = solve([](const at::Tensor& x, const at::Tensor& t) {
+    FieldFn f = [](const at::Tensor& x, const at::Tensor& t) {
       EXPECT_EQ(t.dim(), 1);
       EXPECT_EQ(t.size(0), x.size(0));
       return -x;
-    }, x0, o);
+    };
+    // A variance estimate too, for solvers that step by one (adaflow): large, so it takes its
+    // smallest steps, 1/steps.
+    f.with_variance([](const at::Tensor& x, const at::Tensor&, const at::Tensor&) {
+      return torch::full({x.size(0)}, 1e6, x.options());
+    });
+    auto r = solve(f, x0, o);
     EXPECT_EQ(r.status, SolveStatus::kOk) << name;
     EXPECT_EQ(r.x.sizes(), x0.sizes()) << name;
     // 200 steps of h = 0.005: Euler's error ≈ h/2·e⁻¹·|x0|, second order ≈ h²/6 e⁻¹|x0|.
@@ -119,6 +126,7 @@ TEST(Conformance, EveryMethodGivesAFiniteDifferentiableLoss) {
     auto method = make_method(mc);
     EXPECT_EQ(method->name(), name);
     ModelConfig model_cfg;
+    model_cfg.get<MlpOptions>("mlp").variance_hidden = 16;  // for methods that train one (adaflow)
     torch::manual_seed(2);
     auto model = make_model(model_cfg, {2});
     auto teacher = make_model(model_cfg, {2});

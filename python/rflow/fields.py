@@ -39,22 +39,55 @@ class MlpVelocity(nn.Module):
         self.in_t = nn.Linear(time_dim, hidden, bias=False)
         if num_classes > 0:
             self.label_emb = nn.Embedding(num_classes + 1, hidden)  # the last row: no label
+        self.obs_dim = options.get("obs_dim", 0)
+        if self.obs_dim > 0:  # a policy: conditioned on observations
+            self.in_o = nn.Linear(self.obs_dim, hidden, bias=False)
         for i in range(depth - 1):
             self.add_module(f"h{i}", nn.Linear(hidden, hidden))
         self.depth = depth
         self.out = nn.Linear(hidden, self.dim)
+        vh, self.var_depth = options.get("variance_hidden", 0), options.get("variance_depth", 2)
+        if vh > 0:  # AdaFlow's variance head
+            self.var_in_x = nn.Linear(self.dim, vh)
+            self.var_in_t = nn.Linear(time_dim, vh, bias=False)
+            if self.obs_dim > 0:
+                self.var_in_o = nn.Linear(self.obs_dim, vh, bias=False)
+            for i in range(self.var_depth - 1):
+                self.add_module(f"var_h{i}", nn.Linear(vh, vh))
+            self.var_out = nn.Linear(vh, 1)
+        self.has_variance = vh > 0
 
-    def forward(self, x, t, labels=None):
+    def _obs(self, obs, b):
+        if obs is None:
+            raise ValueError(f"this policy needs observations [B, {self.obs_dim}] (obs=...)")
+        return obs.float().reshape(b, self.obs_dim)
+
+    def forward(self, x, t, labels=None, obs=None):
         b = x.shape[0]
         h = self.in_x(x.reshape(b, self.dim)) + self.in_t(self.temb(t))
         if self.num_classes > 0:
             lab = torch.full((b,), -1, dtype=torch.int64) if labels is None else labels.long()
             lab = torch.where(lab < 0, torch.full_like(lab, self.num_classes), lab)
             h = h + self.label_emb(lab)
+        if self.obs_dim > 0:
+            h = h + self.in_o(self._obs(obs, b))
         h = self.act(h)
         for i in range(self.depth - 1):
             h = self.act(getattr(self, f"h{i}")(h))
         return self.out(h).view(b, *self.shape)
+
+    def variance(self, x, t, obs=None):
+        """AdaFlow's σ(x, t | obs) [B]: the head's estimate of the velocity's RMS error."""
+        if not self.has_variance:
+            raise ValueError("this model has no variance head (model.mlp.variance_hidden = 0)")
+        b = x.shape[0]
+        h = self.var_in_x(x.reshape(b, self.dim)) + self.var_in_t(self.temb(t))
+        if self.obs_dim > 0:
+            h = h + self.var_in_o(self._obs(obs, b))
+        h = self.act(h)
+        for i in range(self.var_depth - 1):
+            h = self.act(getattr(self, f"var_h{i}")(h))
+        return torch.exp(self.var_out(h).squeeze(1).clamp(-10.0, 10.0))
 
 
 def _conv(cin, cout, k, stride=1):

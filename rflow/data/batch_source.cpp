@@ -35,6 +35,10 @@ IndependentCoupling::IndependentCoupling(std::unique_ptr<Distribution> source, s
 Batch IndependentCoupling::next(int64_t batch_size, c10::Device device) {
   // Draw order is fixed (x0 then x1) so runs are reproducible from the seed.
   auto x0 = source_->sample(batch_size);
+  if (target_->obs_dim() > 0) {
+    auto [x1, cond] = target_->sample_conditioned(batch_size);
+    return {x0.to(device), x1.to(device), cond.to(device)};
+  }
   if (labels_) {
     auto [x1, y] = target_->sample_labeled(batch_size);
     Batch b{x0.to(device), x1.to(device), {}};

@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
+#include "rflow/data/demonstrations.h"
 #include "rflow/data/image_dataset.h"
 #include "rflow/io/npy.h"
 
@@ -18,6 +19,11 @@ at::Tensor Distribution::log_prob(const at::Tensor&) const {
 std::pair<at::Tensor, at::Tensor> Distribution::sample_labeled(int64_t) {
   throw Error(describe() + " has no class labels", "data.labels",
               "use a labelled toy (8gaussians, moons, mixture3, rings, spirals, checkerboard) or set data.labels=false");
+}
+
+std::pair<at::Tensor, Cond> Distribution::sample_conditioned(int64_t) {
+  throw Error(describe() + " draws no observations", "data.target",
+              "policies train on demonstrations: data.target.name = demos (or a generated task)");
 }
 
 namespace {
@@ -275,6 +281,10 @@ Registry<DistributionEntry>& distributions() {
     r.add("idx", "images from an IDX file (path), labels from another (labels_path, optional)", idx_entry());
     r.add("image_folder", "images in a folder (path), one sub-folder per class or none; all one size",
           image_folder_entry());
+    r.add("demos", "policy demonstrations: actions from path (.npy [N, ...]), observations from demos.obs (.npy [N, O])",
+          demos_entry());
+    r.add("fork1d", "AdaFlow's 1-D policy toy: action 0 where obs ≤ 0, ±obs (half each) where obs > 0; obs ~ U[−10, 10]",
+          fork1d_entry());
     add_toy(r, "8gaussians", "8 gaussians on a circle (radius = scale)", eight_gaussians, {8, 4.0, 0.25});
     add_toy(r, "moons", "two interleaving half circles", moons, {2, 2.0, 0.1});
     add_toy(r, "checkerboard", "8 squares of a 4×4 board", checkerboard, {8, 1.0, 0.0});

@@ -12,6 +12,7 @@
 
 #include "rflow/core/options.h"
 #include "rflow/core/registry.h"
+#include "rflow/flow/cond.h"
 
 namespace rflow {
 
@@ -109,6 +110,11 @@ class Distribution {
   virtual int64_t num_classes() const { return 0; }
   // n samples and their labels [n] int64; throws for unlabelled distributions.
   virtual std::pair<at::Tensor, at::Tensor> sample_labeled(int64_t n);
+  // Demonstrations for policies: each sample (an action chunk) comes with the observation it
+  // answers, which travels as cond.extra["obs"] [n, obs_dim]. 0: the points stand alone.
+  virtual int64_t obs_dim() const { return 0; }
+  // n samples with their conditioning; throws where obs_dim() is 0.
+  virtual std::pair<at::Tensor, Cond> sample_conditioned(int64_t n);
 };
 
 

@@ -34,8 +34,6 @@ struct Cond {
   // nulled (labels −1, context zeroed, its mask — when there is one — all zero). Extras have no
   // null and stay as they are: guidance is over labels / context given the rest (an observation).
   bool nullable() const { return labels.defined() || context.defined(); }
-  // Nothing but (possibly) labels: what class-conditional backbones take.
-  bool only_labels() const { return !context.defined() && !mask.defined() && extra.empty(); }
   Cond null_like() const;
 
   // Storage form (pair shards): "labels", "context", "mask", "extra.<name>".

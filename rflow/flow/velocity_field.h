@@ -35,6 +35,10 @@ class VelocityFieldImpl : public virtual torch::nn::Module {
   // tensor when it has no such path for these inputs (the solver then steps as usual); otherwise
   // x at the grid's end, equal to the step-by-step result within float rounding. No autograd.
   virtual at::Tensor fast_solve(const at::Tensor& x0, const Cond& cond, const FixedStepPlan& plan) { return {}; }
+  // Optional (AdaFlow): σ(x, t | cond) [B] > 0, the field's own estimate of the RMS error of its
+  // velocity at x (σ² ≈ E‖u − v‖², u the target velocity). Where it is small the flow is straight
+  // and one Euler step is exact; the adaflow solver sizes its steps by it. Undefined: no estimate.
+  virtual at::Tensor variance(const at::Tensor& x, const at::Tensor& t, const Cond& c) { return {}; }
 };
 
 using VelocityField = std::shared_ptr<VelocityFieldImpl>;

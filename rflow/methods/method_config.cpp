@@ -2,6 +2,7 @@
 
 #include "rflow/core/error.h"
 #include "rflow/flow/path.h"
+#include "rflow/methods/adaflow.h"
 #include "rflow/methods/distill.h"
 #include "rflow/methods/rectified_flow.h"
 
@@ -11,6 +12,7 @@ Registry<MethodEntry>& methods() {
   static Registry<MethodEntry> reg = [] {
     Registry<MethodEntry> r("method");
     r.add("rectified_flow", "1-RF: flow matching on the independent coupling (Liu et al. 2022)", rectified_flow_entry());
+    r.add("adaflow", "flow policy with a variance head for AdaFlow's adaptive solver (Hu et al. 2024)", adaflow_entry());
     r.add("distill", "one/k-step student on a teacher's stored pairs (L2, pseudo-Huber or feature loss)",
           distill_entry());
     return r;

@@ -77,13 +77,15 @@ class FastMlp::Workspace {
         h(max_rows * hidden_pad),
         out(max_rows * out_pad),
         starts(max_rows * hidden_pad),
+        obs_rows(max_rows * hidden_pad),
+        zero(hidden_pad),
         tnow(hidden_pad),
         xin(max_rows * dim),
         v(max_rows * dim),
         acc(max_rows * dim),
         init(max_rows) {}
   int64_t max_rows;
-  AlignedFloats pre, h, out, starts, tnow;
+  AlignedFloats pre, h, out, starts, obs_rows, zero, tnow;
   std::vector<float> xin, v, acc;
   std::vector<const float*> init;
   std::vector<int64_t> labels;
@@ -107,6 +109,8 @@ FastMlp::FastMlp(const MlpVelocityImpl& field) {
   freqs_.assign(f.data_ptr<float>(), f.data_ptr<float>() + f.numel());
   in_x_ = std::make_unique<Layer>(named(field, "in_x.weight"), named(field, "in_x.bias"));
   in_t_ = std::make_unique<Layer>(named(field, "in_t.weight"), at::Tensor());
+  obs_dim_ = o.obs_dim;
+  if (obs_dim_ > 0) in_o_ = std::make_unique<Layer>(named(field, "in_o.weight"), at::Tensor());
   for (int64_t i = 0; i + 1 < o.depth; ++i)
     hidden_layers_.emplace_back(named(field, "h" + std::to_string(i) + ".weight"),
                                 named(field, "h" + std::to_string(i) + ".bias"));
@@ -184,38 +188,58 @@ void FastMlp::evaluate(Workspace& ws, const float* x, const float* const* init, 
   for (int64_t r = 0; r < rows; ++r) std::memcpy(v + r * dim_, ws.out.data() + r * out_->np, dim_ * sizeof(float));
 }
 
-namespace {
-// The first layer's start of each row: the time branch, plus the row's label embedding.
-void first_layer_starts(const float* time_row, const int64_t* labels, int64_t rows, int64_t num_classes,
-                        const std::vector<float>& label_rows, int64_t hidden_pad, float* starts,
-                        std::vector<const float*>& init) {
+void FastMlp::first_layer_starts(Workspace& ws, const float* time_row, const int64_t* labels, bool with_obs, int64_t B,
+                                 int64_t rows) const {
+  const bool with_labels = labels && num_classes_ > 0;
   for (int64_t r = 0; r < rows; ++r) {
-    if (!labels || num_classes == 0) {
-      init[r] = time_row;
+    if (!with_labels && !with_obs) {
+      ws.init[r] = time_row;
       continue;
     }
-    const int64_t c = labels[r] < 0 ? num_classes : labels[r];
-    const float* e = &label_rows[c * hidden_pad];
-    float* s = starts + r * hidden_pad;
-    for (int64_t j = 0; j < hidden_pad; ++j) s[j] = time_row[j] + e[j];
-    init[r] = s;
+    float* s = ws.starts.data() + r * hidden_pad_;
+    std::memcpy(s, time_row, hidden_pad_ * sizeof(float));
+    if (with_labels) {
+      const float* e = &label_rows_[(labels[r] < 0 ? num_classes_ : labels[r]) * hidden_pad_];
+      for (int64_t j = 0; j < hidden_pad_; ++j) s[j] += e[j];
+    }
+    if (with_obs) {
+      const float* o = ws.obs_rows.data() + (r % B) * hidden_pad_;
+      for (int64_t j = 0; j < hidden_pad_; ++j) s[j] += o[j];
+    }
+    ws.init[r] = s;
   }
 }
-}  // namespace
 
-void FastMlp::velocity(Workspace& ws, const float* x, float t, const int64_t* labels, int64_t B, float* v) const {
+void FastMlp::check(const Workspace& ws, const int64_t* labels, const float* obs, int64_t B, const char* where) const {
+  for (int64_t r = 0; labels && r < B; ++r)
+    RF_CHECK(labels[r] < num_classes_ || num_classes_ == 0,
+             "label " + std::to_string(labels[r]) + " is not a class of this model", where,
+             "labels are 0 … classes − 1, or −1 for none");
+  RF_CHECK(obs_dim_ == 0 || obs != nullptr, "this policy needs observations", where,
+           "pass B × " + std::to_string(obs_dim_) + " floats");
+}
+
+void FastMlp::velocity(Workspace& ws, const float* x, float t, const int64_t* labels, int64_t B, float* v,
+                       const float* obs) const {
   RF_CHECK(B <= ws.max_rows, "batch of " + std::to_string(B) + " rows exceeds the workspace's " +
                                  std::to_string(ws.max_rows), "FastMlp::velocity", "make a larger workspace");
-  for (int64_t r = 0; r < B; ++r)
-    RF_CHECK(!labels || labels[r] < num_classes_, "label " + std::to_string(labels[r]) + " is not a class of this model",
-             "FastMlp::velocity", "labels are 0 … classes − 1, or −1 for none");
+  check(ws, labels, obs, B, "FastMlp::velocity");
+  if (obs_dim_ > 0) project_observations(ws, obs, B);
   time_branch(t, ws.tnow.data());
-  first_layer_starts(ws.tnow.data(), labels, B, num_classes_, label_rows_, hidden_pad_, ws.starts.data(), ws.init);
+  first_layer_starts(ws, ws.tnow.data(), labels, obs_dim_ > 0, B, B);
   evaluate(ws, x, ws.init.data(), B, v);
 }
 
+void FastMlp::project_observations(Workspace& ws, const float* obs, int64_t B) const {
+  std::fill(ws.init.begin(), ws.init.begin() + B, ws.zero.data());
+  kernels::DenseArgs d;
+  d.x = obs, d.ldx = obs_dim_, d.k = obs_dim_, d.w = in_o_->w.data(), d.np = hidden_pad_;
+  d.init = ws.init.data(), d.y = ws.obs_rows.data(), d.ldy = hidden_pad_, d.rows = B;
+  kernels::dense(d);
+}
+
 void FastMlp::solve(Workspace& ws, const FixedStepPlan& plan, const float* x0, const int64_t* labels, int64_t B,
-                    float* x) const {
+                    float* x, const float* obs) const {
   const int S = static_cast<int>(plan.b.size());
   const int64_t steps = static_cast<int64_t>(plan.grid.size()) - 1;
   RF_CHECK(S >= 1 && steps >= 1, "empty plan", "FastMlp::solve", "");
@@ -227,13 +251,13 @@ void FastMlp::solve(Workspace& ws, const FixedStepPlan& plan, const float* x0, c
   if (B > chunk) {  // rows are independent: solve them a workspace-full at a time
     for (int64_t r0 = 0; r0 < B; r0 += chunk) {
       const int64_t n = std::min(chunk, B - r0);
-      solve(ws, plan, x0 + r0 * dim_, labels ? labels + r0 : nullptr, n, x + r0 * dim_);
+      solve(ws, plan, x0 + r0 * dim_, labels ? labels + r0 : nullptr, n, x + r0 * dim_,
+            obs ? obs + r0 * obs_dim_ : nullptr);
     }
     return;
   }
-  for (int64_t r = 0; r < B; ++r)
-    RF_CHECK(!labels || labels[r] < num_classes_, "label " + std::to_string(labels[r]) + " is not a class of this model",
-             "FastMlp::solve", "labels are 0 … classes − 1, or −1 for none");
+  check(ws, labels, obs, B, "FastMlp::solve");
+  if (obs_dim_ > 0) project_observations(ws, obs, B);  // constant through the solve
 
   // The time branch at each stage time of the grid, computed once per grid.
   std::vector<float> key(steps * S);
@@ -278,8 +302,7 @@ void FastMlp::solve(Workspace& ws, const FixedStepPlan& plan, const float* x0, c
           for (int64_t e = 0; e < n; ++e) in[e] += f * kj[e];
         }
       if (per_row == 2) std::memcpy(in + n, in, n * sizeof(float));
-      first_layer_starts(ws.grid_rows.data() + (i * S + s) * hidden_pad_, row_labels, rows, num_classes_,
-                         label_rows_, hidden_pad_, ws.starts.data(), ws.init);
+      first_layer_starts(ws, ws.grid_rows.data() + (i * S + s) * hidden_pad_, row_labels, obs_dim_ > 0, B, rows);
       float* k = ws.k[s].data();
       if (per_row == 1) {
         evaluate(ws, in, ws.init.data(), rows, k);

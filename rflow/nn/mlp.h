@@ -20,6 +20,9 @@ struct MlpOptions {
   int64_t depth = 3;
   std::string activation = "silu";
   int64_t time_dim = 64;
+  int64_t obs_dim = 0;          // policies: observation size (cond.extra["obs"]); 0 = none
+  int64_t variance_hidden = 0;  // AdaFlow's variance head: width (0 = no head)
+  int64_t variance_depth = 2;
 
   template <class V>
   void visit(V& v) {
@@ -27,6 +30,10 @@ struct MlpOptions {
     v("depth", depth, "number of hidden layers");
     v("activation", activation, "silu | gelu | tanh | relu");
     v("time_dim", time_dim, "time embedding size (even)");
+    v("obs_dim", obs_dim, "observation size of a policy: the field is conditioned on observations [B, obs_dim] (0 = none)");
+    v("variance_hidden", variance_hidden,
+      "width of the variance head σ(x, t | obs) that the adaflow solver steps by (0 = no head; AdaFlow: 128)");
+    v("variance_depth", variance_depth, "hidden layers of the variance head");
   }
   void validate(const std::string& where) const;
 };
@@ -39,6 +46,8 @@ class MlpVelocityImpl : public VelocityFieldImpl, public torch::nn::Cloneable<Ml
   using VelocityFieldImpl::forward;
   at::Tensor forward(const at::Tensor& x, const at::Tensor& t, const Cond& c) override;
   std::vector<int64_t> sample_shape() const override { return shape_; }
+  // With a variance head: σ(x, t | obs) [B], its estimate of the velocity's RMS error there.
+  at::Tensor variance(const at::Tensor& x, const at::Tensor& t, const Cond& c) override;
   // CPU float32 batches of up to kFastBatch samples run on FastMlp (rflow/nn/fast_mlp.h).
   at::Tensor fast_solve(const at::Tensor& x0, const Cond& cond, const FixedStepPlan& plan) override;
   static constexpr int64_t kFastBatch = 64;
@@ -57,9 +66,13 @@ class MlpVelocityImpl : public VelocityFieldImpl, public torch::nn::Cloneable<Ml
   std::string time_embed_;
   double time_scale_;
   TimeEmbedding temb_{nullptr};
-  torch::nn::Linear in_x_{nullptr}, in_t_{nullptr}, out_{nullptr};
+  torch::nn::Linear in_x_{nullptr}, in_t_{nullptr}, in_o_{nullptr}, out_{nullptr};
   torch::nn::Embedding label_emb_{nullptr};
   std::vector<torch::nn::Linear> hidden_;
+  // The variance head: its own small MLP on [x, emb(t), obs], output log σ.
+  torch::nn::Linear var_in_x_{nullptr}, var_in_t_{nullptr}, var_in_o_{nullptr}, var_out_{nullptr};
+  std::vector<torch::nn::Linear> var_hidden_;
+  at::Tensor observations(const Cond& c, int64_t B) const;
 };
 
 ModelEntry mlp_entry();

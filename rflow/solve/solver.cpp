@@ -7,6 +7,7 @@
 #include "rflow/core/error.h"
 #include "rflow/solve/adaptive_rk.h"
 #include "rflow/solve/rk_fixed.h"
+#include "rflow/solve/variance_adaptive.h"
 
 namespace rflow {
 
@@ -15,14 +16,25 @@ std::string to_string(SolveStatus s) { return s == SolveStatus::kOk ? "ok" : "bu
 namespace {
 // Conditioning for the rows being evaluated (all rows when `rows` is undefined).
 Cond rows_of(const Cond& c, const at::Tensor& rows) { return rows.defined() ? c.select(rows) : c; }
+
+// σ of the field under `cond` (the conditional one under guidance: AdaFlow's steps follow the
+// conditional flow's straightness).
+FieldFn::RowsFn variance_of(VelocityFieldImpl& field, Cond cond) {
+  return [&field, cond = std::move(cond)](const at::Tensor& x, const at::Tensor& t, const at::Tensor& rows) {
+    return field.variance(x, t, rows_of(cond, rows));
+  };
+}
 }  // namespace
 
 FieldFn bind_field(VelocityFieldImpl& field, Cond cond) {
-  if (cond.empty())
-    return [&field](const at::Tensor& x, const at::Tensor& t) { return field.forward(x, t, Cond{}); };
-  return FieldFn::with_rows([&field, cond = std::move(cond)](const at::Tensor& x, const at::Tensor& t, const at::Tensor& rows) {
+  if (cond.empty()) {
+    FieldFn out = [&field](const at::Tensor& x, const at::Tensor& t) { return field.forward(x, t, Cond{}); };
+    return out.with_variance(variance_of(field, {}));
+  }
+  FieldFn out = FieldFn::with_rows([&field, cond](const at::Tensor& x, const at::Tensor& t, const at::Tensor& rows) {
     return field.forward(x, t, rows_of(cond, rows));
   });
+  return out.with_variance(variance_of(field, std::move(cond)));
 }
 
 FieldFn guided_field(VelocityFieldImpl& field, Cond cond, double w) {
@@ -31,7 +43,8 @@ FieldFn guided_field(VelocityFieldImpl& field, Cond cond, double w) {
   RF_CHECK(cond.nullable(), "classifier-free guidance needs conditioning with a null value (labels or a token context)",
            "guidance", "pass labels or a context, or use guidance = 1");
   if (w == 0.0) return bind_field(field, cond.null_like());
-  return FieldFn::with_rows([&field, cond = std::move(cond), w](const at::Tensor& x, const at::Tensor& t, const at::Tensor& rows) {
+  FieldFn::RowsFn var = variance_of(field, cond);
+  FieldFn out = FieldFn::with_rows([&field, cond = std::move(cond), w](const at::Tensor& x, const at::Tensor& t, const at::Tensor& rows) {
     const int64_t B = x.size(0);
     Cond c = rows_of(cond, rows);
     c.check_batch(B, "guided_field");
@@ -41,6 +54,7 @@ FieldFn guided_field(VelocityFieldImpl& field, Cond cond, double w) {
     at::Tensor vc = v.slice(0, 0, B), vu = v.slice(0, B);
     return vu + (vc - vu) * w;
   });
+  return out.with_variance(std::move(var));
 }
 
 Registry<SolverFactory>& solvers() {
@@ -54,6 +68,8 @@ Registry<SolverFactory>& solvers() {
           [] { return std::make_unique<FixedStepRK>(heun_tableau()); });
     r.add("rk4", "classic Runge-Kutta, order 4, 4 NFE/step",
           [] { return std::make_unique<FixedStepRK>(rk4_tableau()); });
+    r.add("adaflow", "AdaFlow's variance-adaptive Euler: each sample steps eta/σ by the model's variance head (1 step where the flow is straight, up to `steps`)",
+          [] { return std::make_unique<VarianceAdaptiveEuler>(); });
     r.add("dopri5", "adaptive Dormand-Prince 5(4), per-sample step control (rtol/atol, max_nfe)",
           [] { return std::make_unique<AdaptiveRK>(dopri5_tableau()); });
     r.add("tsit5", "adaptive Tsitouras 5(4): dopri5's order with smaller error constants, per-sample step control",
@@ -119,6 +135,7 @@ void SolveOptions::validate(const std::string& where) const {
            "min_step must be >= 1e-12 and max_step (if set) >= min_step", where + ".min_step/max_step",
            "steps below 1e-12 of the time span cannot change a float32 state; defaults: min_step 1e-7, max_step 0 (none)");
   RF_CHECK(std::isfinite(guidance), "guidance must be finite", where + ".guidance", "1 = plain conditional model");
+  RF_CHECK(std::isfinite(eta) && eta > 0, "eta must be > 0", where + ".eta", "AdaFlow uses 0.1 to 0.5");
   RF_CHECK(grid.empty() || grid.size() >= 2, "a grid needs at least two time points", where + ".grid",
            "e.g. [0, 0.5, 1]; leave it empty to use steps, t0 and t1");
   for (size_t i = 1; i < grid.size(); ++i)

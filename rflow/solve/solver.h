@@ -39,9 +39,18 @@ class FieldFn {
   at::Tensor operator()(const at::Tensor& x, const at::Tensor& t) const { return fn_(x, t, at::Tensor()); }
   at::Tensor operator()(const at::Tensor& x, const at::Tensor& t, const at::Tensor& rows) const { return fn_(x, t, rows); }
   explicit operator bool() const { return static_cast<bool>(fn_); }
+  // The field's variance estimate σ(x, t) [B] (VelocityFieldImpl::variance), for solvers that step
+  // by it (adaflow); bind_field and guided_field attach it. Undefined result: the field has none.
+  FieldFn& with_variance(RowsFn v) {
+    var_ = std::move(v);
+    return *this;
+  }
+  at::Tensor variance(const at::Tensor& x, const at::Tensor& t, const at::Tensor& rows = at::Tensor()) const {
+    return var_ ? var_(x, t, rows) : at::Tensor();
+  }
 
  private:
-  RowsFn fn_;
+  RowsFn fn_, var_;
 };
 
 FieldFn bind_field(VelocityFieldImpl& field, Cond cond = {});
@@ -73,6 +82,7 @@ struct SolveOptions {
   double max_step = 0.0;     // adaptive: steps are never larger (0 = no limit)
   bool record_trajectory = false;
   double guidance = 1.0;     // classifier-free guidance scale w (1 = conditional only, 0 = unconditional)
+  double eta = 0.1;          // adaflow: step η/σ (σ the field's variance estimate), within [1/steps, 1 − t]
   bool enable_grad = false;  // keep the autograd graph through the solve (training through solver steps)
   // Called after each step with the share of [t0, t1] that every sample has covered (0 … 1), for
   // progress bars; not a setting (not in configs, never changes a result).
@@ -83,7 +93,7 @@ struct SolveOptions {
   void visit(V& v, bool with_solver = true) {
     if (with_solver) {
       v("solver", method, "ODE solver: " + solvers().joined() + " (rflow run --list-keys describes each)");
-      v("steps", steps, "steps of a fixed-step solver");
+      v("steps", steps, "steps of a fixed-step solver (adaflow: the most steps, N_max)");
     }
     v("t0", t0, "start time (0 = noise; t0 = 1, t1 = 0 encodes data to noise)");
     v("t1", t1, "end time (1 = data)");
@@ -98,6 +108,7 @@ struct SolveOptions {
     v("min_step", min_step, "adaptive solvers: smallest step (taken even if the error test fails)");
     v("max_step", max_step, "adaptive solvers: largest step (0 = no limit)");
     v("guidance", guidance, "classifier-free guidance scale for conditional models (1 = plain conditional, 0 = unconditional)");
+    v("eta", eta, "adaflow: each sample's step is eta / σ (σ: the model's variance head), at least 1/steps (AdaFlow: 0.1–0.5)");
   }
   // Throws naming `where`.<key> for the first bad setting.
   void validate(const std::string& where) const;

@@ -148,3 +148,34 @@ TEST(FastMlp, RejectsLabelsTheModelDoesNotHave) {
   EXPECT_THROW(fast.velocity(*ws, x.data(), 0.5f, bad, 2, v.data()), Error);
   EXPECT_THROW(fast.velocity(*ws, x.data(), 0.5f, nullptr, 9, v.data()), Error);  // more rows than the workspace
 }
+
+// A policy's MLP (observations as conditioning): the fast path takes the observations once per
+// solve and agrees with LibTorch, with labels-free guidance untouched.
+TEST(FastMlp, PoliciesWithObservationsTakeTheFastPath) {
+  IsaGuard guard;
+  torch::manual_seed(6);
+  ModelConfig mc;
+  auto& o = mc.get<MlpOptions>("mlp");
+  o.hidden = 96, o.depth = 3, o.obs_dim = 5, o.variance_hidden = 16;
+  auto field = std::dynamic_pointer_cast<MlpVelocityImpl>(make_model(mc, {8}));
+  field->eval();
+  for (const auto& isa : kernels::dense_isas()) {
+    ASSERT_TRUE(kernels::use_dense_isa(isa));
+    for (int64_t B : {1, 7, 64}) {
+      torch::NoGradGuard ng;
+      Cond c;
+      c.extra["obs"] = torch::randn({B, 5});
+      const at::Tensor x0 = torch::randn({B, 8});
+      FastMlp fast(*field);
+      auto ws = fast.workspace(64);
+      at::Tensor v = torch::empty_like(x0);
+      fast.velocity(*ws, x0.data_ptr<float>(), 0.3f, nullptr, B, v.data_ptr<float>(), c.extra["obs"].data_ptr<float>());
+      EXPECT_LT(rel_diff(v, field->forward(x0, torch::full({B}, 0.3f), c)), 1e-5) << isa << " B=" << B;
+      SolveOptions opt;
+      opt.method = "heun", opt.steps = 12;
+      const at::Tensor quick = solve(*field, x0, opt, c).x;
+      EXPECT_LT(rel_diff(quick, stepwise(*field, x0, opt, c).x), 1e-5) << isa << " B=" << B;
+      EXPECT_THROW(fast.velocity(*ws, x0.data_ptr<float>(), 0.3f, nullptr, B, v.data_ptr<float>()), Error);
+    }
+  }
+}

@@ -1,0 +1,36 @@
+// AdaFlow (Hu, Liu, Liu & Liu 2024; specs/methods.md §6): rectified flow for a policy's velocity,
+// trained jointly with the model's variance head σ(x_t, t | obs) by the Gaussian negative
+// log-likelihood of the velocity's error, the error detached so the flow learns exactly as under
+// rectified flow. At its optimum σ² = E[‖u − v‖² | x_t, obs]: zero where the demonstrations leave
+// one answer (one Euler step is exact there), large where they branch. The adaflow solver steps by it.
+#pragma once
+
+#include "rflow/methods/method_config.h"
+
+namespace rflow {
+
+struct AdaFlowOptions {
+  double variance_weight = 1.0;
+
+  template <class V>
+  void visit(V& v) {
+    v("variance_weight", variance_weight, "weight of the variance head's NLL beside the flow-matching loss");
+  }
+  void validate(const std::string& where) const;
+};
+
+class AdaFlow : public Method {
+ public:
+  explicit AdaFlow(const MethodConfig& cfg);
+  std::string name() const override { return "adaflow"; }
+  at::Tensor loss(const Batch& batch, TrainContext& ctx) override;
+
+ private:
+  TimeSamplerConfig time_;
+  double label_dropout_, weight_;
+  std::string path_;
+};
+
+MethodEntry adaflow_entry();
+
+}  // namespace rflow
