@@ -6,6 +6,7 @@
 
 #include "rflow/core/error.h"
 #include "rflow/data/demonstrations.h"
+#include "rflow/data/grid_maze.h"
 #include "rflow/data/image_dataset.h"
 #include "rflow/io/npy.h"
 
@@ -285,6 +286,8 @@ Registry<DistributionEntry>& distributions() {
           demos_entry());
     r.add("fork1d", "AdaFlow's 1-D policy toy: action 0 where obs ≤ 0, ±obs (half each) where obs > 0; obs ~ U[−10, 10]",
           fork1d_entry());
+    r.add("maze", "policy demonstrations in a grid maze with several shortest routes (maze.layout): obs = cell, action = the next maze.horizon moves",
+          maze_entry());
     add_toy(r, "8gaussians", "8 gaussians on a circle (radius = scale)", eight_gaussians, {8, 4.0, 0.25});
     add_toy(r, "moons", "two interleaving half circles", moons, {2, 2.0, 0.1});
     add_toy(r, "checkerboard", "8 squares of a 4×4 board", checkerboard, {8, 1.0, 0.0});

@@ -3,6 +3,7 @@
 #include "rflow/core/error.h"
 #include "rflow/flow/path.h"
 #include "rflow/methods/adaflow.h"
+#include "rflow/methods/behavior_cloning.h"
 #include "rflow/methods/distill.h"
 #include "rflow/methods/rectified_flow.h"
 
@@ -13,6 +14,8 @@ Registry<MethodEntry>& methods() {
     Registry<MethodEntry> r("method");
     r.add("rectified_flow", "1-RF: flow matching on the independent coupling (Liu et al. 2022)", rectified_flow_entry());
     r.add("adaflow", "flow policy with a variance head for AdaFlow's adaptive solver (Hu et al. 2024)", adaflow_entry());
+    r.add("bc", "behaviour cloning baseline for policies: the mean action as a one-step map (sample with euler, 1 step)",
+          behavior_cloning_entry());
     r.add("distill", "one/k-step student on a teacher's stored pairs (L2, pseudo-Huber or feature loss)",
           distill_entry());
     return r;

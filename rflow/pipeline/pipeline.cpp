@@ -15,6 +15,7 @@
 #include "rflow/io/directory_lock.h"
 #include "rflow/pipeline/run_context.h"
 #include "rflow/pipeline/stage_keys.h"
+#include "rflow/data/distribution.h"
 #include "rflow/pipeline/stages.h"
 
 namespace fs = std::filesystem;
@@ -106,6 +107,12 @@ std::string run_pipeline(RunConfig cfg, const PipelineOptions& opt) {
   const auto& stage_list = opt.stages.empty() ? cfg.stages : opt.stages;
   for (const auto& s : stage_list)  // every name checked before anything is touched
     stages().get(s, opt.stages.empty() ? "stages" : "--stage " + s);
+  // Policies (targets that come with observations) are judged in closed loop, not by the sample
+  // and eval stages' distances: refused before hours of training, not after.
+  if (std::any_of(stage_list.begin(), stage_list.end(), [](const std::string& s) { return s != "train"; }) &&
+      make_distribution(cfg.data.target, {}, "data.target")->obs_dim() > 0)
+    throw Error("a policy run (data.target = " + cfg.data.target.name + ") has only the train stage so far",
+                "stages", "set stages = [\"train\"] and evaluate the policy in closed loop (rflow::eval::rollout_maze)");
   const std::string run_dir = cfg.run_dir();
   // Held until the run returns: a second `rflow run` (or --fresh) on this directory is refused.
   io::DirectoryLock lock(run_dir, "rflow run " + run_dir);

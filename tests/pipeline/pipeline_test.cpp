@@ -227,3 +227,27 @@ TEST(RunContext, AWeightFileAloneRebuildsItsField) {
   io::save_safetensors(file.string(), st.tensors, st.metadata);
   EXPECT_THROW(load_field_file(file.string(), c10::Device(c10::kCPU)), Error);
 }
+
+// A policy (a target with observations) trains through `rflow run`; stages that judge samples
+// by distances are refused before anything is trained.
+TEST(Pipeline, PolicyRunsTrainAndRefuseTheDistanceStagesUpFront) {
+  test::TempDir dir;
+  const std::vector<std::string> policy = {"data.target.name=fork1d", "model.mlp.obs_dim=1",
+                                           "model.mlp.variance_hidden=16", "method.name=adaflow"};
+  RunConfig cfg = tiny(dir.path(), "policy", policy);
+  cfg.stages = {"train", "eval"};
+  try {
+    run_pipeline(cfg);
+    ADD_FAILURE() << "a policy run with an eval stage was not refused";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("stages"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(dir.path() / "policy" / "checkpoints"));
+  cfg.stages = {"train"};
+  const std::string run = run_pipeline(cfg);
+  LoadedModel m = load_model(run, true, c10::Device(c10::kCPU));
+  Cond c;
+  c.extra["obs"] = torch::full({4, 1}, -3.0f);
+  torch::NoGradGuard ng;
+  EXPECT_EQ(m.model->variance(torch::zeros({4, 1}), torch::zeros({4}), c).sizes(), (std::vector<int64_t>{4}));
+}
