@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cmath>
 #include <filesystem>
+#include <sstream>
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -542,4 +543,45 @@ TEST(Cli, InfoSystemNamesTheKernelsAndTheUsersCoreWins) {
   auto none = sh(cli() + " info");
   EXPECT_EQ(none.code, 1);
   EXPECT_NE(none.out.find("--system"), std::string::npos) << none.out;
+}
+
+// `rflow policy`: train the maze policy, judge it in closed loop with a picture of the paths, and
+// act as a control-loop step (a line of numbers per observation in, a chunk per line out).
+TEST(Cli, PolicyTrainsEvaluatesInClosedLoopAndActs) {
+  rflow::test::TempDir dir;
+  const std::string config = std::string(RFLOW_SOURCE_DIR) + "/configs/adaflow_maze.toml";
+  const std::string run = dir.file("adaflow_maze");
+  auto r = sh(cli() + " policy train " + config + " --set out_dir=" + dir.path().string() +
+              " --set train.steps=1500 --set threads=1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = sh(cli() + " policy eval " + run + " --episodes 40 --plot " + dir.file("paths.svg"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto j = nlohmann::json::parse(r.out.substr(r.out.find('{')));
+  EXPECT_EQ(j.at("task"), "maze");
+  EXPECT_GE(j.at("success_rate").get<double>(), 0.8) << r.out;
+  EXPECT_GE(j.at("distinct_routes").get<int64_t>(), 2) << r.out;
+  EXPECT_LE(j.at("nfe_per_chunk").get<double>(), 3.0) << r.out;
+  EXPECT_NE(rflow::test::read_text(dir.file("paths.svg")).find("<polyline"), std::string::npos);
+
+  rflow::test::write_text(dir.file("obs.txt"), "-1 0\n\n-0.6 -1\n0.8 1\n");
+  r = sh(cli() + " policy act " + run + " --solver euler --steps 20 --input " + dir.file("obs.txt"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::istringstream lines(r.out);
+  int chunks = 0;
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream nums(line);
+    int n = 0;
+    for (double v; nums >> v;) ++n;
+    EXPECT_EQ(n, 8) << line;  // 4 moves × 2
+    ++chunks;
+  }
+  EXPECT_EQ(chunks, 3);
+  r = sh("printf '0.5\\n' | " + cli() + " policy act " + run);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("line 1: expected 2 finite numbers"), std::string::npos) << r.out;
+  // The distance stages are refused for a policy, before any training.
+  r = sh(cli() + " run " + config + " --set out_dir=" + dir.file("other") + " --set 'stages=[\"train\",\"eval\"]'");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("only the train stage"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(dir.file("other") + "/adaflow_maze/checkpoints"));
 }

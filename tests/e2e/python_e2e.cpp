@@ -262,3 +262,40 @@ TEST(Python, ANetworkScriptedInPythonTrainsAndSamplesInRflow) {
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_LT((rflow::io::read_npy(dir.file("tuned.npy")) - tuned).abs().max().item<double>(), 1e-5);
 }
+
+// A policy (observations and a variance head) loads in Python too: velocity and σ equal rflow's.
+TEST(Python, APolicyLoadsInPythonWithItsVarianceHead) {
+  RFLOW_TEST_REQUIRES(rflow::test::shell("/usr/bin/python3 -c 'import numpy, torch'").code == 0,
+                      "no python3 with numpy and torch (Debian's python3-torch)");
+  rflow::test::TempDir dir;
+  const std::string cli = RFLOW_CLI, run = dir.file("adaflow_fork1d");
+  auto r = rflow::test::shell(cli + " policy train " + std::string(RFLOW_SOURCE_DIR) +
+                              "/configs/adaflow_fork1d.toml --set out_dir=" + dir.path().string() +
+                              " --set train.steps=300 --set threads=1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  torch::manual_seed(8);
+  const at::Tensor x = torch::randn({32, 1}), t = torch::rand({32}), obs = torch::rand({32, 1}) * 20 - 10;
+  rflow::io::write_npy(dir.file("x.npy"), x);
+  rflow::io::write_npy(dir.file("t.npy"), t);
+  rflow::io::write_npy(dir.file("obs.npy"), obs);
+  rflow::test::write_text(dir.file("policy.py"),
+                          "import sys, numpy as np, torch\n"
+                          "sys.path.insert(0, '" + std::string(RFLOW_SOURCE_DIR) + "/python')\n"
+                          "import rflow\n"
+                          "field = rflow.load(sys.argv[1])\n"
+                          "x, t, o = (torch.from_numpy(np.load(sys.argv[i])) for i in (2, 3, 4))\n"
+                          "with torch.no_grad():\n"
+                          "    np.save(sys.argv[5], field(x, t, obs=o).numpy())\n"
+                          "    np.save(sys.argv[6], field.variance(x, t, obs=o).numpy())\n");
+  r = rflow::test::shell("/usr/bin/python3 " + dir.file("policy.py") + " " + run + " " + dir.file("x.npy") + " " +
+                         dir.file("t.npy") + " " + dir.file("obs.npy") + " " + dir.file("v.npy") + " " + dir.file("s.npy"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  rflow::LoadedModel m = rflow::load_model(run, true, c10::Device(c10::kCPU));
+  rflow::Cond c;
+  c.extra["obs"] = obs;
+  torch::NoGradGuard ng;
+  const at::Tensor v = m.model->forward(x, t, c), s = m.model->variance(x, t, c);
+  EXPECT_LT((rflow::io::read_npy(dir.file("v.npy")) - v).abs().max().item<double>(), 1e-5);
+  EXPECT_LT(((rflow::io::read_npy(dir.file("s.npy")) - s).abs() / s).max().item<double>(), 1e-5);
+  EXPECT_GT(v.abs().mean().item<double>(), 0.1);
+}

@@ -1,4 +1,4 @@
-// rflow command-line entry point: subcommands run | train | sample | eval | info | export | fidnet | compare | list.
+// rflow command-line entry point: subcommands run | train | sample | eval | info | export | fidnet | policy | compare | list.
 // Every rflow::Error is printed as one line and turned into exit code 1; a mistyped subcommand is
 // answered with the nearest one before CLI11 parses anything.
 
@@ -131,6 +131,7 @@ int main(int argc, char** argv) {
   rflow::cli::add_info(app);
   rflow::cli::add_export(app);
   rflow::cli::add_fidnet(app);
+  rflow::cli::add_policy(app);
   rflow::cli::add_compare(app);
   rflow::cli::add_list(app);
   // After the subcommands: CLI11 copies a parent's footer into subcommands made after it.

@@ -1,0 +1,150 @@
+#include "rflow/pipeline/policy_eval.h"
+
+#include <cmath>
+#include <map>
+#include <sstream>
+
+#include <torch/torch.h>
+
+#include "rflow/core/error.h"
+#include "rflow/core/rng.h"
+#include "rflow/data/grid_maze.h"
+#include "rflow/eval/maze_rollout.h"
+#include "rflow/io/svg.h"
+
+namespace rflow {
+
+namespace {
+
+std::string fmt2(double v) {
+  std::ostringstream s;
+  s.imbue(std::locale::classic());
+  s.precision(4);
+  s << v;
+  return s.str();
+}
+
+PolicyEvaluation maze_eval(LoadedModel& m, const PolicyEvalOptions& opt) {
+  const auto& mo = m.cfg.data.target.get<MazeOptions>("maze");
+  const GridMaze maze = GridMaze::named(mo.layout);
+  eval::RolloutOptions ro;
+  ro.episodes = opt.episodes, ro.execute = opt.execute, ro.solve = opt.solve;
+  const eval::RolloutResult r = eval::rollout_maze(*m.model, maze, ro);
+  PolicyEvaluation out;
+  out.summary = {{"task", "maze"},
+                 {"layout", mo.layout},
+                 {"episodes", r.episodes},
+                 {"success_rate", r.success_rate},
+                 {"nfe_per_chunk", r.mean_nfe},
+                 {"chunks_per_episode", r.chunks_per_episode},
+                 {"distinct_routes", r.distinct_routes},
+                 {"route_entropy_bits", r.route_entropy_bits},
+                 {"shortest_routes_in_maze", maze.shortest_routes()},
+                 {"collisions_per_episode", r.collisions_per_episode}};
+  out.svg = maze_paths_svg(maze, r.paths);
+  return out;
+}
+
+PolicyEvaluation fork_eval(LoadedModel& m, const PolicyEvalOptions& opt) {
+  PolicyEvaluation out;
+  io::PointSet one{"1 step", {}, {}, "", 1.6, 0.5}, more{"more steps", {}, {}, "", 1.6, 0.5};
+  nlohmann::json rows = nlohmann::json::array();
+  double nfe_left = 0, nfe_right = 0;
+  int left = 0, right = 0;
+  for (int i = 0; i <= 20; ++i) {
+    const float obs = -10.0f + i;
+    Cond c;
+    c.extra["obs"] = torch::full({opt.samples, 1}, obs);
+    const SolveResult r = solve(*m.model, torch::randn({opt.samples, 1}), opt.solve, c);
+    const double nfe = r.nfe.to(torch::kFloat64).mean().item<double>();
+    const at::Tensor y = r.x.view({-1});
+    rows.push_back({{"obs", obs},
+                    {"nfe_mean", nfe},
+                    {"action_mean", y.mean().item<double>()},
+                    {"action_abs_mean", y.abs().mean().item<double>()},
+                    {"share_positive", (y > 0).to(torch::kFloat64).mean().item<double>()}});
+    (obs <= 0 ? nfe_left : nfe_right) += nfe;
+    ++(obs <= 0 ? left : right);
+    for (int64_t j = 0; j < opt.samples; ++j) {
+      auto& set = r.nfe[j].item<int64_t>() <= 1 ? one : more;
+      set.x.push_back(obs + 0.3 * (double(j) / opt.samples - 0.5));
+      set.y.push_back(y[j].item<double>());
+    }
+  }
+  out.summary = {{"task", "fork1d"},
+                 {"nfe_mean_obs_le_0", nfe_left / left},
+                 {"nfe_mean_obs_gt_0", nfe_right / right},
+                 {"per_obs", rows}};
+  io::PlotOptions po;
+  po.title = "actions by observation (" + opt.solve.method + ")";
+  po.xlabel = "observation";
+  po.ylabel = "action";
+  out.svg = io::svg_scatter({more, one}, po);  // the one-step dots on top
+  return out;
+}
+
+PolicyEvaluation demos_eval(LoadedModel& m, const PolicyEvalOptions& opt) {
+  auto [actions, cond] = m.data->target().sample_conditioned(opt.samples);
+  const SolveResult r = solve(*m.model, m.data->source().sample(opt.samples), opt.solve, cond);
+  PolicyEvaluation out;
+  out.summary = {{"task", "demos (open loop)"},
+                 {"samples", opt.samples},
+                 {"nfe_mean", r.nfe.to(torch::kFloat64).mean().item<double>()},
+                 {"mse_to_demonstration", (r.x - actions).pow(2).mean().item<double>()}};
+  return out;
+}
+
+}  // namespace
+
+std::string maze_paths_svg(const GridMaze& maze, const std::vector<std::vector<std::pair<int, int>>>& paths) {
+  const int cell = 28, w = maze.width() * cell, h = maze.height() * cell;
+  std::ostringstream s;
+  s.imbue(std::locale::classic());
+  s << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << w << "\" height=\"" << h << "\" viewBox=\"0 0 " << w
+    << " " << h << "\"><rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>";
+  for (int r = 0; r < maze.height(); ++r)
+    for (int c = 0; c < maze.width(); ++c)
+      if (!maze.free({c, r}))
+        s << "<rect x=\"" << c * cell << "\" y=\"" << r * cell << "\" width=\"" << cell << "\" height=\"" << cell
+          << "\" fill=\"#444\"/>";
+  // Routes ranked by how often they were taken; each episode slightly offset so overlaps show.
+  std::map<std::vector<std::pair<int, int>>, int> count;
+  for (const auto& p : paths) ++count[p];
+  std::vector<std::pair<int, std::vector<std::pair<int, int>>>> ranked;
+  for (const auto& [p, n] : count) ranked.push_back({n, p});
+  std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::map<std::vector<std::pair<int, int>>, size_t> colour;
+  for (size_t i = 0; i < ranked.size(); ++i) colour[ranked[i].second] = i;
+  for (size_t e = 0; e < paths.size(); ++e) {
+    const double off = (double(e % 9) - 4.0) * 1.2;
+    s << "<polyline fill=\"none\" stroke-width=\"1.5\" stroke-opacity=\"0.5\" stroke=\""
+      << io::palette(colour[paths[e]]) << "\" points=\"";
+    for (const auto& [c, r] : paths[e]) s << fmt2((c + 0.5) * cell + off) << "," << fmt2((r + 0.5) * cell + off) << " ";
+    s << "\"/>";
+  }
+  auto mark = [&](std::pair<int, int> c, const char* label, const char* color) {
+    s << "<circle cx=\"" << (c.first + 0.5) * cell << "\" cy=\"" << (c.second + 0.5) * cell << "\" r=\"9\" fill=\""
+      << color << "\"/><text x=\"" << (c.first + 0.5) * cell << "\" y=\"" << (c.second + 0.5) * cell + 4
+      << "\" font-size=\"11\" font-family=\"sans-serif\" text-anchor=\"middle\" fill=\"#fff\">" << label << "</text>";
+  };
+  mark(maze.start(), "S", "#2a7");
+  mark(maze.goal(), "G", "#c33");
+  s << "</svg>\n";
+  return s.str();
+}
+
+PolicyEvaluation evaluate_policy(LoadedModel& m, const PolicyEvalOptions& opt) {
+  RF_CHECK(m.data && m.data->target().obs_dim() > 0, "not a policy: its data draws no observations", m.checkpoint,
+           "policies train on data.target.name = maze, fork1d or demos");
+  opt.solve.validate("policy eval");
+  RF_CHECK(opt.episodes >= 1 && opt.samples >= 1 && opt.execute >= 1, "episodes, samples and execute must be >= 1",
+           "policy eval", "");
+  torch::NoGradGuard ng;
+  seed_all(opt.seed);
+  const std::string& task = m.cfg.data.target.name;
+  if (task == "maze") return maze_eval(m, opt);
+  if (task == "fork1d") return fork_eval(m, opt);
+  return demos_eval(m, opt);
+}
+
+}  // namespace rflow
