@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
       auto ws = net.workspace();
       rflow::SolveOptions euler;
       euler.steps = 100;
-      const rflow::FixedStepPlan plan{{{}}, {1.0}, {0.0}, rflow::time_grid(euler)};
+      const rflow::SolvePlan plan{{{}}, {1.0}, {0.0}, rflow::time_grid(euler)};
       std::vector<float> noise(net.dim(), 0.5f), sample(net.dim());
       const auto t0 = std::chrono::steady_clock::now();
       for (int i = 0; i < 100; ++i) net.solve(*ws, plan, noise.data(), nullptr, 1, sample.data());

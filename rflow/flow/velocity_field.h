@@ -15,13 +15,21 @@
 
 namespace rflow {
 
-// A fixed-step explicit Runge–Kutta solve in plain numbers, for fields that run it themselves
-// (VelocityFieldImpl::fast_solve): the Butcher tableau, the time points and the guidance scale.
-struct FixedStepPlan {
+// A solve in plain numbers, for fields that run it themselves (VelocityFieldImpl::fast_solve): an
+// explicit Runge–Kutta tableau on the grid's time points or, with eta > 0, AdaFlow's
+// variance-adaptive Euler over [grid.front(), grid.back()] in at most grid.size() − 1 steps.
+struct SolvePlan {
   std::vector<std::vector<double>> a;  // strictly lower triangular, stages × stages
   std::vector<double> b, c;
   std::vector<double> grid;  // steps + 1 time points
   double guidance = 1.0;     // classifier-free guidance (labels −1 = none), as guided_field
+  double eta = 0.0;          // > 0: step η/σ by the field's variance (the adaflow solver)
+};
+
+// What a field's own solve returns: x at the end, and each sample's velocity evaluations [B]
+// int64 (undefined: the plan's fixed count).
+struct FastSolve {
+  at::Tensor x, nfe;
 };
 
 class VelocityFieldImpl : public virtual torch::nn::Module {
@@ -31,10 +39,10 @@ class VelocityFieldImpl : public virtual torch::nn::Module {
   // Shape of one sample (without the batch dimension), e.g. {2} or {1, 28, 28}.
   virtual std::vector<int64_t> sample_shape() const = 0;
   // Optional: the whole solve of x0 done by the field itself, where calling forward step by step
-  // would be dominated by per-op overhead (small CPU batches of MLPs). Returns an undefined
-  // tensor when it has no such path for these inputs (the solver then steps as usual); otherwise
-  // x at the grid's end, equal to the step-by-step result within float rounding. No autograd.
-  virtual at::Tensor fast_solve(const at::Tensor& x0, const Cond& cond, const FixedStepPlan& plan) { return {}; }
+  // would be dominated by per-op overhead (small CPU batches of MLPs). Returns an undefined x
+  // when it has no such path for these inputs (the solver then steps as usual); otherwise the
+  // result, equal to the step-by-step one within float rounding. No autograd.
+  virtual FastSolve fast_solve(const at::Tensor& x0, const Cond& cond, const SolvePlan& plan) { return {}; }
   // Optional (AdaFlow): σ(x, t | cond) [B] > 0, the field's own estimate of the RMS error of its
   // velocity at x (σ² ≈ E‖u − v‖², u the target velocity). Where it is small the flow is straight
   // and one Euler step is exact; the adaflow solver sizes its steps by it. Undefined: no estimate.

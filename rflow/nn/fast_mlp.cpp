@@ -71,21 +71,23 @@ struct FastMlp::Layer {
 
 class FastMlp::Workspace {
  public:
-  Workspace(int64_t max_rows, int64_t hidden_pad, int64_t out_pad, int64_t dim)
+  Workspace(int64_t max_rows, int64_t pad, int64_t out_pad, int64_t dim)
       : max_rows(max_rows),
-        pre(max_rows * hidden_pad),
-        h(max_rows * hidden_pad),
+        pre(max_rows * pad),
+        h(max_rows * pad),
         out(max_rows * out_pad),
-        starts(max_rows * hidden_pad),
-        obs_rows(max_rows * hidden_pad),
-        zero(hidden_pad),
-        tnow(hidden_pad),
+        starts(max_rows * pad),
+        obs_rows(max_rows * pad),
+        var_obs_rows(max_rows * pad),
+        zero(pad),
+        tnow(pad),
+        tvar(pad),
         xin(max_rows * dim),
         v(max_rows * dim),
         acc(max_rows * dim),
         init(max_rows) {}
   int64_t max_rows;
-  AlignedFloats pre, h, out, starts, obs_rows, zero, tnow;
+  AlignedFloats pre, h, out, starts, obs_rows, var_obs_rows, zero, tnow, tvar;
   std::vector<float> xin, v, acc;
   std::vector<const float*> init;
   std::vector<int64_t> labels;
@@ -95,31 +97,42 @@ class FastMlp::Workspace {
   AlignedFloats grid_rows;
 };
 
+FastMlp::Net::Net() = default;
+FastMlp::Net::~Net() = default;
+FastMlp::Net::Net(Net&&) noexcept = default;
+
 FastMlp::FastMlp(const MlpVelocityImpl& field) {
   const MlpOptions& o = field.options();
   dim_ = 1;
   for (auto s : field.sample_shape()) dim_ *= s;
-  hidden_ = o.hidden;
-  hidden_pad_ = kernels::dense_padded(hidden_);
   time_dim_ = o.time_dim;
+  obs_dim_ = o.obs_dim;
   num_classes_ = field.num_classes();
   activation_ = o.activation == "silu" ? kSilu : o.activation == "relu" ? kRelu : o.activation == "tanh" ? kTanh : kGelu;
   torch::NoGradGuard ng;
   const at::Tensor f = named(field, "temb.freqs");
   freqs_.assign(f.data_ptr<float>(), f.data_ptr<float>() + f.numel());
-  in_x_ = std::make_unique<Layer>(named(field, "in_x.weight"), named(field, "in_x.bias"));
-  in_t_ = std::make_unique<Layer>(named(field, "in_t.weight"), at::Tensor());
-  obs_dim_ = o.obs_dim;
-  if (obs_dim_ > 0) in_o_ = std::make_unique<Layer>(named(field, "in_o.weight"), at::Tensor());
-  for (int64_t i = 0; i + 1 < o.depth; ++i)
-    hidden_layers_.emplace_back(named(field, "h" + std::to_string(i) + ".weight"),
-                                named(field, "h" + std::to_string(i) + ".bias"));
-  out_ = std::make_unique<Layer>(named(field, "out.weight"), named(field, "out.bias"));
+  auto pack = [&](Net& net, const std::string& p, int64_t width, int64_t depth) {
+    net.width = width;
+    net.pad = kernels::dense_padded(width);
+    net.in_x = std::make_unique<Layer>(named(field, p + "in_x.weight"), named(field, p + "in_x.bias"));
+    net.in_t = std::make_unique<Layer>(named(field, p + "in_t.weight"), at::Tensor());
+    if (obs_dim_ > 0) net.in_o = std::make_unique<Layer>(named(field, p + "in_o.weight"), at::Tensor());
+    for (int64_t i = 0; i + 1 < depth; ++i)
+      net.hidden.emplace_back(named(field, p + "h" + std::to_string(i) + ".weight"),
+                              named(field, p + "h" + std::to_string(i) + ".bias"));
+    net.out = std::make_unique<Layer>(named(field, p + "out.weight"), named(field, p + "out.bias"));
+  };
+  pack(flow_, "", o.hidden, o.depth);
+  if (o.variance_hidden > 0) {
+    variance_ = std::make_unique<Net>();
+    pack(*variance_, "var_", o.variance_hidden, o.variance_depth);
+  }
   if (num_classes_ > 0) {
     const at::Tensor e = named(field, "label_emb.weight");  // (classes + 1) × hidden
-    label_rows_.assign((num_classes_ + 1) * hidden_pad_, 0.0f);
+    label_rows_.assign((num_classes_ + 1) * flow_.pad, 0.0f);
     for (int64_t c = 0; c <= num_classes_; ++c)
-      std::memcpy(&label_rows_[c * hidden_pad_], e[c].data_ptr<float>(), hidden_ * sizeof(float));
+      std::memcpy(&label_rows_[c * flow_.pad], e[c].data_ptr<float>(), flow_.width * sizeof(float));
   }
 }
 
@@ -129,7 +142,8 @@ void FastMlp::WorkspaceDelete::operator()(Workspace* w) const { delete w; }
 
 FastMlp::WorkspacePtr FastMlp::workspace(int64_t max_rows) const {
   RF_CHECK(max_rows >= 1, "a workspace needs room for at least one row", "FastMlp::workspace", "");
-  return WorkspacePtr(new Workspace(max_rows, hidden_pad_, out_->np, dim_));
+  const int64_t pad = std::max(flow_.pad, variance_ ? variance_->pad : int64_t(0));
+  return WorkspacePtr(new Workspace(max_rows, pad, flow_.out->np, dim_));
 }
 
 void FastMlp::activate(const float* in, float* out, int64_t n) const {
@@ -146,7 +160,7 @@ void FastMlp::activate(const float* in, float* out, int64_t n) const {
   }
 }
 
-void FastMlp::time_branch(float t, float* out) const {
+void FastMlp::time_branch(const Net& net, float t, float* out) const {
   // emb(t) = [sin(f·t), cos(f·t)] as the TimeEmbedding computes it (float products), then
   // in_x.bias + in_t · emb.
   const int64_t half = time_dim_ / 2;
@@ -162,49 +176,50 @@ void FastMlp::time_branch(float t, float* out) const {
     e[i] = std::sin(a);
     e[half + i] = std::cos(a);
   }
-  const float* init = in_x_->bias.data();
+  const float* init = net.in_x->bias.data();
   kernels::DenseArgs d;
-  d.x = e, d.ldx = time_dim_, d.k = time_dim_, d.w = in_t_->w.data(), d.np = in_t_->np;
-  d.init = &init, d.y = out, d.ldy = hidden_pad_, d.rows = 1;
+  d.x = e, d.ldx = time_dim_, d.k = time_dim_, d.w = net.in_t->w.data(), d.np = net.in_t->np;
+  d.init = &init, d.y = out, d.ldy = net.pad, d.rows = 1;
   kernels::dense(d);
 }
 
-void FastMlp::evaluate(Workspace& ws, const float* x, const float* const* init, int64_t rows, float* v) const {
+void FastMlp::evaluate(Workspace& ws, const Net& net, const float* x, int64_t rows, float* out) const {
   kernels::DenseArgs d;
-  d.x = x, d.ldx = dim_, d.k = dim_, d.w = in_x_->w.data(), d.np = hidden_pad_;
-  d.init = init, d.y = ws.pre.data(), d.ldy = hidden_pad_, d.rows = rows;
+  d.x = x, d.ldx = dim_, d.k = dim_, d.w = net.in_x->w.data(), d.np = net.pad;
+  d.init = ws.init.data(), d.y = ws.pre.data(), d.ldy = net.pad, d.rows = rows;
   kernels::dense(d);
-  activate(ws.pre.data(), ws.h.data(), rows * hidden_pad_);
-  for (const Layer& l : hidden_layers_) {
+  activate(ws.pre.data(), ws.h.data(), rows * net.pad);
+  for (const Layer& l : net.hidden) {
     std::fill(ws.init.begin(), ws.init.begin() + rows, l.bias.data());
-    d.x = ws.h.data(), d.ldx = hidden_pad_, d.k = hidden_, d.w = l.w.data(), d.init = ws.init.data();
+    d.x = ws.h.data(), d.ldx = net.pad, d.k = net.width, d.w = l.w.data(), d.init = ws.init.data();
     kernels::dense(d);
-    activate(ws.pre.data(), ws.h.data(), rows * hidden_pad_);
+    activate(ws.pre.data(), ws.h.data(), rows * net.pad);
   }
-  std::fill(ws.init.begin(), ws.init.begin() + rows, out_->bias.data());
-  d.x = ws.h.data(), d.ldx = hidden_pad_, d.k = hidden_, d.w = out_->w.data(), d.np = out_->np;
-  d.init = ws.init.data(), d.y = ws.out.data(), d.ldy = out_->np;
+  const int64_t n_out = net.out->n;
+  std::fill(ws.init.begin(), ws.init.begin() + rows, net.out->bias.data());
+  d.x = ws.h.data(), d.ldx = net.pad, d.k = net.width, d.w = net.out->w.data(), d.np = net.out->np;
+  d.init = ws.init.data(), d.y = ws.out.data(), d.ldy = net.out->np;
   kernels::dense(d);
-  for (int64_t r = 0; r < rows; ++r) std::memcpy(v + r * dim_, ws.out.data() + r * out_->np, dim_ * sizeof(float));
+  for (int64_t r = 0; r < rows; ++r) std::memcpy(out + r * n_out, ws.out.data() + r * net.out->np, n_out * sizeof(float));
 }
 
-void FastMlp::first_layer_starts(Workspace& ws, const float* time_row, const int64_t* labels, bool with_obs, int64_t B,
-                                 int64_t rows) const {
-  const bool with_labels = labels && num_classes_ > 0;
+void FastMlp::first_layer_starts(Workspace& ws, const Net& net, const float* time_row, const int64_t* labels,
+                                 const float* obs_rows, int64_t B, int64_t rows) const {
+  const bool with_labels = labels && num_classes_ > 0 && &net == &flow_;
   for (int64_t r = 0; r < rows; ++r) {
-    if (!with_labels && !with_obs) {
+    if (!with_labels && !obs_rows) {
       ws.init[r] = time_row;
       continue;
     }
-    float* s = ws.starts.data() + r * hidden_pad_;
-    std::memcpy(s, time_row, hidden_pad_ * sizeof(float));
+    float* s = ws.starts.data() + r * net.pad;
+    std::memcpy(s, time_row, net.pad * sizeof(float));
     if (with_labels) {
-      const float* e = &label_rows_[(labels[r] < 0 ? num_classes_ : labels[r]) * hidden_pad_];
-      for (int64_t j = 0; j < hidden_pad_; ++j) s[j] += e[j];
+      const float* e = &label_rows_[(labels[r] < 0 ? num_classes_ : labels[r]) * net.pad];
+      for (int64_t j = 0; j < net.pad; ++j) s[j] += e[j];
     }
-    if (with_obs) {
-      const float* o = ws.obs_rows.data() + (r % B) * hidden_pad_;
-      for (int64_t j = 0; j < hidden_pad_; ++j) s[j] += o[j];
+    if (obs_rows) {
+      const float* o = obs_rows + (r % B) * net.pad;
+      for (int64_t j = 0; j < net.pad; ++j) s[j] += o[j];
     }
     ws.init[r] = s;
   }
@@ -219,46 +234,64 @@ void FastMlp::check(const Workspace& ws, const int64_t* labels, const float* obs
            "pass B × " + std::to_string(obs_dim_) + " floats");
 }
 
+void FastMlp::project_observations(Workspace& ws, const Net& net, const float* obs, int64_t B, float* dest) const {
+  std::fill(ws.init.begin(), ws.init.begin() + B, ws.zero.data());
+  kernels::DenseArgs d;
+  d.x = obs, d.ldx = obs_dim_, d.k = obs_dim_, d.w = net.in_o->w.data(), d.np = net.pad;
+  d.init = ws.init.data(), d.y = dest, d.ldy = net.pad, d.rows = B;
+  kernels::dense(d);
+}
+
 void FastMlp::velocity(Workspace& ws, const float* x, float t, const int64_t* labels, int64_t B, float* v,
                        const float* obs) const {
   RF_CHECK(B <= ws.max_rows, "batch of " + std::to_string(B) + " rows exceeds the workspace's " +
                                  std::to_string(ws.max_rows), "FastMlp::velocity", "make a larger workspace");
   check(ws, labels, obs, B, "FastMlp::velocity");
-  if (obs_dim_ > 0) project_observations(ws, obs, B);
-  time_branch(t, ws.tnow.data());
-  first_layer_starts(ws, ws.tnow.data(), labels, obs_dim_ > 0, B, B);
-  evaluate(ws, x, ws.init.data(), B, v);
+  if (obs_dim_ > 0) project_observations(ws, flow_, obs, B, ws.obs_rows.data());
+  time_branch(flow_, t, ws.tnow.data());
+  first_layer_starts(ws, flow_, ws.tnow.data(), labels, obs_dim_ > 0 ? ws.obs_rows.data() : nullptr, B, B);
+  evaluate(ws, flow_, x, B, v);
 }
 
-void FastMlp::project_observations(Workspace& ws, const float* obs, int64_t B) const {
-  std::fill(ws.init.begin(), ws.init.begin() + B, ws.zero.data());
-  kernels::DenseArgs d;
-  d.x = obs, d.ldx = obs_dim_, d.k = obs_dim_, d.w = in_o_->w.data(), d.np = hidden_pad_;
-  d.init = ws.init.data(), d.y = ws.obs_rows.data(), d.ldy = hidden_pad_, d.rows = B;
-  kernels::dense(d);
-}
-
-void FastMlp::solve(Workspace& ws, const FixedStepPlan& plan, const float* x0, const int64_t* labels, int64_t B,
-                    float* x, const float* obs) const {
-  const int S = static_cast<int>(plan.b.size());
-  const int64_t steps = static_cast<int64_t>(plan.grid.size()) - 1;
-  RF_CHECK(S >= 1 && steps >= 1, "empty plan", "FastMlp::solve", "");
-  const bool guided = labels && num_classes_ > 0 && plan.guidance != 1.0;
-  const bool null_only = guided && plan.guidance == 0.0;
-  const int64_t per_row = guided && !null_only ? 2 : 1;
-  const int64_t chunk = ws.max_rows / per_row;
+void FastMlp::solve(Workspace& ws, const SolvePlan& plan, const float* x0, const int64_t* labels, int64_t B, float* x,
+                    const float* obs, int64_t* nfe) const {
+  const bool guided = labels && num_classes_ > 0 && plan.guidance != 1.0 && plan.guidance != 0.0;
+  const int64_t chunk = ws.max_rows / (guided ? 2 : 1);
   RF_CHECK(chunk >= 1, "the workspace cannot hold one guided row", "FastMlp::solve", "make a larger workspace");
   if (B > chunk) {  // rows are independent: solve them a workspace-full at a time
     for (int64_t r0 = 0; r0 < B; r0 += chunk) {
       const int64_t n = std::min(chunk, B - r0);
       solve(ws, plan, x0 + r0 * dim_, labels ? labels + r0 : nullptr, n, x + r0 * dim_,
-            obs ? obs + r0 * obs_dim_ : nullptr);
+            obs ? obs + r0 * obs_dim_ : nullptr, nfe ? nfe + r0 : nullptr);
     }
     return;
   }
   check(ws, labels, obs, B, "FastMlp::solve");
-  if (obs_dim_ > 0) project_observations(ws, obs, B);  // constant through the solve
+  RF_CHECK(plan.grid.size() >= 2, "empty plan", "FastMlp::solve", "");
+  if (x != x0) std::memcpy(x, x0, B * dim_ * sizeof(float));
+  // Observations are constant through the solve: projected once, for each network.
+  if (obs_dim_ > 0) {
+    project_observations(ws, flow_, obs, B, ws.obs_rows.data());
+    if (variance_) project_observations(ws, *variance_, obs, B, ws.var_obs_rows.data());
+  }
+  // The rows the flow sees: each sample, and under guidance its unlabelled twin after them.
+  ws.labels.assign(B * (guided ? 2 : 1), -1);
+  if (labels && num_classes_ > 0 && plan.guidance != 0.0) std::copy(labels, labels + B, ws.labels.begin());
+  if (plan.eta > 0) {
+    adaptive(ws, plan, num_classes_ > 0 ? ws.labels.data() : nullptr, B, x, nfe);
+    return;
+  }
+  fixed_step(ws, plan, num_classes_ > 0 ? ws.labels.data() : nullptr, B, x);
+  if (nfe) std::fill(nfe, nfe + B, static_cast<int64_t>(plan.grid.size() - 1) * static_cast<int64_t>(plan.b.size()));
+}
 
+void FastMlp::fixed_step(Workspace& ws, const SolvePlan& plan, const int64_t* row_labels, int64_t B, float* x) const {
+  const int S = static_cast<int>(plan.b.size());
+  const int64_t steps = static_cast<int64_t>(plan.grid.size()) - 1;
+  RF_CHECK(S >= 1, "a plan without stages", "FastMlp::solve", "");
+  const bool guided = static_cast<int64_t>(ws.labels.size()) == 2 * B;
+  const int64_t rows = guided ? 2 * B : B;
+  const float* obs_rows = obs_dim_ > 0 ? ws.obs_rows.data() : nullptr;
   // The time branch at each stage time of the grid, computed once per grid.
   std::vector<float> key(steps * S);
   for (int64_t i = 0; i < steps; ++i) {
@@ -266,19 +299,12 @@ void FastMlp::solve(Workspace& ws, const FixedStepPlan& plan, const float* x0, c
     for (int s = 0; s < S; ++s) key[i * S + s] = static_cast<float>(plan.grid[i] + plan.c[s] * dt);
   }
   if (key != ws.grid_key) {
-    ws.grid_rows = AlignedFloats(static_cast<int64_t>(key.size()) * hidden_pad_);
-    for (size_t j = 0; j < key.size(); ++j) time_branch(key[j], ws.grid_rows.data() + j * hidden_pad_);
+    ws.grid_rows = AlignedFloats(static_cast<int64_t>(key.size()) * flow_.pad);
+    for (size_t j = 0; j < key.size(); ++j) time_branch(flow_, key[j], ws.grid_rows.data() + j * flow_.pad);
     ws.grid_key = std::move(key);
   }
-
-  // The rows the network sees: each sample, and under guidance its unlabelled twin after them.
-  const int64_t rows = B * per_row;
-  ws.labels.assign(rows, -1);
-  if (labels && num_classes_ > 0 && !null_only) std::copy(labels, labels + B, ws.labels.begin());
-  const int64_t* row_labels = num_classes_ > 0 ? ws.labels.data() : nullptr;
   if (static_cast<int>(ws.k.size()) < S) ws.k.resize(S);
   for (auto& k : ws.k) k.resize(B * dim_);
-
   std::vector<bool> trivial(S, true);
   int nonzero_b = 0, last_b = 0;
   for (int s = 0; s < S; ++s) {
@@ -286,7 +312,6 @@ void FastMlp::solve(Workspace& ws, const FixedStepPlan& plan, const float* x0, c
     if (plan.b[s] != 0.0) ++nonzero_b, last_b = s;
   }
   const int64_t n = B * dim_;
-  if (x != x0) std::memcpy(x, x0, n * sizeof(float));
   const float w = static_cast<float>(plan.guidance);
   for (int64_t i = 0; i < steps; ++i) {
     const double dt = plan.grid[i + 1] - plan.grid[i];
@@ -301,13 +326,13 @@ void FastMlp::solve(Workspace& ws, const FixedStepPlan& plan, const float* x0, c
           const float* kj = ws.k[j].data();
           for (int64_t e = 0; e < n; ++e) in[e] += f * kj[e];
         }
-      if (per_row == 2) std::memcpy(in + n, in, n * sizeof(float));
-      first_layer_starts(ws, ws.grid_rows.data() + (i * S + s) * hidden_pad_, row_labels, obs_dim_ > 0, B, rows);
+      if (guided) std::memcpy(in + n, in, n * sizeof(float));
+      first_layer_starts(ws, flow_, ws.grid_rows.data() + (i * S + s) * flow_.pad, row_labels, obs_rows, B, rows);
       float* k = ws.k[s].data();
-      if (per_row == 1) {
-        evaluate(ws, in, ws.init.data(), rows, k);
+      if (!guided) {
+        evaluate(ws, flow_, in, rows, k);
       } else {
-        evaluate(ws, in, ws.init.data(), rows, ws.v.data());
+        evaluate(ws, flow_, in, rows, ws.v.data());
         const float* vc = ws.v.data();
         const float* vu = vc + n;
         for (int64_t e = 0; e < n; ++e) k[e] = vu[e] + (vc[e] - vu[e]) * w;
@@ -329,6 +354,51 @@ void FastMlp::solve(Workspace& ws, const FixedStepPlan& plan, const float* x0, c
       const float fdt = static_cast<float>(dt);
       for (int64_t e = 0; e < n; ++e) x[e] += fdt * acc[e];
     }
+  }
+}
+
+void FastMlp::adaptive(Workspace& ws, const SolvePlan& plan, const int64_t* row_labels, int64_t B, float* x,
+                       int64_t* nfe) const {
+  RF_CHECK(variance_ != nullptr, "the adaflow solver needs a model with a variance head", "solver = adaflow",
+           "train one with model.mlp.variance_hidden > 0 and method.name = adaflow");
+  // Each sample on its own (its steps are its own), as the step-by-step solver does them: σ in
+  // float, Δt = min(max(η·span/σ, span/N), t1 − t) and t in double.
+  const double t0 = plan.grid.front(), t1 = plan.grid.back(), span = t1 - t0;
+  const int64_t max_steps = static_cast<int64_t>(plan.grid.size()) - 1;
+  const double min_dt = span / static_cast<double>(max_steps);
+  const bool guided = static_cast<int64_t>(ws.labels.size()) == 2 * B;
+  const float w = static_cast<float>(plan.guidance);
+  float* in = ws.xin.data();
+  for (int64_t r = 0; r < B; ++r) {
+    float* xr = x + r * dim_;
+    const float* obs_flow = obs_dim_ > 0 ? ws.obs_rows.data() + r * flow_.pad : nullptr;
+    const float* obs_var = obs_dim_ > 0 ? ws.var_obs_rows.data() + r * variance_->pad : nullptr;
+    const int64_t lab[2] = {row_labels ? row_labels[r] : -1, -1};
+    double t = t0;
+    int64_t steps = 0;
+    while (t < t1 - 1e-9 * span && steps < max_steps) {
+      const float tf = static_cast<float>(t);
+      time_branch(*variance_, tf, ws.tvar.data());
+      first_layer_starts(ws, *variance_, ws.tvar.data(), nullptr, obs_var, 1, 1);
+      float log_sigma = 0.0f;
+      evaluate(ws, *variance_, xr, 1, &log_sigma);
+      const float sigma = std::exp(std::min(std::max(log_sigma, -10.0f), 10.0f));
+      double dt = std::max(plan.eta * span / std::max(static_cast<double>(sigma), 1e-12), min_dt);
+      dt = std::min(dt, t1 - t);
+      time_branch(flow_, tf, ws.tnow.data());
+      std::memcpy(in, xr, dim_ * sizeof(float));
+      if (guided) std::memcpy(in + dim_, xr, dim_ * sizeof(float));
+      first_layer_starts(ws, flow_, ws.tnow.data(), row_labels ? lab : nullptr, obs_flow, 1, guided ? 2 : 1);
+      float* v = ws.v.data();
+      evaluate(ws, flow_, in, guided ? 2 : 1, v);
+      if (guided)
+        for (int64_t e = 0; e < dim_; ++e) v[e] = v[dim_ + e] + (v[e] - v[dim_ + e]) * w;
+      const float fdt = static_cast<float>(dt);
+      for (int64_t e = 0; e < dim_; ++e) xr[e] = xr[e] + v[e] * fdt;
+      t += dt;
+      ++steps;
+    }
+    if (nfe) nfe[r] = steps;
   }
 }
 

@@ -118,8 +118,9 @@ struct MlpVelocityImpl::FastCache {
   std::shared_ptr<const FastMlp> mlp;
 };
 
-at::Tensor MlpVelocityImpl::fast_solve(const at::Tensor& x0, const Cond& cond, const FixedStepPlan& plan) {
+FastSolve MlpVelocityImpl::fast_solve(const at::Tensor& x0, const Cond& cond, const SolvePlan& plan) {
   const int64_t B = x0.size(0);
+  if (plan.eta > 0 && !var_out_) return {};  // the step-by-step path reports the missing head
   if (B < 1 || B > kFastBatch || !x0.device().is_cpu() || x0.scalar_type() != torch::kFloat32 ||
       cond.context.defined() || cond.mask.defined() || x0.numel() != B * dim_ ||
       (cond.labels.defined() && cond.labels.numel() != B))
@@ -153,9 +154,10 @@ at::Tensor MlpVelocityImpl::fast_solve(const at::Tensor& x0, const Cond& cond, c
   at::Tensor x = x0.contiguous().clone();
   at::Tensor labels;
   if (cond.labels.defined()) labels = cond.labels.to(torch::kCPU, torch::kInt64).contiguous();
+  at::Tensor nfe = torch::empty({B}, torch::kInt64);
   cache->mlp->solve(*ws, plan, x.data_ptr<float>(), labels.defined() ? labels.data_ptr<int64_t>() : nullptr, B,
-                    x.data_ptr<float>(), obs.defined() ? obs.data_ptr<float>() : nullptr);
-  return x;
+                    x.data_ptr<float>(), obs.defined() ? obs.data_ptr<float>() : nullptr, nfe.data_ptr<int64_t>());
+  return {x, nfe};
 }
 
 ModelEntry mlp_entry() {

@@ -49,7 +49,7 @@ class MlpVelocityImpl : public VelocityFieldImpl, public torch::nn::Cloneable<Ml
   // With a variance head: σ(x, t | obs) [B], its estimate of the velocity's RMS error there.
   at::Tensor variance(const at::Tensor& x, const at::Tensor& t, const Cond& c) override;
   // CPU float32 batches of up to kFastBatch samples run on FastMlp (rflow/nn/fast_mlp.h).
-  at::Tensor fast_solve(const at::Tensor& x0, const Cond& cond, const FixedStepPlan& plan) override;
+  FastSolve fast_solve(const at::Tensor& x0, const Cond& cond, const SolvePlan& plan) override;
   static constexpr int64_t kFastBatch = 64;
   const MlpOptions& options() const { return opt_; }
   int64_t num_classes() const { return num_classes_; }

@@ -162,7 +162,7 @@ SolveResult solve(const FieldFn& f, const at::Tensor& x0, const SolveOptions& op
 }
 
 SolveResult solve(VelocityFieldImpl& field, const at::Tensor& x0, const SolveOptions& opt, const Cond& cond) {
-  // A fixed-step solve the field can run itself (small CPU batches of MLPs): same result, without
+  // A solve the field can run itself (small CPU batches of MLPs): the same result without
   // LibTorch's per-op overhead. Anything it does not cover steps as usual.
   if (!opt.enable_grad && !opt.record_trajectory && std::isfinite(opt.guidance) && x0.defined() && x0.dim() >= 1 &&
       x0.size(0) > 0 && solvers().contains(opt.method)) {
@@ -172,10 +172,20 @@ SolveResult solve(VelocityFieldImpl& field, const at::Tensor& x0, const SolveOpt
       const std::vector<double> grid = time_grid(opt);
       const int64_t steps = static_cast<int64_t>(grid.size()) - 1;
       if (steps >= 1 && !(opt.max_nfe > 0 && steps * tab.stages() > opt.max_nfe)) {
-        at::Tensor x = field.fast_solve(x0, cond, FixedStepPlan{tab.a, tab.b, tab.c, grid, opt.guidance});
-        if (x.defined()) {
+        FastSolve r = field.fast_solve(x0, cond, SolvePlan{tab.a, tab.b, tab.c, grid, opt.guidance});
+        if (r.x.defined()) {
           if (opt.on_progress) opt.on_progress(1.0);
-          return rk->result(std::move(x), grid, steps);
+          return rk->result(std::move(r.x), grid, steps);
+        }
+      }
+    } else if (const auto* ada = dynamic_cast<const VarianceAdaptiveEuler*>(solver.get())) {
+      // Within the step budget the samples all reach t1; a smaller budget steps as usual.
+      if (opt.grid.empty() && opt.schedule == "uniform" && opt.t1 > opt.t0 && opt.steps >= 1 &&
+          !(opt.max_nfe > 0 && opt.max_nfe < opt.steps) && std::isfinite(opt.eta) && opt.eta > 0) {
+        FastSolve r = field.fast_solve(x0, cond, SolvePlan{{}, {}, {}, time_grid(opt), opt.guidance, opt.eta});
+        if (r.x.defined()) {
+          if (opt.on_progress) opt.on_progress(1.0);
+          return ada->result(std::move(r.x), std::move(r.nfe), opt);
         }
       }
     }

@@ -64,4 +64,15 @@ SolveResult VarianceAdaptiveEuler::integrate(const FieldFn& f, const at::Tensor&
   return res;
 }
 
+SolveResult VarianceAdaptiveEuler::result(at::Tensor x, at::Tensor nfe, const SolveOptions& opt) const {
+  SolveResult res;
+  res.calls = nfe.max().item<int64_t>();  // the step-by-step solver's batched calls: the longest sample's steps
+  res.evaluations = res.accepted = nfe.sum().item<int64_t>();
+  res.t_reached = torch::full({x.size(0)}, opt.t1, torch::kFloat32);
+  res.x = std::move(x);
+  res.nfe = std::move(nfe);
+  res.times = {opt.t0, opt.t1};
+  return res;
+}
+
 }  // namespace rflow

@@ -14,6 +14,8 @@ class VarianceAdaptiveEuler : public Solver {
   int order() const override { return 1; }
   int nfe_per_step() const override { return 0; }  // the NFE varies per sample
   SolveResult integrate(const FieldFn& f, const at::Tensor& x0, const SolveOptions& opt) const override;
+  // The record of a solve in which every sample reached opt.t1 after nfe [B] steps, whoever stepped.
+  SolveResult result(at::Tensor x, at::Tensor nfe, const SolveOptions& opt) const;
 };
 
 }  // namespace rflow

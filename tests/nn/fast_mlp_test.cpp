@@ -101,7 +101,7 @@ TEST(FastMlp, SolveTakesTheFastPathAndEqualsTheStepwiseSolve) {
         EXPECT_EQ(quick.times, slow.times);
         EXPECT_TRUE(torch::equal(quick.t_reached, slow.t_reached));
         // solve() ran FastMlp: bit for bit what the packed network computes.
-        FixedStepPlan plan;
+        SolvePlan plan;
         const auto solver = solvers().get(k.method, "solver")();
         at::Tensor direct = x0.clone();
         plan.grid = time_grid(opt), plan.guidance = k.guidance;
@@ -177,5 +177,42 @@ TEST(FastMlp, PoliciesWithObservationsTakeTheFastPath) {
       EXPECT_LT(rel_diff(quick, stepwise(*field, x0, opt, c).x), 1e-5) << isa << " B=" << B;
       EXPECT_THROW(fast.velocity(*ws, x0.data_ptr<float>(), 0.3f, nullptr, B, v.data_ptr<float>()), Error);
     }
+  }
+}
+
+// AdaFlow's variance-adaptive Euler on the fast path: the same steps per sample and the same
+// actions as the step-by-step solver, with observations, labels and guidance.
+TEST(FastMlp, VarianceAdaptiveSolvesMatchTheStepwiseSolver) {
+  IsaGuard guard;
+  torch::manual_seed(7);
+  ModelConfig mc;
+  auto& o = mc.get<MlpOptions>("mlp");
+  o.hidden = 64, o.depth = 2, o.obs_dim = 3, o.variance_hidden = 24;
+  mc.num_classes = 4;
+  auto field = std::dynamic_pointer_cast<MlpVelocityImpl>(make_model(mc, {6}));
+  field->eval();
+  {
+    torch::NoGradGuard ng;  // spread log σ so that samples take different numbers of steps
+    field->named_parameters()["var_out.bias"].fill_(-1.0);
+    field->named_parameters()["var_out.weight"].mul_(8.0);
+  }
+  for (const auto& isa : kernels::dense_isas()) {
+    ASSERT_TRUE(kernels::use_dense_isa(isa));
+    for (double guidance : {1.0, 2.0})
+      for (int64_t B : {1, 9}) {
+        torch::NoGradGuard ng;
+        Cond c;
+        c.extra["obs"] = torch::randn({B, 3});
+        c.labels = torch::arange(B, torch::kInt64).remainder(5) - 1;
+        const at::Tensor x0 = torch::randn({B, 6});
+        SolveOptions opt;
+        opt.method = "adaflow", opt.steps = 12, opt.eta = 0.3, opt.guidance = guidance;
+        const SolveResult slow = stepwise(*field, x0, opt, c), quick = solve(*field, x0, opt, c);
+        EXPECT_TRUE(torch::equal(quick.nfe, slow.nfe)) << isa << " B=" << B << "\n" << quick.nfe << slow.nfe;
+        EXPECT_LT(rel_diff(quick.x, slow.x), 1e-5) << isa << " B=" << B;
+        EXPECT_EQ(quick.evaluations, slow.evaluations);
+        EXPECT_EQ(quick.calls, slow.calls);
+        EXPECT_GT(slow.nfe.max().item<int64_t>(), slow.nfe.min().item<int64_t>() + (B > 1 ? 0 : -1));
+      }
   }
 }
