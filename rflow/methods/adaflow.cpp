@@ -1,6 +1,7 @@
 #include "rflow/methods/adaflow.h"
 
 #include <cmath>
+#include <optional>
 
 #include <torch/torch.h>
 
@@ -12,12 +13,15 @@ namespace rflow {
 void AdaFlowOptions::validate(const std::string& where) const {
   RF_CHECK(std::isfinite(variance_weight) && variance_weight >= 0, "variance_weight must be >= 0",
            where + ".variance_weight", "1 = the NLL as it is");
+  RF_CHECK(!freeze_flow || variance_weight > 0, "with the flow frozen, variance_weight = 0 trains nothing",
+           where + ".variance_weight", "leave it at 1");
 }
 
 AdaFlow::AdaFlow(const MethodConfig& cfg)
     : time_(cfg.time),
       label_dropout_(cfg.label_dropout),
       weight_(cfg.get<AdaFlowOptions>("adaflow").variance_weight),
+      freeze_flow_(cfg.get<AdaFlowOptions>("adaflow").freeze_flow),
       path_(make_path(cfg.path)->name()) {}
 
 at::Tensor AdaFlow::loss(const Batch& batch, TrainContext& ctx) {
@@ -27,7 +31,13 @@ at::Tensor AdaFlow::loss(const Batch& batch, TrainContext& ctx) {
   Cond cond = batch.cond;
   cond.labels = drop_labels(cond.labels, label_dropout_);
   const PathSample s = ctx.path.sample(batch.x0, batch.x1, t);
-  const at::Tensor v = ctx.model.forward(s.xt, t, cond);
+  at::Tensor v;
+  {
+    // A frozen flow gets no gradient at all (its optimizer state stays zero, so it never moves).
+    std::optional<torch::NoGradGuard> frozen;
+    if (freeze_flow_) frozen.emplace();
+    v = ctx.model.forward(s.xt, t, cond);
+  }
   const at::Tensor fm = torch::mse_loss(v, s.target);
   const at::Tensor sigma = ctx.model.variance(s.xt, t, cond);
   RF_CHECK(sigma.defined(), "adaflow trains the model's variance head, and this model has none", "model",
@@ -38,7 +48,7 @@ at::Tensor AdaFlow::loss(const Batch& batch, TrainContext& ctx) {
   ctx.log("flow_loss", fm.detach());
   ctx.log("variance_nll", nll.detach());
   ctx.log("sigma_mean", sigma.detach().mean());
-  return fm + weight_ * nll;
+  return freeze_flow_ ? weight_ * nll : fm + weight_ * nll;
 }
 
 MethodEntry adaflow_entry() {

@@ -3,6 +3,7 @@
 // log-likelihood of the velocity's error, the error detached so the flow learns exactly as under
 // rectified flow. At its optimum σ² = E[‖u − v‖² | x_t, obs]: zero where the demonstrations leave
 // one answer (one Euler step is exact there), large where they branch. The adaflow solver steps by it.
+// With freeze_flow only the head learns, on a flow trained before (the paper's two-stage recipe).
 #pragma once
 
 #include "rflow/methods/method_config.h"
@@ -11,10 +12,14 @@ namespace rflow {
 
 struct AdaFlowOptions {
   double variance_weight = 1.0;
+  bool freeze_flow = false;
 
   template <class V>
   void visit(V& v) {
     v("variance_weight", variance_weight, "weight of the variance head's NLL beside the flow-matching loss");
+    v("freeze_flow", freeze_flow,
+      "train only the variance head, the flow kept as initialised (train.init_from = a trained flow with the same "
+      "model): AdaFlow's two-stage recipe");
   }
   void validate(const std::string& where) const;
 };
@@ -28,6 +33,7 @@ class AdaFlow : public Method {
  private:
   TimeSamplerConfig time_;
   double label_dropout_, weight_;
+  bool freeze_flow_;
   std::string path_;
 };
 

@@ -251,3 +251,45 @@ TEST(Pipeline, PolicyRunsTrainAndRefuseTheDistanceStagesUpFront) {
   torch::NoGradGuard ng;
   EXPECT_EQ(m.model->variance(torch::zeros({4, 1}), torch::zeros({4}), c).sizes(), (std::vector<int64_t>{4}));
 }
+
+// AdaFlow's two-stage recipe: a flow trained first (its variance head untrained), then only the
+// head, initialised from it with the flow frozen: every flow weight stays bit for bit, the head
+// learns (σ small where the demonstrations agree, large where they branch).
+TEST(Pipeline, AdaFlowWithTheFlowFrozenTrainsOnlyTheVarianceHead) {
+  test::TempDir dir;
+  const std::vector<std::string> policy = {"data.target.name=fork1d", "model.mlp.obs_dim=1",
+                                           "model.mlp.variance_hidden=16", "stages=[\"train\"]", "train.steps=400",
+                                           "train.ema_decay=0.9"};
+  std::vector<std::string> first = policy;
+  first.push_back("method.name=rectified_flow");
+  const std::string flow = run_pipeline(tiny(dir.path(), "flow", first));
+  std::vector<std::string> second = policy;
+  for (const char* o : {"method.name=adaflow", "method.adaflow.freeze_flow=true", "train.steps=300"}) second.push_back(o);
+  second.push_back("train.init_from=" + flow);
+  const std::string head = run_pipeline(tiny(dir.path(), "head", second));
+  // The second run started from the first one's EMA weights; its raw weights after training:
+  const auto start = io::load_safetensors((fs::path(resolve_checkpoint(flow)) / "ema.safetensors").string()).tensors;
+  const auto end = weights(head);
+  ASSERT_EQ(start.size(), end.size());
+  int frozen = 0, moved = 0;
+  for (size_t i = 0; i < start.size(); ++i) {
+    ASSERT_EQ(start[i].first, end[i].first);
+    const bool same_values = torch::equal(start[i].second, end[i].second);
+    if (start[i].first.rfind("var_", 0) == 0) {
+      moved += !same_values;
+    } else {
+      frozen += same_values;
+      EXPECT_TRUE(same_values) << start[i].first << " moved";
+    }
+  }
+  EXPECT_GT(frozen, 5);
+  EXPECT_GT(moved, 2);
+  LoadedModel m = load_model(head, false, c10::Device(c10::kCPU));
+  torch::NoGradGuard ng;
+  auto sigma_at = [&](float obs) {
+    Cond c;
+    c.extra["obs"] = torch::full({256, 1}, obs);
+    return m.model->variance(torch::randn({256, 1}), torch::zeros({256}), c).mean().item<double>();
+  };
+  EXPECT_GT(sigma_at(6.0f), 3.0 * sigma_at(-6.0f));  // ±6 at the fork, one answer at −6
+}
