@@ -33,6 +33,10 @@ struct PolicyEvaluation {
 
 PolicyEvaluation evaluate_policy(LoadedModel& m, const PolicyEvalOptions& opt);
 
+// One self-contained HTML page of an evaluation: what it measured, the picture, the training
+// curves of the run, where it ran and its non-default config keys.
+void write_policy_report(const LoadedModel& m, const PolicyEvaluation& e, const std::string& path);
+
 // The maze with each episode's path drawn over it (paths of the same route share a colour).
 std::string maze_paths_svg(const GridMaze& maze, const std::vector<std::vector<std::pair<int, int>>>& paths);
 

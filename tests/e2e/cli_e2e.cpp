@@ -554,7 +554,8 @@ TEST(Cli, PolicyTrainsEvaluatesInClosedLoopAndActs) {
   auto r = sh(cli() + " policy train " + config + " --set out_dir=" + dir.path().string() +
               " --set train.steps=1500 --set threads=1");
   ASSERT_EQ(r.code, 0) << r.out;
-  r = sh(cli() + " policy eval " + run + " --episodes 40 --plot " + dir.file("paths.svg"));
+  r = sh(cli() + " policy eval " + run + " --episodes 40 --plot " + dir.file("paths.svg") + " --report " +
+         dir.file("report.html"));
   ASSERT_EQ(r.code, 0) << r.out;
   const auto j = nlohmann::json::parse(r.out.substr(r.out.find('{')));
   EXPECT_EQ(j.at("task"), "maze");
@@ -562,6 +563,9 @@ TEST(Cli, PolicyTrainsEvaluatesInClosedLoopAndActs) {
   EXPECT_GE(j.at("distinct_routes").get<int64_t>(), 2) << r.out;
   EXPECT_LE(j.at("nfe_per_chunk").get<double>(), 3.0) << r.out;
   EXPECT_NE(rflow::test::read_text(dir.file("paths.svg")).find("<polyline"), std::string::npos);
+  const std::string html = rflow::test::read_text(dir.file("report.html"));
+  for (const char* want : {"success_rate", "<polyline", "flow loss", "variance NLL", "differ from the defaults", "route_entropy_bits"})
+    EXPECT_NE(html.find(want), std::string::npos) << want;
 
   rflow::test::write_text(dir.file("obs.txt"), "-1 0\n\n-0.6 -1\n0.8 1\n");
   r = sh(cli() + " policy act " + run + " --solver euler --steps 20 --input " + dir.file("obs.txt"));

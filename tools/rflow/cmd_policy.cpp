@@ -53,7 +53,7 @@ void add_policy_eval(CLI::App& policy) {
               "  rflow policy eval runs/adaflow_maze --solver euler --steps 20\n"
               "  rflow policy eval runs/adaflow_fork1d --solver adaflow --eta 0.1 --plot actions.svg");
   struct Args {
-    std::string run, plot;
+    std::string run, plot, report;
     PolicyEvalOptions eval;
     SolveOptions solve;
   };
@@ -65,6 +65,7 @@ void add_policy_eval(CLI::App& policy) {
   cmd->add_option("--samples", a->eval.samples, "fork1d: samples per observation; demos: rows")->capture_default_str();
   cmd->add_option("--seed", a->eval.seed, "seed of the noise and the episodes")->capture_default_str();
   cmd->add_option("--plot", a->plot, "also write a picture (.svg): the maze with every path, or actions by observation");
+  cmd->add_option("--report", a->report, "also write an HTML page: the figures above, the picture, training curves, the run");
   cmd->callback([a] {
     LoadedModel m = load_model(a->run, /*use_ema=*/true, c10::Device(c10::kCPU));
     a->eval.solve = solve_from_flags(a->solve);
@@ -79,6 +80,10 @@ void add_policy_eval(CLI::App& policy) {
       RF_CHECK(!r.svg.empty(), "this task has no picture", "--plot", "drop --plot");
       io::write_file_atomic(a->plot, r.svg);
       out["plot"] = a->plot;
+    }
+    if (!a->report.empty()) {
+      write_policy_report(m, PolicyEvaluation{out, r.svg}, a->report);
+      out["report"] = a->report;
     }
     std::cout << out.dump(2) << std::endl;
   });
