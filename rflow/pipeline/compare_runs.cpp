@@ -27,8 +27,6 @@ struct LoadedRun {
   std::vector<EvaluatedModel> models;
 };
 
-std::string num(double v, int prec = 4) { return fmt::format("{:.{}g}", v, prec); }
-
 }  // namespace
 
 void write_run_comparison(const std::vector<std::string>& run_dirs, const std::string& out_html) {
@@ -72,7 +70,7 @@ void write_run_comparison(const std::vector<std::string>& run_dirs, const std::s
         if (res.solver == "euler") nfes.insert(res.nfe);
     rep.heading(name + " by model and Euler NFE");
     std::vector<std::string> head{"run", "model", "method · backbone", "training steps"};
-    for (double k : nfes) head.push_back("NFE " + num(k, 6));
+    for (double k : nfes) head.push_back("NFE " + short_number(k, 6));
     head.insert(head.end(), {"floor", "normalised straightness"});
     std::vector<std::vector<std::string>> rows;
     for (const auto& [r, m] : entries) {
@@ -80,11 +78,11 @@ void write_run_comparison(const std::vector<std::string>& run_dirs, const std::s
                                    std::to_string(m->eval.checkpoint_step)};
       for (double k : nfes) {
         const auto* res = m->eval.find("euler", k);
-        row.push_back(res && res->has(metric) ? num(res->score(metric)) : "-");
+        row.push_back(res && res->has(metric) ? short_number(res->score(metric)) : "-");
       }
-      row.push_back(m->eval.floor.count(metric) ? num(m->eval.floor.at(metric)) : "-");
+      row.push_back(m->eval.floor.count(metric) ? short_number(m->eval.floor.at(metric)) : "-");
       row.push_back(m->model.student ? "— (" + std::to_string(m->eval.straightness.steps) + "-step map)"
-                                     : num(m->eval.straightness.normalized, 3));
+                                     : short_number(m->eval.straightness.normalized, 3));
       rows.push_back(row);
     }
     rep.table(head, rows);

@@ -20,13 +20,6 @@ namespace rflow {
 
 namespace {
 
-std::string fmt2(double v) {
-  std::ostringstream s;
-  s.imbue(std::locale::classic());
-  s.precision(4);
-  s << v;
-  return s.str();
-}
 
 PolicyEvaluation maze_eval(LoadedModel& m, const PolicyEvalOptions& opt) {
   const auto& mo = m.cfg.data.target.get<MazeOptions>("maze");
@@ -123,7 +116,7 @@ std::string maze_paths_svg(const GridMaze& maze, const std::vector<std::vector<s
     const double off = (double(e % 9) - 4.0) * 1.2;
     s << "<polyline fill=\"none\" stroke-width=\"1.5\" stroke-opacity=\"0.5\" stroke=\""
       << io::palette(colour[paths[e]]) << "\" points=\"";
-    for (const auto& [c, r] : paths[e]) s << fmt2((c + 0.5) * cell + off) << "," << fmt2((r + 0.5) * cell + off) << " ";
+    for (const auto& [c, r] : paths[e]) s << short_number((c + 0.5) * cell + off) << "," << short_number((r + 0.5) * cell + off) << " ";
     s << "\"/>";
   }
   auto mark = [&](std::pair<int, int> c, const char* label, const char* color) {
@@ -151,8 +144,8 @@ void write_policy_report(const LoadedModel& m, const PolicyEvaluation& e, const 
   if (e.summary.contains("per_obs")) {
     std::vector<std::vector<std::string>> rows;
     for (const auto& r : e.summary.at("per_obs"))
-      rows.push_back({fmt2(r.at("obs").get<double>()), fmt2(r.at("nfe_mean").get<double>()),
-                      fmt2(r.at("action_abs_mean").get<double>()), fmt2(r.at("share_positive").get<double>())});
+      rows.push_back({short_number(r.at("obs").get<double>()), short_number(r.at("nfe_mean").get<double>()),
+                      short_number(r.at("action_abs_mean").get<double>()), short_number(r.at("share_positive").get<double>())});
     rep.table({"observation", "mean NFE", "mean |action|", "share > 0"}, rows);
   }
   std::vector<std::pair<std::string, std::string>> figures;

@@ -23,8 +23,6 @@ namespace rflow {
 
 namespace {
 
-std::string num(double v, int prec = 4) { return fmt::format("{:.{}g}", v, prec); }
-
 nlohmann::json read_json(const fs::path& p) {
   if (!fs::exists(p)) return nullptr;
   return nlohmann::json::parse(io::read_file(p.string()), nullptr, false);
@@ -33,6 +31,8 @@ nlohmann::json read_json(const fs::path& p) {
 std::string nfe_text(double nfe) { return nfe == std::floor(nfe) ? fmt::format("{:.0f}", nfe) : fmt::format("{:.1f}", nfe); }
 
 }  // namespace
+
+std::string short_number(double v, int significant) { return fmt::format("{:.{}g}", v, significant); }
 
 std::vector<EvaluatedModel> evaluated_models(const RunConfig& cfg, const std::string& run_dir) {
   std::vector<EvaluatedModel> out;
@@ -77,10 +77,10 @@ void summary_table(io::HtmlReport& rep, const std::vector<EvaluatedModel>& model
     }
     if (!fewest) continue;
     const auto& st = met.straightness;
-    rows.push_back({cm.label, num(fewest->score(key)) + " (" + fewest->solver + ", NFE " + nfe_text(fewest->nfe) + ")",
-                    num(best->score(key)) + " (" + best->solver + ", NFE " + nfe_text(best->nfe) + ")",
-                    met.floor.count(key) ? num(met.floor.at(key)) : "-",
-                    cm.student ? "— (" + std::to_string(st.steps) + "-step map)" : num(st.normalized, 3)});
+    rows.push_back({cm.label, short_number(fewest->score(key)) + " (" + fewest->solver + ", NFE " + nfe_text(fewest->nfe) + ")",
+                    short_number(best->score(key)) + " (" + best->solver + ", NFE " + nfe_text(best->nfe) + ")",
+                    met.floor.count(key) ? short_number(met.floor.at(key)) : "-",
+                    cm.student ? "— (" + std::to_string(st.steps) + "-step map)" : short_number(st.normalized, 3)});
   }
   rep.table({"model", name + " at the fewest NFE", "best " + name, "floor", "normalised straightness"}, rows);
 }
@@ -148,13 +148,13 @@ std::vector<std::pair<std::string, std::string>> run_metadata(const std::string&
     if (!j.is_object() || !j.contains("seconds")) continue;
     const double s = j.value("seconds", 0.0);
     total += s;
-    times += (times.empty() ? "" : ", ") + name + " " + num(s, 3) + " s";
+    times += (times.empty() ? "" : ", ") + name + " " + short_number(s, 3) + " s";
     if (j.contains("peak_rss_mb")) times += fmt::format(" ({:.0f} MB)", j.value("peak_rss_mb", 0.0));
     const auto t = fs::last_write_time(marker);
     if (!last || t > *last) last = t;
   }
   if (!times.empty()) {
-    out.emplace_back("stage times (peak memory)", times + "; " + num(total, 3) + " s in all");
+    out.emplace_back("stage times (peak memory)", times + "; " + short_number(total, 3) + " s in all");
     // The newest marker's time, in UTC: when this run's results were last made.
     const auto sys_time = std::chrono::system_clock::now() +
                           std::chrono::duration_cast<std::chrono::system_clock::duration>(*last - fs::file_time_type::clock::now());

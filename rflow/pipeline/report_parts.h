@@ -17,6 +17,9 @@ namespace rflow {
 
 struct RunConfig;
 
+// v to `significant` digits (%g style, locale-independent), as every report table writes numbers.
+std::string short_number(double v, int significant = 4);
+
 // A model of a run with its eval results (models without results are left out).
 struct EvaluatedModel {
   ChainModel model;

@@ -23,8 +23,6 @@ namespace rflow {
 
 namespace {
 
-std::string fmt_num(double v, int prec = 4) { return fmt::format("{:.{}g}", v, prec); }
-
 // Error vs NFE on log-log axes, with the sampling floor drawn across the curves' NFE range.
 std::string error_vs_nfe(std::vector<io::Series> series, double floor, const std::string& floor_label,
                          const std::string& title, const std::string& ylabel) {
@@ -63,28 +61,28 @@ void chain_section(io::HtmlReport& rep, const RunConfig& cfg, const std::string&
   std::vector<std::vector<std::string>> rows;
   for (const auto& [cm, met] : models) {
     const auto& st = met.straightness;
-    std::vector<std::string> row{cm.label, fmt_num(st.straightness), fmt_num(st.normalized), fmt_num(st.transport_cost)};
+    std::vector<std::string> row{cm.label, short_number(st.straightness), short_number(st.normalized), short_number(st.transport_cost)};
     if (cm.student) row[1] = row[2] = "— (" + std::to_string(st.steps) + "-step map)";
     for (auto k : nfes) {
       const auto* r = met.find("euler", double(k));
-      row.push_back(r ? fmt_num(r->score("w2")) : "-");
+      row.push_back(r ? short_number(r->score("w2")) : "-");
     }
     const auto* d = met.find("dopri5", -1);
-    row.push_back(d ? fmt_num(d->score("w2")) + " (" + fmt_num(d->nfe, 3) + ")" : "-");
+    row.push_back(d ? short_number(d->score("w2")) + " (" + short_number(d->nfe, 3) + ")" : "-");
     if (labeled)
       for (auto k : {nfes.front(), nfes.back()}) {
         const auto* r = met.find("euler", double(k));
-        row.push_back(r && r->has("label_accuracy") ? fmt_num(r->score("label_accuracy"), 3) : "-");
+        row.push_back(r && r->has("label_accuracy") ? short_number(r->score("label_accuracy"), 3) : "-");
       }
     rows.push_back(row);
   }
   const auto& f = models.front().eval;
   std::vector<std::string> floor_row{"(target vs target)", "", "",
-                                     "independent: " + fmt_num(f.independent_transport_cost)};
-  for (size_t i = 0; i < nfes.size(); ++i) floor_row.push_back(fmt_num(f.floor_score("w2")));
+                                     "independent: " + short_number(f.independent_transport_cost)};
+  for (size_t i = 0; i < nfes.size(); ++i) floor_row.push_back(short_number(f.floor_score("w2")));
   floor_row.push_back("");
   if (labeled) {
-    floor_row.push_back(fmt_num(f.floor_score("label_accuracy"), 3));
+    floor_row.push_back(short_number(f.floor_score("label_accuracy"), 3));
     floor_row.push_back(floor_row.back());
   }
   rows.push_back(floor_row);
@@ -120,12 +118,12 @@ void chain_section(io::HtmlReport& rep, const RunConfig& cfg, const std::string&
       const auto* r = met.find("euler", double(k));
       if (!fs::exists(p) || !r) continue;
       const std::string title = cm.label + ", Euler NFE " + std::to_string(k);
-      figs.emplace_back(title + " — W2 " + fmt_num(r->score("w2"), 3),
+      figs.emplace_back(title + " — W2 " + short_number(r->score("w2"), 3),
                         scatter_vs_reference(io::read_npy(p.string()), ref, title, lim));
     }
     const fs::path tp = fs::path(cm.dir) / "eval" / "trajectory.npy";
     if (fs::exists(tp))
-      figs.emplace_back("Ŝ " + fmt_num(met.straightness.straightness, 3),
+      figs.emplace_back("Ŝ " + short_number(met.straightness.straightness, 3),
                         trajectory_plot(io::read_npy(tp.string()), cm.label + ": trajectories", cfg.eval.trajectories, lim));
     rep.figure_row(figs);
   }
@@ -149,7 +147,7 @@ bool image_sections(io::HtmlReport& rep, const RunConfig& cfg, const std::string
                   "; the floor is as many real training images. Class accuracy: share of conditional samples that the FID "
                   "network classifies as the label they were asked for (its own test accuracy is the ceiling). FID network " +
                   first.fidnet.id + ", test accuracy " +
-                  fmt_num(100 * first.fidnet.test_accuracy, 4) + "%. Every model starts from the same noise.");
+                  short_number(100 * first.fidnet.test_accuracy, 4) + "%. Every model starts from the same noise.");
     std::vector<std::string> solvers_seen;
     for (const auto& [cm, met] : models)
       for (const auto& r : met.results)
@@ -161,8 +159,8 @@ bool image_sections(io::HtmlReport& rep, const RunConfig& cfg, const std::string
     std::vector<std::vector<std::string>> rows;
     auto cell = [&](const eval::SolverResult* r) {
       if (!r) return std::string("-");
-      std::string c = fmt_num(r->score("fid_proxy"), 3);
-      if (labeled && r->has("class_accuracy")) c += " / " + fmt_num(100 * r->score("class_accuracy"), 3) + "%";
+      std::string c = short_number(r->score("fid_proxy"), 3);
+      if (labeled && r->has("class_accuracy")) c += " / " + short_number(100 * r->score("class_accuracy"), 3) + "%";
       return c;
     };
     for (const auto& [cm, met] : models)
@@ -171,13 +169,13 @@ bool image_sections(io::HtmlReport& rep, const RunConfig& cfg, const std::string
         const auto* ad = met.find(sv, -1);
         const bool adaptive = ad && ad->tag == sv;
         for (auto k : cfg.eval.nfe) row.push_back(adaptive ? "" : cell(met.find(sv, double(k))));
-        row.push_back(adaptive ? cell(ad) + " (" + fmt_num(ad->nfe, 3) + ")" : "");
+        row.push_back(adaptive ? cell(ad) + " (" + short_number(ad->nfe, 3) + ")" : "");
         rows.push_back(row);
       }
     std::vector<std::string> floor_row{"(train vs test)", ""};
     for (size_t i = 0; i <= cfg.eval.nfe.size(); ++i)
-      floor_row.push_back(fmt_num(first.floor_score("fid_proxy"), 3) +
-                          (labeled ? " / " + fmt_num(100 * first.floor_score("class_accuracy"), 3) + "%" : ""));
+      floor_row.push_back(short_number(first.floor_score("fid_proxy"), 3) +
+                          (labeled ? " / " + short_number(100 * first.floor_score("class_accuracy"), 3) + "%" : ""));
     rows.push_back(floor_row);
     rep.table(head, rows);
     rep.paragraph(labeled ? "Cells: FID-proxy / class accuracy." : "Cells: FID-proxy.");
@@ -211,13 +209,13 @@ bool image_sections(io::HtmlReport& rep, const RunConfig& cfg, const std::string
       const bool show = (sv == "euler" && (k == 1 || k == 4 || k == 100)) || r.tag == sv;
       const fs::path p = fs::path(cm.dir) / "eval" / "samples" / (r.tag + ".png");
       if (!show || !fs::exists(p)) continue;
-      std::string cap = cm.label + ", " + sv + " NFE " + fmt_num(k, 3);
-      if (r.has("fid_proxy")) cap += " — FID-proxy " + fmt_num(r.score("fid_proxy"), 3);
+      std::string cap = cm.label + ", " + sv + " NFE " + short_number(k, 3);
+      if (r.has("fid_proxy")) cap += " — FID-proxy " + short_number(r.score("fid_proxy"), 3);
       pngs.emplace_back(cap, io::read_file(p.string()));
     }
     const fs::path tp = fs::path(cm.dir) / "eval" / "trajectory.png";
     if (fs::exists(tp))
-      pngs.emplace_back(cm.label + ": paths, Ŝ " + fmt_num(met.straightness.straightness, 3),
+      pngs.emplace_back(cm.label + ": paths, Ŝ " + short_number(met.straightness.straightness, 3),
                         io::read_file(tp.string()));
     rep.image_row(pngs);
   }
@@ -270,8 +268,8 @@ void stage_report(StageContext& ctx) {
     for (const auto& r : met.results) {
       fs::path p = evd / "samples" / (r.tag + ".npy");
       if (!fs::exists(p)) continue;
-      std::string title = r.solver + ", NFE " + fmt_num(r.nfe, 4);
-      figs.emplace_back(title + " — W2 " + fmt_num(r.score("w2"), 3),
+      std::string title = r.solver + ", NFE " + short_number(r.nfe, 4);
+      figs.emplace_back(title + " — W2 " + short_number(r.score("w2"), 3),
                         scatter_vs_reference(io::read_npy(p.string()), ref, title, lim));
     }
     rep.figure_row(figs);
@@ -280,7 +278,7 @@ void stage_report(StageContext& ctx) {
     std::vector<std::pair<std::string, std::string>> row;
     if (fs::exists(evd / "trajectory.npy")) {
       const auto& st = met.straightness;
-      row.emplace_back("straightness " + fmt_num(st.straightness, 3) + " (normalised " + fmt_num(st.normalized, 3) + ")",
+      row.emplace_back("straightness " + short_number(st.straightness, 3) + " (normalised " + short_number(st.normalized, 3) + ")",
                        trajectory_plot(io::read_npy((evd / "trajectory.npy").string()), "Euler trajectories",
                                        cfg.eval.trajectories));
     }
@@ -302,22 +300,22 @@ void stage_report(StageContext& ctx) {
     rep.heading("Metrics");
     std::vector<std::vector<std::string>> rows;
     for (const auto& r : met.results)
-      rows.push_back({r.solver, fmt_num(r.nfe, 4), fmt_num(r.score("w2")),
-                      fmt_num(r.score("sliced_w2")), fmt_num(r.score("energy")),
-                      fmt_num(r.score("mmd"))});
-    rows.push_back({"(target vs target)", "-", fmt_num(met.floor_score("w2")), fmt_num(met.floor_score("sliced_w2")),
-                    fmt_num(met.floor_score("energy")), fmt_num(met.floor_score("mmd"))});
+      rows.push_back({r.solver, short_number(r.nfe, 4), short_number(r.score("w2")),
+                      short_number(r.score("sliced_w2")), short_number(r.score("energy")),
+                      short_number(r.score("mmd"))});
+    rows.push_back({"(target vs target)", "-", short_number(met.floor_score("w2")), short_number(met.floor_score("sliced_w2")),
+                    short_number(met.floor_score("energy")), short_number(met.floor_score("mmd"))});
     rep.table({"solver", "NFE", "W2", "sliced W2", "energy", "MMD²"}, rows);
     const auto& st = met.straightness;
     std::vector<std::string> head{"straightness Ŝ", "normalised Ŝ", "transport cost E‖Z1−Z0‖²",
                                   "independent coupling E‖X1−X0‖²"};
-    std::vector<std::string> cells{fmt_num(st.straightness), fmt_num(st.normalized), fmt_num(st.transport_cost),
-                                   fmt_num(met.independent_transport_cost)};
+    std::vector<std::string> cells{short_number(st.straightness), short_number(st.normalized), short_number(st.transport_cost),
+                                   short_number(met.independent_transport_cost)};
     if (met.likelihood.computed) {
       head.push_back("mean log p (target points)");
       head.push_back("bits/dim");
-      cells.push_back(fmt_num(met.likelihood.mean_log_p));
-      cells.push_back(fmt_num(met.likelihood.bits_per_dim));
+      cells.push_back(short_number(met.likelihood.mean_log_p));
+      cells.push_back(short_number(met.likelihood.bits_per_dim));
     }
     rep.table(head, {cells});
   }
