@@ -29,21 +29,28 @@ class MazeDemos : public Distribution {
     for (auto c : maze_.free_cells())
       if (c != maze_.goal() && maze_.distance(c) > 0) cells_.push_back(c);
     RF_CHECK(!cells_.empty(), "no cell of the maze leads to the goal", "data.target.maze.layout", "");
+    best_.resize(static_cast<size_t>(maze_.width()) * maze_.height());
+    for (auto c : maze_.free_cells()) best_[c.second * maze_.width() + c.first] = maze_.best_moves(c);
   }
   at::Tensor sample(int64_t n) override { return sample_conditioned(n).first; }
   std::pair<at::Tensor, Cond> sample_conditioned(int64_t n) override {
     at::Tensor actions = torch::zeros({n, horizon_, 2});
     at::Tensor obs = torch::empty({n, 2});
+    // All random draws at once: a start cell per sample and a uniform per move for the ties.
     const at::Tensor pick = torch::randint(static_cast<int64_t>(cells_.size()), {n}, torch::kInt64);
+    const at::Tensor tie = torch::rand({n, horizon_});
+    const auto p = pick.accessor<int64_t, 1>();
+    const auto u = tie.accessor<float, 2>();
     auto a = actions.accessor<float, 3>();
     auto o = obs.accessor<float, 2>();
     for (int64_t i = 0; i < n; ++i) {
-      GridMaze::Cell c = cells_[pick[i].item<int64_t>()];
+      GridMaze::Cell c = cells_[p[i]];
       const auto ob = maze_.observe(c);
       o[i][0] = ob[0], o[i][1] = ob[1];
       for (int64_t h = 0; h < horizon_ && c != maze_.goal(); ++h) {
-        const auto next = maze_.best_moves(c);
-        const auto& m = next[torch::randint(static_cast<int64_t>(next.size()), {1}).item<int64_t>()];
+        const auto& next = best_[c.second * maze_.width() + c.first];
+        const size_t k = std::min(next.size() - 1, static_cast<size_t>(u[i][h] * next.size()));
+        const auto& m = next[k];
         a[i][h][0] = static_cast<float>(m.first - c.first);
         a[i][h][1] = static_cast<float>(m.second - c.second);
         c = m;
@@ -64,6 +71,7 @@ class MazeDemos : public Distribution {
   GridMaze maze_;
   int64_t horizon_;
   std::vector<GridMaze::Cell> cells_;
+  std::vector<std::vector<GridMaze::Cell>> best_;  // best moves of each cell (row-major)
 };
 
 }  // namespace
