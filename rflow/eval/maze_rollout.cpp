@@ -33,9 +33,10 @@ RolloutResult rollout_maze(VelocityFieldImpl& policy, const GridMaze& maze, cons
     if (active.empty()) break;
     const int64_t n = static_cast<int64_t>(active.size());
     at::Tensor obs = torch::empty({n, 2});
+    auto ob = obs.accessor<float, 2>();
     for (int64_t j = 0; j < n; ++j) {
       const auto o = maze.observe(pos[active[j]]);
-      obs[j][0] = o[0], obs[j][1] = o[1];
+      ob[j][0] = o[0], ob[j][1] = o[1];
     }
     Cond cond;
     cond.extra["obs"] = obs;

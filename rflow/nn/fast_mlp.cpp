@@ -225,7 +225,7 @@ void FastMlp::first_layer_starts(Workspace& ws, const Net& net, const float* tim
   }
 }
 
-void FastMlp::check(const Workspace& ws, const int64_t* labels, const float* obs, int64_t B, const char* where) const {
+void FastMlp::check(const int64_t* labels, const float* obs, int64_t B, const char* where) const {
   for (int64_t r = 0; labels && r < B; ++r)
     RF_CHECK(labels[r] < num_classes_ || num_classes_ == 0,
              "label " + std::to_string(labels[r]) + " is not a class of this model", where,
@@ -246,7 +246,7 @@ void FastMlp::velocity(Workspace& ws, const float* x, float t, const int64_t* la
                        const float* obs) const {
   RF_CHECK(B <= ws.max_rows, "batch of " + std::to_string(B) + " rows exceeds the workspace's " +
                                  std::to_string(ws.max_rows), "FastMlp::velocity", "make a larger workspace");
-  check(ws, labels, obs, B, "FastMlp::velocity");
+  check(labels, obs, B, "FastMlp::velocity");
   if (obs_dim_ > 0) project_observations(ws, flow_, obs, B, ws.obs_rows.data());
   time_branch(flow_, t, ws.tnow.data());
   first_layer_starts(ws, flow_, ws.tnow.data(), labels, obs_dim_ > 0 ? ws.obs_rows.data() : nullptr, B, B);
@@ -266,7 +266,7 @@ void FastMlp::solve(Workspace& ws, const SolvePlan& plan, const float* x0, const
     }
     return;
   }
-  check(ws, labels, obs, B, "FastMlp::solve");
+  check(labels, obs, B, "FastMlp::solve");
   RF_CHECK(plan.grid.size() >= 2, "empty plan", "FastMlp::solve", "");
   if (x != x0) std::memcpy(x, x0, B * dim_ * sizeof(float));
   // Observations are constant through the solve: projected once, for each network.
@@ -277,19 +277,20 @@ void FastMlp::solve(Workspace& ws, const SolvePlan& plan, const float* x0, const
   // The rows the flow sees: each sample, and under guidance its unlabelled twin after them.
   ws.labels.assign(B * (guided ? 2 : 1), -1);
   if (labels && num_classes_ > 0 && plan.guidance != 0.0) std::copy(labels, labels + B, ws.labels.begin());
+  const int64_t* row_labels = num_classes_ > 0 ? ws.labels.data() : nullptr;
   if (plan.eta > 0) {
-    adaptive(ws, plan, num_classes_ > 0 ? ws.labels.data() : nullptr, B, x, nfe);
+    adaptive(ws, plan, row_labels, guided, B, x, nfe);
     return;
   }
-  fixed_step(ws, plan, num_classes_ > 0 ? ws.labels.data() : nullptr, B, x);
+  fixed_step(ws, plan, row_labels, guided, B, x);
   if (nfe) std::fill(nfe, nfe + B, static_cast<int64_t>(plan.grid.size() - 1) * static_cast<int64_t>(plan.b.size()));
 }
 
-void FastMlp::fixed_step(Workspace& ws, const SolvePlan& plan, const int64_t* row_labels, int64_t B, float* x) const {
+void FastMlp::fixed_step(Workspace& ws, const SolvePlan& plan, const int64_t* row_labels, bool guided, int64_t B,
+                         float* x) const {
   const int S = static_cast<int>(plan.b.size());
   const int64_t steps = static_cast<int64_t>(plan.grid.size()) - 1;
   RF_CHECK(S >= 1, "a plan without stages", "FastMlp::solve", "");
-  const bool guided = static_cast<int64_t>(ws.labels.size()) == 2 * B;
   const int64_t rows = guided ? 2 * B : B;
   const float* obs_rows = obs_dim_ > 0 ? ws.obs_rows.data() : nullptr;
   // The time branch at each stage time of the grid, computed once per grid.
@@ -357,8 +358,8 @@ void FastMlp::fixed_step(Workspace& ws, const SolvePlan& plan, const int64_t* ro
   }
 }
 
-void FastMlp::adaptive(Workspace& ws, const SolvePlan& plan, const int64_t* row_labels, int64_t B, float* x,
-                       int64_t* nfe) const {
+void FastMlp::adaptive(Workspace& ws, const SolvePlan& plan, const int64_t* row_labels, bool guided, int64_t B,
+                       float* x, int64_t* nfe) const {
   RF_CHECK(variance_ != nullptr, "the adaflow solver needs a model with a variance head", "solver = adaflow",
            "train one with model.mlp.variance_hidden > 0 and method.name = adaflow");
   // Each sample on its own (its steps are its own), as the step-by-step solver does them: σ in
@@ -366,7 +367,6 @@ void FastMlp::adaptive(Workspace& ws, const SolvePlan& plan, const int64_t* row_
   const double t0 = plan.grid.front(), t1 = plan.grid.back(), span = t1 - t0;
   const int64_t max_steps = static_cast<int64_t>(plan.grid.size()) - 1;
   const double min_dt = span / static_cast<double>(max_steps);
-  const bool guided = static_cast<int64_t>(ws.labels.size()) == 2 * B;
   const float w = static_cast<float>(plan.guidance);
   float* in = ws.xin.data();
   for (int64_t r = 0; r < B; ++r) {

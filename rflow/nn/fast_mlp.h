@@ -66,10 +66,14 @@ class FastMlp {
   void first_layer_starts(Workspace& ws, const Net& net, const float* time_row, const int64_t* labels,
                           const float* obs_rows, int64_t B, int64_t rows) const;
   void project_observations(Workspace& ws, const Net& net, const float* obs, int64_t B, float* dest) const;
-  void check(const Workspace& ws, const int64_t* labels, const float* obs, int64_t B, const char* where) const;
+  void check(const int64_t* labels, const float* obs, int64_t B, const char* where) const;
   void activate(const float* in, float* out, int64_t n) const;
-  void fixed_step(Workspace& ws, const SolvePlan& plan, const int64_t* labels, int64_t B, float* x) const;
-  void adaptive(Workspace& ws, const SolvePlan& plan, const int64_t* labels, int64_t B, float* x, int64_t* nfe) const;
+  // The solves of B rows, with row_labels for the flow's rows (2B under guidance: each sample's and
+  // its unlabelled twin's).
+  void fixed_step(Workspace& ws, const SolvePlan& plan, const int64_t* row_labels, bool guided, int64_t B,
+                  float* x) const;
+  void adaptive(Workspace& ws, const SolvePlan& plan, const int64_t* row_labels, bool guided, int64_t B, float* x,
+                int64_t* nfe) const;
 
   int64_t dim_ = 0, time_dim_ = 0, num_classes_ = 0, obs_dim_ = 0;
   int activation_ = 0;
