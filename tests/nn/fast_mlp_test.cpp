@@ -199,20 +199,22 @@ TEST(FastMlp, VarianceAdaptiveSolvesMatchTheStepwiseSolver) {
   for (const auto& isa : kernels::dense_isas()) {
     ASSERT_TRUE(kernels::use_dense_isa(isa));
     for (double guidance : {1.0, 2.0})
-      for (int64_t B : {1, 9}) {
+      for (int64_t B : {1, 9})
+        for (double eta : {0.3, 0.02}) {  // 0.02: most steps are the smallest, 1/steps
         torch::NoGradGuard ng;
         Cond c;
         c.extra["obs"] = torch::randn({B, 3});
         c.labels = torch::arange(B, torch::kInt64).remainder(5) - 1;
         const at::Tensor x0 = torch::randn({B, 6});
         SolveOptions opt;
-        opt.method = "adaflow", opt.steps = 12, opt.eta = 0.3, opt.guidance = guidance;
+        opt.method = "adaflow", opt.steps = 12, opt.eta = eta, opt.guidance = guidance;
         const SolveResult slow = stepwise(*field, x0, opt, c), quick = solve(*field, x0, opt, c);
         EXPECT_TRUE(torch::equal(quick.nfe, slow.nfe)) << isa << " B=" << B << "\n" << quick.nfe << slow.nfe;
         EXPECT_LT(rel_diff(quick.x, slow.x), 1e-5) << isa << " B=" << B;
         EXPECT_EQ(quick.evaluations, slow.evaluations);
         EXPECT_EQ(quick.calls, slow.calls);
-        EXPECT_GT(slow.nfe.max().item<int64_t>(), slow.nfe.min().item<int64_t>() + (B > 1 ? 0 : -1));
+        if (eta > 0.1)  // the samples' own steps differ (with η 0.02 nearly all are the smallest)
+          EXPECT_GT(slow.nfe.max().item<int64_t>(), slow.nfe.min().item<int64_t>() + (B > 1 ? 0 : -1));
       }
   }
 }
