@@ -24,6 +24,46 @@ class TimeEmbedding(nn.Module):
 _ACTIVATIONS = {"silu": F.silu, "gelu": F.gelu, "tanh": torch.tanh, "relu": torch.relu}
 
 
+def _label_rows(labels, b, num_classes):
+    """Rows of the label embedding: missing labels and −1 select the last, "no label" row."""
+    lab = torch.full((b,), -1, dtype=torch.int64) if labels is None else labels.long()
+    return torch.where(lab < 0, torch.full_like(lab, num_classes), lab)
+
+
+def _observations(module, obs, b):
+    if obs is None:
+        raise ValueError(f"this policy needs observations [B, {module.obs_dim}] (obs=...)")
+    return obs.float().reshape(b, module.obs_dim)
+
+
+def _add_variance_head(module, options, dim, time_dim):
+    """AdaFlow's variance head, a small MLP on [x, emb(t), obs] → log σ, with the names rflow gives
+    it on every policy backbone (var_in_x, var_in_t, var_in_o, var_h<i>, var_out)."""
+    vh, module.var_depth = options.get("variance_hidden", 0), options.get("variance_depth", 2)
+    if vh > 0:
+        module.var_in_x = nn.Linear(dim, vh)
+        module.var_in_t = nn.Linear(time_dim, vh, bias=False)
+        if module.obs_dim > 0:
+            module.var_in_o = nn.Linear(module.obs_dim, vh, bias=False)
+        for i in range(module.var_depth - 1):
+            module.add_module(f"var_h{i}", nn.Linear(vh, vh))
+        module.var_out = nn.Linear(vh, 1)
+    module.has_variance = vh > 0
+
+
+def _variance(module, x, t, obs, act):
+    if not module.has_variance:
+        raise ValueError("this model has no variance head (model.<arch>.variance_hidden = 0)")
+    b = x.shape[0]
+    h = module.var_in_x(x.reshape(b, -1)) + module.var_in_t(module.temb(t))
+    if module.obs_dim > 0:
+        h = h + module.var_in_o(_observations(module, obs, b))
+    h = act(h)
+    for i in range(module.var_depth - 1):
+        h = act(getattr(module, f"var_h{i}")(h))
+    return torch.exp(module.var_out(h).squeeze(1).clamp(-10.0, 10.0))
+
+
 class MlpVelocity(nn.Module):
     """model.arch = "mlp": [x, emb(t) (, emb(label))] → depth hidden layers → velocity."""
 
@@ -46,31 +86,15 @@ class MlpVelocity(nn.Module):
             self.add_module(f"h{i}", nn.Linear(hidden, hidden))
         self.depth = depth
         self.out = nn.Linear(hidden, self.dim)
-        vh, self.var_depth = options.get("variance_hidden", 0), options.get("variance_depth", 2)
-        if vh > 0:  # AdaFlow's variance head
-            self.var_in_x = nn.Linear(self.dim, vh)
-            self.var_in_t = nn.Linear(time_dim, vh, bias=False)
-            if self.obs_dim > 0:
-                self.var_in_o = nn.Linear(self.obs_dim, vh, bias=False)
-            for i in range(self.var_depth - 1):
-                self.add_module(f"var_h{i}", nn.Linear(vh, vh))
-            self.var_out = nn.Linear(vh, 1)
-        self.has_variance = vh > 0
-
-    def _obs(self, obs, b):
-        if obs is None:
-            raise ValueError(f"this policy needs observations [B, {self.obs_dim}] (obs=...)")
-        return obs.float().reshape(b, self.obs_dim)
+        _add_variance_head(self, options, self.dim, time_dim)
 
     def forward(self, x, t, labels=None, obs=None):
         b = x.shape[0]
         h = self.in_x(x.reshape(b, self.dim)) + self.in_t(self.temb(t))
         if self.num_classes > 0:
-            lab = torch.full((b,), -1, dtype=torch.int64) if labels is None else labels.long()
-            lab = torch.where(lab < 0, torch.full_like(lab, self.num_classes), lab)
-            h = h + self.label_emb(lab)
+            h = h + self.label_emb(_label_rows(labels, b, self.num_classes))
         if self.obs_dim > 0:
-            h = h + self.in_o(self._obs(obs, b))
+            h = h + self.in_o(_observations(self, obs, b))
         h = self.act(h)
         for i in range(self.depth - 1):
             h = self.act(getattr(self, f"h{i}")(h))
@@ -78,16 +102,7 @@ class MlpVelocity(nn.Module):
 
     def variance(self, x, t, obs=None):
         """AdaFlow's σ(x, t | obs) [B]: the head's estimate of the velocity's RMS error."""
-        if not self.has_variance:
-            raise ValueError("this model has no variance head (model.mlp.variance_hidden = 0)")
-        b = x.shape[0]
-        h = self.var_in_x(x.reshape(b, self.dim)) + self.var_in_t(self.temb(t))
-        if self.obs_dim > 0:
-            h = h + self.var_in_o(self._obs(obs, b))
-        h = self.act(h)
-        for i in range(self.var_depth - 1):
-            h = self.act(getattr(self, f"var_h{i}")(h))
-        return torch.exp(self.var_out(h).squeeze(1).clamp(-10.0, 10.0))
+        return _variance(self, x, t, obs, self.act)
 
 
 def _conv(cin, cout, k, stride=1):
@@ -211,9 +226,7 @@ class UNetVelocity(nn.Module):
         b = x.shape[0]
         emb = self.emb2(F.silu(self.emb1(self.temb(t))))
         if self.num_classes > 0:
-            lab = torch.full((b,), -1, dtype=torch.int64) if labels is None else labels.long()
-            lab = torch.where(lab < 0, torch.full_like(lab, self.num_classes), lab)
-            emb = emb + self.label_emb(lab)
+            emb = emb + self.label_emb(_label_rows(labels, b, self.num_classes))
         h = self.in_conv(x)
         skips = [h]
         for lvl, names in enumerate(self.down):
@@ -230,6 +243,104 @@ class UNetVelocity(nn.Module):
             if lvl > 0:
                 h = getattr(self, f"upsample{lvl}")(F.interpolate(h, scale_factor=2.0, mode="nearest"))
         return self.out(_norm_silu(self.out_norm, h))
+
+
+class TemporalBlock(nn.Module):
+    """conv → GroupNorm → SiLU → FiLM (h·(1 + scale) + shift) → conv → GroupNorm → SiLU, plus the skip."""
+
+    def __init__(self, cin, cout, cond_dim, k, groups):
+        super().__init__()
+        self.conv1 = nn.Conv1d(cin, cout, k, padding=k // 2)
+        self.norm1 = nn.GroupNorm(groups, cout)
+        self.film = nn.Linear(cond_dim, 2 * cout)
+        self.conv2 = nn.Conv1d(cout, cout, k, padding=k // 2)
+        self.norm2 = nn.GroupNorm(groups, cout)
+        self.skip = nn.Conv1d(cin, cout, 1) if cin != cout else None
+
+    def forward(self, x, cond):
+        h = F.silu(self.norm1(self.conv1(x)))
+        scale, shift = self.film(cond).unsqueeze(2).chunk(2, 1)
+        h = shift + h * (scale + 1.0)
+        h = F.silu(self.norm2(self.conv2(h)))
+        return (x if self.skip is None else self.skip(x)) + h
+
+
+class TemporalUNetVelocity(nn.Module):
+    """model.arch = "temporal_unet": the 1-D U-Net over action chunks [H, A] (or single actions [A])."""
+
+    def __init__(self, options, sample_shape, num_classes=0):
+        super().__init__()
+        self.shape = list(sample_shape)
+        if len(self.shape) not in (1, 2):
+            raise ValueError(f"the temporal U-Net needs action chunks [H, A] or actions [A], got {self.shape}")
+        self.horizon = self.shape[0] if len(self.shape) == 2 else 1
+        self.action = self.shape[-1]
+        ch, mult, k, g = options["channels"], list(options["channel_mult"]), options["kernel"], options["norm_groups"]
+        time_dim, cond_dim = options["time_dim"], 4 * options["channels"]
+        self.num_classes, self.obs_dim = num_classes, options.get("obs_dim", 0)
+        self.temb = TimeEmbedding(time_dim)
+        self.emb1 = nn.Linear(time_dim, cond_dim)
+        self.emb2 = nn.Linear(cond_dim, cond_dim)
+        if num_classes > 0:
+            self.label_emb = nn.Embedding(num_classes + 1, cond_dim)  # the last row: no label
+        if self.obs_dim > 0:
+            self.obs_emb = nn.Linear(self.obs_dim, cond_dim, bias=False)
+        self.in_conv = nn.Conv1d(self.action, ch, k, padding=k // 2)
+        self.levels, self.halves = len(mult), []
+        cur, length = ch, self.horizon
+        for i, m in enumerate(mult):
+            c = ch * m
+            self.add_module(f"down{i}_0", TemporalBlock(cur, c, cond_dim, k, g))
+            self.add_module(f"down{i}_1", TemporalBlock(c, c, cond_dim, k, g))
+            cur = c
+            if i + 1 < self.levels:
+                halve = length % 2 == 0 and length >= 2  # odd lengths stay
+                self.halves.append(halve)
+                length //= 2 if halve else 1
+                self.add_module(f"downsample{i}", nn.Conv1d(c, c, 3, stride=2 if halve else 1, padding=1))
+        self.mid1 = TemporalBlock(cur, cur, cond_dim, k, g)
+        self.mid2 = TemporalBlock(cur, cur, cond_dim, k, g)
+        for i in reversed(range(self.levels)):
+            c = ch * mult[i]
+            self.add_module(f"up{i}_0", TemporalBlock(cur + c, c, cond_dim, k, g))
+            self.add_module(f"up{i}_1", TemporalBlock(c, c, cond_dim, k, g))
+            cur = c
+            if i > 0:
+                cur = ch * mult[i - 1]
+                self.add_module(f"upsample{i}", nn.Conv1d(c, cur, 3, padding=1))
+        self.out_norm = nn.GroupNorm(g, cur)
+        self.out = nn.Conv1d(cur, self.action, 1)
+        _add_variance_head(self, options, self.horizon * self.action, time_dim)
+
+    def forward(self, x, t, labels=None, obs=None):
+        b = x.shape[0]
+        cond = self.emb2(F.silu(self.emb1(self.temb(t))))
+        if self.num_classes > 0:
+            cond = cond + self.label_emb(_label_rows(labels, b, self.num_classes))
+        if self.obs_dim > 0:
+            cond = cond + self.obs_emb(_observations(self, obs, b))
+        cond = F.silu(cond)
+        h = self.in_conv(x.reshape(b, self.horizon, self.action).transpose(1, 2))
+        skips = []
+        for i in range(self.levels):
+            h = getattr(self, f"down{i}_1")(getattr(self, f"down{i}_0")(h, cond), cond)
+            skips.append(h)
+            if i + 1 < self.levels:
+                h = getattr(self, f"downsample{i}")(h)
+        h = self.mid2(self.mid1(h, cond), cond)
+        for i in reversed(range(self.levels)):
+            h = torch.cat([h, skips.pop()], 1)
+            h = getattr(self, f"up{i}_1")(getattr(self, f"up{i}_0")(h, cond), cond)
+            if i > 0:
+                if self.halves[i - 1]:
+                    h = F.interpolate(h, scale_factor=2.0, mode="nearest")
+                h = getattr(self, f"upsample{i}")(h)
+        h = self.out(F.silu(self.out_norm(h))).transpose(1, 2)
+        return h.reshape(b, *self.shape)
+
+    def variance(self, x, t, obs=None):
+        """AdaFlow's σ(x, t | obs) [B]: the head's estimate of the velocity's RMS error."""
+        return _variance(self, x, t, obs, F.silu)
 
 
 class TorchScriptVelocity(nn.Module):
@@ -262,7 +373,8 @@ class TorchScriptVelocity(nn.Module):
         return self.net(x, t, lab)
 
 
-ARCHITECTURES = {"mlp": MlpVelocity, "unet": UNetVelocity, "torchscript": TorchScriptVelocity}
+ARCHITECTURES = {"mlp": MlpVelocity, "unet": UNetVelocity, "temporal_unet": TemporalUNetVelocity,
+                 "torchscript": TorchScriptVelocity}
 
 
 def build_field(config, sample_shape):

@@ -1,5 +1,5 @@
-"""Fixed-step solvers of dx/dt = v(x, t) on a uniform grid from t0 to t1, the same Runge–Kutta
-tableaus and grid as rflow's C++ solvers (t = 0 noise, t = 1 data)."""
+"""Solvers of dx/dt = v(x, t) from t0 to t1 as rflow's C++ ones (t = 0 noise, t = 1 data): fixed-step
+Runge–Kutta on a uniform grid with the same tableaus, and AdaFlow's variance-adaptive Euler steps."""
 
 import math
 
@@ -13,7 +13,7 @@ _TABLEAUS = {
     "rk4": ([[], [0.5], [0.0, 0.5], [0.0, 0.0, 1.0]], [1 / 6, 1 / 3, 1 / 3, 1 / 6], [0.0, 0.5, 0.5, 1.0]),
 }
 
-SOLVERS = tuple(_TABLEAUS)
+SOLVERS = tuple(_TABLEAUS) + ("adaflow",)
 
 
 def guided(field, labels, guidance):
@@ -37,15 +37,24 @@ def guided(field, labels, guidance):
 
 
 @torch.no_grad()
-def solve(field, x0, solver="euler", steps=100, t0=0.0, t1=1.0, labels=None, guidance=1.0):
-    """x at t1 from x0 at t0, with `steps` steps of `solver` (euler, midpoint, heun, rk4).
-    labels: int64 class labels of a conditional field (−1 = none); guidance: the CFG scale."""
-    if solver not in _TABLEAUS:
+def solve(field, x0, solver="euler", steps=100, t0=0.0, t1=1.0, labels=None, guidance=1.0, obs=None, eta=0.1):
+    """x at t1 from x0 at t0, with `steps` steps of `solver` (euler, midpoint, heun, rk4), or with
+    solver="adaflow" per-sample steps Δt = min(max(η/σ, 1/steps), 1 − t) by the field's variance head
+    (at most `steps`). labels: int64 class labels of a conditional field (−1 = none); guidance: the
+    CFG scale; obs: a policy's observations [B, O]."""
+    if solver not in SOLVERS:
         raise ValueError(f"unknown solver {solver!r}: use one of {', '.join(SOLVERS)}")
     if steps < 1:
         raise ValueError("steps must be >= 1")
     if guidance != 1.0 and labels is None:
         raise ValueError("guidance needs labels (classifier-free guidance steers towards a label)")
+    if solver == "adaflow":
+        return _adaflow(field, x0, steps, t0, t1, eta, obs)
+    if obs is not None:
+        policy = field
+
+        def field(x, t, lab=None):  # noqa: F811 (the policy with its observations bound)
+            return policy(x, t, obs=obs)
     v = guided(field, None if labels is None else labels.long(), float(guidance))
     a, b, c = _TABLEAUS[solver]
     x = x0.clone().float()
@@ -62,4 +71,34 @@ def solve(field, x0, solver="euler", steps=100, t0=0.0, t1=1.0, labels=None, gui
             k.append(v(xs, torch.full((n,), t + c[s] * dt, dtype=torch.float32)))
         step = sum(k[s] * b[s] for s in range(len(b)) if b[s] != 0.0)
         x = x + step * dt
+    return x
+
+
+def _adaflow(field, x0, steps, t0, t1, eta, obs):
+    """Each sample steps by its own Δt (in double, so the steps sum to t1 exactly) until it reaches
+    t1; only the samples still on their way are evaluated. Returns x; x.nfe holds each one's steps."""
+    if not t1 > t0:
+        raise ValueError("adaflow integrates forward in time (t0 < t1)")
+    if not (math.isfinite(eta) and eta > 0):
+        raise ValueError("eta must be > 0")
+    if not getattr(field, "has_variance", False):
+        raise ValueError("the adaflow solver needs a model with a variance head (model.<arch>.variance_hidden > 0)")
+    kw = (lambda rows: {}) if obs is None else (lambda rows: {"obs": obs[rows]})
+    x = x0.clone().float()
+    n, span = x.shape[0], t1 - t0
+    t = torch.full((n,), float(t0), dtype=torch.float64)
+    nfe = torch.zeros(n, dtype=torch.int64)
+    while True:
+        rows = ((t < t1 - 1e-9 * span) & (nfe < steps)).nonzero().squeeze(1)
+        if rows.numel() == 0:
+            break
+        xs, ts = x[rows], t[rows]
+        tf = ts.float()
+        sigma, v = field.variance(xs, tf, **kw(rows)), field(xs, tf, **kw(rows))
+        dt = (eta * span / sigma.double().clamp_min(1e-12)).clamp_min(span / steps)
+        dt = torch.minimum(dt, t1 - ts)
+        x[rows] = xs + v * dt.float().view(-1, *([1] * (x.dim() - 1)))
+        t[rows] = ts + dt
+        nfe[rows] += 1
+    x.nfe = nfe
     return x

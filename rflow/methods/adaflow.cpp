@@ -41,7 +41,7 @@ at::Tensor AdaFlow::loss(const Batch& batch, TrainContext& ctx) {
   const at::Tensor fm = torch::mse_loss(v, s.target);
   const at::Tensor sigma = ctx.model.variance(s.xt, t, cond);
   RF_CHECK(sigma.defined(), "adaflow trains the model's variance head, and this model has none", "model",
-           "give the MLP one: model.mlp.variance_hidden = 128");
+           "give it one: model.mlp.variance_hidden = 128 (or model.temporal_unet.variance_hidden)");
   // Squared error summed over the sample's dimensions; detached: σ follows the flow, never leads it.
   const at::Tensor err = (s.target - v).detach().pow(2).flatten(1).sum(1);
   const at::Tensor nll = (err / (2.0 * sigma.pow(2)) + sigma.log()).mean();

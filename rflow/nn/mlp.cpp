@@ -5,31 +5,18 @@
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
+#include "rflow/nn/activation.h"
 #include "rflow/nn/fast_mlp.h"
 #include "rflow/nn/linear.h"
-#include "rflow/nn/silu.h"
 
 namespace rflow {
-
-namespace {
-at::Tensor activate(const std::string& a, const at::Tensor& x) {
-  if (a == "silu") return rflow::silu(x);
-  if (a == "gelu") return torch::gelu(x);
-  if (a == "tanh") return torch::tanh(x);
-  return torch::relu(x);
-}
-}  // namespace
 
 void MlpOptions::validate(const std::string& where) const {
   RF_CHECK(hidden >= 1 && hidden <= (1 << 16), "hidden must be in [1, 65536]", where + ".hidden", "");
   RF_CHECK(depth >= 1 && depth <= 64, "depth must be in [1, 64]", where + ".depth", "");
-  RF_CHECK(activation == "silu" || activation == "gelu" || activation == "tanh" || activation == "relu",
-           "unknown activation '" + activation + "'", where + ".activation", "use silu, gelu, tanh or relu");
+  check_activation(activation, where + ".activation");
   RF_CHECK(time_dim >= 2 && time_dim % 2 == 0, "time_dim must be even and >= 2", where + ".time_dim", "");
-  RF_CHECK(obs_dim >= 0 && obs_dim <= (1 << 20), "obs_dim must be in [0, 2^20]", where + ".obs_dim", "0 = no observations");
-  RF_CHECK(variance_hidden >= 0 && variance_hidden <= (1 << 16), "variance_hidden must be in [0, 65536]",
-           where + ".variance_hidden", "0 = no variance head");
-  RF_CHECK(variance_depth >= 1 && variance_depth <= 64, "variance_depth must be in [1, 64]", where + ".variance_depth", "");
+  validate_policy_keys(obs_dim, variance_hidden, variance_depth, where);
 }
 
 MlpVelocityImpl::MlpVelocityImpl(MlpOptions opt, std::vector<int64_t> sample_shape, int64_t num_classes,
@@ -57,40 +44,18 @@ void MlpVelocityImpl::reset() {
   for (int64_t i = 0; i + 1 < opt_.depth; ++i)
     hidden_.push_back(register_module("h" + std::to_string(i), torch::nn::Linear(opt_.hidden, opt_.hidden)));
   out_ = register_module("out", torch::nn::Linear(opt_.hidden, dim_));
-  var_hidden_.clear();
-  if (opt_.variance_hidden > 0) {
-    const int64_t vh = opt_.variance_hidden;
-    var_in_x_ = register_module("var_in_x", torch::nn::Linear(dim_, vh));
-    var_in_t_ = register_module("var_in_t", torch::nn::Linear(torch::nn::LinearOptions(opt_.time_dim, vh).bias(false)));
-    if (opt_.obs_dim > 0)
-      var_in_o_ = register_module("var_in_o", torch::nn::Linear(torch::nn::LinearOptions(opt_.obs_dim, vh).bias(false)));
-    for (int64_t i = 0; i + 1 < opt_.variance_depth; ++i)
-      var_hidden_.push_back(register_module("var_h" + std::to_string(i), torch::nn::Linear(vh, vh)));
-    var_out_ = register_module("var_out", torch::nn::Linear(vh, 1));
-  }
+  var_.build(*this, dim_, opt_.time_dim, opt_.obs_dim, opt_.variance_hidden, opt_.variance_depth);
 }
 
 at::Tensor MlpVelocityImpl::observations(const Cond& c, int64_t B) const {
-  auto it = c.extra.find("obs");
-  RF_CHECK(it != c.extra.end() && it->second.defined(), "this policy needs observations", "model.mlp.obs_dim",
-           "pass them as cond.extra[\"obs\"] [B, " + std::to_string(opt_.obs_dim) + "] (data sets of demonstrations do)");
-  const at::Tensor& o = it->second;
-  RF_CHECK(o.dim() == 2 && o.size(0) == B && o.size(1) == opt_.obs_dim,
-           "observations must be [B, " + std::to_string(opt_.obs_dim) + "], got " + c10::str(o.sizes()),
-           "model.mlp.obs_dim", "");
-  return o.to(torch::kFloat32);
+  return policy_observations(c, B, opt_.obs_dim, "model.mlp.obs_dim");
 }
 
 at::Tensor MlpVelocityImpl::variance(const at::Tensor& x, const at::Tensor& t, const Cond& c) {
-  if (!var_out_) return {};
+  if (!var_.defined()) return {};
   const int64_t B = x.size(0);
-  auto h = rflow::linear(x.reshape({B, dim_}), var_in_x_->weight, var_in_x_->bias) +
-           rflow::linear(temb_->forward(t), var_in_t_->weight);
-  if (var_in_o_) h = h + rflow::linear(observations(c, B), var_in_o_->weight);
-  h = activate(opt_.activation, h);
-  for (auto& l : var_hidden_) h = activate(opt_.activation, rflow::linear(h, l->weight, l->bias));
-  // log σ clamped: σ spans e^-10 … e^10, so η/σ and the NLL stay finite.
-  return torch::exp(rflow::linear(h, var_out_->weight, var_out_->bias).squeeze(1).clamp(-10.0, 10.0));
+  return var_.sigma(x.reshape({B, dim_}), temb_->forward(t), opt_.obs_dim > 0 ? observations(c, B) : at::Tensor(),
+                    opt_.activation);
 }
 
 at::Tensor MlpVelocityImpl::forward(const at::Tensor& x, const at::Tensor& t, const Cond& c) {
@@ -120,7 +85,7 @@ struct MlpVelocityImpl::FastCache {
 
 FastSolve MlpVelocityImpl::fast_solve(const at::Tensor& x0, const Cond& cond, const SolvePlan& plan) {
   const int64_t B = x0.size(0);
-  if (plan.eta > 0 && !var_out_) return {};  // the step-by-step path reports the missing head
+  if (plan.eta > 0 && !var_.defined()) return {};  // the step-by-step path reports the missing head
   if (B < 1 || B > kFastBatch || !x0.device().is_cpu() || x0.scalar_type() != torch::kFloat32 ||
       cond.context.defined() || cond.mask.defined() || x0.numel() != B * dim_ ||
       (cond.labels.defined() && cond.labels.numel() != B))

@@ -11,6 +11,7 @@
 
 #include "rflow/flow/velocity_field.h"
 #include "rflow/nn/model_config.h"
+#include "rflow/nn/policy_head.h"
 #include "rflow/nn/time_embedding.h"
 
 namespace rflow {
@@ -30,10 +31,7 @@ struct MlpOptions {
     v("depth", depth, "number of hidden layers");
     v("activation", activation, "silu | gelu | tanh | relu");
     v("time_dim", time_dim, "time embedding size (even)");
-    v("obs_dim", obs_dim, "observation size of a policy: the field is conditioned on observations [B, obs_dim] (0 = none)");
-    v("variance_hidden", variance_hidden,
-      "width of the variance head σ(x, t | obs) that the adaflow solver steps by (0 = no head; AdaFlow: 128)");
-    v("variance_depth", variance_depth, "hidden layers of the variance head");
+    visit_policy_keys(v, obs_dim, variance_hidden, variance_depth);
   }
   void validate(const std::string& where) const;
 };
@@ -69,9 +67,7 @@ class MlpVelocityImpl : public VelocityFieldImpl, public torch::nn::Cloneable<Ml
   torch::nn::Linear in_x_{nullptr}, in_t_{nullptr}, in_o_{nullptr}, out_{nullptr};
   torch::nn::Embedding label_emb_{nullptr};
   std::vector<torch::nn::Linear> hidden_;
-  // The variance head: its own small MLP on [x, emb(t), obs], output log σ.
-  torch::nn::Linear var_in_x_{nullptr}, var_in_t_{nullptr}, var_in_o_{nullptr}, var_out_{nullptr};
-  std::vector<torch::nn::Linear> var_hidden_;
+  VarianceHead var_;
   at::Tensor observations(const Cond& c, int64_t B) const;
 };
 

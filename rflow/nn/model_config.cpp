@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "rflow/nn/mlp.h"
+#include "rflow/nn/temporal_unet.h"
 #include "rflow/nn/torchscript_field.h"
 #include "rflow/nn/unet.h"
 
@@ -14,6 +15,9 @@ Registry<ModelEntry>& models() {
     r.add("mlp", "MLP on flat vectors with a time embedding (2-D and tabular data)", mlp_entry());
     r.add("unet", "U-Net on [C, H, W] images: residual blocks with GroupNorm, self-attention at low resolutions",
           unet_entry());
+    r.add("temporal_unet",
+          "1-D convolutional U-Net over action chunks [H, A] (policies), FiLM-conditioned on time and observations",
+          temporal_unet_entry());
     r.add("torchscript", "a network saved from Python with torch.jit.script / trace (model.torchscript.path)",
           torchscript_entry());
     return r;

@@ -100,7 +100,7 @@ struct SolveOptions {
     v("grid", grid, "explicit time points of a fixed-step solve (overrides steps, t0, t1; empty = none)");
     v("schedule", schedule, "time grid of fixed-step solvers: uniform | shift (SD3/Flux, see shift)");
     v("shift", shift, "schedule = shift: > 1 spends more steps near the noise end (SD3 uses 3)");
-    v("max_nfe", max_nfe, "per-sample velocity-evaluation budget (0 = the default cap of 100 000 for adaptive solvers); partial results are kept, with status");
+    v("max_nfe", max_nfe, "per-sample velocity-evaluation budget (0 = the default cap: 100 000 for the error-controlled solvers, steps for adaflow); partial results are kept, with status");
     v("rtol", rtol, "adaptive solvers: relative tolerance");
     v("atol", atol, "adaptive solvers: absolute tolerance");
     v("per_sample", per_sample, "adaptive solvers: a step size per sample (false: one shared step, torchdiffeq-style)");

@@ -34,7 +34,7 @@ SolveResult VarianceAdaptiveEuler::integrate(const FieldFn& f, const at::Tensor&
     const at::Tensor rows_arg = all ? at::Tensor() : rows;
     at::Tensor sigma = f.variance(xs, tf, rows_arg);
     RF_CHECK(sigma.defined(), "the adaflow solver needs a model with a variance head", "solver = adaflow",
-             "train one with model.mlp.variance_hidden > 0 and method.name = adaflow");
+             "train one with model.<arch>.variance_hidden > 0 (mlp, temporal_unet) and method.name = adaflow");
     const at::Tensor v = f(xs, tf, rows_arg);
     // Δt = min(max(η/σ, span/N), t1 − t), in double so that the steps sum to t1 exactly.
     at::Tensor dt = (opt.eta * span / sigma.to(torch::kFloat64).clamp_min(1e-12)).clamp_min(min_dt);

@@ -545,8 +545,8 @@ TEST(Cli, InfoSystemNamesTheKernelsAndTheUsersCoreWins) {
   EXPECT_NE(none.out.find("--system"), std::string::npos) << none.out;
 }
 
-// `rflow policy`: train the maze policy, judge it in closed loop with a picture of the paths, and
-// act as a control-loop step (a line of numbers per observation in, a chunk per line out).
+// `rflow policy`: train the maze policy, judge it in closed loop with a picture of the paths,
+// compare it with behaviour cloning and other samplers, and act as a control-loop step (a line of numbers per observation in, a chunk per line out).
 TEST(Cli, PolicyTrainsEvaluatesInClosedLoopAndActs) {
   rflow::test::TempDir dir;
   const std::string config = std::string(RFLOW_SOURCE_DIR) + "/configs/adaflow_maze.toml";
@@ -566,6 +566,28 @@ TEST(Cli, PolicyTrainsEvaluatesInClosedLoopAndActs) {
   const std::string html = rflow::test::read_text(dir.file("report.html"));
   for (const char* want : {"success_rate", "<polyline", "flow loss", "variance NLL", "differ from the defaults", "route_entropy_bits"})
     EXPECT_NE(html.find(want), std::string::npos) << want;
+
+  // Beside behaviour cloning and fixed steps: one table, a row per (run, sampler), BC one row.
+  r = sh(cli() + " policy train " + config + " --set out_dir=" + dir.path().string() +
+         " --set name=bc --set method.name=bc --set model.mlp.variance_hidden=0 --set train.steps=300 --set threads=1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = sh(cli() + " policy compare " + run + " " + dir.file("bc") + " --episodes 20 --samplers adaflow:0.5,euler:20 -o " +
+         dir.file("compare.html"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto rows = nlohmann::json::parse(r.out.substr(r.out.find("[\n  {")));  // after the log lines
+  ASSERT_EQ(rows.size(), 3u) << r.out;
+  EXPECT_EQ(rows[0].at("sampler"), "adaflow:0.5");
+  EXPECT_LE(rows[0].at("nfe_per_chunk").get<double>(), 3.0);
+  EXPECT_EQ(rows[1].at("nfe_per_chunk").get<double>(), 20.0);
+  EXPECT_EQ(rows[2].at("run"), "bc");
+  EXPECT_EQ(rows[2].at("sampler"), "euler:1");
+  EXPECT_LT(rows[2].at("route_entropy_bits").get<double>(), 0.3);
+  const std::string page = rflow::test::read_text(dir.file("compare.html"));
+  for (const char* want : {"route entropy", "bc · euler:1", "adaflow_maze · adaflow:0.5", "<polyline"})
+    EXPECT_NE(page.find(want), std::string::npos) << want;
+  r = sh(cli() + " policy compare " + run + " --samplers adaflow:0.5,eulr:4");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("unknown solver 'eulr'"), std::string::npos) << r.out;
 
   rflow::test::write_text(dir.file("obs.txt"), "-1 0\n\n-0.6 -1\n0.8 1\n");
   r = sh(cli() + " policy act " + run + " --solver euler --steps 20 --input " + dir.file("obs.txt"));

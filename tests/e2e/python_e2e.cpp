@@ -263,21 +263,13 @@ TEST(Python, ANetworkScriptedInPythonTrainsAndSamplesInRflow) {
   EXPECT_LT((rflow::io::read_npy(dir.file("tuned.npy")) - tuned).abs().max().item<double>(), 1e-5);
 }
 
-// A policy (observations and a variance head) loads in Python too: velocity and σ equal rflow's.
+// Policies (observations and a variance head) load in Python too, an MLP and a temporal U-Net:
+// velocity and σ equal rflow's, and so does a whole adaflow solve (actions and steps per sample).
 TEST(Python, APolicyLoadsInPythonWithItsVarianceHead) {
   RFLOW_TEST_REQUIRES(rflow::test::shell("/usr/bin/python3 -c 'import numpy, torch'").code == 0,
                       "no python3 with numpy and torch (Debian's python3-torch)");
   rflow::test::TempDir dir;
-  const std::string cli = RFLOW_CLI, run = dir.file("adaflow_fork1d");
-  auto r = rflow::test::shell(cli + " policy train " + std::string(RFLOW_SOURCE_DIR) +
-                              "/configs/adaflow_fork1d.toml --set out_dir=" + dir.path().string() +
-                              " --set train.steps=300 --set threads=1");
-  ASSERT_EQ(r.code, 0) << r.out;
-  torch::manual_seed(8);
-  const at::Tensor x = torch::randn({32, 1}), t = torch::rand({32}), obs = torch::rand({32, 1}) * 20 - 10;
-  rflow::io::write_npy(dir.file("x.npy"), x);
-  rflow::io::write_npy(dir.file("t.npy"), t);
-  rflow::io::write_npy(dir.file("obs.npy"), obs);
+  const std::string cli = RFLOW_CLI;
   rflow::test::write_text(dir.file("policy.py"),
                           "import sys, numpy as np, torch\n"
                           "sys.path.insert(0, '" + std::string(RFLOW_SOURCE_DIR) + "/python')\n"
@@ -286,16 +278,50 @@ TEST(Python, APolicyLoadsInPythonWithItsVarianceHead) {
                           "x, t, o = (torch.from_numpy(np.load(sys.argv[i])) for i in (2, 3, 4))\n"
                           "with torch.no_grad():\n"
                           "    np.save(sys.argv[5], field(x, t, obs=o).numpy())\n"
-                          "    np.save(sys.argv[6], field.variance(x, t, obs=o).numpy())\n");
-  r = rflow::test::shell("/usr/bin/python3 " + dir.file("policy.py") + " " + run + " " + dir.file("x.npy") + " " +
-                         dir.file("t.npy") + " " + dir.file("obs.npy") + " " + dir.file("v.npy") + " " + dir.file("s.npy"));
-  ASSERT_EQ(r.code, 0) << r.out;
-  rflow::LoadedModel m = rflow::load_model(run, true, c10::Device(c10::kCPU));
-  rflow::Cond c;
-  c.extra["obs"] = obs;
-  torch::NoGradGuard ng;
-  const at::Tensor v = m.model->forward(x, t, c), s = m.model->variance(x, t, c);
-  EXPECT_LT((rflow::io::read_npy(dir.file("v.npy")) - v).abs().max().item<double>(), 1e-5);
-  EXPECT_LT(((rflow::io::read_npy(dir.file("s.npy")) - s).abs() / s).max().item<double>(), 1e-5);
-  EXPECT_GT(v.abs().mean().item<double>(), 0.1);
+                          "    np.save(sys.argv[6], field.variance(x, t, obs=o).numpy())\n"
+                          "    a = rflow.solve(field, x, solver='adaflow', steps=10, eta=0.3, obs=o)\n"
+                          "    np.save(sys.argv[7], a.numpy())\n"
+                          "    np.save(sys.argv[8], a.nfe.numpy())\n");
+  struct Case {
+    std::string config, run, overrides;
+    std::vector<int64_t> shape;
+    int64_t obs_dim;
+  };
+  for (const Case& k : {Case{"adaflow_fork1d", "adaflow_fork1d", "", {1}, 1},
+                        Case{"adaflow_maze", "unet_maze",
+                             " --set name=unet_maze --set model.arch=temporal_unet --set model.temporal_unet.obs_dim=2"
+                             " --set model.temporal_unet.variance_hidden=32 --set model.temporal_unet.channels=16"
+                             " --set model.temporal_unet.norm_groups=4 --set train.batch_size=64",
+                             {4, 2}, 2}}) {
+    const std::string run = dir.file(k.run);
+    auto r = rflow::test::shell(cli + " policy train " + std::string(RFLOW_SOURCE_DIR) + "/configs/" + k.config +
+                                ".toml --set out_dir=" + dir.path().string() + " --set train.steps=300 --set threads=1" +
+                                k.overrides);
+    ASSERT_EQ(r.code, 0) << r.out;
+    torch::manual_seed(8);
+    std::vector<int64_t> batch{32};
+    batch.insert(batch.end(), k.shape.begin(), k.shape.end());
+    const at::Tensor x = torch::randn(batch), t = torch::rand({32}), obs = torch::rand({32, k.obs_dim}) * 2 - 1;
+    rflow::io::write_npy(dir.file("x.npy"), x);
+    rflow::io::write_npy(dir.file("t.npy"), t);
+    rflow::io::write_npy(dir.file("obs.npy"), obs * (k.obs_dim == 1 ? 10 : 1));
+    r = rflow::test::shell("/usr/bin/python3 " + dir.file("policy.py") + " " + run + " " + dir.file("x.npy") + " " +
+                           dir.file("t.npy") + " " + dir.file("obs.npy") + " " + dir.file("v.npy") + " " +
+                           dir.file("s.npy") + " " + dir.file("a.npy") + " " + dir.file("n.npy"));
+    ASSERT_EQ(r.code, 0) << r.out;
+    rflow::LoadedModel m = rflow::load_model(run, true, c10::Device(c10::kCPU));
+    rflow::Cond c;
+    c.extra["obs"] = rflow::io::read_npy(dir.file("obs.npy"));
+    torch::NoGradGuard ng;
+    const at::Tensor v = m.model->forward(x, t, c), s = m.model->variance(x, t, c);
+    EXPECT_LT((rflow::io::read_npy(dir.file("v.npy")) - v).abs().max().item<double>(), 1e-5) << k.run;
+    EXPECT_LT(((rflow::io::read_npy(dir.file("s.npy")) - s).abs() / s).max().item<double>(), 1e-5) << k.run;
+    EXPECT_GT(v.abs().mean().item<double>(), 0.05) << k.run;
+    rflow::SolveOptions opt;
+    opt.method = "adaflow", opt.steps = 10, opt.eta = 0.3;
+    const rflow::SolveResult a = rflow::solve(*m.model, x, opt, c);
+    EXPECT_LT((rflow::io::read_npy(dir.file("a.npy")) - a.x).abs().max().item<double>(), 1e-4) << k.run;
+    EXPECT_TRUE(rflow::io::read_npy(dir.file("n.npy")).to(torch::kInt64).equal(a.nfe)) << k.run;
+    EXPECT_GT(a.nfe.max().item<int64_t>(), 1) << k.run << ": a solve of one step each tells nothing";
+  }
 }

@@ -1,7 +1,7 @@
 // Closed-loop maze rollouts: an oracle policy (each chunk the shortest path with random ties)
 // always arrives and takes both routes; flow policies trained on the demonstrations: AdaFlow
 // arrives as often as the 20-step flow with about one evaluation per chunk and keeps both routes,
-// behaviour cloning (the mean action) keeps at most one.
+// behaviour cloning (the mean action) keeps at most one; the temporal U-Net policy does as AdaFlow's MLP.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -11,6 +11,7 @@
 #include "rflow/methods/method_config.h"
 #include "rflow/nn/mlp.h"
 #include "rflow/nn/model_config.h"
+#include "rflow/nn/temporal_unet.h"
 #include "rflow/train/trainer.h"
 #include "tests/test_util.h"
 
@@ -39,20 +40,25 @@ struct Oracle : VelocityFieldImpl {
   std::vector<int64_t> sample_shape() const override { return {4, 2}; }
 };
 
-VelocityField train_policy(const std::string& method, const std::string& dir) {
+VelocityField train_policy(const std::string& method, const std::string& dir, const std::string& arch = "mlp") {
   seed_all(11);
   DataConfig data;
   data.target = DistributionConfig{"maze"};
   auto coupling = make_coupling(data);
   ModelConfig mc;
+  mc.arch = arch;
   auto& o = mc.get<MlpOptions>("mlp");
   o.hidden = 128, o.depth = 3, o.obs_dim = 2, o.variance_hidden = method == "adaflow" ? 64 : 0;
+  auto& u = mc.get<TemporalUNetOptions>("temporal_unet");
+  u.channels = 16, u.norm_groups = 4, u.obs_dim = 2, u.variance_hidden = 64;
   auto model = make_model(mc, coupling->sample_shape());
   MethodConfig m;
   m.name = method;
   auto meth = make_method(m);
   TrainConfig tc;
   tc.steps = 2500, tc.batch_size = 256, tc.lr = 2e-3, tc.ckpt_every = 0, tc.log_every = 1000, tc.ema_decay = 0.99;
+  // The convolutional policy costs ~10x the MLP per step: fewer, smaller batches (still enough).
+  if (arch == "temporal_unet") tc.steps = 1200, tc.batch_size = 128;
   Trainer(tc, model, *meth, *coupling, dir, "{}", torch::kCPU).run();
   model->eval();
   return model;
@@ -103,4 +109,21 @@ TEST(MazeRollout, AdaFlowArrivesLikeTheManyStepFlowInAboutOneStepAndKeepsBothRou
   EXPECT_GE(adaptive.distinct_routes, 2);
   EXPECT_GT(adaptive.route_entropy_bits, 0.7);
   EXPECT_LT(cloned.route_entropy_bits, 0.3);  // the mean action picks one way, or none
+}
+
+TEST(MazeRollout, TheTemporalUNetPolicyArrivesInAboutOneStepToo) {
+  test::TempDir dir;
+  const GridMaze maze = GridMaze::named("ring");
+  VelocityField ada = train_policy("adaflow", dir.file("ada"), "temporal_unet");
+  eval::RolloutOptions opt;
+  opt.episodes = 100;
+  torch::manual_seed(2);
+  opt.solve.method = "adaflow", opt.solve.steps = 10, opt.solve.eta = 0.5;
+  const auto adaptive = eval::rollout_maze(*ada, maze, opt);
+  std::cout << "temporal U-Net, adaflow: success " << adaptive.success_rate << ", NFE " << adaptive.mean_nfe
+            << ", routes " << adaptive.distinct_routes << " (" << adaptive.route_entropy_bits << " bits)\n";
+  EXPECT_GE(adaptive.success_rate, 0.9);
+  EXPECT_LE(adaptive.mean_nfe, 2.0);
+  EXPECT_GE(adaptive.distinct_routes, 2);
+  EXPECT_GT(adaptive.route_entropy_bits, 0.7);
 }

@@ -39,8 +39,9 @@ void expect_matches(const std::vector<int64_t>& shape, int64_t groups, double of
 TEST(GroupNormSilu, MatchesTorchInValueAndGradients) {
   expect_matches({8, 32, 28, 28}, 8, 0, 1);  // the U-Net's first level
   expect_matches({4, 16, 7, 7}, 8, 0, 3);
-  expect_matches({3, 6, 5}, 3, 0, 1);         // [N, C, L]
-  expect_matches({2, 4, 3, 3}, 1, 0, 1);      // one group, a spatial size the vector loops do not divide
+  expect_matches({3, 6, 19}, 3, 0, 1);        // [N, C, L]
+  expect_matches({2, 4, 5, 5}, 1, 0, 1);      // one group, a spatial size the vector loops do not divide
+  expect_matches({64, 32, 4}, 8, 0, 1);       // a policy's short chunk (the ATen pair takes it)
   expect_matches({2, 8, 9, 9}, 8, 0, 1);      // one channel per group
   expect_matches({4, 16, 7, 7}, 4, 100, 0.5); // mean 200× the spread: the two-pass statistics
 }

@@ -14,6 +14,7 @@
 #include "rflow/core/rng.h"
 #include "rflow/io/atomic_file.h"
 #include "rflow/pipeline/pipeline.h"
+#include "rflow/pipeline/policy_compare.h"
 #include "rflow/pipeline/policy_eval.h"
 #include "rflow/pipeline/run_context.h"
 #include "tools/rflow/commands.h"
@@ -30,6 +31,14 @@ void add_policy_solver(CLI::App& cmd, SolveOptions& s) {
   s.steps = 10;
   s.eta = 0.5;
   add_flags_for(cmd, s, "Solver");
+}
+
+// How much of the task an evaluation covers (the solver is set apart).
+void add_eval_options(CLI::App& cmd, PolicyEvalOptions& e) {
+  cmd.add_option("--episodes", e.episodes, "maze: episodes from the start")->capture_default_str();
+  cmd.add_option("--execute", e.execute, "maze: moves carried out from each action chunk")->capture_default_str();
+  cmd.add_option("--samples", e.samples, "fork1d: samples per observation; demos: rows")->capture_default_str();
+  cmd.add_option("--seed", e.seed, "seed of the noise and the episodes")->capture_default_str();
 }
 
 void add_policy_train(CLI::App& policy) {
@@ -60,10 +69,7 @@ void add_policy_eval(CLI::App& policy) {
   auto a = std::make_shared<Args>();
   cmd->add_option("run", a->run, "the policy's run directory (or a checkpoint)")->required();
   add_policy_solver(*cmd, a->solve);
-  cmd->add_option("--episodes", a->eval.episodes, "maze: episodes from the start")->capture_default_str();
-  cmd->add_option("--execute", a->eval.execute, "maze: moves carried out from each action chunk")->capture_default_str();
-  cmd->add_option("--samples", a->eval.samples, "fork1d: samples per observation; demos: rows")->capture_default_str();
-  cmd->add_option("--seed", a->eval.seed, "seed of the noise and the episodes")->capture_default_str();
+  add_eval_options(*cmd, a->eval);
   cmd->add_option("--plot", a->plot, "also write a picture (.svg): the maze with every path, or actions by observation");
   cmd->add_option("--report", a->report, "also write an HTML page: the figures above, the picture, training curves, the run");
   cmd->callback([a] {
@@ -85,6 +91,29 @@ void add_policy_eval(CLI::App& policy) {
       write_policy_report(m, PolicyEvaluation{out, r.svg}, a->report);
       out["report"] = a->report;
     }
+    std::cout << out.dump(2) << std::endl;
+  });
+}
+
+void add_policy_compare(CLI::App& policy) {
+  auto* cmd = policy.add_subcommand("compare", "policies and samplers side by side: every run with every sampler, one table and a picture each");
+  cmd->footer("\nSamplers: adaflow:ETA[:MAX_STEPS] (at most 10 steps unless given) or SOLVER:STEPS for a fixed-step\n"
+              "solver. A behaviour-cloning run is a one-step map: it gets one row, euler:1. adaflow needs a variance head.\n"
+              "\nExamples:\n  rflow policy compare runs/adaflow_maze runs/bc_maze -o compare.html\n"
+              "  rflow policy compare runs/adaflow_fork1d --samplers adaflow:0.1,euler:1,euler:10");
+  struct Args {
+    std::vector<std::string> runs;
+    std::string samplers = "adaflow:0.5,euler:1,euler:2,euler:5,euler:20", html;
+    PolicyEvalOptions eval;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("runs", a->runs, "policy run directories (or checkpoints), all on the same task")->required();
+  cmd->add_option("--samplers", a->samplers, "comma-separated samplers")->capture_default_str();
+  add_eval_options(*cmd, a->eval);
+  cmd->add_option("-o,--report", a->html, "also write an HTML page: the table and every row's picture");
+  cmd->callback([a] {
+    const auto samplers = parse_samplers(a->samplers, "--samplers");
+    nlohmann::json out = compare_policies(a->runs, samplers, a->eval, a->html);
     std::cout << out.dump(2) << std::endl;
   });
 }
@@ -163,6 +192,7 @@ void add_policy(CLI::App& app) {
   policy->require_subcommand(1);
   add_policy_train(*policy);
   add_policy_eval(*policy);
+  add_policy_compare(*policy);
   add_policy_act(*policy);
 }
 
