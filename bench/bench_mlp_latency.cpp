@@ -21,6 +21,7 @@
 #include "rflow/nn/fast_mlp.h"
 #include "rflow/nn/mlp.h"
 #include "rflow/nn/model_config.h"
+#include "bench/latency.h"
 #include "rflow/core/rng.h"
 #include "rflow/data/batch_source.h"
 #include "rflow/methods/method_config.h"
@@ -28,22 +29,9 @@
 #include "rflow/train/trainer.h"
 
 using namespace rflow;
+using rflow::bench::timed;
 
 namespace {
-
-// Median and p99 of `fn`'s wall time in milliseconds over `repeats` calls (after a warm-up).
-template <class F>
-nlohmann::json timed(F&& fn, int repeats) {
-  for (int i = 0; i < std::max(10, repeats / 20); ++i) fn();
-  std::vector<double> ms(repeats);
-  for (int i = 0; i < repeats; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    fn();
-    ms[i] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  }
-  std::sort(ms.begin(), ms.end());
-  return {{"median_ms", ms[repeats / 2]}, {"p99_ms", ms[repeats * 99 / 100]}, {"min_ms", ms.front()}};
-}
 
 // The maze policy (configs/adaflow_maze.toml at 3 × 256) trained here for 2 000 steps, then one
 // action chunk per call from observations of the demonstrations: AdaFlow (η 0.5, ≤ 10 steps) on

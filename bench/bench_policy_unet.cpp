@@ -16,6 +16,7 @@
 #include <torch/torch.h>
 
 #include "rflow/core/malloc_tuning.h"
+#include "bench/latency.h"
 #include "rflow/core/rng.h"
 #include "rflow/core/system_info.h"
 #include "rflow/data/batch_source.h"
@@ -27,23 +28,7 @@
 #include "rflow/train/trainer.h"
 
 using namespace rflow;
-
-namespace {
-
-template <class F>
-nlohmann::json timed(F&& fn, int repeats) {
-  for (int i = 0; i < std::max(5, repeats / 20); ++i) fn();
-  std::vector<double> ms(repeats);
-  for (int i = 0; i < repeats; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    fn();
-    ms[i] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  }
-  std::sort(ms.begin(), ms.end());
-  return {{"median_ms", ms[repeats / 2]}, {"p99_ms", ms[repeats * 99 / 100]}};
-}
-
-}  // namespace
+using rflow::bench::timed;
 
 int main(int argc, char** argv) {
   rflow::keep_freed_memory();

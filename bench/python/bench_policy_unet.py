@@ -19,19 +19,8 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
 from rflow.fields import TemporalUNetVelocity  # noqa: E402
+from latency import timed  # noqa: E402
 from system_info import system_info  # noqa: E402
-
-
-def timed(fn, repeats):
-    for _ in range(max(5, repeats // 20)):
-        fn()
-    ms = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        ms.append((time.perf_counter() - t0) * 1e3)
-    ms.sort()
-    return {"median_ms": ms[repeats // 2], "p99_ms": ms[repeats * 99 // 100]}
 
 
 def main():
