@@ -13,7 +13,7 @@ mkdir -p "$OUT"
 root=$PWD/.gpu/sysroot/usr
 lib=$root/lib/x86_64-linux-gnu
 export LD_LIBRARY_PATH=$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-export RFLOW_FIDNET=$PWD/.gpu/fidnet_fashion_mnist_v1.safetensors
+unset RFLOW_FIDNET  # the shipped evaluator (models/), as here
 # rflow reads Fashion-MNIST where Debian puts it.
 if [ ! -e /usr/share/datasets/fashion-mnist ]; then
   mkdir -p /usr/share/datasets && ln -s "$PWD/.gpu/fashion-mnist" /usr/share/datasets/fashion-mnist

@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Gathers into .gpu/ (git-ignored) what a bare GPU machine needs to build and run rflow with
 # scripts/gpu_check.sh: the header-only and small libraries Debian gives us (the GPU image has
-# PyTorch, CMake and ninja but no -dev packages), Fashion-MNIST, the pinned FID network, and the
-# final checkpoints of the run directories named as arguments. Run it here, then carry `.gpu`.
+# PyTorch, CMake and ninja but no -dev packages), Fashion-MNIST and the final checkpoints of the run directories named as arguments. Run it here, then carry `.gpu`.
 #   scripts/gpu_pack.sh [runs/NAME ...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,13 +12,7 @@ dpkg -L "${pkgs[@]}" | grep -vE '^/usr/share/(doc|lintian|man)/|^/usr/src/' | wh
   if [ -f "$f" ] || [ -L "$f" ]; then echo "$f"; fi
 done | tar cf - --no-recursion -T - 2>/dev/null | tar xf - -C .gpu/sysroot
 cp /usr/share/datasets/fashion-mnist/*.gz .gpu/fashion-mnist/
-net=${RFLOW_FIDNET:-$HOME/.cache/rflow/fidnet_fashion_mnist_v1.safetensors}
-if [ -f "$net" ]; then
-  cp "$net" .gpu/fidnet_fashion_mnist_v1.safetensors
-else  # the GPU machine would train its own, whose FID-proxies do not compare with ours
-  echo "gpu_pack: no FID network at $net; run build/rflow fidnet train first" >&2
-  exit 1
-fi
+# The image networks travel in models/ (tracked): the GPU machine scores with the same evaluator.
 # A run directory travels without its pairs, samples, eval outputs and older checkpoints: the
 # newest checkpoint of each model, configs and stage records are what `rflow run <dir>` evaluates.
 for run in "$@"; do

@@ -55,6 +55,7 @@ struct ModelEval {
   double independent_transport_cost = 0;
   LikelihoodResult likelihood;
   FidNetRecord fidnet;
+  FidNetRecord judge;  // the independent judge network (images), if it scored
   std::string reference;  // what samples were compared with
 
   // The result of `solver` at `nfe` (any NFE when nfe < 0), or nullptr.
@@ -73,7 +74,7 @@ void to_json(nlohmann::json& j, const LikelihoodResult& r);
 void from_json(const nlohmann::json& j, LikelihoodResult& r);
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(FidNetRecord, id, path, test_accuracy)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ModelEval, kind, model, n, checkpoint_step, guidance, floor, results,
-                                                straightness, independent_transport_cost, likelihood, fidnet,
+                                                straightness, independent_transport_cost, likelihood, fidnet, judge,
                                                 reference)
 
 // Atomic write / validated read of the JSON files. read_* throw rflow::Error naming the file.

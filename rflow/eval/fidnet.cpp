@@ -1,5 +1,7 @@
 #include "rflow/eval/fidnet.h"
 
+#include <nlohmann/json.hpp>
+
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -15,6 +17,7 @@
 #include "rflow/core/tensor_util.h"
 #include "rflow/core/rng.h"
 #include "rflow/data/image_dataset.h"
+#include "rflow/eval/pinned_nets.h"
 #include "rflow/io/safetensors.h"
 #include "rflow/methods/distill.h"
 
@@ -22,23 +25,54 @@ namespace fs = std::filesystem;
 
 namespace rflow::eval {
 
-FidNetImpl::FidNetImpl() {
+std::string FeatureNetSpec::to_json() const {
+  return nlohmann::json{{"channels", channels}, {"kernel", kernel}, {"pool", pool}, {"fc_grid", fc_grid},
+                        {"feature_dim", feature_dim}}
+      .dump();
+}
+
+FeatureNetSpec FeatureNetSpec::from_json(const std::string& text, const std::string& where) {
+  FeatureNetSpec s;
+  try {
+    const auto j = nlohmann::json::parse(text);
+    s.channels = j.at("channels").get<std::vector<int64_t>>();
+    s.kernel = j.at("kernel").get<int64_t>();
+    s.pool = j.at("pool").get<std::string>();
+    s.fc_grid = j.at("fc_grid").get<int64_t>();
+    s.feature_dim = j.at("feature_dim").get<int64_t>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error("its architecture (metadata 'spec') is unreadable: " + std::string(e.what()), where,
+                "rebuild it with `rflow fidnet train`");
+  }
+  RF_CHECK(s.channels.size() == 3 && s.kernel >= 1 && s.kernel % 2 == 1 && (s.pool == "max" || s.pool == "avg") &&
+               s.fc_grid >= 1 && s.fc_grid <= 7 && s.feature_dim >= 1,
+           "its architecture (metadata 'spec') is not one rflow builds: " + text, where,
+           "rebuild it with `rflow fidnet train`");
+  for (auto c : s.channels) RF_CHECK(c >= 1 && c <= 4096, "its architecture has a bad width: " + text, where, "");
+  return s;
+}
+
+FidNetImpl::FidNetImpl(FeatureNetSpec spec) : spec_(std::move(spec)) {
   namespace nn = torch::nn;
-  conv1_ = register_module("conv1", nn::Conv2d(nn::Conv2dOptions(1, 32, 3).padding(1)));
-  conv2_ = register_module("conv2", nn::Conv2d(nn::Conv2dOptions(32, 64, 3).padding(1)));
-  conv3_ = register_module("conv3", nn::Conv2d(nn::Conv2dOptions(64, 128, 3).padding(1)));
-  fc_ = register_module("fc", nn::Linear(128 * 7 * 7, kFeatureDim));
-  head_ = register_module("head", nn::Linear(kFeatureDim, 10));
+  const auto& c = spec_.channels;
+  const int64_t k = spec_.kernel;
+  conv1_ = register_module("conv1", nn::Conv2d(nn::Conv2dOptions(1, c[0], k).padding(k / 2)));
+  conv2_ = register_module("conv2", nn::Conv2d(nn::Conv2dOptions(c[0], c[1], k).padding(k / 2)));
+  conv3_ = register_module("conv3", nn::Conv2d(nn::Conv2dOptions(c[1], c[2], k).padding(k / 2)));
+  fc_ = register_module("fc", nn::Linear(c[2] * spec_.fc_grid * spec_.fc_grid, spec_.feature_dim));
+  head_ = register_module("head", nn::Linear(spec_.feature_dim, 10));
 }
 
 std::vector<at::Tensor> FidNetImpl::layers(const at::Tensor& x) {
   RF_CHECK(x.dim() == 4 && x.size(1) == 1 && x.size(2) == 28 && x.size(3) == 28,
            "the FID-proxy network takes [N, 1, 28, 28] images, got " + shape_str(x), "fidnet",
            "it is the Fashion-MNIST feature network; other image sizes have no FID-proxy");
+  auto pool = [&](const at::Tensor& h) { return spec_.pool == "max" ? torch::max_pool2d(h, 2) : torch::avg_pool2d(h, 2); };
   at::Tensor h1 = torch::relu(conv1_(x));
-  at::Tensor h2 = torch::relu(conv2_(torch::max_pool2d(h1, 2)));
-  at::Tensor h3 = torch::relu(conv3_(torch::max_pool2d(h2, 2)));
-  at::Tensor f = torch::relu(fc_(h3.flatten(1)));
+  at::Tensor h2 = torch::relu(conv2_(pool(h1)));
+  at::Tensor h3 = torch::relu(conv3_(pool(h2)));
+  at::Tensor g = spec_.fc_grid == 7 ? h3 : torch::adaptive_avg_pool2d(h3, {spec_.fc_grid, spec_.fc_grid});
+  at::Tensor f = torch::relu(fc_(g.flatten(1)));
   return {h1, h2, h3, f};
 }
 
@@ -62,7 +96,7 @@ at::Tensor batched(FidNet& net, const at::Tensor& images, int64_t batch, bool lo
     out.push_back((logits ? net->forward(x) : net->features(x)).cpu());
   }
   net->train(was_training);
-  return out.empty() ? torch::empty({0, logits ? 10 : FidNetImpl::kFeatureDim}) : torch::cat(out);
+  return out.empty() ? torch::empty({0, logits ? 10 : net->spec().feature_dim}) : torch::cat(out);
 }
 
 }  // namespace
@@ -101,7 +135,7 @@ FidNet train_fidnet(const FidNetTrainOptions& opt, FidNetInfo* info) {
   at::Tensor x = train->all(), y = train->labels();
   if (opt.limit > 0 && opt.limit < x.size(0)) x = x.slice(0, 0, opt.limit), y = y.slice(0, 0, opt.limit);
   seed_all(opt.seed);
-  FidNet net;
+  FidNet net(opt.spec);
   torch::optim::Adam optim(net->parameters(), torch::optim::AdamOptions(opt.lr));
   const int64_t n = x.size(0), steps_per_epoch = (n + opt.batch_size - 1) / opt.batch_size;
   net->train();
@@ -149,6 +183,8 @@ void save_fidnet(const std::string& path, FidNet& net, const FidNetInfo& info) {
   for (const auto& p : net->named_parameters()) t.emplace_back(p.key(), p.value().detach().cpu());
   io::save_safetensors(path, t,
                        {{"format", "rflow-fidnet-v1"},
+                        {"spec", net->spec().to_json()},
+                        {"role", info.role},
                         {"test_accuracy", fmt::format("{:.6f}", info.test_accuracy)},
                         {"epochs", std::to_string(info.epochs)},
                         {"train_seconds", fmt::format("{:.1f}", info.train_seconds)}});
@@ -159,8 +195,13 @@ FidNet load_fidnet(const std::string& path, FidNetInfo* info) {
   auto it = d.metadata.find("format");
   RF_CHECK(it != d.metadata.end() && it->second == "rflow-fidnet-v1", "'" + path + "' is not an rflow FID network",
            "fidnet", "train one with `rflow fidnet train`");
-  FidNet net;
+  // Files from before the architecture was recorded are the evaluator's.
+  FidNet net(d.metadata.count("spec") ? FeatureNetSpec::from_json(d.metadata.at("spec"), path) : FeatureNetSpec{});
   torch::NoGradGuard ng;
+  RF_CHECK(d.tensors.size() == net->named_parameters().size(),
+           "FID network '" + path + "' holds " + std::to_string(d.tensors.size()) + " tensors, its architecture " +
+               std::to_string(net->named_parameters().size()),
+           "fidnet", "rebuild it with `rflow fidnet train`");
   for (auto& p : net->named_parameters()) {
     at::Tensor src = io::find_tensor(d, p.key());
     RF_CHECK(src.sizes() == p.value().sizes(), "FID network '" + path + "': " + p.key() + " has the wrong shape",
@@ -174,17 +215,14 @@ FidNet load_fidnet(const std::string& path, FidNetInfo* info) {
     info->test_accuracy = std::stod(d.metadata.count("test_accuracy") ? d.metadata["test_accuracy"] : "0");
     info->epochs = std::stoll(d.metadata.count("epochs") ? d.metadata["epochs"] : "0");
     info->train_seconds = std::stod(d.metadata.count("train_seconds") ? d.metadata["train_seconds"] : "0");
+    info->role = d.metadata.count("role") ? d.metadata["role"] : "";
   }
   return net;
 }
 
 std::string default_fidnet_path() {
   if (const char* p = std::getenv("RFLOW_FIDNET"); p && *p) return p;
-  fs::path base;
-  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) base = x;
-  else if (const char* h = std::getenv("HOME"); h && *h) base = fs::path(h) / ".cache";
-  else base = ".cache";
-  return (base / "rflow" / "fidnet_fashion_mnist_v1.safetensors").string();
+  return pinned_net_path("fidnet");
 }
 
 FidNet cached_fidnet(const std::string& path, FidNetInfo* info) {
@@ -192,6 +230,7 @@ FidNet cached_fidnet(const std::string& path, FidNetInfo* info) {
   static std::mutex mu;
   std::lock_guard<std::mutex> lock(mu);
   const std::string p = path.empty() ? default_fidnet_path() : path;
+  if (p == pinned_net_path("fidnet")) return load_pinned_net("fidnet", info);
   if (!fs::exists(p)) {
     spdlog::info("fidnet: no FID network at {}: training it once (pinned recipe, a few minutes)", p);
     FidNetInfo fi;
@@ -201,34 +240,51 @@ FidNet cached_fidnet(const std::string& path, FidNetInfo* info) {
   return load_fidnet(p, info);
 }
 
+namespace {
+
 // LPIPS-style distance: unit-normalise each position's channel vector, squared difference, mean
 // over positions, summed over layers. The network is frozen; gradients flow to `pred` only.
-void add_fidnet_distance(Registry<FeatureDistanceFactory>& r) {
-  if (r.contains("fidnet")) return;
-  r.add(
-      "fidnet", "Fashion-MNIST FID network: LPIPS-style distance of its normalised conv + feature activations",
-      [](const std::vector<int64_t>& shape) -> FeatureDistance {
-        RF_CHECK(shape == std::vector<int64_t>({1, 28, 28}), "feature distance 'fidnet' needs 1×28×28 images",
-                 "method.distill.feature", "use loss = \"l2\" or \"pseudo_huber\" for other data");
-        auto net = std::make_shared<FidNet>(cached_fidnet(""));
-        for (auto& p : (*net)->parameters()) p.requires_grad_(false);
-        return [net](const at::Tensor& pred, const at::Tensor& target) {
-          auto dev = pred.device();
-          if ((*net)->parameters().front().device() != dev) (*net)->to(dev);
-          // Channels are dim 1 for conv maps and the feature vector alike.
-          auto norm = [](const at::Tensor& h) { return h / (h.pow(2).sum(1, true).sqrt() + 1e-10); };
-          std::vector<at::Tensor> a = (*net)->layers(pred), b;
-          {
-            torch::NoGradGuard ng;
-            b = (*net)->layers(target);
-          }
-          at::Tensor d = torch::zeros({pred.size(0)}, pred.options());
-          for (size_t i = 0; i < a.size(); ++i) d = d + (norm(a[i]) - norm(b[i])).pow(2).flatten(1).sum(1) /
-                                                          double(a[i].dim() == 4 ? a[i].size(2) * a[i].size(3) : 1);
-          return d;
-        };
-      });
+FeatureDistance layer_distance(std::shared_ptr<FidNet> net) {
+  for (auto& p : (*net)->parameters()) p.requires_grad_(false);
+  return [net](const at::Tensor& pred, const at::Tensor& target) {
+    auto dev = pred.device();
+    if ((*net)->parameters().front().device() != dev) (*net)->to(dev);
+    // Channels are dim 1 for conv maps and the feature vector alike.
+    auto norm = [](const at::Tensor& h) { return h / (h.pow(2).sum(1, true).sqrt() + 1e-10); };
+    std::vector<at::Tensor> a = (*net)->layers(pred), b;
+    {
+      torch::NoGradGuard ng;
+      b = (*net)->layers(target);
+    }
+    at::Tensor d = torch::zeros({pred.size(0)}, pred.options());
+    for (size_t i = 0; i < a.size(); ++i)
+      d = d + (norm(a[i]) - norm(b[i])).pow(2).flatten(1).sum(1) / double(a[i].dim() == 4 ? a[i].size(2) * a[i].size(3) : 1);
+    return d;
+  };
 }
 
+void check_fmnist_shape(const std::vector<int64_t>& shape, const std::string& name) {
+  RF_CHECK(shape == std::vector<int64_t>({1, 28, 28}), "feature distance '" + name + "' needs 1×28×28 images",
+           "method.distill.feature", "use loss = \"l2\" or \"pseudo_huber\" for other data");
+}
+
+}  // namespace
+
+void add_fidnet_distance(Registry<FeatureDistanceFactory>& r) {
+  if (!r.contains("percept"))
+    r.add("percept",
+          "the shipped perceptual network (not the evaluator): LPIPS-style distance of its normalised activations",
+          [](const std::vector<int64_t>& shape) -> FeatureDistance {
+            check_fmnist_shape(shape, "percept");
+            return layer_distance(std::make_shared<FidNet>(load_pinned_net("percept")));
+          });
+  if (!r.contains("fidnet"))
+    r.add("fidnet",
+          "the FID-proxy evaluator itself (a run it also evaluates must opt in: method.distill.allow_eval_network)",
+          [](const std::vector<int64_t>& shape) -> FeatureDistance {
+            check_fmnist_shape(shape, "fidnet");
+            return layer_distance(std::make_shared<FidNet>(cached_fidnet("")));
+          });
+}
 
 }  // namespace rflow::eval

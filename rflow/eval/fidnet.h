@@ -1,8 +1,8 @@
-// The pinned feature network of the image evaluation: a small CNN classifier trained on
-// Fashion-MNIST deterministically (fixed seed, order and hyperparameters), cached on disk once.
-// Its 128-d penultimate activations give the FID-proxy, its argmax the class accuracy of
-// conditional samples, and its normalised conv activations the distillation feature loss
-// (registered as feature distance "fidnet", our LPIPS stand-in).
+// Small Fashion-MNIST CNN classifiers trained deterministically (fixed seed, order and
+// hyperparameters): three conv layers, a feature layer, a 10-way head, in sizes given by a
+// FeatureNetSpec. rflow ships three of them (rflow/eval/pinned_nets.h): the evaluator behind
+// FID-proxy and class accuracy, a perceptual network for feature losses, and an independent judge.
+// Their normalised activations give the LPIPS-style feature distances ("percept", and "fidnet").
 #pragma once
 
 #include <cstdint>
@@ -19,19 +19,37 @@
 
 namespace rflow::eval {
 
+// The architecture: conv widths, kernel size, pooling between convs, feature size. Default: the
+// FID-proxy evaluator's.
+struct FeatureNetSpec {
+  std::vector<int64_t> channels{32, 64, 128};
+  int64_t kernel = 3;
+  std::string pool = "max";  // max | avg
+  int64_t fc_grid = 7;       // the last conv map is average-pooled to fc_grid × fc_grid (7 = as is)
+  int64_t feature_dim = 128;
+
+  bool operator==(const FeatureNetSpec& o) const {
+    return channels == o.channels && kernel == o.kernel && pool == o.pool && fc_grid == o.fc_grid &&
+           feature_dim == o.feature_dim;
+  }
+  std::string to_json() const;
+  static FeatureNetSpec from_json(const std::string& text, const std::string& where);
+};
+
 class FidNetImpl : public torch::nn::Module {
  public:
-  FidNetImpl();
+  explicit FidNetImpl(FeatureNetSpec spec = {});
   // x: [N, 1, 28, 28] in [−1, 1] → logits [N, 10].
   at::Tensor forward(const at::Tensor& x);
-  // Penultimate activations [N, 128] (the FID-proxy features).
+  // Penultimate activations [N, feature_dim] (the FID-proxy features).
   at::Tensor features(const at::Tensor& x);
   // The three conv activations and the features, for the LPIPS-style feature distance.
   std::vector<at::Tensor> layers(const at::Tensor& x);
 
-  static constexpr int64_t kFeatureDim = 128;
+  const FeatureNetSpec& spec() const { return spec_; }
 
  private:
+  FeatureNetSpec spec_;
   torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr}, conv3_{nullptr};
   torch::nn::Linear fc_{nullptr}, head_{nullptr};
 };
@@ -43,6 +61,7 @@ struct FidNetTrainOptions {
   int64_t batch_size = 128;
   double lr = 1e-3;
   uint64_t seed = 0;
+  FeatureNetSpec spec;
   int64_t limit = 0;       // train on the first `limit` images only (tests); 0 = all 60k
   int64_t test_limit = 0;  // measure the test accuracy on the first `test_limit` test images (tests); 0 = all 10k
 };
@@ -53,16 +72,21 @@ struct FidNetInfo {
   std::string path;
   double train_seconds = 0;
   int64_t epochs = 0;
+  std::string role;  // what a shipped network is for ("" for others)
 };
 
 // Trains from scratch (logs progress per epoch) and reports the test accuracy.
 FidNet train_fidnet(const FidNetTrainOptions& opt, FidNetInfo* info = nullptr);
 void save_fidnet(const std::string& path, FidNet& net, const FidNetInfo& info);
+// Any network file save_fidnet wrote (its spec is in the file; files from before specs existed are
+// the evaluator's architecture).
 FidNet load_fidnet(const std::string& path, FidNetInfo* info = nullptr);
 
-// $RFLOW_FIDNET, else $XDG_CACHE_HOME/rflow/…, else ~/.cache/rflow/fidnet_fashion_mnist_v1.safetensors.
+// The evaluator in use: the file named by $RFLOW_FIDNET if set, else the shipped, pinned one.
 std::string default_fidnet_path();
-// Loads the cached network at `path` ("" = default), training and caching it first if missing.
+// The evaluator at `path` ("" = default_fidnet_path()). The shipped one is checked against its
+// fingerprint; a file named by the user that does not exist yet is trained with the evaluator's
+// recipe and cached there first.
 FidNet cached_fidnet(const std::string& path, FidNetInfo* info = nullptr);
 
 // Batched, no-grad evaluation of large image sets (float in [−1, 1], any device).
@@ -77,8 +101,10 @@ double class_accuracy(FidNet& net, const at::Tensor& images, const at::Tensor& l
 // A fingerprint of the parameters (FNV-1a over their bytes).
 std::string weights_id(torch::nn::Module& m);
 
-// Adds feature distance "fidnet" (once; later calls do nothing). The pipeline calls it at start-up
-// (register_extensions), since the methods layer that owns the table sits below eval.
+// Adds the feature distances "percept" (the shipped perceptual network: the one to distil with)
+// and "fidnet" (the evaluator itself: a run that is also evaluated by it needs an explicit opt-in)
+// once; later calls do nothing. The pipeline calls it at start-up (register_extensions), since
+// the methods layer that owns the table sits below eval.
 void add_fidnet_distance(Registry<FeatureDistanceFactory>& r);
 
 }  // namespace rflow::eval

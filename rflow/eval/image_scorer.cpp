@@ -8,7 +8,9 @@
 #include <torch/torch.h>
 
 #include "rflow/data/image_dataset.h"
+#include "rflow/eval/class_diversity.h"
 #include "rflow/eval/fidnet.h"
+#include "rflow/eval/pinned_nets.h"
 #include "rflow/io/image_file.h"
 
 namespace fs = std::filesystem;
@@ -25,6 +27,10 @@ struct FidReference {
   std::shared_ptr<FidNet> net;
   std::shared_ptr<FeatureStats> test_stats;
   int64_t test_size = 0;
+  // The independent judge (pinned_nets.h): its network and the test set's per-class spread.
+  FidNetInfo judge_info;
+  std::shared_ptr<FidNet> judge;
+  std::vector<double> judge_test_spread;
 };
 
 std::shared_ptr<const FidReference> fid_reference(const std::string& fidnet_path, const std::string& data_dir) {
@@ -44,6 +50,8 @@ std::shared_ptr<const FidReference> fid_reference(const std::string& fidnet_path
     auto test = load_fashion_mnist(data_dir, "test", false);
     r->test_stats = std::make_shared<FeatureStats>(feature_stats(fidnet_features(*r->net, test->all())));
     r->test_size = test->size();
+    r->judge = std::make_shared<FidNet>(load_pinned_net("judge", &r->judge_info));
+    r->judge_test_spread = class_spread(fidnet_features(*r->judge, test->all()), test->labels());
     cache = r;
   }
   return cache;
@@ -59,14 +67,22 @@ class ImageScorer : public Scorer {
     ref_ = fid_reference(s_.fidnet, s_.data_path.empty() ? kFashionMnistDir : s_.data_path);
     // The floor: as many real training images as samples, against the same test statistics.
     floor_["fid_proxy"] = fid_proxy(*ref_->net, s_.reference, *ref_->test_stats);
-    if (s_.cond_labels.defined()) floor_["class_accuracy"] = ref_->info.test_accuracy;
+    if (s_.cond_labels.defined()) {
+      floor_["class_accuracy"] = ref_->info.test_accuracy;
+      floor_["judge_accuracy"] = ref_->judge_info.test_accuracy;
+    }
+    floor_["diversity"] = diversity(s_.reference, s_.reference_labels);
   }
   Scores floor() override { return floor_; }
   Scores score(const at::Tensor& xs) override {
     Scores out;
     if (!ref_) return out;
     out["fid_proxy"] = fid_proxy(*ref_->net, xs, *ref_->test_stats);
-    if (s_.cond_labels.defined()) out["class_accuracy"] = class_accuracy(*ref_->net, xs, s_.cond_labels);
+    if (s_.cond_labels.defined()) {
+      out["class_accuracy"] = class_accuracy(*ref_->net, xs, s_.cond_labels);
+      out["judge_accuracy"] = class_accuracy(*ref_->judge, xs, s_.cond_labels);
+    }
+    out["diversity"] = diversity(xs, s_.cond_labels);
     return out;
   }
   void save(const at::Tensor& xs, const std::string& tag) override {
@@ -85,16 +101,28 @@ class ImageScorer : public Scorer {
   }
   std::string headline(const Scores& j) const override {
     if (!j.count("fid_proxy")) return "grid written";
-    return fmt::format("FID-proxy {:.3f} (floor {:.3f}){}", j.at("fid_proxy"), floor_.at("fid_proxy"),
-                       j.count("class_accuracy") ? fmt::format(", class accuracy {:.3f}", j.at("class_accuracy")) : "");
+    return fmt::format("FID-proxy {:.3f} (floor {:.3f}){}, diversity {:.2f}", j.at("fid_proxy"), floor_.at("fid_proxy"),
+                       j.count("class_accuracy") ? fmt::format(", class accuracy {:.3f} (judge {:.3f})", j.at("class_accuracy"),
+                                                               j.at("judge_accuracy"))
+                                                 : "",
+                       j.at("diversity"));
   }
   void describe(ModelEval& out) const override {
     if (!ref_) return;
     out.fidnet = {ref_->info.id, ref_->info.path, ref_->info.test_accuracy};
+    out.judge = {ref_->judge_info.id, ref_->judge_info.path, ref_->judge_info.test_accuracy};
     out.reference = "Fashion-MNIST test set (" + std::to_string(ref_->test_size) + " images)";
   }
 
  private:
+  // Per-class spread of the judge's features against the test set's: by the labels the images were
+  // asked for (or are), else by the judge's own reading of them.
+  double diversity(const at::Tensor& xs, const at::Tensor& labels) const {
+    const at::Tensor x = xs.clamp(-1, 1);
+    const at::Tensor classes = labels.defined() ? labels : fidnet_predict(*ref_->judge, x);
+    return diversity_ratio(class_spread(fidnet_features(*ref_->judge, x), classes), ref_->judge_test_spread);
+  }
+
   ScorerSetup s_;
   std::shared_ptr<const FidReference> ref_;
   Scores floor_;

@@ -22,6 +22,7 @@ struct DistillConfig {
   std::string feature;
   double feature_weight = 1.0;
   double l2_weight = 0.0;
+  bool allow_eval_network = false;
 
   template <class V>
   void visit(V& v) {
@@ -31,6 +32,9 @@ struct DistillConfig {
     v("feature", feature, "loss = feature: name of the feature distance (images: registered by the image code)");
     v("feature_weight", feature_weight, "loss = feature: weight of the feature distance");
     v("l2_weight", l2_weight, "loss = feature: weight of an added L2 term (InstaFlow's LPIPS + L2)");
+    v("allow_eval_network", allow_eval_network,
+      "feature = fidnet in a run that the FID-proxy also evaluates: do it anyway (refused otherwise: the student "
+      "would be graded by the features it was trained to match; the report marks the figures)");
   }
   void validate(const std::string& where = "method.distill") const;
 };

@@ -1,5 +1,6 @@
 #include "rflow/pipeline/run_config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -7,6 +8,7 @@
 #include "rflow/core/error.h"
 #include "rflow/eval/fidnet.h"
 #include "rflow/io/atomic_file.h"
+#include "rflow/methods/distill.h"
 #include "rflow/pipeline/stages.h"
 #include "rflow/solve/solver.h"
 
@@ -60,6 +62,17 @@ void RunConfig::validate() const {
   eval.validate();
   reflow.validate();
   distill.validate(reflow.rounds);
+  // A student distilled with the evaluator's own features would be graded by what it was trained to
+  // match (InstaFlow distils with LPIPS, not with FID's Inception net, for this reason).
+  const auto& dc = method.get<DistillConfig>("distill");
+  const bool distils = method.name == "distill" || std::count(stages.begin(), stages.end(), "distill") > 0;
+  const bool evaluated = std::count(stages.begin(), stages.end(), "eval") > 0;
+  RF_CHECK(!(distils && evaluated && dc.loss == "feature" && dc.feature == "fidnet" && eval.fidnet.empty() &&
+             !dc.allow_eval_network),
+           "the distillation loss is the FID-proxy's own network, and this run is evaluated by it",
+           "method.distill.feature",
+           "use feature = \"percept\" (the shipped loss network), or set method.distill.allow_eval_network = true to do "
+           "it anyway (the report then marks its figures as evaluated by the loss network)");
   RF_CHECK((model.num_classes > 0) == data.labels, "a class-conditional model needs labelled data and vice versa",
            "model.num_classes / data.labels", "set both (e.g. num_classes = 8 with data.labels = true on 8gaussians) or neither");
 }

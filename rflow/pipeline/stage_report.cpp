@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <optional>
 
@@ -12,6 +13,7 @@
 #include "rflow/io/html_report.h"
 #include "rflow/io/npy.h"
 #include "rflow/io/svg.h"
+#include "rflow/methods/distill.h"
 #include "rflow/pipeline/chain.h"
 #include "rflow/pipeline/plots.h"
 #include "rflow/pipeline/report_parts.h"
@@ -142,6 +144,12 @@ bool image_sections(io::HtmlReport& rep, const RunConfig& cfg, const std::string
   const bool labeled = first.floor.count("class_accuracy") > 0;
   if (fid) {
     rep.heading("FID-proxy and class accuracy");
+    const auto& dc = cfg.method.get<DistillConfig>("distill");
+    if (dc.loss == "feature" && dc.feature == "fidnet" && cfg.eval.fidnet.empty())
+      rep.paragraph("EVALUATED BY THE LOSS NETWORK: the students were distilled with the FID network's own features "
+                    "(method.distill.feature = \"fidnet\", allowed by method.distill.allow_eval_network), so their "
+                    "FID-proxy and class accuracy grade what they were trained to match. The judge's figures below are "
+                    "the independent ones.");
     rep.paragraph("FID-proxy: Fréchet distance between the FID network's 128-d features of " + std::to_string(first.n) +
                   " samples (clipped to [−1, 1]) and of the " + (first.reference.empty() ? std::string("test set") : first.reference) +
                   "; the floor is as many real training images. Class accuracy: share of conditional samples that the FID "
@@ -153,32 +161,54 @@ bool image_sections(io::HtmlReport& rep, const RunConfig& cfg, const std::string
       for (const auto& r : met.results)
         if (std::find(solvers_seen.begin(), solvers_seen.end(), r.solver) == solvers_seen.end())
           solvers_seen.push_back(r.solver);
-    std::vector<std::string> head{"model", "solver"};
-    for (auto k : cfg.eval.nfe) head.push_back("NFE " + std::to_string(k));
-    head.push_back("adaptive (NFE)");
-    std::vector<std::vector<std::string>> rows;
-    auto cell = [&](const eval::SolverResult* r) {
-      if (!r) return std::string("-");
-      std::string c = short_number(r->score("fid_proxy"), 3);
-      if (labeled && r->has("class_accuracy")) c += " / " + short_number(100 * r->score("class_accuracy"), 3) + "%";
-      return c;
+    // One row per (model, solver), a column per NFE and one for adaptive solvers; `cell` formats a result.
+    auto score_table = [&](const std::function<std::string(const eval::SolverResult&)>& cell,
+                           const std::string& floor_cell) {
+      std::vector<std::string> head{"model", "solver"};
+      for (auto k : cfg.eval.nfe) head.push_back("NFE " + std::to_string(k));
+      head.push_back("adaptive (NFE)");
+      std::vector<std::vector<std::string>> rows;
+      auto fmt_cell = [&](const eval::SolverResult* r) { return r ? cell(*r) : std::string("-"); };
+      for (const auto& [cm, met] : models)
+        for (const auto& sv : solvers_seen) {
+          std::vector<std::string> row{cm.label, sv};
+          const auto* ad = met.find(sv, -1);
+          const bool adaptive = ad && ad->tag == sv;
+          for (auto k : cfg.eval.nfe) row.push_back(adaptive ? "" : fmt_cell(met.find(sv, double(k))));
+          row.push_back(adaptive ? fmt_cell(ad) + " (" + short_number(ad->nfe, 3) + ")" : "");
+          rows.push_back(row);
+        }
+      std::vector<std::string> floor_row{"(train vs test)", ""};
+      for (size_t i = 0; i <= cfg.eval.nfe.size(); ++i) floor_row.push_back(floor_cell);
+      rows.push_back(floor_row);
+      rep.table(head, rows);
     };
-    for (const auto& [cm, met] : models)
-      for (const auto& sv : solvers_seen) {
-        std::vector<std::string> row{cm.label, sv};
-        const auto* ad = met.find(sv, -1);
-        const bool adaptive = ad && ad->tag == sv;
-        for (auto k : cfg.eval.nfe) row.push_back(adaptive ? "" : cell(met.find(sv, double(k))));
-        row.push_back(adaptive ? cell(ad) + " (" + short_number(ad->nfe, 3) + ")" : "");
-        rows.push_back(row);
-      }
-    std::vector<std::string> floor_row{"(train vs test)", ""};
-    for (size_t i = 0; i <= cfg.eval.nfe.size(); ++i)
-      floor_row.push_back(short_number(first.floor_score("fid_proxy"), 3) +
-                          (labeled ? " / " + short_number(100 * first.floor_score("class_accuracy"), 3) + "%" : ""));
-    rows.push_back(floor_row);
-    rep.table(head, rows);
+    score_table(
+        [&](const eval::SolverResult& r) {
+          std::string c = short_number(r.score("fid_proxy"), 3);
+          if (labeled && r.has("class_accuracy")) c += " / " + short_number(100 * r.score("class_accuracy"), 3) + "%";
+          return c;
+        },
+        short_number(first.floor_score("fid_proxy"), 3) +
+            (labeled ? " / " + short_number(100 * first.floor_score("class_accuracy"), 3) + "%" : ""));
     rep.paragraph(labeled ? "Cells: FID-proxy / class accuracy." : "Cells: FID-proxy.");
+    if (first.floor.count("diversity")) {
+      rep.heading("A second opinion: the judge network", 3);
+      rep.paragraph("The judge (network " + first.judge.id + ", test accuracy " + short_number(100 * first.judge.test_accuracy, 4) +
+                    "%) is used neither in training nor by the FID-proxy. Cells: " +
+                    (labeled ? std::string("the share of samples it classifies as their label / ") : std::string()) +
+                    "per-class diversity: the mean distance between two samples' judge features within a class, as a "
+                    "share of the same among real test images (1 = as varied as real images; one image repeated per "
+                    "class scores 0, whatever its FID-proxy).");
+      score_table(
+          [&](const eval::SolverResult& r) {
+            std::string c = r.has("diversity") ? short_number(r.score("diversity"), 3) : "-";
+            if (labeled && r.has("judge_accuracy")) c = short_number(100 * r.score("judge_accuracy"), 3) + "% / " + c;
+            return c;
+          },
+          (labeled ? short_number(100 * first.floor_score("judge_accuracy"), 3) + "% / " : std::string()) +
+              short_number(first.floor_score("diversity"), 3));
+    }
 
     std::vector<io::Series> series;
     size_t ci = 0;

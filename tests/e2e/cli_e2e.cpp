@@ -294,23 +294,28 @@ TEST(Cli, ConditionalReflowWithAGuidedTeacherKeepsTheLabels) {
   EXPECT_EQ(metrics_of(run / "distill_2rf").guidance, 1.0);
 }
 
-// The image chain at toy size: U-Net 1-RF → guided pairs → 2-RF → one-step student with the FID
-// network's feature loss, evaluated by FID-proxy and class accuracy, PNG grids in the report.
+// The image chain at toy size: U-Net 1-RF → guided pairs → 2-RF → one-step student with the
+// perceptual network's feature loss, evaluated by the shipped FID network (FID-proxy, class
+// accuracy) and the judge (its accuracy, per-class diversity), PNG grids in the report. Distilling
+// with the evaluator itself is refused, and marked in the report where the user opts in.
 TEST(Cli, ImageChainIsEvaluatedByFidProxyWithGrids) {
   RFLOW_TEST_REQUIRES(fs::exists("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"), "no Fashion-MNIST");
   rflow::test::TempDir dir;
-  const std::string net = dir.file("fidnet.safetensors");
-  auto f = sh(cli() + " fidnet train --epochs 1 --limit 1500 --out " + net);
-  ASSERT_EQ(f.code, 0) << f.out;
-  const std::string env = "RFLOW_FIDNET=" + net + " ";
   const std::string cfg = std::string(RFLOW_SOURCE_DIR) + "/configs/fmnist_cond.toml";
-  auto r = sh(env + cli() + " run " + cfg + " --set out_dir=" + dir.path().string() +
-              " --set 'stages=[\"train\",\"sample\",\"reflow\",\"distill\",\"eval\",\"report\"]'"
-              " --set model.unet.channels=8 --set train.steps=20 --set train.batch_size=8 --set reflow.pairs=32"
-              " --set reflow.steps=2 --set reflow.train.steps=10 --set reflow.train.batch_size=8"
-              " --set distill.train.steps=10 --set distill.train.batch_size=8 --set sample.n=20 --set sample.steps=2"
-              " --set eval.n=40 --set eval.batch=16 --set eval.nfe=[1,2] --set 'eval.solvers=[\"euler\"]'"
-              " --set eval.straightness_steps=4 --set threads=1");
+  const std::string toy =
+      " --set out_dir=" + dir.path().string() +
+      " --set 'stages=[\"train\",\"sample\",\"reflow\",\"distill\",\"eval\",\"report\"]'"
+      " --set model.unet.channels=8 --set train.steps=20 --set train.batch_size=8 --set reflow.pairs=32"
+      " --set reflow.steps=2 --set reflow.train.steps=10 --set reflow.train.batch_size=8"
+      " --set distill.train.steps=10 --set distill.train.batch_size=8 --set sample.n=20 --set sample.steps=2"
+      " --set eval.n=40 --set eval.batch=16 --set eval.nfe=[1,2] --set 'eval.solvers=[\"euler\"]'"
+      " --set eval.straightness_steps=4 --set threads=1";
+  auto refused = sh(cli() + " run " + cfg + toy + " --set method.distill.feature=fidnet");
+  EXPECT_EQ(refused.code, 1) << refused.out;
+  EXPECT_NE(refused.out.find("method.distill.feature"), std::string::npos) << refused.out;
+  EXPECT_NE(refused.out.find("percept"), std::string::npos) << refused.out;
+  EXPECT_FALSE(fs::exists(dir.path() / "fmnist_cond" / "checkpoints"));
+  auto r = sh(cli() + " run " + cfg + toy);
   ASSERT_EQ(r.code, 0) << r.out;
   const fs::path run = dir.path() / "fmnist_cond";
   for (const char* p : {"samples/samples.png", "samples/labels.npy", "eval/reference.png", "eval/trajectory.png",
@@ -322,16 +327,30 @@ TEST(Cli, ImageChainIsEvaluatedByFidProxyWithGrids) {
     // The teachers at NFE 1 and 2; the one-step student at its one step only.
     ASSERT_EQ(met.results.size(), std::string(m).rfind("distill", 0) == 0 ? 1u : 2u) << m;
     const double floor = met.floor_score("fid_proxy");
+    EXPECT_EQ(met.fidnet.id, "f74f147525d63d07") << m;  // the shipped evaluator
+    EXPECT_EQ(met.judge.id, "f45cd29eef3d33cb") << m;
+    EXPECT_GT(met.floor_score("judge_accuracy"), 0.8) << m;
+    EXPECT_NEAR(met.floor_score("diversity"), 1.0, 0.25) << m;  // 40 real images against the test set's spread
     for (const auto& res : met.results) {
       // 20 training steps are nowhere near real images, nor recognisably of their class.
       EXPECT_GT(res.score("fid_proxy"), 3 * floor) << m;
       EXPECT_LT(res.score("class_accuracy"), 0.5) << m;
+      EXPECT_LT(res.score("judge_accuracy"), 0.5) << m;
+      EXPECT_TRUE(std::isfinite(res.score("diversity"))) << m;
     }
   }
   std::string html = rflow::test::read_text((run / "report.html").string());
   EXPECT_NE(html.find("data:image/png;base64,"), std::string::npos);
   EXPECT_NE(html.find("FID-proxy"), std::string::npos);
-  auto s = sh(env + cli() + " fidnet score " + (run / "samples/samples.npy").string() + " --labels " +
+  EXPECT_NE(html.find("second opinion"), std::string::npos);
+  EXPECT_EQ(html.find("EVALUATED BY THE LOSS NETWORK"), std::string::npos);
+  // With the opt-in the run is allowed, and its report says what the figures are worth.
+  auto marked = sh(cli() + " run " + cfg + toy + " --set name=marked --set method.distill.feature=fidnet"
+                   " --set method.distill.allow_eval_network=true");
+  ASSERT_EQ(marked.code, 0) << marked.out;
+  EXPECT_NE(rflow::test::read_text((dir.path() / "marked" / "report.html").string()).find("EVALUATED BY THE LOSS NETWORK"),
+            std::string::npos);
+  auto s = sh(cli() + " fidnet score " + (run / "samples/samples.npy").string() + " --labels " +
               (run / "samples/labels.npy").string());
   ASSERT_EQ(s.code, 0) << s.out;
   EXPECT_NE(s.out.find("fid_proxy"), std::string::npos) << s.out;
@@ -343,7 +362,7 @@ TEST(Cli, ImageChainIsEvaluatedByFidProxyWithGrids) {
   auto labels = rflow::io::read_idx(data + "train-labels-idx1-ubyte.gz").narrow(0, 50000, 1000);
   rflow::io::write_npy(dir.file("real.npy"), (images.to(torch::kFloat32) / 127.5 - 1).unsqueeze(1));
   rflow::io::write_npy(dir.file("real_labels.npy"), labels.to(torch::kInt64));
-  auto real = sh(env + cli() + " fidnet score " + dir.file("real.npy") + " --labels " + dir.file("real_labels.npy"));
+  auto real = sh(cli() + " fidnet score " + dir.file("real.npy") + " --labels " + dir.file("real_labels.npy"));
   ASSERT_EQ(real.code, 0) << real.out;
   double fid = -1, acc = -1, own = -1;
   ASSERT_EQ(std::sscanf(real.out.substr(real.out.find("fid_proxy")).c_str(), "fid_proxy %lf", &fid), 1) << real.out;

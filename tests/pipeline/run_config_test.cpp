@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "rflow/core/error.h"
 #include "rflow/core/rng.h"
 #include "rflow/data/batch_source.h"
 #include "rflow/flow/path.h"
@@ -50,4 +51,22 @@ TEST(RunConfig, EveryShippedConfigBuildsAndTakesOneLoss) {
     ++n;
   }
   EXPECT_GE(n, 7);
+}
+
+// A student distilled with the evaluator's own features would be graded by what it was trained to
+// match: refused where the same run evaluates it, unless the user opts in or evaluates elsewhere.
+TEST(RunConfig, DistillingWithTheEvaluatorsFeaturesIsRefusedWithoutTheOptIn) {
+  const std::string cfg = std::string(RFLOW_SOURCE_DIR) + "/configs/fmnist_cond.toml";
+  EXPECT_NO_THROW(load_run_config(cfg, {}));  // feature = "percept"
+  try {
+    load_run_config(cfg, {"method.distill.feature=fidnet"});
+    ADD_FAILURE() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("method.distill.feature"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("allow_eval_network"), std::string::npos) << e.what();
+  }
+  EXPECT_NO_THROW(load_run_config(cfg, {"method.distill.feature=fidnet", "method.distill.allow_eval_network=true"}));
+  EXPECT_NO_THROW(load_run_config(cfg, {"method.distill.feature=fidnet", "eval.fidnet=/elsewhere/other_net.safetensors"}));
+  EXPECT_NO_THROW(load_run_config(cfg, {"method.distill.feature=fidnet", "stages=[\"train\",\"reflow\",\"distill\"]"}));
+  EXPECT_NO_THROW(load_run_config(cfg, {"method.distill.feature=fidnet", "method.distill.loss=l2"}));
 }

@@ -1,5 +1,6 @@
-// `rflow fidnet train|info|score`: the pinned Fashion-MNIST feature network behind FID-proxy and
-// class accuracy (rflow/eval/fidnet.h), and scoring any .npy image array against the test set.
+// `rflow fidnet train|info|score`: the shipped Fashion-MNIST networks (rflow/eval/pinned_nets.h) —
+// the evaluator behind FID-proxy and class accuracy, the perceptual loss network, the judge —
+// rebuilt from their recipes and compared with the pinned ones, and scoring any .npy image array.
 #include <filesystem>
 #include <iostream>
 #include <thread>
@@ -11,6 +12,7 @@
 #include "rflow/data/image_dataset.h"
 #include "rflow/eval/fidnet.h"
 #include "rflow/eval/frechet.h"
+#include "rflow/eval/pinned_nets.h"
 #include "rflow/io/npy.h"
 #include "tools/rflow/commands.h"
 
@@ -21,8 +23,10 @@ namespace {
 void use_all_cores() { torch::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))); }
 
 void print_info(const eval::FidNetInfo& i) {
-  std::cout << "fidnet         " << i.path << "\n"
-            << "id             " << i.id << "\n"
+  std::cout << "network        " << i.path << "\n"
+            << "id             " << i.id << "\n";
+  if (!i.role.empty()) std::cout << "role           " << i.role << "\n";
+  std::cout
             << "test accuracy  " << fmt::format("{:.2f}%", 100 * i.test_accuracy) << " (Fashion-MNIST test set, 10k)\n"
             << "trained        " << i.epochs << " epochs in " << fmt::format("{:.0f}", i.train_seconds) << " s\n";
 }
@@ -30,44 +34,83 @@ void print_info(const eval::FidNetInfo& i) {
 }  // namespace
 
 void add_fidnet(CLI::App& app) {
-  auto* cmd = app.add_subcommand("fidnet", "the FID-proxy feature network: train (cached), info, score .npy images");
-  cmd->footer("\nExamples:\n  rflow fidnet train\n  rflow fidnet info\n  rflow fidnet score s.npy --labels s.labels.npy");
+  auto* cmd = app.add_subcommand("fidnet", "the shipped image networks (evaluator, loss, judge): rebuild, info, score .npy images");
+  cmd->footer("\nExamples:\n  rflow fidnet info\n  rflow fidnet info --net percept\n  rflow fidnet train --net judge\n"
+              "  rflow fidnet score s.npy --labels s.labels.npy");
   cmd->require_subcommand(1);
 
-  auto* train = cmd->add_subcommand("train", "train the pinned Fashion-MNIST classifier and cache it");
-  auto topt = std::make_shared<eval::FidNetTrainOptions>();
-  auto out = std::make_shared<std::string>();
-  auto force = std::make_shared<bool>(false);
-  train->add_option("--out", *out, "where to cache it (default: " + eval::default_fidnet_path() + ")");
-  train->add_option("--data", topt->data_dir, "Fashion-MNIST IDX folder")->capture_default_str();
-  train->add_option("--epochs", topt->epochs, "epochs (changing it changes every FID-proxy)")->capture_default_str();
-  train->add_flag("--force", *force, "retrain even if the cache exists");
-  train->add_option("--limit", topt->limit, "train on the first N images only (tests; not the pinned network)");
-  train->callback([topt, out, force] {
+  auto* train = cmd->add_subcommand("train", "rebuild a shipped network from its recipe and compare it with the pinned one");
+  struct TrainArgs {
+    std::string net = "fidnet", out, data = kFashionMnistDir;
+    int64_t limit = 0, epochs = 0;
+    bool force = false;
+  };
+  auto ta = std::make_shared<TrainArgs>();
+  train->add_option("--net", ta->net, "which: fidnet (the evaluator), percept (the loss network), judge")->capture_default_str();
+  train->add_option("--out", ta->out, "where to write it (default: ~/.cache/rflow/<its file name>)");
+  train->add_option("--data", ta->data, "Fashion-MNIST IDX folder")->capture_default_str();
+  train->add_flag("--force", ta->force, "retrain even if --out exists");
+  train->add_option("--limit", ta->limit, "train on the first N images only (tests; not the pinned network)");
+  train->add_option("--epochs", ta->epochs, "epochs instead of the recipe's (tests; not the pinned network)");
+  train->callback([ta] {
     use_all_cores();
-    const std::string path = out->empty() ? eval::default_fidnet_path() : *out;
-    if (std::filesystem::exists(path) && !*force) {
-      eval::FidNetInfo i;
-      eval::load_fidnet(path, &i);
-      std::cout << "already cached (--force retrains):\n";
-      print_info(i);
-      return;
+    const eval::PinnedNet& pinned = eval::pinned_net(ta->net);
+    std::string path = ta->out;
+    if (path.empty()) {
+      const char* home = std::getenv("HOME");
+      path = (std::filesystem::path(home && *home ? home : ".") / ".cache" / "rflow" / pinned.file).string();
     }
-    eval::FidNetInfo i;
-    eval::FidNet net = eval::train_fidnet(*topt, &i);
-    eval::save_fidnet(path, net, i);
-    i.path = path;
-    print_info(i);
+    RF_CHECK(std::filesystem::absolute(path) != std::filesystem::absolute(eval::pinned_net_path(ta->net)),
+             "--out is the shipped network itself", "rflow fidnet train --out",
+             "write the rebuild elsewhere: the shipped file is what every figure is pinned to");
+    eval::FidNetInfo rebuilt;
+    eval::FidNet net{nullptr};
+    if (std::filesystem::exists(path) && !ta->force) {
+      net = eval::load_fidnet(path, &rebuilt);
+      std::cout << "already built (--force rebuilds):\n";
+    } else {
+      eval::FidNetTrainOptions o = pinned.recipe;
+      o.data_dir = ta->data;
+      o.limit = ta->limit;
+      if (ta->epochs > 0) o.epochs = ta->epochs;
+      net = eval::train_fidnet(o, &rebuilt);
+      rebuilt.role = pinned.role;
+      eval::save_fidnet(path, net, rebuilt);
+      rebuilt.path = path;
+    }
+    print_info(rebuilt);
+    // How close the rebuild comes: the same recipe on another CPU or BLAS gives other weights.
+    eval::FidNetInfo shipped;
+    std::string note;
+    try {
+      eval::FidNet ref = eval::load_pinned_net(ta->net, &shipped);
+      auto test = load_fashion_mnist(ta->data, "test", false);
+      const at::Tensor x = test->all();
+      const double agree = eval::fidnet_predict(net, x).eq(eval::fidnet_predict(ref, x)).to(torch::kFloat64).mean().item<double>();
+      note = fmt::format("pinned         {} ({}): {}; test accuracy {:.2f}%; the two agree on {:.2f}% of the test images\n",
+                         shipped.id, shipped.path, shipped.id == rebuilt.id ? "the same weights" : "other weights",
+                         100 * shipped.test_accuracy, 100 * agree);
+    } catch (const Error& e) {
+      note = std::string("pinned         not comparable: ") + e.what() + "\n";
+    }
+    std::cout << note;
   });
 
-  auto* info = cmd->add_subcommand("info", "print the cached network's id and test accuracy");
+  auto* info = cmd->add_subcommand("info", "print a network's id, role and test accuracy (default: the evaluator in use)");
   auto ipath = std::make_shared<std::string>();
-  info->add_option("path", *ipath, "network file (default: the cache)");
-  info->callback([ipath] {
-    const std::string p = ipath->empty() ? eval::default_fidnet_path() : *ipath;
-    RF_CHECK(std::filesystem::exists(p), "no FID network at " + p, "rflow fidnet info", "run `rflow fidnet train`");
+  auto inet = std::make_shared<std::string>();
+  info->add_option("path", *ipath, "network file (default: the evaluator in use)");
+  info->add_option("--net", *inet, "a shipped network instead: fidnet, percept or judge");
+  info->callback([ipath, inet] {
     eval::FidNetInfo i;
-    eval::load_fidnet(p, &i);
+    if (!inet->empty()) {
+      eval::load_pinned_net(*inet, &i);
+    } else {
+      const std::string p = ipath->empty() ? eval::default_fidnet_path() : *ipath;
+      RF_CHECK(std::filesystem::exists(p), "no network at " + p, "rflow fidnet info", "see `rflow fidnet train --help`");
+      if (ipath->empty()) eval::cached_fidnet("", &i);
+      else eval::load_fidnet(p, &i);
+    }
     print_info(i);
   });
 
@@ -79,7 +122,7 @@ void add_fidnet(CLI::App& app) {
   score->add_option("--labels", *labels, "the labels the samples were conditioned on (.npy): adds class accuracy")
       ->check(CLI::ExistingFile);
   score->add_option("--data", *data, "Fashion-MNIST IDX folder")->capture_default_str();
-  score->add_option("--fidnet", *net_path, "network file (default: the cache, trained if missing)");
+  score->add_option("--fidnet", *net_path, "network file (default: the shipped evaluator, or $RFLOW_FIDNET)");
   score->callback([samples, labels, data, net_path] {
     use_all_cores();
     eval::FidNetInfo i;
