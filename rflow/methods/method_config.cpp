@@ -5,6 +5,7 @@
 #include "rflow/methods/adaflow.h"
 #include "rflow/methods/behavior_cloning.h"
 #include "rflow/methods/distill.h"
+#include "rflow/methods/perflow.h"
 #include "rflow/methods/rectified_flow.h"
 
 namespace rflow {
@@ -18,6 +19,8 @@ Registry<MethodEntry>& methods() {
           behavior_cloning_entry());
     r.add("distill", "one/k-step student on a teacher's stored pairs (L2, pseudo-Huber or feature loss)",
           distill_entry());
+    r.add("perflow", "PeRFlow: K time windows, each taught as the straight segment of a frozen teacher's solve "
+          "inside it (Yan et al. 2024); sample with K steps", perflow_entry());
     return r;
   }();
   return reg;

@@ -16,6 +16,9 @@ TEST(Chain, ModelsAndTheirDirectoriesFollowTheConfig) {
   EXPECT_EQ(models[3].dir, "runs/x/distill_1rf");
   EXPECT_EQ(models[5].label, "3-RF + distill (1 step)");
   EXPECT_EQ(pairs_dir("runs/x", 2), "runs/x/2rf/pairs");
+  // A run of another method is labelled by it.
+  RunConfig pf = load_run_config(std::string(RFLOW_SOURCE_DIR) + "/configs/perflow_8gaussians.toml", {});
+  EXPECT_EQ(chain_models(pf, "runs/p").front().label, "perflow");
 }
 
 TEST(Chain, FineTunesTrainOnTheTeachersPairsFromItsWeights) {

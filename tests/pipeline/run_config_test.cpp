@@ -41,6 +41,14 @@ TEST(RunConfig, EveryShippedConfigBuildsAndTakesOneLoss) {
     EXPECT_EQ(std::vector<int64_t>(b.x1.sizes().begin() + 1, b.x1.sizes().end()), data->sample_shape());
     EXPECT_EQ(b.cond.labels.defined(), cfg.model.num_classes > 0) << "labels exactly when the model is conditional";
     TrainContext ctx{*model, *path};
+    // A method that reads a teacher (a trained run in the config) gets a fresh model of the same shape.
+    VelocityField teacher;
+    if (method->needs_teacher()) {
+      EXPECT_FALSE(cfg.method.teacher.empty()) << "needs a teacher but names none";
+      teacher = make_model(cfg.model, data->sample_shape());
+      teacher->eval();
+      ctx.teacher = teacher.get();
+    }
     auto loss = method->loss(b, ctx);
     ASSERT_TRUE(std::isfinite(loss.item<double>()));
     loss.backward();
