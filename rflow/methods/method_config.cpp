@@ -4,9 +4,11 @@
 #include "rflow/flow/path.h"
 #include "rflow/methods/adaflow.h"
 #include "rflow/methods/behavior_cloning.h"
+#include "rflow/methods/consistency_fm.h"
 #include "rflow/methods/distill.h"
 #include "rflow/methods/perflow.h"
 #include "rflow/methods/rectified_flow.h"
+#include "rflow/methods/slimflow.h"
 
 namespace rflow {
 
@@ -21,6 +23,10 @@ Registry<MethodEntry>& methods() {
           distill_entry());
     r.add("perflow", "PeRFlow: K time windows, each taught as the straight segment of a frozen teacher's solve "
           "inside it (Yan et al. 2024); sample with K steps", perflow_entry());
+    r.add("consistency_fm", "Consistency Flow Matching: K segments made straight by velocity consistency, no teacher "
+          "(Yang et al. 2024); sample with K steps", consistency_fm_entry());
+    r.add("slimflow", "SlimFlow: a small model from a big teacher's pairs by annealing reflow, then flow-guided "
+          "distillation to one step (Zhu et al. 2024)", slimflow_entry());
     return r;
   }();
   return reg;

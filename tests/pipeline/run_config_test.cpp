@@ -41,8 +41,11 @@ TEST(RunConfig, EveryShippedConfigBuildsAndTakesOneLoss) {
     EXPECT_EQ(std::vector<int64_t>(b.x1.sizes().begin() + 1, b.x1.sizes().end()), data->sample_shape());
     EXPECT_EQ(b.cond.labels.defined(), cfg.model.num_classes > 0) << "labels exactly when the model is conditional";
     TrainContext ctx{*model, *path};
-    // A method that reads a teacher (a trained run in the config) gets a fresh model of the same shape.
-    VelocityField teacher;
+    // A frozen copy as the EMA (methods that compare with it), and for a method that reads a teacher
+    // (a trained run in the config) a fresh model of the same shape.
+    VelocityField ema = clone_field(*model), teacher;
+    ema->eval();
+    ctx.ema = ema.get();
     if (method->needs_teacher()) {
       EXPECT_FALSE(cfg.method.teacher.empty()) << "needs a teacher but names none";
       teacher = make_model(cfg.model, data->sample_shape());
