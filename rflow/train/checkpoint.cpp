@@ -141,6 +141,19 @@ void assign_module_tensors(torch::nn::Module& model, const std::vector<std::pair
   for (auto& [name, t] : targets) t.copy_(have.at(name));
 }
 
+std::map<std::string, std::string> field_file_metadata(const torch::nn::Module& model, const std::string& config_json,
+                                                       int64_t step, const std::string& weights) {
+  std::map<std::string, std::string> meta{{"format", "rflow"},
+                                          {"rflow_version", version_line()},
+                                          {"step", std::to_string(step)},
+                                          {"weights", weights}};
+  const auto cfg = nlohmann::json::parse(config_json, nullptr, false);
+  meta["config"] = cfg.is_discarded() ? config_json : cfg.dump();
+  if (const auto* field = dynamic_cast<const VelocityFieldImpl*>(&model))
+    meta["sample_shape"] = nlohmann::json(field->sample_shape()).dump();
+  return meta;
+}
+
 std::string save_checkpoint(const std::string& root, const torch::nn::Module& model, const Ema* ema,
                             const torch::optim::Optimizer* optimizer, const CheckpointState& state,
                             const std::string& config_json, int64_t keep) {
@@ -164,18 +177,7 @@ std::string save_checkpoint(const std::string& root, const torch::nn::Module& mo
   try {
     // Self-describing weight files: each carries the run config (architecture and options), the
     // sample shape, its step and the rflow that wrote it, so the file alone rebuilds its field.
-    std::map<std::string, std::string> meta{{"format", "rflow"},
-                                            {"rflow_version", version_line()},
-                                            {"step", std::to_string(state.step)}};
-    const auto cfg = nlohmann::json::parse(config_json, nullptr, false);
-    meta["config"] = cfg.is_discarded() ? config_json : cfg.dump();
-    if (const auto* field = dynamic_cast<const VelocityFieldImpl*>(&model))
-      meta["sample_shape"] = nlohmann::json(field->sample_shape()).dump();
-    auto with = [&](const char* weights) {
-      auto m = meta;
-      m["weights"] = weights;
-      return m;
-    };
+    auto with = [&](const char* weights) { return field_file_metadata(model, config_json, state.step, weights); };
     io::save_safetensors((tmp / "model.safetensors").string(), module_tensors(model), with("model"));
     if (ema) io::save_safetensors((tmp / "ema.safetensors").string(), ema->state(), with("ema"));
     if (optimizer) {

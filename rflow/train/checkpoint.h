@@ -3,6 +3,7 @@
 // optimizer.pt, state.json (step, RNG, EMA count, metrics), config.json (resolved run config).
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,11 @@ void load_checkpoint(const std::string& dir, torch::nn::Module& model, Ema* ema,
 
 // Loads weights only (EMA weights when use_ema and present) for sampling / evaluation.
 void load_weights(const std::string& dir, torch::nn::Module& model, bool use_ema);
+
+// The header of a self-describing weight file: format, the rflow that wrote it, step, the run
+// config and (for a velocity field) the sample shape, and what the weights are ("model", "ema", ...).
+std::map<std::string, std::string> field_file_metadata(const torch::nn::Module& model, const std::string& config_json,
+                                                       int64_t step, const std::string& weights);
 
 // Named parameters then buffers, in module order.
 std::vector<std::pair<std::string, at::Tensor>> module_tensors(const torch::nn::Module& model);

@@ -18,6 +18,7 @@ void add_fidnet(CLI::App& app);
 void add_list(CLI::App& app);
 void add_compare(CLI::App& app);
 void add_export(CLI::App& app);
+void add_delta(CLI::App& app);
 void add_policy(CLI::App& app);
 
 // Options shared by commands that take a run config: --config, --set (repeatable), --list-keys.

@@ -130,6 +130,7 @@ int main(int argc, char** argv) {
   rflow::cli::add_eval(app);
   rflow::cli::add_info(app);
   rflow::cli::add_export(app);
+  rflow::cli::add_delta(app);
   rflow::cli::add_fidnet(app);
   rflow::cli::add_policy(app);
   rflow::cli::add_compare(app);
