@@ -78,35 +78,42 @@ std::vector<at::Tensor> FidNetImpl::layers(const at::Tensor& x) {
 
 at::Tensor FidNetImpl::features(const at::Tensor& x) { return layers(x).back(); }
 
-at::Tensor FidNetImpl::forward(const at::Tensor& x) {
-  at::Tensor f = features(x);
-  return head_(torch::dropout(f, 0.3, is_training()));
-}
+at::Tensor FidNetImpl::forward(const at::Tensor& x) { return classify(torch::dropout(features(x), 0.3, is_training())); }
+
+at::Tensor FidNetImpl::classify(const at::Tensor& features) { return head_(features); }
 
 namespace {
 
-at::Tensor batched(FidNet& net, const at::Tensor& images, int64_t batch, bool logits) {
+// Features and (when asked) predicted classes, batch by batch in eval mode: one pass for both.
+std::pair<at::Tensor, at::Tensor> batched(FidNet& net, const at::Tensor& images, int64_t batch, bool predictions) {
   torch::NoGradGuard ng;
   const bool was_training = net->is_training();
   net->eval();
   auto dev = net->parameters().front().device();
-  std::vector<at::Tensor> out;
+  std::vector<at::Tensor> feats, preds;
   for (int64_t i = 0; i < images.size(0); i += batch) {
     at::Tensor x = images.slice(0, i, std::min(i + batch, images.size(0))).to(dev, torch::kFloat32);
-    out.push_back((logits ? net->forward(x) : net->features(x)).cpu());
+    at::Tensor f = net->features(x);
+    if (predictions) preds.push_back(net->classify(f).argmax(1).cpu());
+    feats.push_back(f.cpu());
   }
   net->train(was_training);
-  return out.empty() ? torch::empty({0, logits ? 10 : net->spec().feature_dim}) : torch::cat(out);
+  if (feats.empty()) return {torch::empty({0, net->spec().feature_dim}), torch::empty({0}, torch::kInt64)};
+  return {torch::cat(feats), predictions ? torch::cat(preds) : at::Tensor()};
 }
 
 }  // namespace
 
 at::Tensor fidnet_features(FidNet& net, const at::Tensor& images, int64_t batch) {
-  return batched(net, images, batch, false);
+  return batched(net, images, batch, false).first;
 }
 
 at::Tensor fidnet_predict(FidNet& net, const at::Tensor& images, int64_t batch) {
-  return batched(net, images, batch, true).argmax(1);
+  return batched(net, images, batch, true).second;
+}
+
+std::pair<at::Tensor, at::Tensor> fidnet_features_and_predictions(FidNet& net, const at::Tensor& images, int64_t batch) {
+  return batched(net, images, batch, true);
 }
 
 double fid_proxy(FidNet& net, const at::Tensor& images, const FeatureStats& reference) {

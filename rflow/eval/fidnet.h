@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <torch/nn/module.h>
@@ -43,6 +44,8 @@ class FidNetImpl : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& x);
   // Penultimate activations [N, feature_dim] (the FID-proxy features).
   at::Tensor features(const at::Tensor& x);
+  // Logits [N, 10] from features (forward without its dropout).
+  at::Tensor classify(const at::Tensor& features);
   // The three conv activations and the features, for the LPIPS-style feature distance.
   std::vector<at::Tensor> layers(const at::Tensor& x);
 
@@ -92,6 +95,9 @@ FidNet cached_fidnet(const std::string& path, FidNetInfo* info = nullptr);
 // Batched, no-grad evaluation of large image sets (float in [−1, 1], any device).
 at::Tensor fidnet_features(FidNet& net, const at::Tensor& images, int64_t batch = 500);
 at::Tensor fidnet_predict(FidNet& net, const at::Tensor& images, int64_t batch = 500);
+// Both in one pass: features [N, feature_dim] and predicted classes [N].
+std::pair<at::Tensor, at::Tensor> fidnet_features_and_predictions(FidNet& net, const at::Tensor& images,
+                                                                  int64_t batch = 500);
 
 // The protocol's numbers for generated images (clipped to [−1, 1] first, as stored images would be):
 // FID-proxy against reference feature statistics, and the share classified as `labels`.

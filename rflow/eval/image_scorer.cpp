@@ -71,18 +71,15 @@ class ImageScorer : public Scorer {
       floor_["class_accuracy"] = ref_->info.test_accuracy;
       floor_["judge_accuracy"] = ref_->judge_info.test_accuracy;
     }
-    floor_["diversity"] = diversity(s_.reference, s_.reference_labels);
+    floor_["diversity"] = judged(s_.reference, s_.reference_labels).at("diversity");
   }
   Scores floor() override { return floor_; }
   Scores score(const at::Tensor& xs) override {
     Scores out;
     if (!ref_) return out;
     out["fid_proxy"] = fid_proxy(*ref_->net, xs, *ref_->test_stats);
-    if (s_.cond_labels.defined()) {
-      out["class_accuracy"] = class_accuracy(*ref_->net, xs, s_.cond_labels);
-      out["judge_accuracy"] = class_accuracy(*ref_->judge, xs, s_.cond_labels);
-    }
-    out["diversity"] = diversity(xs, s_.cond_labels);
+    if (s_.cond_labels.defined()) out["class_accuracy"] = class_accuracy(*ref_->net, xs, s_.cond_labels);
+    for (const auto& [key, value] : judged(xs, s_.cond_labels)) out[key] = value;
     return out;
   }
   void save(const at::Tensor& xs, const std::string& tag) override {
@@ -115,12 +112,15 @@ class ImageScorer : public Scorer {
   }
 
  private:
-  // Per-class spread of the judge's features against the test set's: by the labels the images were
-  // asked for (or are), else by the judge's own reading of them.
-  double diversity(const at::Tensor& xs, const at::Tensor& labels) const {
-    const at::Tensor x = xs.clamp(-1, 1);
-    const at::Tensor classes = labels.defined() ? labels : fidnet_predict(*ref_->judge, x);
-    return diversity_ratio(class_spread(fidnet_features(*ref_->judge, x), classes), ref_->judge_test_spread);
+  // The judge's second opinion from one pass over the images: the share it classifies as `labels`
+  // (when given), and the per-class spread of its features against the test set's, by `labels` (the
+  // classes asked for, or that real images are) or else by its own reading of them.
+  Scores judged(const at::Tensor& xs, const at::Tensor& labels) const {
+    const auto [features, predicted] = fidnet_features_and_predictions(*ref_->judge, xs.clamp(-1, 1));
+    Scores out;
+    if (labels.defined()) out["judge_accuracy"] = predicted.eq(labels.cpu()).to(torch::kFloat64).mean().item<double>();
+    out["diversity"] = diversity_ratio(class_spread(features, labels.defined() ? labels : predicted), ref_->judge_test_spread);
+    return out;
   }
 
   ScorerSetup s_;

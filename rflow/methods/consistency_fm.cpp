@@ -4,6 +4,7 @@
 
 #include <torch/torch.h>
 
+#include "rflow/core/tensor_util.h"
 #include "rflow/flow/path.h"
 #include "rflow/methods/label_dropout.h"
 #include "rflow/methods/perflow.h"
@@ -32,9 +33,7 @@ at::Tensor ConsistencyFm::loss(const Batch& batch, TrainContext& ctx) {
   const at::Tensor t = sample_time(time_, B, batch.x1.device()) * (1.0 - opt_.delta_t);
   const at::Tensor r = t + opt_.delta_t;
   const at::Tensor s = (perflow_window(t, opt_.segments) + 1).to(t.dtype()) / double(opt_.segments);
-  std::vector<int64_t> shape(batch.x1.dim(), 1);
-  shape[0] = B;
-  auto col = [&](const at::Tensor& v) { return v.view(shape).to(batch.x1.dtype()); };
+  auto col = [&](const at::Tensor& v) { return expand_like(v, batch.x1); };
   auto on_line = [&](const at::Tensor& tau) { return batch.x0 + (batch.x1 - batch.x0) * col(tau); };
   Cond cond = batch.cond;
   cond.labels = drop_labels(cond.labels, label_dropout_);
@@ -49,7 +48,7 @@ at::Tensor ConsistencyFm::loss(const Batch& batch, TrainContext& ctx) {
     torch::NoGradGuard ng;
     VelocityFieldImpl& net = opt_.target == "ema" ? ctx.ema_model() : ctx.model;
     v_target = net.forward(xr, r, cond);
-    f_target = torch::where(col(use_net).to(torch::kBool), xr + v_target * col(s - r), on_line(s));
+    f_target = torch::where(col(use_net), xr + v_target * col(s - r), on_line(s));
   }
   const at::Tensor per_f = (f - f_target).pow(2).flatten(1).mean(1);
   // The velocity term only where t and r share a segment and the target is the network's.

@@ -4,19 +4,19 @@
 
 #include <torch/torch.h>
 
+#include "rflow/core/tensor_util.h"
 #include "rflow/flow/path.h"
 #include "rflow/methods/label_dropout.h"
-#include "rflow/solve/butcher.h"
-#include "rflow/solve/solver.h"
+#include "rflow/solve/rk_fixed.h"
 
 namespace rflow {
 
 namespace {
-const ButcherTableau& tableau(const std::string& name) {
-  if (name == "midpoint") return midpoint_tableau();
-  if (name == "heun") return heun_tableau();
-  if (name == "rk4") return rk4_tableau();
-  return euler_tableau();
+// The registered fixed-step solver of that name (it owns its tableau); null for any other solver.
+std::unique_ptr<Solver> fixed_step_solver(const std::string& name) {
+  if (!solvers().contains(name)) return nullptr;
+  std::unique_ptr<Solver> s = solvers().get(name)();
+  return dynamic_cast<const FixedStepRK*>(s.get()) ? std::move(s) : nullptr;
 }
 }  // namespace
 
@@ -24,8 +24,8 @@ void PerFlowOptions::validate(const std::string& where) const {
   RF_CHECK(windows >= 1 && windows <= 1000, "windows must be in [1, 1000]", where + ".windows", "PeRFlow uses 4");
   RF_CHECK(solve_steps >= 1 && solve_steps <= 10000, "solve_steps must be in [1, 10000]", where + ".solve_steps",
            "PeRFlow uses 8");
-  RF_CHECK(solver == "euler" || solver == "midpoint" || solver == "heun" || solver == "rk4",
-           "unknown window solver '" + solver + "'", where + ".solver", "use euler, midpoint, heun or rk4");
+  RF_CHECK(fixed_step_solver(solver) != nullptr, "'" + solver + "' is not a fixed-step solver", where + ".solver",
+           "use euler, midpoint, heun or rk4");
   RF_CHECK(std::isfinite(guidance), "guidance must be finite", where + ".guidance", "1 = none");
   RF_CHECK(start_share >= 0 && start_share <= 1, "start_share must be in [0, 1]", where + ".start_share", "");
 }
@@ -36,10 +36,10 @@ at::Tensor perflow_window(const at::Tensor& t, int64_t windows) {
 
 at::Tensor solve_intervals(const FieldFn& f, const at::Tensor& za, const at::Tensor& a, const at::Tensor& b,
                            int64_t steps, const std::string& solver) {
-  std::vector<int64_t> shape(za.dim(), 1);
-  shape[0] = za.size(0);
-  auto col = [&](const at::Tensor& v) { return v.view(shape).to(za.dtype()); };
-  const ButcherTableau& tab = tableau(solver);
+  const std::unique_ptr<Solver> rk = fixed_step_solver(solver);
+  RF_CHECK(rk != nullptr, "'" + solver + "' is not a fixed-step solver", "solve_intervals", "use euler, midpoint, heun or rk4");
+  const ButcherTableau& tab = static_cast<const FixedStepRK&>(*rk).tableau();
+  auto col = [&](const at::Tensor& v) { return expand_like(v, za); };
   const at::Tensor h = (b - a) / double(steps);
   at::Tensor z = za;
   for (int64_t j = 0; j < steps; ++j) {
@@ -66,9 +66,7 @@ at::Tensor PerFlow::loss(const Batch& batch, TrainContext& ctx) {
   const at::Tensor k = perflow_window(t, opt_.windows).to(t.dtype());
   const at::Tensor a = k / double(opt_.windows), b = (k + 1) / double(opt_.windows);
   if (opt_.start_share > 0) t = torch::where(torch::rand_like(t) < opt_.start_share, a, t);
-  std::vector<int64_t> shape(batch.x1.dim(), 1);
-  shape[0] = B;
-  auto col = [&](const at::Tensor& v) { return v.view(shape).to(batch.x1.dtype()); };
+  auto col = [&](const at::Tensor& v) { return expand_like(v, batch.x1); };
   // The window's end points: real data moved back to a along the path, the teacher solved to b.
   at::Tensor za, zb;
   {
