@@ -343,6 +343,246 @@ class TemporalUNetVelocity(nn.Module):
         return _variance(self, x, t, obs, F.silu)
 
 
+def _rope_angles(pos, dim, theta=10000.0):
+    """pos · θ^(−2j/dim) for j < dim/2, in float32 as rflow computes them."""
+    omega = torch.exp(torch.arange(dim // 2, dtype=torch.float32) * (-2.0 * math.log(theta) / dim))
+    return pos.float().unsqueeze(-1) * omega
+
+
+def _patch_coordinates(rows, cols, base):
+    """(col, row) of each patch, row-major; base > 0 centres the grid into a base × base box."""
+    if base == 0:
+        r, c = torch.arange(rows, dtype=torch.float32), torch.arange(cols, dtype=torch.float32)
+    else:
+        b = float(base)
+        if rows > cols:
+            rh, rw = b, float(round(b * cols / rows))
+        else:
+            rh, rw = float(round(b * rows / cols)), b
+
+        def axis(n, start, extent):
+            return (torch.arange(n, dtype=torch.float64) * (extent / n) + start).float()
+
+        r, c = axis(rows, round((b - rh) / 2), rh), axis(cols, round((b - rw) / 2), rw)
+    gr, gc = torch.meshgrid(r, c, indexing="ij")
+    return gc.reshape(-1), gr.reshape(-1)
+
+
+def _apply_rope(x, angles):
+    """Rotates adjacent pairs (2j, 2j+1) of x [..., T, d] by angles [T, d/2]."""
+    cos, sin = angles.cos().to(x.dtype), angles.sin().to(x.dtype)
+    pairs = x.reshape(*x.shape[:-1], x.shape[-1] // 2, 2)
+    a, b = pairs[..., 0], pairs[..., 1]
+    return torch.stack([a * cos - b * sin, a * sin + b * cos], -1).reshape(x.shape)
+
+
+def _attention(q, k, v):
+    scores = torch.matmul(q, k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))
+    return torch.matmul(torch.softmax(scores, -1), v)
+
+
+class SwiGLU(nn.Module):
+    def __init__(self, dim, hidden):
+        super().__init__()
+        self.w1 = nn.Linear(dim, hidden, bias=False)
+        self.w2 = nn.Linear(hidden, dim, bias=False)
+        self.w3 = nn.Linear(dim, hidden, bias=False)
+
+    def forward(self, x):
+        return self.w2(F.silu(self.w1(x)) * self.w3(x))
+
+
+class MoE(nn.Module):
+    """DeepSeekMoE as rflow/nn/moe.cpp: shared experts + top-k routed ones chosen with a routing
+    bias (a buffer, moved by update_bias) that never enters the mixing weights."""
+
+    def __init__(self, dim, o):
+        super().__init__()
+        self.o = o
+        e = o["experts"]
+        self.gate = nn.Parameter(torch.randn(e, dim) / math.sqrt(dim))
+        self.register_buffer("routing_bias", torch.zeros(e))
+        self.experts = nn.ModuleList([SwiGLU(dim, o["hidden"]) for _ in range(e)])
+        if o["shared"] > 0:
+            self.shared = SwiGLU(dim, o["shared"] * o["hidden"])
+        self.load = torch.zeros(e, dtype=torch.float64)
+
+    def route(self, x):
+        o, e, k = self.o, self.o["experts"], self.o["top_k"]
+        logits = F.linear(x.float(), self.gate.float())
+        scores = torch.sigmoid(logits) if o["score"] == "sigmoid" else torch.softmax(logits, -1)
+        sel = scores.detach() + self.routing_bias.float()
+        if o["groups"] > 1:
+            g, per = o["groups"], e // o["groups"]
+            grouped = sel.view(-1, g, per)
+            gscore = grouped.topk(min(2, per), -1).values.sum(-1)
+            keep = gscore.topk(o["limited_groups"], -1).indices
+            gmask = torch.zeros(sel.shape[0], g, dtype=torch.bool).scatter_(1, keep, True)
+            sel = grouped.masked_fill(~gmask.unsqueeze(-1), float("-inf")).view(-1, e)
+        experts = sel.topk(k, -1).indices
+        weights = scores.gather(1, experts)
+        if o["score"] == "sigmoid":
+            weights = weights / weights.sum(-1, keepdim=True)
+        return experts, weights * o["route_scale"]
+
+    def forward(self, x):
+        x2 = x.reshape(-1, x.shape[-1])
+        experts, weights = self.route(x2)
+        y = self.shared(x2) if hasattr(self, "shared") else torch.zeros_like(x2)
+        for e, expert in enumerate(self.experts):
+            rows, slot = (experts == e).nonzero(as_tuple=True)
+            if rows.numel():
+                y = y.index_add(0, rows, expert(x2[rows]) * weights[rows, slot].unsqueeze(1).to(x.dtype))
+        if self.training and torch.is_grad_enabled():
+            self.load += torch.bincount(experts.reshape(-1), minlength=self.o["experts"]).double()
+        return y.view(x.shape)
+
+    @torch.no_grad()
+    def update_bias(self):
+        load, self.load = self.load, torch.zeros_like(self.load)
+        if load.mean() > 0:
+            self.routing_bias += (torch.sign(load.mean() - load) * self.o["bias_rate"]).float()
+
+
+class DiTBlock(nn.Module):
+    def __init__(self, o, moe, skip_in):
+        super().__init__()
+        d, hd = o["hidden"], o["hidden"] // o["heads"]
+        self.heads, self.skip_in = o["heads"], skip_in
+        self.ada = nn.Linear(d, 6 * d)
+        self.qkv = nn.Linear(d, 3 * d)
+        self.proj = nn.Linear(d, d)
+        self.qk_norm = o["qk_norm"]
+        if self.qk_norm:
+            self.q_norm = nn.LayerNorm(hd, eps=1e-6)
+            self.k_norm = nn.LayerNorm(hd, eps=1e-6)
+        self.cross = o["context_dim"] > 0
+        if self.cross:
+            self.cross_norm = nn.LayerNorm(d, eps=1e-6)
+            self.cq = nn.Linear(d, d)
+            self.ckv = nn.Linear(d, 2 * d)
+            self.cproj = nn.Linear(d, d)
+            if self.qk_norm:
+                self.cq_norm = nn.LayerNorm(hd, eps=1e-6)
+                self.ck_norm = nn.LayerNorm(hd, eps=1e-6)
+        if skip_in:
+            self.skip_norm = nn.LayerNorm(2 * d, eps=1e-6)
+            self.skip_linear = nn.Linear(2 * d, d)
+        self.use_moe = moe
+        if moe:
+            self.moe = MoE(d, o["moe"])
+        else:
+            h = max(1, round(o["mlp_ratio"] * d))
+            self.fc1 = nn.Linear(d, h)
+            self.fc2 = nn.Linear(h, d)
+
+    def _heads(self, x):
+        b, t, d = x.shape
+        return x.view(b, t, self.heads, d // self.heads).transpose(1, 2)
+
+    def forward(self, x, c, angles, ctx, skip):
+        b, t, d = x.shape
+        if self.skip_in:
+            x = self.skip_linear(self.skip_norm(torch.cat([x, skip], -1)))
+        m = self.ada(F.silu(c)).chunk(6, -1)
+        h = torch.addcmul(m[0].unsqueeze(1), F.layer_norm(x, (d,), eps=1e-6), m[1].unsqueeze(1) + 1.0)
+        q, k, v = (self._heads(z) for z in self.qkv(h).chunk(3, -1))
+        if self.qk_norm:
+            q, k = self.q_norm(q), self.k_norm(k)
+        if angles is not None:
+            q, k = _apply_rope(q, angles), _apply_rope(k, angles)
+        x = x + m[2].unsqueeze(1) * self.proj(_attention(q, k, v).transpose(1, 2).reshape(b, t, d))
+        if ctx is not None:
+            cq = self._heads(self.cq(self.cross_norm(x)))
+            ck, cv = (self._heads(z) for z in self.ckv(ctx).chunk(2, -1))
+            if self.qk_norm:
+                cq, ck = self.cq_norm(cq), self.ck_norm(ck)
+            if angles is not None:
+                cq = _apply_rope(cq, angles)
+            x = x + self.cproj(_attention(cq, ck, cv).transpose(1, 2).reshape(b, t, d))
+        h = torch.addcmul(m[3].unsqueeze(1), F.layer_norm(x, (d,), eps=1e-6), m[4].unsqueeze(1) + 1.0)
+        f = self.moe(h) if self.use_moe else self.fc2(F.gelu(self.fc1(h), approximate="tanh"))
+        return x + m[5].unsqueeze(1) * f
+
+
+class DiTVelocity(nn.Module):
+    """model.arch = "dit": the diffusion transformer of rflow/nn/dit.cpp, name for name (patch
+    tokens, adaLN-Zero blocks, 2-D rotary positions, long skips, optional context and MoE)."""
+
+    def __init__(self, options, sample_shape, num_classes=0):
+        super().__init__()
+        o = options
+        self.shape = list(sample_shape)
+        if len(self.shape) != 3:
+            raise ValueError(f"the DiT needs image samples [C, H, W], got {self.shape}")
+        c, hgt, wid = self.shape
+        p, d = o["patch"], o["hidden"]
+        self.o, self.num_classes = o, num_classes
+        self.rows, self.cols = hgt // p, wid // p
+        self.temb = TimeEmbedding(o["time_dim"])
+        self.t1 = nn.Linear(o["time_dim"], d)
+        self.t2 = nn.Linear(d, d)
+        if num_classes > 0:
+            self.label_emb = nn.Embedding(num_classes + 1, d)
+        self.patch_embed = nn.Conv2d(c, d, p, stride=p)
+        if o["rope"]:
+            col, row = _patch_coordinates(self.rows, self.cols, o["rope_base"])
+            hd = d // o["heads"]
+            self.register_buffer("angles", torch.cat([_rope_angles(col, hd // 2), _rope_angles(row, hd // 2)], -1),
+                                 persistent=False)
+        else:
+            self.pos_emb = nn.Parameter(torch.zeros(self.rows * self.cols, d))
+        if o["context_dim"] > 0:
+            self.ctx_proj = nn.Linear(o["context_dim"], d)
+            self.ctx_padding = nn.Parameter(torch.zeros(o["context_len"], d))
+            self.ctx_pool = nn.Linear(d, d)
+        depth = o["depth"]
+        n = (depth - 1) // 2 if o["long_skips"] else 0
+        self.pairs = n
+        for i in range(depth):
+            moe = o["ffn"] == "moe" and i >= o["moe_from"]
+            self.add_module(f"block{i}", DiTBlock(o, moe, i >= depth - n and n > 0))
+        self.final_norm = nn.LayerNorm(d, eps=1e-6, elementwise_affine=False)
+        self.final_ada = nn.Linear(d, 2 * d)
+        self.final = nn.Linear(d, p * p * c)
+
+    def moe_layers(self):
+        return [m for m in self.modules() if isinstance(m, MoE)]
+
+    def forward(self, x, t, labels=None, context=None, mask=None):
+        b = x.shape[0]
+        o, p = self.o, self.o["patch"]
+        cond = self.t2(F.silu(self.t1(self.temb(t))))
+        if self.num_classes > 0:
+            cond = cond + self.label_emb(_label_rows(labels, b, self.num_classes))
+        ctx = None
+        if o["context_dim"] > 0:
+            length, d = o["context_len"], o["hidden"]
+            ctx = self.ctx_padding.unsqueeze(0).expand(b, length, d)
+            if context is not None:
+                n = context.shape[1]
+                proj = F.pad(self.ctx_proj(context.float()), (0, 0, 0, length - n))
+                present = torch.zeros(b, length, dtype=torch.bool)
+                present[:, :n] = True if mask is None else mask.bool()
+                ctx = torch.where(present.unsqueeze(-1), proj, ctx)
+            cond = cond + self.ctx_pool(ctx.mean(1))
+        h = self.patch_embed(x).flatten(2).transpose(1, 2)
+        angles = self.angles.to(h.dtype) if o["rope"] else None
+        if not o["rope"]:
+            h = h + self.pos_emb
+        skips = []
+        depth = o["depth"]
+        for i in range(depth):
+            skip = skips.pop() if self.pairs > 0 and i >= depth - self.pairs else None
+            h = getattr(self, f"block{i}")(h, cond, angles, ctx, skip)
+            if i < self.pairs:
+                skips.append(h)
+        m = self.final_ada(F.silu(cond)).chunk(2, -1)
+        h = self.final(torch.addcmul(m[0].unsqueeze(1), self.final_norm(h), m[1].unsqueeze(1) + 1.0))
+        c = self.shape[0]
+        return h.view(b, self.rows, self.cols, p, p, c).permute(0, 5, 1, 3, 2, 4).reshape(x.shape)
+
+
 class TorchScriptVelocity(nn.Module):
     """model.arch = "torchscript": the run's own TorchScript file (the code; it is not in the
     checkpoint, so it must still be where model.torchscript.path says) with the run's weights."""
@@ -374,7 +614,7 @@ class TorchScriptVelocity(nn.Module):
 
 
 ARCHITECTURES = {"mlp": MlpVelocity, "unet": UNetVelocity, "temporal_unet": TemporalUNetVelocity,
-                 "torchscript": TorchScriptVelocity}
+                 "dit": DiTVelocity, "torchscript": TorchScriptVelocity}
 
 
 def build_field(config, sample_shape):

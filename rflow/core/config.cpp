@@ -324,14 +324,15 @@ std::string nearest_key(const std::vector<Field>& fields, const std::string& key
   size_t best_d = std::string::npos, best_full = std::string::npos;
   const auto parts = split_dots(key);
   for (const auto& f : fields) {
-    if (!f.alias_of.empty()) continue;
+    // An old spelling (an alias) is matched too and suggests the key it now stands for: with
+    // several backbones holding a `hidden`, "model.hiden" is the old "model.hidden" misspelt.
     // The leaf's distance is a lower bound: most keys are ruled out before the section DP.
     const size_t leaf = edit_distance(parts.back(), f.key.substr(f.key.rfind('.') + 1));
     if (leaf > best_d) continue;
     const size_t d = key_distance(parts, split_dots(f.key), leaf);
     if (d > best_d) continue;
     const size_t full = edit_distance(key, f.key);  // ties: the closer spelling overall
-    if (d < best_d || full < best_full) best_d = d, best_full = full, best = f.key;
+    if (d < best_d || full < best_full) best_d = d, best_full = full, best = f.alias_of.empty() ? f.key : f.alias_of;
   }
   return best_d <= std::max<size_t>(3, key.size() / 4) ? best : std::string();
 }

@@ -98,7 +98,28 @@ inline float silu_slope(float z) {
   return s * (1.0f + z * (1.0f - s));
 }
 
+// GELU's tanh form as a sigmoid: 0.5·x·(1 + tanh(u)) = x·sigmoid(2u).
+constexpr float kGelu2 = 1.5957691216057308f;  // 2·√(2/π)
+inline float gelu_z(float x) { return kGelu2 * (x + 0.044715f * x * x * x); }
+inline float gelu_of(float x) { return x / (1.0f + exp_approx(-gelu_z(x))); }
+// d/dx x·s(z) = s + x·s(1 − s)·z'(x). Beyond |x| = 10 the slope is 1 or 0 to float precision; x
+// is clamped there so that a saturated s times a huge x³ never makes 0 · inf (a NaN stays NaN).
+inline float gelu_slope(float x) {
+  x = x < -10.0f ? -10.0f : (x > 10.0f ? 10.0f : x);
+  const float s = 1.0f / (1.0f + exp_approx(-gelu_z(x)));
+  return s + x * s * (1.0f - s) * kGelu2 * (1.0f + 3.0f * 0.044715f * x * x);
+}
+
 }  // namespace
+
+RFLOW_CLONES void gelu_tanh(const float* __restrict x, float* __restrict y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = gelu_of(x[i]);
+}
+
+RFLOW_CLONES void gelu_tanh_backward(const float* __restrict g, const float* __restrict x, float* __restrict dx,
+                                     int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dx[i] = g[i] * gelu_slope(x[i]);
+}
 
 RFLOW_CLONES void silu(const float* __restrict x, float* __restrict y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = silu_of(x[i]);

@@ -1,5 +1,5 @@
-// Single-pass loops over raw float arrays for whole-model updates (Adam, EMA) and the SiLU
-// activation: one read and one write of each buffer instead of one per ATen op. Compiled for AVX-512, AVX2 and baseline x86-64,
+// Single-pass loops over raw float arrays for whole-model updates (Adam, EMA) and the SiLU and
+// GELU activations: one read and one write of each buffer instead of one per ATen op. Compiled for AVX-512, AVX2 and baseline x86-64,
 // picked at load time by the CPU (GCC target_clones). Callers split the range across threads.
 #pragma once
 
@@ -30,6 +30,12 @@ void silu(const float* x, float* y, int64_t n);
 
 // dx = g · s · (1 + x (1 − s)), s = sigmoid(x), over [0, n): SiLU's derivative, recomputed from x.
 void silu_backward(const float* g, const float* x, float* dx, int64_t n);
+
+// y = gelu_tanh(x) = x · sigmoid(2u), u = √(2/π)(x + 0.044715 x³) (GELU's tanh form), over [0, n).
+void gelu_tanh(const float* x, float* y, int64_t n);
+
+// dx = g · gelu_tanh'(x) over [0, n), the derivative recomputed from x.
+void gelu_tanh_backward(const float* g, const float* x, float* dx, int64_t n);
 
 // GroupNorm + SiLU building blocks (one group's or one channel's contiguous values):
 // mean and 1/sqrt(biased variance + eps) of x[0, n), two passes.

@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
+#include "rflow/nn/label_rows.h"
 #include "rflow/nn/activation.h"
 #include "rflow/nn/fast_mlp.h"
 #include "rflow/nn/linear.h"
@@ -63,11 +64,7 @@ at::Tensor MlpVelocityImpl::forward(const at::Tensor& x, const at::Tensor& t, co
   // The first layer is split into x and time parts, so [x, emb] is never concatenated.
   auto h = rflow::linear(x.reshape({B, dim_}), in_x_->weight, in_x_->bias) + rflow::linear(temb_->forward(t), in_t_->weight);
   if (num_classes_ > 0) {
-    // Missing labels and −1 both select the extra "unconditional" row.
-    at::Tensor lab = c.labels.defined() ? c.labels.to(torch::kInt64)
-                                        : torch::full({B}, -1, x.options().dtype(torch::kInt64));
-    lab = torch::where(lab < 0, torch::full_like(lab, num_classes_), lab);
-    h = h + label_emb_->forward(lab);
+    h = h + label_emb_->forward(label_rows(c.labels, x, num_classes_));
   }
   if (in_o_) h = h + rflow::linear(observations(c, B), in_o_->weight);
   h = activate(opt_.activation, h);

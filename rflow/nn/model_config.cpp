@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include "rflow/nn/dit.h"
 #include "rflow/nn/mlp.h"
 #include "rflow/nn/temporal_unet.h"
 #include "rflow/nn/torchscript_field.h"
@@ -18,6 +19,10 @@ Registry<ModelEntry>& models() {
     r.add("temporal_unet",
           "1-D convolutional U-Net over action chunks [H, A] (policies), FiLM-conditioned on time and observations",
           temporal_unet_entry());
+    r.add("dit",
+          "diffusion transformer on [C, H, W] images: patches as tokens, adaLN-Zero, 2-D rotary positions, "
+          "long skips, optional cross-attention and DeepSeekMoE feed-forward",
+          dit_entry());
     r.add("torchscript", "a network saved from Python with torch.jit.script / trace (model.torchscript.path)",
           torchscript_entry());
     return r;

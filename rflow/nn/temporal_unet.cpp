@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
+#include "rflow/nn/label_rows.h"
 #include "rflow/nn/group_norm_silu.h"
 #include "rflow/nn/silu.h"
 
@@ -139,10 +140,7 @@ at::Tensor TemporalUNetImpl::forward(const at::Tensor& x, const at::Tensor& t, c
            c10::str(shape_), "model.temporal_unet", "");
   at::Tensor cond = emb2_(rflow::silu(emb1_(temb_->forward(t))));
   if (num_classes_ > 0) {
-    at::Tensor lab = c.labels.defined() ? c.labels.to(torch::kInt64)
-                                        : torch::full({B}, -1, x.options().dtype(torch::kInt64));
-    lab = torch::where(lab < 0, torch::full_like(lab, num_classes_), lab);
-    cond = cond + label_emb_->forward(lab);
+    cond = cond + label_emb_->forward(label_rows(c.labels, x, num_classes_));
   }
   if (obs_emb_) cond = cond + obs_emb_(observations(c, B));
   cond = rflow::silu(cond);

@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
+#include "rflow/nn/label_rows.h"
 #include "rflow/nn/group_norm_silu.h"
 
 namespace rflow {
@@ -187,11 +188,7 @@ at::Tensor UNetImpl::forward(const at::Tensor& x, const at::Tensor& t, const Con
            "unet", "");
   at::Tensor emb = emb2_(F::silu(emb1_(temb_->forward(t.to(x.scalar_type())))));
   if (num_classes_ > 0) {
-    // −1 ("no label", CFG's unconditional half; also no labels at all) is the extra last row.
-    at::Tensor labels = c.labels.defined()
-                            ? c.labels
-                            : torch::full({x.size(0)}, -1, c10::TensorOptions().dtype(torch::kInt64).device(x.device()));
-    emb = emb + label_emb_(torch::where(labels < 0, torch::full_like(labels, num_classes_), labels));
+    emb = emb + label_emb_(label_rows(c.labels, x, num_classes_));
   }
   std::vector<at::Tensor> skips;
   at::Tensor h = in_(x);

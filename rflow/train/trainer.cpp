@@ -19,6 +19,7 @@
 #include "rflow/core/json_int.h"
 #include "rflow/core/progress.h"
 #include "rflow/core/rng.h"
+#include "rflow/flow/training_hooks.h"
 #include "rflow/io/atomic_file.h"
 #include "rflow/nn/ema.h"
 #include "rflow/nn/flat_parameters.h"
@@ -232,6 +233,8 @@ TrainResult Trainer::run(int64_t stop_at) {
   const auto t_start = t_window;
   const int64_t start = step;
   std::string status;
+  // Backbones with a loss of their own or work after each step (MoE routing balance).
+  auto* hooks = dynamic_cast<TrainingHooks*>(model_.get());
   while (step < end) {
     const double lr = learning_rate(cfg_, step);
     set_lr(*optimizer, lr);
@@ -242,6 +245,12 @@ TrainResult Trainer::run(int64_t stop_at) {
       AutocastScope autocast(bf16);
       loss = method_.loss(batch, ctx);
       if (bf16) loss = loss.to(at::kFloat);
+    }
+    if (hooks) {
+      if (at::Tensor aux = hooks->auxiliary_loss(); aux.defined()) {
+        ctx.log("aux_loss", aux);
+        loss = loss + aux.to(loss.scalar_type());
+      }
     }
     at::Tensor gnorm;
     if (fused) {
@@ -271,6 +280,8 @@ TrainResult Trainer::run(int64_t stop_at) {
       optimizer->step();
       ema.update(*model_);
     }
+    if (hooks)
+      for (auto& [k, v] : hooks->after_step()) ctx.log(k, v);
     pending_loss.push_back(loss.detach());
     pending_gnorm.push_back(gnorm);
     ++step;

@@ -29,6 +29,15 @@ std::string pip_install(rflow::test::TempDir& dir) {
   EXPECT_EQ(pip.code, 0) << pip.out;
   return pip.code == 0 ? dir.file("site") : "";
 }
+// 128 8×8 images whose brightness follows their label (0–3), so a conditional model must use it,
+// as IDX files dir/images.idx and dir/labels.idx.
+void write_labelled_images(rflow::test::TempDir& dir) {
+  const at::Tensor labels = torch::arange(128, torch::kInt64).remainder(4);
+  const at::Tensor images =
+      (torch::rand({128, 8, 8}) * 60 + labels.view({128, 1, 1}).to(torch::kFloat) * 60).to(torch::kUInt8);
+  rflow::io::write_idx(dir.file("images.idx"), images);
+  rflow::io::write_idx(dir.file("labels.idx"), labels.to(torch::kUInt8));
+}
 }  // namespace
 
 TEST(Python, ARunLoadsInPythonAndSamplesLikeTheCli) {
@@ -109,12 +118,7 @@ TEST(Python, AUNetRunLoadsInPythonSamplesLikeTheCliAndExports) {
   const std::string site = pip_install(dir);
   ASSERT_FALSE(site.empty());
   torch::manual_seed(3);
-  // 8×8 images whose brightness follows the label, so the labels matter.
-  const at::Tensor labels = torch::arange(128, torch::kInt64).remainder(4);
-  const at::Tensor images =
-      (torch::rand({128, 8, 8}) * 60 + labels.view({128, 1, 1}).to(torch::kFloat) * 60).to(torch::kUInt8);
-  rflow::io::write_idx(dir.file("images.idx"), images);
-  rflow::io::write_idx(dir.file("labels.idx"), labels.to(torch::kUInt8));
+  write_labelled_images(dir);
   rflow::test::write_text(dir.file("unet.toml"),
                           "name = \"unet\"\nstages = [\"train\"]\nthreads = 1\n"
                           "[data]\nlabels = true\n[data.source]\nname = \"gaussian\"\n"
@@ -169,6 +173,59 @@ TEST(Python, AUNetRunLoadsInPythonSamplesLikeTheCliAndExports) {
   const at::Tensor want = original.model->forward(x, t, cond);
   EXPECT_GT(want.abs().mean().item<double>(), 0.1);
   EXPECT_LT((exported->forward(x, t, cond) - want).abs().max().item<double>(), 1e-5);
+}
+
+// The DiT mirror, dense and with a MoE feed-forward (routing bias moved by training): a class-
+// conditional run trained by `rflow run` samples in Python like the CLI (Heun, CFG 1.5).
+TEST(Python, ADiTRunLoadsInPythonAndSamplesLikeTheCli) {
+  RFLOW_TEST_REQUIRES(rflow::test::shell("/usr/bin/python3 -c 'import numpy, torch, pip'").code == 0,
+                      "no python3 with numpy, torch and pip (scripts/setup.sh installs them)");
+  rflow::test::TempDir dir;
+  const std::string site = pip_install(dir);
+  ASSERT_FALSE(site.empty());
+  torch::manual_seed(4);
+  write_labelled_images(dir);
+  for (const std::string ffn : {"mlp", "moe"}) {
+    const std::string name = "dit_" + ffn;
+    rflow::test::write_text(dir.file(name + ".toml"),
+                            "name = \"" + name + "\"\nstages = [\"train\"]\nthreads = 1\n"
+                            "[data]\nlabels = true\n[data.source]\nname = \"gaussian\"\n"
+                            "[data.target]\nname = \"idx\"\npath = \"" + dir.file("images.idx") + "\"\n"
+                            "[data.target.idx]\nlabels_path = \"" + dir.file("labels.idx") + "\"\n"
+                            "[model]\narch = \"dit\"\nnum_classes = 4\n"
+                            "[model.dit]\npatch = 2\nhidden = 32\ndepth = 3\nheads = 2\ntime_dim = 32\nffn = \"" + ffn +
+                            "\"\nrope_base = 8\n[model.dit.moe]\nexperts = 4\nhidden = 16\ngroups = 2\nlimited_groups = 1\n"
+                            "bias_rate = 0.01\n"
+                            "[train]\nsteps = 40\nbatch_size = 32\nlr = 3e-3\nwarmup = 0\nema_decay = 0.5\n");
+    const std::string cli = RFLOW_CLI, run = dir.file(name);
+    auto r = rflow::test::shell(cli + " run " + dir.file(name + ".toml") + " --set out_dir=" + dir.path().string());
+    ASSERT_EQ(r.code, 0) << r.out;
+    rflow::io::write_npy(dir.file("x0.npy"), torch::randn({16, 1, 8, 8}));
+    r = rflow::test::shell(cli + " sample " + run + " --x0 " + dir.file("x0.npy") +
+                           " --solver heun --steps 3 --guidance 1.5 -o " + dir.file("cpp.npy"));
+    ASSERT_EQ(r.code, 0) << r.out;
+    rflow::test::write_text(dir.file("golden.py"),
+                            "import sys, numpy as np, torch\n"
+                            "sys.path.insert(0, '" + site + "')\n"
+                            "import rflow\n"
+                            "field = rflow.load(sys.argv[1])\n"
+                            "assert type(field).__name__ == 'DiTVelocity' and field.num_classes == 4\n"
+                            "x0 = torch.from_numpy(np.load(sys.argv[2]))\n"
+                            "x = rflow.solve(field, x0, solver='heun', steps=3, labels=torch.arange(16) % 4, guidance=1.5)\n"
+                            "np.save(sys.argv[3], x.numpy())\n"
+                            "print(float(sum(m.routing_bias.abs().max() for m in field.moe_layers())) if field.moe_layers() else 0)\n");
+    r = rflow::test::shell("/usr/bin/python3 " + dir.file("golden.py") + " " + run + " " + dir.file("x0.npy") + " " +
+                           dir.file("py.npy"));
+    ASSERT_EQ(r.code, 0) << r.out;
+    if (ffn == "moe") EXPECT_GT(std::stod(r.out), 0.0) << "the MoE run's routing bias did not move";
+    const at::Tensor x0 = rflow::io::read_npy(dir.file("x0.npy"));
+    const at::Tensor cpp = rflow::io::read_npy(dir.file("cpp.npy")), py = rflow::io::read_npy(dir.file("py.npy"));
+    ASSERT_EQ(cpp.sizes(), py.sizes());
+    const double diff = (cpp - py).abs().max().item<double>();
+    EXPECT_LT(diff, 1e-5) << ffn;
+    std::cout << name << ": largest difference C++ vs Python " << diff << "\n";
+    EXPECT_GT((cpp - x0).abs().mean().item<double>(), 0.2) << ffn;
+  }
 }
 
 // A velocity network written and scripted in Python (Debian's python3-torch) is a backbone: its

@@ -1,0 +1,24 @@
+// An optional second interface of a velocity field that needs the trainer's help beyond its
+// gradient: a loss of its own added to the method's (a mixture-of-experts balance loss) and work
+// after each optimiser step (DeepSeek-V3's routing-bias update). The trainer looks for it with a
+// dynamic_cast, so backbones without such needs implement nothing.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include <ATen/core/Tensor.h>
+
+namespace rflow {
+
+class TrainingHooks {
+ public:
+  virtual ~TrainingHooks() = default;
+  // The field's own loss from the training forwards since the last call (undefined: none); taking
+  // it clears it, so forwards that the method makes without training (an EMA target) never count.
+  virtual at::Tensor auxiliary_loss() { return {}; }
+  // Called once after each optimiser step; scalars to log beside the loss (metrics.jsonl).
+  virtual std::map<std::string, at::Tensor> after_step() { return {}; }
+};
+
+}  // namespace rflow

@@ -1,0 +1,151 @@
+// The DiT backbone: an untrained field predicts 0 and two optimiser steps make t and the label
+// matter; the long skips pair block i with block L−1−i; masked context tokens become the learned
+// padding vectors and cross-attention ignores the order of the context; bad shapes are refused;
+// with a MoE feed-forward the trainer's hooks balance the experts' load.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <fstream>
+
+#include "rflow/core/error.h"
+#include "rflow/io/npy.h"
+#include "rflow/nn/dit.h"
+#include "rflow/nn/model_config.h"
+#include "rflow/pipeline/pipeline.h"
+#include "rflow/pipeline/run_config.h"
+#include "rflow/pipeline/run_context.h"
+#include "tests/test_util.h"
+
+using namespace rflow;
+
+namespace {
+ModelConfig dit_small(int64_t depth = 4, int64_t context_dim = 0) {
+  ModelConfig mc;
+  mc.arch = "dit";
+  mc.num_classes = 3;
+  auto& o = mc.get<DiTOptions>("dit");
+  o.patch = 2, o.hidden = 32, o.depth = depth, o.heads = 2, o.time_dim = 32;
+  o.context_dim = context_dim, o.context_len = context_dim > 0 ? 5 : 0;
+  return mc;
+}
+std::shared_ptr<DiTImpl> as_dit(const VelocityField& f) { return std::dynamic_pointer_cast<DiTImpl>(f); }
+}  // namespace
+
+TEST(DiT, StartsAtZeroAndTrainingMakesTimeAndLabelMatter) {
+  torch::manual_seed(13);
+  auto m = make_model(dit_small(), {1, 8, 8});
+  const auto x = torch::randn({4, 1, 8, 8});
+  const auto t = torch::rand({4});
+  Cond c;
+  c.labels = torch::tensor({0, 1, 2, -1}, torch::kInt64);
+  EXPECT_EQ(m->forward(x, t, c).abs().max().item<float>(), 0.0f);
+  // Step one opens the zero output layer, step two the modulations behind it.
+  torch::optim::Adam opt(m->parameters(), 1e-2);
+  for (int step = 0; step < 2; ++step) {
+    opt.zero_grad();
+    (m->forward(x, t, c) - x).pow(2).mean().backward();
+    opt.step();
+  }
+  torch::NoGradGuard ng;
+  const auto v = m->forward(x, t, c);
+  EXPECT_GT(v.abs().max().item<float>(), 0.0f);
+  EXPECT_GT((m->forward(x, t * 0.5, c) - v).abs().max().item<float>(), 0.0f);
+  Cond other;
+  other.labels = torch::tensor({1, 2, 0, 0}, torch::kInt64);
+  EXPECT_GT((m->forward(x, t, other) - v).abs().max().item<float>(), 0.0f);
+  // Non-square images and several channels keep their shape; patches must divide both sides.
+  auto wide = make_model(dit_small(), {3, 4, 8});
+  EXPECT_EQ(wide->forward(torch::randn({2, 3, 4, 8}), torch::rand({2})).sizes(), (std::vector<int64_t>{2, 3, 4, 8}));
+  EXPECT_THROW(make_model(dit_small(), {1, 7, 8}), Error);
+  EXPECT_THROW(make_model(dit_small(), {2}), Error);
+  ModelConfig bad = dit_small();
+  bad.get<DiTOptions>("dit").heads = 4;  // head size 8 is fine ...
+  EXPECT_NO_THROW(bad.validate());
+  bad.get<DiTOptions>("dit").hidden = 24;  // ... 6 is not divisible by 4 for 2-D rope
+  EXPECT_THROW(bad.validate(), Error);
+  bad = dit_small(4, 8);
+  bad.get<DiTOptions>("dit").context_len = 0;
+  EXPECT_THROW(bad.validate(), Error);
+}
+
+TEST(DiT, LongSkipsPairBlockIWithItsMirror) {
+  for (int64_t L : {1, 2, 3, 4, 5, 6, 40}) {
+    auto m = as_dit(make_model(dit_small(L), {1, 4, 4}));
+    const auto pairs = m->skip_pairs();
+    EXPECT_EQ(int64_t(pairs.size()), (L - 1) / 2) << L;
+    for (size_t i = 0; i < pairs.size(); ++i) {
+      EXPECT_EQ(pairs[i].first, int64_t(i));
+      EXPECT_EQ(pairs[i].second, L - 1 - int64_t(i));
+    }
+    // The middle block(s) neither push nor pop; the blocks that pop own the skip projection.
+    int64_t with_skip = 0;
+    for (const auto& p : m->named_parameters())
+      if (p.key().find("skip_linear.weight") != std::string::npos) ++with_skip;
+    EXPECT_EQ(with_skip, int64_t(pairs.size())) << L;
+  }
+  // Depth 40 as Hunyuan-DiT: 19 pairs, blocks 19 and 20 unpaired.
+  const auto deep = as_dit(make_model(dit_small(40), {1, 4, 4}))->skip_pairs();
+  EXPECT_EQ(deep.back().first, 18);
+  EXPECT_EQ(deep.back().second, 21);
+}
+
+TEST(DiT, ContextPaddingAndOrderFreeCrossAttention) {
+  torch::manual_seed(14);
+  auto field = make_model(dit_small(2, 6), {1, 4, 4});
+  auto m = as_dit(field);
+  {
+    torch::NoGradGuard ng;
+    for (auto& p : m->parameters()) p.add_(torch::randn_like(p) * 0.1);
+  }
+  Cond c;
+  c.context = torch::randn({2, 4, 6});
+  c.mask = torch::tensor({{1, 1, 0, 1}, {0, 0, 0, 0}}, torch::kInt64);
+  const auto tokens = m->context_tokens(c, 2);
+  const auto pad = m->named_parameters()["ctx_padding"];
+  EXPECT_EQ(tokens.sizes(), (std::vector<int64_t>{2, 5, 32}));
+  EXPECT_TRUE(torch::equal(tokens[0][2], pad[2]));  // masked
+  EXPECT_TRUE(torch::equal(tokens[0][4], pad[4]));  // past the context
+  EXPECT_FALSE(torch::equal(tokens[0][0], pad[0]));
+  EXPECT_TRUE(torch::equal(tokens[1], pad));        // all masked = the null context
+  EXPECT_TRUE(torch::equal(m->context_tokens(Cond{}, 2)[0], pad));
+  // Permuting the (unmasked) context tokens with their mask changes nothing.
+  const auto x = torch::randn({2, 1, 4, 4});
+  const auto t = torch::rand({2});
+  Cond full;
+  full.context = torch::randn({2, 5, 6});
+  const auto v = field->forward(x, t, full);
+  Cond perm = full;
+  perm.context = full.context.index_select(1, torch::tensor({3, 0, 4, 1, 2}, torch::kInt64));
+  EXPECT_TRUE(torch::allclose(field->forward(x, t, perm), v, 1e-5, 1e-5));
+  // The context matters, and a null context (guidance) differs from it.
+  EXPECT_GT((field->forward(x, t, full.null_like()) - v).abs().max().item<float>(), 1e-4f);
+  Cond longer;
+  longer.context = torch::randn({2, 6, 6});
+  EXPECT_THROW(field->forward(x, t, longer), Error);
+}
+
+TEST(DiT, MoEFeedForwardIsBalancedThroughTheTrainersHooks) {
+  test::TempDir dir;
+  torch::manual_seed(15);
+  io::write_npy(dir.file("img.npy"), torch::rand({64, 1, 8, 8}) * 2 - 1);
+  RunConfig cfg = load_run_config(
+      "", {"name=dit_moe", "out_dir=" + dir.path().string(), "model.arch=dit", "model.dit.patch=2", "model.dit.hidden=32",
+           "model.dit.depth=2", "model.dit.heads=2", "model.dit.time_dim=32", "model.dit.ffn=moe",
+           "model.dit.moe.experts=4", "model.dit.moe.hidden=16", "model.dit.moe.bias_rate=0.01",
+           "model.dit.moe.balance_loss=0.001", "data.target.name=npy", "data.target.path=" + dir.file("img.npy"),
+           "train.steps=6", "train.batch_size=8", "train.log_every=2", "stages=[\"train\"]", "threads=1"});
+  const std::string run = run_pipeline(cfg);
+  std::ifstream metrics(run + "/metrics.jsonl");
+  std::string line, last;
+  while (std::getline(metrics, line))
+    if (!line.empty()) last = line;
+  const auto j = nlohmann::json::parse(last);
+  EXPECT_GT(j.at("moe_load_max").get<double>(), 1.0);  // max / mean, logged after each step
+  EXPECT_GE(j.at("moe_load_cv").get<double>(), 0.0);
+  EXPECT_GT(j.at("aux_loss").get<double>(), 0.0);
+  // Six updates of ±0.01 moved the routing bias, which the checkpoint keeps.
+  LoadedModel m = load_model(run, /*use_ema=*/false, torch::kCPU);
+  const auto bias = m.model->named_buffers()["block0.moe.routing_bias"];
+  EXPECT_GT(bias.abs().max().item<double>(), 0.005);
+  EXPECT_LE(bias.abs().max().item<double>(), 0.06 + 1e-9);
+}
