@@ -40,6 +40,10 @@ def load_weights_file(path):
         raise ValueError(f"{path}: not a self-describing rflow weight file (written by an rflow older than 0.1, "
                          "or not by rflow): the C++ tools still load it; retrain it to load it in Python")
     config = json.loads(meta["config"])
+    method = config.get("method", {})
+    if method.get("name") == "perflow" and method.get("perflow", {}).get("parameterization") == "jump":
+        raise NotImplementedError(f"{path}: a PeRFlow student with parameterization = jump outputs jumps, not "
+                                  "velocities; sample it with rflow's tools (rflow sample)")
     shape = json.loads(meta["sample_shape"])
     field = build_field(config, shape)
     field.load_state_dict(tensors, strict=True)

@@ -19,6 +19,9 @@ struct MethodConfig;
 struct MethodEntry {
   std::function<AnyOptions()> options;  // default options (NoOptions when it has none)
   std::function<std::unique_ptr<Method>(const MethodConfig&)> make;
+  // Optional: the velocity field to sample a network this method trained, when its raw output is
+  // not a velocity (PeRFlow's jump parameterisation). Unset: the network itself.
+  std::function<VelocityField(VelocityField, const MethodConfig&)> sampling_field;
 };
 // Mutable: programs and tests may register their own methods before building configs.
 Registry<MethodEntry>& methods();

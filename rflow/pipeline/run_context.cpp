@@ -33,6 +33,17 @@ c10::Device setup_device(const RunConfig& cfg) {
   return dev;
 }
 
+namespace {
+// The field a network is sampled as: its method's view of it, when the method has one.
+VelocityField sampling_view(const VelocityField& network, const RunConfig& cfg) {
+  const MethodEntry& m = methods().get(cfg.method.name, "method.name");
+  if (!m.sampling_field) return network;
+  VelocityField f = m.sampling_field(network, cfg.method);
+  f->eval();
+  return f;
+}
+}  // namespace
+
 LoadedModel load_model(const std::string& path, bool use_ema, c10::Device device) {
   LoadedModel out;
   if (std::filesystem::is_regular_file(path)) {  // one self-describing weight file: it is what it is
@@ -43,7 +54,8 @@ LoadedModel load_model(const std::string& path, bool use_ema, c10::Device device
     out.data = make_coupling(out.cfg.data);
     RF_CHECK(out.data->sample_shape() == f.sample_shape, "the file's sample shape is not its data's", path,
              "the config in its header names other data than it was trained on");
-    out.model = f.model;
+    out.network = f.model;
+    out.model = sampling_view(out.network, out.cfg);
     return out;
   }
   out.checkpoint = resolve_checkpoint(path);
@@ -52,10 +64,11 @@ LoadedModel load_model(const std::string& path, bool use_ema, c10::Device device
   out.cfg = run_config_from_json(read_checkpoint_config(out.checkpoint), out.checkpoint + "/config.json");
   out.step = read_checkpoint_state(out.checkpoint).step;
   out.data = make_coupling(out.cfg.data);
-  out.model = make_model(out.cfg.model, out.data->sample_shape());
-  load_weights(out.checkpoint, *out.model, use_ema);
-  out.model->to(device);
-  out.model->eval();
+  out.network = make_model(out.cfg.model, out.data->sample_shape());
+  load_weights(out.checkpoint, *out.network, use_ema);
+  out.network->to(device);
+  out.network->eval();
+  out.model = sampling_view(out.network, out.cfg);
   return out;
 }
 

@@ -19,7 +19,8 @@ struct LoadedModel {
   RunConfig cfg;          // the config stored with the checkpoint
   std::string checkpoint; // resolved checkpoint directory
   int64_t step = 0;
-  VelocityField model;    // in eval mode, on the device
+  VelocityField model;    // the field to sample, in eval mode, on the device
+  VelocityField network;  // the trained network (model wraps it when the method reads its output another way)
   std::unique_ptr<IndependentCoupling> data;  // the checkpoint's source and target distributions
 };
 

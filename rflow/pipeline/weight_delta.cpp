@@ -57,15 +57,16 @@ std::string write_accelerated(const std::string& base, const std::string& studen
            "the delta is defined between a student and the teacher it was trained from (train.init_from)");
   RF_CHECK(model_json(b) == model_json(t), "the base's model section differs from the teacher's", base,
            "add the delta to a model of the teacher's architecture (a fine-tune of the same teacher)");
-  RF_CHECK(b.model->sample_shape() == t.model->sample_shape(), "the base's samples have another shape", base, "");
-  add_weight_delta(*b.model, weight_delta(*s.model, *t.model), scale);
+  RF_CHECK(b.network->sample_shape() == t.network->sample_shape(), "the base's samples have another shape", base, "");
+  // On the trained networks (a method's sampling view may wrap them).
+  add_weight_delta(*b.network, weight_delta(*s.network, *t.network), scale);
   // The base's config (its data, its solver settings) with the student's method, whose steps it takes.
   RunConfig cfg = b.cfg;
   cfg.method = s.cfg.method;
   cfg.sample = s.cfg.sample;
-  auto meta = field_file_metadata(*b.model, to_json(cfg), b.step, "base + delta");
+  auto meta = field_file_metadata(*b.network, to_json(cfg), b.step, "base + delta");
   meta["delta"] = nlohmann::json{{"base", b.checkpoint}, {"student", s.checkpoint}, {"teacher", t.checkpoint}, {"scale", scale}}.dump();
-  io::save_safetensors(out, module_tensors(*b.model), meta);
+  io::save_safetensors(out, module_tensors(*b.network), meta);
   return fmt::format("{}: {} + {} × ({} − {})", out, b.checkpoint, scale, s.checkpoint, t.checkpoint);
 }
 

@@ -12,6 +12,9 @@
 #include "rflow/core/rng.h"
 #include "rflow/data/batch_source.h"
 #include "rflow/eval/distances.h"
+#include "rflow/flow/path.h"
+#include "rflow/flow/scheduler.h"
+#include "rflow/nn/mlp.h"
 #include "rflow/nn/model_config.h"
 #include "rflow/solve/solver.h"
 #include "rflow/train/trainer.h"
@@ -125,4 +128,97 @@ TEST(PerFlow, FourWindowsInFourStepsMatchTheTeacherAtManySteps) {
   // W2 of 1500 points has a floor of ~0.45 (the teacher at 100 steps): compare what lies above it.
   EXPECT_LT(student4 - teacher100, 0.25 * (teacher4 - teacher100));
   EXPECT_LT(student4, teacher32 + 0.02);
+}
+
+// The jump parameterisation: its coefficients reproduce a path's exact jump between two times (and
+// a Euler step on the linear path, where it is the velocity form, loss for loss); a student whose
+// raw output is the teacher's, sampled through the jump field in K steps, is a K-step DDIM: exact
+// for data at one point, where Euler on the same field is not.
+namespace {
+// The exact velocity of the path towards data at one point x1: u = α'·x1 + σ'·(z − α·x1)/σ.
+struct PointData : VelocityFieldImpl, torch::nn::Cloneable<PointData> {
+  PointData(std::shared_ptr<const Scheduler> s, at::Tensor x1) : s_(std::move(s)), x1_(std::move(x1)) {}
+  void reset() override {}
+  using VelocityFieldImpl::forward;
+  at::Tensor forward(const at::Tensor& z, const at::Tensor& t, const Cond&) override {
+    const SchedulerValues v = s_->at(t.to(torch::kFloat64).unsqueeze(1));
+    const at::Tensor x1 = x1_.to(torch::kFloat64).expand_as(z);
+    return (v.d_alpha * x1 + v.d_sigma * (z.to(torch::kFloat64) - v.alpha * x1) / v.sigma).to(z.scalar_type());
+  }
+  std::vector<int64_t> sample_shape() const override { return {2}; }
+  std::shared_ptr<const Scheduler> s_;
+  at::Tensor x1_;
+};
+}  // namespace
+
+TEST(PerFlow, JumpCoefficientsAreThePathsExactJump) {
+  const auto a = torch::tensor({0.0, 0.25, 0.5, 0.75}, torch::kFloat64), b = a + 0.25;
+  const JumpCoefficients lin = jump_coefficients(*make_scheduler("linear"), a, b);
+  EXPECT_TRUE(torch::allclose(lin.lambda, torch::ones_like(a)));
+  EXPECT_TRUE(torch::allclose(lin.eta, b - a));
+  for (const std::string spec : {"cosine", "vp"}) {
+    const auto s = make_scheduler(spec);
+    const JumpCoefficients j = jump_coefficients(*s, a, b);
+    const auto x1 = torch::randn({4, 1}, torch::kFloat64), eps = torch::randn({4, 1}, torch::kFloat64);
+    const SchedulerValues va = s->at(a.unsqueeze(1)), vb = s->at(b.unsqueeze(1));
+    const auto z = va.alpha * x1 + va.sigma * eps, u = va.d_alpha * x1 + va.d_sigma * eps;
+    EXPECT_TRUE(torch::allclose(j.lambda.unsqueeze(1) * z + j.eta.unsqueeze(1) * u, vb.alpha * x1 + vb.sigma * eps,
+                                1e-9, 1e-9))
+        << spec;
+  }
+}
+
+TEST(PerFlow, OnTheLinearPathTheJumpFormIsTheVelocityForm) {
+  torch::manual_seed(0);
+  ModelConfig m;
+  m.get<MlpOptions>("mlp").hidden = 16;
+  auto teacher = make_model(m, {2}), student = make_model(m, {2});
+  static const LinearPath path;
+  Batch b{torch::randn({128, 2}), torch::randn({128, 2}) + 2, {}};
+  auto loss_of = [&](const std::string& form) {
+    MethodConfig mc;
+    mc.name = "perflow";
+    mc.get<PerFlowOptions>("perflow").parameterization = form;
+    auto method = make_method(mc);
+    TrainContext ctx{*student, path};
+    ctx.teacher = teacher.get();
+    torch::manual_seed(7);
+    return method->loss(b, ctx).item<double>();
+  };
+  EXPECT_NEAR(loss_of("jump"), loss_of("velocity"), 1e-6 * loss_of("velocity"));
+  MethodConfig bad;
+  bad.name = "perflow";
+  bad.get<PerFlowOptions>("perflow").parameterization = "epsilon";
+  EXPECT_THROW(bad.validate(), Error);
+  // On polynomial:2, α'(0) = 0: the field at t = 0 is 0 whatever the data, no jump can start there.
+  bad.get<PerFlowOptions>("perflow").parameterization = "jump";
+  bad.path = "polynomial:2";
+  EXPECT_THROW(make_method(bad), Error);
+}
+
+TEST(PerFlow, TheJumpFieldSamplesAsAKStepDdim) {
+  const std::shared_ptr<const Scheduler> cosine = make_scheduler("cosine");
+  const auto x1 = torch::tensor({{1.5, -2.0}});
+  auto teacher = std::make_shared<PointData>(cosine, x1);
+  MethodConfig mc;
+  mc.name = "perflow";
+  mc.path = "cosine";
+  mc.get<PerFlowOptions>("perflow").parameterization = "jump";
+  const VelocityField jump = methods().get("perflow").sampling_field(teacher, mc);
+  ASSERT_NE(jump.get(), teacher.get());
+  torch::manual_seed(1);
+  const auto x0 = torch::randn({16, 2});
+  SolveOptions o;
+  o.method = "euler";
+  o.steps = 4;
+  torch::NoGradGuard ng;
+  const auto ddim = solve(*jump, x0, o).x, euler = solve(*teacher, x0, o).x;
+  EXPECT_LT((ddim - x1).abs().max().item<double>(), 1e-5);  // each jump lands on the path
+  EXPECT_GT((euler - x1).abs().max().item<double>(), 1e-2);
+  // The velocity form leaves the network as it is.
+  mc.get<PerFlowOptions>("perflow").parameterization = "velocity";
+  EXPECT_EQ(methods().get("perflow").sampling_field(teacher, mc).get(), teacher.get());
+  // The view is a field like any other: cloned deep, same outputs.
+  const VelocityField copy = clone_field(*jump);
+  EXPECT_TRUE(torch::allclose(copy->forward(x0, torch::full({16}, 0.3)), jump->forward(x0, torch::full({16}, 0.3))));
 }
