@@ -17,7 +17,8 @@ class TrainingHooks {
   // The field's own loss from the training forwards since the last call (undefined: none); taking
   // it clears it, so forwards that the method makes without training (an EMA target) never count.
   virtual at::Tensor auxiliary_loss() { return {}; }
-  // Called once after each optimiser step; scalars to log beside the loss (metrics.jsonl).
+  // Called once after each optimiser step, before the EMA update (which copies buffers it changes);
+  // scalars to log beside the loss (metrics.jsonl).
   virtual std::map<std::string, at::Tensor> after_step() { return {}; }
 };
 

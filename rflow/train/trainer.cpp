@@ -235,6 +235,11 @@ TrainResult Trainer::run(int64_t stop_at) {
   std::string status;
   // Backbones with a loss of their own or work after each step (MoE routing balance).
   auto* hooks = dynamic_cast<TrainingHooks*>(model_.get());
+  // Before the EMA update, so that the EMA copies the buffers this changes (routing biases).
+  auto after_step = [&] {
+    if (hooks)
+      for (auto& [k, v] : hooks->after_step()) ctx.log(k, v);
+  };
   while (step < end) {
     const double lr = learning_rate(cfg_, step);
     set_lr(*optimizer, lr);
@@ -268,6 +273,7 @@ TrainResult Trainer::run(int64_t stop_at) {
       } else {
         fused->step(lr, {}, &gnorm);  // nothing to clip: the norm comes out of the update's pass
       }
+      after_step();
       ema.update(*model_, flat);
     } else {
       optimizer->zero_grad();
@@ -278,10 +284,9 @@ TrainResult Trainer::run(int64_t stop_at) {
                                             cfg_.grad_clip > 0 ? cfg_.grad_clip : std::numeric_limits<double>::infinity()),
           torch::kDouble);
       optimizer->step();
+      after_step();
       ema.update(*model_);
     }
-    if (hooks)
-      for (auto& [k, v] : hooks->after_step()) ctx.log(k, v);
     pending_loss.push_back(loss.detach());
     pending_gnorm.push_back(gnorm);
     ++step;

@@ -148,4 +148,7 @@ TEST(DiT, MoEFeedForwardIsBalancedThroughTheTrainersHooks) {
   const auto bias = m.model->named_buffers()["block0.moe.routing_bias"];
   EXPECT_GT(bias.abs().max().item<double>(), 0.005);
   EXPECT_LE(bias.abs().max().item<double>(), 0.06 + 1e-9);
+  // The EMA copy routes with the same biases (updated before the EMA reads the buffers).
+  LoadedModel ema = load_model(run, /*use_ema=*/true, torch::kCPU);
+  EXPECT_TRUE(torch::equal(ema.model->named_buffers()["block0.moe.routing_bias"], bias));
 }
