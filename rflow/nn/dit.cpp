@@ -241,27 +241,16 @@ at::Tensor DiTImpl::forward(const at::Tensor& x, const at::Tensor& t, const Cond
   return h.view({B, rows_, cols_, p, p, C}).permute({0, 5, 1, 3, 2, 4}).reshape(x.sizes());
 }
 
-at::Tensor DiTImpl::auxiliary_loss() {
-  at::Tensor total;
-  for (auto& b : blocks_)
-    if (b->moe())
-      if (at::Tensor l = b->moe()->take_balance_loss(); l.defined()) total = total.defined() ? total + l : l;
-  return total;
+std::vector<MoE> DiTImpl::moe_layers() const {
+  std::vector<MoE> out;
+  for (const auto& b : blocks_)
+    if (b->moe()) out.push_back(b->moe());
+  return out;
 }
 
-std::map<std::string, at::Tensor> DiTImpl::after_step() {
-  std::map<std::string, at::Tensor> sum;
-  int64_t n = 0;
-  for (auto& b : blocks_) {
-    if (!b->moe()) continue;
-    auto r = b->moe()->update_bias();
-    if (r.empty()) continue;
-    ++n;
-    for (auto& [k, v] : r) sum[k] = sum.count(k) ? sum[k] + v : v;
-  }
-  for (auto& [k, v] : sum) v = v / double(n);
-  return sum;
-}
+at::Tensor DiTImpl::auxiliary_loss() { return take_balance_losses(moe_layers()); }
+
+std::map<std::string, at::Tensor> DiTImpl::after_step() { return update_biases(moe_layers()); }
 
 ModelEntry dit_entry() {
   ModelEntry e;

@@ -103,6 +103,7 @@ class DiTImpl : public VelocityFieldImpl, public torch::nn::Cloneable<DiTImpl>, 
   at::Tensor context_tokens(const Cond& c, int64_t B) const;
   const DiTOptions& options() const { return opt_; }
   std::vector<DiTBlock> blocks() const { return blocks_; }
+  std::vector<MoE> moe_layers() const;
 
  private:
   DiTOptions opt_;

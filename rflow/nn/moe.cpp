@@ -142,4 +142,24 @@ at::Tensor MoEImpl::take_balance_loss() {
   return l;
 }
 
+std::map<std::string, at::Tensor> update_biases(const std::vector<MoE>& layers) {
+  std::map<std::string, at::Tensor> sum;
+  int64_t n = 0;
+  for (MoE m : layers) {
+    auto r = m->update_bias();
+    if (r.empty()) continue;
+    ++n;
+    for (auto& [k, v] : r) sum[k] = sum.count(k) ? sum[k] + v : v;
+  }
+  for (auto& [k, v] : sum) v = v / double(n);
+  return sum;
+}
+
+at::Tensor take_balance_losses(const std::vector<MoE>& layers) {
+  at::Tensor total;
+  for (MoE m : layers)
+    if (at::Tensor l = m->take_balance_loss(); l.defined()) total = total.defined() ? total + l : l;
+  return total;
+}
+
 }  // namespace rflow

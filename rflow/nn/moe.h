@@ -90,4 +90,9 @@ class MoEImpl : public torch::nn::Cloneable<MoEImpl> {
 };
 TORCH_MODULE(MoE);
 
+// Over a model's MoE layers: each one's bias update, metrics averaged over the layers that routed
+// tokens; and the sum of their pending balance losses (undefined when none).
+std::map<std::string, at::Tensor> update_biases(const std::vector<MoE>& layers);
+at::Tensor take_balance_losses(const std::vector<MoE>& layers);
+
 }  // namespace rflow

@@ -109,33 +109,17 @@ at::Tensor TokenTransformerImpl::decode(const at::Tensor& tokens, std::vector<La
   return logits_of(h);
 }
 
-std::map<std::string, at::Tensor> TokenTransformerImpl::update_routing() {
-  std::map<std::string, at::Tensor> sum;
-  int64_t n = 0;
-  std::vector<MoE> all;
-  for (auto& b : blocks_)
-    if (b->moe()) all.push_back(b->moe());
+std::vector<MoE> TokenTransformerImpl::moe_layers() const {
+  std::vector<MoE> out;
+  for (const auto& b : blocks_)
+    if (b->moe()) out.push_back(b->moe());
   for (const auto& m : mtp_->children())
-    if (auto mm = std::dynamic_pointer_cast<MtpModuleImpl>(m); mm && mm->block()->moe()) all.push_back(mm->block()->moe());
-  for (auto& m : all) {
-    auto r = m->update_bias();
-    if (r.empty()) continue;
-    ++n;
-    for (auto& [k, v] : r) sum[k] = sum.count(k) ? sum[k] + v : v;
-  }
-  for (auto& [k, v] : sum) v = v / double(n);
-  return sum;
+    if (auto mm = std::dynamic_pointer_cast<MtpModuleImpl>(m); mm && mm->block()->moe()) out.push_back(mm->block()->moe());
+  return out;
 }
 
-at::Tensor TokenTransformerImpl::take_balance_loss() {
-  at::Tensor total;
-  for (auto& b : blocks_)
-    if (b->moe())
-      if (at::Tensor l = b->moe()->take_balance_loss(); l.defined()) total = total.defined() ? total + l : l;
-  for (const auto& m : mtp_->children())
-    if (auto mm = std::dynamic_pointer_cast<MtpModuleImpl>(m); mm && mm->block()->moe())
-      if (at::Tensor l = mm->block()->moe()->take_balance_loss(); l.defined()) total = total.defined() ? total + l : l;
-  return total;
-}
+std::map<std::string, at::Tensor> TokenTransformerImpl::update_routing() { return update_biases(moe_layers()); }
+
+at::Tensor TokenTransformerImpl::take_balance_loss() { return take_balance_losses(moe_layers()); }
 
 }  // namespace rflow

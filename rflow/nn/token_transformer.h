@@ -82,6 +82,7 @@ class TokenTransformerImpl : public torch::nn::Cloneable<TokenTransformerImpl> {
   torch::nn::Linear head() const { return head_; }
   const TokenTransformerOptions& options() const { return opt_; }
   std::vector<TokenBlock> blocks() const { return blocks_; }
+  std::vector<MoE> moe_layers() const;  // the blocks' and the MTP modules'
 
  private:
   TokenTransformerOptions opt_;
