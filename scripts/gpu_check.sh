@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # On a GPU machine: builds rflow against the CUDA LibTorch of the machine's own PyTorch, runs the
 # test suite (its CUDA tests no longer skip), the U-Net bench in C++ and Python on the GPU, a toy
-# image chain with device = cuda, and re-evaluates the run directories that scripts/gpu_pack.sh
+# image chain with device = cuda, the DiT bench and a DiT chain on the GPU (then as much of the MoE
+# DiT teacher's training as the budget leaves, returned as a run directory), and re-evaluates the run directories that scripts/gpu_pack.sh
 # packed into .gpu/runs with the full protocol (n = 10000). Logs and results go to $OUT.
 #   scripts/gpu_pack.sh runs/fmnist_cond          (here, then carry .gpu to the GPU machine)
-#   scripts/gpu_check.sh [build] [bench] [smoke] [eval] [test]   (default: all, in this order)
+#   scripts/gpu_check.sh [build] [bench] [smoke] [dit] [eval] [test]   (default: all, in this order)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/rflow_gpu}
@@ -20,7 +21,7 @@ if [ ! -e /usr/share/datasets/fashion-mnist ]; then
 fi
 BIN=${RFLOW_BIN:-build-cuda}  # or a folder holding the binaries of bin_cuda.tgz
 steps=("$@")
-[ ${#steps[@]} -eq 0 ] && steps=(build bench smoke eval test)
+[ ${#steps[@]} -eq 0 ] && steps=(build bench smoke dit eval test)
 BUDGET=${GPU_CHECK_BUDGET:-540}  # seconds: the test step gets what is left of it
 t_start=$(date +%s)
 stamp() { echo "== $1 ($(($(date +%s) - t_start)) s)"; }
@@ -45,7 +46,7 @@ do_build() {
   # -k 0: one pass shows every translation unit that fails, not the first.
   cmake --build build-cuda -j "$(nproc)" -- -k 0 > "$OUT/build.log" 2>&1 || { grep -A3 "error" "$OUT/build.log" | head -150; return 1; }
   # The binaries come back too, so a later call on a fresh machine needs no build (RFLOW_BIN).
-  tar czf "$OUT/bin_cuda.tgz" -C build-cuda rflow rflow_tests rflow_e2e_tests bench_unet
+  tar czf "$OUT/bin_cuda.tgz" -C build-cuda rflow rflow_tests rflow_e2e_tests bench_unet bench_dit
 }
 
 do_test() {
@@ -80,6 +81,34 @@ do_bench() {
     fi
   done
   if [ "${GPU_BENCH_PYTHON:-1}" = 1 ]; then python3 bench/python/bench_unet.py 16 cuda | tee -a "$OUT/bench_unet_cuda.jsonl"; fi
+}
+
+do_dit() {
+  stamp dit
+  "$BIN/bench_dit" 16 cuda | tee -a "$OUT/bench_dit_cuda.jsonl"
+  if [ "${GPU_BENCH_PYTHON:-1}" = 1 ]; then python3 bench/python/bench_dit.py 16 cuda | tee -a "$OUT/bench_dit_cuda.jsonl"; fi
+  local dir=/tmp/rflow_dit_smoke cfg
+  for cfg in dit_fmnist dit_moe_fmnist; do
+    rm -rf "$dir"
+    "$BIN/rflow" run "configs/$cfg.toml" --set out_dir=$dir --set device=cuda \
+      --set train.steps=200 --set reflow.pairs=256 --set reflow.train.steps=50 --set distill.train.steps=50 \
+      --set eval.n=500 --set 'eval.nfe=[1,4]' > "$OUT/smoke_$cfg.log" 2>&1
+    echo "$cfg chain on cuda: exit $?"; grep -E "steps_per_s|eval: |error|Error" "$OUT/smoke_$cfg.log" | tail -6
+  done
+  # What the budget leaves (minus the test step's share, GPU_CHECK_TEST_S) trains the MoE DiT teacher;
+  # the run directory comes back (newest checkpoint) to be resumed or evaluated elsewhere.
+  local left=$((BUDGET - ($(date +%s) - t_start) - ${GPU_CHECK_TEST_S:-150}))
+  if [ "${GPU_DIT_TRAIN:-1}" = 1 ] && [ "$left" -gt 60 ]; then
+    mkdir -p runs
+    timeout -s INT "$left" "$BIN/rflow" run configs/dit_moe_fmnist.toml --set device=cuda --set 'stages=["train"]' \
+      > "$OUT/train_dit_moe.log" 2>&1
+    echo "dit_moe_fmnist training on cuda for up to $left s: exit $?"; grep -E "steps_per_s" "$OUT/train_dit_moe.log" | tail -2
+    find runs/dit_moe_fmnist -name LATEST -path '*/checkpoints/*' | while read -r latest; do
+      keep=$(tr -d '[:space:]' < "$latest")
+      for c in "$(dirname "$latest")"/step_*; do [ "$(basename "$c")" = "$(basename "$keep")" ] || rm -rf "$c"; done
+    done
+    tar czf "$OUT/run_dit_moe_fmnist.tgz" -C runs dit_moe_fmnist
+  fi
 }
 
 do_smoke() {

@@ -1,7 +1,8 @@
 // The VelocityField contract: every backbone (MLP, U-Net, DiT, a wrapped TorchScript module) is a
 // torch::nn::Module mapping (x [B, ...], t [B], cond) to a velocity with x's shape. Solvers,
-// methods and the trainer only ever see this interface. Backbones also derive from
-// torch::nn::Cloneable<Self> (Module is a virtual base of both), so EMA and target copies are clones.
+// methods and the trainer only ever see this interface. Backbones derive from CloneableField<Self>,
+// so EMA and target copies are clones (torch::nn::Cloneable cannot be mixed in: from LibTorch 2 on,
+// Module is no longer a virtual base of it, and the field would hold two Modules).
 #pragma once
 
 #include <memory>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include <torch/nn/module.h>
+#include <torch/version.h>
 
 #include "rflow/flow/cond.h"
 
@@ -32,8 +34,15 @@ struct FastSolve {
   at::Tensor x, nfe;
 };
 
-class VelocityFieldImpl : public virtual torch::nn::Module {
+#if TORCH_VERSION_MAJOR >= 2
+using OptionalDevice = std::optional<c10::Device>;  // Module::clone's argument
+#else
+using OptionalDevice = c10::optional<c10::Device>;
+#endif
+
+class VelocityFieldImpl : public torch::nn::Module {
  public:
+  VelocityFieldImpl() = default;
   virtual at::Tensor forward(const at::Tensor& x, const at::Tensor& t, const Cond& c) = 0;
   at::Tensor forward(const at::Tensor& x, const at::Tensor& t) { return forward(x, t, Cond{}); }
   // Shape of one sample (without the batch dimension), e.g. {2} or {1, 28, 28}.
@@ -47,11 +56,34 @@ class VelocityFieldImpl : public virtual torch::nn::Module {
   // velocity at x (σ² ≈ E‖u − v‖², u the target velocity). Where it is small the flow is straight
   // and one Euler step is exact; the adaflow solver sizes its steps by it. Undefined: no estimate.
   virtual at::Tensor variance(const at::Tensor& x, const at::Tensor& t, const Cond& c) { return {}; }
+
+ protected:
+  // A copy starts with no parameters, buffers or submodules: CloneableField::clone copies the
+  // derived members, lets reset() register fresh modules, then copies the weights in.
+  VelocityFieldImpl(const VelocityFieldImpl&) : torch::nn::Module() {}
 };
 
 using VelocityField = std::shared_ptr<VelocityFieldImpl>;
 
-// A deep copy (torch::nn::Cloneable): same weights, separate storage, optionally on another
+// Copies every parameter and buffer of `from` (recursively, by name) into the freshly reset `to`,
+// on `device` if given, keeping requires_grad and the training flag. Throws if the names differ.
+void copy_field_state(const torch::nn::Module& from, torch::nn::Module& to, const OptionalDevice& device);
+
+// The base of every cloneable backbone (the role of torch::nn::Cloneable<Self>): build the modules
+// in reset(), and clone() returns a deep copy with the same weights in separate storage.
+template <class Derived>
+class CloneableField : public VelocityFieldImpl {
+ public:
+  virtual void reset() = 0;
+  std::shared_ptr<torch::nn::Module> clone(const OptionalDevice& device = {}) const override {
+    auto copy = std::make_shared<Derived>(static_cast<const Derived&>(*this));
+    copy->reset();
+    copy_field_state(*this, *copy, device);
+    return copy;
+  }
+};
+
+// A deep copy (CloneableField): same weights, separate storage, optionally on another
 // device. The global RNG state is kept, so a clone never shifts a seeded run's random draws.
 // Throws rflow::Error naming the backbone if it is not cloneable.
 VelocityField clone_field(const VelocityFieldImpl& field, const std::optional<c10::Device>& device = std::nullopt);

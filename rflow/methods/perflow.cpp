@@ -41,7 +41,7 @@ JumpCoefficients jump_coefficients(const Scheduler& path, const at::Tensor& a, c
 
 namespace {
 
-class PerflowJumpFieldImpl : public VelocityFieldImpl, public torch::nn::Cloneable<PerflowJumpFieldImpl> {
+class PerflowJumpFieldImpl : public CloneableField<PerflowJumpFieldImpl> {
  public:
   PerflowJumpFieldImpl(VelocityField network, std::shared_ptr<const Scheduler> path, int64_t windows)
       : network_(std::move(network)), path_(std::move(path)), windows_(windows) {

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include "rflow/core/error.h"
 
@@ -16,10 +17,17 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
            "attention", "");
   const int64_t tq = q.size(2), tk = k.size(2);
   const double s = scale > 0 ? scale : 1.0 / std::sqrt(double(q.size(-1)));
-  // The fused kernel takes the default scale only, and in LibTorch 1.13 its CPU path is this one.
-  if (q.is_cuda() && !mask.keys.defined() && std::abs(s * std::sqrt(double(q.size(-1))) - 1.0) < 1e-12 &&
-      (!mask.causal || tq == tk))
-    return std::get<0>(at::_scaled_dot_product_attention(q, k, v, c10::nullopt, 0.0, false, mask.causal));
+  // The fused kernel only on CUDA (in LibTorch 1.13 its CPU path is the one below), only without a key
+  // mask (all-masked rows must read 0, not NaN) and with causal masks only when square: the fused
+  // kernel aligns a causal mask top-left, ours aligns it bottom-right (queries are the last tokens).
+  if (q.is_cuda() && !mask.keys.defined() && (!mask.causal || tq == tk)) {
+#if TORCH_VERSION_MAJOR >= 2
+    return at::scaled_dot_product_attention(q, k, v, {}, 0.0, mask.causal, s);
+#else
+    if (std::abs(s * std::sqrt(double(q.size(-1))) - 1.0) < 1e-12)  // 1.13's takes the default scale only
+      return std::get<0>(at::_scaled_dot_product_attention(q, k, v, c10::nullopt, 0.0, false, mask.causal));
+#endif
+  }
   at::Tensor scores = torch::matmul(q, k.transpose(-2, -1)) * s;
   at::Tensor allowed;
   if (mask.causal) {

@@ -85,7 +85,7 @@ class DiTBlockImpl : public torch::nn::Cloneable<DiTBlockImpl> {
 };
 TORCH_MODULE(DiTBlock);
 
-class DiTImpl : public VelocityFieldImpl, public torch::nn::Cloneable<DiTImpl>, public TrainingHooks {
+class DiTImpl : public CloneableField<DiTImpl>, public TrainingHooks {
  public:
   DiTImpl(DiTOptions opt, std::vector<int64_t> sample_shape, int64_t num_classes = 0,
           std::string time_embed = "sinusoidal", double time_scale = 100.0);

@@ -36,7 +36,7 @@ struct MlpOptions {
   void validate(const std::string& where) const;
 };
 
-class MlpVelocityImpl : public VelocityFieldImpl, public torch::nn::Cloneable<MlpVelocityImpl> {
+class MlpVelocityImpl : public CloneableField<MlpVelocityImpl> {
  public:
   MlpVelocityImpl(MlpOptions opt, std::vector<int64_t> sample_shape, int64_t num_classes = 0,
                   std::string time_embed = "sinusoidal", double time_scale = 100.0);

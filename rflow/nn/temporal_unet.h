@@ -58,7 +58,7 @@ class TemporalBlockImpl : public torch::nn::Cloneable<TemporalBlockImpl> {
 };
 TORCH_MODULE(TemporalBlock);
 
-class TemporalUNetImpl : public VelocityFieldImpl, public torch::nn::Cloneable<TemporalUNetImpl> {
+class TemporalUNetImpl : public CloneableField<TemporalUNetImpl> {
  public:
   // sample_shape {H, A}: a chunk of H steps of A numbers; {A}: one step.
   TemporalUNetImpl(TemporalUNetOptions opt, std::vector<int64_t> sample_shape, int64_t num_classes = 0,

@@ -28,7 +28,7 @@ struct TorchScriptOptions {
   void validate(const std::string& where) const;
 };
 
-class TorchScriptFieldImpl : public VelocityFieldImpl, public torch::nn::Cloneable<TorchScriptFieldImpl> {
+class TorchScriptFieldImpl : public CloneableField<TorchScriptFieldImpl> {
  public:
   TorchScriptFieldImpl(TorchScriptOptions opt, std::vector<int64_t> sample_shape);
   // Loads the file afresh and registers its parameters and buffers as this module's (a '.' in a

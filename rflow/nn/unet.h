@@ -68,7 +68,7 @@ class AttentionBlockImpl : public torch::nn::Cloneable<AttentionBlockImpl> {
 };
 TORCH_MODULE(AttentionBlock);
 
-class UNetImpl : public VelocityFieldImpl, public torch::nn::Cloneable<UNetImpl> {
+class UNetImpl : public CloneableField<UNetImpl> {
  public:
   UNetImpl(UNetOptions opt, std::vector<int64_t> sample_shape, int64_t num_classes = 0,
            std::string time_embed = "sinusoidal", double time_scale = 100.0);

@@ -7,14 +7,9 @@
 
 #include "rflow/core/error.h"
 #include "rflow/core/vector_kernels.h"
+#include "rflow/train/optimizer_state_key.h"
 
 namespace rflow {
-
-namespace {
-
-std::string state_key(const at::Tensor& p) { return c10::guts::to_string(p.unsafeGetTensorImpl()); }
-
-}  // namespace
 
 FusedAdam::FusedAdam(torch::optim::Optimizer& opt, const FlatParameters& flat, const TrainConfig& cfg)
     : opt_(opt),
@@ -35,7 +30,7 @@ void FusedAdam::bind_state() {
   auto& state = opt_.state();
   const auto& params = flat_.parameters();
   for (size_t i = 0; i < params.size(); ++i) {
-    const auto key = state_key(params[i]);
+    const auto key = optimizer_state_key(params[i]);
     auto m = flat_.slice(exp_avg_, i), v = flat_.slice(exp_avg_sq_, i);
     auto set = [&](auto* s) {
       s->step(step_);
@@ -63,7 +58,7 @@ void FusedAdam::adopt_state() {
     auto m_slice = flat_.slice(exp_avg_, i), v_slice = flat_.slice(exp_avg_sq_, i);
     at::Tensor m, v;
     int64_t s = 0;
-    if (auto it = state.find(state_key(params[i])); it != state.end()) {
+    if (auto it = state.find(optimizer_state_key(params[i])); it != state.end()) {
       if (decoupled_) {
         auto& st = static_cast<torch::optim::AdamWParamState&>(*it->second);
         m = st.exp_avg(), v = st.exp_avg_sq(), s = st.step();

@@ -29,7 +29,7 @@ struct TrainContext {
 
   VelocityFieldImpl& ema_model() const {
     RF_CHECK(ema != nullptr, "this method needs the EMA model, but the backbone is not cloneable", "train",
-             "derive the backbone from torch::nn::Cloneable<Self>");
+             "derive the backbone from rflow::CloneableField<Self>");
     return *ema;
   }
   VelocityFieldImpl& teacher_model() const {

@@ -13,12 +13,14 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include "rflow/io/safetensors.h"
 #include "rflow/pipeline/run_context.h"
 #include "rflow/train/checkpoint.h"
+#include "rflow/train/optimizer_state_key.h"
 #include "tests/test_util.h"
 
 namespace fs = std::filesystem;
@@ -56,7 +58,7 @@ std::vector<std::vector<at::Tensor>> adam_state(const std::string& ckpt) {
   torch::load(opt, (fs::path(ckpt) / "optimizer.pt").string());
   std::vector<std::vector<at::Tensor>> out;
   for (const auto& p : params) {
-    auto it = opt.state().find(c10::guts::to_string(p.unsafeGetTensorImpl()));
+    auto it = opt.state().find(rflow::optimizer_state_key(p));
     if (it == opt.state().end()) {
       out.push_back({});
       continue;

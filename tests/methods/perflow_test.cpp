@@ -136,7 +136,7 @@ TEST(PerFlow, FourWindowsInFourStepsMatchTheTeacherAtManySteps) {
 // for data at one point, where Euler on the same field is not.
 namespace {
 // The exact velocity of the path towards data at one point x1: u = α'·x1 + σ'·(z − α·x1)/σ.
-struct PointData : VelocityFieldImpl, torch::nn::Cloneable<PointData> {
+struct PointData : CloneableField<PointData> {
   PointData(std::shared_ptr<const Scheduler> s, at::Tensor x1) : s_(std::move(s)), x1_(std::move(x1)) {}
   void reset() override {}
   using VelocityFieldImpl::forward;

@@ -9,6 +9,7 @@
 
 #include "rflow/core/error.h"
 #include "rflow/io/npy.h"
+#include "rflow/nn/attention.h"
 #include "rflow/nn/dit.h"
 #include "rflow/nn/model_config.h"
 #include "rflow/pipeline/pipeline.h"
@@ -151,4 +152,59 @@ TEST(DiT, MoEFeedForwardIsBalancedThroughTheTrainersHooks) {
   // The EMA copy routes with the same biases (updated before the EMA reads the buffers).
   LoadedModel ema = load_model(run, /*use_ema=*/true, torch::kCPU);
   EXPECT_TRUE(torch::equal(ema.model->named_buffers()["block0.moe.routing_bias"], bias));
+}
+
+// GPU build only (skips elsewhere): on CUDA self-attention takes the fused kernel and masked
+// cross-attention the plain path; both, and the MoE dispatch, give the CPU's field, and every
+// parameter gets a finite gradient there.
+TEST(DiT, OnCudaMatchesTheCpu) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  torch::manual_seed(16);
+  // The attention function alone: fused (square causal, a non-default scale) = the plain formula.
+  const auto q = torch::randn({2, 3, 7, 8}), k = torch::randn({2, 3, 7, 8}), v = torch::randn({2, 3, 7, 5});
+  for (bool causal : {false, true})
+    for (double scale : {0.0, 0.5}) {
+      AttentionMask am;
+      am.causal = causal;
+      const auto ref = attention(q, k, v, am, scale);
+      const auto got = attention(q.cuda(), k.cuda(), v.cuda(), am, scale).cpu();
+      EXPECT_LT((got - ref).abs().max().item<double>(), 1e-4) << causal << " " << scale;
+    }
+  for (const bool moe : {false, true}) {
+    ModelConfig mc = dit_small(2, 6);
+    if (moe) {
+      auto& o = mc.get<DiTOptions>("dit");
+      o.ffn = "moe", o.moe.routed = 4, o.moe.hidden = 16;
+    }
+    auto field = make_model(mc, {1, 8, 8});
+    {
+      torch::NoGradGuard ng;
+      for (auto& p : field->parameters()) p.add_(torch::randn_like(p) * 0.1);
+    }
+    const auto x = torch::randn({3, 1, 8, 8});
+    const auto t = torch::rand({3});
+    Cond c;
+    c.labels = torch::tensor({0, 2, -1}, torch::kInt64);
+    c.context = torch::randn({3, 4, 6});
+    c.mask = torch::tensor({{1, 1, 0, 1}, {0, 0, 0, 0}, {1, 1, 1, 1}}, torch::kInt64);
+    at::Tensor v_cpu;
+    {
+      torch::NoGradGuard ng;
+      v_cpu = field->forward(x, t, c);
+    }
+    field->to(torch::kCUDA);
+    Cond cc;
+    cc.labels = c.labels.cuda(), cc.context = c.context.cuda(), cc.mask = c.mask.cuda();
+    const auto v_gpu = field->forward(x.cuda(), t.cuda(), cc);
+    ASSERT_TRUE(v_gpu.is_cuda());
+    const double scale = v_cpu.abs().max().item<double>();
+    EXPECT_GT(scale, 1e-3) << moe;
+    EXPECT_LT((v_gpu.cpu() - v_cpu).abs().max().item<double>(), 1e-3 * scale) << moe;
+    v_gpu.pow(2).mean().backward();
+    for (const auto& p : field->named_parameters()) {
+      if (!p.value().requires_grad()) continue;
+      ASSERT_TRUE(p.value().grad().defined()) << p.key();
+      EXPECT_TRUE(torch::isfinite(p.value().grad()).all().item<bool>()) << p.key();
+    }
+  }
 }

@@ -34,7 +34,7 @@ struct ToyMlpOptions {
   }
 };
 
-class ToyMlpImpl : public VelocityFieldImpl, public torch::nn::Cloneable<ToyMlpImpl> {
+class ToyMlpImpl : public CloneableField<ToyMlpImpl> {
  public:
   ToyMlpImpl(ToyMlpOptions o, std::vector<int64_t> shape) : o_(o), shape_(std::move(shape)) { reset(); }
   void reset() override {
