@@ -27,6 +27,7 @@
 #include "rflow/nn/token_transformer.h"
 #include "rflow/solve/solver.h"
 #include "rflow/train/trainer.h"
+#include "rflow/io/remove_tree.h"
 
 using namespace rflow;
 namespace fs = std::filesystem;
@@ -69,7 +70,7 @@ double train_steps_per_s(bool moe, BatchSource& data, torch::Device dev, const f
   const auto t0 = std::chrono::steady_clock::now();
   Trainer(tc, model, *method, data, (dir / "timed").string(), "{}", dev).run();
   sync(model->parameters().front());
-  fs::remove_all(dir);
+  rflow::io::remove_tree(dir);
   return double(tc.steps) / seconds_since(t0);
 }
 

@@ -23,6 +23,7 @@
 #include "rflow/nn/model_config.h"
 #include "rflow/solve/solver.h"
 #include "rflow/train/trainer.h"
+#include "rflow/io/remove_tree.h"
 
 using namespace rflow;
 namespace fs = std::filesystem;
@@ -64,7 +65,7 @@ double train_steps_per_s(int64_t batch, int64_t steps, bool fm_recipe = false) {
   auto t0 = std::chrono::steady_clock::now();
   Trainer(tc, model, *method, *data, (dir / "timed").string(), "{}", torch::kCPU).run();
   double s = seconds_since(t0);
-  fs::remove_all(dir);
+  rflow::io::remove_tree(dir);
   return steps / s;
 }
 

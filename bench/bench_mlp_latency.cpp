@@ -27,6 +27,7 @@
 #include "rflow/methods/method_config.h"
 #include "rflow/solve/solver.h"
 #include "rflow/train/trainer.h"
+#include "rflow/io/remove_tree.h"
 
 using namespace rflow;
 using rflow::bench::timed;
@@ -58,7 +59,7 @@ nlohmann::json policy_latency(int repeats) {
     Trainer(tc, model, *method, *coupling, dir, "{}", torch::kCPU).run();
     spdlog::set_level(level);
   }
-  std::filesystem::remove_all(dir);
+  rflow::io::remove_tree(dir);
   model->eval();
   torch::NoGradGuard ng;
   const auto [unused, cond] = coupling->target().sample_conditioned(256);

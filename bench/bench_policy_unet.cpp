@@ -26,6 +26,7 @@
 #include "rflow/pipeline/run_context.h"
 #include "rflow/solve/solver.h"
 #include "rflow/train/trainer.h"
+#include "rflow/io/remove_tree.h"
 
 using namespace rflow;
 using rflow::bench::timed;
@@ -58,7 +59,7 @@ int main(int argc, char** argv) {
   Trainer(tc, model, *method, *coupling, dir + "/timed", "{}", torch::kCPU).run();
   out["train_steps_per_s_b256"] =
       tc.steps / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::filesystem::remove_all(dir);
+  rflow::io::remove_tree(dir);
 
   model->eval();
   torch::NoGradGuard ng;

@@ -18,6 +18,7 @@
 #include "rflow/core/system_info.h"
 #include "rflow/methods/reflow.h"
 #include "rflow/nn/model_config.h"
+#include "rflow/io/remove_tree.h"
 
 using namespace rflow;
 namespace fs = std::filesystem;
@@ -36,9 +37,9 @@ nlohmann::json generation(VelocityField teacher, const std::string& solver, int6
   cfg.solve.method = solver;
   cfg.solve.steps = steps;
   const fs::path dir = fs::path(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") / ("rflow_bench_reflow_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
+  rflow::io::remove_tree(dir);
   auto g = generate_pairs(bind_field(*teacher), data->source(), cfg, dir.string(), 0, torch::kCPU);
-  fs::remove_all(dir);
+  rflow::io::remove_tree(dir);
   // The network alone: as many forward calls on batches of the shard size.
   const int64_t calls = static_cast<int64_t>(g.nfe_mean + 0.5) * ((pairs + shard - 1) / shard);
   torch::NoGradGuard ng;

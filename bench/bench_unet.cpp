@@ -29,6 +29,7 @@
 #include "rflow/nn/unet.h"
 #include "rflow/solve/solver.h"
 #include "rflow/train/trainer.h"
+#include "rflow/io/remove_tree.h"
 
 using namespace rflow;
 namespace fs = std::filesystem;
@@ -80,12 +81,12 @@ double pair_generation_peak_mb(VelocityField& model, int64_t pairs, int64_t batc
     c.labels = torch::arange(n, torch::kInt64).remainder(10);
     return c;
   };
-  fs::remove_all(dir);
+  rflow::io::remove_tree(dir);
   reset_peak_rss();
   const int64_t before = current_rss_bytes();
   generate_pairs([&](const Cond& c) { return guided_field(*model, c, 1.5); }, *source, labels, rc, dir.string(), 0,
                  dev);
-  fs::remove_all(dir);
+  rflow::io::remove_tree(dir);
   return static_cast<double>(peak_rss_bytes() - before) / (1 << 20);
 }
 
@@ -127,7 +128,7 @@ int main(int argc, char** argv) {
   out["train_steps_per_s_b64"] = double(tc.steps) / seconds_since(t0);
   out["train_images_per_s"] = out["train_steps_per_s_b64"].get<double>() * 64;
   if (train_only) {
-    fs::remove_all(dir);
+    rflow::io::remove_tree(dir);
     out["system"] = rflow::system_info_json();
     std::cout << out.dump() << std::endl;
     return 0;
@@ -141,7 +142,7 @@ int main(int argc, char** argv) {
     Trainer(tc, model, *method, *data, (dir / "timed_bf16").string(), "{}", dev).run();
     out["train_steps_per_s_b64_bf16"] = double(tc.steps) / seconds_since(t0);
   }
-  fs::remove_all(dir);
+  rflow::io::remove_tree(dir);
 
   model->eval();
   torch::NoGradGuard ng;

@@ -107,7 +107,7 @@ do_dit() {
       keep=$(tr -d '[:space:]' < "$latest")
       for c in "$(dirname "$latest")"/step_*; do [ "$(basename "$c")" = "$(basename "$keep")" ] || rm -rf "$c"; done
     done
-    tar czf "$OUT/run_dit_moe_fmnist.tgz" -C runs dit_moe_fmnist
+    (cd runs && tar czf "$OUT/run_dit_moe_fmnist.tgz" dit_moe_fmnist/config.json dit_moe_fmnist/checkpoints dit_moe_fmnist/stages)
   fi
 }
 
@@ -139,5 +139,9 @@ do_eval() {
   done
 }
 
-for s in "${steps[@]}"; do "do_$s" || { stamp "$s failed"; [ "$s" = build ] && exit 1; }; done
+pack_logs() {  # at most 8 files come back from the GPU machine: the logs travel as one archive
+  (cd "$OUT" && shopt -s nullglob && f=(*.log *.jsonl) && [ ${#f[@]} -gt 0 ] && tar czf logs.tgz "${f[@]}" && rm -f "${f[@]}")
+}
+for s in "${steps[@]}"; do "do_$s" || { stamp "$s failed"; [ "$s" = build ] && { pack_logs; exit 1; }; }; done
 stamp done
+pack_logs

@@ -76,3 +76,19 @@ TEST(Layering, CheckerCatchesAnUpwardInclude) {
   EXPECT_TRUE(upward_includes("eval", "#include \"rflow/methods/distill.h\"\n#include \"rflow/core/error.h\"").empty());
   EXPECT_EQ(upward_includes("nn", "#include \"rflow/nowhere/x.h\"").size(), 1u);
 }
+
+// A prebuilt LibTorch 2 exports its own std::filesystem::remove_all, which the dynamic linker binds
+// first and which crashes: trees are removed through rflow::io::remove_tree everywhere.
+TEST(Layering, NoCallOfStdRemoveAll) {
+  const std::regex call(R"re(\bremove_all\s*\()re");
+  for (const char* dir : {"rflow", "tools", "tests", "bench", "examples", "fuzz"}) {
+    const fs::path root = fs::path(RFLOW_SOURCE_DIR) / dir;
+    if (!fs::is_directory(root)) continue;
+    for (const auto& e : fs::recursive_directory_iterator(root)) {
+      const auto ext = e.path().extension();
+      if (ext != ".cpp" && ext != ".h") continue;
+      if (e.path().filename() == "layering_test.cpp") continue;
+      EXPECT_FALSE(std::regex_search(read(e.path()), call)) << e.path() << " calls remove_all: use rflow::io::remove_tree";
+    }
+  }
+}

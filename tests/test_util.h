@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "rflow/io/remove_tree.h"
+
 namespace rflow::test {
 
 // $TMPDIR or /tmp. Neither std::filesystem::temp_directory_path() nor std::random_device: on the
@@ -46,7 +48,7 @@ class TempDir {
   }
   ~TempDir() {
     std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
+    rflow::io::remove_tree(path_, ec);
   }
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;

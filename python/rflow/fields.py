@@ -24,9 +24,9 @@ class TimeEmbedding(nn.Module):
 _ACTIVATIONS = {"silu": F.silu, "gelu": F.gelu, "tanh": torch.tanh, "relu": torch.relu}
 
 
-def _label_rows(labels, b, num_classes):
+def _label_rows(labels, b, num_classes, device):
     """Rows of the label embedding: missing labels and −1 select the last, "no label" row."""
-    lab = torch.full((b,), -1, dtype=torch.int64) if labels is None else labels.long()
+    lab = torch.full((b,), -1, dtype=torch.int64, device=device) if labels is None else labels.long()
     return torch.where(lab < 0, torch.full_like(lab, num_classes), lab)
 
 
@@ -92,7 +92,7 @@ class MlpVelocity(nn.Module):
         b = x.shape[0]
         h = self.in_x(x.reshape(b, self.dim)) + self.in_t(self.temb(t))
         if self.num_classes > 0:
-            h = h + self.label_emb(_label_rows(labels, b, self.num_classes))
+            h = h + self.label_emb(_label_rows(labels, b, self.num_classes, self.label_emb.weight.device))
         if self.obs_dim > 0:
             h = h + self.in_o(_observations(self, obs, b))
         h = self.act(h)
@@ -226,7 +226,7 @@ class UNetVelocity(nn.Module):
         b = x.shape[0]
         emb = self.emb2(F.silu(self.emb1(self.temb(t))))
         if self.num_classes > 0:
-            emb = emb + self.label_emb(_label_rows(labels, b, self.num_classes))
+            emb = emb + self.label_emb(_label_rows(labels, b, self.num_classes, self.label_emb.weight.device))
         h = self.in_conv(x)
         skips = [h]
         for lvl, names in enumerate(self.down):
@@ -316,7 +316,7 @@ class TemporalUNetVelocity(nn.Module):
         b = x.shape[0]
         cond = self.emb2(F.silu(self.emb1(self.temb(t))))
         if self.num_classes > 0:
-            cond = cond + self.label_emb(_label_rows(labels, b, self.num_classes))
+            cond = cond + self.label_emb(_label_rows(labels, b, self.num_classes, self.label_emb.weight.device))
         if self.obs_dim > 0:
             cond = cond + self.obs_emb(_observations(self, obs, b))
         cond = F.silu(cond)
@@ -405,7 +405,8 @@ class MoE(nn.Module):
         self.experts = nn.ModuleList([SwiGLU(dim, o["hidden"]) for _ in range(e)])
         if o["shared"] > 0:
             self.shared = SwiGLU(dim, o["shared"] * o["hidden"])
-        self.load = torch.zeros(e, dtype=torch.float64)
+        # Tokens per expert since the last bias update: a buffer, so it follows .to(device).
+        self.register_buffer("load", torch.zeros(e, dtype=torch.float64), persistent=False)
 
     def route(self, x):
         o, e, k = self.o, self.o["experts"], self.o["top_k"]
@@ -417,7 +418,7 @@ class MoE(nn.Module):
             grouped = sel.view(-1, g, per)
             gscore = grouped.topk(min(2, per), -1).values.sum(-1)
             keep = gscore.topk(o["limited_groups"], -1).indices
-            gmask = torch.zeros(sel.shape[0], g, dtype=torch.bool).scatter_(1, keep, True)
+            gmask = torch.zeros(sel.shape[0], g, dtype=torch.bool, device=sel.device).scatter_(1, keep, True)
             sel = grouped.masked_fill(~gmask.unsqueeze(-1), float("-inf")).view(-1, e)
         experts = sel.topk(k, -1).indices
         weights = scores.gather(1, experts)
@@ -554,7 +555,7 @@ class DiTVelocity(nn.Module):
         o, p = self.o, self.o["patch"]
         cond = self.t2(F.silu(self.t1(self.temb(t))))
         if self.num_classes > 0:
-            cond = cond + self.label_emb(_label_rows(labels, b, self.num_classes))
+            cond = cond + self.label_emb(_label_rows(labels, b, self.num_classes, self.label_emb.weight.device))
         ctx = None
         if o["context_dim"] > 0:
             length, d = o["context_len"], o["hidden"]
@@ -562,7 +563,7 @@ class DiTVelocity(nn.Module):
             if context is not None:
                 n = context.shape[1]
                 proj = F.pad(self.ctx_proj(context.float()), (0, 0, 0, length - n))
-                present = torch.zeros(b, length, dtype=torch.bool)
+                present = torch.zeros(b, length, dtype=torch.bool, device=ctx.device)
                 present[:, :n] = True if mask is None else mask.bool()
                 ctx = torch.where(present.unsqueeze(-1), proj, ctx)
             cond = cond + self.ctx_pool(ctx.mean(1))

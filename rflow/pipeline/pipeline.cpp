@@ -17,6 +17,7 @@
 #include "rflow/pipeline/stage_keys.h"
 #include "rflow/data/distribution.h"
 #include "rflow/pipeline/stages.h"
+#include "rflow/io/remove_tree.h"
 
 namespace fs = std::filesystem;
 
@@ -119,7 +120,7 @@ std::string run_pipeline(RunConfig cfg, const PipelineOptions& opt) {
   if (opt.fresh) {
     spdlog::info("--fresh: removing the contents of {}", run_dir);
     for (const auto& e : fs::directory_iterator(run_dir))
-      if (e.path().filename() != io::DirectoryLock::kFileName) fs::remove_all(e.path());
+      if (e.path().filename() != io::DirectoryLock::kFileName) io::remove_tree(e.path());
   }
   fs::create_directories(fs::path(run_dir) / "stages");
   const std::string config_json = to_json(cfg);

@@ -15,6 +15,7 @@
 #include "rflow/pipeline/stages.h"
 #include "rflow/train/checkpoint.h"
 #include "rflow/train/trainer.h"
+#include "rflow/io/remove_tree.h"
 
 namespace fs = std::filesystem;
 
@@ -54,7 +55,7 @@ void restart_if_inputs_changed(const std::string& dir, const nlohmann::json& now
       for (const auto& [k, v] : now.items())
         if (old.is_discarded() || !old.contains(k) || old[k] != v) changed += (changed.empty() ? "" : ", ") + k;
       spdlog::warn("train: {} changed since {} was trained; starting it over", changed.empty() ? "its inputs" : changed, dir);
-      for (const char* p : {"checkpoints", "metrics.jsonl", "eval", "samples"}) fs::remove_all(fs::path(dir) / p);
+      for (const char* p : {"checkpoints", "metrics.jsonl", "eval", "samples"}) io::remove_tree(fs::path(dir) / p);
     }
   }
   fs::create_directories(dir);

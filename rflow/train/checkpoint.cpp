@@ -21,6 +21,7 @@
 #include "rflow/io/atomic_file.h"
 #include "rflow/io/safetensors.h"
 #include "rflow/nn/ema.h"
+#include "rflow/io/remove_tree.h"
 
 namespace fs = std::filesystem;
 
@@ -167,12 +168,12 @@ std::string save_checkpoint(const std::string& root, const torch::nn::Module& mo
     RF_CHECK(!problem.empty(), "an intact checkpoint for step " + std::to_string(state.step) + " exists already",
              final_dir.string(), "another process may be training this run; stop it, or remove the checkpoint");
     const fs::path aside = fs::path(root) / (name + ".damaged");
-    fs::remove_all(aside);
+    io::remove_tree(aside);
     fs::rename(final_dir, aside);
     spdlog::warn("checkpoints: moved the damaged {} aside to {} ({})", name, aside.filename().string(), problem);
   }
   const fs::path tmp = fs::path(root) / (".tmp_" + name);
-  fs::remove_all(tmp);
+  io::remove_tree(tmp);
   fs::create_directories(tmp);
   try {
     // Self-describing weight files: each carries the run config (architecture and options), the
@@ -195,7 +196,7 @@ std::string save_checkpoint(const std::string& root, const torch::nn::Module& mo
     io::sync_path(root);
   } catch (const std::exception& e) {
     std::error_code ec;
-    fs::remove_all(tmp, ec);
+    io::remove_tree(tmp, ec);
     throw Error(std::string("failed to write checkpoint: ") + e.what(), final_dir.string(),
                 "check disk space and permissions; the previous checkpoint is intact");
   }
@@ -205,7 +206,7 @@ std::string save_checkpoint(const std::string& root, const torch::nn::Module& mo
   for (const auto& e : fs::directory_iterator(root))
     if (e.is_directory() && is_step_name(e.path().filename().string())) all.push_back(e.path());
   std::sort(all.begin(), all.end());
-  for (size_t i = 0; i + keep < all.size(); ++i) fs::remove_all(all[i]);
+  for (size_t i = 0; i + keep < all.size(); ++i) io::remove_tree(all[i]);
   return final_dir.string();
 }
 

@@ -18,6 +18,7 @@
 #include "rflow/pipeline/stages.h"
 #include "rflow/train/checkpoint.h"
 #include "tests/test_util.h"
+#include "rflow/io/remove_tree.h"
 
 using namespace rflow;
 namespace fs = std::filesystem;
@@ -204,7 +205,7 @@ TEST(RunContext, AWeightFileAloneRebuildsItsField) {
   const std::string run = run_pipeline(tiny(dir.path(), "alone", {"stages=[\"train\"]"}));
   const fs::path file = dir.path() / "copied.safetensors";
   fs::copy_file(fs::path(resolve_checkpoint(run)) / "ema.safetensors", file);
-  fs::remove_all(run);
+  rflow::io::remove_tree(run);
   LoadedField f = load_field_file(file.string(), c10::Device(c10::kCPU));
   EXPECT_EQ(f.step, 60);
   EXPECT_EQ(f.sample_shape, (std::vector<int64_t>{2}));
