@@ -42,7 +42,7 @@ TEST(RunConfig, EveryShippedConfigBuildsAndTakesOneLoss) {
     EXPECT_EQ(b.cond.labels.defined(), cfg.model.num_classes > 0) << "labels exactly when the model is conditional";
     TrainContext ctx{*model, *path};
     // A frozen copy as the EMA (methods that compare with it), and for a method that reads a teacher
-    // (a trained run in the config) a fresh model of the same shape.
+    // (a trained run in the config) a fresh model of the same shape, perturbed.
     VelocityField ema = clone_field(*model), teacher;
     ema->eval();
     ctx.ema = ema.get();
@@ -50,6 +50,10 @@ TEST(RunConfig, EveryShippedConfigBuildsAndTakesOneLoss) {
       EXPECT_FALSE(cfg.method.teacher.empty()) << "needs a teacher but names none";
       teacher = make_model(cfg.model, data->sample_shape());
       teacher->eval();
+      // Backbones with a zero-initialised output layer would make every target 0 (and a student
+      // that starts there, like PeRFlow's, already exact): the teacher's weights are perturbed.
+      torch::NoGradGuard ng;
+      for (auto& p : teacher->parameters()) p.add_(torch::randn_like(p) * 0.05);
       ctx.teacher = teacher.get();
     }
     auto loss = method->loss(b, ctx);
