@@ -95,12 +95,15 @@ do_dit() {
       --set eval.n=500 --set 'eval.nfe=[1,4]' > "$OUT/smoke_$cfg.log" 2>&1
     echo "$cfg chain on cuda: exit $?"; grep -E "steps_per_s|eval: |error|Error" "$OUT/smoke_$cfg.log" | tail -6
   done
-  # What the budget leaves (minus the test step's share, GPU_CHECK_TEST_S) trains the MoE DiT teacher;
+  # What the budget leaves (minus the shares of the test step, GPU_CHECK_TEST_S, and of each packed
+  # run's eval, GPU_CHECK_EVAL_S) trains the MoE DiT teacher;
   # the run directory comes back (newest checkpoint) to be resumed or evaluated elsewhere.
-  local left=$((BUDGET - ($(date +%s) - t_start) - ${GPU_CHECK_TEST_S:-150}))
+  shopt -s nullglob
+  local runs=(.gpu/runs/*/)
+  local left=$((BUDGET - ($(date +%s) - t_start) - ${GPU_CHECK_TEST_S:-150} - ${#runs[@]} * ${GPU_CHECK_EVAL_S:-150}))
   if [ "${GPU_DIT_TRAIN:-1}" = 1 ] && [ "$left" -gt 60 ]; then
     mkdir -p runs
-    timeout -s INT "$left" "$BIN/rflow" run configs/dit_moe_fmnist.toml --set device=cuda --set 'stages=["train"]' \
+    timeout -k 30 -s INT "$left" "$BIN/rflow" run configs/dit_moe_fmnist.toml --set device=cuda --set 'stages=["train"]' \
       > "$OUT/train_dit_moe.log" 2>&1
     echo "dit_moe_fmnist training on cuda for up to $left s: exit $?"; grep -E "steps_per_s" "$OUT/train_dit_moe.log" | tail -2
     find runs/dit_moe_fmnist -name LATEST -path '*/checkpoints/*' | while read -r latest; do

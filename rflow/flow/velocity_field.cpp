@@ -26,7 +26,11 @@ void copy_field_state(const torch::nn::Module& from, torch::nn::Module& to, cons
   };
   copy(from.named_parameters(true), to.named_parameters(true), "parameters");
   copy(from.named_buffers(true), to.named_buffers(true), "buffers");
-  to.train(from.is_training());
+  // Each module keeps its own flag; named_modules() lists parents before children, so a parent's
+  // recursive train() never overrides a child set after it.
+  const auto dst_modules = to.named_modules();
+  for (const auto& m : from.named_modules())
+    if (const auto* d = dst_modules.find(m.key())) (*d)->train(m.value()->is_training());
 }
 
 VelocityField clone_field(const VelocityFieldImpl& field, const std::optional<c10::Device>& device) {

@@ -8,10 +8,10 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <torch/nn/module.h>
-#include <torch/version.h>
 
 #include "rflow/flow/cond.h"
 
@@ -34,11 +34,16 @@ struct FastSolve {
   at::Tensor x, nfe;
 };
 
-#if TORCH_VERSION_MAJOR >= 2
-using OptionalDevice = std::optional<c10::Device>;  // Module::clone's argument
-#else
-using OptionalDevice = c10::optional<c10::Device>;
-#endif
+namespace detail {
+template <class F>
+struct CloneArgument;
+template <class R, class C, class A>
+struct CloneArgument<R (C::*)(A) const> {
+  using type = std::decay_t<A>;
+};
+}  // namespace detail
+// Module::clone's argument, whatever this LibTorch's optional is (c10's own up to 1.13, std's later).
+using OptionalDevice = detail::CloneArgument<decltype(&torch::nn::Module::clone)>::type;
 
 class VelocityFieldImpl : public torch::nn::Module {
  public:

@@ -1,10 +1,10 @@
 #include "rflow/io/remove_tree.h"
 
 #include <cerrno>
-#include <cstdio>
 
 #include <ftw.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace rflow::io {
 
@@ -14,10 +14,13 @@ namespace {
 thread_local std::uintmax_t g_removed = 0;
 thread_local int g_error = 0;
 
-int remove_entry(const char* path, const struct stat*, int, struct FTW*) {
-  if (std::remove(path) != 0) {
+int remove_entry(const char* path, const struct stat*, int type, struct FTW*) {
+  // A directory nftw could not read is still tried (it may be empty); if it is not, the reason
+  // worth reporting is the permission, not ENOTEMPTY.
+  const bool dir = type == FTW_DP || type == FTW_DNR;
+  if ((dir ? ::rmdir(path) : ::unlink(path)) != 0) {
     if (errno == ENOENT) return 0;  // removed meanwhile: the goal holds
-    g_error = errno;
+    g_error = type == FTW_DNR ? EACCES : errno;
     return 1;
   }
   ++g_removed;
@@ -40,6 +43,7 @@ std::uintmax_t remove_tree(const std::filesystem::path& p, std::error_code& ec) 
   // per level at most 64 deep before nftw recycles them.
   const int rc = ::nftw(p.c_str(), remove_entry, 64, FTW_DEPTH | FTW_PHYS);
   if (rc != 0) {
+    if (g_error == 0 && errno == ENOENT) return g_removed;  // the tree vanished during the walk
     ec.assign(g_error != 0 ? g_error : errno, std::generic_category());
     return static_cast<std::uintmax_t>(-1);
   }

@@ -33,6 +33,7 @@ MlpVelocityImpl::MlpVelocityImpl(MlpOptions opt, std::vector<int64_t> sample_sha
 }
 
 void MlpVelocityImpl::reset() {
+  std::atomic_store(&fast_, std::shared_ptr<FastCache>());  // a clone packs its own weights
   hidden_.clear();
   temb_ = register_module("temb", std::make_shared<TimeEmbeddingImpl>(time_embed_, opt_.time_dim, time_scale_));
   in_x_ = register_module("in_x", torch::nn::Linear(dim_, opt_.hidden));

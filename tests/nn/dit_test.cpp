@@ -159,6 +159,12 @@ TEST(DiT, MoEFeedForwardIsBalancedThroughTheTrainersHooks) {
 // parameter gets a finite gradient there.
 TEST(DiT, OnCudaMatchesTheCpu) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  // The patch embedding is a convolution, which cuDNN may run in TF32 (10-bit mantissa).
+  struct NoTf32 {
+    bool before = at::globalContext().allowTF32CuDNN();
+    NoTf32() { at::globalContext().setAllowTF32CuDNN(false); }
+    ~NoTf32() { at::globalContext().setAllowTF32CuDNN(before); }
+  } no_tf32;
   torch::manual_seed(16);
   // The attention function alone: fused (square causal, a non-default scale) = the plain formula.
   const auto q = torch::randn({2, 3, 7, 8}), k = torch::randn({2, 3, 7, 8}), v = torch::randn({2, 3, 7, 5});
