@@ -339,6 +339,35 @@ TEST(Cli, ImageChainIsEvaluatedByFidProxyWithGrids) {
       EXPECT_TRUE(std::isfinite(res.score("diversity"))) << m;
     }
   }
+  // `rflow eval --checkpoint` scores an image checkpoint as the eval stage does: with the run's seed
+  // and n it draws the same noise, labels and reference, so it reproduces the stage's number.
+  {
+    auto stage = rflow::eval::read_model_eval((run / "eval/metrics.json").string());
+    const rflow::eval::SolverResult* two = nullptr;
+    for (const auto& res : stage.results)
+      if (res.solver == "euler" && res.steps == 2) two = &res;
+    ASSERT_NE(two, nullptr);
+    auto e = sh(cli() + " eval --checkpoint " + run.string() + " --steps 2 --guidance 1.5 -n 40 --seed 0");
+    ASSERT_EQ(e.code, 0) << e.out;
+    // The result is one JSON line (the progress bar goes before it).
+    auto result_line = [](const std::string& out) {
+      const size_t at = out.find("{\"class_accuracy\"");
+      return nlohmann::json::parse(out.substr(at, out.find('\n', at) - at));
+    };
+    const auto j = result_line(e.out);
+    EXPECT_NEAR(j.at("fid_proxy").get<double>(), two->score("fid_proxy"), 1e-6 * two->score("fid_proxy")) << e.out;
+    EXPECT_DOUBLE_EQ(j.at("class_accuracy").get<double>(), two->score("class_accuracy")) << e.out;
+    EXPECT_NEAR(j.at("floor").at("fid_proxy").get<double>(), stage.floor_score("fid_proxy"), 1e-9) << e.out;
+    EXPECT_EQ(j.at("settings").at("nfe"), 2) << e.out;
+    // Unguided, the same checkpoint scores differently: the flag reaches the solve.
+    auto u = sh(cli() + " eval --checkpoint " + run.string() + " --steps 2 -n 40 --seed 0");
+    ASSERT_EQ(u.code, 0) << u.out;
+    EXPECT_NE(result_line(u.out).at("fid_proxy").get<double>(),
+              j.at("fid_proxy").get<double>());
+    auto big = sh(cli() + " eval --checkpoint " + run.string() + " -n 20000");
+    EXPECT_EQ(big.code, 1) << big.out;
+    EXPECT_NE(big.out.find("10000"), std::string::npos) << big.out;
+  }
   std::string html = rflow::test::read_text((run / "report.html").string());
   EXPECT_NE(html.find("data:image/png;base64,"), std::string::npos);
   EXPECT_NE(html.find("FID-proxy"), std::string::npos);
