@@ -33,6 +33,9 @@ std::vector<std::string> model_keys(const RunConfig& cfg) {
   };
   data_end(cfg.data.source, "data.source");
   data_end(cfg.data.target, "data.target");
+  // Bookkeeping changes no weight: a resumed run may keep more checkpoints or log more often.
+  for (const char* section : {"train", "reflow.train", "distill.train"})
+    for (const char* key : {"keep_checkpoints", "log_every"}) out.push_back(std::string("!") + section + "." + key);
   return out;
 }
 

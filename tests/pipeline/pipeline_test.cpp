@@ -163,6 +163,9 @@ TEST(Pipeline, OnlyKeysThatAFinishedStageReadAreHeldFixed) {
   EXPECT_NE(msg.find("read by the reflow stage"), std::string::npos) << msg;  // the 2-RF was made from it too
   // Options of a backbone the run does not use are read by nobody.
   EXPECT_NO_THROW(run_pipeline(tiny(dir.path(), "grow", {"reflow.pairs=384", "model.unet.channels=8"})));
+  // Nor is bookkeeping that changes no weight.
+  EXPECT_NO_THROW(run_pipeline(tiny(dir.path(), "grow", {"reflow.pairs=384", "train.keep_checkpoints=9",
+                                                         "reflow.train.log_every=7", "distill.train.keep_checkpoints=3"})));
 }
 
 // A model half made (killed mid-training) is judged like a finished one: the keys its
@@ -194,6 +197,13 @@ TEST(StageKeys, TheLongestMatchingPrefixDecides) {
   EXPECT_TRUE(reads_key(keys, "method.name"));
   EXPECT_FALSE(reads_key(keys, "method.distill.steps"));
   EXPECT_TRUE(reads_key(keys, "train.lr"));
+  EXPECT_TRUE(reads_key(keys, "train.ckpt_every"));
+  EXPECT_FALSE(reads_key(keys, "train.keep_checkpoints"));
+  EXPECT_FALSE(reads_key(keys, "train.log_every"));
+  auto reflow_keys = keys;
+  reflow_keys.push_back("reflow");
+  EXPECT_FALSE(reads_key(reflow_keys, "reflow.train.keep_checkpoints"));
+  EXPECT_TRUE(reads_key(reflow_keys, "reflow.train.lr"));
   EXPECT_FALSE(reads_key(keys, "eval.n"));
   EXPECT_FALSE(reads_key(keys, "threads"));
 }
