@@ -16,6 +16,7 @@
 #include "rflow/eval/straightness.h"
 #include "rflow/methods/distill.h"
 #include "rflow/pipeline/chain.h"
+#include "rflow/pipeline/eval_draws.h"
 #include "rflow/pipeline/run_context.h"
 #include "rflow/pipeline/stages.h"
 #include "rflow/solve/likelihood.h"
@@ -55,31 +56,13 @@ void eval_model(StageContext& ctx, const ChainModel& cm) {
   fs::create_directories(dir / "results");
   fs::create_directories(dir / "samples");
 
-  // Fixed draws, independent of the order or subset of evaluations run.
-  seed_all(static_cast<uint64_t>(cfg.seed) + 2);
-  at::Tensor x0 = coupling->source().sample(ec.n);
-  seed_all(static_cast<uint64_t>(cfg.seed) + 3);
-  auto draw = [&] {
-    return labeled ? target.sample_labeled(ec.n) : std::make_pair(target.sample(ec.n), at::Tensor());
-  };
-  eval::ScorerSetup setup;
+  const EvalDraws draws = eval_draws(m, entry, ec.n, static_cast<uint64_t>(cfg.seed));
+  const at::Tensor& x0 = draws.x0;
+  eval::ScorerSetup setup = draws.setup;
   setup.dir = dir.string();
-  std::tie(setup.reference, setup.reference_labels) = draw();
-  if (entry.second_draw) std::tie(setup.reference2, setup.reference2_labels) = draw();
-  if (labeled) {
-    const int64_t classes = target.num_classes();
-    // Balanced labels (class i mod C, one grid column per class), or the reference draw's labels
-    // so that the label mix, and hence the marginal the samples should match, is the target's.
-    setup.cond_labels = entry.balanced_labels ? torch::arange(ec.n, torch::kInt64).remainder(classes)
-                                              : setup.reference_labels;
-    if (entry.balanced_labels) setup.grid_cols = classes;
-  }
   setup.trajectories = std::min(ec.trajectories, ec.n);
   setup.sliced_projections = ec.sliced_projections;
-  setup.seed = static_cast<uint64_t>(cfg.seed);
   setup.fidnet = ec.fidnet;
-  setup.data_name = m.cfg.data.target.name;
-  setup.data_path = m.cfg.data.target.path;
   std::unique_ptr<eval::Scorer> scorer = entry.make(setup);
   scorer->save_reference();
 
@@ -104,19 +87,11 @@ void eval_model(StageContext& ctx, const ChainModel& cm) {
   int64_t chunks_done = 0;
   auto solve_all = [&](SolveOptions opt, const std::string& what) {
     opt.guidance = guidance;
-    std::vector<at::Tensor> xs, nfes;
-    int64_t accepted = 0;
-    for (int64_t a = 0; a < ec.n; a += chunk) {
-      const int64_t b = std::min(ec.n, a + chunk);
-      SolveResult r = solve(*m.model, x0.slice(0, a, b).to(ctx.device), opt, cond_for(a, b));
-      xs.push_back(r.x.cpu());
-      nfes.push_back(r.nfe.cpu());
-      accepted = std::max(accepted, r.accepted);
+    ChunkedSolve r = solve_in_chunks(*m.model, draws, opt, chunk, ctx.device, [&] {
       if (bar) bar->update(++chunks_done, what);
-    }
-    return std::make_tuple(torch::cat(xs), torch::cat(nfes), accepted);
+    });
+    return std::make_tuple(r.x, r.nfe, r.accepted);
   };
-
   std::vector<std::pair<std::string, int64_t>> jobs;
   // A k-step student is a k-step Euler map trained at its own grid times: other step counts and
   // solvers measure nothing it was made for.

@@ -13,6 +13,7 @@
 #include "rflow/eval/compare.h"
 #include "rflow/eval/scorer.h"
 #include "rflow/io/npy.h"
+#include "rflow/pipeline/eval_draws.h"
 #include "rflow/pipeline/run_context.h"
 #include "rflow/solve/likelihood.h"
 #include "rflow/solve/solve_progress.h"
@@ -32,57 +33,42 @@ struct Args {
   std::string divergence = "exact";
 };
 
-// A checkpoint whose target is not points (images): its samples scored by the data kind's scorer,
-// with the eval stage's draws (noise: seed + 2, reference: seed + 3; balanced class labels), so that
-// `--seed` = the run's seed and `--num` = its eval.n reproduce the eval stage's number for that solver.
+// What a checkpoint's figure depends on: the solve's steps and NFE (fixed-step) or tolerances.
+nlohmann::json solve_settings(const SolveOptions& so) {
+  const int per_step = solvers().get(so.method, "--solver")()->nfe_per_step();
+  if (per_step > 0) return {{"steps", so.steps}, {"nfe", so.steps * per_step}};
+  return {{"rtol", so.rtol}, {"atol", so.atol}};
+}
+
+// A checkpoint whose target is not points (images): its samples scored by the data kind's scorer
+// from the eval stage's draws (eval_draws.h), so that `--seed` = the run's seed and `--num` = its
+// eval.n reproduce the eval stage's number for that solver.
 void score_checkpoint(const LoadedModel& m, const Args& a) {
   Distribution& target = m.data->target();
   const std::string kind = target.kind();
   const eval::ScorerEntry& entry = eval::scorers().get(kind, "rflow eval (data kind of " + target.describe() + ")");
   RF_CHECK(a.n >= 2 && a.n <= 10000, "--num must be in [2, 10000] for " + kind, "rflow eval",
            "the test set holds 10 000 images; the run's eval uses eval.n (2000 in the shipped configs)");
-  const bool labeled = m.cfg.data.labels;
-  seed_all(static_cast<uint64_t>(a.seed) + 2);
-  const at::Tensor x0 = m.data->source().sample(a.n);
-  seed_all(static_cast<uint64_t>(a.seed) + 3);
-  eval::ScorerSetup setup;
-  std::tie(setup.reference, setup.reference_labels) =
-      labeled ? target.sample_labeled(a.n) : std::make_pair(target.sample(a.n), at::Tensor());
-  if (labeled)
-    setup.cond_labels = entry.balanced_labels ? torch::arange(a.n, torch::kInt64).remainder(target.num_classes())
-                                              : setup.reference_labels;
-  setup.seed = static_cast<uint64_t>(a.seed);
-  setup.fidnet = m.cfg.eval.fidnet;
-  setup.data_name = m.cfg.data.target.name;
-  setup.data_path = m.cfg.data.target.path;
-  std::unique_ptr<eval::Scorer> scorer = entry.make(setup);
+  EvalDraws draws = eval_draws(m, entry, a.n, static_cast<uint64_t>(a.seed));
+  draws.setup.fidnet = m.cfg.eval.fidnet;
+  std::unique_ptr<eval::Scorer> scorer = entry.make(draws.setup);
 
   const int64_t chunk = entry.chunked ? std::max<int64_t>(1, m.cfg.eval.batch) : a.n;
   SolveOptions opt = a.solve;  // the bar hooks itself into the options
-  std::vector<at::Tensor> xs;
+  at::Tensor x;
   {
     SolveProgress bar("sample", opt);
-    for (int64_t i = 0; i < a.n; i += chunk) {
-      const int64_t j = std::min(a.n, i + chunk);
-      Cond c;
-      if (setup.cond_labels.defined()) c.labels = setup.cond_labels.slice(0, i, j);
-      xs.push_back(solve(*m.model, x0.slice(0, i, j), opt, c).x);
-    }
+    x = solve_in_chunks(*m.model, draws, opt, chunk, c10::Device(c10::kCPU)).x;
   }
-  const at::Tensor x = torch::cat(xs);
   const int64_t bad = torch::logical_not(torch::isfinite(x)).flatten(1).any(1).sum().item<int64_t>();
   RF_CHECK(bad == 0, std::to_string(bad) + " of " + std::to_string(a.n) + " samples have NaN/Inf values", m.checkpoint,
            "the weights may be damaged or the solver unstable: try another solver");
   nlohmann::json j = nlohmann::json(scorer->score(x));
   j["floor"] = nlohmann::json(scorer->floor());
   j["n"] = a.n;
-  const int per_step = solvers().get(a.solve.method, "--solver")()->nfe_per_step();
   nlohmann::json set{{"checkpoint", m.checkpoint}, {"step", m.step},     {"solver", a.solve.method},
                      {"seed", a.seed},             {"guidance", a.solve.guidance}, {"reference", "the eval stage's draws"}};
-  if (per_step > 0)
-    set.update({{"steps", a.solve.steps}, {"nfe", a.solve.steps * per_step}});
-  else
-    set.update({{"rtol", a.solve.rtol}, {"atol", a.solve.atol}});
+  set.update(solve_settings(a.solve));
   j["settings"] = set;
   std::cout << j.dump() << std::endl;
 }
@@ -182,15 +168,11 @@ void add_eval(CLI::App& app) {
     if (m) {
       // What was measured and against what: the solve's settings, and the floor (two independent
       // draws of the target at the same n) below which no model can score.
-      const int per_step = solvers().get(a->solve.method, "--solver")()->nfe_per_step();
       nlohmann::json set{{"checkpoint", m->checkpoint}, {"step", m->step}, {"solver", a->solve.method},
                          {"seed", a->seed},             {"projections", a->projections},
                          {"reference", a->reference.empty() ? "fresh target draws" : a->reference}};
-      if (per_step > 0)
-        set.update({{"steps", a->solve.steps}, {"nfe", a->solve.steps * per_step}});
-      else
-        set.update({{"rtol", a->solve.rtol}, {"atol", a->solve.atol}});
-      set.update(a->solve.non_default_settings(per_step == 0));
+      set.update(solve_settings(a->solve));
+      set.update(a->solve.non_default_settings(set.contains("rtol")));  // rtol: an adaptive solver
       j["settings"] = set;
       if (a->reference.empty()) {
         seed_all(static_cast<uint64_t>(a->seed) + 3);

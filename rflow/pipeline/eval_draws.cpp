@@ -1,0 +1,57 @@
+#include "rflow/pipeline/eval_draws.h"
+
+#include <algorithm>
+
+#include <torch/torch.h>
+
+#include "rflow/core/rng.h"
+#include "rflow/pipeline/run_context.h"
+
+namespace rflow {
+
+EvalDraws eval_draws(const LoadedModel& m, const eval::ScorerEntry& entry, int64_t n, uint64_t seed) {
+  Distribution& target = m.data->target();
+  const bool labeled = m.cfg.data.labels;
+  EvalDraws d;
+  // Fixed draws, independent of the order or subset of evaluations run.
+  seed_all(seed + 2);
+  d.x0 = m.data->source().sample(n);
+  seed_all(seed + 3);
+  auto draw = [&] { return labeled ? target.sample_labeled(n) : std::make_pair(target.sample(n), at::Tensor()); };
+  eval::ScorerSetup& s = d.setup;
+  std::tie(s.reference, s.reference_labels) = draw();
+  if (entry.second_draw) std::tie(s.reference2, s.reference2_labels) = draw();
+  if (labeled) {
+    // Balanced labels (class i mod C, one grid column per class), or the reference draw's labels
+    // so that the label mix, and hence the marginal the samples should match, is the target's.
+    s.cond_labels = entry.balanced_labels ? torch::arange(n, torch::kInt64).remainder(target.num_classes())
+                                          : s.reference_labels;
+    if (entry.balanced_labels) s.grid_cols = target.num_classes();
+  }
+  s.seed = seed;
+  s.data_name = m.cfg.data.target.name;
+  s.data_path = m.cfg.data.target.path;
+  return d;
+}
+
+ChunkedSolve solve_in_chunks(VelocityFieldImpl& field, const EvalDraws& d, const SolveOptions& opt, int64_t chunk,
+                             c10::Device device, const std::function<void()>& on_chunk) {
+  const int64_t n = d.x0.size(0);
+  std::vector<at::Tensor> xs, nfes;
+  ChunkedSolve out;
+  for (int64_t a = 0; a < n; a += chunk) {
+    const int64_t b = std::min(n, a + chunk);
+    Cond c;
+    if (d.setup.cond_labels.defined()) c.labels = d.setup.cond_labels.slice(0, a, b).to(device);
+    SolveResult r = solve(field, d.x0.slice(0, a, b).to(device), opt, c);
+    xs.push_back(r.x.cpu());
+    nfes.push_back(r.nfe.cpu());
+    out.accepted = std::max(out.accepted, r.accepted);
+    if (on_chunk) on_chunk();
+  }
+  out.x = torch::cat(xs);
+  out.nfe = torch::cat(nfes);
+  return out;
+}
+
+}  // namespace rflow
