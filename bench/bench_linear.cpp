@@ -12,7 +12,7 @@
 #include "rflow/core/malloc_tuning.h"
 #include "rflow/core/memory_usage.h"
 #include "rflow/core/system_info.h"
-#include "rflow/nn/linear.h"
+#include "rflow/nn/layers/linear.h"
 
 using Clock = std::chrono::steady_clock;
 

@@ -16,7 +16,7 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
-#include "rflow/core/dense_kernels.h"
+#include "rflow/core/kernels/dense_kernels.h"
 #include "rflow/core/system_info.h"
 #include "rflow/nn/fast_mlp.h"
 #include "rflow/nn/mlp.h"
@@ -25,6 +25,7 @@
 #include "rflow/core/rng.h"
 #include "rflow/data/batch_source.h"
 #include "rflow/methods/method_config.h"
+#include "rflow/solve/butcher.h"
 #include "rflow/solve/solver.h"
 #include "rflow/train/trainer.h"
 #include "rflow/io/remove_tree.h"
@@ -62,7 +63,7 @@ nlohmann::json policy_latency(int repeats) {
   rflow::io::remove_tree(dir);
   model->eval();
   torch::NoGradGuard ng;
-  const auto [unused, cond] = coupling->target().sample_conditioned(256);
+  const Cond cond = coupling->target().sample(256).cond;
   const at::Tensor obs = cond.extra.at("obs");
   int64_t i = 0, nfe = 0, calls = 0;
   auto act = [&](const SolveOptions& opt, bool fast) {
@@ -98,7 +99,7 @@ int main(int argc, char** argv) {
   torch::NoGradGuard ng;
   SolveOptions opt;
   opt.method = "euler", opt.steps = 100;
-  SolvePlan plan{{{}}, {1.0}, {0.0}, time_grid(opt), 1.0};
+  SolvePlan plan{&euler_tableau(), time_grid(opt), 1.0};
 
   nlohmann::json out{{"bench", "mlp_latency"}, {"threads", 1}, {"hidden", 256}, {"depth", 3}, {"steps", 100},
                      {"dense_isa", kernels::dense_isa()}};

@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
   out["euler20_action"] = timed([&] { (void)solve(*model, torch::randn({1, 4, 2}), euler, c); }, 100);
   if (argc > 1) {
     LoadedModel run = load_model(argv[1], true, c10::Device(c10::kCPU));
-    const auto [unused, cond] = run.data->target().sample_conditioned(256);
+    const Cond cond = run.data->target().sample(256).cond;
     const at::Tensor obs = cond.extra.at("obs");
     SolveOptions ada;
     ada.method = "adaflow", ada.steps = 10, ada.eta = 0.5;

@@ -16,6 +16,7 @@
 #include "rflow/core/malloc_tuning.h"
 #include "rflow/core/memory_usage.h"
 #include "rflow/core/system_info.h"
+#include "rflow/data/online_pairs.h"
 #include "rflow/methods/reflow.h"
 #include "rflow/nn/model_config.h"
 #include "rflow/io/remove_tree.h"

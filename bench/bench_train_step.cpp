@@ -18,7 +18,7 @@
 #include "rflow/methods/method_config.h"
 #include "rflow/nn/ema.h"
 #include "rflow/nn/flat_parameters.h"
-#include "rflow/nn/linear.h"
+#include "rflow/nn/layers/linear.h"
 #include "rflow/train/fused_adam.h"
 #include "rflow/nn/model_config.h"
 #include "rflow/train/train_config.h"

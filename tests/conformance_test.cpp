@@ -160,14 +160,14 @@ TEST(Conformance, EveryDataSetWithoutFilesDrawsItsShape) {
       continue;
     }
     torch::manual_seed(3);
-    auto x = d->sample(5);
+    auto x = d->sample(5).x;
     std::vector<int64_t> want{5};
     for (auto s : d->sample_shape()) want.push_back(s);
     EXPECT_EQ(x.sizes(), want) << name;
     EXPECT_TRUE(torch::isfinite(x).all().item<bool>()) << name;
     EXPECT_FALSE(d->describe().empty()) << name;
     if (d->num_classes() > 0) {
-      auto [y, labels] = d->sample_labeled(7);
+      const at::Tensor labels = d->sample(7).cond.labels;
       EXPECT_EQ(labels.sizes(), (std::vector<int64_t>{7})) << name;
       EXPECT_GE(labels.min().item<int64_t>(), 0) << name;
       EXPECT_LT(labels.max().item<int64_t>(), d->num_classes()) << name;

@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
     rflow::SolveOptions opt;
     opt.method = "heun";
     opt.steps = 4;
-    rflow::SolveResult r = rflow::solve(*m.model, m.data->source().sample(n), opt);
+    rflow::SolveResult r = rflow::solve(*m.model, m.data->source().sample(n).x, opt);
     rflow::io::write_npy(argv[2], r.x);
     std::printf("%s: %lld samples, %lld NFE each, step %lld of %s\n", rflow::version_line().c_str(),
                 static_cast<long long>(n), static_cast<long long>(r.nfe[0].item<int64_t>()),
@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
       auto ws = net.workspace();
       rflow::SolveOptions euler;
       euler.steps = 100;
-      const rflow::SolvePlan plan{{{}}, {1.0}, {0.0}, rflow::time_grid(euler)};
+      const rflow::SolvePlan plan{&rflow::euler_tableau(), rflow::time_grid(euler)};
       std::vector<float> noise(net.dim(), 0.5f), sample(net.dim());
       const auto t0 = std::chrono::steady_clock::now();
       for (int i = 0; i < 100; ++i) net.solve(*ws, plan, noise.data(), nullptr, 1, sample.data());

@@ -393,7 +393,7 @@ class SwiGLU(nn.Module):
 
 
 class MoE(nn.Module):
-    """DeepSeekMoE as rflow/nn/moe.cpp: shared experts + top-k routed ones chosen with a routing
+    """DeepSeekMoE as rflow/nn/layers/moe.cpp: shared experts + top-k routed ones chosen with a routing
     bias (a buffer, moved by update_bias) that never enters the mixing weights."""
 
     def __init__(self, dim, o):

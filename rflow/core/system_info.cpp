@@ -10,8 +10,8 @@
 #include <torch/version.h>
 #include <ATen/Version.h>
 
-#include "rflow/core/blas_kernels.h"
-#include "rflow/core/cpu_features.h"
+#include "rflow/core/kernels/blas_kernels.h"
+#include "rflow/core/kernels/cpu_features.h"
 #include "rflow/core/version.h"
 
 namespace rflow {

@@ -1,6 +1,6 @@
 // Where training batches come from: a Batch is a coupled (x0, x1, cond) draw, and a
 // BatchSource produces them. The independent coupling draws x0 from the source distribution and x1
-// from the target; reflow pairs and OT couplings plug in as other BatchSources.
+// from the target; reflow pairs and OT couplings plug in as other BatchSources (rflow/data/coupling.h).
 #pragma once
 
 #include <memory>
@@ -20,6 +20,9 @@ struct Batch {
   Cond cond;          // travels with x1 (labels, context, observations, ...)
 };
 
+// The registered couplings' names (rflow/data/coupling.h), for the help of data.coupling.
+std::string coupling_names();
+
 struct DataConfig {
   DistributionConfig source{"gaussian"};
   DistributionConfig target{"8gaussians"};
@@ -33,7 +36,7 @@ struct DataConfig {
   void visit(V& v) {
     v.section("source", source);
     v.section("target", target);
-    v("coupling", coupling, "independent | ot (pair x0 and x1 within each batch by optimal transport, see data.ot) | pairs (stored reflow pairs, see data.pairs) | online (reflow pairs made each step by data.teacher, see reflow.online_steps)");
+    v("coupling", coupling, "how x0 and x1 are paired: " + coupling_names() + " (rflow list says what each does)");
     v.section("ot", ot);
     v("pairs", pairs, "coupling = pairs: directory of (z0, z1) shards made by a teacher run's reflow stage");
     v("teacher", teacher, "coupling = online: the teacher run (or checkpoint) whose EMA field is solved for each batch");
@@ -69,10 +72,5 @@ class IndependentCoupling : public BatchSource {
 // Builds both ends; the target is built first so that a parameterless gaussian source takes its
 // dimension. Throws if the two ends disagree in shape.
 std::unique_ptr<IndependentCoupling> make_coupling(const DataConfig& cfg);
-
-// The training batch source data.coupling asks for: the independent coupling, an OtCoupling
-// (rflow/data/ot_coupling.h) wrapped around it, or stored pairs. The online coupling needs a
-// model, so the pipeline builds it (rflow/pipeline/run_context.h: make_training_source).
-std::unique_ptr<BatchSource> make_batch_source(const DataConfig& cfg);
 
 }  // namespace rflow

@@ -13,12 +13,11 @@ class Demonstrations : public Distribution {
  public:
   Demonstrations(at::Tensor obs, at::Tensor actions, std::string what)
       : obs_(std::move(obs)), actions_(std::move(actions)), what_(std::move(what)) {}
-  at::Tensor sample(int64_t n) override { return sample_conditioned(n).first; }
-  std::pair<at::Tensor, Cond> sample_conditioned(int64_t n) override {
-    const at::Tensor rows = torch::randint(actions_.size(0), {n}, torch::kInt64);
-    Cond c;
-    c.extra["obs"] = obs_.index_select(0, rows);
-    return {actions_.index_select(0, rows), c};
+  Draw draw(int64_t n, const at::Generator& rng) override {
+    const at::Tensor rows = torch::randint(actions_.size(0), {n}, rng, torch::kInt64);
+    Draw d{actions_.index_select(0, rows), {}};
+    d.cond.extra["obs"] = obs_.index_select(0, rows);
+    return d;
   }
   std::vector<int64_t> sample_shape() const override {
     return std::vector<int64_t>(actions_.sizes().begin() + 1, actions_.sizes().end());
@@ -33,13 +32,12 @@ class Demonstrations : public Distribution {
 
 class Fork1d : public Distribution {
  public:
-  at::Tensor sample(int64_t n) override { return sample_conditioned(n).first; }
-  std::pair<at::Tensor, Cond> sample_conditioned(int64_t n) override {
-    const at::Tensor x = torch::rand({n, 1}) * 20.0 - 10.0;
-    const at::Tensor sign = torch::randint(2, {n, 1}).to(torch::kFloat32) * 2.0 - 1.0;
-    Cond c;
-    c.extra["obs"] = x;
-    return {torch::where(x > 0, sign * x, torch::zeros_like(x)), c};
+  Draw draw(int64_t n, const at::Generator& rng) override {
+    const at::Tensor x = torch::rand({n, 1}, rng) * 20.0 - 10.0;
+    const at::Tensor sign = torch::randint(2, {n, 1}, rng).to(torch::kFloat32) * 2.0 - 1.0;
+    Draw d{torch::where(x > 0, sign * x, torch::zeros_like(x)), {}};
+    d.cond.extra["obs"] = x;
+    return d;
   }
   std::vector<int64_t> sample_shape() const override { return {1}; }
   std::string describe() const override { return "fork1d (action 0 for obs ≤ 0, ±obs for obs > 0)"; }

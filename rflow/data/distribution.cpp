@@ -17,14 +17,22 @@ at::Tensor Distribution::log_prob(const at::Tensor&) const {
               "use a gaussian source (the default) for likelihoods");
 }
 
-std::pair<at::Tensor, at::Tensor> Distribution::sample_labeled(int64_t) {
-  throw Error(describe() + " has no class labels", "data.labels",
-              "use a labelled toy (8gaussians, moons, mixture3, rings, spirals, checkerboard) or set data.labels=false");
-}
-
-std::pair<at::Tensor, Cond> Distribution::sample_conditioned(int64_t) {
-  throw Error(describe() + " draws no observations", "data.target",
-              "policies train on demonstrations: data.target.name = demos (or a generated task)");
+Draw Distribution::sample(int64_t n, const at::Generator& rng) {
+  RF_CHECK(n >= 1, "cannot draw " + std::to_string(n) + " samples", describe(), "draw at least one");
+  Draw d = draw(n, rng);
+  // The contract every caller relies on, checked once here rather than in each distribution.
+  std::vector<int64_t> shape{n};
+  for (int64_t s : sample_shape()) shape.push_back(s);
+  RF_CHECK(d.x.defined() && d.x.sizes().vec() == shape && d.x.scalar_type() == torch::kFloat32,
+           "a draw of " + describe() + " does not have its sample shape", "Distribution::sample",
+           "draw() must return n float32 samples of sample_shape()");
+  RF_CHECK(d.cond.labels.defined() == (num_classes() > 0) &&
+               (!d.cond.labels.defined() || d.cond.labels.sizes().vec() == std::vector<int64_t>{n}),
+           "a draw of " + describe() + " has labels where it has no classes (or none where it has)",
+           "Distribution::sample", "draw() returns labels [n] exactly when num_classes() > 0");
+  RF_CHECK((obs_dim() > 0) == (d.cond.extra.count("obs") > 0), "a draw of " + describe() + " lacks its observations",
+           "Distribution::sample", "draw() returns cond.extra[\"obs\"] exactly when obs_dim() > 0");
+  return d;
 }
 
 namespace {
@@ -72,8 +80,9 @@ class GaussianDist : public Distribution {
     shape_ = hint == d ? shape_hint : std::vector<int64_t>{d};
     standard_ = !chol_.defined() && (mean_ == 0).all().item<bool>() && (std_ == 1).all().item<bool>();
   }
-  at::Tensor sample(int64_t n) override {
-    auto z = torch::randn({n, dim_});
+  Draw draw(int64_t n, const at::Generator& rng) override { return {points(n, rng), {}}; }
+  at::Tensor points(int64_t n, const at::Generator& rng) {
+    auto z = torch::randn({n, dim_}, rng);
     std::vector<int64_t> s{n};
     s.insert(s.end(), shape_.begin(), shape_.end());
     // N(0, I), every training step's source: the draw itself (the general path below gives the
@@ -107,17 +116,18 @@ class GaussianDist : public Distribution {
 
 // A toy 2-D set defined by a sampling function of (n, scale, noise) that also returns each point's
 // class (the mode or component it came from), so the same toy serves conditional models.
-using Labeled = std::pair<at::Tensor, at::Tensor>;
+using Labeled = std::pair<at::Tensor, at::Tensor>;  // (points, classes)
 
 class Toy2d : public Distribution {
  public:
-  using Fn = std::function<Labeled(int64_t, double, double)>;
+  using Fn = std::function<Labeled(int64_t n, double scale, double noise, const at::Generator& rng)>;
   Toy2d(std::string name, Fn fn, int64_t classes, double scale, double noise)
       : name_(std::move(name)), fn_(std::move(fn)), classes_(classes), scale_(scale), noise_(noise) {}
-  at::Tensor sample(int64_t n) override { return sample_labeled(n).first; }
-  Labeled sample_labeled(int64_t n) override {
-    auto [x, y] = fn_(n, scale_, noise_);
-    return {x.to(torch::kFloat32).contiguous(), y.to(torch::kInt64).contiguous()};
+  Draw draw(int64_t n, const at::Generator& rng) override {
+    auto [x, y] = fn_(n, scale_, noise_, rng);
+    Draw d{x.to(torch::kFloat32).contiguous(), {}};
+    d.cond.labels = y.to(torch::kInt64).contiguous();
+    return d;
   }
   int64_t num_classes() const override { return classes_; }
   std::vector<int64_t> sample_shape() const override { return {2}; }
@@ -136,59 +146,59 @@ at::Tensor on_circle(const at::Tensor& angle, double r) {
   return torch::stack({torch::cos(angle) * r, torch::sin(angle) * r}, 1);
 }
 
-Labeled eight_gaussians(int64_t n, double scale, double noise) {
-  auto k = torch::randint(0, 8, {n}, torch::kInt64);
-  return {on_circle(k.to(torch::kFloat32) * (M_PI / 4), scale) + torch::randn({n, 2}) * noise, k};
+Labeled eight_gaussians(int64_t n, double scale, double noise, const at::Generator& rng) {
+  auto k = torch::randint(0, 8, {n}, rng, torch::kInt64);
+  return {on_circle(k.to(torch::kFloat32) * (M_PI / 4), scale) + torch::randn({n, 2}, rng) * noise, k};
 }
 
-Labeled moons(int64_t n, double scale, double noise) {
-  auto k = torch::randint(0, 2, {n}, torch::kInt64);
+Labeled moons(int64_t n, double scale, double noise, const at::Generator& rng) {
+  auto k = torch::randint(0, 2, {n}, rng, torch::kInt64);
   auto which = k.to(torch::kFloat32);
-  auto a = torch::rand({n}) * M_PI;
+  auto a = torch::rand({n}, rng) * M_PI;
   // Upper moon: (cos a, sin a); lower: (1 − cos a, 0.5 − sin a); centred on the origin.
   auto x = torch::where(which > 0, 1 - torch::cos(a), torch::cos(a)) - 0.5;
   auto y = torch::where(which > 0, 0.5 - torch::sin(a), torch::sin(a)) - 0.25;
-  return {torch::stack({x, y}, 1) * scale + torch::randn({n, 2}) * noise, k};
+  return {torch::stack({x, y}, 1) * scale + torch::randn({n, 2}, rng) * noise, k};
 }
 
-Labeled checkerboard(int64_t n, double scale, double noise) {
+Labeled checkerboard(int64_t n, double scale, double noise, const at::Generator& rng) {
   // 4×4 board on [−2, 2]², the 8 squares with (col + row) even; the class is the square.
-  auto col = torch::randint(0, 4, {n}, torch::kInt64);
-  auto half = torch::randint(0, 2, {n}, torch::kInt64);
+  auto col = torch::randint(0, 4, {n}, rng, torch::kInt64);
+  auto half = torch::randint(0, 2, {n}, rng, torch::kInt64);
   auto row = 2 * half + torch::remainder(col, 2);
-  auto x = col.to(torch::kFloat32) - 2 + torch::rand({n});
-  auto y = row.to(torch::kFloat32) - 2 + torch::rand({n});
-  return {torch::stack({x, y}, 1) * scale + torch::randn({n, 2}) * noise, col * 2 + half};
+  auto x = col.to(torch::kFloat32) - 2 + torch::rand({n}, rng);
+  auto y = row.to(torch::kFloat32) - 2 + torch::rand({n}, rng);
+  return {torch::stack({x, y}, 1) * scale + torch::randn({n, 2}, rng) * noise, col * 2 + half};
 }
 
-Labeled spirals(int64_t n, double scale, double noise) {
-  auto k = torch::randint(0, 2, {n}, torch::kInt64);
-  auto s = torch::sqrt(torch::rand({n})) * 3 * M_PI;  // arc parameter, denser near the centre
+Labeled spirals(int64_t n, double scale, double noise, const at::Generator& rng) {
+  auto k = torch::randint(0, 2, {n}, rng, torch::kInt64);
+  auto s = torch::sqrt(torch::rand({n}, rng)) * 3 * M_PI;  // arc parameter, denser near the centre
   auto r = s / (3 * M_PI);
   auto ang = s + k.to(torch::kFloat32) * M_PI;
-  return {on_circle(ang, 1.0) * r.unsqueeze(1) * scale + torch::randn({n, 2}) * noise, k};
+  return {on_circle(ang, 1.0) * r.unsqueeze(1) * scale + torch::randn({n, 2}, rng) * noise, k};
 }
 
-Labeled rings(int64_t n, double scale, double noise) {
-  auto k = torch::randint(0, 4, {n}, torch::kInt64);  // radii 1..4 (× scale / 4)
-  auto ang = torch::rand({n}) * 2 * M_PI;
-  return {on_circle(ang, 1.0) * ((k + 1).to(torch::kFloat32) * (scale / 4)).unsqueeze(1) + torch::randn({n, 2}) * noise, k};
+Labeled rings(int64_t n, double scale, double noise, const at::Generator& rng) {
+  auto k = torch::randint(0, 4, {n}, rng, torch::kInt64);  // radii 1..4 (× scale / 4)
+  auto ang = torch::rand({n}, rng) * 2 * M_PI;
+  return {on_circle(ang, 1.0) * ((k + 1).to(torch::kFloat32) * (scale / 4)).unsqueeze(1) + torch::randn({n, 2}, rng) * noise, k};
 }
 
-Labeled mixture3(int64_t n, double scale, double noise) {
+Labeled mixture3(int64_t n, double scale, double noise, const at::Generator& rng) {
   // Three components at 90°, 210°, 330° with unequal weights and spreads (spec §1's 2-D toy).
-  auto u = torch::rand({n});
+  auto u = torch::rand({n}, rng);
   auto k = (u > 0.5).to(torch::kInt64) + (u > 0.8).to(torch::kInt64);
   auto ang = k.to(torch::kFloat32) * (2 * M_PI / 3) + M_PI / 2;
   auto spread = torch::tensor({1.0f, 0.7f, 1.3f}).index_select(0, k) * noise;
-  return {on_circle(ang, scale) + torch::randn({n, 2}) * spread.unsqueeze(1), k};
+  return {on_circle(ang, scale) + torch::randn({n, 2}, rng) * spread.unsqueeze(1), k};
 }
 
 class NpyDist : public Distribution {
  public:
   NpyDist(std::string path, at::Tensor points) : path_(std::move(path)), data_(std::move(points)) {}
-  at::Tensor sample(int64_t n) override {
-    return data_.index_select(0, torch::randint(0, data_.size(0), {n}, torch::kInt64));
+  Draw draw(int64_t n, const at::Generator& rng) override {
+    return {data_.index_select(0, torch::randint(0, data_.size(0), {n}, rng, torch::kInt64)), {}};
   }
   std::vector<int64_t> sample_shape() const override { return {data_.size(1)}; }
   std::string describe() const override {

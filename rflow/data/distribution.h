@@ -1,6 +1,7 @@
 // Distributions that can serve as the source (t = 0) or the target (t = 1) of a flow: analytic 2-D
-// toys, a Gaussian with any mean and covariance, and user points from a .npy file. Any of them can
-// be either end, so data-to-data transport is configuration, not code.
+// toys, a Gaussian with any mean and covariance, points from a .npy file, image sets and policy
+// demonstrations, registered by name (distributions()). Any of them can be either end, so
+// data-to-data transport is configuration, not code. One sampling call draws samples with their labels or observations.
 #pragma once
 
 #include <functional>
@@ -8,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include <ATen/core/Generator.h>
 #include <ATen/core/Tensor.h>
 
 #include "rflow/core/options.h"
@@ -54,6 +56,9 @@ struct DistributionEntry {
   std::function<std::unique_ptr<Distribution>(const DistributionConfig&, const std::vector<int64_t>& shape_hint,
                                               const std::string& where)>
       make;
+  // The shipped feature networks (FID-proxy, judge) were trained on this data set's images and
+  // its test split is the FID reference, so image evaluations score its samples with them.
+  bool fid_reference = false;
 };
 // Mutable: programs and tests may register their own data sets before building configs.
 Registry<DistributionEntry>& distributions();
@@ -94,11 +99,21 @@ struct DistributionConfig {
   static OptionsMap sections();
 };
 
+// One draw of n samples: x [n, ...] float32 on the CPU and what each sample comes with — its class
+// label (cond.labels [n] int64) where the distribution is labelled, the observation it answers
+// (cond.extra["obs"] [n, obs_dim]) for policy demonstrations.
+struct Draw {
+  at::Tensor x;
+  Cond cond;
+};
+
 class Distribution {
  public:
   virtual ~Distribution() = default;
-  // n samples [n, ...] float32 on the CPU, drawn from the default generator.
-  virtual at::Tensor sample(int64_t n) = 0;
+  // The one sampling call: n samples and their conditioning, drawn from `rng` (undefined: the
+  // default generator, which seed_all seeds). Checks what every distribution promises: n rows of
+  // sample_shape(), labels iff num_classes() > 0, observations iff obs_dim() > 0.
+  Draw sample(int64_t n, const at::Generator& rng = {});
   virtual std::vector<int64_t> sample_shape() const = 0;
   virtual std::string describe() const = 0;
   // What kind of data it draws, which picks the eval's scorer: "points" (flat vectors) or "images".
@@ -108,13 +123,13 @@ class Distribution {
   // Classes the points come in (toys: the mode / component index), 0 if unlabelled; labelled
   // draws are what class-conditional models train on.
   virtual int64_t num_classes() const { return 0; }
-  // n samples and their labels [n] int64; throws for unlabelled distributions.
-  virtual std::pair<at::Tensor, at::Tensor> sample_labeled(int64_t n);
   // Demonstrations for policies: each sample (an action chunk) comes with the observation it
   // answers, which travels as cond.extra["obs"] [n, obs_dim]. 0: the points stand alone.
   virtual int64_t obs_dim() const { return 0; }
-  // n samples with their conditioning; throws where obs_dim() is 0.
-  virtual std::pair<at::Tensor, Cond> sample_conditioned(int64_t n);
+
+ protected:
+  // What sample() returns, for n >= 1; every random number from `rng`.
+  virtual Draw draw(int64_t n, const at::Generator& rng) = 0;
 };
 
 

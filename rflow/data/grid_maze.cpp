@@ -32,13 +32,12 @@ class MazeDemos : public Distribution {
     best_.resize(static_cast<size_t>(maze_.width()) * maze_.height());
     for (auto c : maze_.free_cells()) best_[c.second * maze_.width() + c.first] = maze_.best_moves(c);
   }
-  at::Tensor sample(int64_t n) override { return sample_conditioned(n).first; }
-  std::pair<at::Tensor, Cond> sample_conditioned(int64_t n) override {
+  Draw draw(int64_t n, const at::Generator& rng) override {
     at::Tensor actions = torch::zeros({n, horizon_, 2});
     at::Tensor obs = torch::empty({n, 2});
     // All random draws at once: a start cell per sample and a uniform per move for the ties.
-    const at::Tensor pick = torch::randint(static_cast<int64_t>(cells_.size()), {n}, torch::kInt64);
-    const at::Tensor tie = torch::rand({n, horizon_});
+    const at::Tensor pick = torch::randint(static_cast<int64_t>(cells_.size()), {n}, rng, torch::kInt64);
+    const at::Tensor tie = torch::rand({n, horizon_}, rng);
     const auto p = pick.accessor<int64_t, 1>();
     const auto u = tie.accessor<float, 2>();
     auto a = actions.accessor<float, 3>();
@@ -56,9 +55,9 @@ class MazeDemos : public Distribution {
         c = m;
       }
     }
-    Cond cond;
-    cond.extra["obs"] = obs;
-    return {actions, cond};
+    Draw d{actions, {}};
+    d.cond.extra["obs"] = obs;
+    return d;
   }
   std::vector<int64_t> sample_shape() const override { return {horizon_, 2}; }
   std::string describe() const override {

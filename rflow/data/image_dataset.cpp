@@ -35,19 +35,16 @@ at::Tensor to_unit_range(const at::Tensor& x) {
 }
 }  // namespace
 
-std::pair<at::Tensor, at::Tensor> ImageDataset::sample_labeled_impl(int64_t n) {
-  auto idx = torch::randint(0, images_.size(0), {n}, torch::kInt64);
+Draw ImageDataset::draw(int64_t n, const at::Generator& rng) {
+  auto idx = torch::randint(0, images_.size(0), {n}, rng, torch::kInt64);
   at::Tensor x = to_unit_range(images_.index_select(0, idx));
   if (flip_) {
-    auto f = torch::rand({n}) < 0.5;
+    auto f = torch::rand({n}, rng) < 0.5;
     x = torch::where(f.view({n, 1, 1, 1}), x.flip({3}), x);
   }
-  return {x.contiguous(), labels_.defined() ? labels_.index_select(0, idx) : at::Tensor()};
-}
-
-std::pair<at::Tensor, at::Tensor> ImageDataset::sample_labeled(int64_t n) {
-  RF_CHECK(labels_.defined(), desc_ + " has no labels", "data.labels", "give the data set labels, or set data.labels=false");
-  return sample_labeled_impl(n);
+  Draw d{x.contiguous(), {}};
+  if (labels_.defined()) d.cond.labels = labels_.index_select(0, idx);
+  return d;
 }
 
 at::Tensor ImageDataset::all() const { return to_unit_range(images_).contiguous(); }
@@ -146,11 +143,13 @@ void ImageFolderOptions::validate(const std::string& where) const {
 }
 
 DistributionEntry fashion_mnist_entry() {
-  return {"fashion_mnist", [] { return AnyOptions::of<FashionMnistOptions>(); },
-          [](const DistributionConfig& c, const std::vector<int64_t>&, const std::string&) -> std::unique_ptr<Distribution> {
-            return load_fashion_mnist(c.path.empty() ? kFashionMnistDir : c.path,
-                                      c.get<FashionMnistOptions>("fashion_mnist").split, c.flip);
-          }};
+  DistributionEntry e{"fashion_mnist", [] { return AnyOptions::of<FashionMnistOptions>(); },
+                      [](const DistributionConfig& c, const std::vector<int64_t>&, const std::string&) -> std::unique_ptr<Distribution> {
+                        return load_fashion_mnist(c.path.empty() ? kFashionMnistDir : c.path,
+                                                  c.get<FashionMnistOptions>("fashion_mnist").split, c.flip);
+                      }};
+  e.fid_reference = true;
+  return e;
 }
 
 DistributionEntry idx_entry() {

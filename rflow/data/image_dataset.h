@@ -17,8 +17,6 @@ class ImageDataset : public Distribution {
  public:
   // images: uint8 [N, C, H, W] (or float already in [−1, 1]); labels: int64 [N] or undefined.
   ImageDataset(at::Tensor images, at::Tensor labels, int64_t num_classes, bool flip, std::string desc);
-  at::Tensor sample(int64_t n) override { return sample_labeled_impl(n).first; }
-  std::pair<at::Tensor, at::Tensor> sample_labeled(int64_t n) override;
   int64_t num_classes() const override { return num_classes_; }
   std::vector<int64_t> sample_shape() const override;
   std::string describe() const override { return desc_; }
@@ -29,7 +27,7 @@ class ImageDataset : public Distribution {
   const at::Tensor& labels() const { return labels_; }
 
  private:
-  std::pair<at::Tensor, at::Tensor> sample_labeled_impl(int64_t n);
+  Draw draw(int64_t n, const at::Generator& rng) override;
   at::Tensor images_, labels_;
   int64_t num_classes_;
   bool flip_;

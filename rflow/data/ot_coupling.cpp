@@ -1,11 +1,13 @@
 #include "rflow/data/ot_coupling.h"
 
+#include "rflow/data/coupling.h"
+
 #include <cmath>
 
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
-#include "rflow/flow/assignment.h"
+#include "rflow/core/algorithms/assignment.h"
 
 namespace rflow {
 
@@ -124,5 +126,17 @@ OtCoupling::OtCoupling(std::unique_ptr<BatchSource> inner, OtConfig cfg)
 }
 
 Batch OtCoupling::next(int64_t batch_size, c10::Device device) { return ot_couple(inner_->next(batch_size, device), cfg_); }
+
+CouplingEntry ot_coupling_entry() {
+  CouplingEntry e;
+  e.validate = [](const DataConfig& c) {
+    RF_CHECK(!c.labels, "labels with the OT coupling are not supported", "data.labels",
+             "OT re-pairs x0 and x1 within a batch, which would cross labels; use the independent coupling");
+  };
+  e.make = [](const DataConfig& c, std::unique_ptr<IndependentCoupling> both_ends, const CouplingInputs&) {
+    return std::unique_ptr<BatchSource>(std::make_unique<OtCoupling>(std::move(both_ends), c.ot));
+  };
+  return e;
+}
 
 }  // namespace rflow

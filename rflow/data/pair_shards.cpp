@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
+#include "rflow/data/coupling.h"
 #include "rflow/io/safetensors.h"
 
 namespace fs = std::filesystem;
@@ -103,6 +104,26 @@ Batch PairSource::next(int64_t batch_size, c10::Device device) {
 
 std::vector<int64_t> PairSource::sample_shape() const {
   return std::vector<int64_t>(pairs_.z0.sizes().begin() + 1, pairs_.z0.sizes().end());
+}
+
+CouplingEntry pairs_coupling_entry() {
+  CouplingEntry e;
+  e.validate = [](const DataConfig& c) {
+    RF_CHECK(!c.pairs.empty(), "coupling = pairs needs the pairs directory", "data.pairs",
+             "e.g. --set data.pairs=runs/demo_2d/pairs");
+  };
+  e.make = [](const DataConfig& c, std::unique_ptr<IndependentCoupling> both_ends, const CouplingInputs&) {
+    Pairs pairs = load_pairs(c.pairs);
+    RF_CHECK(!c.labels || pairs.cond.labels.defined(), "data.labels is set but the stored pairs have no labels",
+             c.pairs, "make the pairs with a class-conditional teacher, or set data.labels=false");
+    if (!c.labels) pairs.cond.labels = at::Tensor();
+    auto src = std::make_unique<PairSource>(std::move(pairs));
+    RF_CHECK(src->sample_shape() == both_ends->sample_shape(), "stored pairs do not match the data's sample shape",
+             c.pairs, "use the data section of the teacher run");
+    return std::unique_ptr<BatchSource>(std::move(src));
+  };
+  e.input = CouplingInput::kPairs;
+  return e;
 }
 
 }  // namespace rflow

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "rflow/core/error.h"
-#include "rflow/flow/assignment.h"
+#include "rflow/core/algorithms/assignment.h"
 
 namespace rflow::eval {
 

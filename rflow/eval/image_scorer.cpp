@@ -60,7 +60,7 @@ std::shared_ptr<const FidReference> fid_reference(const std::string& fidnet_path
 class ImageScorer : public Scorer {
  public:
   explicit ImageScorer(ScorerSetup s) : s_(std::move(s)) {
-    if (s_.data_name != "fashion_mnist") {
+    if (!s_.fid_reference) {
       spdlog::info("eval: no FID-proxy for {} (its feature network is Fashion-MNIST's); sample grids only", s_.data_name);
       return;
     }

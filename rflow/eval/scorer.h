@@ -25,7 +25,8 @@ struct ScorerSetup {
   int64_t sliced_projections = 256;
   uint64_t seed = 0;
   std::string fidnet;                  // the FID network file ("" = the cache)
-  std::string data_name, data_path;    // the target data set (a feature network fits only its own data)
+  std::string data_name, data_path;    // the target data set
+  bool fid_reference = false;          // its images are what the feature networks know (DistributionEntry::fid_reference)
 };
 
 class Scorer {

@@ -1,4 +1,4 @@
-// Straightness of a learned flow (specs/methods.md §1): Ŝ = mean over steps and samples of
+// Straightness of a learned flow (docs/methods.md): Ŝ = mean over steps and samples of
 // ‖(Z1 − Z0) − Ż_t‖², with Ż_t taken as each step's slope of a recorded trajectory (for Euler it is
 // exactly v(Z_t, t)), its normalised value Ŝ / E‖Z1 − Z0‖² and the transport cost E‖Z1 − Z0‖².
 #pragma once

@@ -17,12 +17,13 @@
 
 namespace rflow {
 
+struct ButcherTableau;  // rflow/solve/butcher.h
+
 // A solve in plain numbers, for fields that run it themselves (VelocityFieldImpl::fast_solve): an
 // explicit Runge–Kutta tableau on the grid's time points or, with eta > 0, AdaFlow's
 // variance-adaptive Euler over [grid.front(), grid.back()] in at most grid.size() − 1 steps.
 struct SolvePlan {
-  std::vector<std::vector<double>> a;  // strictly lower triangular, stages × stages
-  std::vector<double> b, c;
+  const ButcherTableau* tableau = nullptr;  // the registered solver's own (eta > 0: unused)
   std::vector<double> grid;  // steps + 1 time points
   double guidance = 1.0;     // classifier-free guidance (labels −1 = none), as guided_field
   double eta = 0.0;          // > 0: step η/σ by the field's variance (the adaflow solver)

@@ -1,4 +1,4 @@
-// AdaFlow (Hu, Liu, Liu & Liu 2024; specs/methods.md §6): rectified flow for a policy's velocity,
+// AdaFlow (Hu, Liu, Liu & Liu 2024; docs/methods.md): rectified flow for a policy's velocity,
 // trained jointly with the model's variance head σ(x_t, t | obs) by the Gaussian negative
 // log-likelihood of the velocity's error, the error detached so the flow learns exactly as under
 // rectified flow. At its optimum σ² = E[‖u − v‖² | x_t, obs]: zero where the demonstrations leave

@@ -10,8 +10,10 @@ at::Tensor BehaviorCloning::loss(const Batch& batch, TrainContext& ctx) {
 }
 
 MethodEntry behavior_cloning_entry() {
-  return {[] { return AnyOptions::of<NoOptions>(); },
-          [](const MethodConfig& c) { return std::make_unique<BehaviorCloning>(c); }};
+  MethodEntry e{[] { return AnyOptions::of<NoOptions>(); },
+                [](const MethodConfig& c) { return std::make_unique<BehaviorCloning>(c); }};
+  e.one_step_map = true;
+  return e;
 }
 
 }  // namespace rflow

@@ -1,4 +1,4 @@
-// Consistency Flow Matching (Yang et al. 2024; specs/methods.md §4): a flow made straight by
+// Consistency Flow Matching (Yang et al. 2024; docs/methods.md): a flow made straight by
 // self-consistency instead of reflow. Time is cut into K segments; inside segment i (ending at s)
 // the model's extrapolated end point f(t, x_t) = x_t + (s − t)·v(x_t, t) must agree with the target
 // network's at r = t + Δt on the same line (and, weighted by α, the velocities too), so each segment

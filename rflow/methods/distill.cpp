@@ -70,12 +70,14 @@ at::Tensor Distill::loss(const Batch& batch, TrainContext& ctx) {
 }
 
 MethodEntry distill_entry() {
-  return {[] { return AnyOptions::of<DistillConfig>(); },
-          [](const MethodConfig& c) {
-            RF_CHECK(c.path == "linear", "distillation is defined on the linear path", "method.path",
-                     "use method.path=linear (pairs are joined by straight lines)");
-            return std::make_unique<Distill>(c.get<DistillConfig>("distill"), c.label_dropout);
-          }};
+  MethodEntry e{[] { return AnyOptions::of<DistillConfig>(); },
+                [](const MethodConfig& c) {
+                  RF_CHECK(c.path == "linear", "distillation is defined on the linear path", "method.path",
+                           "use method.path=linear (pairs are joined by straight lines)");
+                  return std::make_unique<Distill>(c.get<DistillConfig>("distill"), c.label_dropout);
+                }};
+  e.distills = true;
+  return e;
 }
 
 }  // namespace rflow

@@ -1,4 +1,4 @@
-// Distillation of a k-RF teacher into a one- or few-step student (specs/methods.md §1, §2): train
+// Distillation of a k-RF teacher into a one- or few-step student (docs/methods.md): train
 // on the teacher's stored (z0, z1) pairs at fixed times only. One step (k = 1): the student's jump
 // z0 + v(z0, 0) must land on z1; k steps: at t_j = j/k the student's velocity on the straight line
 // z0 → z1 must equal z1 − z0, so k Euler steps reproduce the teacher's map.

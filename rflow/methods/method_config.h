@@ -22,6 +22,13 @@ struct MethodEntry {
   // Optional: the velocity field to sample a network this method trained, when its raw output is
   // not a velocity (PeRFlow's jump parameterisation). Unset: the network itself.
   std::function<VelocityField(VelocityField, const MethodConfig&)> sampling_field;
+  // What reports call the model it trains from scratch ("1-RF"); empty: the method's name.
+  std::string label;
+  // It distils a teacher with the method.distill settings (so a distillation loss on the
+  // evaluator's own features concerns the runs that use it).
+  bool distills = false;
+  // Its network is a one-step map (behaviour cloning's mean action): sampled by one Euler step only.
+  bool one_step_map = false;
 };
 // Mutable: programs and tests may register their own methods before building configs.
 Registry<MethodEntry>& methods();

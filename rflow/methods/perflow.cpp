@@ -7,17 +7,36 @@
 #include "rflow/core/tensor_util.h"
 #include "rflow/flow/path.h"
 #include "rflow/methods/label_dropout.h"
-#include "rflow/solve/rk_fixed.h"
+#include "rflow/solve/butcher.h"
+#include "rflow/solve/rk_stages.h"
+#include "rflow/solve/solver.h"
 
 namespace rflow {
 
 namespace {
-// The registered fixed-step solver of that name (it owns its tableau); null for any other solver.
+// The registered solver of that name if it is a fixed-step one (it owns its tableau); null otherwise.
 std::unique_ptr<Solver> fixed_step_solver(const std::string& name) {
   if (!solvers().contains(name)) return nullptr;
   std::unique_ptr<Solver> s = solvers().get(name)();
-  return dynamic_cast<const FixedStepRK*>(s.get()) ? std::move(s) : nullptr;
+  return s->tableau() ? std::move(s) : nullptr;
 }
+
+// rk_step's arithmetic for PeRFlow's windows: each sample has its own step size h [B].
+struct WindowOps {
+  const FieldFn& f;
+  const RkPlan& plan;
+  at::Tensor t, h;  // [B]
+  at::Tensor col(const at::Tensor& v, const at::Tensor& like) const { return expand_like(v, like); }
+  at::Tensor combine(const at::Tensor& x, const std::vector<at::Tensor>& k, const RkRow& row) const {
+    at::Tensor xs = x;
+    for (const RkTerm& r : row) xs = xs + k[r.stage] * col(h * r.coef, x);
+    return xs;
+  }
+  at::Tensor eval(const at::Tensor& xs, int s) const { return f(xs, t + h * plan.c[s]); }
+  at::Tensor advance(const at::Tensor& x, const std::vector<at::Tensor>& k, const RkRow& row) const {
+    return combine(x, k, row);
+  }
+};
 }  // namespace
 
 void PerFlowOptions::validate(const std::string& where) const {
@@ -83,21 +102,13 @@ at::Tensor solve_intervals(const FieldFn& f, const at::Tensor& za, const at::Ten
                            int64_t steps, const std::string& solver) {
   const std::unique_ptr<Solver> rk = fixed_step_solver(solver);
   RF_CHECK(rk != nullptr, "'" + solver + "' is not a fixed-step solver", "solve_intervals", "use euler, midpoint, heun or rk4");
-  const ButcherTableau& tab = static_cast<const FixedStepRK&>(*rk).tableau();
-  auto col = [&](const at::Tensor& v) { return expand_like(v, za); };
-  const at::Tensor h = (b - a) / double(steps);
+  const RkPlan plan = rk_plan(*rk->tableau());
+  WindowOps ops{f, plan, a, (b - a) / double(steps)};
+  std::vector<at::Tensor> k;
   at::Tensor z = za;
   for (int64_t j = 0; j < steps; ++j) {
-    const at::Tensor tj = a + h * double(j);
-    std::vector<at::Tensor> k;
-    for (int s = 0; s < tab.stages(); ++s) {
-      at::Tensor xs = z;
-      for (int r = 0; r < s; ++r)
-        if (tab.a[s][r] != 0.0) xs = xs + k[r] * col(h * tab.a[s][r]);
-      k.push_back(f(xs, tj + h * tab.c[s]));
-    }
-    for (int s = 0; s < tab.stages(); ++s)
-      if (tab.b[s] != 0.0) z = z + k[s] * col(h * tab.b[s]);
+    ops.t = a + ops.h * double(j);
+    z = rk_step(plan, ops, z, k);
   }
   return z;
 }

@@ -1,4 +1,4 @@
-// PeRFlow, piecewise rectified flow (Yan et al. 2024; specs/methods.md §5), in rflow's time (t = 0
+// PeRFlow, piecewise rectified flow (Yan et al. 2024; docs/methods.md), in rflow's time (t = 0
 // noise, t = 1 data): [0, 1] is cut into K equal windows. Each step moves real data back to the start
 // a of a window along the path, solves the frozen teacher from a to the window's end b, and teaches
 // the student the straight segment between the two points (velocity (z_b − z_a)/(b − a) at every t

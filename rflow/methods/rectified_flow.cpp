@@ -22,8 +22,10 @@ at::Tensor RectifiedFlow::loss(const Batch& batch, TrainContext& ctx) {
 }
 
 MethodEntry rectified_flow_entry() {
-  return {[] { return AnyOptions::of<NoOptions>(); },
-          [](const MethodConfig& c) { return std::make_unique<RectifiedFlow>(c); }};
+  MethodEntry e{[] { return AnyOptions::of<NoOptions>(); },
+                [](const MethodConfig& c) { return std::make_unique<RectifiedFlow>(c); }};
+  e.label = "1-RF";
+  return e;
 }
 
 }  // namespace rflow

@@ -1,4 +1,4 @@
-// Rectified flow (1-RF, Liu, Gong & Liu 2022; specs/methods.md §1): regress v_θ(X_t, t) on the
+// Rectified flow (1-RF, Liu, Gong & Liu 2022; docs/methods.md): regress v_θ(X_t, t) on the
 // path's target velocity with t ~ U[eps, 1] (or logit-normal). The same loss on coupled pairs is
 // k-RF; the coupling is the BatchSource's business, not this method's.
 #pragma once

@@ -28,7 +28,7 @@ void ReflowConfig::validate() const {
            "leave reflow.t0 = 0, reflow.t1 = 1, reflow.max_nfe = 0, and a reflow.grid (if any) from 0 to 1");
   RF_CHECK(rounds >= 0 && rounds <= 8, "rounds must be in [0, 8]", "reflow.rounds", "1 or 2 is usual (3-RF at most in the paper)");
   RF_CHECK(online_steps >= 1, "online_steps must be >= 1", "reflow.online_steps", "the reference uses 20");
-  train.validate();
+  train.validate("reflow.train");
 }
 
 namespace {
@@ -57,7 +57,9 @@ PairGeneration generate_pairs(const FieldFn& teacher, Distribution& source, cons
 CondSampler labels_from(Distribution& labelled) {
   return [&labelled](int64_t n) {
     Cond c;
-    c.labels = labelled.sample_labeled(n).second;
+    c.labels = labelled.sample(n).cond.labels;
+    RF_CHECK(c.labels.defined(), labelled.describe() + " has no class labels", "data.labels",
+             "use a labelled target or set data.labels=false");
     return c;
   };
 }
@@ -94,7 +96,7 @@ PairGeneration generate_pairs(const TeacherFn& teacher, Distribution& source, co
     }
     // Each shard has its own seed: skipping or redoing one never shifts another's noise.
     seed_all(seed * 1000003ULL + 7919ULL * static_cast<uint64_t>(i + 1));
-    at::Tensor z0 = source.sample(n);
+    at::Tensor z0 = source.sample(n).x;
     Cond cond;
     if (cond_from) cond = cond_from(n);
     auto t0 = std::chrono::steady_clock::now();
@@ -134,25 +136,5 @@ PairGeneration generate_pairs(const TeacherFn& teacher, Distribution& source, co
 }  // namespace rflow
 
 namespace rflow {
-
-OnlinePairSource::OnlinePairSource(VelocityField teacher, std::unique_ptr<IndependentCoupling> data, int64_t steps,
-                                   double guidance)
-    : teacher_(std::move(teacher)), data_(std::move(data)), steps_(steps), guidance_(guidance) {
-  RF_CHECK(steps_ >= 1, "online teacher steps must be >= 1", "reflow.online_steps", "");
-  teacher_->eval();
-  for (auto& p : teacher_->parameters()) p.set_requires_grad(false);
-}
-
-Batch OnlinePairSource::next(int64_t batch_size, c10::Device device) {
-  at::Tensor z0 = data_->source().sample(batch_size).to(device);
-  Cond cond;
-  if (data_->labeled()) cond.labels = data_->target().sample_labeled(batch_size).second.to(device);
-  SolveOptions opt;
-  opt.method = "euler";
-  opt.steps = steps_;
-  opt.guidance = guidance_;
-  SolveResult r = solve(*teacher_, z0, opt, cond);  // solvers run without autograd
-  return {z0, r.x, cond};
-}
 
 }  // namespace rflow

@@ -1,4 +1,4 @@
-// Reflow (k-rectified flow, specs/methods.md §1): draw fresh noise, solve the k-RF teacher and store
+// Reflow (k-rectified flow, docs/methods.md): draw fresh noise, solve the k-RF teacher and store
 // the (z0, z1) pairs; training the same flow-matching loss on those pairs (a PairSource coupling,
 // initialised from the teacher) gives the (k+1)-RF. Generation is sharded and seeded per shard, so
 // a killed run resumes shard by shard and reproduces an uninterrupted run exactly.
@@ -75,21 +75,5 @@ CondSampler labels_from(Distribution& labelled);
 PairGeneration generate_pairs(const FieldFn& teacher, Distribution& source, const ReflowConfig& cfg,
                               const std::string& dir, uint64_t seed, c10::Device device,
                               const std::map<std::string, std::string>& provenance = {});
-
-// Online reflow (reference run_lib_reflow, "online" mode): every batch is fresh noise pushed
-// through a few Euler steps of the frozen teacher, so nothing is stored; costs teacher solves per step.
-class OnlinePairSource : public BatchSource {
- public:
-  OnlinePairSource(VelocityField teacher, std::unique_ptr<IndependentCoupling> data, int64_t steps, double guidance);
-  Batch next(int64_t batch_size, c10::Device device) override;
-  std::vector<int64_t> sample_shape() const override { return data_->sample_shape(); }
-  int64_t num_classes() const override { return data_->num_classes(); }
-
- private:
-  VelocityField teacher_;
-  std::unique_ptr<IndependentCoupling> data_;
-  int64_t steps_;
-  double guidance_;
-};
 
 }  // namespace rflow

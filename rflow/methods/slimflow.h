@@ -1,4 +1,4 @@
-// SlimFlow (Zhu, Liu & Liu 2024; specs/methods.md §3): one-step students much smaller than their
+// SlimFlow (Zhu, Liu & Liu 2024; docs/methods.md): one-step students much smaller than their
 // teacher, in two phases. phase = "reflow" (annealing reflow): a small model trained from scratch on
 // the big teacher's (z0, z1) pairs, its noise side blended as z0' = √(1 − β²)·z0 + β·ε with β going
 // from 1 (fresh noise: plain rectified flow, which a small model learns from scratch) to 0 (the

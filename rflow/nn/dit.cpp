@@ -5,12 +5,12 @@
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
-#include "rflow/nn/label_rows.h"
-#include "rflow/nn/attention.h"
-#include "rflow/nn/gelu.h"
-#include "rflow/nn/linear.h"
-#include "rflow/nn/rope.h"
-#include "rflow/nn/silu.h"
+#include "rflow/nn/layers/label_rows.h"
+#include "rflow/nn/layers/attention.h"
+#include "rflow/nn/layers/gelu.h"
+#include "rflow/nn/layers/linear.h"
+#include "rflow/nn/layers/rope.h"
+#include "rflow/nn/layers/silu.h"
 
 namespace rflow {
 

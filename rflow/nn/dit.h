@@ -20,8 +20,8 @@
 #include "rflow/flow/training_hooks.h"
 #include "rflow/flow/velocity_field.h"
 #include "rflow/nn/model_config.h"
-#include "rflow/nn/moe.h"
-#include "rflow/nn/time_embedding.h"
+#include "rflow/nn/layers/moe.h"
+#include "rflow/nn/layers/time_embedding.h"
 
 namespace rflow {
 

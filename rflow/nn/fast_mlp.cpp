@@ -7,11 +7,13 @@
 
 #include <torch/torch.h>
 
-#include "rflow/core/dense_kernels.h"
+#include "rflow/core/kernels/dense_kernels.h"
 #include "rflow/core/error.h"
-#include "rflow/core/vector_kernels.h"
+#include "rflow/core/kernels/vector_kernels.h"
 #include "rflow/flow/velocity_field.h"
 #include "rflow/nn/mlp.h"
+#include "rflow/solve/butcher.h"
+#include "rflow/solve/rk_stages.h"
 
 namespace rflow {
 
@@ -283,21 +285,20 @@ void FastMlp::solve(Workspace& ws, const SolvePlan& plan, const float* x0, const
     return;
   }
   fixed_step(ws, plan, row_labels, guided, B, x);
-  if (nfe) std::fill(nfe, nfe + B, static_cast<int64_t>(plan.grid.size() - 1) * static_cast<int64_t>(plan.b.size()));
+  if (nfe) std::fill(nfe, nfe + B, static_cast<int64_t>(plan.grid.size() - 1) * plan.tableau->stages());
 }
 
 void FastMlp::fixed_step(Workspace& ws, const SolvePlan& plan, const int64_t* row_labels, bool guided, int64_t B,
                          float* x) const {
-  const int S = static_cast<int>(plan.b.size());
+  RF_CHECK(plan.tableau && plan.tableau->stages() >= 1, "a plan without a tableau", "FastMlp::solve", "");
+  const RkPlan rk = rk_plan(*plan.tableau);
+  const int S = rk.stages();
   const int64_t steps = static_cast<int64_t>(plan.grid.size()) - 1;
-  RF_CHECK(S >= 1, "a plan without stages", "FastMlp::solve", "");
-  const int64_t rows = guided ? 2 * B : B;
-  const float* obs_rows = obs_dim_ > 0 ? ws.obs_rows.data() : nullptr;
   // The time branch at each stage time of the grid, computed once per grid.
   std::vector<float> key(steps * S);
   for (int64_t i = 0; i < steps; ++i) {
     const double dt = plan.grid[i + 1] - plan.grid[i];
-    for (int s = 0; s < S; ++s) key[i * S + s] = static_cast<float>(plan.grid[i] + plan.c[s] * dt);
+    for (int s = 0; s < S; ++s) key[i * S + s] = static_cast<float>(plan.grid[i] + rk.c[s] * dt);
   }
   if (key != ws.grid_key) {
     ws.grid_rows = AlignedFloats(static_cast<int64_t>(key.size()) * flow_.pad);
@@ -306,55 +307,67 @@ void FastMlp::fixed_step(Workspace& ws, const SolvePlan& plan, const int64_t* ro
   }
   if (static_cast<int>(ws.k.size()) < S) ws.k.resize(S);
   for (auto& k : ws.k) k.resize(B * dim_);
-  std::vector<bool> trivial(S, true);
-  int nonzero_b = 0, last_b = 0;
-  for (int s = 0; s < S; ++s) {
-    for (int j = 0; j < s; ++j) trivial[s] = trivial[s] && plan.a[s][j] == 0.0;
-    if (plan.b[s] != 0.0) ++nonzero_b, last_b = s;
-  }
-  const int64_t n = B * dim_;
-  const float w = static_cast<float>(plan.guidance);
-  for (int64_t i = 0; i < steps; ++i) {
-    const double dt = plan.grid[i + 1] - plan.grid[i];
-    for (int s = 0; s < S; ++s) {
-      // The stage's input, as the step-by-step solver forms it (float products of double factors).
+  // rk_step's arithmetic on raw rows, as the step-by-step solver forms it (float products of double factors).
+  struct Ops {
+    const FastMlp& m;
+    Workspace& ws;
+    const int64_t* row_labels;
+    bool guided;
+    int64_t B, n, i = 0;
+    int S;
+    double dt = 0;
+    float* combine(float* x, const std::vector<float*>& k, const RkRow& row) {
       float* in = ws.xin.data();
       std::memcpy(in, x, n * sizeof(float));
-      if (!trivial[s])
-        for (int j = 0; j < s; ++j) {
-          if (plan.a[s][j] == 0.0) continue;
-          const float f = static_cast<float>(dt * plan.a[s][j]);
-          const float* kj = ws.k[j].data();
-          for (int64_t e = 0; e < n; ++e) in[e] += f * kj[e];
-        }
-      if (guided) std::memcpy(in + n, in, n * sizeof(float));
-      first_layer_starts(ws, flow_, ws.grid_rows.data() + (i * S + s) * flow_.pad, row_labels, obs_rows, B, rows);
+      for (const RkTerm& r : row) {
+        const float f = static_cast<float>(dt * r.coef);
+        const float* kj = k[r.stage];
+        for (int64_t e = 0; e < n; ++e) in[e] += f * kj[e];
+      }
+      return in;
+    }
+    float* eval(float* xs, int s) {
+      float* in = ws.xin.data();
+      if (xs != in) std::memcpy(in, xs, n * sizeof(float));
+      if (guided) std::memcpy(in + n, in, n * sizeof(float));  // each row's unlabelled twin after it
+      const int64_t rows = guided ? 2 * B : B;
+      m.first_layer_starts(ws, m.flow_, ws.grid_rows.data() + (i * S + s) * m.flow_.pad, row_labels,
+                           m.obs_dim_ > 0 ? ws.obs_rows.data() : nullptr, B, rows);
       float* k = ws.k[s].data();
       if (!guided) {
-        evaluate(ws, flow_, in, rows, k);
-      } else {
-        evaluate(ws, flow_, in, rows, ws.v.data());
-        const float* vc = ws.v.data();
-        const float* vu = vc + n;
-        for (int64_t e = 0; e < n; ++e) k[e] = vu[e] + (vc[e] - vu[e]) * w;
+        m.evaluate(ws, m.flow_, in, rows, k);
+        return k;
       }
+      m.evaluate(ws, m.flow_, in, rows, ws.v.data());
+      const float* vc = ws.v.data();
+      const float* vu = vc + n;
+      for (int64_t e = 0; e < n; ++e) k[e] = vu[e] + (vc[e] - vu[e]) * w;
+      return k;
     }
-    if (nonzero_b == 1) {
-      const float f = static_cast<float>(dt * plan.b[last_b]);
-      const float* k = ws.k[last_b].data();
-      for (int64_t e = 0; e < n; ++e) x[e] += f * k[e];
-    } else {
+    float* advance(float* x, const std::vector<float*>& k, const RkRow& row) {
+      if (row.size() == 1) {
+        const float f = static_cast<float>(dt * row[0].coef);
+        const float* kb = k[row[0].stage];
+        for (int64_t e = 0; e < n; ++e) x[e] += f * kb[e];
+        return x;
+      }
       float* acc = ws.acc.data();
       std::fill(acc, acc + n, 0.0f);
-      for (int s = 0; s < S; ++s) {
-        if (plan.b[s] == 0.0) continue;
-        const float f = static_cast<float>(plan.b[s]);
-        const float* k = ws.k[s].data();
-        for (int64_t e = 0; e < n; ++e) acc[e] += f * k[e];
+      for (const RkTerm& r : row) {
+        const float f = static_cast<float>(r.coef);
+        const float* kb = k[r.stage];
+        for (int64_t e = 0; e < n; ++e) acc[e] += f * kb[e];
       }
       const float fdt = static_cast<float>(dt);
       for (int64_t e = 0; e < n; ++e) x[e] += fdt * acc[e];
+      return x;
     }
+    float w;
+  } ops{*this, ws, row_labels, guided, B, B * dim_, 0, S, 0.0, static_cast<float>(plan.guidance)};
+  std::vector<float*> k(S);
+  for (int64_t i = 0; i < steps; ++i) {
+    ops.i = i, ops.dt = plan.grid[i + 1] - plan.grid[i];
+    rk_step(rk, ops, x, k);
   }
 }
 

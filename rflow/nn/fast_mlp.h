@@ -1,5 +1,5 @@
 // The fast CPU path of MLP velocity fields (model.arch = "mlp") for small batches: weights packed
-// once for the dense kernels (rflow/core/dense_kernels.h), the time branch of a fixed grid
+// once for the dense kernels (rflow/core/kernels/dense_kernels.h), the time branch of a fixed grid
 // computed once and reused, no allocation inside a solve, no LibTorch op per step. Equal to the
 // LibTorch forward within float rounding (~1e-6). Used by solve() for batches up to 64 and, held
 // directly, by control loops that need one action in well under a millisecond. Policies with a

@@ -5,10 +5,10 @@
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
-#include "rflow/nn/label_rows.h"
-#include "rflow/nn/activation.h"
+#include "rflow/nn/layers/label_rows.h"
+#include "rflow/nn/layers/activation.h"
 #include "rflow/nn/fast_mlp.h"
-#include "rflow/nn/linear.h"
+#include "rflow/nn/layers/linear.h"
 
 namespace rflow {
 

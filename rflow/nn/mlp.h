@@ -12,7 +12,7 @@
 #include "rflow/flow/velocity_field.h"
 #include "rflow/nn/model_config.h"
 #include "rflow/nn/policy_head.h"
-#include "rflow/nn/time_embedding.h"
+#include "rflow/nn/layers/time_embedding.h"
 
 namespace rflow {
 

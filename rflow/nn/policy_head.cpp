@@ -3,8 +3,8 @@
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
-#include "rflow/nn/activation.h"
-#include "rflow/nn/linear.h"
+#include "rflow/nn/layers/activation.h"
+#include "rflow/nn/layers/linear.h"
 
 namespace rflow {
 

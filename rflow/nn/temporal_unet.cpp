@@ -3,9 +3,9 @@
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
-#include "rflow/nn/label_rows.h"
-#include "rflow/nn/group_norm_silu.h"
-#include "rflow/nn/silu.h"
+#include "rflow/nn/layers/label_rows.h"
+#include "rflow/nn/layers/group_norm_silu.h"
+#include "rflow/nn/layers/silu.h"
 
 namespace rflow {
 

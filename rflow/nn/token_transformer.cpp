@@ -3,7 +3,7 @@
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
-#include "rflow/nn/mtp.h"
+#include "rflow/nn/layers/mtp.h"
 
 namespace rflow {
 

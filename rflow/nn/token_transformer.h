@@ -14,9 +14,9 @@
 #include <torch/nn/modules/embedding.h>
 #include <torch/nn/modules/linear.h>
 
-#include "rflow/nn/mla.h"
-#include "rflow/nn/moe.h"
-#include "rflow/nn/rms_norm.h"
+#include "rflow/nn/layers/mla.h"
+#include "rflow/nn/layers/moe.h"
+#include "rflow/nn/layers/rms_norm.h"
 
 namespace rflow {
 

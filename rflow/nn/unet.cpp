@@ -6,8 +6,8 @@
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
-#include "rflow/nn/label_rows.h"
-#include "rflow/nn/group_norm_silu.h"
+#include "rflow/nn/layers/label_rows.h"
+#include "rflow/nn/layers/group_norm_silu.h"
 
 namespace rflow {
 
@@ -47,7 +47,7 @@ at::Tensor as_fp32(const at::Tensor& x) { return x.scalar_type() == at::kBFloat1
 
 at::Tensor norm_fp32(torch::nn::GroupNorm& norm, const at::Tensor& x) { return norm(as_fp32(x)); }
 
-// silu(GroupNorm(x)) in fp32, as one fused op (rflow/nn/group_norm_silu.h).
+// silu(GroupNorm(x)) in fp32, as one fused op (rflow/nn/layers/group_norm_silu.h).
 at::Tensor norm_silu(torch::nn::GroupNorm& norm, const at::Tensor& x) {
   const auto& o = norm->options;
   return group_norm_silu(as_fp32(x), o.num_groups(), norm->weight, norm->bias, o.eps());

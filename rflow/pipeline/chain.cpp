@@ -21,7 +21,8 @@ std::string student_dir(const std::string& run_dir, int64_t k) {
 std::vector<ChainModel> chain_models(const RunConfig& cfg, const std::string& run_dir) {
   std::vector<ChainModel> out;
   // The first model is what method.name trains: a 1-RF, or e.g. a PeRFlow student of another run.
-  const std::string first = cfg.method.name == "rectified_flow" ? "1-RF" : cfg.method.name;
+  const std::string& label = methods().get(cfg.method.name, "method.name").label;
+  const std::string first = label.empty() ? cfg.method.name : label;
   for (int64_t k = 1; k <= cfg.reflow.rounds + 1; ++k)
     out.push_back({k == 1 ? first : std::to_string(k) + "-RF", rf_dir(run_dir, k), k, false});
   const int64_t steps = cfg.method.get<DistillConfig>("distill").steps;

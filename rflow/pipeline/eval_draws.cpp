@@ -15,9 +15,12 @@ EvalDraws eval_draws(const LoadedModel& m, const eval::ScorerEntry& entry, int64
   EvalDraws d;
   // Fixed draws, independent of the order or subset of evaluations run.
   seed_all(seed + 2);
-  d.x0 = m.data->source().sample(n);
+  d.x0 = m.data->source().sample(n).x;
   seed_all(seed + 3);
-  auto draw = [&] { return labeled ? target.sample_labeled(n) : std::make_pair(target.sample(n), at::Tensor()); };
+  auto draw = [&] {
+    Draw r = target.sample(n);
+    return std::make_pair(r.x, labeled ? r.cond.labels : at::Tensor());
+  };
   eval::ScorerSetup& s = d.setup;
   std::tie(s.reference, s.reference_labels) = draw();
   if (entry.second_draw) std::tie(s.reference2, s.reference2_labels) = draw();
@@ -31,6 +34,7 @@ EvalDraws eval_draws(const LoadedModel& m, const eval::ScorerEntry& entry, int64
   s.seed = seed;
   s.data_name = m.cfg.data.target.name;
   s.data_path = m.cfg.data.target.path;
+  s.fid_reference = distributions().get(s.data_name, "data.target.name").fid_reference;
   return d;
 }
 

@@ -23,7 +23,7 @@ void DistillRunConfig::validate(int64_t rounds) const {
   for (auto k : from)
     RF_CHECK(k >= 1 && k <= rounds + 1, "cannot distill from " + std::to_string(k) + "-RF",
              "distill.from", "reflow.rounds = " + std::to_string(rounds) + " makes 1-RF … " + std::to_string(rounds + 1) + "-RF");
-  train.validate();
+  train.validate("distill.train");
 }
 
 void EvalConfig::validate() const {
@@ -65,7 +65,8 @@ void RunConfig::validate() const {
   // A student distilled with the evaluator's own features would be graded by what it was trained to
   // match (InstaFlow distils with LPIPS, not with FID's Inception net, for this reason).
   const auto& dc = method.get<DistillConfig>("distill");
-  const bool distils = method.name == "distill" || std::count(stages.begin(), stages.end(), "distill") > 0;
+  const bool distils = methods().get(method.name, "method.name").distills ||
+                       std::count(stages.begin(), stages.end(), "distill") > 0;
   const bool evaluated = std::count(stages.begin(), stages.end(), "eval") > 0;
   RF_CHECK(!(distils && evaluated && dc.loss == "feature" && dc.feature == "fidnet" && eval.fidnet.empty() &&
              !dc.allow_eval_network),

@@ -9,6 +9,7 @@
 
 #include "rflow/core/error.h"
 #include "rflow/core/json_int.h"
+#include "rflow/data/coupling.h"
 #include "rflow/io/safetensors.h"
 #include "rflow/nn/model_config.h"
 #include "rflow/methods/reflow.h"
@@ -100,13 +101,12 @@ LoadedField load_field_file(const std::string& path, c10::Device device) {
 }
 
 std::unique_ptr<BatchSource> make_training_source(const RunConfig& cfg, c10::Device device) {
-  if (cfg.data.coupling != "online") return make_batch_source(cfg.data);
-  cfg.data.validate();
-  LoadedModel teacher = load_model(cfg.data.teacher, /*use_ema=*/true, device);
-  auto data = make_coupling(cfg.data);
-  RF_CHECK(teacher.model->sample_shape() == data->sample_shape(), "the online teacher's samples have another shape",
-           cfg.data.teacher, "use the data section of the teacher run");
-  return std::make_unique<OnlinePairSource>(teacher.model, std::move(data), cfg.reflow.online_steps, cfg.reflow.solve.guidance);
+  CouplingInputs in;
+  in.device = device;
+  in.load_teacher = [device](const std::string& run) { return load_model(run, /*use_ema=*/true, device).model; };
+  in.online_steps = cfg.reflow.online_steps;
+  in.online_guidance = cfg.reflow.solve.guidance;
+  return make_batch_source(cfg.data, in);
 }
 
 }  // namespace rflow

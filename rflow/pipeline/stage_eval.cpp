@@ -39,176 +39,208 @@ nlohmann::json job_settings(const nlohmann::json& common, const SolveOptions& so
   return s;
 }
 
-// Evaluates one model of the run (all with the same draws, so numbers compare across models).
-void eval_model(StageContext& ctx, const ChainModel& cm) {
-  const RunConfig& cfg = ctx.cfg;
-  const EvalConfig& ec = cfg.eval;
-  LoadedModel m = load_model(cm.dir, cfg.sample.use_ema, ctx.device);
-  auto& coupling = m.data;  // built once by load_model (an npy target is read once)
-  Distribution& target = coupling->target();
-  const fs::path dir = fs::path(cm.dir) / "eval";
-  const bool labeled = m.cfg.data.labels;
-  const std::string kind = target.kind();
-  const eval::ScorerEntry& entry = eval::scorers().get(kind, "eval (data kind of " + target.describe() + ")");
-  // The 1-RF is evaluated at the run's eval.guidance (which may have changed since it was trained);
-  // models trained on guided pairs at their own config's 1 (guiding them again would compound it).
-  const double guidance = (cm.k == 1 && !cm.student) ? ec.solve.guidance : m.cfg.eval.solve.guidance;
-  fs::create_directories(dir / "results");
-  fs::create_directories(dir / "samples");
-
-  const EvalDraws draws = eval_draws(m, entry, ec.n, static_cast<uint64_t>(cfg.seed));
-  const at::Tensor& x0 = draws.x0;
-  eval::ScorerSetup setup = draws.setup;
-  setup.dir = dir.string();
-  setup.trajectories = std::min(ec.trajectories, ec.n);
-  setup.sliced_projections = ec.sliced_projections;
-  setup.fidnet = ec.fidnet;
-  std::unique_ptr<eval::Scorer> scorer = entry.make(setup);
-  scorer->save_reference();
-
-  eval::ModelEval out;
-  out.kind = kind;
-  out.model = cm.label;
-  out.n = ec.n;
-  out.checkpoint_step = m.step;
-  out.guidance = guidance;
-  out.floor = scorer->floor();
-  scorer->describe(out);
-
-  // The field for draws [a, b) (their labels), solved in chunks where the scorer asks for it.
-  auto cond_for = [&](int64_t a, int64_t b) {
-    Cond c;
-    if (setup.cond_labels.defined()) c.labels = setup.cond_labels.slice(0, a, b).to(ctx.device);
-    return c;
-  };
-  const int64_t chunk = entry.chunked ? std::max<int64_t>(1, ec.batch) : ec.n;
-  const int64_t chunks = (ec.n + chunk - 1) / chunk;
-  Progress* bar = nullptr;  // the model's bar, advanced per chunk solved
-  int64_t chunks_done = 0;
-  auto solve_all = [&](SolveOptions opt, const std::string& what) {
-    opt.guidance = guidance;
-    ChunkedSolve r = solve_in_chunks(*m.model, draws, opt, chunk, ctx.device, [&] {
-      if (bar) bar->update(++chunks_done, what);
-    });
-    return std::make_tuple(r.x, r.nfe, r.accepted);
-  };
-  std::vector<std::pair<std::string, int64_t>> jobs;
-  // A k-step student is a k-step Euler map trained at its own grid times: other step counts and
-  // solvers measure nothing it was made for.
-  if (cm.student) jobs.emplace_back("euler", m.cfg.method.get<DistillConfig>("distill").steps);
-  for (const auto& s : cm.student ? std::vector<std::string>() : ec.solvers) {
-    if (solvers().get(s, "eval.solvers")()->nfe_per_step() == 0) {
-      jobs.emplace_back(s, 0);  // adaptive: one solve at the eval tolerance, NFE measured
-      continue;
-    }
-    for (auto k : ec.nfe) jobs.emplace_back(s, k);
+// Evaluates one model of the run (all with the same draws, so numbers compare across models): every
+// solver job scored (cached per settings), straightness, and the likelihood where it is defined.
+class ModelEvalRun {
+ public:
+  ModelEvalRun(StageContext& ctx, const ChainModel& cm)
+      : ctx_(ctx), cm_(cm), ec_(ctx.cfg.eval), m_(load_model(cm.dir, ctx.cfg.sample.use_ema, ctx.device)),
+        dir_(fs::path(cm.dir) / "eval"), kind_(m_.data->target().kind()),
+        entry_(eval::scorers().get(kind_, "eval (data kind of " + m_.data->target().describe() + ")")),
+        // The 1-RF is evaluated at the run's eval.guidance (which may have changed since it was trained);
+        // models trained on guided pairs at their own config's 1 (guiding them again would compound it).
+        guidance_((cm.k == 1 && !cm.student) ? ec_.solve.guidance : m_.cfg.eval.solve.guidance),
+        draws_(eval_draws(m_, entry_, ec_.n, static_cast<uint64_t>(ctx.cfg.seed))),
+        chunk_(entry_.chunked ? std::max<int64_t>(1, ec_.batch) : ec_.n),
+        chunks_((ec_.n + chunk_ - 1) / chunk_) {
+    fs::create_directories(dir_ / "results");
+    fs::create_directories(dir_ / "samples");
+    setup_ = draws_.setup;
+    setup_.dir = dir_.string();
+    setup_.trajectories = std::min(ec_.trajectories, ec_.n);
+    setup_.sliced_projections = ec_.sliced_projections;
+    setup_.fidnet = ec_.fidnet;
+    scorer_ = entry_.make(setup_);
+    scorer_->save_reference();
+    out_.kind = kind_;
+    out_.model = cm.label;
+    out_.n = ec_.n;
+    out_.checkpoint_step = m_.step;
+    out_.guidance = guidance_;
+    out_.floor = scorer_->floor();
+    scorer_->describe(out_);
   }
-  const nlohmann::json common{{"checkpoint_step", m.step},
-                              {"weights", checkpoint_fingerprint(m.checkpoint)},
-                              {"n", ec.n},
-                              {"seed", cfg.seed},
-                              {"guidance", guidance},
-                              {"use_ema", cfg.sample.use_ema},
-                              {"fidnet", out.fidnet.id.empty() ? nlohmann::json() : nlohmann::json(out.fidnet.id)},
-                              {"sliced_projections", kind == "points" ? ec.sliced_projections : int64_t(0)}};
-  Progress progress("eval " + cm.label, static_cast<int64_t>(jobs.size()) * chunks);
-  bar = &progress;
-  int64_t done = 0;
-  for (const auto& [solver_name, nfe] : jobs) {
-    const int per_step = solvers().get(solver_name)()->nfe_per_step();
-    const std::string what = per_step > 0 ? solver_name + " NFE " + std::to_string(nfe) : solver_name;
-    if (per_step > 0 && nfe % per_step != 0) {
-      spdlog::info("eval: skipping {} at NFE {} (not a multiple of its {} evaluations per step)", solver_name, nfe, per_step);
-      progress.update(chunks_done = ++done * chunks, what);
-      continue;
+
+  void run() {
+    solver_jobs();
+    const eval::Straightness st = straightness();
+    likelihood();
+    eval::write_json_file((dir_ / "metrics.json").string(), out_);
+    spdlog::info("eval: {}: straightness {:.4f} (normalised {:.4f}), transport cost {:.3f} (independent coupling {:.3f})",
+                 cm_.label, st.straightness, st.normalized, st.transport_cost, out_.independent_transport_cost);
+  }
+
+ private:
+  // (solver, NFE) pairs to score; NFE 0 for an adaptive solver (one solve at the eval tolerance).
+  std::vector<std::pair<std::string, int64_t>> jobs() const {
+    std::vector<std::pair<std::string, int64_t>> out;
+    // A k-step student is a k-step Euler map trained at its own grid times: other step counts and
+    // solvers measure nothing it was made for.
+    if (cm_.student) return {{"euler", student_steps()}};
+    for (const auto& s : ec_.solvers) {
+      if (solvers().get(s, "eval.solvers")()->nfe_per_step() == 0) {
+        out.emplace_back(s, 0);
+        continue;
+      }
+      for (auto k : ec_.nfe) out.emplace_back(s, k);
     }
+    return out;
+  }
+  int64_t student_steps() const { return m_.cfg.method.get<DistillConfig>("distill").steps; }
+
+  // What every cached result depends on, beside its solver's own settings.
+  nlohmann::json common_settings() const {
+    return {{"checkpoint_step", m_.step},
+            {"weights", checkpoint_fingerprint(m_.checkpoint)},
+            {"n", ec_.n},
+            {"seed", ctx_.cfg.seed},
+            {"guidance", guidance_},
+            {"use_ema", ctx_.cfg.sample.use_ema},
+            {"fidnet", out_.fidnet.id.empty() ? nlohmann::json() : nlohmann::json(out_.fidnet.id)},
+            {"sliced_projections", kind_ == "points" ? ec_.sliced_projections : int64_t(0)}};
+  }
+
+  void solver_jobs() {
+    const auto list = jobs();
+    const nlohmann::json common = common_settings();
+    Progress progress("eval " + cm_.label, static_cast<int64_t>(list.size()) * chunks_);
+    int64_t done = 0;
+    for (const auto& [solver_name, nfe] : list) {
+      const int per_step = solvers().get(solver_name)()->nfe_per_step();
+      const std::string what = per_step > 0 ? solver_name + " NFE " + std::to_string(nfe) : solver_name;
+      if (per_step > 0 && nfe % per_step != 0) {
+        spdlog::info("eval: skipping {} at NFE {} (not a multiple of its {} evaluations per step)", solver_name, nfe, per_step);
+      } else {
+        out_.results.push_back(job(solver_name, nfe, per_step, common, [&](int64_t c) {
+          progress.update(done * chunks_ + c, what);
+        }));
+      }
+      progress.update(++done * chunks_, what);
+    }
+    progress.finish();
+  }
+
+  // One solver at one NFE: from the cache when it was made from these weights with these settings
+  // (a model retrained even to the same step, another n, scale or FID network invalidates it).
+  // Chunks do not matter: adaptive steps are chosen per sample.
+  eval::SolverResult job(const std::string& solver_name, int64_t nfe, int per_step, const nlohmann::json& common,
+                         const std::function<void(int64_t)>& chunk_done) {
     const std::string tag = per_step == 0 ? solver_name : solver_name + "_nfe" + std::to_string(nfe);
-    const fs::path res_path = dir / "results" / (tag + ".json");
-    const nlohmann::json settings = job_settings(common, ec.solve, per_step == 0);
-    // Results on disk are reused only if they were made from these weights with these settings (a
-    // model retrained even to the same step, another n, scale or FID network invalidates them).
-    // Chunks do not matter: adaptive steps are chosen per sample.
+    const fs::path res_path = dir_ / "results" / (tag + ".json");
+    const nlohmann::json settings = job_settings(common, ec_.solve, per_step == 0);
     eval::SolverResult res;
-    if (!eval::read_cached_result(res_path.string(), settings, res)) {
-      SolveOptions opt = ec.solve;
-      opt.method = solver_name;
-      opt.steps = per_step > 0 ? nfe / per_step : 1;
-      auto t_start = std::chrono::steady_clock::now();
-      auto [xs, nfe_each, accepted] = solve_all(opt, what);
-      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
-      scorer->save(xs, tag);
-      res.scores = scorer->score(xs);
-      res.solver = solver_name;
-      res.tag = tag;
-      res.nfe = per_step > 0 ? double(nfe) : nfe_each.to(torch::kFloat64).mean().item<double>();
-      res.steps = per_step > 0 ? opt.steps : accepted;
-      res.checkpoint_step = m.step;
-      res.settings = settings;
-      res.samples_per_second = double(ec.n) / std::max(secs, 1e-9);
-      eval::write_json_file(res_path.string(), res);
-      // Fixed-step NFE is a whole number; an adaptive solve's is a mean over samples.
-      const std::string nfe_text = per_step > 0 ? std::to_string(nfe) : fmt::format("{:.1f} (mean)", res.nfe);
-      spdlog::info("eval: {}: {} NFE {}: {} ({:.0f} samples/s)", cm.label, solver_name, nfe_text,
-                   scorer->headline(res.scores), res.samples_per_second);
-    }
-    out.results.push_back(std::move(res));
-    progress.update(chunks_done = ++done * chunks, what);
+    if (eval::read_cached_result(res_path.string(), settings, res)) return res;
+    res.settings = settings;
+    SolveOptions opt = ec_.solve;
+    opt.method = solver_name;
+    opt.steps = per_step > 0 ? nfe / per_step : 1;
+    opt.guidance = guidance_;
+    const auto t_start = std::chrono::steady_clock::now();
+    int64_t chunks_solved = 0;
+    const ChunkedSolve r = solve_in_chunks(*m_.model, draws_, opt, chunk_, ctx_.device, [&] { chunk_done(++chunks_solved); });
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+    scorer_->save(r.x, tag);
+    res.scores = scorer_->score(r.x);
+    res.solver = solver_name;
+    res.tag = tag;
+    res.nfe = per_step > 0 ? double(nfe) : r.nfe.to(torch::kFloat64).mean().item<double>();
+    res.steps = per_step > 0 ? opt.steps : r.accepted;
+    res.checkpoint_step = m_.step;
+    res.samples_per_second = double(ec_.n) / std::max(secs, 1e-9);
+    eval::write_json_file(res_path.string(), res);
+    // Fixed-step NFE is a whole number; an adaptive solve's is a mean over samples.
+    const std::string nfe_text = per_step > 0 ? std::to_string(nfe) : fmt::format("{:.1f} (mean)", res.nfe);
+    spdlog::info("eval: {}: {} NFE {}: {} ({:.0f} samples/s)", cm_.label, solver_name, nfe_text,
+                 scorer_->headline(res.scores), res.samples_per_second);
+    return res;
   }
-  progress.finish();
-  bar = nullptr;
 
   // Straightness and transport cost from a fine Euler solve; the scorer keeps the paths it shows.
-  const int64_t n_paths = entry.max_paths > 0 ? std::min(ec.n, entry.max_paths) : ec.n;
-  SolveOptions opt;
-  opt.method = "euler";
-  // A student is a k-step map (trained at its k grid times only): its paths are its own k steps.
-  opt.steps = cm.student ? m.cfg.method.get<DistillConfig>("distill").steps : ec.straightness_steps;
-  opt.record_trajectory = true;
-  opt.guidance = guidance;
-  SolveResult r = solve(*m.model, x0.slice(0, 0, n_paths).to(ctx.device), opt, cond_for(0, n_paths));
-  auto st = eval::straightness(r.trajectory, r.times);
-  out.straightness = {st.straightness, st.normalized, st.transport_cost, opt.steps, n_paths};
-  // Independent coupling's cost E‖X1 − X0‖², the upper bound the flow's transport cost must not exceed.
-  out.independent_transport_cost =
-      (setup.reference.slice(0, 0, n_paths) - x0.slice(0, 0, n_paths)).flatten(1).pow(2).sum(1).mean().item<double>();
-  scorer->save_trajectory(r.trajectory);
+  eval::Straightness straightness() {
+    const at::Tensor& x0 = draws_.x0;
+    const int64_t n_paths = entry_.max_paths > 0 ? std::min(ec_.n, entry_.max_paths) : ec_.n;
+    SolveOptions opt;
+    opt.method = "euler";
+    // A student is a k-step map (trained at its k grid times only): its paths are its own k steps.
+    opt.steps = cm_.student ? student_steps() : ec_.straightness_steps;
+    opt.record_trajectory = true;
+    opt.guidance = guidance_;
+    Cond c;
+    if (setup_.cond_labels.defined()) c.labels = setup_.cond_labels.slice(0, 0, n_paths).to(ctx_.device);
+    const SolveResult r = solve(*m_.model, x0.slice(0, 0, n_paths).to(ctx_.device), opt, c);
+    const auto st = eval::straightness(r.trajectory, r.times);
+    out_.straightness = {st.straightness, st.normalized, st.transport_cost, opt.steps, n_paths};
+    // Independent coupling's cost E‖X1 − X0‖², the upper bound the flow's transport cost must not exceed.
+    out_.independent_transport_cost =
+        (setup_.reference.slice(0, 0, n_paths) - x0.slice(0, 0, n_paths)).flatten(1).pow(2).sum(1).mean().item<double>();
+    scorer_->save_trajectory(r.trajectory);
+    return st;
+  }
 
-  if (ec.likelihood && cm.student) {
-    spdlog::info("eval: no likelihood for {} (a k-step map: its density is not given by its velocity's flow)", cm.label);
-  } else if (ec.likelihood && labeled) {
-    spdlog::info("eval: no likelihood for a class-conditional model (log p(x | label), not the marginal)");
-  } else if (ec.likelihood && !entry.likelihood) {
-    spdlog::info("eval: no likelihood for {} (the exact divergence is too costly there)", kind);
-  } else if (ec.likelihood) {
+  void likelihood() {
+    if (!ec_.likelihood) return;
+    if (cm_.student) {
+      spdlog::info("eval: no likelihood for {} (a k-step map: its density is not given by its velocity's flow)", cm_.label);
+      return;
+    }
+    if (m_.cfg.data.labels) {
+      spdlog::info("eval: no likelihood for a class-conditional model (log p(x | label), not the marginal)");
+      return;
+    }
+    if (!entry_.likelihood) {
+      spdlog::info("eval: no likelihood for {} (the exact divergence is too costly there)", kind_);
+      return;
+    }
     // Exact-divergence backward solve of the reference points: what the model's density says about
     // real data (and a number comparable across runs, unlike W2 at a fixed sample size). Only a
     // source without a closed-form density is a reason to skip it; any other failure is an error.
-    bool analytic = true;
+    Distribution& source = m_.data->source();
     try {
-      coupling->source().log_prob(setup.reference.slice(0, 0, 1));  // no draw: later numbers keep their noise
+      source.log_prob(setup_.reference.slice(0, 0, 1));  // no draw: later numbers keep their noise
     } catch (const Error& e) {
-      analytic = false;
       spdlog::info("eval: no likelihood ({})", e.what());
+      return;
     }
-    if (analytic) {
-      SolveOptions lopt;
-      lopt.method = "dopri5";
-      lopt.rtol = lopt.atol = 1e-5;
-      SolveProgress lbar("likelihood " + cm.label, lopt);
-      const at::Tensor points = setup.reference.slice(0, 0, std::min(ec.n, ec.likelihood_n));
-      auto lr = log_prob(bind_field(*m.model), points.to(ctx.device), lopt, LikelihoodOptions{},
-                         [&](const at::Tensor& z) { return coupling->source().log_prob(z); });
-      const int64_t dims = setup.reference[0].numel();
-      out.likelihood = {true, lr.log_p.mean().item<double>(), bits_per_dim(lr.log_p, dims).mean().item<double>(),
-                        lr.solve.nfe.to(torch::kFloat64).mean().item<double>()};
-      spdlog::info("eval: mean log p of {} target points {:.4f} ({:.0f} NFE each)", points.size(0), out.likelihood.mean_log_p,
-                   out.likelihood.nfe_mean);
-    }
+    SolveOptions lopt;
+    lopt.method = "dopri5";
+    lopt.rtol = lopt.atol = 1e-5;
+    SolveProgress lbar("likelihood " + cm_.label, lopt);
+    const at::Tensor points = setup_.reference.slice(0, 0, std::min(ec_.n, ec_.likelihood_n));
+    auto lr = log_prob(bind_field(*m_.model), points.to(ctx_.device), lopt, LikelihoodOptions{},
+                       [&](const at::Tensor& z) { return source.log_prob(z); });
+    const int64_t dims = setup_.reference[0].numel();
+    out_.likelihood = {true, lr.log_p.mean().item<double>(), bits_per_dim(lr.log_p, dims).mean().item<double>(),
+                       lr.solve.nfe.to(torch::kFloat64).mean().item<double>()};
+    spdlog::info("eval: mean log p of {} target points {:.4f} ({:.0f} NFE each)", points.size(0),
+                 out_.likelihood.mean_log_p, out_.likelihood.nfe_mean);
   }
-  eval::write_json_file((dir / "metrics.json").string(), out);
-  spdlog::info("eval: {}: straightness {:.4f} (normalised {:.4f}), transport cost {:.3f} (independent coupling {:.3f})",
-               cm.label, st.straightness, st.normalized, st.transport_cost, out.independent_transport_cost);
-}
+
+  StageContext& ctx_;
+  const ChainModel& cm_;
+  const EvalConfig& ec_;
+  LoadedModel m_;
+  const fs::path dir_;
+  const std::string kind_;
+  const eval::ScorerEntry& entry_;
+  const double guidance_;
+  const EvalDraws draws_;
+  const int64_t chunk_, chunks_;
+  eval::ScorerSetup setup_;
+  std::unique_ptr<eval::Scorer> scorer_;
+  eval::ModelEval out_;
+};
+
+void eval_model(StageContext& ctx, const ChainModel& cm) { ModelEvalRun(ctx, cm).run(); }
 
 }  // namespace
 

@@ -15,8 +15,8 @@
 #include "rflow/io/svg.h"
 #include "rflow/methods/distill.h"
 #include "rflow/pipeline/chain.h"
-#include "rflow/pipeline/plots.h"
-#include "rflow/pipeline/report_parts.h"
+#include "rflow/pipeline/report/plots.h"
+#include "rflow/pipeline/report/report_parts.h"
 #include "rflow/pipeline/stages.h"
 
 namespace fs = std::filesystem;
@@ -40,12 +40,9 @@ std::string error_vs_nfe(std::vector<io::Series> series, double floor, const std
   return io::svg_curves(series, o);
 }
 
-// 1-RF, k-RF and students side by side: the numbers of the reflow issue's claims (straightness,
-// transport cost, one-step W2) and the pictures that show them.
-void chain_section(io::HtmlReport& rep, const RunConfig& cfg, const std::string& run_dir,
-                   const std::vector<EvaluatedModel>& models) {
-  if (models.size() < 2) return;
-  rep.heading("Reflow and distillation");
+// The chain's table: straightness, transport cost and W2 at every Euler NFE for each model, and
+// the floor (target vs target) as the last row.
+void chain_table(io::HtmlReport& rep, const RunConfig& cfg, const std::vector<EvaluatedModel>& models) {
   rep.paragraph("Each model sampled from the same noise with Euler at each NFE; W2 is the exact 2-Wasserstein distance to " +
                 std::to_string(cfg.eval.n) + " fresh target points (the floor is target vs target). Straightness Ŝ = 0 means "
                 "straight paths at constant speed, where one Euler step is exact; transport cost is E‖Z1 − Z0‖² of the "
@@ -89,30 +86,19 @@ void chain_section(io::HtmlReport& rep, const RunConfig& cfg, const std::string&
   }
   rows.push_back(floor_row);
   rep.table(head, rows);
+}
 
-  // W2 vs NFE, one curve per model.
-  std::vector<io::Series> series;
-  for (size_t i = 0; i < models.size(); ++i) {
-    io::Series s{models[i].model.label, {}, {}, io::palette(i), false};
-    for (const auto& r : models[i].eval.results)
-      if (r.solver == "euler") s.x.push_back(r.nfe), s.y.push_back(r.score("w2"));
-    if (!s.x.empty()) series.push_back(s);
-  }
-  std::vector<std::pair<std::string, std::string>> row;
-  if (!series.empty())
-    row.emplace_back("every model, Euler",
-                     error_vs_nfe(series, f.floor_score("w2"), "sampling floor", "W2 vs NFE (Euler)", "W2"));
-  rep.figure_row(row);
-
-  // Samples at a few NFE and trajectories, one row per model, on the reference's frame.
+// Samples at a few NFE and trajectories, one row per model, on the reference's frame.
+void chain_pictures(io::HtmlReport& rep, const RunConfig& cfg, const std::string& run_dir,
+                    const std::vector<EvaluatedModel>& models) {
   const fs::path ref_path = fs::path(run_dir) / "eval" / "reference.npy";
   if (!fs::exists(ref_path)) return;
   at::Tensor ref = io::read_npy(ref_path.string());
   auto lim = plot_limits(ref);
   std::vector<int64_t> show;
-  for (auto k : nfes)
+  for (auto k : cfg.eval.nfe)
     if (k == 1 || k == 2 || k == 4 || k == 100) show.push_back(k);
-  if (show.empty()) show = nfes;
+  if (show.empty()) show = cfg.eval.nfe;
   for (const auto& [cm, met] : models) {
     std::vector<std::pair<std::string, std::string>> figs;
     for (auto k : show) {
@@ -131,101 +117,127 @@ void chain_section(io::HtmlReport& rep, const RunConfig& cfg, const std::string&
   }
 }
 
-// Image runs: FID-proxy and class accuracy of every model at every solver and NFE, FID vs NFE
-// curves, sample grids and noise → image strips. Returns false when the run is not an image run.
-bool image_sections(io::HtmlReport& rep, const RunConfig& cfg, const std::string& run_dir,
-                    const std::vector<EvaluatedModel>& all) {
-  std::vector<EvaluatedModel> models;
-  for (const auto& m : all)
-    if (m.eval.kind == "images") models.push_back(m);
-  if (models.empty()) return false;
+// 1-RF, k-RF and students side by side: the numbers of the reflow issue's claims (straightness,
+// transport cost, one-step W2) and the pictures that show them.
+void chain_section(io::HtmlReport& rep, const RunConfig& cfg, const std::string& run_dir,
+                   const std::vector<EvaluatedModel>& models) {
+  if (models.size() < 2) return;
+  rep.heading("Reflow and distillation");
+  chain_table(rep, cfg, models);
+  const auto& f = models.front().eval;
+  // W2 vs NFE, one curve per model.
+  std::vector<io::Series> series;
+  for (size_t i = 0; i < models.size(); ++i) {
+    io::Series s{models[i].model.label, {}, {}, io::palette(i), false};
+    for (const auto& r : models[i].eval.results)
+      if (r.solver == "euler") s.x.push_back(r.nfe), s.y.push_back(r.score("w2"));
+    if (!s.x.empty()) series.push_back(s);
+  }
+  std::vector<std::pair<std::string, std::string>> row;
+  if (!series.empty())
+    row.emplace_back("every model, Euler",
+                     error_vs_nfe(series, f.floor_score("w2"), "sampling floor", "W2 vs NFE (Euler)", "W2"));
+  rep.figure_row(row);
+  chain_pictures(rep, cfg, run_dir, models);
+}
+
+// The solvers any model was evaluated with, in first-seen order.
+std::vector<std::string> solvers_seen(const std::vector<EvaluatedModel>& models) {
+  std::vector<std::string> out;
+  for (const auto& [cm, met] : models)
+    for (const auto& r : met.results)
+      if (std::find(out.begin(), out.end(), r.solver) == out.end()) out.push_back(r.solver);
+  return out;
+}
+
+// One row per (model, solver), a column per NFE and one for adaptive solvers; `cell` formats a result.
+void score_table(io::HtmlReport& rep, const RunConfig& cfg, const std::vector<EvaluatedModel>& models,
+                 const std::function<std::string(const eval::SolverResult&)>& cell, const std::string& floor_cell) {
+  std::vector<std::string> head{"model", "solver"};
+  for (auto k : cfg.eval.nfe) head.push_back("NFE " + std::to_string(k));
+  head.push_back("adaptive (NFE)");
+  std::vector<std::vector<std::string>> rows;
+  auto fmt_cell = [&](const eval::SolverResult* r) { return r ? cell(*r) : std::string("-"); };
+  for (const auto& [cm, met] : models)
+    for (const auto& sv : solvers_seen(models)) {
+      std::vector<std::string> row{cm.label, sv};
+      const auto* ad = met.find(sv, -1);
+      const bool adaptive = ad && ad->tag == sv;
+      for (auto k : cfg.eval.nfe) row.push_back(adaptive ? "" : fmt_cell(met.find(sv, double(k))));
+      row.push_back(adaptive ? fmt_cell(ad) + " (" + short_number(ad->nfe, 3) + ")" : "");
+      rows.push_back(row);
+    }
+  std::vector<std::string> floor_row{"(train vs test)", ""};
+  for (size_t i = 0; i <= cfg.eval.nfe.size(); ++i) floor_row.push_back(floor_cell);
+  rows.push_back(floor_row);
+  rep.table(head, rows);
+}
+
+// FID-proxy and class accuracy of every model at every solver and NFE, the judge's second
+// opinion, and FID vs NFE curves.
+void fid_section(io::HtmlReport& rep, const RunConfig& cfg, const std::vector<EvaluatedModel>& models, bool labeled) {
   const auto& first = models.front().eval;
-  const bool fid = first.floor.count("fid_proxy") > 0;
-  const bool labeled = first.floor.count("class_accuracy") > 0;
-  if (fid) {
-    rep.heading("FID-proxy and class accuracy");
-    const auto& dc = cfg.method.get<DistillConfig>("distill");
-    if (dc.loss == "feature" && dc.feature == "fidnet" && cfg.eval.fidnet.empty())
-      rep.paragraph("EVALUATED BY THE LOSS NETWORK: the students were distilled with the FID network's own features "
-                    "(method.distill.feature = \"fidnet\", allowed by method.distill.allow_eval_network), so their "
-                    "FID-proxy and class accuracy grade what they were trained to match. The judge's figures below are "
-                    "the independent ones.");
-    rep.paragraph("FID-proxy: Fréchet distance between the FID network's 128-d features of " + std::to_string(first.n) +
-                  " samples (clipped to [−1, 1]) and of the " + (first.reference.empty() ? std::string("test set") : first.reference) +
-                  "; the floor is as many real training images. Class accuracy: share of conditional samples that the FID "
-                  "network classifies as the label they were asked for (its own test accuracy is the ceiling). FID network " +
-                  first.fidnet.id + ", test accuracy " +
-                  short_number(100 * first.fidnet.test_accuracy, 4) + "%. Every model starts from the same noise.");
-    std::vector<std::string> solvers_seen;
-    for (const auto& [cm, met] : models)
-      for (const auto& r : met.results)
-        if (std::find(solvers_seen.begin(), solvers_seen.end(), r.solver) == solvers_seen.end())
-          solvers_seen.push_back(r.solver);
-    // One row per (model, solver), a column per NFE and one for adaptive solvers; `cell` formats a result.
-    auto score_table = [&](const std::function<std::string(const eval::SolverResult&)>& cell,
-                           const std::string& floor_cell) {
-      std::vector<std::string> head{"model", "solver"};
-      for (auto k : cfg.eval.nfe) head.push_back("NFE " + std::to_string(k));
-      head.push_back("adaptive (NFE)");
-      std::vector<std::vector<std::string>> rows;
-      auto fmt_cell = [&](const eval::SolverResult* r) { return r ? cell(*r) : std::string("-"); };
-      for (const auto& [cm, met] : models)
-        for (const auto& sv : solvers_seen) {
-          std::vector<std::string> row{cm.label, sv};
-          const auto* ad = met.find(sv, -1);
-          const bool adaptive = ad && ad->tag == sv;
-          for (auto k : cfg.eval.nfe) row.push_back(adaptive ? "" : fmt_cell(met.find(sv, double(k))));
-          row.push_back(adaptive ? fmt_cell(ad) + " (" + short_number(ad->nfe, 3) + ")" : "");
-          rows.push_back(row);
-        }
-      std::vector<std::string> floor_row{"(train vs test)", ""};
-      for (size_t i = 0; i <= cfg.eval.nfe.size(); ++i) floor_row.push_back(floor_cell);
-      rows.push_back(floor_row);
-      rep.table(head, rows);
-    };
+  rep.heading("FID-proxy and class accuracy");
+  const auto& dc = cfg.method.get<DistillConfig>("distill");
+  if (dc.loss == "feature" && dc.feature == "fidnet" && cfg.eval.fidnet.empty())
+    rep.paragraph("EVALUATED BY THE LOSS NETWORK: the students were distilled with the FID network's own features "
+                  "(method.distill.feature = \"fidnet\", allowed by method.distill.allow_eval_network), so their "
+                  "FID-proxy and class accuracy grade what they were trained to match. The judge's figures below are "
+                  "the independent ones.");
+  rep.paragraph("FID-proxy: Fréchet distance between the FID network's 128-d features of " + std::to_string(first.n) +
+                " samples (clipped to [−1, 1]) and of the " + (first.reference.empty() ? std::string("test set") : first.reference) +
+                "; the floor is as many real training images. Class accuracy: share of conditional samples that the FID "
+                "network classifies as the label they were asked for (its own test accuracy is the ceiling). FID network " +
+                first.fidnet.id + ", test accuracy " +
+                short_number(100 * first.fidnet.test_accuracy, 4) + "%. Every model starts from the same noise.");
+  score_table(
+      rep, cfg, models,
+      [&](const eval::SolverResult& r) {
+        std::string c = short_number(r.score("fid_proxy"), 3);
+        if (labeled && r.has("class_accuracy")) c += " / " + short_number(100 * r.score("class_accuracy"), 3) + "%";
+        return c;
+      },
+      short_number(first.floor_score("fid_proxy"), 3) +
+          (labeled ? " / " + short_number(100 * first.floor_score("class_accuracy"), 3) + "%" : ""));
+  rep.paragraph(labeled ? "Cells: FID-proxy / class accuracy." : "Cells: FID-proxy.");
+  if (first.floor.count("diversity")) {
+    rep.heading("A second opinion: the judge network", 3);
+    rep.paragraph("The judge (network " + first.judge.id + ", test accuracy " + short_number(100 * first.judge.test_accuracy, 4) +
+                  "%) is used neither in training nor by the FID-proxy. Cells: " +
+                  (labeled ? std::string("the share of samples it classifies as their label / ") : std::string()) +
+                  "per-class diversity: the mean distance between two samples' judge features within a class, as a "
+                  "share of the same among real test images (1 = as varied as real images; one image repeated per "
+                  "class scores 0, whatever its FID-proxy).");
     score_table(
+        rep, cfg, models,
         [&](const eval::SolverResult& r) {
-          std::string c = short_number(r.score("fid_proxy"), 3);
-          if (labeled && r.has("class_accuracy")) c += " / " + short_number(100 * r.score("class_accuracy"), 3) + "%";
+          std::string c = r.has("diversity") ? short_number(r.score("diversity"), 3) : "-";
+          if (labeled && r.has("judge_accuracy")) c = short_number(100 * r.score("judge_accuracy"), 3) + "% / " + c;
           return c;
         },
-        short_number(first.floor_score("fid_proxy"), 3) +
-            (labeled ? " / " + short_number(100 * first.floor_score("class_accuracy"), 3) + "%" : ""));
-    rep.paragraph(labeled ? "Cells: FID-proxy / class accuracy." : "Cells: FID-proxy.");
-    if (first.floor.count("diversity")) {
-      rep.heading("A second opinion: the judge network", 3);
-      rep.paragraph("The judge (network " + first.judge.id + ", test accuracy " + short_number(100 * first.judge.test_accuracy, 4) +
-                    "%) is used neither in training nor by the FID-proxy. Cells: " +
-                    (labeled ? std::string("the share of samples it classifies as their label / ") : std::string()) +
-                    "per-class diversity: the mean distance between two samples' judge features within a class, as a "
-                    "share of the same among real test images (1 = as varied as real images; one image repeated per "
-                    "class scores 0, whatever its FID-proxy).");
-      score_table(
-          [&](const eval::SolverResult& r) {
-            std::string c = r.has("diversity") ? short_number(r.score("diversity"), 3) : "-";
-            if (labeled && r.has("judge_accuracy")) c = short_number(100 * r.score("judge_accuracy"), 3) + "% / " + c;
-            return c;
-          },
-          (labeled ? short_number(100 * first.floor_score("judge_accuracy"), 3) + "% / " : std::string()) +
-              short_number(first.floor_score("diversity"), 3));
-    }
-
-    std::vector<io::Series> series;
-    size_t ci = 0;
-    for (const auto& [cm, met] : models)
-      for (const auto& sv : solvers_seen) {
-        io::Series s{cm.label + ", " + sv, {}, {}, io::palette(ci++), false};
-        for (const auto& r : met.results)
-          if (r.solver == sv) s.x.push_back(r.nfe), s.y.push_back(r.score("fid_proxy"));
-        if (!s.x.empty()) series.push_back(s);
-      }
-    if (!series.empty()) {
-      std::vector<std::pair<std::string, std::string>> row{
-          {"every model and solver", error_vs_nfe(series, first.floor_score("fid_proxy"), "floor (train vs test)",
-                                                  "FID-proxy vs NFE", "FID-proxy")}};
-      rep.figure_row(row);
-    }
+        (labeled ? short_number(100 * first.floor_score("judge_accuracy"), 3) + "% / " : std::string()) +
+            short_number(first.floor_score("diversity"), 3));
   }
+  std::vector<io::Series> series;
+  size_t ci = 0;
+  for (const auto& [cm, met] : models)
+    for (const auto& sv : solvers_seen(models)) {
+      io::Series s{cm.label + ", " + sv, {}, {}, io::palette(ci++), false};
+      for (const auto& r : met.results)
+        if (r.solver == sv) s.x.push_back(r.nfe), s.y.push_back(r.score("fid_proxy"));
+      if (!s.x.empty()) series.push_back(s);
+    }
+  if (!series.empty()) {
+    std::vector<std::pair<std::string, std::string>> row{
+        {"every model and solver", error_vs_nfe(series, first.floor_score("fid_proxy"), "floor (train vs test)",
+                                                "FID-proxy vs NFE", "FID-proxy")}};
+    rep.figure_row(row);
+  }
+}
+
+// Sample grids and noise → image strips, one row per model.
+void sample_section(io::HtmlReport& rep, const std::string& run_dir, const std::vector<EvaluatedModel>& models,
+                    bool labeled) {
   rep.heading("Samples");
   rep.paragraph(std::string("Each grid shows the first 100 samples from the same noise") +
                 (labeled ? "; column k holds class k." : ".") + " Strips: noise (left) to image (right) along Euler paths.");
@@ -249,6 +261,20 @@ bool image_sections(io::HtmlReport& rep, const RunConfig& cfg, const std::string
                         io::read_file(tp.string()));
     rep.image_row(pngs);
   }
+}
+
+// Image runs: FID-proxy and class accuracy of every model at every solver and NFE, FID vs NFE
+// curves, sample grids and noise → image strips. Returns false when the run is not an image run.
+bool image_sections(io::HtmlReport& rep, const RunConfig& cfg, const std::string& run_dir,
+                    const std::vector<EvaluatedModel>& all) {
+  std::vector<EvaluatedModel> models;
+  for (const auto& m : all)
+    if (m.eval.kind == "images") models.push_back(m);
+  if (models.empty()) return false;
+  const auto& first = models.front().eval;
+  const bool labeled = first.floor.count("class_accuracy") > 0;
+  if (first.floor.count("fid_proxy") > 0) fid_section(rep, cfg, models, labeled);
+  sample_section(rep, run_dir, models, labeled);
   return true;
 }
 

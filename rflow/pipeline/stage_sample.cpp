@@ -7,7 +7,7 @@
 #include "rflow/io/atomic_file.h"
 #include "rflow/io/image_file.h"
 #include "rflow/io/npy.h"
-#include "rflow/pipeline/plots.h"
+#include "rflow/pipeline/report/plots.h"
 #include "rflow/pipeline/run_context.h"
 #include "rflow/pipeline/stages.h"
 #include "rflow/solve/solve_progress.h"
@@ -22,13 +22,13 @@ void stage_sample(StageContext& ctx) {
   LoadedModel m = load_model(ctx.run_dir, cfg.sample.use_ema, ctx.device);
   auto& coupling = m.data;  // built once by load_model (an npy target is read once)
   seed_all(static_cast<uint64_t>(cfg.seed) + 1);
-  at::Tensor x0 = coupling->source().sample(cfg.sample.n).to(ctx.device);
+  at::Tensor x0 = coupling->source().sample(cfg.sample.n).x.to(ctx.device);
   SolveOptions opt = cfg.sample.solve;
   const bool images = coupling->target().sample_shape().size() == 3;
   at::Tensor labels;  // class-conditional: labels drawn like the target's (images: balanced, one grid column per class)
   if (m.cfg.data.labels)
     labels = (images ? torch::arange(cfg.sample.n, torch::kInt64).remainder(coupling->target().num_classes())
-                     : coupling->target().sample_labeled(cfg.sample.n).second)
+                     : coupling->target().sample(cfg.sample.n).cond.labels)
                  .to(ctx.device);
   auto t_start = std::chrono::steady_clock::now();
   SolveResult r;
@@ -50,7 +50,7 @@ void stage_sample(StageContext& ctx) {
     io::write_image_grid(picture, r.x, cols);
   } else {
     seed_all(static_cast<uint64_t>(cfg.seed) + 3);
-    at::Tensor ref = coupling->target().sample(std::min<int64_t>(cfg.sample.n, 4000));
+    at::Tensor ref = coupling->target().sample(std::min<int64_t>(cfg.sample.n, 4000)).x;
     picture = (dir / "samples.svg").string();
     io::write_file_atomic(picture, scatter_vs_reference(r.x.cpu(), ref, opt.method + ", " + std::to_string(r.calls) + " NFE"));
   }

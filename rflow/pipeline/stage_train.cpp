@@ -7,6 +7,7 @@
 #include "rflow/core/error.h"
 #include "rflow/core/fingerprint.h"
 #include "rflow/core/rng.h"
+#include "rflow/data/coupling.h"
 #include "rflow/data/pair_shards.h"
 #include "rflow/flow/path.h"
 #include "rflow/io/atomic_file.h"
@@ -68,8 +69,10 @@ std::string train_inputs(const RunConfig& cfg) {
   nlohmann::json in = nlohmann::json::object();
   if (!cfg.train.init_from.empty()) in["init_from"] = checkpoint_identity(cfg.train.init_from);
   if (!cfg.method.teacher.empty()) in["method.teacher"] = checkpoint_identity(cfg.method.teacher);
-  if (cfg.data.coupling == "online" && !cfg.data.teacher.empty()) in["data.teacher"] = checkpoint_identity(cfg.data.teacher);
-  if (cfg.data.coupling == "pairs" && !cfg.data.pairs.empty()) in["data.pairs"] = pairs_identity(cfg.data.pairs);
+  // The stored input the coupling reads is part of what the stage's result depends on.
+  const CouplingInput reads = couplings().get(cfg.data.coupling, "data.coupling").input;
+  if (reads == CouplingInput::kTeacher && !cfg.data.teacher.empty()) in["data.teacher"] = checkpoint_identity(cfg.data.teacher);
+  if (reads == CouplingInput::kPairs && !cfg.data.pairs.empty()) in["data.pairs"] = pairs_identity(cfg.data.pairs);
   return in.empty() ? std::string() : in.dump();
 }
 

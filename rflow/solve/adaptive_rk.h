@@ -6,6 +6,7 @@
 #pragma once
 
 #include "rflow/solve/butcher.h"
+#include "rflow/solve/rk_stages.h"
 #include "rflow/solve/solver.h"
 
 namespace rflow {
@@ -20,6 +21,7 @@ class AdaptiveRK : public Solver {
 
  private:
   EmbeddedTableau tab_;
+  RkPlan plan_;
 };
 
 }  // namespace rflow

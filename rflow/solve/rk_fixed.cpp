@@ -10,23 +10,61 @@ namespace {
 
 // With gradients kept (methods that train through a few solver steps): every update out of
 // place, fresh time tensors, so autograd sees no buffer reused after it was saved.
-at::Tensor steps_with_grad(const ButcherTableau& tab, const FieldFn& f, at::Tensor x, const std::vector<double>& grid,
-                           int64_t steps, std::vector<at::Tensor>* traj, const std::function<void(double)>& progress) {
-  const int S = tab.stages();
-  std::vector<at::Tensor> k(S);
-  for (int64_t i = 0; i < steps; ++i) {
-    const double t = grid[i], dt = grid[i + 1] - grid[i];
-    for (int s = 0; s < S; ++s) {
-      at::Tensor xs = x;
-      for (int j = 0; j < s; ++j)
-        if (tab.a[s][j] != 0.0) xs = xs + k[j] * (dt * tab.a[s][j]);
-      k[s] = f(xs, torch::full({x.size(0)}, t + tab.c[s] * dt, x.options().dtype(torch::kFloat32)));
-    }
+struct GradOps {
+  const FieldFn& f;
+  const RkPlan& plan;
+  double t = 0, dt = 0;
+  at::Tensor combine(const at::Tensor& x, const std::vector<at::Tensor>& k, const RkRow& row) const {
+    at::Tensor xs = x;
+    for (const RkTerm& r : row) xs = xs + k[r.stage] * (dt * r.coef);
+    return xs;
+  }
+  at::Tensor eval(const at::Tensor& xs, int s) const {
+    return f(xs, torch::full({xs.size(0)}, t + plan.c[s] * dt, xs.options().dtype(torch::kFloat32)));
+  }
+  at::Tensor advance(const at::Tensor& x, const std::vector<at::Tensor>& k, const RkRow& row) const {
     at::Tensor acc;
-    for (int s = 0; s < S; ++s)
-      if (tab.b[s] != 0.0) acc = acc.defined() ? acc + k[s] * tab.b[s] : k[s] * tab.b[s];
-    x = x + acc * dt;
-    if (traj) traj->push_back(x);
+    for (const RkTerm& r : row) acc = acc.defined() ? acc + k[r.stage] * r.coef : k[r.stage] * r.coef;
+    return acc.defined() ? x + acc * dt : x;
+  }
+};
+
+// Sampling: no autograd, stage buffers reused across steps (no per-step allocation).
+struct InPlaceOps {
+  const FieldFn& f;
+  const RkPlan& plan;
+  at::Tensor tmp, acc, tvec;
+  double t = 0, dt = 0;
+  InPlaceOps(const FieldFn& field, const RkPlan& p, const at::Tensor& x)
+      : f(field), plan(p), tmp(torch::empty_like(x)), acc(torch::empty_like(x)),
+        tvec(torch::empty({x.size(0)}, x.options().dtype(torch::kFloat32))) {}
+  at::Tensor combine(const at::Tensor& x, const std::vector<at::Tensor>& k, const RkRow& row) {
+    tmp.copy_(x);
+    for (const RkTerm& r : row) tmp.add_(k[r.stage], dt * r.coef);
+    return tmp;
+  }
+  at::Tensor eval(const at::Tensor& xs, int s) {
+    tvec.fill_(t + plan.c[s] * dt);
+    return f(xs, tvec);
+  }
+  at::Tensor advance(const at::Tensor& x, const std::vector<at::Tensor>& k, const RkRow& row) {
+    if (row.size() == 1) return x.add_(k[row[0].stage], dt * row[0].coef);
+    // Accumulate first: a stage output may alias x (a field that returns its input).
+    acc.zero_();
+    for (const RkTerm& r : row) acc.add_(k[r.stage], r.coef);
+    return x.add_(acc, dt);
+  }
+};
+
+template <class Ops>
+at::Tensor run_steps(const RkPlan& plan, Ops& ops, at::Tensor x, const std::vector<double>& grid, int64_t steps,
+                     std::vector<at::Tensor>* traj, const std::function<void(double)>& progress, bool copy_states) {
+  std::vector<at::Tensor> k(plan.stages());
+  if (traj) traj->push_back(copy_states ? x.clone() : x);
+  for (int64_t i = 0; i < steps; ++i) {
+    ops.t = grid[i], ops.dt = grid[i + 1] - grid[i];
+    x = rk_step(plan, ops, x, k);
+    if (traj) traj->push_back(copy_states ? x.clone() : x);
     if (progress) progress(double(i + 1) / steps);
   }
   return x;
@@ -44,11 +82,14 @@ SolveResult FixedStepRK::integrate(const FieldFn& f, const at::Tensor& x0, const
     res.status = SolveStatus::kBudgetExhausted;
   }
   std::vector<at::Tensor> traj;
+  std::vector<at::Tensor>* record = opt.record_trajectory ? &traj : nullptr;
   if (opt.enable_grad) {
-    traj.push_back(x0);
-    res.x = steps_with_grad(tab_, f, x0, grid, steps, opt.record_trajectory ? &traj : nullptr, opt.on_progress);
+    GradOps ops{f, plan_};
+    res.x = run_steps(plan_, ops, x0, grid, steps, record, opt.on_progress, /*copy_states=*/false);
   } else {
-    res.x = steps_in_place(f, x0, grid, steps, opt.record_trajectory ? &traj : nullptr, opt.on_progress);
+    torch::NoGradGuard no_grad;
+    InPlaceOps ops(f, plan_, x0);
+    res.x = run_steps(plan_, ops, x0.clone(), grid, steps, record, opt.on_progress, /*copy_states=*/true);
   }
   const SolveStatus status = res.status;
   res = result(res.x, grid, steps);
@@ -70,51 +111,15 @@ SolveResult FixedStepRK::result(at::Tensor x, const std::vector<double>& grid, i
   return res;
 }
 
-// Sampling: no autograd, stage buffers reused across steps (no per-step allocation).
-at::Tensor FixedStepRK::steps_in_place(const FieldFn& f, const at::Tensor& x0, const std::vector<double>& grid,
-                                       int64_t steps, std::vector<at::Tensor>* traj,
-                                       const std::function<void(double)>& progress) const {
-  torch::NoGradGuard no_grad;
-  const int S = tab_.stages();
-  const int64_t B = x0.size(0);
-  at::Tensor x = x0.clone();
-  at::Tensor tmp = torch::empty_like(x0), acc = torch::empty_like(x0);
-  at::Tensor tvec = torch::empty({B}, x0.options().dtype(torch::kFloat32));
-  std::vector<at::Tensor> k(S);
-  // Stages whose row of `a` is all zero evaluate at x itself: no copy needed (Euler's only stage).
-  std::vector<bool> trivial(S, true);
-  int nonzero_b = 0, last_b = 0;
-  for (int s = 0; s < S; ++s) {
-    for (int j = 0; j < s; ++j) trivial[s] = trivial[s] && tab_.a[s][j] == 0.0;
-    if (tab_.b[s] != 0.0) ++nonzero_b, last_b = s;
-  }
-  if (traj) traj->push_back(x.clone());
-  for (int64_t i = 0; i < steps; ++i) {
-    const double t = grid[i], dt = grid[i + 1] - grid[i];
-    for (int s = 0; s < S; ++s) {
-      tvec.fill_(t + tab_.c[s] * dt);
-      if (trivial[s]) {
-        k[s] = f(x, tvec);
-        continue;
-      }
-      tmp.copy_(x);
-      for (int j = 0; j < s; ++j)
-        if (tab_.a[s][j] != 0.0) tmp.add_(k[j], dt * tab_.a[s][j]);
-      k[s] = f(tmp, tvec);
-    }
-    if (nonzero_b == 1) {
-      x.add_(k[last_b], dt * tab_.b[last_b]);
-    } else {
-      // Accumulate first: a stage output may alias x (a field that returns its input).
-      acc.zero_();
-      for (int s = 0; s < S; ++s)
-        if (tab_.b[s] != 0.0) acc.add_(k[s], tab_.b[s]);
-      x.add_(acc, dt);
-    }
-    if (traj) traj->push_back(x.clone());
-    if (progress) progress(double(i + 1) / steps);
-  }
-  return x;
+SolveResult FixedStepRK::solve_in_field(VelocityFieldImpl& field, const at::Tensor& x0, const Cond& cond,
+                                        const SolveOptions& opt) const {
+  const std::vector<double> grid = time_grid(opt);
+  const int64_t steps = static_cast<int64_t>(grid.size()) - 1;
+  if (opt.max_nfe > 0 && steps * tab_.stages() > opt.max_nfe) return {};  // a budget cut steps as usual
+  FastSolve r = field.fast_solve(x0, cond, SolvePlan{&tab_, grid, opt.guidance});
+  if (!r.x.defined()) return {};
+  if (opt.on_progress) opt.on_progress(1.0);
+  return result(std::move(r.x), grid, steps);
 }
 
 }  // namespace rflow

@@ -7,7 +7,7 @@
 #include "rflow/core/error.h"
 #include "rflow/solve/adaptive_rk.h"
 #include "rflow/solve/rk_fixed.h"
-#include "rflow/solve/variance_adaptive.h"
+#include "rflow/solve/adaflow_solver.h"
 
 namespace rflow {
 
@@ -69,7 +69,7 @@ Registry<SolverFactory>& solvers() {
     r.add("rk4", "classic Runge-Kutta, order 4, 4 NFE/step",
           [] { return std::make_unique<FixedStepRK>(rk4_tableau()); });
     r.add("adaflow", "AdaFlow's variance-adaptive Euler: each sample steps eta/σ by the model's variance head (1 step where the flow is straight, up to `steps`)",
-          [] { return std::make_unique<VarianceAdaptiveEuler>(); });
+          [] { return std::make_unique<AdaFlowSolver>(); });
     r.add("dopri5", "adaptive Dormand-Prince 5(4), per-sample step control (rtol/atol, max_nfe)",
           [] { return std::make_unique<AdaptiveRK>(dopri5_tableau()); });
     r.add("tsit5", "adaptive Tsitouras 5(4): dopri5's order with smaller error constants, per-sample step control",
@@ -87,21 +87,28 @@ double resolution_shift(int64_t tokens, int64_t base_tokens, int64_t max_tokens,
   return std::exp(base_shift + m * double(tokens - base_tokens));
 }
 
+namespace {
+// The time settings, checked once for both validate() and time_grid(): a grid strictly monotonic
+// in either direction, else steps >= 1 between two different finite end points.
+void check_times(const SolveOptions& o, const std::string& where) {
+  RF_CHECK(o.grid.empty() || o.grid.size() >= 2, "a grid needs at least two time points", where + ".grid",
+           "e.g. [0, 0.5, 1]; leave it empty to use steps, t0 and t1");
+  const bool up = !o.grid.empty() && o.grid.back() > o.grid.front();
+  for (size_t i = 0; i < o.grid.size(); ++i)
+    RF_CHECK(std::isfinite(o.grid[i]) && (i == 0 || (up ? o.grid[i] > o.grid[i - 1] : o.grid[i] < o.grid[i - 1])),
+             "grid points must be finite and strictly monotonic", where + ".grid", "e.g. [0, 0.25, 1] or [1, 0]");
+  RF_CHECK(o.steps >= 1, "steps must be >= 1, got " + std::to_string(o.steps), where + ".steps", "");
+  RF_CHECK(std::isfinite(o.t0) && std::isfinite(o.t1) && o.t0 != o.t1, "t0 and t1 must be finite and different",
+           where + ".t0/t1", "");
+  RF_CHECK(o.schedule == "uniform" || o.schedule == "shift", "unknown time schedule '" + o.schedule + "'",
+           where + ".schedule", "use uniform or shift");
+  RF_CHECK(std::isfinite(o.shift) && o.shift > 0, "shift must be > 0", where + ".shift", "SD3 uses 3.0");
+}
+}  // namespace
+
 std::vector<double> time_grid(const SolveOptions& opt) {
-  if (!opt.grid.empty()) {
-    RF_CHECK(opt.grid.size() >= 2, "time grid needs at least 2 points", "solve.grid", "");
-    bool up = opt.grid.back() > opt.grid.front();
-    for (size_t i = 1; i < opt.grid.size(); ++i)
-      RF_CHECK(std::isfinite(opt.grid[i]) && (up ? opt.grid[i] > opt.grid[i - 1] : opt.grid[i] < opt.grid[i - 1]),
-               "time grid must be strictly monotonic and finite", "solve.grid", "");
-    return opt.grid;
-  }
-  RF_CHECK(opt.steps >= 1, "steps must be >= 1, got " + std::to_string(opt.steps), "solve.steps", "");
-  RF_CHECK(std::isfinite(opt.t0) && std::isfinite(opt.t1) && opt.t0 != opt.t1,
-           "t0 and t1 must be finite and different", "solve.t0/t1", "");
-  RF_CHECK(opt.schedule == "uniform" || opt.schedule == "shift", "unknown time schedule '" + opt.schedule + "'",
-           "solve.schedule", "use uniform or shift");
-  RF_CHECK(std::isfinite(opt.shift) && opt.shift > 0, "shift must be > 0", "solve.shift", "SD3 uses 3.0");
+  check_times(opt, "solve");
+  if (!opt.grid.empty()) return opt.grid;
   std::vector<double> g(opt.steps + 1);
   for (int64_t i = 0; i <= opt.steps; ++i) {
     double u = double(i) / double(opt.steps);
@@ -119,12 +126,7 @@ std::vector<double> time_grid(const SolveOptions& opt) {
 
 void SolveOptions::validate(const std::string& where) const {
   solvers().get(method, where + ".solver");
-  RF_CHECK(steps >= 1, "steps must be >= 1", where + ".steps", "");
-  RF_CHECK(std::isfinite(t0) && std::isfinite(t1) && t0 != t1, "t0 and t1 must be finite and different",
-           where + ".t0/t1", "");
-  RF_CHECK(schedule == "uniform" || schedule == "shift", "unknown time schedule '" + schedule + "'",
-           where + ".schedule", "use uniform or shift");
-  RF_CHECK(std::isfinite(shift) && shift > 0, "shift must be > 0", where + ".shift", "SD3 uses 3.0");
+  check_times(*this, where);
   RF_CHECK(max_nfe >= 0, "max_nfe must be >= 0", where + ".max_nfe", "0 = the default cap (100 000 for adaptive solvers)");
   RF_CHECK(rtol > 0 && atol > 0 && std::isfinite(rtol) && std::isfinite(atol), "rtol and atol must be > 0",
            where + ".rtol/atol", "typical: 1e-5");
@@ -136,11 +138,6 @@ void SolveOptions::validate(const std::string& where) const {
            "steps below 1e-12 of the time span cannot change a float32 state; defaults: min_step 1e-7, max_step 0 (none)");
   RF_CHECK(std::isfinite(guidance), "guidance must be finite", where + ".guidance", "1 = plain conditional model");
   RF_CHECK(std::isfinite(eta) && eta > 0, "eta must be > 0", where + ".eta", "AdaFlow uses 0.1 to 0.5");
-  RF_CHECK(grid.empty() || grid.size() >= 2, "a grid needs at least two time points", where + ".grid",
-           "e.g. [0, 0.5, 1]; leave it empty to use steps, t0 and t1");
-  for (size_t i = 1; i < grid.size(); ++i)
-    RF_CHECK(std::isfinite(grid[i]) && grid[i] != grid[i - 1], "grid points must be finite and distinct",
-             where + ".grid", "");
 }
 
 nlohmann::json SolveOptions::non_default_settings(bool adaptive) const {
@@ -166,29 +163,8 @@ SolveResult solve(VelocityFieldImpl& field, const at::Tensor& x0, const SolveOpt
   // LibTorch's per-op overhead. Anything it does not cover steps as usual.
   if (!opt.enable_grad && !opt.record_trajectory && std::isfinite(opt.guidance) && x0.defined() && x0.dim() >= 1 &&
       x0.size(0) > 0 && solvers().contains(opt.method)) {
-    const auto solver = solvers().get(opt.method, "solver")();
-    if (const auto* rk = dynamic_cast<const FixedStepRK*>(solver.get())) {
-      const ButcherTableau& tab = rk->tableau();
-      const std::vector<double> grid = time_grid(opt);
-      const int64_t steps = static_cast<int64_t>(grid.size()) - 1;
-      if (steps >= 1 && !(opt.max_nfe > 0 && steps * tab.stages() > opt.max_nfe)) {
-        FastSolve r = field.fast_solve(x0, cond, SolvePlan{tab.a, tab.b, tab.c, grid, opt.guidance});
-        if (r.x.defined()) {
-          if (opt.on_progress) opt.on_progress(1.0);
-          return rk->result(std::move(r.x), grid, steps);
-        }
-      }
-    } else if (const auto* ada = dynamic_cast<const VarianceAdaptiveEuler*>(solver.get())) {
-      // Within the step budget the samples all reach t1; a smaller budget steps as usual.
-      if (opt.grid.empty() && opt.schedule == "uniform" && opt.t1 > opt.t0 && opt.steps >= 1 &&
-          !(opt.max_nfe > 0 && opt.max_nfe < opt.steps) && std::isfinite(opt.eta) && opt.eta > 0) {
-        FastSolve r = field.fast_solve(x0, cond, SolvePlan{{}, {}, {}, time_grid(opt), opt.guidance, opt.eta});
-        if (r.x.defined()) {
-          if (opt.on_progress) opt.on_progress(1.0);
-          return ada->result(std::move(r.x), std::move(r.nfe), opt);
-        }
-      }
-    }
+    SolveResult r = solvers().get(opt.method, "solver")()->solve_in_field(field, x0, cond, opt);
+    if (r.x.defined()) return r;
   }
   return solve(guided_field(field, cond, opt.guidance), x0, opt);
 }

@@ -133,6 +133,9 @@ struct SolveResult {
   std::vector<double> times;  // the S+1 times of the trajectory / grid
 };
 
+struct ButcherTableau;
+
+// A solver's capabilities are virtual properties, so no caller asks for its type or its name.
 class Solver {
  public:
   virtual ~Solver() = default;
@@ -141,6 +144,17 @@ class Solver {
   // Velocity evaluations per step of a fixed-step method (0 for adaptive ones).
   virtual int nfe_per_step() const = 0;
   virtual SolveResult integrate(const FieldFn& f, const at::Tensor& x0, const SolveOptions& opt) const = 0;
+  // The tableau of a fixed-step explicit Runge–Kutta method (null otherwise): what PeRFlow's
+  // window solves and fields that solve themselves run.
+  virtual const ButcherTableau* tableau() const { return nullptr; }
+  // Steps by the field's variance estimate (VelocityFieldImpl::variance), so it needs a field that has one.
+  virtual bool needs_variance() const { return false; }
+  // The same solve run by the field itself (VelocityFieldImpl::fast_solve) where the solver and the
+  // field both support it for these settings; an undefined x otherwise (the caller then steps).
+  virtual SolveResult solve_in_field(VelocityFieldImpl& field, const at::Tensor& x0, const Cond& cond,
+                                     const SolveOptions& opt) const {
+    return {};
+  }
 };
 
 // Looks up opt.method and integrates.

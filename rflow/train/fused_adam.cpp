@@ -6,7 +6,7 @@
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
-#include "rflow/core/vector_kernels.h"
+#include "rflow/core/kernels/vector_kernels.h"
 #include "rflow/train/optimizer_state_key.h"
 
 namespace rflow {

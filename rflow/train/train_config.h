@@ -48,7 +48,8 @@ struct TrainConfig {
     v("keep_checkpoints", keep_checkpoints, "how many recent checkpoints to keep");
     v("init_from", init_from, "start from these (EMA) weights: a run or checkpoint directory (reflow fine-tunes the teacher)");
   }
-  void validate() const;
+  // Throws naming `where`.<key> (train, reflow.train, distill.train) for the first bad setting.
+  void validate(const std::string& where = "train") const;
 };
 
 // LR at a step: linear warmup to lr, then cosine to min_lr_ratio·lr (or constant).

@@ -14,7 +14,7 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
-#include "rflow/core/cpu_features.h"
+#include "rflow/core/kernels/cpu_features.h"
 #include "rflow/core/error.h"
 #include "rflow/core/json_int.h"
 #include "rflow/core/progress.h"
@@ -23,7 +23,7 @@
 #include "rflow/io/atomic_file.h"
 #include "rflow/nn/ema.h"
 #include "rflow/nn/flat_parameters.h"
-#include "rflow/nn/linear.h"
+#include "rflow/nn/layers/linear.h"
 #include "rflow/train/fused_adam.h"
 #include "rflow/train/checkpoint.h"
 
@@ -144,25 +144,81 @@ Trainer::Trainer(TrainConfig cfg, VelocityField model, Method& method, BatchSour
   }
 }
 
-TrainResult Trainer::run(int64_t stop_at) {
-  const int64_t end = stop_at >= 0 ? std::min(stop_at, cfg_.steps) : cfg_.steps;
-  const std::string ckpt_root = (fs::path(run_dir_) / "checkpoints").string();
-  const std::string metrics_path = (fs::path(run_dir_) / "metrics.jsonl").string();
-  fs::create_directories(run_dir_);
+namespace {
 
-  model_->to(device_);
-  model_->train();
-  // One buffer for all parameters and one for their gradients (after the move to the device):
-  // the optimizer, clipping and EMA then run as a few whole-model ops.
-  FlatParameters flat(*model_);
-  auto optimizer = make_optimizer(cfg_, model_->parameters());
-  std::unique_ptr<FusedAdam> fused;
-  if (flat.defined()) fused = std::make_unique<FusedAdam>(*optimizer, flat, cfg_);
-  Ema ema(*model_, cfg_.ema_decay, cfg_.ema_warmup);
+// One call of Trainer::run: the optimiser state, the metrics window and the named steps of the
+// loop (resume, one optimisation step, read back, log, checkpoint).
+class TrainRun {
+ public:
+  TrainRun(const TrainConfig& cfg, VelocityField model, Method& method, BatchSource& data, const std::string& run_dir,
+           const std::string& config_json, c10::Device device, const Path& path, VelocityFieldImpl* teacher)
+      : cfg_(cfg), model_(std::move(model)), method_(method), data_(data), config_json_(config_json), device_(device),
+        ckpt_root_((fs::path(run_dir) / "checkpoints").string()),
+        metrics_path_((fs::path(run_dir) / "metrics.jsonl").string()),
+        flat_(prepare(*model_, device, run_dir)),
+        optimizer_(make_optimizer(cfg_, model_->parameters())),
+        ema_(*model_, cfg_.ema_decay, cfg_.ema_warmup),
+        ctx_{*model_, path},
+        bf16_(cfg_.precision == "bf16") {
+    // One buffer for all parameters and one for their gradients (after the move to the device):
+    // the optimizer, clipping and EMA then run as a few whole-model ops.
+    if (flat_.defined()) fused_ = std::make_unique<FusedAdam>(*optimizer_, flat_, cfg_);
+    ctx_.ema = ema_.model();
+    ctx_.teacher = teacher;
+    // Backbones with a loss of their own or work after each step (MoE routing balance).
+    hooks_ = dynamic_cast<TrainingHooks*>(model_.get());
+    RF_CHECK(!bf16_ || device_.is_cpu(), "train.precision = bf16 is the CPU autocast path", "train.precision",
+             "use fp32 on a GPU");
+    if (bf16_ && !cpu_features().avx512_bf16 && !cpu_features().amx_bf16)
+      spdlog::warn("train.precision = bf16 on a CPU without AVX-512 BF16 or AMX: bfloat16 is emulated there and slower than fp32");
+  }
 
-  TrainResult res;
-  int64_t step = 0;
-  if (std::string ckpt = resolve_checkpoint(ckpt_root); !ckpt.empty()) {
+  TrainResult run(int64_t end) {
+    int64_t step = resume();
+    truncate_metrics(metrics_path_, step);
+    metrics_.open(metrics_path_, std::ios::app);
+    SigintScope sigint;
+    progress_ = std::make_unique<Progress>("train", end, step);
+    pending_from_ = step;
+    t_window_ = std::chrono::steady_clock::now();
+    const auto t_start = t_window_;
+    const int64_t start = step;
+    while (step < end) {
+      const double lr = learning_rate(cfg_, step);
+      optimise(step, lr);
+      ++step;
+      const bool log_due = step % cfg_.log_every == 0 || step == end;
+      if (log_due || pending_loss_.size() >= kReadBack) read_back();
+      if (log_due) log_line(step, end, lr);
+      progress_->update(step, status_);
+      const bool due = (cfg_.ckpt_every > 0 && step % cfg_.ckpt_every == 0) || step == end;
+      if (due) checkpoint(step);
+      if (g_interrupted) {
+        if (!due) checkpoint(step);
+        progress_->finish();
+        throw Error("interrupted at step " + std::to_string(step), "train",
+                    "checkpoint saved at " + res_.checkpoint + "; rerun the same command to resume");
+      }
+    }
+    progress_->finish();
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+    res_.step = step;
+    res_.steps_per_s = secs > 0 ? (step - start) / secs : 0.0;
+    return res_;
+  }
+
+ private:
+  static FlatParameters prepare(VelocityFieldImpl& model, c10::Device device, const std::string& run_dir) {
+    fs::create_directories(run_dir);
+    model.to(device);
+    model.train();
+    return FlatParameters(model);
+  }
+
+  // The step to continue from: the latest checkpoint's (model, EMA, optimizer, RNG restored), or 0.
+  int64_t resume() {
+    const std::string ckpt = resolve_checkpoint(ckpt_root_);
+    if (ckpt.empty()) return 0;
     // A checkpoint copied in from another run can match every tensor shape and still be another
     // model (its time embedding, its activation): the model sections must agree.
     const auto theirs = nlohmann::json::parse(read_checkpoint_config(ckpt), nullptr, false);
@@ -170,158 +226,161 @@ TrainResult Trainer::run(int64_t stop_at) {
     if (theirs.is_object() && ours.is_object() && theirs.contains("model") && ours.contains("model"))
       RF_CHECK(theirs["model"] == ours["model"], "the checkpoint was written for another model than this run's",
                ckpt + "/config.json", "resume it with the config it was made with, or start this run over (--fresh)");
-    load_checkpoint(ckpt, *model_, &ema, optimizer.get());
-    if (fused) fused->adopt_state();
-    CheckpointState st = read_checkpoint_state(ckpt);
+    load_checkpoint(ckpt, *model_, &ema_, optimizer_.get());
+    if (fused_) fused_->adopt_state();
+    const CheckpointState st = read_checkpoint_state(ckpt);
     set_rng_state(st.rng, ckpt + "/state.json");
-    step = res.resumed_from = st.step;
-    res.checkpoint = ckpt;
-    spdlog::info("resuming from {} (step {})", ckpt, step);
+    res_.resumed_from = st.step;
+    res_.checkpoint = ckpt;
+    spdlog::info("resuming from {} (step {})", ckpt, st.step);
+    return st.step;
   }
-  truncate_metrics(metrics_path, step);
-  std::ofstream metrics(metrics_path, std::ios::app);
 
-  SigintScope sigint;
-  Progress progress("train", end, step);
-  TrainContext ctx{*model_, *path_};
-  ctx.ema = ema.model();
-  ctx.teacher = teacher_.get();
-
-  // Losses and gradient norms stay on the device as tensors and are read back in one go when a
-  // metrics line or a checkpoint is due (or every kReadBack steps): no sync per step on a GPU.
-  // A non-finite loss is found there, named by its step, before anything is written.
-  constexpr size_t kReadBack = 256;
-  std::vector<at::Tensor> pending_loss, pending_gnorm;
-  int64_t pending_from = step;
-  double window_loss = 0, window_gnorm = 0;
-  int64_t window = 0;
-  auto read_back = [&] {
-    if (pending_loss.empty()) return;
-    auto l = torch::stack(pending_loss).to(torch::kCPU, torch::kDouble);
-    auto g = torch::stack(pending_gnorm).to(torch::kCPU, torch::kDouble);
-    const double* lv = l.data_ptr<double>();
-    const double* gv = g.data_ptr<double>();
-    for (size_t i = 0; i < pending_loss.size(); ++i) {
-      if (!std::isfinite(lv[i])) {
-        progress.finish();
-        throw Error("loss is " + std::string(std::isnan(lv[i]) ? "NaN" : "Inf") + " at step " +
-                        std::to_string(pending_from + static_cast<int64_t>(i)) + " (batch of " +
-                        std::to_string(cfg_.batch_size) + ")",
-                    "train",
-                    (res.checkpoint.empty() ? std::string("no checkpoint was written yet")
-                                            : "last good checkpoint kept: " + res.checkpoint) +
-                        "; lower train.lr, keep train.grad_clip on, or check the data for NaN/Inf");
-      }
-      window_loss += lv[i], window_gnorm += gv[i], ++window;
-    }
-    pending_from += static_cast<int64_t>(pending_loss.size());
-    pending_loss.clear(), pending_gnorm.clear();
-    res.last_loss = window_loss / window;
-  };
-  auto checkpoint = [&](int64_t at) {
-    read_back();
-    CheckpointState st{at, rng_state(), ema.updates(), nlohmann::json{{"loss", res.last_loss}}.dump()};
-    res.checkpoint = save_checkpoint(ckpt_root, *model_, &ema, optimizer.get(), st, config_json_, cfg_.keep_checkpoints);
-  };
-
-  const bool bf16 = cfg_.precision == "bf16";
-  RF_CHECK(!bf16 || device_.is_cpu(), "train.precision = bf16 is the CPU autocast path", "train.precision",
-           "use fp32 on a GPU");
-  if (bf16 && !cpu_features().avx512_bf16 && !cpu_features().amx_bf16)
-    spdlog::warn("train.precision = bf16 on a CPU without AVX-512 BF16 or AMX: bfloat16 is emulated there and slower than fp32");
-  auto t_window = std::chrono::steady_clock::now();
-  const auto t_start = t_window;
-  const int64_t start = step;
-  std::string status;
-  // Backbones with a loss of their own or work after each step (MoE routing balance).
-  auto* hooks = dynamic_cast<TrainingHooks*>(model_.get());
-  // Before the EMA update, so that the EMA copies the buffers this changes (routing biases).
-  auto after_step = [&] {
-    if (hooks)
-      for (auto& [k, v] : hooks->after_step()) ctx.log(k, v);
-  };
-  while (step < end) {
-    const double lr = learning_rate(cfg_, step);
-    set_lr(*optimizer, lr);
-    ctx.step = step;
-    Batch batch = data_.next(cfg_.batch_size, device_);
+  // One batch, its loss, the backward pass and the update (fused on the flat buffers where possible).
+  void optimise(int64_t step, double lr) {
+    set_lr(*optimizer_, lr);
+    ctx_.step = step;
+    const Batch batch = data_.next(cfg_.batch_size, device_);
     at::Tensor loss;
     {
-      AutocastScope autocast(bf16);
-      loss = method_.loss(batch, ctx);
-      if (bf16) loss = loss.to(at::kFloat);
+      AutocastScope autocast(bf16_);
+      loss = method_.loss(batch, ctx_);
+      if (bf16_) loss = loss.to(at::kFloat);
     }
-    if (hooks) {
-      if (at::Tensor aux = hooks->auxiliary_loss(); aux.defined()) {
-        ctx.log("aux_loss", aux);
+    if (hooks_) {
+      if (at::Tensor aux = hooks_->auxiliary_loss(); aux.defined()) {
+        ctx_.log("aux_loss", aux);
         loss = loss + aux.to(loss.scalar_type());
       }
     }
-    at::Tensor gnorm;
-    if (fused) {
-      flat.zero_grad();
-      {
-        DirectWeightGradients direct;
-        loss.backward();
-      }
-      RF_CHECK(flat.intact(), "the model's parameters were re-allocated during a step", "train",
-               "a method must not replace parameters or set their gradients to None");
-      if (cfg_.grad_clip > 0) {
-        GradNorm gn = grad_norm_flat(flat, cfg_.grad_clip);
-        gnorm = gn.norm;
-        fused->step(lr, gn.scale);
-      } else {
-        fused->step(lr, {}, &gnorm);  // nothing to clip: the norm comes out of the update's pass
-      }
-      after_step();
-      ema.update(*model_, flat);
-    } else {
-      optimizer->zero_grad();
-      loss.backward();
-      // The norm before clipping, also when clipping is off (as the fused path logs it).
-      gnorm = torch::scalar_tensor(
-          torch::nn::utils::clip_grad_norm_(model_->parameters(),
-                                            cfg_.grad_clip > 0 ? cfg_.grad_clip : std::numeric_limits<double>::infinity()),
-          torch::kDouble);
-      optimizer->step();
-      after_step();
-      ema.update(*model_);
-    }
-    pending_loss.push_back(loss.detach());
-    pending_gnorm.push_back(gnorm);
-    ++step;
-
-    const bool log_due = step % cfg_.log_every == 0 || step == end;
-    if (log_due || pending_loss.size() >= kReadBack) read_back();
-    if (log_due) {
-      auto now = std::chrono::steady_clock::now();
-      double secs = std::chrono::duration<double>(now - t_window).count();
-      nlohmann::json line{{"step", step},
-                          {"loss", window_loss / window},
-                          {"lr", lr},
-                          {"grad_norm", window_gnorm / window},
-                          {"steps_per_s", secs > 0 ? window / secs : 0.0}};
-      for (const auto& [k, v] : ctx.metrics) line[k] = v.item<double>();
-      metrics << line.dump() << "\n" << std::flush;
-      if (!progress_is_tty()) spdlog::info("step {}/{} loss {:.5f} lr {:.2e} ({:.0f} it/s)", step, end, window_loss / window, lr, secs > 0 ? window / secs : 0.0);
-      status = fmt::format("loss {:.4f}", window_loss / window);
-      window_loss = window_gnorm = 0, window = 0, t_window = now;
-    }
-    progress.update(step, status);
-    const bool due = (cfg_.ckpt_every > 0 && step % cfg_.ckpt_every == 0) || step == end;
-    if (due) checkpoint(step);
-    if (g_interrupted) {
-      if (!due) checkpoint(step);
-      progress.finish();
-      throw Error("interrupted at step " + std::to_string(step), "train",
-                  "checkpoint saved at " + res.checkpoint + "; rerun the same command to resume");
-    }
+    pending_gnorm_.push_back(fused_ ? fused_update(loss, lr) : plain_update(loss));
+    pending_loss_.push_back(loss.detach());
   }
-  progress.finish();
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
-  res.step = step;
-  res.steps_per_s = secs > 0 ? (step - start) / secs : 0.0;
-  return res;
+
+  at::Tensor fused_update(const at::Tensor& loss, double lr) {
+    at::Tensor gnorm;
+    flat_.zero_grad();
+    {
+      DirectWeightGradients direct;
+      loss.backward();
+    }
+    RF_CHECK(flat_.intact(), "the model's parameters were re-allocated during a step", "train",
+             "a method must not replace parameters or set their gradients to None");
+    if (cfg_.grad_clip > 0) {
+      GradNorm gn = grad_norm_flat(flat_, cfg_.grad_clip);
+      gnorm = gn.norm;
+      fused_->step(lr, gn.scale);
+    } else {
+      fused_->step(lr, {}, &gnorm);  // nothing to clip: the norm comes out of the update's pass
+    }
+    after_step();
+    ema_.update(*model_, flat_);
+    return gnorm;
+  }
+
+  at::Tensor plain_update(const at::Tensor& loss) {
+    optimizer_->zero_grad();
+    loss.backward();
+    // The norm before clipping, also when clipping is off (as the fused path logs it).
+    at::Tensor gnorm = torch::scalar_tensor(
+        torch::nn::utils::clip_grad_norm_(model_->parameters(),
+                                          cfg_.grad_clip > 0 ? cfg_.grad_clip : std::numeric_limits<double>::infinity()),
+        torch::kDouble);
+    optimizer_->step();
+    after_step();
+    ema_.update(*model_);
+    return gnorm;
+  }
+
+  // Before the EMA update, so that the EMA copies the buffers this changes (routing biases).
+  void after_step() {
+    if (hooks_)
+      for (auto& [k, v] : hooks_->after_step()) ctx_.log(k, v);
+  }
+
+  // Losses and gradient norms stay on the device as tensors and are read back in one go when a
+  // metrics line or a checkpoint is due (or every kReadBack steps): no sync per step on a GPU.
+  // A non-finite loss is found here, named by its step, before anything is written.
+  void read_back() {
+    if (pending_loss_.empty()) return;
+    const auto l = torch::stack(pending_loss_).to(torch::kCPU, torch::kDouble);
+    const auto g = torch::stack(pending_gnorm_).to(torch::kCPU, torch::kDouble);
+    const double* lv = l.data_ptr<double>();
+    const double* gv = g.data_ptr<double>();
+    for (size_t i = 0; i < pending_loss_.size(); ++i) {
+      if (!std::isfinite(lv[i])) {
+        progress_->finish();
+        throw Error("loss is " + std::string(std::isnan(lv[i]) ? "NaN" : "Inf") + " at step " +
+                        std::to_string(pending_from_ + static_cast<int64_t>(i)) + " (batch of " +
+                        std::to_string(cfg_.batch_size) + ")",
+                    "train",
+                    (res_.checkpoint.empty() ? std::string("no checkpoint was written yet")
+                                             : "last good checkpoint kept: " + res_.checkpoint) +
+                        "; lower train.lr, keep train.grad_clip on, or check the data for NaN/Inf");
+      }
+      window_loss_ += lv[i], window_gnorm_ += gv[i], ++window_;
+    }
+    pending_from_ += static_cast<int64_t>(pending_loss_.size());
+    pending_loss_.clear(), pending_gnorm_.clear();
+    res_.last_loss = window_loss_ / window_;
+  }
+
+  // One metrics.jsonl line for the window that ends at `step`, then a fresh window.
+  void log_line(int64_t step, int64_t end, double lr) {
+    const auto now = std::chrono::steady_clock::now();
+    const double secs = std::chrono::duration<double>(now - t_window_).count();
+    const double rate = secs > 0 ? window_ / secs : 0.0;
+    nlohmann::json line{{"step", step},
+                        {"loss", window_loss_ / window_},
+                        {"lr", lr},
+                        {"grad_norm", window_gnorm_ / window_},
+                        {"steps_per_s", rate}};
+    for (const auto& [k, v] : ctx_.metrics) line[k] = v.item<double>();
+    metrics_ << line.dump() << "\n" << std::flush;
+    if (!progress_is_tty())
+      spdlog::info("step {}/{} loss {:.5f} lr {:.2e} ({:.0f} it/s)", step, end, window_loss_ / window_, lr, rate);
+    status_ = fmt::format("loss {:.4f}", window_loss_ / window_);
+    window_loss_ = window_gnorm_ = 0, window_ = 0, t_window_ = now;
+  }
+
+  void checkpoint(int64_t at) {
+    read_back();
+    CheckpointState st{at, rng_state(), ema_.updates(), nlohmann::json{{"loss", res_.last_loss}}.dump()};
+    res_.checkpoint =
+        save_checkpoint(ckpt_root_, *model_, &ema_, optimizer_.get(), st, config_json_, cfg_.keep_checkpoints);
+  }
+
+  static constexpr size_t kReadBack = 256;
+  const TrainConfig& cfg_;
+  VelocityField model_;
+  Method& method_;
+  BatchSource& data_;
+  const std::string& config_json_;
+  c10::Device device_;
+  const std::string ckpt_root_, metrics_path_;
+  FlatParameters flat_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::unique_ptr<FusedAdam> fused_;
+  Ema ema_;
+  TrainContext ctx_;
+  const bool bf16_;
+  TrainingHooks* hooks_ = nullptr;
+  TrainResult res_;
+  std::ofstream metrics_;
+  std::unique_ptr<Progress> progress_;
+  std::vector<at::Tensor> pending_loss_, pending_gnorm_;
+  int64_t pending_from_ = 0;
+  double window_loss_ = 0, window_gnorm_ = 0;
+  int64_t window_ = 0;
+  std::chrono::steady_clock::time_point t_window_;
+  std::string status_;
+};
+
+}  // namespace
+
+TrainResult Trainer::run(int64_t stop_at) {
+  const int64_t end = stop_at >= 0 ? std::min(stop_at, cfg_.steps) : cfg_.steps;
+  return TrainRun(cfg_, model_, method_, data_, run_dir_, config_json_, device_, *path_, teacher_.get()).run(end);
 }
 
 }  // namespace rflow

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <ATen/CPUGeneratorImpl.h>
+
 #include "rflow/core/error.h"
 #include "rflow/core/rng.h"
 #include "rflow/data/batch_source.h"
@@ -18,7 +20,7 @@ TEST(Distribution, GaussianWithFullCovarianceHasItsMoments) {
   c.get<GaussianOptions>("gaussian").mean = {1.0, -2.0, 0.5};
   c.get<GaussianOptions>("gaussian").cov = {2.0, 0.6, 0.0, 0.6, 1.0, -0.3, 0.0, -0.3, 0.5};
   auto d = make_distribution(c, {}, "test");
-  auto x = d->sample(200000).to(torch::kFloat64);
+  auto x = d->sample(200000).x.to(torch::kFloat64);
   auto mean = x.mean(0);
   auto xc = x - mean;
   auto cov = torch::matmul(xc.t(), xc) / (x.size(0) - 1);
@@ -30,16 +32,16 @@ TEST(Distribution, ToysHaveTheirShapeAndAreSeedReproducible) {
   for (const char* name : {"8gaussians", "moons", "checkerboard", "spirals", "rings", "mixture3"}) {
     DistributionConfig c{name};
     seed_all(11);
-    auto a = make_distribution(c, {}, "t")->sample(500);
+    auto a = make_distribution(c, {}, "t")->sample(500).x;
     seed_all(11);
-    auto b = make_distribution(c, {}, "t")->sample(500);
+    auto b = make_distribution(c, {}, "t")->sample(500).x;
     EXPECT_EQ(a.sizes(), (std::vector<int64_t>{500, 2})) << name;
     EXPECT_TRUE(torch::equal(a, b)) << name;
     EXPECT_TRUE(torch::isfinite(a).all().item<bool>()) << name;
   }
   // 8 gaussians: every point within 4σ of a centre on the circle of radius 4.
   seed_all(0);
-  auto x = make_distribution(DistributionConfig{"8gaussians"}, {}, "t")->sample(2000);
+  auto x = make_distribution(DistributionConfig{"8gaussians"}, {}, "t")->sample(2000).x;
   auto r = x.norm(2, 1);
   EXPECT_LT((r - 4).abs().max().item<double>(), 4 * 0.25 * 1.5);
 }
@@ -115,34 +117,79 @@ TEST(Distribution, ToyLabelsNameTheModeEachPointCameFrom) {
   auto d = make_distribution(c, {}, "t");
   EXPECT_EQ(d->num_classes(), 8);
   seed_all(2);
-  auto [x, y] = d->sample_labeled(1000);
+  const Draw first = d->sample(1000);
+  const at::Tensor &x = first.x, &y = first.cond.labels;
   EXPECT_EQ(y.scalar_type(), torch::kInt64);
   // The nearest centre k·45° is the label.
   auto angle = torch::atan2(x.select(1, 1), x.select(1, 0));
   auto nearest = torch::remainder(torch::round(angle / (M_PI / 4)), 8).to(torch::kInt64);
   EXPECT_TRUE(torch::equal(nearest, y));
-  // sample() is the same draw without the labels.
+  // The same seed, the same draw; a generator of its own leaves the default stream alone.
   seed_all(2);
-  EXPECT_TRUE(torch::equal(d->sample(1000), x));
+  EXPECT_TRUE(torch::equal(d->sample(1000).x, x));
+  at::Generator own = at::make_generator<at::CPUGeneratorImpl>(2);
+  seed_all(5);
+  const at::Tensor next_default = torch::rand({4});
+  seed_all(5);
+  EXPECT_TRUE(torch::equal(d->sample(1000, own).x, x));
+  EXPECT_TRUE(torch::equal(torch::rand({4}), next_default));
   // Moons: the upper moon (label 0) lies above the lower one on average.
   auto m = make_distribution(DistributionConfig{"moons"}, {}, "t");
-  auto [mx, my] = m->sample_labeled(2000);
+  auto [mx, mc] = m->sample(2000);
+  const at::Tensor& my = mc.labels;
   auto upper = mx.select(1, 1).masked_select(my.eq(0)).mean().item<double>();
   auto lower = mx.select(1, 1).masked_select(my.eq(1)).mean().item<double>();
   EXPECT_GT(upper, lower + 0.5);
   for (const char* name : {"checkerboard", "spirals", "rings", "mixture3"}) {
     auto t = make_distribution(DistributionConfig{name}, {}, "t");
-    auto [tx, ty] = t->sample_labeled(3000);
+    const at::Tensor ty = t->sample(3000).cond.labels;
     EXPECT_EQ(ty.min().item<int64_t>(), 0) << name;
     EXPECT_EQ(ty.max().item<int64_t>(), t->num_classes() - 1) << name;
   }
   // Unlabelled distributions say so.
   auto g = make_distribution(DistributionConfig{"gaussian"}, {2}, "t");
   EXPECT_EQ(g->num_classes(), 0);
-  EXPECT_THROW(g->sample_labeled(3), Error);
+  EXPECT_FALSE(g->sample(3).cond.labels.defined());
   DataConfig dc;
   dc.target.name = "gaussian";
   dc.target.get<GaussianOptions>("gaussian").dim = 2;
   dc.labels = true;
   EXPECT_THROW(make_coupling(dc), Error);
+}
+
+namespace {
+// Says it has no classes but hands out labels: the one sampling call refuses the draw.
+class LyingDist : public Distribution {
+ public:
+  explicit LyingDist(bool labels, int64_t rows_short = 0) : labels_(labels), short_(rows_short) {}
+  std::vector<int64_t> sample_shape() const override { return {2}; }
+  std::string describe() const override { return "lying"; }
+
+ protected:
+  Draw draw(int64_t n, const at::Generator& rng) override {
+    Draw d{torch::randn({n - short_, 2}, rng), {}};
+    if (labels_) d.cond.labels = torch::zeros({n}, torch::kInt64);
+    return d;
+  }
+
+ private:
+  bool labels_;
+  int64_t short_;
+};
+}  // namespace
+
+TEST(Distribution, TheOneSamplingCallHoldsEveryDrawToTheContract) {
+  LyingDist honest(false);
+  EXPECT_EQ(honest.sample(5).x.sizes(), (std::vector<int64_t>{5, 2}));
+  LyingDist labels(true), rows(false, 1);
+  EXPECT_THROW(labels.sample(5), Error);  // labels without classes
+  EXPECT_THROW(rows.sample(5), Error);    // a row short
+  EXPECT_THROW(honest.sample(0), Error);  // nothing to draw
+  // Policy data carries its observations; labelled data its labels, in the same call.
+  auto fork = make_distribution(DistributionConfig{"fork1d"}, {}, "t");
+  const Draw f = fork->sample(64);
+  ASSERT_TRUE(f.cond.extra.count("obs"));
+  // fork1d: action 0 where obs ≤ 0, ±obs where obs > 0.
+  const at::Tensor obs = f.cond.extra.at("obs");
+  EXPECT_TRUE(torch::equal(f.x.abs(), torch::where(obs > 0, obs, torch::zeros_like(obs))));
 }

@@ -37,7 +37,7 @@ TEST(GridMaze, DemonstrationsFollowShortestPathsAndBranch) {
   ASSERT_EQ(demos->sample_shape(), (std::vector<int64_t>{3, 2}));
   torch::manual_seed(0);
   const GridMaze maze = GridMaze::named("ring");
-  auto [actions, cond] = demos->sample_conditioned(4000);
+  auto [actions, cond] = demos->sample(4000);
   const at::Tensor obs = cond.extra.at("obs");
   std::set<int> first_moves_at_start;
   for (int64_t i = 0; i < 4000; ++i) {

@@ -71,7 +71,7 @@ TEST(ImageDataset, FolderOfClassesAndNpyArrays) {
   auto d = make_distribution(c, {}, "t");
   EXPECT_EQ(d->sample_shape(), (std::vector<int64_t>{1, 3, 5}));
   seed_all(1);
-  auto x = d->sample(200);
+  auto x = d->sample(200).x;
   auto left = x.select(3, 0).mean(2).squeeze(1), right = x.select(3, 4).mean(2).squeeze(1);
   const double flipped = (right > 0).to(torch::kFloat64).mean().item<double>();
   EXPECT_GT(flipped, 0.3);

@@ -9,6 +9,7 @@
 #include "rflow/core/error.h"
 #include "rflow/core/rng.h"
 #include "rflow/data/batch_source.h"
+#include "rflow/data/coupling.h"
 #include "rflow/data/ot_coupling.h"
 
 using namespace rflow;

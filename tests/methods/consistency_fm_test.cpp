@@ -98,7 +98,7 @@ TEST(ConsistencyFm, TwoStepsBeatRectifiedFlowAtTwoStepsAtEqualTraining) {
   torch::NoGradGuard ng;
   torch::manual_seed(9);
   const auto x0 = torch::randn({1500, 2});
-  const auto target = coupling->target().sample(1500);
+  const auto target = coupling->target().sample(1500).x;
   auto w2 = [&](VelocityField& f, int64_t steps) {
     SolveOptions o;
     o.steps = steps;

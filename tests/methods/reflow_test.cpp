@@ -7,6 +7,7 @@
 #include "rflow/core/rng.h"
 #include "rflow/data/pair_shards.h"
 #include "rflow/methods/method_config.h"
+#include "rflow/data/online_pairs.h"
 #include "rflow/methods/reflow.h"
 #include "rflow/nn/mlp.h"
 #include "rflow/nn/model_config.h"

@@ -97,6 +97,9 @@ TEST(TemporalUNet, ObservationsAndLabelsConditionItAndEveryWeightLearns) {
   ASSERT_TRUE(sigma.defined());
   EXPECT_EQ(sigma.sizes(), (std::vector<int64_t>{2}));
   EXPECT_TRUE((sigma > 0).all().item<bool>());
+  // It is an estimate at this (x, t, obs): it moves with the noisy actions and with the time.
+  EXPECT_GT((m->variance(x * 2 + 1, t, a) - sigma).abs().max().item<float>(), 1e-6f);
+  EXPECT_GT((m->variance(x, t.flip(0), a) - sigma).abs().max().item<float>(), 1e-6f);
   EXPECT_TRUE(m->named_parameters().contains("var_in_o.weight"));
   EXPECT_FALSE(make_model(small(), {4, 2})->variance(x, t, Cond{}).defined());
   // Gradients of the flow loss and the head's output reach every parameter.

@@ -6,7 +6,7 @@
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
-#include "rflow/nn/mtp.h"
+#include "rflow/nn/layers/mtp.h"
 #include "rflow/nn/token_transformer.h"
 
 using namespace rflow;

@@ -1,7 +1,8 @@
-// The extension points are real: a backbone and a method defined here, in test code only, are
-// registered with one line each, configured through their own keys (model.toy_mlp.*,
-// method.toy_fm.*) and trained, saved, reloaded and sampled by the same library calls `rflow run`
-// makes. Nothing in the library knows about them.
+// The extension points are real: a backbone, methods, a data set, a coupling, a policy task and a
+// solver defined here, in test code only, are registered with one line each, configured through
+// their own keys (model.toy_mlp.*, method.toy_fm.*, data.coupling, ...) and trained, saved,
+// reloaded, sampled and evaluated by the same library calls `rflow run` makes. Nothing in the
+// library knows about them.
 #include <filesystem>
 #include <fstream>
 
@@ -10,10 +11,16 @@
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
+#include "rflow/core/rng.h"
+#include "rflow/data/coupling.h"
 #include "rflow/methods/method_config.h"
+#include "rflow/methods/perflow.h"
 #include "rflow/nn/model_config.h"
 #include "rflow/pipeline/pipeline.h"
+#include "rflow/pipeline/policy/policy_compare.h"
+#include "rflow/pipeline/policy/policy_task.h"
 #include "rflow/pipeline/run_context.h"
+#include "rflow/solve/rk_fixed.h"
 #include "rflow/solve/solver.h"
 #include "rflow/train/checkpoint.h"
 #include "tests/test_util.h"
@@ -189,4 +196,163 @@ TEST(Extension, AMethodGetsItsFrozenTeacherFromMethodTeacher) {
   const double rel = ((vs - vt).pow(2).mean() / vt.pow(2).mean()).item<double>();
   EXPECT_LT(rel, 0.05) << "relative squared error to the teacher";
   EXPECT_EQ(read_checkpoint_state(resolve_checkpoint(teacher)).step, 300);
+}
+
+// --- a data set, a coupling, a policy task and a solver, each one registry line from test code --
+
+namespace {
+
+// Demonstrations of the policy a = 2·obs, obs ~ U[−1, 1]: a data set under the one sampling call.
+class DoublingDemos : public Distribution {
+ public:
+  std::vector<int64_t> sample_shape() const override { return {1}; }
+  std::string describe() const override { return "doubling demos"; }
+  int64_t obs_dim() const override { return 1; }
+
+ protected:
+  Draw draw(int64_t n, const at::Generator& rng) override {
+    const at::Tensor obs = torch::rand({n, 1}, rng) * 2 - 1;
+    Draw d{obs * 2, {}};
+    d.cond.extra["obs"] = obs;
+    return d;
+  }
+};
+
+// Pairs x0 and x1 by rank along the first coordinate (the 1-D optimal coupling) within a batch.
+class RankCoupling : public BatchSource {
+ public:
+  explicit RankCoupling(std::unique_ptr<IndependentCoupling> inner) : inner_(std::move(inner)) {}
+  Batch next(int64_t batch_size, c10::Device device) override {
+    Batch b = inner_->next(batch_size, device);
+    const at::Tensor i0 = b.x0.select(1, 0).argsort(), i1 = b.x1.select(1, 0).argsort();
+    return {b.x0.index_select(0, i0), b.x1.index_select(0, i1), b.cond.select(i1)};
+  }
+  std::vector<int64_t> sample_shape() const override { return inner_->sample_shape(); }
+
+ private:
+  std::unique_ptr<IndependentCoupling> inner_;
+};
+
+// The task of the doubling policy: its error to 2·obs at five observations.
+PolicyEvaluation doubling_eval(LoadedModel& m, const PolicyEvalOptions& opt) {
+  const at::Tensor obs = torch::linspace(-0.8, 0.8, 5).repeat_interleave(opt.samples).unsqueeze(1);
+  Cond c;
+  c.extra["obs"] = obs;
+  const SolveResult r = solve(*m.model, torch::randn({obs.size(0), 1}), opt.solve, c);
+  PolicyEvaluation e;
+  e.summary = {{"task", "doubling"}, {"abs_error", (r.x - 2 * obs).abs().mean().item<double>()}};
+  return e;
+}
+
+void register_more_toys() {
+  if (!distributions().contains("doubling"))
+    distributions().add("doubling", "test demonstrations",
+                        {"", nullptr, [](const DistributionConfig&, const std::vector<int64_t>&, const std::string&) {
+                           return std::unique_ptr<Distribution>(std::make_unique<DoublingDemos>());
+                         }});
+  if (!couplings().contains("toy_rank")) {
+    CouplingEntry e;
+    e.validate = [](const DataConfig& c) {
+      RF_CHECK(!c.labels, "the rank coupling crosses labels", "data.labels", "set data.labels=false");
+    };
+    e.make = [](const DataConfig&, std::unique_ptr<IndependentCoupling> both, const CouplingInputs&) {
+      return std::unique_ptr<BatchSource>(std::make_unique<RankCoupling>(std::move(both)));
+    };
+    couplings().add("toy_rank", "test coupling", e);
+  }
+  if (!policy_tasks().contains("doubling")) {
+    PolicyTaskEntry t;
+    t.evaluate = doubling_eval;
+    t.columns = {{"|error|", "abs_error"}};
+    t.measured = [](const PolicyEvalOptions& o) { return std::to_string(o.samples) + " actions at 5 observations."; };
+    policy_tasks().add("doubling", "test task", t);
+  }
+  // Ralston's second-order method: a tableau and one line, and every fixed-step user takes it.
+  static const ButcherTableau ralston{"toy_ralston", 2, {{0, 0}, {2.0 / 3, 0}}, {0.25, 0.75}, {0, 2.0 / 3}};
+  if (!solvers().contains("toy_ralston"))
+    solvers().add("toy_ralston", "test solver", [] { return std::make_unique<FixedStepRK>(ralston); });
+}
+
+}  // namespace
+
+TEST(Extension, ACouplingFromTestCodeTrainsThroughThePipeline) {
+  register_toys();
+  register_more_toys();
+  DataConfig dc;
+  dc.source.name = "gaussian";
+  dc.target.name = "moons";
+  dc.coupling = "toy_rank";
+  seed_all(1);
+  auto src = make_batch_source(dc);
+  const Batch b = src->next(512, torch::kCPU);
+  // Both ends come sorted along x: the coupling, not the independent draw, made the batch.
+  EXPECT_TRUE((b.x0.select(1, 0).diff() >= 0).all().item<bool>());
+  EXPECT_TRUE((b.x1.select(1, 0).diff() >= 0).all().item<bool>());
+  // Its own check runs where every coupling's does, and names the key.
+  dc.labels = true;
+  try {
+    dc.validate();
+    FAIL() << "expected the coupling's own check";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.where()), "data.labels");
+  }
+  // A mistyped coupling gets the closest registered name.
+  dc.labels = false;
+  dc.coupling = "toy_rnak";
+  try {
+    dc.validate();
+    FAIL() << "expected an unknown-coupling error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("toy_rank"), std::string::npos) << e.what();
+  }
+  test::TempDir dir;
+  RunConfig cfg = load_run_config("", {"name=rank", "out_dir=" + dir.path().string(), "data.coupling=toy_rank",
+                                       "data.target.name=moons", "train.steps=50", "train.batch_size=128",
+                                       "stages=[\"train\"]", "threads=1"});
+  EXPECT_EQ(read_checkpoint_state(resolve_checkpoint(run_pipeline(cfg))).step, 50);
+}
+
+TEST(Extension, APolicyTaskAndDataSetFromTestCodeAreEvaluatedAndCompared) {
+  register_toys();
+  register_more_toys();
+  test::TempDir dir;
+  RunConfig cfg = load_run_config("", {"name=doubling", "out_dir=" + dir.path().string(), "data.target.name=doubling",
+                                       "model.mlp.obs_dim=1", "model.mlp.hidden=64", "train.steps=800",
+                                       "train.batch_size=256", "train.lr=3e-3", "stages=[\"train\"]", "threads=1"});
+  const std::string run = run_pipeline(cfg);
+  LoadedModel m = load_model(run, true, torch::kCPU);
+  PolicyEvalOptions opt;
+  opt.samples = 50;
+  opt.solve.method = "euler";
+  opt.solve.steps = 10;
+  const PolicyEvaluation e = evaluate_policy(m, opt);
+  EXPECT_EQ(e.summary.at("task"), "doubling");  // the registered task ran, not the open-loop default
+  EXPECT_LT(e.summary.at("abs_error").get<double>(), 0.2);
+  const nlohmann::json rows = compare_policies({run}, parse_samplers("euler:1,euler:10", "test"), opt, "");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_TRUE(rows[1].contains("abs_error"));  // its own column
+  EXPECT_EQ(rows[0].at("sampler"), "euler:1");
+}
+
+TEST(Extension, ASolverFromTestCodeIsAFixedStepMethodEverywhere) {
+  register_more_toys();
+  const auto solver = solvers().get("toy_ralston")();
+  ASSERT_NE(solver->tableau(), nullptr);
+  EXPECT_EQ(solver->nfe_per_step(), 2);
+  // dx/dt = x from 1: two stages per step, second order (error ×¼ when the steps double).
+  auto err = [](int64_t steps) {
+    SolveOptions o;
+    o.method = "toy_ralston";
+    o.steps = steps;
+    const at::Tensor x = solve([](const at::Tensor& x, const at::Tensor&) { return x; },
+                               torch::ones({1, 1}, torch::kFloat64), o).x;
+    return std::abs(x.item<double>() - std::exp(1.0));
+  };
+  EXPECT_NEAR(err(20) / err(40), 4.0, 0.2);
+  // PeRFlow's window solve accepts it as a teacher solver (a capability, not a list of names).
+  PerFlowOptions po;
+  po.solver = "toy_ralston";
+  EXPECT_NO_THROW(po.validate("method.perflow"));
+  po.solver = "dopri5";
+  EXPECT_THROW(po.validate("method.perflow"), Error);
 }

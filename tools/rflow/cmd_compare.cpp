@@ -1,7 +1,7 @@
 // `rflow compare RUN RUN... -o compare.html`: one page comparing finished runs.
 #include <spdlog/spdlog.h>
 
-#include "rflow/pipeline/compare_runs.h"
+#include "rflow/pipeline/report/compare_runs.h"
 #include "tools/rflow/commands.h"
 
 namespace rflow::cli {

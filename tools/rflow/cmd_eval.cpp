@@ -86,7 +86,7 @@ void add_eval(CLI::App& app) {
   cmd->add_option("--reference", a->reference, "reference points (.npy, N × D; defaults to fresh target draws)");
   cmd->add_option("--checkpoint", a->checkpoint, "sample this checkpoint instead of reading --samples");
   cmd->add_option("-n,--num", a->n, "points compared (≤ 5000; larger sets are subsampled)")->capture_default_str();
-  cmd->add_option("--seed", a->seed, "seed of the draws")->capture_default_str();
+  add_seed_flag(*cmd, a->seed, "the draws");
   cmd->add_option("--projections", a->projections, "directions for sliced W2")->capture_default_str();
   cmd->add_flag("--likelihood", a->likelihood,
                 "log p (and bits/dim) of the --samples points under --checkpoint, by the backward solve");
@@ -142,7 +142,7 @@ void add_eval(CLI::App& app) {
       SolveOptions opt = a->solve;
       {
         SolveProgress bar("sample", opt);
-        xs = solve(*m->model, m->data->source().sample(a->n), opt).x;
+        xs = solve(*m->model, m->data->source().sample(a->n).x, opt).x;
       }
       const int64_t bad = torch::logical_not(torch::isfinite(xs)).flatten(1).any(1).sum().item<int64_t>();
       RF_CHECK(bad == 0, std::to_string(bad) + " of " + std::to_string(a->n) + " samples have NaN/Inf values",
@@ -155,7 +155,7 @@ void add_eval(CLI::App& app) {
     } else {
       RF_CHECK(m, "no reference", "rflow eval", "pass --reference FILE.npy (or --checkpoint to use its target)");
       seed_all(static_cast<uint64_t>(a->seed) + 1);
-      ref = m->data->target().sample(a->n);
+      ref = m->data->target().sample(a->n).x;
     }
     int64_t n = std::min({xs.size(0), ref.size(0), a->n});
     RF_CHECK(n >= 2, "need at least 2 points in each set", "rflow eval", "");
@@ -176,7 +176,7 @@ void add_eval(CLI::App& app) {
       j["settings"] = set;
       if (a->reference.empty()) {
         seed_all(static_cast<uint64_t>(a->seed) + 3);
-        const at::Tensor ref2 = m->data->target().sample(n);
+        const at::Tensor ref2 = m->data->target().sample(n).x;
         j["floor"] = nlohmann::json::parse(eval::to_json(eval::compare_samples(ref, ref2, a->projections, static_cast<uint64_t>(a->seed))));
       }
     }

@@ -14,8 +14,8 @@
 #include "rflow/core/rng.h"
 #include "rflow/io/atomic_file.h"
 #include "rflow/pipeline/pipeline.h"
-#include "rflow/pipeline/policy_compare.h"
-#include "rflow/pipeline/policy_eval.h"
+#include "rflow/pipeline/policy/policy_compare.h"
+#include "rflow/pipeline/policy/policy_eval.h"
 #include "rflow/pipeline/run_context.h"
 #include "tools/rflow/commands.h"
 #include "tools/rflow/config_flags.h"
@@ -34,12 +34,7 @@ void add_policy_solver(CLI::App& cmd, SolveOptions& s) {
 }
 
 // How much of the task an evaluation covers (the solver is set apart).
-void add_eval_options(CLI::App& cmd, PolicyEvalOptions& e) {
-  cmd.add_option("--episodes", e.episodes, "maze: episodes from the start")->capture_default_str();
-  cmd.add_option("--execute", e.execute, "maze: moves carried out from each action chunk")->capture_default_str();
-  cmd.add_option("--samples", e.samples, "fork1d: samples per observation; demos: rows")->capture_default_str();
-  cmd.add_option("--seed", e.seed, "seed of the noise and the episodes")->capture_default_str();
-}
+void add_eval_options(CLI::App& cmd, PolicyEvalOptions& e) { add_flags_for(cmd, e, "Evaluation"); }
 
 void add_policy_train(CLI::App& policy) {
   auto* cmd = policy.add_subcommand("train", "train a policy (the pipeline's train stage; resumes if interrupted)");
@@ -81,7 +76,7 @@ void add_policy_eval(CLI::App& policy) {
     out["step"] = m.step;
     out["solver"] = a->eval.solve.method;
     out["steps"] = a->eval.solve.steps;
-    if (a->eval.solve.method == "adaflow") out["eta"] = a->eval.solve.eta;
+    if (solvers().get(a->eval.solve.method, "--solver")()->needs_variance()) out["eta"] = a->eval.solve.eta;
     if (!a->plot.empty()) {
       RF_CHECK(!r.svg.empty(), "this task has no picture", "--plot", "drop --plot");
       io::write_file_atomic(a->plot, r.svg);
@@ -134,7 +129,7 @@ void add_policy_act(CLI::App& policy) {
   cmd->add_option("run", a->run, "the policy's run directory (or a checkpoint)")->required();
   add_policy_solver(*cmd, a->solve);
   cmd->add_option("--input", a->input, "observations file ('-' = standard input)")->capture_default_str();
-  cmd->add_option("--seed", a->seed, "seed of the noise")->capture_default_str();
+  add_seed_flag(*cmd, a->seed, "the noise");
   cmd->add_flag("--timing", a->timing, "print the time per action (median, 99th percentile) to standard error at the end");
   cmd->callback([a] {
     LoadedModel m = load_model(a->run, /*use_ema=*/true, c10::Device(c10::kCPU));

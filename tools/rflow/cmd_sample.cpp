@@ -14,7 +14,7 @@
 #include "rflow/io/atomic_file.h"
 #include "rflow/io/image_file.h"
 #include "rflow/io/npy.h"
-#include "rflow/pipeline/plots.h"
+#include "rflow/pipeline/report/plots.h"
 #include "rflow/pipeline/run_context.h"
 #include "rflow/flow/scheduler.h"
 #include "rflow/solve/likelihood.h"
@@ -44,7 +44,7 @@ void add_sample(CLI::App& app) {
   cmd->add_option("-o,--out", a->out, "output .npy (N × ...)")->capture_default_str();
   cmd->add_option("--plot", a->plot, "also write a picture: SVG scatter of the first two coordinates, or a PNG grid for images (a column per class)");
   cmd->add_option("-n,--num", a->n, "number of samples (ignored with --x0)")->capture_default_str();
-  cmd->add_option("--seed", a->seed, "seed of the noise draw")->capture_default_str();
+  add_seed_flag(*cmd, a->seed, "the noise draw");
   cmd->add_option("--x0", a->x0, "start from these points (.npy) instead of fresh source draws");
   cmd->add_option("--device", a->device, "cpu | cuda[:N]")->capture_default_str();
   cmd->add_flag("--no-ema", a->no_ema, "use the raw weights instead of the EMA");
@@ -66,7 +66,7 @@ void add_sample(CLI::App& app) {
       x0 = io::read_npy_samples(a->x0, m.model->sample_shape());
     } else {
       seed_all(static_cast<uint64_t>(a->seed));
-      x0 = m.data->source().sample(a->n);
+      x0 = m.data->source().sample(a->n).x;
     }
     SolveOptions opt = solve_from_flags(a->solve);
     if (a->batch_shared) opt.per_sample = false;
@@ -114,7 +114,7 @@ void add_sample(CLI::App& app) {
       io::write_image_grid(a->plot, r.x, cols);
     } else if (!a->plot.empty()) {
       seed_all(static_cast<uint64_t>(a->seed) + 1);
-      auto ref = m.data->target().sample(std::min<int64_t>(x0.size(0), 4000));
+      auto ref = m.data->target().sample(std::min<int64_t>(x0.size(0), 4000)).x;
       io::write_file_atomic(a->plot, scatter_vs_reference(r.x.cpu(), ref, opt.method + ", " + std::to_string(r.calls) + " NFE"));
     }
     nlohmann::json j{{"out", a->out},

@@ -41,6 +41,12 @@ void add_flags_for(CLI::App& cmd, Cfg& cfg, const std::string& group, const std:
   }
 }
 
+// --seed, declared once for every command that draws: `what` says what it seeds.
+template <class Int>
+void add_seed_flag(CLI::App& cmd, Int& seed, const std::string& what) {
+  cmd.add_option("--seed", seed, "seed of " + what + " (the same seed, the same numbers)")->capture_default_str();
+}
+
 // Solver flags as typed on a command line: `--shift S` alone means the shifted grid.
 SolveOptions solve_from_flags(SolveOptions o);
 

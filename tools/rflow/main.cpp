@@ -10,6 +10,7 @@
 #include "rflow/core/config.h"
 #include "rflow/core/error.h"
 #include "rflow/core/log.h"
+#include "rflow/data/coupling.h"
 #include "rflow/data/distribution.h"
 #include "rflow/methods/method_config.h"
 #include "rflow/core/malloc_tuning.h"
@@ -17,6 +18,7 @@
 #include "rflow/core/system_info.h"
 #include "rflow/core/version.h"
 #include "rflow/nn/model_config.h"
+#include "rflow/pipeline/policy/policy_task.h"
 #include "rflow/pipeline/run_config.h"
 #include "rflow/solve/solver.h"
 #include "rflow/eval/scorer.h"
@@ -42,7 +44,7 @@ bool maybe_list_keys(const ConfigArgs& args) {
   if (!args.config.empty()) config::load_toml_file(fields, args.config);
   for (const auto& o : args.overrides) config::apply_override(fields, o);
   std::cout << "config keys (current values):\n"
-            << config::describe(fields) << "\nsolvers, methods, models, distributions, stages and scorers: rflow list\n";
+            << config::describe(fields) << "\nsolvers, methods, models, distributions, couplings, policy tasks, stages and scorers: rflow list\n";
   return true;
 }
 
@@ -55,11 +57,13 @@ std::string registries_help() {
   return "solvers:\n" + list(solvers()) + "methods (options: method.<name>.*):\n" + list(methods()) +
          "models (options: model.<arch>.*):\n" + list(models()) +
          "distributions (data.source.name / data.target.name):\n" + list(distributions()) +
+         "couplings (data.coupling):\n" + list(couplings()) +
+         "policy tasks (by data.target.name; other policy data: demos):\n" + list(policy_tasks()) +
          "stages:\n" + list(stages()) + "scorers (by the target's kind of data):\n" + list(eval::scorers());
 }
 
 void add_list(CLI::App& app) {
-  auto* cmd = app.add_subcommand("list", "list the solvers, methods, models, distributions, stages and scorers");
+  auto* cmd = app.add_subcommand("list", "list the solvers, methods, models, distributions, couplings, policy tasks, stages and scorers");
   cmd->footer("\nExamples:\n  rflow list\n  rflow run --list-keys        every config key, its default and meaning\n"
               "  rflow list --config-reference > docs/config.md");
   auto reference = std::make_shared<bool>(false);

@@ -1,0 +1,49 @@
+#include "rflow/data/online_pairs.h"
+
+#include <torch/torch.h>
+
+#include "rflow/core/error.h"
+#include "rflow/data/coupling.h"
+#include "rflow/solve/solver.h"
+
+namespace rflow {
+
+OnlinePairSource::OnlinePairSource(VelocityField teacher, std::unique_ptr<IndependentCoupling> data, int64_t steps,
+                                   double guidance)
+    : teacher_(std::move(teacher)), data_(std::move(data)), steps_(steps), guidance_(guidance) {
+  RF_CHECK(steps_ >= 1, "online teacher steps must be >= 1", "reflow.online_steps", "");
+  teacher_->eval();
+  for (auto& p : teacher_->parameters()) p.set_requires_grad(false);
+}
+
+Batch OnlinePairSource::next(int64_t batch_size, c10::Device device) {
+  at::Tensor z0 = data_->source().sample(batch_size).x.to(device);
+  Cond cond;
+  if (data_->labeled()) cond.labels = data_->target().sample(batch_size).cond.labels.to(device);
+  SolveOptions opt;
+  opt.method = "euler";
+  opt.steps = steps_;
+  opt.guidance = guidance_;
+  SolveResult r = solve(*teacher_, z0, opt, cond);  // solvers run without autograd
+  return {z0, r.x, cond};
+}
+
+CouplingEntry online_coupling_entry() {
+  CouplingEntry e;
+  e.validate = [](const DataConfig& c) {
+    RF_CHECK(!c.teacher.empty(), "coupling = online needs a teacher", "data.teacher", "e.g. --set data.teacher=runs/demo_2d");
+  };
+  e.make = [](const DataConfig& c, std::unique_ptr<IndependentCoupling> both_ends, const CouplingInputs& in) {
+    RF_CHECK(static_cast<bool>(in.load_teacher), "the online coupling needs a teacher model", "data.coupling",
+             "build the batches through the pipeline (make_training_source), which loads data.teacher");
+    VelocityField teacher = in.load_teacher(c.teacher);
+    RF_CHECK(teacher->sample_shape() == both_ends->sample_shape(), "the online teacher's samples have another shape",
+             c.teacher, "use the data section of the teacher run");
+    return std::unique_ptr<BatchSource>(
+        std::make_unique<OnlinePairSource>(std::move(teacher), std::move(both_ends), in.online_steps, in.online_guidance));
+  };
+  e.input = CouplingInput::kTeacher;
+  return e;
+}
+
+}  // namespace rflow

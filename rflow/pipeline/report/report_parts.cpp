@@ -1,0 +1,197 @@
+#include "rflow/pipeline/report/report_parts.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "rflow/core/config.h"
+#include "rflow/core/version.h"
+#include "rflow/io/atomic_file.h"
+#include "rflow/io/svg.h"
+#include "rflow/pipeline/run_config.h"
+#include "rflow/pipeline/stages.h"
+
+namespace fs = std::filesystem;
+
+namespace rflow {
+
+namespace {
+
+nlohmann::json read_json(const fs::path& p) {
+  if (!fs::exists(p)) return nullptr;
+  return nlohmann::json::parse(io::read_file(p.string()), nullptr, false);
+}
+
+std::string nfe_text(double nfe) { return nfe == std::floor(nfe) ? fmt::format("{:.0f}", nfe) : fmt::format("{:.1f}", nfe); }
+
+}  // namespace
+
+std::string short_number(double v, int significant) { return fmt::format("{:.{}g}", v, significant); }
+
+std::vector<EvaluatedModel> evaluated_models(const RunConfig& cfg, const std::string& run_dir) {
+  std::vector<EvaluatedModel> out;
+  for (const auto& cm : chain_models(cfg, run_dir)) {
+    const fs::path p = fs::path(cm.dir) / "eval" / "metrics.json";
+    if (fs::exists(p)) out.push_back({cm, eval::read_model_eval(p.string())});
+  }
+  return out;
+}
+
+std::string headline_score(const eval::ModelEval& m) { return m.kind == "images" ? "fid_proxy" : "w2"; }
+std::string headline_name(const std::string& score) { return score == "w2" ? "W2" : "FID-proxy"; }
+
+TrainingLog read_training_log(const std::string& metrics_jsonl) {
+  TrainingLog log;
+  std::ifstream in(metrics_jsonl);
+  for (std::string line; std::getline(in, line);) {
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_object() || !j.contains("step") || !j.contains("loss") || !j["loss"].is_number()) continue;
+    const double step = j["step"].get<double>(), l = j["loss"].get<double>();
+    if (!std::isfinite(l)) continue;
+    log.loss.x.push_back(step), log.loss.y.push_back(l);
+    if (j.contains("lr") && j["lr"].is_number()) log.lr.x.push_back(step), log.lr.y.push_back(j["lr"].get<double>());
+    if (j.contains("grad_norm") && j["grad_norm"].is_number())
+      log.grad_norm.x.push_back(step), log.grad_norm.y.push_back(j["grad_norm"].get<double>());
+  }
+  return log;
+}
+
+void summary_table(io::HtmlReport& rep, const std::vector<EvaluatedModel>& models) {
+  if (models.empty()) return;
+  const std::string key = headline_score(models.front().eval);
+  const std::string name = headline_name(key);
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& [cm, met] : models) {
+    const eval::SolverResult* fewest = nullptr;
+    const eval::SolverResult* best = nullptr;
+    for (const auto& r : met.results) {
+      if (!r.has(key)) continue;
+      if (!fewest || r.nfe < fewest->nfe) fewest = &r;
+      if (!best || r.score(key) < best->score(key)) best = &r;
+    }
+    if (!fewest) continue;
+    const auto& st = met.straightness;
+    rows.push_back({cm.label, short_number(fewest->score(key)) + " (" + fewest->solver + ", NFE " + nfe_text(fewest->nfe) + ")",
+                    short_number(best->score(key)) + " (" + best->solver + ", NFE " + nfe_text(best->nfe) + ")",
+                    met.floor.count(key) ? short_number(met.floor.at(key)) : "-",
+                    cm.student ? "— (" + std::to_string(st.steps) + "-step map)" : short_number(st.normalized, 3)});
+  }
+  rep.table({"model", name + " at the fewest NFE", "best " + name, "floor", "normalised straightness"}, rows);
+}
+
+std::vector<std::pair<std::string, std::string>> training_figures(const std::string& metrics_jsonl,
+                                                                 const std::string& label) {
+  TrainingLog log = read_training_log(metrics_jsonl);
+  if (log.loss.x.empty()) return {};
+  io::Series loss = log.loss, smooth{"smoothed", log.loss.x, {}, io::palette(0), false};
+  loss.label = "loss", loss.color = "#9ecae1", loss.markers = false;
+  // Bias-corrected exponential average over ~20 logged points: the trend through the noise.
+  double ema = 0, weight = 0;
+  for (double l : log.loss.y) {
+    ema = 0.95 * ema + 0.05 * l, weight = 0.95 * weight + 0.05;
+    smooth.y.push_back(ema / weight);
+  }
+  io::Series lr = log.lr, gnorm = log.grad_norm;
+  lr.label = "learning rate", lr.color = io::palette(1), lr.markers = false;
+  gnorm.label = "gradient norm", gnorm.color = io::palette(2), gnorm.markers = false;
+  const std::string prefix = label.empty() ? "" : label + ": ";
+  std::vector<std::pair<std::string, std::string>> figs;
+  io::PlotOptions o;
+  o.title = prefix + "training loss";
+  o.xlabel = "step";
+  o.ylabel = "loss";
+  o.logy = true;
+  figs.emplace_back(prefix + "loss per logged window (light) and its moving average", io::svg_curves({loss, smooth}, o));
+  if (!lr.x.empty()) {
+    io::PlotOptions ol;
+    ol.title = prefix + "learning rate";
+    ol.xlabel = "step";
+    ol.ylabel = "learning rate";
+    figs.emplace_back(prefix + "learning rate (warm-up, then the schedule)", io::svg_curves({lr}, ol));
+  }
+  if (!gnorm.x.empty()) {
+    io::PlotOptions og;
+    og.title = prefix + "gradient norm";
+    og.xlabel = "step";
+    og.ylabel = "‖g‖ (before clipping)";
+    og.logy = true;
+    figs.emplace_back(prefix + "gradient norm, mean per logged window", io::svg_curves({gnorm}, og));
+  }
+  return figs;
+}
+
+std::vector<std::pair<std::string, std::string>> run_metadata(const std::string& run_dir) {
+  std::vector<std::pair<std::string, std::string>> out;
+  const fs::path run(run_dir);
+  const auto sys = read_json(run / "system.json");
+  if (sys.is_object() && sys.contains("rflow")) out.emplace_back("made by", sys.value("rflow", "?"));
+  out.emplace_back("report by", version_line());
+  if (sys.is_object()) {
+    out.emplace_back("machine", sys.value("cpu", "?") + " (" + sys.value("cpu_isa", "?") + ", " +
+                                    std::to_string(sys.value("hardware_threads", 0)) + " hardware threads)");
+    out.emplace_back("kernels", "LibTorch " + sys.value("torch", "?") + ", BLAS core " + sys.value("blas_core", "?") +
+                                    ", oneDNN " + sys.value("onednn_isa", "?"));
+    out.emplace_back("threads", std::to_string(sys.value("threads", 0)) + " intra-op");
+  }
+  std::string times;
+  double total = 0;
+  std::optional<fs::file_time_type> last;
+  for (const auto& name : stages().names()) {
+    const fs::path marker = run / "stages" / (name + ".done");
+    const auto j = read_json(marker);
+    if (!j.is_object() || !j.contains("seconds")) continue;
+    const double s = j.value("seconds", 0.0);
+    total += s;
+    times += (times.empty() ? "" : ", ") + name + " " + short_number(s, 3) + " s";
+    if (j.contains("peak_rss_mb")) times += fmt::format(" ({:.0f} MB)", j.value("peak_rss_mb", 0.0));
+    const auto t = fs::last_write_time(marker);
+    if (!last || t > *last) last = t;
+  }
+  if (!times.empty()) {
+    out.emplace_back("stage times (peak memory)", times + "; " + short_number(total, 3) + " s in all");
+    // The newest marker's time, in UTC: when this run's results were last made.
+    const auto sys_time = std::chrono::system_clock::now() +
+                          std::chrono::duration_cast<std::chrono::system_clock::duration>(*last - fs::file_time_type::clock::now());
+    const std::time_t tt = std::chrono::system_clock::to_time_t(sys_time);
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", &tm);
+    out.emplace_back("results made", buf);
+  }
+  return out;
+}
+
+std::string non_default_keys(const RunConfig& cfg) {
+  RunConfig copy = cfg, defaults;
+  const auto fields = config::fields_of(copy), base = config::fields_of(defaults);
+  std::string out;
+  for (const auto& f : fields) {
+    if (!f.alias_of.empty()) continue;
+    const auto it = std::find_if(base.begin(), base.end(), [&](const config::Field& b) { return b.key == f.key; });
+    const std::string v = config::value_string(f);
+    if (it != base.end() && config::value_string(*it) == v) continue;
+    out += f.key + " = " + v + "\n";
+  }
+  return out.empty() ? "(every key at its default)\n" : out;
+}
+
+std::optional<io::Series> euler_curve(const EvaluatedModel& m, const std::string& label, std::size_t color) {
+  const std::string key = headline_score(m.eval);
+  io::Series s{label, {}, {}, io::palette(color), true};
+  std::vector<std::pair<double, double>> pts;
+  for (const auto& r : m.eval.results)
+    if (r.solver == "euler" && r.has(key)) pts.emplace_back(r.nfe, r.score(key));
+  if (pts.empty()) return std::nullopt;
+  std::sort(pts.begin(), pts.end());
+  for (const auto& [x, y] : pts) s.x.push_back(x), s.y.push_back(y);
+  return s;
+}
+
+}  // namespace rflow
