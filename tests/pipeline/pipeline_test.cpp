@@ -116,6 +116,30 @@ TEST(Pipeline, AStudentRunStartsOverWhenItsTeacherRunIsRetrainedToTheSameStep) {
   EXPECT_TRUE(same(second, weights(fresh))) << "the student resumed instead of starting over";
 }
 
+// The stored input a coupling trains from is part of what the train stage's result depends on:
+// a student on its teacher's pairs, or on the teacher itself online (no init_from to give it
+// away), starts over once that teacher is retrained to the same step.
+TEST(Pipeline, AStudentOnItsTeachersPairsOrOnlineStartsOverWhenTheTeacherIsRetrained) {
+  for (const char* coupling : {"online", "pairs"}) {
+    test::TempDir dir;
+    const std::string teacher = run_pipeline(tiny(dir.path(), "teacher", {"seed=1"}));
+    const std::vector<std::string> keys = {
+        "stages=[\"train\"]", "train.steps=30", std::string("data.coupling=") + coupling,
+        std::string(coupling) == "online" ? "data.teacher=" + teacher : "data.pairs=" + teacher + "/pairs"};
+    const RunConfig student_cfg = tiny(dir.path(), "student", keys);
+    const std::string student = run_pipeline(student_cfg);
+    const auto first = weights(student);
+    const auto rec = nlohmann::json::parse(test::read_text(student + "/inputs.json"));
+    EXPECT_TRUE(rec.contains(std::string(coupling) == "online" ? "data.teacher" : "data.pairs")) << rec.dump();
+    run_pipeline(tiny(dir.path(), "teacher", {"seed=2"}), {true, {}});  // same steps, other weights
+    run_pipeline(student_cfg);
+    const auto second = weights(student);
+    EXPECT_FALSE(same(first, second)) << coupling << ": the student of the old teacher was kept";
+    const std::string fresh = run_pipeline(tiny(dir.path(), "fresh_student", keys));
+    EXPECT_TRUE(same(second, weights(fresh))) << coupling << ": the student resumed instead of starting over";
+  }
+}
+
 // While one process runs a run directory, a second `rflow run` on it — or `--fresh`, which would
 // delete the first one's files under it — is refused before it touches anything.
 TEST(Pipeline, ARunDirectoryInUseIsRefusedAndFreshDeletesNothing) {
