@@ -7,12 +7,12 @@
 
 namespace rflow {
 
-void DataConfig::validate() const {
-  source.validate("data.source");
-  target.validate("data.target");
-  const CouplingEntry& e = couplings().get(coupling, "data.coupling");
+void DataConfig::validate(const std::string& where) const {
+  source.validate(where + ".source");
+  target.validate(where + ".target");
+  const CouplingEntry& e = couplings().get(coupling, where + ".coupling");
   if (e.validate) e.validate(*this);
-  ot.validate("data.ot");
+  ot.validate(where + ".ot");
 }
 
 IndependentCoupling::IndependentCoupling(std::unique_ptr<Distribution> source, std::unique_ptr<Distribution> target,

@@ -42,7 +42,7 @@ struct DataConfig {
     v("teacher", teacher, "coupling = online: the teacher run (or checkpoint) whose EMA field is solved for each batch");
     v("labels", labels, "draw class labels with the target (toys: the mode / component index) for class-conditional models");
   }
-  void validate() const;
+  void validate(const std::string& where = "data") const;
 };
 
 class BatchSource {

@@ -6,11 +6,11 @@
 
 namespace rflow {
 
-void TimeSamplerConfig::validate() const {
+void TimeSamplerConfig::validate(const std::string& where) const {
   RF_CHECK(kind == "uniform" || kind == "logit_normal", "unknown time sampler '" + kind + "'",
-           "method.time.kind", "use uniform or logit_normal");
-  RF_CHECK(eps >= 0 && eps < 1, "eps must be in [0, 1)", "method.time.eps", "typical: 1e-3");
-  RF_CHECK(logit_std > 0, "logit_std must be > 0", "method.time.logit_std", "typical: 1.0");
+           where + ".kind", "use uniform or logit_normal");
+  RF_CHECK(eps >= 0 && eps < 1, "eps must be in [0, 1)", where + ".eps", "typical: 1e-3");
+  RF_CHECK(logit_std > 0, "logit_std must be > 0", where + ".logit_std", "typical: 1.0");
 }
 
 at::Tensor sample_time(const TimeSamplerConfig& cfg, int64_t n, c10::Device device) {

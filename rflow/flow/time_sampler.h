@@ -22,7 +22,7 @@ struct TimeSamplerConfig {
     v("logit_mean", logit_mean, "mean of the normal before the sigmoid (logit_normal)");
     v("logit_std", logit_std, "std of the normal before the sigmoid (logit_normal)");
   }
-  void validate() const;
+  void validate(const std::string& where = "method.time") const;
 };
 
 at::Tensor sample_time(const TimeSamplerConfig& cfg, int64_t n, c10::Device device);

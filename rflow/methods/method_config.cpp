@@ -38,14 +38,14 @@ AnyOptions& MethodConfig::section(const std::string& method) const {
   return it->second;
 }
 
-void MethodConfig::validate() const {
-  methods().get(name, "method.name");
+void MethodConfig::validate(const std::string& where) const {
+  methods().get(name, where + ".name");
   make_path(path);
-  time.validate();
-  RF_CHECK(label_dropout >= 0 && label_dropout < 1, "label_dropout must be in [0, 1)", "method.label_dropout", "");
+  time.validate(where + ".time");
+  RF_CHECK(label_dropout >= 0 && label_dropout < 1, "label_dropout must be in [0, 1)", where + ".label_dropout", "");
   // Every section is validated, not only the selected one: a typo in a section the chain uses
   // later (method.distill for the distill stage) fails before hours of training.
-  for (const auto& [n, o] : options) o.validate("method." + n);
+  for (const auto& [n, o] : options) o.validate(where + "." + n);
 }
 
 std::unique_ptr<Method> make_method(const MethodConfig& cfg) {

@@ -54,7 +54,7 @@ struct MethodConfig {
       "frozen teacher field for methods that read one (a run directory or checkpoint; its EMA weights)");
     for (auto& [n, o] : options) v.section(n, o);
   }
-  void validate() const;
+  void validate(const std::string& where = "method") const;
 
   template <class T>
   T& get(const std::string& method) {

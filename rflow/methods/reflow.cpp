@@ -17,18 +17,18 @@ namespace fs = std::filesystem;
 
 namespace rflow {
 
-void ReflowConfig::validate() const {
-  RF_CHECK(pairs >= 1, "pairs must be >= 1", "reflow.pairs", "the reference uses 10k-1M");
-  RF_CHECK(shard_size >= 1, "shard_size must be >= 1", "reflow.shard_size", "");
-  RF_CHECK(batch >= 1, "batch must be >= 1", "reflow.batch", "250 keeps a 28x28 image teacher's guided solve near 0.4 GB");
-  solve.validate("reflow");
+void ReflowConfig::validate(const std::string& where) const {
+  RF_CHECK(pairs >= 1, "pairs must be >= 1", where + ".pairs", "the reference uses 10k-1M");
+  RF_CHECK(shard_size >= 1, "shard_size must be >= 1", where + ".shard_size", "");
+  RF_CHECK(batch >= 1, "batch must be >= 1", where + ".batch", "250 keeps a 28x28 image teacher's guided solve near 0.4 GB");
+  solve.validate(where);
   RF_CHECK(solve.t0 == 0.0 && solve.t1 == 1.0 && solve.max_nfe == 0 && !solve.record_trajectory &&
                (solve.grid.empty() || (solve.grid.front() == 0.0 && solve.grid.back() == 1.0)),
-           "reflow pairs join noise (t = 0) to data (t = 1) with finished solves", "reflow.t0/t1/grid/max_nfe",
+           "reflow pairs join noise (t = 0) to data (t = 1) with finished solves", where + ".t0/t1/grid/max_nfe",
            "leave reflow.t0 = 0, reflow.t1 = 1, reflow.max_nfe = 0, and a reflow.grid (if any) from 0 to 1");
-  RF_CHECK(rounds >= 0 && rounds <= 8, "rounds must be in [0, 8]", "reflow.rounds", "1 or 2 is usual (3-RF at most in the paper)");
-  RF_CHECK(online_steps >= 1, "online_steps must be >= 1", "reflow.online_steps", "the reference uses 20");
-  train.validate("reflow.train");
+  RF_CHECK(rounds >= 0 && rounds <= 8, "rounds must be in [0, 8]", where + ".rounds", "1 or 2 is usual (3-RF at most in the paper)");
+  RF_CHECK(online_steps >= 1, "online_steps must be >= 1", where + ".online_steps", "the reference uses 20");
+  train.validate(where + ".train");
 }
 
 namespace {

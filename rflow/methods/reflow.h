@@ -47,7 +47,7 @@ struct ReflowConfig {
     v("batch", batch, "pairs the teacher solves at once: peak memory follows it, not shard_size (28x28 image pairs with CFG: ~0.4 GB at 250, ~10 GB at 2000); fixed-step and per-sample solves do not depend on it");
     solve.visit(v);
   }
-  void validate() const;
+  void validate(const std::string& where = "reflow") const;
 };
 
 struct PairGeneration {

@@ -39,13 +39,13 @@ AnyOptions& ModelConfig::section(const std::string& name) const {
   return it->second;
 }
 
-void ModelConfig::validate() const {
-  models().get(arch, "model.arch");
-  RF_CHECK(num_classes >= 0, "num_classes must be >= 0", "model.num_classes", "");
+void ModelConfig::validate(const std::string& where) const {
+  models().get(arch, where + ".arch");
+  RF_CHECK(num_classes >= 0, "num_classes must be >= 0", where + ".num_classes", "");
   RF_CHECK(time_embed == "sinusoidal" || time_embed == "fourier", "unknown time embedding '" + time_embed + "'",
-           "model.time_embed", "use sinusoidal or fourier");
-  RF_CHECK(std::isfinite(time_scale) && time_scale > 0, "time_scale must be > 0", "model.time_scale", "");
-  section(arch).validate("model." + arch);
+           where + ".time_embed", "use sinusoidal or fourier");
+  RF_CHECK(std::isfinite(time_scale) && time_scale > 0, "time_scale must be > 0", where + ".time_scale", "");
+  section(arch).validate(where + "." + arch);
 }
 
 VelocityField make_model(const ModelConfig& cfg, const std::vector<int64_t>& sample_shape) {

@@ -45,7 +45,7 @@ struct ModelConfig {
     for (const char* k : {"channels", "channel_mult", "res_blocks", "attn_resolutions", "heads", "norm_groups", "dropout"})
       v.alias(k, std::string("unet.") + k);
   }
-  void validate() const;
+  void validate(const std::string& where = "model") const;
 
   // The options of backbone `name` (default: the selected one) as their own type.
   template <class T>

@@ -14,31 +14,31 @@
 
 namespace rflow {
 
-void SampleConfig::validate() const {
-  solve.validate("sample");
-  RF_CHECK(n >= 1, "n must be >= 1", "sample.n", "");
+void SampleConfig::validate(const std::string& where) const {
+  solve.validate(where);
+  RF_CHECK(n >= 1, "n must be >= 1", where + ".n", "");
 }
 
-void DistillRunConfig::validate(int64_t rounds) const {
+void DistillRunConfig::validate(int64_t rounds, const std::string& where) const {
   for (auto k : from)
     RF_CHECK(k >= 1 && k <= rounds + 1, "cannot distill from " + std::to_string(k) + "-RF",
-             "distill.from", "reflow.rounds = " + std::to_string(rounds) + " makes 1-RF … " + std::to_string(rounds + 1) + "-RF");
-  train.validate("distill.train");
+             where + ".from", "reflow.rounds = " + std::to_string(rounds) + " makes 1-RF … " + std::to_string(rounds + 1) + "-RF");
+  train.validate(where + ".train");
 }
 
-void EvalConfig::validate() const {
-  RF_CHECK(!nfe.empty(), "nfe list is empty", "eval.nfe", "e.g. [1, 2, 4, 8, 100]");
-  for (auto k : nfe) RF_CHECK(k >= 1, "nfe entries must be >= 1", "eval.nfe", "");
-  for (const auto& s : solvers) rflow::solvers().get(s, "eval.solvers");
-  RF_CHECK(n >= 2 && n <= 100000, "n must be in [2, 100000]", "eval.n", "typical: 2000 for points (exact W2 is O(n^3), at most 5000), 10000 for images");
-  RF_CHECK(straightness_steps >= 1, "straightness_steps must be >= 1", "eval.straightness_steps", "");
-  RF_CHECK(batch >= 1, "batch must be >= 1", "eval.batch", "500 keeps 10k images in a few hundred MB");
-  RF_CHECK(trajectories >= 0, "trajectories must be >= 0", "eval.trajectories", "");
-  RF_CHECK(sliced_projections >= 1, "sliced_projections must be >= 1", "eval.sliced_projections", "");
-  RF_CHECK(likelihood_n >= 1, "likelihood_n must be >= 1", "eval.likelihood_n", "or set eval.likelihood = false");
-  solve.validate("eval");
+void EvalConfig::validate(const std::string& where) const {
+  RF_CHECK(!nfe.empty(), "nfe list is empty", where + ".nfe", "e.g. [1, 2, 4, 8, 100]");
+  for (auto k : nfe) RF_CHECK(k >= 1, "nfe entries must be >= 1", where + ".nfe", "");
+  for (const auto& s : solvers) rflow::solvers().get(s, where + ".solvers");
+  RF_CHECK(n >= 2 && n <= 100000, "n must be in [2, 100000]", where + ".n", "typical: 2000 for points (exact W2 is O(n^3), at most 5000), 10000 for images");
+  RF_CHECK(straightness_steps >= 1, "straightness_steps must be >= 1", where + ".straightness_steps", "");
+  RF_CHECK(batch >= 1, "batch must be >= 1", where + ".batch", "500 keeps 10k images in a few hundred MB");
+  RF_CHECK(trajectories >= 0, "trajectories must be >= 0", where + ".trajectories", "");
+  RF_CHECK(sliced_projections >= 1, "sliced_projections must be >= 1", where + ".sliced_projections", "");
+  RF_CHECK(likelihood_n >= 1, "likelihood_n must be >= 1", where + ".likelihood_n", "or set eval.likelihood = false");
+  solve.validate(where);
   RF_CHECK(solve.t0 == 0.0 && solve.t1 == 1.0 && solve.grid.empty() && solve.max_nfe == 0,
-           "the eval scores finished samples (noise at t = 0 carried to t = 1)", "eval.t0/t1/grid/max_nfe",
+           "the eval scores finished samples (noise at t = 0 carried to t = 1)", where + ".t0/t1/grid/max_nfe",
            "leave them at their defaults; budgets and other intervals are for `rflow sample`");
 }
 

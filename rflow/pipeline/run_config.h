@@ -25,7 +25,7 @@ struct SampleConfig {
     v("n", n, "number of samples");
     v("use_ema", use_ema, "sample with the EMA weights");
   }
-  void validate() const;
+  void validate(const std::string& where = "sample") const;
 };
 
 struct EvalConfig {
@@ -56,7 +56,7 @@ struct EvalConfig {
     v("trajectories", trajectories, "trajectories drawn in the report");
     v("sliced_projections", sliced_projections, "random directions for sliced W2");
   }
-  void validate() const;
+  void validate(const std::string& where = "eval") const;
 };
 
 // Students distilled by the distill stage, one per teacher in `from` (1 = straight from the 1-RF,
@@ -75,7 +75,7 @@ struct DistillRunConfig {
     v("from", from, "teachers to distill: 1 = the 1-RF, k = the k-RF made by reflow.rounds (e.g. [1, 2])");
     v.section("train", train);
   }
-  void validate(int64_t rounds) const;
+  void validate(int64_t rounds, const std::string& where = "distill") const;
 };
 
 struct RunConfig {

@@ -8,12 +8,12 @@
 
 namespace rflow {
 
-void LikelihoodOptions::validate() const {
+void LikelihoodOptions::validate(const std::string& where) const {
   RF_CHECK(divergence == "exact" || divergence == "hutchinson", "unknown divergence '" + divergence + "'",
-           "likelihood.divergence", "use exact or hutchinson");
-  RF_CHECK(probe == "rademacher" || probe == "gaussian", "unknown probe '" + probe + "'", "likelihood.probe",
+           where + ".divergence", "use exact or hutchinson");
+  RF_CHECK(probe == "rademacher" || probe == "gaussian", "unknown probe '" + probe + "'", where + ".probe",
            "use rademacher or gaussian");
-  RF_CHECK(probes >= 1, "probes must be >= 1", "likelihood.probes", "");
+  RF_CHECK(probes >= 1, "probes must be >= 1", where + ".probes", "");
 }
 
 at::Tensor divergence(const FieldFn& f, const at::Tensor& x, const at::Tensor& t, const at::Tensor& rows,

@@ -17,7 +17,7 @@ struct LikelihoodOptions {
   std::string divergence = "exact";  // exact | hutchinson
   std::string probe = "rademacher";  // hutchinson probes: rademacher | gaussian
   int64_t probes = 1;                // probes per sample, fixed for the whole solve (FFJORD)
-  void validate() const;
+  void validate(const std::string& where = "likelihood") const;
 };
 
 struct LikelihoodResult {

@@ -26,120 +26,148 @@
 
 namespace rflow::cli {
 
+namespace {
+
+struct SampleArgs {
+  std::string checkpoint, out = "samples.npy", plot, x0, device = "cpu";
+  SolveOptions solve;
+  int64_t n = 1000, seed = 0;
+  int64_t label = -2;
+  std::string path = "linear";
+  bool no_ema = false, batch_shared = false, likelihood = false;
+};
+
+void add_sample_flags(CLI::App& cmd, SampleArgs& a) {
+  cmd.add_option("checkpoint", a.checkpoint, "run directory, checkpoints/, a step_* directory or one weight file (.safetensors)")->required();
+  cmd.add_option("-o,--out", a.out, "output .npy (N × ...)")->capture_default_str();
+  cmd.add_option("--plot", a.plot, "also write a picture: SVG scatter of the first two coordinates, or a PNG grid for images (a column per class)");
+  cmd.add_option("-n,--num", a.n, "number of samples (ignored with --x0)")->capture_default_str();
+  add_seed_flag(cmd, a.seed, "the noise draw");
+  cmd.add_option("--x0", a.x0, "start from these points (.npy) instead of fresh source draws");
+  cmd.add_option("--device", a.device, "cpu | cuda[:N]")->capture_default_str();
+  cmd.add_flag("--no-ema", a.no_ema, "use the raw weights instead of the EMA");
+  cmd.add_option("--path", a.path,
+                 "sample along another affine path (cosine, vp, polynomial:N) by re-timing the linear-path model")
+      ->capture_default_str();
+  cmd.add_flag("--batch-shared", a.batch_shared, "adaptive solvers: one step size for the whole batch (= --per-sample false)");
+  add_flags_for(cmd, a.solve, "Solver");
+  cmd.add_option("--label", a.label, "class label for conditional models (-1 = unconditional; default: cycle through classes)");
+  cmd.add_flag("--likelihood", a.likelihood, "also compute log p of each sample during the solve (writes <out>.logp.npy)");
+}
+
+// <out>.logp.npy, <out>.labels.npy next to <out>.npy.
+std::string sibling(const std::string& out, const std::string& suffix) {
+  return out.size() > 4 && out.substr(out.size() - 4) == ".npy" ? out.substr(0, out.size() - 4) + suffix : out + suffix;
+}
+
+// Labels of a class-conditional model: --label for all, or each class in turn.
+Cond sample_cond(const SampleArgs& a, const LoadedModel& m, int64_t n, c10::Device device) {
+  Cond cond;
+  if (m.cfg.model.num_classes > 0) {
+    cond.labels = a.label >= -1 ? torch::full({n}, a.label, torch::kInt64)
+                                : torch::remainder(torch::arange(n, torch::kInt64), m.cfg.model.num_classes);
+    cond.labels = cond.labels.to(device);
+  }
+  return cond;
+}
+
+// The solve: the model's own fast path where it has one; re-timed or with log p where asked.
+SolveResult run_solve(const SampleArgs& a, LoadedModel& m, const at::Tensor& x0, const SolveOptions& opt,
+                      const Cond& cond, c10::Device device) {
+  FieldFn field = guided_field(*m.model, cond, opt.guidance);
+  if (a.path != "linear") {
+    RF_CHECK(m.cfg.method.path == "linear", "re-timing needs a model trained on the linear path", "--path",
+             "this model was trained on '" + m.cfg.method.path + "'");
+    field = retime_field(field, std::shared_ptr<const Scheduler>(make_scheduler(a.path)));
+  }
+  if (a.likelihood) {
+    auto& coupling = m.data;
+    auto lr = sample_with_log_prob(field, x0.to(device), opt, LikelihoodOptions{},
+                                   [&](const at::Tensor& z) { return coupling->source().log_prob(z); });
+    io::write_npy(sibling(a.out, ".logp.npy"), lr.log_p);
+    return lr.solve;
+  }
+  if (a.path == "linear") return solve(*m.model, x0.to(device), opt, cond);
+  return solve(field, x0.to(device), opt);
+}
+
+void write_plot(const SampleArgs& a, const LoadedModel& m, const SolveResult& r, const Cond& cond, const SolveOptions& opt) {
+  if (a.plot.empty()) return;
+  if (m.model->sample_shape().size() == 3) {
+    // Conditional models cycle through the classes, so each column is one class.
+    const int64_t cols = cond.labels.defined() && a.label < -1 ? m.cfg.model.num_classes : 10;
+    io::write_image_grid(a.plot, r.x, cols);
+    return;
+  }
+  seed_all(static_cast<uint64_t>(a.seed) + 1);
+  auto ref = m.data->target().sample(std::min<int64_t>(r.x.size(0), 4000)).x;
+  io::write_file_atomic(a.plot, scatter_vs_reference(r.x.cpu(), ref, opt.method + ", " + std::to_string(r.calls) + " NFE"));
+}
+
+nlohmann::json summary(const SampleArgs& a, const LoadedModel& m, const SolveResult& r, const SolveOptions& opt,
+                       double secs) {
+  return {{"out", a.out},
+          {"checkpoint", m.checkpoint},
+          {"step", m.step},
+          {"n", r.x.size(0)},
+          {"solver", opt.method},
+          {"status", to_string(r.status)},
+          {"nfe_min", r.nfe.min().item<int64_t>()},
+          {"nfe_mean", r.nfe.to(torch::kFloat64).mean().item<double>()},
+          {"nfe_max", r.nfe.max().item<int64_t>()},
+          {"field_calls", r.calls},
+          // Summed over samples (per-sample adaptive solves step each sample on its own).
+          {"steps_accepted_total", r.accepted},
+          {"steps_rejected_total", r.rejected},
+          {"t_reached_min", r.t_reached.min().item<double>()},
+          {"seconds", secs}};
+}
+
+void run_sample(const SampleArgs& a) {
+  RunConfig dev_cfg;
+  dev_cfg.device = a.device;
+  c10::Device device = setup_device(dev_cfg);
+  LoadedModel m = load_model(a.checkpoint, !a.no_ema, device);
+  RF_CHECK(a.n >= 1, "--num must be >= 1", "rflow sample", "");
+  at::Tensor x0;
+  if (!a.x0.empty()) {
+    x0 = io::read_npy_samples(a.x0, m.model->sample_shape());
+  } else {
+    seed_all(static_cast<uint64_t>(a.seed));
+    x0 = m.data->source().sample(a.n).x;
+  }
+  SolveOptions opt = solve_from_flags(a.solve);
+  if (a.batch_shared) opt.per_sample = false;
+  opt.validate("rflow sample");
+  const Cond cond = sample_cond(a, m, x0.size(0), device);
+  auto t_start = std::chrono::steady_clock::now();
+  std::optional<SolveProgress> bar(std::in_place, a.likelihood ? "sample + log p" : "sample", opt);
+  const SolveResult r = run_solve(a, m, x0, opt, cond, device);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+  bar.reset();  // its last line before the result
+  io::write_npy(a.out, r.x.cpu());
+  if (cond.labels.defined()) io::write_npy(sibling(a.out, ".labels.npy"), cond.labels.cpu());
+  write_plot(a, m, r, cond, opt);
+  nlohmann::json j = summary(a, m, r, opt, secs);
+  // Samples with NaN/Inf are written (to look at) but are never "ok": the status says so and
+  // the exit code is 1.
+  const int64_t bad = torch::logical_not(torch::isfinite(r.x)).flatten(1).any(1).sum().item<int64_t>();
+  if (bad > 0) j["status"] = "non_finite", j["non_finite_samples"] = bad;
+  std::cout << j.dump() << std::endl;
+  RF_CHECK(bad == 0, std::to_string(bad) + " of " + std::to_string(x0.size(0)) + " samples have NaN/Inf values",
+           a.out, "the weights may be damaged or the solver unstable: try `rflow info` on the run, or another solver");
+}
+
+}  // namespace
+
 void add_sample(CLI::App& app) {
   auto* cmd = app.add_subcommand("sample", "sample a trained model into an .npy file");
   cmd->footer("\nExamples:\n  rflow sample runs/demo_2d --solver heun --steps 4 -n 5000 -o s.npy --plot s.svg\n"
               "  rflow sample runs/demo_2d --solver dopri5 --rtol 1e-4 --likelihood -o s.npy\n"
               "  rflow sample runs/fmnist_cond/distill_2rf --steps 1 -n 100 --label 3 -o s.npy --plot s.png");
-  struct Args {
-    std::string checkpoint, out = "samples.npy", plot, x0, device = "cpu";
-    SolveOptions solve;
-    int64_t n = 1000, seed = 0;
-    int64_t label = -2;
-    std::string path = "linear";
-    bool no_ema = false, batch_shared = false, likelihood = false;
-  };
-  auto a = std::make_shared<Args>();
-  cmd->add_option("checkpoint", a->checkpoint, "run directory, checkpoints/, a step_* directory or one weight file (.safetensors)")->required();
-  cmd->add_option("-o,--out", a->out, "output .npy (N × ...)")->capture_default_str();
-  cmd->add_option("--plot", a->plot, "also write a picture: SVG scatter of the first two coordinates, or a PNG grid for images (a column per class)");
-  cmd->add_option("-n,--num", a->n, "number of samples (ignored with --x0)")->capture_default_str();
-  add_seed_flag(*cmd, a->seed, "the noise draw");
-  cmd->add_option("--x0", a->x0, "start from these points (.npy) instead of fresh source draws");
-  cmd->add_option("--device", a->device, "cpu | cuda[:N]")->capture_default_str();
-  cmd->add_flag("--no-ema", a->no_ema, "use the raw weights instead of the EMA");
-  cmd->add_option("--path", a->path,
-                  "sample along another affine path (cosine, vp, polynomial:N) by re-timing the linear-path model")
-      ->capture_default_str();
-  cmd->add_flag("--batch-shared", a->batch_shared, "adaptive solvers: one step size for the whole batch (= --per-sample false)");
-  add_flags_for(*cmd, a->solve, "Solver");
-  cmd->add_option("--label", a->label, "class label for conditional models (-1 = unconditional; default: cycle through classes)");
-  cmd->add_flag("--likelihood", a->likelihood, "also compute log p of each sample during the solve (writes <out>.logp.npy)");
-  cmd->callback([a] {
-    RunConfig dev_cfg;
-    dev_cfg.device = a->device;
-    c10::Device device = setup_device(dev_cfg);
-    LoadedModel m = load_model(a->checkpoint, !a->no_ema, device);
-    RF_CHECK(a->n >= 1, "--num must be >= 1", "rflow sample", "");
-    at::Tensor x0;
-    if (!a->x0.empty()) {
-      x0 = io::read_npy_samples(a->x0, m.model->sample_shape());
-    } else {
-      seed_all(static_cast<uint64_t>(a->seed));
-      x0 = m.data->source().sample(a->n).x;
-    }
-    SolveOptions opt = solve_from_flags(a->solve);
-    if (a->batch_shared) opt.per_sample = false;
-    opt.validate("rflow sample");
-    Cond cond;
-    if (m.cfg.model.num_classes > 0) {
-      const int64_t n = x0.size(0);
-      cond.labels = a->label >= -1 ? torch::full({n}, a->label, torch::kInt64)
-                                   : torch::remainder(torch::arange(n, torch::kInt64), m.cfg.model.num_classes);
-      cond.labels = cond.labels.to(device);
-    }
-    // <out>.logp.npy, <out>.labels.npy next to <out>.npy.
-    auto sibling = [&](const std::string& suffix) {
-      return a->out.size() > 4 && a->out.substr(a->out.size() - 4) == ".npy" ? a->out.substr(0, a->out.size() - 4) + suffix
-                                                                                : a->out + suffix;
-    };
-    auto t_start = std::chrono::steady_clock::now();
-    std::optional<SolveProgress> bar(std::in_place, a->likelihood ? "sample + log p" : "sample", opt);
-    SolveResult r;
-    FieldFn field = guided_field(*m.model, cond, opt.guidance);
-    if (a->path != "linear") {
-      RF_CHECK(m.cfg.method.path == "linear", "re-timing needs a model trained on the linear path", "--path",
-               "this model was trained on '" + m.cfg.method.path + "'");
-      field = retime_field(field, std::shared_ptr<const Scheduler>(make_scheduler(a->path)));
-    }
-    if (a->likelihood) {
-      auto& coupling = m.data;
-      auto lr = sample_with_log_prob(field, x0.to(device), opt, LikelihoodOptions{},
-                                     [&](const at::Tensor& z) { return coupling->source().log_prob(z); });
-      r = lr.solve;
-      io::write_npy(sibling(".logp.npy"), lr.log_p);
-    } else if (a->path == "linear") {
-      r = solve(*m.model, x0.to(device), opt, cond);  // the model's own fast path where it has one
-    } else {
-      r = solve(field, x0.to(device), opt);
-    }
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
-    bar.reset();  // its last line before the result
-    io::write_npy(a->out, r.x.cpu());
-    const bool images = m.model->sample_shape().size() == 3;
-    if (cond.labels.defined()) io::write_npy(sibling(".labels.npy"), cond.labels.cpu());
-    if (!a->plot.empty() && images) {
-      // Conditional models cycle through the classes, so each column is one class.
-      const int64_t cols = cond.labels.defined() && a->label < -1 ? m.cfg.model.num_classes : 10;
-      io::write_image_grid(a->plot, r.x, cols);
-    } else if (!a->plot.empty()) {
-      seed_all(static_cast<uint64_t>(a->seed) + 1);
-      auto ref = m.data->target().sample(std::min<int64_t>(x0.size(0), 4000)).x;
-      io::write_file_atomic(a->plot, scatter_vs_reference(r.x.cpu(), ref, opt.method + ", " + std::to_string(r.calls) + " NFE"));
-    }
-    nlohmann::json j{{"out", a->out},
-                     {"checkpoint", m.checkpoint},
-                     {"step", m.step},
-                     {"n", x0.size(0)},
-                     {"solver", opt.method},
-                     {"status", to_string(r.status)},
-                     {"nfe_min", r.nfe.min().item<int64_t>()},
-                     {"nfe_mean", r.nfe.to(torch::kFloat64).mean().item<double>()},
-                     {"nfe_max", r.nfe.max().item<int64_t>()},
-                     {"field_calls", r.calls},
-                     // Summed over samples (per-sample adaptive solves step each sample on its own).
-                     {"steps_accepted_total", r.accepted},
-                     {"steps_rejected_total", r.rejected},
-                     {"t_reached_min", r.t_reached.min().item<double>()},
-                     {"seconds", secs}};
-    // Samples with NaN/Inf are written (to look at) but are never "ok": the status says so and
-    // the exit code is 1.
-    const int64_t bad = torch::logical_not(torch::isfinite(r.x)).flatten(1).any(1).sum().item<int64_t>();
-    if (bad > 0) j["status"] = "non_finite", j["non_finite_samples"] = bad;
-    std::cout << j.dump() << std::endl;
-    RF_CHECK(bad == 0, std::to_string(bad) + " of " + std::to_string(x0.size(0)) + " samples have NaN/Inf values",
-             a->out, "the weights may be damaged or the solver unstable: try `rflow info` on the run, or another solver");
-  });
+  auto a = std::make_shared<SampleArgs>();
+  add_sample_flags(*cmd, *a);
+  cmd->callback([a] { run_sample(*a); });
 }
 
 }  // namespace rflow::cli
