@@ -11,7 +11,7 @@ void DataConfig::validate(const std::string& where) const {
   source.validate(where + ".source");
   target.validate(where + ".target");
   const CouplingEntry& e = couplings().get(coupling, where + ".coupling");
-  if (e.validate) e.validate(*this);
+  if (e.validate) e.validate(*this, where);
   ot.validate(where + ".ot");
 }
 

@@ -1,7 +1,5 @@
 #include "rflow/data/coupling.h"
 
-#include "rflow/core/error.h"
-
 namespace rflow {
 
 Registry<CouplingEntry>& couplings() {

@@ -9,8 +9,6 @@
 #include <memory>
 #include <string>
 
-#include <c10/core/Device.h>
-
 #include "rflow/core/registry.h"
 #include "rflow/data/batch_source.h"
 #include "rflow/flow/velocity_field.h"
@@ -20,7 +18,6 @@ namespace rflow {
 // What a coupling may need beyond the data section: a teacher loaded by whoever can load models
 // (the pipeline), and the settings of the teacher's solve.
 struct CouplingInputs {
-  c10::Device device = c10::Device(c10::kCPU);
   std::function<VelocityField(const std::string& run)> load_teacher;  // data.teacher's EMA field
   int64_t online_steps = 1;     // Euler steps of an online teacher per batch (reflow.online_steps)
   double online_guidance = 1.0;  // its classifier-free guidance (reflow.solve.guidance)
@@ -30,7 +27,7 @@ struct CouplingInputs {
 enum class CouplingInput { kNone, kPairs, kTeacher };
 
 struct CouplingEntry {
-  std::function<void(const DataConfig&)> validate;  // its own settings (unset: none)
+  std::function<void(const DataConfig&, const std::string& where)> validate;  // its own settings (unset: none)
   std::function<std::unique_ptr<BatchSource>(const DataConfig&, std::unique_ptr<IndependentCoupling> both_ends,
                                              const CouplingInputs&)>
       make;

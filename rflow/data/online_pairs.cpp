@@ -30,8 +30,9 @@ Batch OnlinePairSource::next(int64_t batch_size, c10::Device device) {
 
 CouplingEntry online_coupling_entry() {
   CouplingEntry e;
-  e.validate = [](const DataConfig& c) {
-    RF_CHECK(!c.teacher.empty(), "coupling = online needs a teacher", "data.teacher", "e.g. --set data.teacher=runs/demo_2d");
+  e.validate = [](const DataConfig& c, const std::string& where) {
+    RF_CHECK(!c.teacher.empty(), "coupling = online needs a teacher", where + ".teacher",
+             "e.g. --set data.teacher=runs/demo_2d");
   };
   e.make = [](const DataConfig& c, std::unique_ptr<IndependentCoupling> both_ends, const CouplingInputs& in) {
     RF_CHECK(static_cast<bool>(in.load_teacher), "the online coupling needs a teacher model", "data.coupling",

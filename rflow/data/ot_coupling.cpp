@@ -129,8 +129,8 @@ Batch OtCoupling::next(int64_t batch_size, c10::Device device) { return ot_coupl
 
 CouplingEntry ot_coupling_entry() {
   CouplingEntry e;
-  e.validate = [](const DataConfig& c) {
-    RF_CHECK(!c.labels, "labels with the OT coupling are not supported", "data.labels",
+  e.validate = [](const DataConfig& c, const std::string& where) {
+    RF_CHECK(!c.labels, "labels with the OT coupling are not supported", where + ".labels",
              "OT re-pairs x0 and x1 within a batch, which would cross labels; use the independent coupling");
   };
   e.make = [](const DataConfig& c, std::unique_ptr<IndependentCoupling> both_ends, const CouplingInputs&) {

@@ -108,8 +108,8 @@ std::vector<int64_t> PairSource::sample_shape() const {
 
 CouplingEntry pairs_coupling_entry() {
   CouplingEntry e;
-  e.validate = [](const DataConfig& c) {
-    RF_CHECK(!c.pairs.empty(), "coupling = pairs needs the pairs directory", "data.pairs",
+  e.validate = [](const DataConfig& c, const std::string& where) {
+    RF_CHECK(!c.pairs.empty(), "coupling = pairs needs the pairs directory", where + ".pairs",
              "e.g. --set data.pairs=runs/demo_2d/pairs");
   };
   e.make = [](const DataConfig& c, std::unique_ptr<IndependentCoupling> both_ends, const CouplingInputs&) {

@@ -271,15 +271,12 @@ void append_le(std::string& out, std::uint64_t v, int nbytes) {
 
 }  // namespace
 
-at::Tensor read_npy(const std::string& path) {
-  check_readable_file(path);
-  std::error_code ec;
-  const std::uint64_t file_size = fs::file_size(path, ec);
-  RF_CHECK(!ec, "cannot get file size: " + ec.message(), path, "check file permissions");
+namespace {
 
-  std::ifstream in(path, std::ios::binary);
-  RF_CHECK(in.is_open(), "cannot open file for reading", path, "check file permissions");
-
+// The preamble (magic, version, header length) and the header text, each length checked against
+// the file's size before anything is allocated. Sets `data_offset` to where the array's bytes start.
+std::string read_npy_header_text(std::ifstream& in, const std::string& path, std::uint64_t file_size,
+                                 std::uint64_t& data_offset) {
   RF_CHECK(file_size >= kMagicLen + 4,
            "file is only " + std::to_string(file_size) + " bytes, too short to be .npy", path,
            "check that this is a file written by np.save");
@@ -316,8 +313,12 @@ at::Tensor read_npy(const std::string& path) {
   RF_CHECK(static_cast<std::uint64_t>(in.gcount()) == header_len, "cannot read header", path,
            "check file permissions");
 
-  const NpyHeader h = HeaderParser(header, path).parse();
-  const NpyDtype dt = dtype_from_descr(h.descr, path);
+  data_offset = preamble + header_len;
+  return header;
+}
+
+// Bytes of data the header promises: the element count (overflow-checked) times the item size.
+std::uint64_t npy_data_bytes(const NpyHeader& h, const NpyDtype& dt, const std::string& path) {
   // Fortran and C order describe the same bytes when at most one axis is longer than 1.
   std::size_t long_axes = 0;
   for (std::int64_t d : h.shape) long_axes += d > 1;
@@ -344,8 +345,26 @@ at::Tensor read_npy(const std::string& path) {
   RF_CHECK(!__builtin_mul_overflow(numel, static_cast<std::uint64_t>(dt.itemsize), &nbytes),
            "shape " + shape_repr(h.shape) + " times item size overflows",
            where_field(path, "shape"), "the file is corrupt; save it again");
+  return nbytes;
+}
 
-  const std::uint64_t data_bytes = file_size - preamble - header_len;
+}  // namespace
+
+at::Tensor read_npy(const std::string& path) {
+  check_readable_file(path);
+  std::error_code ec;
+  const std::uint64_t file_size = fs::file_size(path, ec);
+  RF_CHECK(!ec, "cannot get file size: " + ec.message(), path, "check file permissions");
+
+  std::ifstream in(path, std::ios::binary);
+  RF_CHECK(in.is_open(), "cannot open file for reading", path, "check file permissions");
+  std::uint64_t data_offset = 0;
+  const std::string header = read_npy_header_text(in, path, file_size, data_offset);
+  const NpyHeader h = HeaderParser(header, path).parse();
+  const NpyDtype dt = dtype_from_descr(h.descr, path);
+  const std::uint64_t nbytes = npy_data_bytes(h, dt, path);
+
+  const std::uint64_t data_bytes = file_size - data_offset;
   RF_CHECK(data_bytes >= nbytes,
            "truncated: expected " + std::to_string(nbytes) + " bytes of data, file has " +
                std::to_string(data_bytes),

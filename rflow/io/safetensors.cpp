@@ -192,6 +192,86 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors,
   write_file_atomic(path, out);
 }
 
+namespace {
+
+// The header text as JSON, with its nesting bounded while parsing.
+nlohmann::ordered_json parse_header_json(const std::string& header_text, const std::string& path) {
+  // A valid header nests at most three levels (root, entry, shape). Refusing deeper nesting while
+  // parsing keeps a header of a million '[' from costing gigabytes of DOM nodes.
+  constexpr int kMaxDepth = 8;
+  const nlohmann::ordered_json::parser_callback_t depth_guard =
+      [&path](int depth, nlohmann::ordered_json::parse_event_t, nlohmann::ordered_json&) {
+        RF_CHECK(depth <= kMaxDepth,
+                 "header JSON nests deeper than " + std::to_string(kMaxDepth) + " levels", path,
+                 kResaveHint);
+        return true;
+      };
+  // ordered_json keeps the file's key order, the tie-break between tensors at the same offset.
+  nlohmann::ordered_json header;
+  try {
+    header = nlohmann::ordered_json::parse(header_text, depth_guard);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(std::string("header is not valid JSON: ") + e.what(), path, kResaveHint);
+  }
+  RF_CHECK(header.is_object(), "header JSON is not an object", path, kResaveHint);
+  return header;
+}
+
+// Like the reference loader, require the tensors to tile the buffer exactly: an overlap means two
+// tensors alias the same bytes, a gap or trailing bytes mean the header lies about the data.
+void check_tiling(std::vector<Entry>& entries, std::uint64_t buffer_size, const std::string& path) {
+  std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  });
+  std::uint64_t cursor = 0;
+  const Entry* prev = nullptr;
+  for (const Entry& e : entries) {
+    RF_CHECK(e.begin >= cursor,
+             "data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
+                 "] overlap tensor '" + (prev ? prev->name : std::string()) + "'",
+             where_tensor(path, e.name), kResaveHint);
+    RF_CHECK(e.begin == cursor,
+             "unused bytes " + std::to_string(cursor) + ".." + std::to_string(e.begin) +
+                 " before this tensor's data",
+             where_tensor(path, e.name), kResaveHint);
+    cursor = e.end;
+    prev = &e;
+  }
+  RF_CHECK(cursor == buffer_size,
+           "data buffer has " + std::to_string(buffer_size) + " bytes but the tensors cover " +
+               std::to_string(cursor) + " (extra trailing bytes)",
+           path, kResaveHint);
+}
+
+// Every size is proven to match bytes on disk before this runs, so allocation is bounded by the file.
+void read_tensors(std::ifstream& in, const std::vector<Entry>& entries, std::uint64_t data_start,
+                  const std::string& path, SafetensorsData& out) {
+  out.tensors.reserve(entries.size());
+  for (const Entry& e : entries) {
+    at::Tensor t = at::empty(e.shape, at::TensorOptions().dtype(e.dtype->type));
+    const std::uint64_t n = e.end - e.begin;
+    if (n > 0) {
+      in.seekg(static_cast<std::streamoff>(data_start + e.begin));
+      in.read(static_cast<char*>(t.data_ptr()), static_cast<std::streamsize>(n));
+      RF_CHECK(in && static_cast<std::uint64_t>(in.gcount()) == n,
+               "read " + std::to_string(in.gcount()) + " of " + std::to_string(n) + " bytes",
+               where_tensor(path, e.name), "the file may be changing while being read; retry");
+    }
+    if (e.dtype->type == at::kBool) {
+      // Bool bytes other than 0/1 are undefined behaviour for torch kernels.
+      const auto* p = static_cast<const unsigned char*>(t.data_ptr());
+      for (std::uint64_t i = 0; i < n; ++i)
+        RF_CHECK(p[i] <= 1,
+                 "bool element " + std::to_string(i) + " has byte value " +
+                     std::to_string(p[i]) + " (must be 0 or 1)",
+                 where_tensor(path, e.name), kResaveHint);
+    }
+    out.tensors.emplace_back(e.name, std::move(t));
+  }
+}
+
+}  // namespace
+
 SafetensorsData load_safetensors(const std::string& path) {
   check_readable_file(path);
   std::error_code ec;
@@ -223,24 +303,7 @@ SafetensorsData load_safetensors(const std::string& path) {
   RF_CHECK(static_cast<std::uint64_t>(in.gcount()) == header_len, "cannot read header", path,
            "check file permissions");
 
-  // A valid header nests at most three levels (root, entry, shape). Refusing deeper nesting while
-  // parsing keeps a header of a million '[' from costing gigabytes of DOM nodes.
-  constexpr int kMaxDepth = 8;
-  const nlohmann::ordered_json::parser_callback_t depth_guard =
-      [&path](int depth, nlohmann::ordered_json::parse_event_t, nlohmann::ordered_json&) {
-        RF_CHECK(depth <= kMaxDepth,
-                 "header JSON nests deeper than " + std::to_string(kMaxDepth) + " levels", path,
-                 kResaveHint);
-        return true;
-      };
-  // ordered_json keeps the file's key order, the tie-break between tensors at the same offset.
-  nlohmann::ordered_json header;
-  try {
-    header = nlohmann::ordered_json::parse(header_text, depth_guard);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(std::string("header is not valid JSON: ") + e.what(), path, kResaveHint);
-  }
-  RF_CHECK(header.is_object(), "header JSON is not an object", path, kResaveHint);
+  const nlohmann::ordered_json header = parse_header_json(header_text, path);
 
   SafetensorsData out;
   out.path = path;
@@ -258,53 +321,8 @@ SafetensorsData load_safetensors(const std::string& path) {
     entries.push_back(parse_entry(it.key(), *it, buffer_size, path));
   }
 
-  // Like the reference loader, require the tensors to tile the buffer exactly: an overlap means
-  // two tensors alias the same bytes, a gap or trailing bytes mean the header lies about the data.
-  std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
-    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
-  });
-  std::uint64_t cursor = 0;
-  const Entry* prev = nullptr;
-  for (const Entry& e : entries) {
-    RF_CHECK(e.begin >= cursor,
-             "data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
-                 "] overlap tensor '" + (prev ? prev->name : std::string()) + "'",
-             where_tensor(path, e.name), kResaveHint);
-    RF_CHECK(e.begin == cursor,
-             "unused bytes " + std::to_string(cursor) + ".." + std::to_string(e.begin) +
-                 " before this tensor's data",
-             where_tensor(path, e.name), kResaveHint);
-    cursor = e.end;
-    prev = &e;
-  }
-  RF_CHECK(cursor == buffer_size,
-           "data buffer has " + std::to_string(buffer_size) + " bytes but the tensors cover " +
-               std::to_string(cursor) + " (extra trailing bytes)",
-           path, kResaveHint);
-
-  // Every size is now proven to match bytes on disk, so allocation is bounded by the file size.
-  out.tensors.reserve(entries.size());
-  for (const Entry& e : entries) {
-    at::Tensor t = at::empty(e.shape, at::TensorOptions().dtype(e.dtype->type));
-    const std::uint64_t n = e.end - e.begin;
-    if (n > 0) {
-      in.seekg(static_cast<std::streamoff>(data_start + e.begin));
-      in.read(static_cast<char*>(t.data_ptr()), static_cast<std::streamsize>(n));
-      RF_CHECK(in && static_cast<std::uint64_t>(in.gcount()) == n,
-               "read " + std::to_string(in.gcount()) + " of " + std::to_string(n) + " bytes",
-               where_tensor(path, e.name), "the file may be changing while being read; retry");
-    }
-    if (e.dtype->type == at::kBool) {
-      // Bool bytes other than 0/1 are undefined behaviour for torch kernels.
-      const auto* p = static_cast<const unsigned char*>(t.data_ptr());
-      for (std::uint64_t i = 0; i < n; ++i)
-        RF_CHECK(p[i] <= 1,
-                 "bool element " + std::to_string(i) + " has byte value " +
-                     std::to_string(p[i]) + " (must be 0 or 1)",
-                 where_tensor(path, e.name), kResaveHint);
-    }
-    out.tensors.emplace_back(e.name, std::move(t));
-  }
+  check_tiling(entries, buffer_size, path);
+  read_tensors(in, entries, data_start, path, out);
   return out;
 }
 

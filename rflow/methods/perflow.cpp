@@ -26,10 +26,9 @@ struct WindowOps {
   const FieldFn& f;
   const RkPlan& plan;
   at::Tensor t, h;  // [B]
-  at::Tensor col(const at::Tensor& v, const at::Tensor& like) const { return expand_like(v, like); }
   at::Tensor combine(const at::Tensor& x, const std::vector<at::Tensor>& k, const RkRow& row) const {
     at::Tensor xs = x;
-    for (const RkTerm& r : row) xs = xs + k[r.stage] * col(h * r.coef, x);
+    for (const RkTerm& r : row) xs = xs + k[r.stage] * expand_like(h * r.coef, x);
     return xs;
   }
   at::Tensor eval(const at::Tensor& xs, int s) const { return f(xs, t + h * plan.c[s]); }

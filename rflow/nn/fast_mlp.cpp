@@ -316,6 +316,7 @@ void FastMlp::fixed_step(Workspace& ws, const SolvePlan& plan, const int64_t* ro
     int64_t B, n, i = 0;
     int S;
     double dt = 0;
+    float w;  // guidance scale
     float* combine(float* x, const std::vector<float*>& k, const RkRow& row) {
       float* in = ws.xin.data();
       std::memcpy(in, x, n * sizeof(float));
@@ -362,7 +363,6 @@ void FastMlp::fixed_step(Workspace& ws, const SolvePlan& plan, const int64_t* ro
       for (int64_t e = 0; e < n; ++e) x[e] += fdt * acc[e];
       return x;
     }
-    float w;
   } ops{*this, ws, row_labels, guided, B, B * dim_, 0, S, 0.0, static_cast<float>(plan.guidance)};
   std::vector<float*> k(S);
   for (int64_t i = 0; i < steps; ++i) {

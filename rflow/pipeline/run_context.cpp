@@ -102,7 +102,6 @@ LoadedField load_field_file(const std::string& path, c10::Device device) {
 
 std::unique_ptr<BatchSource> make_training_source(const RunConfig& cfg, c10::Device device) {
   CouplingInputs in;
-  in.device = device;
   in.load_teacher = [device](const std::string& run) { return load_model(run, /*use_ema=*/true, device).model; };
   in.online_steps = cfg.reflow.online_steps;
   in.online_guidance = cfg.reflow.solve.guidance;

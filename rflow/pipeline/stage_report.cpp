@@ -158,8 +158,9 @@ void score_table(io::HtmlReport& rep, const RunConfig& cfg, const std::vector<Ev
   head.push_back("adaptive (NFE)");
   std::vector<std::vector<std::string>> rows;
   auto fmt_cell = [&](const eval::SolverResult* r) { return r ? cell(*r) : std::string("-"); };
+  const std::vector<std::string> seen = solvers_seen(models);
   for (const auto& [cm, met] : models)
-    for (const auto& sv : solvers_seen(models)) {
+    for (const auto& sv : seen) {
       std::vector<std::string> row{cm.label, sv};
       const auto* ad = met.find(sv, -1);
       const bool adaptive = ad && ad->tag == sv;
@@ -220,8 +221,9 @@ void fid_section(io::HtmlReport& rep, const RunConfig& cfg, const std::vector<Ev
   }
   std::vector<io::Series> series;
   size_t ci = 0;
+  const std::vector<std::string> seen = solvers_seen(models);
   for (const auto& [cm, met] : models)
-    for (const auto& sv : solvers_seen(models)) {
+    for (const auto& sv : seen) {
       io::Series s{cm.label + ", " + sv, {}, {}, io::palette(ci++), false};
       for (const auto& r : met.results)
         if (r.solver == sv) s.x.push_back(r.nfe), s.y.push_back(r.score("fid_proxy"));
@@ -278,6 +280,88 @@ bool image_sections(io::HtmlReport& rep, const RunConfig& cfg, const std::string
   return true;
 }
 
+// A points run's 1-RF in detail: its samples at each NFE on the reference's frame.
+void samples_by_nfe(io::HtmlReport& rep, const eval::ModelEval& met, const fs::path& evd, const at::Tensor& ref) {
+  auto lim = plot_limits(ref);
+  rep.heading("Samples by number of function evaluations");
+  std::vector<std::pair<std::string, std::string>> figs;
+  for (const auto& r : met.results) {
+    fs::path p = evd / "samples" / (r.tag + ".npy");
+    if (!fs::exists(p)) continue;
+    std::string title = r.solver + ", NFE " + short_number(r.nfe, 4);
+    figs.emplace_back(title + " — W2 " + short_number(r.score("w2"), 3),
+                      scatter_vs_reference(io::read_npy(p.string()), ref, title, lim));
+  }
+  rep.figure_row(figs);
+}
+
+// Its Euler trajectories and the error of every solver against NFE.
+void trajectories_and_error(io::HtmlReport& rep, const RunConfig& cfg, const eval::ModelEval& met, const fs::path& evd) {
+  rep.heading("Trajectories and error vs NFE");
+  std::vector<std::pair<std::string, std::string>> row;
+  if (fs::exists(evd / "trajectory.npy")) {
+    const auto& st = met.straightness;
+    row.emplace_back("straightness " + short_number(st.straightness, 3) + " (normalised " + short_number(st.normalized, 3) + ")",
+                     trajectory_plot(io::read_npy((evd / "trajectory.npy").string()), "Euler trajectories",
+                                     cfg.eval.trajectories));
+  }
+  std::map<std::string, io::Series> by_solver;
+  for (const auto& r : met.results) {
+    auto& s = by_solver[r.solver];
+    s.label = r.solver;
+    s.x.push_back(r.nfe);
+    s.y.push_back(r.score("w2"));
+  }
+  std::vector<io::Series> series;
+  size_t ci = 0;
+  for (auto& [name, s] : by_solver) s.color = io::palette(ci++), series.push_back(s);
+  if (!series.empty())
+    row.emplace_back("exact W2 on " + std::to_string(cfg.eval.n) + " points",
+                     error_vs_nfe(series, met.floor_score("w2"), "sampling floor", "W2 to the target vs NFE", "W2"));
+  rep.figure_row(row);
+}
+
+// Its numbers: every solver and NFE, the floor, straightness, transport cost and likelihood.
+void metrics_tables(io::HtmlReport& rep, const eval::ModelEval& met) {
+  rep.heading("Metrics");
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& r : met.results)
+    rows.push_back({r.solver, short_number(r.nfe, 4), short_number(r.score("w2")),
+                    short_number(r.score("sliced_w2")), short_number(r.score("energy")),
+                    short_number(r.score("mmd"))});
+  rows.push_back({"(target vs target)", "-", short_number(met.floor_score("w2")), short_number(met.floor_score("sliced_w2")),
+                  short_number(met.floor_score("energy")), short_number(met.floor_score("mmd"))});
+  rep.table({"solver", "NFE", "W2", "sliced W2", "energy", "MMD²"}, rows);
+  const auto& st = met.straightness;
+  std::vector<std::string> head{"straightness Ŝ", "normalised Ŝ", "transport cost E‖Z1−Z0‖²",
+                                "independent coupling E‖X1−X0‖²"};
+  std::vector<std::string> cells{short_number(st.straightness), short_number(st.normalized), short_number(st.transport_cost),
+                                 short_number(met.independent_transport_cost)};
+  if (met.likelihood.computed) {
+    head.push_back("mean log p (target points)");
+    head.push_back("bits/dim");
+    cells.push_back(short_number(met.likelihood.mean_log_p));
+    cells.push_back(short_number(met.likelihood.bits_per_dim));
+  }
+  rep.table(head, {cells});
+}
+
+// Training curves of every model of the chain and the configuration; then the page is written.
+void finish_report(io::HtmlReport& rep, StageContext& ctx) {
+  const RunConfig& cfg = ctx.cfg;
+  rep.heading("Training");
+  for (const auto& cm : chain_models(cfg, ctx.run_dir)) {
+    auto figs = training_figures((fs::path(cm.dir) / "metrics.jsonl").string(), cm.label);
+    if (!figs.empty()) rep.figure_row(figs);
+  }
+  rep.heading("Configuration");
+  rep.collapsed("keys that differ from the defaults", non_default_keys(cfg));
+  rep.collapsed("the whole config (config.json)", ctx.config_json);
+  const std::string path = (fs::path(ctx.run_dir) / "report.html").string();
+  rep.save(path);
+  spdlog::info("report: {}", path);
+}
+
 }  // namespace
 
 void stage_report(StageContext& ctx) {
@@ -294,88 +378,18 @@ void stage_report(StageContext& ctx) {
     summary_table(rep, models);
   }
   rep.key_values(run_metadata(ctx.run_dir));
-
-  auto finish = [&] {
-    rep.heading("Training");
-    for (const auto& cm : chain_models(cfg, ctx.run_dir)) {
-      auto figs = training_figures((fs::path(cm.dir) / "metrics.jsonl").string(), cm.label);
-      if (!figs.empty()) rep.figure_row(figs);
-    }
-    rep.heading("Configuration");
-    rep.collapsed("keys that differ from the defaults", non_default_keys(cfg));
-    rep.collapsed("the whole config (config.json)", ctx.config_json);
-    const std::string path = (run / "report.html").string();
-    rep.save(path);
-    spdlog::info("report: {}", path);
-  };
-  if (image_sections(rep, cfg, ctx.run_dir, models)) return finish();
+  if (image_sections(rep, cfg, ctx.run_dir, models)) return finish_report(rep, ctx);
   chain_section(rep, cfg, ctx.run_dir, models);
   // The 1-RF is the chain's first model, the one in the run directory itself.
   std::optional<eval::ModelEval> stored;
   if (!models.empty() && models.front().model.k == 1 && !models.front().model.student) stored = models.front().eval;
   if (stored && chain_models(cfg, ctx.run_dir).size() > 1) rep.heading("The 1-RF in detail");
-
   if (stored && fs::exists(evd / "reference.npy")) {
-    const eval::ModelEval& met = *stored;
-    at::Tensor ref = io::read_npy((evd / "reference.npy").string());
-    auto lim = plot_limits(ref);
-    rep.heading("Samples by number of function evaluations");
-    std::vector<std::pair<std::string, std::string>> figs;
-    for (const auto& r : met.results) {
-      fs::path p = evd / "samples" / (r.tag + ".npy");
-      if (!fs::exists(p)) continue;
-      std::string title = r.solver + ", NFE " + short_number(r.nfe, 4);
-      figs.emplace_back(title + " — W2 " + short_number(r.score("w2"), 3),
-                        scatter_vs_reference(io::read_npy(p.string()), ref, title, lim));
-    }
-    rep.figure_row(figs);
-
-    rep.heading("Trajectories and error vs NFE");
-    std::vector<std::pair<std::string, std::string>> row;
-    if (fs::exists(evd / "trajectory.npy")) {
-      const auto& st = met.straightness;
-      row.emplace_back("straightness " + short_number(st.straightness, 3) + " (normalised " + short_number(st.normalized, 3) + ")",
-                       trajectory_plot(io::read_npy((evd / "trajectory.npy").string()), "Euler trajectories",
-                                       cfg.eval.trajectories));
-    }
-    std::map<std::string, io::Series> by_solver;
-    for (const auto& r : met.results) {
-      auto& s = by_solver[r.solver];
-      s.label = r.solver;
-      s.x.push_back(r.nfe);
-      s.y.push_back(r.score("w2"));
-    }
-    std::vector<io::Series> series;
-    size_t ci = 0;
-    for (auto& [name, s] : by_solver) s.color = io::palette(ci++), series.push_back(s);
-    if (!series.empty())
-      row.emplace_back("exact W2 on " + std::to_string(cfg.eval.n) + " points",
-                       error_vs_nfe(series, met.floor_score("w2"), "sampling floor", "W2 to the target vs NFE", "W2"));
-    rep.figure_row(row);
-
-    rep.heading("Metrics");
-    std::vector<std::vector<std::string>> rows;
-    for (const auto& r : met.results)
-      rows.push_back({r.solver, short_number(r.nfe, 4), short_number(r.score("w2")),
-                      short_number(r.score("sliced_w2")), short_number(r.score("energy")),
-                      short_number(r.score("mmd"))});
-    rows.push_back({"(target vs target)", "-", short_number(met.floor_score("w2")), short_number(met.floor_score("sliced_w2")),
-                    short_number(met.floor_score("energy")), short_number(met.floor_score("mmd"))});
-    rep.table({"solver", "NFE", "W2", "sliced W2", "energy", "MMD²"}, rows);
-    const auto& st = met.straightness;
-    std::vector<std::string> head{"straightness Ŝ", "normalised Ŝ", "transport cost E‖Z1−Z0‖²",
-                                  "independent coupling E‖X1−X0‖²"};
-    std::vector<std::string> cells{short_number(st.straightness), short_number(st.normalized), short_number(st.transport_cost),
-                                   short_number(met.independent_transport_cost)};
-    if (met.likelihood.computed) {
-      head.push_back("mean log p (target points)");
-      head.push_back("bits/dim");
-      cells.push_back(short_number(met.likelihood.mean_log_p));
-      cells.push_back(short_number(met.likelihood.bits_per_dim));
-    }
-    rep.table(head, {cells});
+    samples_by_nfe(rep, *stored, evd, io::read_npy((evd / "reference.npy").string()));
+    trajectories_and_error(rep, cfg, *stored, evd);
+    metrics_tables(rep, *stored);
   }
-  finish();
+  finish_report(rep, ctx);
 }
 
 }  // namespace rflow

@@ -159,14 +159,16 @@ SolveResult solve(const FieldFn& f, const at::Tensor& x0, const SolveOptions& op
 }
 
 SolveResult solve(VelocityFieldImpl& field, const at::Tensor& x0, const SolveOptions& opt, const Cond& cond) {
+  RF_CHECK(x0.defined() && x0.dim() >= 1 && x0.size(0) > 0, "x0 must be a non-empty batch [B, ...]",
+           "solve", "");
+  const std::unique_ptr<Solver> solver = solvers().get(opt.method, "solver")();
   // A solve the field can run itself (small CPU batches of MLPs): the same result without
   // LibTorch's per-op overhead. Anything it does not cover steps as usual.
-  if (!opt.enable_grad && !opt.record_trajectory && std::isfinite(opt.guidance) && x0.defined() && x0.dim() >= 1 &&
-      x0.size(0) > 0 && solvers().contains(opt.method)) {
-    SolveResult r = solvers().get(opt.method, "solver")()->solve_in_field(field, x0, cond, opt);
+  if (!opt.enable_grad && !opt.record_trajectory && std::isfinite(opt.guidance)) {
+    SolveResult r = solver->solve_in_field(field, x0, cond, opt);
     if (r.x.defined()) return r;
   }
-  return solve(guided_field(field, cond, opt.guidance), x0, opt);
+  return solver->integrate(guided_field(field, cond, opt.guidance), x0, opt);
 }
 
 }  // namespace rflow

@@ -252,8 +252,8 @@ void register_more_toys() {
                          }});
   if (!couplings().contains("toy_rank")) {
     CouplingEntry e;
-    e.validate = [](const DataConfig& c) {
-      RF_CHECK(!c.labels, "the rank coupling crosses labels", "data.labels", "set data.labels=false");
+    e.validate = [](const DataConfig& c, const std::string& where) {
+      RF_CHECK(!c.labels, "the rank coupling crosses labels", where + ".labels", "set data.labels=false");
     };
     e.make = [](const DataConfig&, std::unique_ptr<IndependentCoupling> both, const CouplingInputs&) {
       return std::unique_ptr<BatchSource>(std::make_unique<RankCoupling>(std::move(both)));

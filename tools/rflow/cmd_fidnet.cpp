@@ -31,20 +31,60 @@ void print_info(const eval::FidNetInfo& i) {
             << "trained        " << i.epochs << " epochs in " << fmt::format("{:.0f}", i.train_seconds) << " s\n";
 }
 
-}  // namespace
+struct TrainArgs {
+  std::string net = "fidnet", out, data = kFashionMnistDir;
+  int64_t limit = 0, epochs = 0;
+  bool force = false;
+};
 
-void add_fidnet(CLI::App& app) {
-  auto* cmd = app.add_subcommand("fidnet", "the shipped image networks (evaluator, loss, judge): rebuild, info, score .npy images");
-  cmd->footer("\nExamples:\n  rflow fidnet info\n  rflow fidnet info --net percept\n  rflow fidnet train --net judge\n"
-              "  rflow fidnet score s.npy --labels s.labels.npy");
-  cmd->require_subcommand(1);
+// Rebuilds a shipped network from its recipe (or loads an earlier rebuild) and compares it with
+// the pinned one.
+void run_fidnet_train(const TrainArgs& a) {
+  use_all_cores();
+  const eval::PinnedNet& pinned = eval::pinned_net(a.net);
+  std::string path = a.out;
+  if (path.empty()) {
+    const char* home = std::getenv("HOME");
+    path = (std::filesystem::path(home && *home ? home : ".") / ".cache" / "rflow" / pinned.file).string();
+  }
+  RF_CHECK(std::filesystem::absolute(path) != std::filesystem::absolute(eval::pinned_net_path(a.net)),
+           "--out is the shipped network itself", "rflow fidnet train --out",
+           "write the rebuild elsewhere: the shipped file is what every figure is pinned to");
+  eval::FidNetInfo rebuilt;
+  eval::FidNet net{nullptr};
+  if (std::filesystem::exists(path) && !a.force) {
+    net = eval::load_fidnet(path, &rebuilt);
+    std::cout << "already built (--force rebuilds):\n";
+  } else {
+    eval::FidNetTrainOptions o = pinned.recipe;
+    o.data_dir = a.data;
+    o.limit = a.limit;
+    if (a.epochs > 0) o.epochs = a.epochs;
+    net = eval::train_fidnet(o, &rebuilt);
+    rebuilt.role = pinned.role;
+    eval::save_fidnet(path, net, rebuilt);
+    rebuilt.path = path;
+  }
+  print_info(rebuilt);
+  // How close the rebuild comes: the same recipe on another CPU or BLAS gives other weights.
+  eval::FidNetInfo shipped;
+  std::string note;
+  try {
+    eval::FidNet ref = eval::load_pinned_net(a.net, &shipped);
+    auto test = load_fashion_mnist(a.data, "test", false);
+    const at::Tensor x = test->all();
+    const double agree = eval::fidnet_predict(net, x).eq(eval::fidnet_predict(ref, x)).to(torch::kFloat64).mean().item<double>();
+    note = fmt::format("pinned         {} ({}): {}; test accuracy {:.2f}%; the two agree on {:.2f}% of the test images\n",
+                       shipped.id, shipped.path, shipped.id == rebuilt.id ? "the same weights" : "other weights",
+                       100 * shipped.test_accuracy, 100 * agree);
+  } catch (const Error& e) {
+    note = std::string("pinned         not comparable: ") + e.what() + "\n";
+  }
+  std::cout << note;
+}
 
-  auto* train = cmd->add_subcommand("train", "rebuild a shipped network from its recipe and compare it with the pinned one");
-  struct TrainArgs {
-    std::string net = "fidnet", out, data = kFashionMnistDir;
-    int64_t limit = 0, epochs = 0;
-    bool force = false;
-  };
+void add_fidnet_train(CLI::App& cmd) {
+  auto* train = cmd.add_subcommand("train", "rebuild a shipped network from its recipe and compare it with the pinned one");
   auto ta = std::make_shared<TrainArgs>();
   train->add_option("--net", ta->net, "which: fidnet (the evaluator), percept (the loss network), judge")->capture_default_str();
   train->add_option("--out", ta->out, "where to write it (default: ~/.cache/rflow/<its file name>)");
@@ -52,51 +92,11 @@ void add_fidnet(CLI::App& app) {
   train->add_flag("--force", ta->force, "retrain even if --out exists");
   train->add_option("--limit", ta->limit, "train on the first N images only (tests; not the pinned network)");
   train->add_option("--epochs", ta->epochs, "epochs instead of the recipe's (tests; not the pinned network)");
-  train->callback([ta] {
-    use_all_cores();
-    const eval::PinnedNet& pinned = eval::pinned_net(ta->net);
-    std::string path = ta->out;
-    if (path.empty()) {
-      const char* home = std::getenv("HOME");
-      path = (std::filesystem::path(home && *home ? home : ".") / ".cache" / "rflow" / pinned.file).string();
-    }
-    RF_CHECK(std::filesystem::absolute(path) != std::filesystem::absolute(eval::pinned_net_path(ta->net)),
-             "--out is the shipped network itself", "rflow fidnet train --out",
-             "write the rebuild elsewhere: the shipped file is what every figure is pinned to");
-    eval::FidNetInfo rebuilt;
-    eval::FidNet net{nullptr};
-    if (std::filesystem::exists(path) && !ta->force) {
-      net = eval::load_fidnet(path, &rebuilt);
-      std::cout << "already built (--force rebuilds):\n";
-    } else {
-      eval::FidNetTrainOptions o = pinned.recipe;
-      o.data_dir = ta->data;
-      o.limit = ta->limit;
-      if (ta->epochs > 0) o.epochs = ta->epochs;
-      net = eval::train_fidnet(o, &rebuilt);
-      rebuilt.role = pinned.role;
-      eval::save_fidnet(path, net, rebuilt);
-      rebuilt.path = path;
-    }
-    print_info(rebuilt);
-    // How close the rebuild comes: the same recipe on another CPU or BLAS gives other weights.
-    eval::FidNetInfo shipped;
-    std::string note;
-    try {
-      eval::FidNet ref = eval::load_pinned_net(ta->net, &shipped);
-      auto test = load_fashion_mnist(ta->data, "test", false);
-      const at::Tensor x = test->all();
-      const double agree = eval::fidnet_predict(net, x).eq(eval::fidnet_predict(ref, x)).to(torch::kFloat64).mean().item<double>();
-      note = fmt::format("pinned         {} ({}): {}; test accuracy {:.2f}%; the two agree on {:.2f}% of the test images\n",
-                         shipped.id, shipped.path, shipped.id == rebuilt.id ? "the same weights" : "other weights",
-                         100 * shipped.test_accuracy, 100 * agree);
-    } catch (const Error& e) {
-      note = std::string("pinned         not comparable: ") + e.what() + "\n";
-    }
-    std::cout << note;
-  });
+  train->callback([ta] { run_fidnet_train(*ta); });
+}
 
-  auto* info = cmd->add_subcommand("info", "print a network's id, role and test accuracy (default: the evaluator in use)");
+void add_fidnet_info(CLI::App& cmd) {
+  auto* info = cmd.add_subcommand("info", "print a network's id, role and test accuracy (default: the evaluator in use)");
   auto ipath = std::make_shared<std::string>();
   auto inet = std::make_shared<std::string>();
   info->add_option("path", *ipath, "network file (default: the evaluator in use)");
@@ -113,8 +113,10 @@ void add_fidnet(CLI::App& app) {
     }
     print_info(i);
   });
+}
 
-  auto* score = cmd->add_subcommand("score", "FID-proxy of an .npy image array [N, 1, 28, 28] in [-1, 1] vs the test set");
+void add_fidnet_score(CLI::App& cmd) {
+  auto* score = cmd.add_subcommand("score", "FID-proxy of an .npy image array [N, 1, 28, 28] in [-1, 1] vs the test set");
   auto samples = std::make_shared<std::string>(), labels = std::make_shared<std::string>();
   auto data = std::make_shared<std::string>(kFashionMnistDir);
   auto net_path = std::make_shared<std::string>();
@@ -139,6 +141,18 @@ void add_fidnet(CLI::App& app) {
       std::cout << fmt::format("class_accuracy {:.4f}  (classifier's own test accuracy {:.4f})\n", acc, i.test_accuracy);
     }
   });
+}
+
+}  // namespace
+
+void add_fidnet(CLI::App& app) {
+  auto* cmd = app.add_subcommand("fidnet", "the shipped image networks (evaluator, loss, judge): rebuild, info, score .npy images");
+  cmd->footer("\nExamples:\n  rflow fidnet info\n  rflow fidnet info --net percept\n  rflow fidnet train --net judge\n"
+              "  rflow fidnet score s.npy --labels s.labels.npy");
+  cmd->require_subcommand(1);
+  add_fidnet_train(*cmd);
+  add_fidnet_info(*cmd);
+  add_fidnet_score(*cmd);
 }
 
 }  // namespace rflow::cli

@@ -3,8 +3,6 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <map>
-#include <sstream>
 
 #include <torch/torch.h>
 
@@ -16,7 +14,6 @@
 #include "rflow/pipeline/report/report_parts.h"
 
 namespace rflow {
-
 
 void write_policy_report(const LoadedModel& m, const PolicyEvaluation& e, const std::string& path) {
   namespace fs = std::filesystem;
