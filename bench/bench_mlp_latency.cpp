@@ -66,23 +66,24 @@ nlohmann::json policy_latency(int repeats) {
   const Cond cond = coupling->target().sample(256).cond;
   const at::Tensor obs = cond.extra.at("obs");
   int64_t i = 0, nfe = 0, calls = 0;
-  auto act = [&](const SolveOptions& opt, bool fast) {
+  auto act = [&](const SolveOptions& opt, const FieldOptions& fo, bool fast) {
     Cond c;
     c.extra["obs"] = obs.slice(0, i % 256, i % 256 + 1);
     ++i;
     const at::Tensor x0 = torch::randn({1, 4, 2});
-    const SolveResult r = fast ? solve(*model, x0, opt, c) : solve(guided_field(*model, c, 1.0), x0, opt);
+    const SolveResult r = fast ? solve(*model, x0, opt, c, fo) : solve(wrap_field(*model, c, fo), x0, opt);
     nfe += r.nfe[0].item<int64_t>(), ++calls;
   };
   SolveOptions ada;
-  ada.method = "adaflow", ada.steps = 10, ada.eta = 0.5;
+  ada.method = "adaflow", ada.steps = 10;
+  const FieldOptions eta05{1.0, 0.5};
   SolveOptions euler;
   euler.method = "euler", euler.steps = 20;
   nlohmann::json out{{"hidden", 256}, {"depth", 3}, {"variance_hidden", 64}, {"train_steps", 2000}};
-  out["adaflow_fast"] = timed([&] { act(ada, true); }, repeats);
+  out["adaflow_fast"] = timed([&] { act(ada, eta05, true); }, repeats);
   out["adaflow_nfe_mean"] = double(nfe) / calls;
-  out["adaflow_libtorch"] = timed([&] { act(ada, false); }, std::max(50, repeats / 4));
-  out["euler20_fast"] = timed([&] { act(euler, true); }, repeats);
+  out["adaflow_libtorch"] = timed([&] { act(ada, eta05, false); }, std::max(50, repeats / 4));
+  out["euler20_fast"] = timed([&] { act(euler, {}, true); }, repeats);
   return out;
 }
 

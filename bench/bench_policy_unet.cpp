@@ -75,14 +75,15 @@ int main(int argc, char** argv) {
     const Cond cond = run.data->target().sample(256).cond;
     const at::Tensor obs = cond.extra.at("obs");
     SolveOptions ada;
-    ada.method = "adaflow", ada.steps = 10, ada.eta = 0.5;
+    ada.method = "adaflow", ada.steps = 10;
+    const FieldOptions eta05{1.0, 0.5};
     int64_t i = 0, nfe = 0;
     out["adaflow_action"] = timed(
         [&] {
           Cond ci;
           ci.extra["obs"] = obs.slice(0, i % 256, i % 256 + 1);
           ++i;
-          nfe += solve(*run.model, torch::randn({1, 4, 2}), ada, ci).nfe[0].item<int64_t>();
+          nfe += solve(*run.model, torch::randn({1, 4, 2}), ada, ci, eta05).nfe[0].item<int64_t>();
         },
         500);
     out["adaflow_nfe_mean"] = double(nfe) / double(i);

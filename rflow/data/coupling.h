@@ -20,7 +20,7 @@ namespace rflow {
 struct CouplingInputs {
   std::function<VelocityField(const std::string& run)> load_teacher;  // data.teacher's EMA field
   int64_t online_steps = 1;     // Euler steps of an online teacher per batch (reflow.online_steps)
-  double online_guidance = 1.0;  // its classifier-free guidance (reflow.solve.guidance)
+  double online_guidance = 1.0;  // its classifier-free guidance (reflow.guidance)
 };
 
 // The stored input a coupling trains from, beside the data itself.

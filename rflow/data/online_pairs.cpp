@@ -23,8 +23,7 @@ Batch OnlinePairSource::next(int64_t batch_size, c10::Device device) {
   SolveOptions opt;
   opt.method = "euler";
   opt.steps = steps_;
-  opt.guidance = guidance_;
-  SolveResult r = solve(*teacher_, z0, opt, cond);  // solvers run without autograd
+  SolveResult r = solve(*teacher_, z0, opt, cond, FieldOptions{guidance_});  // solvers run without autograd
   return {z0, r.x, cond};
 }
 

@@ -40,7 +40,7 @@ RolloutResult rollout_maze(VelocityFieldImpl& policy, const GridMaze& maze, cons
     }
     Cond cond;
     cond.extra["obs"] = obs;
-    const SolveResult r = solve(policy, torch::randn({n, horizon, 2}), opt.solve, cond);
+    const SolveResult r = solve(policy, torch::randn({n, horizon, 2}), opt.solve, cond, opt.field);
     chunks += n;
     nfe += r.nfe.sum().item<int64_t>();
     const at::Tensor a = r.x.contiguous();

@@ -19,7 +19,8 @@ struct RolloutOptions {
   int64_t episodes = 100;
   int64_t execute = 2;     // moves carried out from each chunk before asking again
   int64_t max_moves = 0;   // 0: three times the shortest route
-  SolveOptions solve;      // how each chunk is sampled (solver, steps, eta, ...)
+  SolveOptions solve;      // how each chunk is sampled (solver, steps, ...)
+  FieldOptions field;      // adaflow's η
 };
 
 struct RolloutResult {

@@ -22,6 +22,7 @@ void ReflowConfig::validate(const std::string& where) const {
   RF_CHECK(shard_size >= 1, "shard_size must be >= 1", where + ".shard_size", "");
   RF_CHECK(batch >= 1, "batch must be >= 1", where + ".batch", "250 keeps a 28x28 image teacher's guided solve near 0.4 GB");
   solve.validate(where);
+  field.validate(where);
   RF_CHECK(solve.t0 == 0.0 && solve.t1 == 1.0 && solve.max_nfe == 0 && !solve.record_trajectory &&
                (solve.grid.empty() || (solve.grid.front() == 0.0 && solve.grid.back() == 1.0)),
            "reflow pairs join noise (t = 0) to data (t = 1) with finished solves", where + ".t0/t1/grid/max_nfe",
@@ -73,16 +74,17 @@ PairGeneration generate_pairs(const TeacherFn& teacher, Distribution& source, co
   nlohmann::json spec{{"pairs", cfg.pairs}, {"shard_size", cfg.shard_size}, {"solver", so.method},
                       {"steps", so.steps},  {"rtol", so.rtol},               {"atol", so.atol},
                       {"seed", seed},       {"labels", static_cast<bool>(cond_from)}};
-  if (cond_from) spec["guidance"] = so.guidance;
-  const bool adaptive = solvers().get(so.method)()->nfe_per_step() == 0;
+  if (cond_from) spec["guidance"] = cfg.field.guidance;
+  const std::unique_ptr<Solver> solver = solvers().get(so.method)();
+  const bool adaptive = solver->nfe_per_step() == 0;
   spec.update(so.non_default_settings(adaptive));
+  if (solver->needs_variance()) spec["eta"] = cfg.field.eta;
   // A batch-shared adaptive solve takes its steps from the hardest pair in the batch.
   if (adaptive && !so.per_sample) spec["batch"] = cfg.batch;
   for (const auto& [k, v] : provenance) spec["teacher"][k] = v;
   discard_if_stale(dir, spec);
   const int64_t shards = (cfg.pairs + cfg.shard_size - 1) / cfg.shard_size;
-  SolveOptions opt = so;
-  opt.guidance = 1.0;  // applied by the TeacherFn (a guided field), not a second time here
+  SolveOptions opt = so;  // guidance and η: applied by the TeacherFn (wrap_field)
   PairGeneration g;
   double nfe_sum = 0;
   const auto t_start = std::chrono::steady_clock::now();

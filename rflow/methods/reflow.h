@@ -26,7 +26,8 @@ struct ReflowConfig {
   int64_t pairs = 20000;
   int64_t shard_size = 5000;
   int64_t batch = 500;  // pairs solved at once: peak memory follows it, not the shard
-  SolveOptions solve;  // the teacher solve: reflow.solver, reflow.steps, reflow.guidance (CFG, InstaFlow's recipe), ...
+  SolveOptions solve;  // the teacher solve: reflow.solver, reflow.steps, ...
+  FieldOptions field;  // the teacher field: reflow.guidance (CFG, InstaFlow's recipe), reflow.eta
 
   ReflowConfig() {
     // Fine-tuning defaults (reference: reflow fine-tunes at the 1-RF's LR with a short warmup).
@@ -46,6 +47,7 @@ struct ReflowConfig {
     v("shard_size", shard_size, "pairs per shard file (a kill loses at most one shard)");
     v("batch", batch, "pairs the teacher solves at once: peak memory follows it, not shard_size (28x28 image pairs with CFG: ~0.4 GB at 250, ~10 GB at 2000); fixed-step and per-sample solves do not depend on it");
     solve.visit(v);
+    field.visit(v);
   }
   void validate(const std::string& where = "reflow") const;
 };

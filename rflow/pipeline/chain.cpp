@@ -48,8 +48,8 @@ RunConfig derived(const RunConfig& cfg, const std::string& run_dir, int64_t k, c
   sub.train.init_from = rf_dir(run_dir, k);
   sub.method.teacher.clear();  // the derived model's teacher is the k-RF, through its pairs or init_from
   // Guidance is baked into pairs of a guided 1-RF; the models trained on them are used at scale 1.
-  sub.eval.solve.guidance = sub.sample.solve.guidance = 1.0;
-  sub.reflow.solve.guidance = k == 1 ? cfg.reflow.solve.guidance : 1.0;
+  sub.eval.field.guidance = sub.sample.field.guidance = 1.0;
+  sub.reflow.field.guidance = k == 1 ? cfg.reflow.field.guidance : 1.0;
   if (cfg.reflow.online) {
     sub.data.coupling = "online";
     sub.data.teacher = rf_dir(run_dir, k);

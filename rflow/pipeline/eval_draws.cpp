@@ -38,7 +38,8 @@ EvalDraws eval_draws(const LoadedModel& m, const eval::ScorerEntry& entry, int64
   return d;
 }
 
-ChunkedSolve solve_in_chunks(VelocityFieldImpl& field, const EvalDraws& d, const SolveOptions& opt, int64_t chunk,
+ChunkedSolve solve_in_chunks(VelocityFieldImpl& field, const EvalDraws& d, const SolveOptions& opt,
+                             const FieldOptions& fo, int64_t chunk,
                              c10::Device device, const std::function<void()>& on_chunk) {
   const int64_t n = d.x0.size(0);
   std::vector<at::Tensor> xs, nfes;
@@ -47,7 +48,7 @@ ChunkedSolve solve_in_chunks(VelocityFieldImpl& field, const EvalDraws& d, const
     const int64_t b = std::min(n, a + chunk);
     Cond c;
     if (d.setup.cond_labels.defined()) c.labels = d.setup.cond_labels.slice(0, a, b).to(device);
-    SolveResult r = solve(field, d.x0.slice(0, a, b).to(device), opt, c);
+    SolveResult r = solve(field, d.x0.slice(0, a, b).to(device), opt, c, fo);
     xs.push_back(r.x.cpu());
     nfes.push_back(r.nfe.cpu());
     out.accepted = std::max(out.accepted, r.accepted);

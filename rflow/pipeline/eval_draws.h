@@ -32,7 +32,8 @@ struct ChunkedSolve {
 };
 
 // Solves the draws in chunks of `chunk` on `device` (labels sliced alongside); on_chunk after each.
-ChunkedSolve solve_in_chunks(VelocityFieldImpl& field, const EvalDraws& d, const SolveOptions& opt, int64_t chunk,
+ChunkedSolve solve_in_chunks(VelocityFieldImpl& field, const EvalDraws& d, const SolveOptions& opt,
+                             const FieldOptions& fo, int64_t chunk,
                              c10::Device device, const std::function<void()>& on_chunk = {});
 
 }  // namespace rflow

@@ -16,6 +16,7 @@ namespace rflow {
 
 void SampleConfig::validate(const std::string& where) const {
   solve.validate(where);
+  field.validate(where);
   RF_CHECK(n >= 1, "n must be >= 1", where + ".n", "");
 }
 
@@ -37,6 +38,7 @@ void EvalConfig::validate(const std::string& where) const {
   RF_CHECK(sliced_projections >= 1, "sliced_projections must be >= 1", where + ".sliced_projections", "");
   RF_CHECK(likelihood_n >= 1, "likelihood_n must be >= 1", where + ".likelihood_n", "or set eval.likelihood = false");
   solve.validate(where);
+  field.validate(where);
   RF_CHECK(solve.t0 == 0.0 && solve.t1 == 1.0 && solve.grid.empty() && solve.max_nfe == 0,
            "the eval scores finished samples (noise at t = 0 carried to t = 1)", where + ".t0/t1/grid/max_nfe",
            "leave them at their defaults; budgets and other intervals are for `rflow sample`");

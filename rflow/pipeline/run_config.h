@@ -15,13 +15,15 @@
 namespace rflow {
 
 struct SampleConfig {
-  SolveOptions solve;  // sample.solver, sample.steps, sample.guidance, ... (labels drawn like the target's)
+  SolveOptions solve;  // sample.solver, sample.steps, ... (labels drawn like the target's)
+  FieldOptions field;  // sample.guidance, sample.eta
   int64_t n = 10000;
   bool use_ema = true;
 
   template <class V>
   void visit(V& v) {
     solve.visit(v);
+    field.visit(v);
     v("n", n, "number of samples");
     v("use_ema", use_ema, "sample with the EMA weights");
   }
@@ -31,7 +33,8 @@ struct SampleConfig {
 struct EvalConfig {
   std::vector<int64_t> nfe{1, 2, 4, 8, 100};
   std::vector<std::string> solvers{"euler"};
-  SolveOptions solve;  // every other solver setting (tolerances, schedule, guidance, ...), shared by all jobs
+  SolveOptions solve;  // every other solver setting (tolerances, schedule, ...), shared by all jobs
+  FieldOptions field;  // eval.guidance, eval.eta
   int64_t n = 2000;
   int64_t straightness_steps = 100;
   int64_t trajectories = 256;
@@ -51,6 +54,7 @@ struct EvalConfig {
     v("solvers", solvers, "solvers to evaluate at each NFE");
     // guidance: the 1-RF's CFG scale; k-RF and students are evaluated at 1 (their pairs carry it).
     solve.visit(v, /*with_solver=*/false);
+    field.visit(v);
     v("n", n, "samples per evaluation: points are compared with as many fresh target samples (exact W2, at most 5000); images by FID-proxy against the test set (10000 in the protocol)");
     v("straightness_steps", straightness_steps, "Euler steps for straightness and transport cost");
     v("trajectories", trajectories, "trajectories drawn in the report");

@@ -104,7 +104,7 @@ std::unique_ptr<BatchSource> make_training_source(const RunConfig& cfg, c10::Dev
   CouplingInputs in;
   in.load_teacher = [device](const std::string& run) { return load_model(run, /*use_ema=*/true, device).model; };
   in.online_steps = cfg.reflow.online_steps;
-  in.online_guidance = cfg.reflow.solve.guidance;
+  in.online_guidance = cfg.reflow.field.guidance;
   return make_batch_source(cfg.data, in);
 }
 

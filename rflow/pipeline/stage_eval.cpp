@@ -30,13 +30,25 @@ namespace rflow {
 
 namespace {
 
-// What a cached result depends on besides the common settings: tolerances for adaptive solvers,
-// and any other solver setting that is not the default.
-nlohmann::json job_settings(const nlohmann::json& common, const SolveOptions& so, bool adaptive) {
+// What a cached result depends on besides the common settings (guidance among them): tolerances
+// for adaptive solvers, η for one that steps by the variance, and any other solver setting that is
+// not the default.
+nlohmann::json job_settings(const nlohmann::json& common, const SolveOptions& so, const Solver& solver,
+                            const FieldOptions& fo) {
   nlohmann::json s = common;
+  const bool adaptive = solver.nfe_per_step() == 0;
   if (adaptive) s.update({{"rtol", so.rtol}, {"atol", so.atol}});
   s.update(so.non_default_settings(adaptive));
+  if (solver.needs_variance() && fo.eta != FieldOptions{}.eta) s["eta"] = fo.eta;
   return s;
+}
+
+// The 1-RF is evaluated at the run's eval.guidance (which may have changed since it was trained);
+// models trained on guided pairs at their own config's 1 (guiding them again would compound it).
+FieldOptions field_options(const EvalConfig& ec, const LoadedModel& m, const ChainModel& cm) {
+  FieldOptions fo = ec.field;
+  if (cm.k != 1 || cm.student) fo.guidance = m.cfg.eval.field.guidance;
+  return fo;
 }
 
 // Evaluates one model of the run (all with the same draws, so numbers compare across models): every
@@ -47,9 +59,7 @@ class ModelEvalRun {
       : ctx_(ctx), cm_(cm), ec_(ctx.cfg.eval), m_(load_model(cm.dir, ctx.cfg.sample.use_ema, ctx.device)),
         dir_(fs::path(cm.dir) / "eval"), kind_(m_.data->target().kind()),
         entry_(eval::scorers().get(kind_, "eval (data kind of " + m_.data->target().describe() + ")")),
-        // The 1-RF is evaluated at the run's eval.guidance (which may have changed since it was trained);
-        // models trained on guided pairs at their own config's 1 (guiding them again would compound it).
-        guidance_((cm.k == 1 && !cm.student) ? ec_.solve.guidance : m_.cfg.eval.solve.guidance),
+        field_(field_options(ec_, m_, cm)),
         draws_(eval_draws(m_, entry_, ec_.n, static_cast<uint64_t>(ctx.cfg.seed))),
         chunk_(entry_.chunked ? std::max<int64_t>(1, ec_.batch) : ec_.n),
         chunks_((ec_.n + chunk_ - 1) / chunk_) {
@@ -66,7 +76,7 @@ class ModelEvalRun {
     out_.model = cm.label;
     out_.n = ec_.n;
     out_.checkpoint_step = m_.step;
-    out_.guidance = guidance_;
+    out_.guidance = field_.guidance;
     out_.floor = scorer_->floor();
     scorer_->describe(out_);
   }
@@ -104,7 +114,7 @@ class ModelEvalRun {
             {"weights", checkpoint_fingerprint(m_.checkpoint)},
             {"n", ec_.n},
             {"seed", ctx_.cfg.seed},
-            {"guidance", guidance_},
+            {"guidance", field_.guidance},
             {"use_ema", ctx_.cfg.sample.use_ema},
             {"fidnet", out_.fidnet.id.empty() ? nlohmann::json() : nlohmann::json(out_.fidnet.id)},
             {"sliced_projections", kind_ == "points" ? ec_.sliced_projections : int64_t(0)}};
@@ -137,17 +147,16 @@ class ModelEvalRun {
                          const std::function<void(int64_t)>& chunk_done) {
     const std::string tag = per_step == 0 ? solver_name : solver_name + "_nfe" + std::to_string(nfe);
     const fs::path res_path = dir_ / "results" / (tag + ".json");
-    const nlohmann::json settings = job_settings(common, ec_.solve, per_step == 0);
+    const nlohmann::json settings = job_settings(common, ec_.solve, *solvers().get(solver_name)(), field_);
     eval::SolverResult res;
     if (eval::read_cached_result(res_path.string(), settings, res)) return res;
     res.settings = settings;
     SolveOptions opt = ec_.solve;
     opt.method = solver_name;
     opt.steps = per_step > 0 ? nfe / per_step : 1;
-    opt.guidance = guidance_;
     const auto t_start = std::chrono::steady_clock::now();
     int64_t chunks_solved = 0;
-    const ChunkedSolve r = solve_in_chunks(*m_.model, draws_, opt, chunk_, ctx_.device, [&] { chunk_done(++chunks_solved); });
+    const ChunkedSolve r = solve_in_chunks(*m_.model, draws_, opt, field_, chunk_, ctx_.device, [&] { chunk_done(++chunks_solved); });
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
     scorer_->save(r.x, tag);
     res.scores = scorer_->score(r.x);
@@ -174,10 +183,9 @@ class ModelEvalRun {
     // A student is a k-step map (trained at its k grid times only): its paths are its own k steps.
     opt.steps = cm_.student ? student_steps() : ec_.straightness_steps;
     opt.record_trajectory = true;
-    opt.guidance = guidance_;
     Cond c;
     if (setup_.cond_labels.defined()) c.labels = setup_.cond_labels.slice(0, 0, n_paths).to(ctx_.device);
-    const SolveResult r = solve(*m_.model, x0.slice(0, 0, n_paths).to(ctx_.device), opt, c);
+    const SolveResult r = solve(*m_.model, x0.slice(0, 0, n_paths).to(ctx_.device), opt, c, field_);
     const auto st = eval::straightness(r.trajectory, r.times);
     out_.straightness = {st.straightness, st.normalized, st.transport_cost, opt.steps, n_paths};
     // Independent coupling's cost E‖X1 − X0‖², the upper bound the flow's transport cost must not exceed.
@@ -232,7 +240,7 @@ class ModelEvalRun {
   const fs::path dir_;
   const std::string kind_;
   const eval::ScorerEntry& entry_;
-  const double guidance_;
+  const FieldOptions field_;
   const EvalDraws draws_;
   const int64_t chunk_, chunks_;
   eval::ScorerSetup setup_;

@@ -21,13 +21,14 @@ void make_teacher_pairs(StageContext& ctx, int64_t k) {
   const std::string teacher_dir = rf_dir(ctx.run_dir, k);
   LoadedModel m = load_model(teacher_dir, /*use_ema=*/true, ctx.device);
   auto& coupling = m.data;  // built once by load_model (an npy target is read once)
-  const double w = k == 1 ? cfg.reflow.solve.guidance : 1.0;
+  FieldOptions fo = cfg.reflow.field;
+  fo.guidance = k == 1 ? fo.guidance : 1.0;
   const std::string dir = pairs_dir(ctx.run_dir, k);
   VelocityFieldImpl& field = *m.model;
   CondSampler cond_from = m.cfg.data.labels ? labels_from(coupling->target()) : CondSampler();
   ReflowConfig rc = cfg.reflow;
-  rc.solve.guidance = w;
-  auto g = generate_pairs([&](const Cond& cond) { return guided_field(field, cond, w); },
+  rc.field = fo;
+  auto g = generate_pairs([&](const Cond& cond) { return wrap_field(field, cond, fo); },
                           coupling->source(), cond_from, rc, dir, static_cast<uint64_t>(cfg.seed) + 5 + 100 * (k - 1),
                           ctx.device, {{"checkpoint", fs::path(m.checkpoint).filename().string()},
                                        {"step", std::to_string(m.step)},

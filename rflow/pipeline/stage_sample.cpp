@@ -34,7 +34,7 @@ void stage_sample(StageContext& ctx) {
   SolveResult r;
   {
     SolveProgress bar("sample", opt);
-    r = solve(*m.model, x0, opt, Cond{labels});
+    r = solve(*m.model, x0, opt, Cond{labels}, cfg.sample.field);
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   const fs::path dir = fs::path(ctx.run_dir) / "samples";

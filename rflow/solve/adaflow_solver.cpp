@@ -14,6 +14,7 @@ SolveResult AdaFlowSolver::integrate(const FieldFn& f, const at::Tensor& x0, con
            "leave grid empty and schedule = uniform; steps sets the most steps");
   RF_CHECK(opt.t1 > opt.t0, "adaflow integrates forward in time (t0 < t1)", "solver = adaflow", "");
   RF_CHECK(opt.steps >= 1, "steps (the most steps per sample) must be >= 1", "solver = adaflow", "");
+  RF_CHECK(std::isfinite(f.eta()) && f.eta() > 0, "eta must be > 0", "solver = adaflow", "AdaFlow uses 0.1 to 0.5");
   torch::NoGradGuard no_grad;
   const int64_t B = x0.size(0);
   const double span = opt.t1 - opt.t0;
@@ -37,7 +38,7 @@ SolveResult AdaFlowSolver::integrate(const FieldFn& f, const at::Tensor& x0, con
              "train one with model.<arch>.variance_hidden > 0 (mlp, temporal_unet) and method.name = adaflow");
     const at::Tensor v = f(xs, tf, rows_arg);
     // Δt = min(max(η/σ, span/N), t1 − t), in double so that the steps sum to t1 exactly.
-    at::Tensor dt = (opt.eta * span / sigma.to(torch::kFloat64).clamp_min(1e-12)).clamp_min(min_dt);
+    at::Tensor dt = (f.eta() * span / sigma.to(torch::kFloat64).clamp_min(1e-12)).clamp_min(min_dt);
     dt = torch::minimum(dt, opt.t1 - ts);
     std::vector<int64_t> shape(x0.dim(), 1);
     shape[0] = -1;
@@ -76,12 +77,12 @@ SolveResult AdaFlowSolver::result(at::Tensor x, at::Tensor nfe, const SolveOptio
 }
 
 SolveResult AdaFlowSolver::solve_in_field(VelocityFieldImpl& field, const at::Tensor& x0, const Cond& cond,
-                                                  const SolveOptions& opt) const {
+                                          const SolveOptions& opt, const FieldOptions& fo) const {
   // Within the step budget the samples all reach t1; a smaller budget steps as usual.
   if (!opt.grid.empty() || opt.schedule != "uniform" || !(opt.t1 > opt.t0) || opt.steps < 1 ||
-      (opt.max_nfe > 0 && opt.max_nfe < opt.steps) || !std::isfinite(opt.eta) || opt.eta <= 0)
+      (opt.max_nfe > 0 && opt.max_nfe < opt.steps) || !std::isfinite(fo.eta) || fo.eta <= 0)
     return {};
-  FastSolve r = field.fast_solve(x0, cond, SolvePlan{nullptr, time_grid(opt), opt.guidance, opt.eta});
+  FastSolve r = field.fast_solve(x0, cond, SolvePlan{nullptr, time_grid(opt), fo.guidance, fo.eta});
   if (!r.x.defined()) return {};
   if (opt.on_progress) opt.on_progress(1.0);
   return result(std::move(r.x), std::move(r.nfe), opt);

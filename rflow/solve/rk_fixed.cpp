@@ -112,11 +112,11 @@ SolveResult FixedStepRK::result(at::Tensor x, const std::vector<double>& grid, i
 }
 
 SolveResult FixedStepRK::solve_in_field(VelocityFieldImpl& field, const at::Tensor& x0, const Cond& cond,
-                                        const SolveOptions& opt) const {
+                                        const SolveOptions& opt, const FieldOptions& fo) const {
   const std::vector<double> grid = time_grid(opt);
   const int64_t steps = static_cast<int64_t>(grid.size()) - 1;
   if (opt.max_nfe > 0 && steps * tab_.stages() > opt.max_nfe) return {};  // a budget cut steps as usual
-  FastSolve r = field.fast_solve(x0, cond, SolvePlan{&tab_, grid, opt.guidance});
+  FastSolve r = field.fast_solve(x0, cond, SolvePlan{&tab_, grid, fo.guidance});
   if (!r.x.defined()) return {};
   if (opt.on_progress) opt.on_progress(1.0);
   return result(std::move(r.x), grid, steps);

@@ -19,7 +19,7 @@ class FixedStepRK : public Solver {
   const ButcherTableau* tableau() const override { return &tab_; }
   // A field that runs the whole solve itself (VelocityFieldImpl::fast_solve) where it can.
   SolveResult solve_in_field(VelocityFieldImpl& field, const at::Tensor& x0, const Cond& cond,
-                             const SolveOptions& opt) const override;
+                             const SolveOptions& opt, const FieldOptions& fo) const override;
   // The result record of a solve that ended at x after `steps` steps of `grid`, whoever stepped.
   SolveResult result(at::Tensor x, const std::vector<double>& grid, int64_t steps) const;
 

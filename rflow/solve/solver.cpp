@@ -57,6 +57,12 @@ FieldFn guided_field(VelocityFieldImpl& field, Cond cond, double w) {
   return out.with_variance(std::move(var));
 }
 
+FieldFn wrap_field(VelocityFieldImpl& field, Cond cond, const FieldOptions& fo) {
+  fo.validate("field");
+  FieldFn f = guided_field(field, std::move(cond), fo.guidance);
+  return f.with_eta(fo.eta);
+}
+
 Registry<SolverFactory>& solvers() {
   static Registry<SolverFactory> reg = [] {
     Registry<SolverFactory> r("solver");
@@ -136,8 +142,6 @@ void SolveOptions::validate(const std::string& where) const {
   RF_CHECK(min_step >= 1e-12 && (max_step == 0 || max_step >= min_step),
            "min_step must be >= 1e-12 and max_step (if set) >= min_step", where + ".min_step/max_step",
            "steps below 1e-12 of the time span cannot change a float32 state; defaults: min_step 1e-7, max_step 0 (none)");
-  RF_CHECK(std::isfinite(guidance), "guidance must be finite", where + ".guidance", "1 = plain conditional model");
-  RF_CHECK(std::isfinite(eta) && eta > 0, "eta must be > 0", where + ".eta", "AdaFlow uses 0.1 to 0.5");
 }
 
 nlohmann::json SolveOptions::non_default_settings(bool adaptive) const {
@@ -158,17 +162,19 @@ SolveResult solve(const FieldFn& f, const at::Tensor& x0, const SolveOptions& op
   return solvers().get(opt.method, "solver")()->integrate(f, x0, opt);
 }
 
-SolveResult solve(VelocityFieldImpl& field, const at::Tensor& x0, const SolveOptions& opt, const Cond& cond) {
+SolveResult solve(VelocityFieldImpl& field, const at::Tensor& x0, const SolveOptions& opt, const Cond& cond,
+                  const FieldOptions& fo) {
   RF_CHECK(x0.defined() && x0.dim() >= 1 && x0.size(0) > 0, "x0 must be a non-empty batch [B, ...]",
            "solve", "");
   const std::unique_ptr<Solver> solver = solvers().get(opt.method, "solver")();
   // A solve the field can run itself (small CPU batches of MLPs): the same result without
   // LibTorch's per-op overhead. Anything it does not cover steps as usual.
-  if (!opt.enable_grad && !opt.record_trajectory && std::isfinite(opt.guidance)) {
-    SolveResult r = solver->solve_in_field(field, x0, cond, opt);
+  fo.validate("solve");
+  if (!opt.enable_grad && !opt.record_trajectory) {
+    SolveResult r = solver->solve_in_field(field, x0, cond, opt, fo);
     if (r.x.defined()) return r;
   }
-  return solver->integrate(guided_field(field, cond, opt.guidance), x0, opt);
+  return solver->integrate(wrap_field(field, cond, fo), x0, opt);
 }
 
 }  // namespace rflow

@@ -15,6 +15,7 @@
 
 #include "rflow/core/registry.h"
 #include "rflow/flow/velocity_field.h"
+#include "rflow/solve/field_options.h"
 
 namespace rflow {
 
@@ -39,18 +40,25 @@ class FieldFn {
   at::Tensor operator()(const at::Tensor& x, const at::Tensor& t) const { return fn_(x, t, at::Tensor()); }
   at::Tensor operator()(const at::Tensor& x, const at::Tensor& t, const at::Tensor& rows) const { return fn_(x, t, rows); }
   explicit operator bool() const { return static_cast<bool>(fn_); }
-  // The field's variance estimate σ(x, t) [B] (VelocityFieldImpl::variance), for solvers that step
-  // by it (adaflow); bind_field and guided_field attach it. Undefined result: the field has none.
+  // The field's variance estimate σ(x, t) [B] (VelocityFieldImpl::variance) and the step scale η of
+  // solvers that step by it (adaflow: Δt = η/σ); bind_field and wrap_field attach them. Undefined
+  // result: the field has none.
   FieldFn& with_variance(RowsFn v) {
     var_ = std::move(v);
+    return *this;
+  }
+  FieldFn& with_eta(double eta) {
+    eta_ = eta;
     return *this;
   }
   at::Tensor variance(const at::Tensor& x, const at::Tensor& t, const at::Tensor& rows = at::Tensor()) const {
     return var_ ? var_(x, t, rows) : at::Tensor();
   }
+  double eta() const { return eta_; }
 
  private:
   RowsFn fn_, var_;
+  double eta_ = FieldOptions{}.eta;
 };
 
 FieldFn bind_field(VelocityFieldImpl& field, Cond cond = {});
@@ -58,6 +66,8 @@ FieldFn bind_field(VelocityFieldImpl& field, Cond cond = {});
 // evaluated in one batched call (labels −1 = unconditional). w = 1 is the plain conditional field,
 // w = 0 the unconditional one; both skip the doubled batch.
 FieldFn guided_field(VelocityFieldImpl& field, Cond cond, double guidance);
+// The field a solver sees under these settings: guided as above, η attached for variance steps.
+FieldFn wrap_field(VelocityFieldImpl& field, Cond cond, const FieldOptions& fo);
 
 class Solver;
 using SolverFactory = std::function<std::unique_ptr<Solver>()>;
@@ -65,7 +75,8 @@ using SolverFactory = std::function<std::unique_ptr<Solver>()>;
 Registry<SolverFactory>& solvers();
 
 // Every solver setting, declared once: the sample, eval and reflow sections of a run config and
-// the `rflow sample` / `rflow eval` flags are all generated from this visit().
+// the `rflow sample` / `rflow eval` flags are all generated from this visit(). What wraps the field
+// (guidance, AdaFlow's η) is FieldOptions, declared beside it by those sections.
 struct SolveOptions {
   std::string method = "euler";
   int64_t steps = 100;
@@ -81,8 +92,6 @@ struct SolveOptions {
   double min_step = 1e-7;    // adaptive: steps are never smaller (taken even if the error test fails)
   double max_step = 0.0;     // adaptive: steps are never larger (0 = no limit)
   bool record_trajectory = false;
-  double guidance = 1.0;     // classifier-free guidance scale w (1 = conditional only, 0 = unconditional)
-  double eta = 0.1;          // adaflow: step η/σ (σ the field's variance estimate), within [1/steps, 1 − t]
   bool enable_grad = false;  // keep the autograd graph through the solve (training through solver steps)
   // Called after each step with the share of [t0, t1] that every sample has covered (0 … 1), for
   // progress bars; not a setting (not in configs, never changes a result).
@@ -107,8 +116,6 @@ struct SolveOptions {
     v("first_step", first_step, "adaptive solvers: first step (0 = Hairer's heuristic)");
     v("min_step", min_step, "adaptive solvers: smallest step (taken even if the error test fails)");
     v("max_step", max_step, "adaptive solvers: largest step (0 = no limit)");
-    v("guidance", guidance, "classifier-free guidance scale for conditional models (1 = plain conditional, 0 = unconditional)");
-    v("eta", eta, "adaflow: each sample's step is eta / σ (σ: the model's variance head), at least 1/steps (AdaFlow: 0.1–0.5)");
   }
   // Throws naming `where`.<key> for the first bad setting.
   void validate(const std::string& where) const;
@@ -152,15 +159,15 @@ class Solver {
   // The same solve run by the field itself (VelocityFieldImpl::fast_solve) where the solver and the
   // field both support it for these settings; an undefined x otherwise (the caller then steps).
   virtual SolveResult solve_in_field(VelocityFieldImpl& field, const at::Tensor& x0, const Cond& cond,
-                                     const SolveOptions& opt) const {
+                                     const SolveOptions& opt, const FieldOptions& fo) const {
     return {};
   }
 };
 
-// Looks up opt.method and integrates.
+// Looks up opt.method and integrates; a model is wrapped by `fo` first (wrap_field).
 SolveResult solve(const FieldFn& f, const at::Tensor& x0, const SolveOptions& opt);
 SolveResult solve(VelocityFieldImpl& field, const at::Tensor& x0, const SolveOptions& opt,
-                  const Cond& cond = {});
+                  const Cond& cond = {}, const FieldOptions& fo = {});
 
 // The grid a fixed-step solve uses: opt.grid if given, else `steps` steps from t0 to t1, uniform or
 // shifted: with σ = 1 − t (the diffusers convention), σ' = shift·σ / (1 + (shift − 1)·σ).

@@ -375,8 +375,8 @@ TEST(Python, APolicyLoadsInPythonWithItsVarianceHead) {
     EXPECT_LT(((rflow::io::read_npy(dir.file("s.npy")) - s).abs() / s).max().item<double>(), 1e-5) << k.run;
     EXPECT_GT(v.abs().mean().item<double>(), 0.05) << k.run;
     rflow::SolveOptions opt;
-    opt.method = "adaflow", opt.steps = 10, opt.eta = 0.3;
-    const rflow::SolveResult a = rflow::solve(*m.model, x, opt, c);
+    opt.method = "adaflow", opt.steps = 10;
+    const rflow::SolveResult a = rflow::solve(*m.model, x, opt, c, rflow::FieldOptions{1.0, 0.3});
     EXPECT_LT((rflow::io::read_npy(dir.file("a.npy")) - a.x).abs().max().item<double>(), 1e-4) << k.run;
     EXPECT_TRUE(rflow::io::read_npy(dir.file("n.npy")).to(torch::kInt64).equal(a.nfe)) << k.run;
     EXPECT_GT(a.nfe.max().item<int64_t>(), 1) << k.run << ": a solve of one step each tells nothing";

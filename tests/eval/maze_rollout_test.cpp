@@ -91,7 +91,7 @@ TEST(MazeRollout, AdaFlowArrivesLikeTheManyStepFlowInAboutOneStepAndKeepsBothRou
   opt.episodes = 100;
   torch::manual_seed(2);
   // η = 0.5, at most 10 steps: AdaFlow's evaluation setting (its README: η 0.5, N_max 5).
-  opt.solve.method = "adaflow", opt.solve.steps = 10, opt.solve.eta = 0.5;
+  opt.solve.method = "adaflow", opt.solve.steps = 10, opt.field.eta = 0.5;
   const auto adaptive = eval::rollout_maze(*ada, maze, opt);
   opt.solve.method = "euler", opt.solve.steps = 20;
   const auto fixed20 = eval::rollout_maze(*ada, maze, opt);
@@ -118,7 +118,7 @@ TEST(MazeRollout, TheTemporalUNetPolicyArrivesInAboutOneStepToo) {
   eval::RolloutOptions opt;
   opt.episodes = 100;
   torch::manual_seed(2);
-  opt.solve.method = "adaflow", opt.solve.steps = 10, opt.solve.eta = 0.5;
+  opt.solve.method = "adaflow", opt.solve.steps = 10, opt.field.eta = 0.5;
   const auto adaptive = eval::rollout_maze(*ada, maze, opt);
   std::cout << "temporal U-Net, adaflow: success " << adaptive.success_rate << ", NFE " << adaptive.mean_nfe
             << ", routes " << adaptive.distinct_routes << " (" << adaptive.route_entropy_bits << " bits)\n";

@@ -44,7 +44,7 @@ TEST(AdaFlow, OneStepWhereTheDemonstrationsAgreeMoreWhereTheyBranch) {
   torch::NoGradGuard ng;
 
   SolveOptions opt;
-  opt.method = "adaflow", opt.steps = 10, opt.eta = 0.1;
+  opt.method = "adaflow", opt.steps = 10;  // η: the default 0.1
   const int64_t n = 400;
   for (float obs : {-6.0f, -2.0f, 2.0f, 6.0f}) {
     Cond c;

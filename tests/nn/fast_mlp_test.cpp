@@ -38,8 +38,9 @@ double rel_diff(const at::Tensor& a, const at::Tensor& b) {
 }
 
 // The step-by-step solve (never the fast path: a plain FieldFn).
-SolveResult stepwise(MlpVelocityImpl& f, const at::Tensor& x0, const SolveOptions& opt, const Cond& c) {
-  return solve(guided_field(f, c, opt.guidance), x0, opt);
+SolveResult stepwise(MlpVelocityImpl& f, const at::Tensor& x0, const SolveOptions& opt, const Cond& c,
+                     const FieldOptions& fo = {}) {
+  return solve(wrap_field(f, c, fo), x0, opt);
 }
 
 }  // namespace
@@ -88,12 +89,13 @@ TEST(FastMlp, SolveTakesTheFastPathAndEqualsTheStepwiseSolve) {
     for (const Case& k : {Case{"euler", 100, 1.0}, Case{"heun", 10, 1.5}, Case{"rk4", 5, 0.0}, Case{"midpoint", 7, 3.0}})
       for (int64_t B : {1, 5, 64}) {
         SolveOptions opt;
-        opt.method = k.method, opt.steps = k.steps, opt.guidance = k.guidance;
+        opt.method = k.method, opt.steps = k.steps;
+        const FieldOptions fo{k.guidance};
         const at::Tensor x0 = torch::randn({B, 2});
         Cond c;
         c.labels = torch::arange(B, torch::kInt64).remainder(9) - 1;
-        const SolveResult slow = stepwise(*field, x0, opt, c);
-        const SolveResult quick = solve(*field, x0, opt, c);
+        const SolveResult slow = stepwise(*field, x0, opt, c, fo);
+        const SolveResult quick = solve(*field, x0, opt, c, fo);
         EXPECT_LT(rel_diff(quick.x, slow.x), 1e-5) << isa << " " << k.method << " B=" << B;
         EXPECT_TRUE(torch::equal(quick.nfe, slow.nfe));
         EXPECT_EQ(quick.calls, slow.calls);
@@ -200,8 +202,9 @@ TEST(FastMlp, VarianceAdaptiveSolvesMatchTheStepwiseSolver) {
         c.labels = torch::arange(B, torch::kInt64).remainder(5) - 1;
         const at::Tensor x0 = torch::randn({B, 6});
         SolveOptions opt;
-        opt.method = "adaflow", opt.steps = 12, opt.eta = eta, opt.guidance = guidance;
-        const SolveResult slow = stepwise(*field, x0, opt, c), quick = solve(*field, x0, opt, c);
+        opt.method = "adaflow", opt.steps = 12;
+        const FieldOptions fo{guidance, eta};
+        const SolveResult slow = stepwise(*field, x0, opt, c, fo), quick = solve(*field, x0, opt, c, fo);
         EXPECT_TRUE(torch::equal(quick.nfe, slow.nfe)) << isa << " B=" << B << "\n" << quick.nfe << slow.nfe;
         EXPECT_LT(rel_diff(quick.x, slow.x), 1e-5) << isa << " B=" << B;
         EXPECT_EQ(quick.evaluations, slow.evaluations);

@@ -32,8 +32,8 @@ TEST(Chain, FineTunesTrainOnTheTeachersPairsFromItsWeights) {
   EXPECT_EQ(r.method.name, "rectified_flow");
   EXPECT_TRUE(r.data.labels);
   // Guidance lives in the teacher's pairs; the models trained on them are evaluated at 1.
-  EXPECT_EQ(cfg.eval.solve.guidance, 1.5);
-  EXPECT_EQ(r.eval.solve.guidance, 1.0);
+  EXPECT_EQ(cfg.eval.field.guidance, 1.5);
+  EXPECT_EQ(r.eval.field.guidance, 1.0);
   EXPECT_NO_THROW(r.validate());
   RunConfig d = distill_run_config(cfg, "runs/x", 2);
   EXPECT_EQ(d.run_dir(), "runs/x/distill_2rf");
@@ -41,13 +41,13 @@ TEST(Chain, FineTunesTrainOnTheTeachersPairsFromItsWeights) {
   EXPECT_EQ(d.train.init_from, "runs/x/2rf");
   EXPECT_EQ(d.method.name, "distill");
   EXPECT_EQ(d.train.steps, cfg.distill.train.steps);
-  EXPECT_EQ(d.reflow.solve.guidance, 1.0);
+  EXPECT_EQ(d.reflow.field.guidance, 1.0);
   // Online reflow: the teacher itself is the coupling.
   cfg.reflow.online = true;
   RunConfig o = reflow_run_config(cfg, "runs/x", 1);
   EXPECT_EQ(o.data.coupling, "online");
   EXPECT_EQ(o.data.teacher, "runs/x");
-  EXPECT_EQ(o.reflow.solve.guidance, 1.5);
+  EXPECT_EQ(o.reflow.field.guidance, 1.5);
 }
 
 TEST(Chain, ImpossibleChainsAreConfigErrors) {

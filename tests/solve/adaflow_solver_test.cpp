@@ -32,9 +32,10 @@ TEST(VarianceAdaptive, EachSampleStepsEtaOverSigmaAndLandsAtTheEnd) {
   // 0.005, raised to 1/N = 0.125 (eight steps); σ = 0.8 → 0.625 then the 0.375 left (two steps).
   c.extra["sigma"] = torch::tensor({0.25f, 2.5f, 100.0f, 0.8f});
   SolveOptions opt;
-  opt.method = "adaflow", opt.steps = 8, opt.eta = 0.5;
+  opt.method = "adaflow", opt.steps = 8;
+  const FieldOptions fo{1.0, 0.5};
   const at::Tensor x0 = torch::zeros({4, 2});
-  const SolveResult r = solve(field, x0, opt, c);
+  const SolveResult r = solve(field, x0, opt, c, fo);
   EXPECT_EQ(r.nfe[0].item<int64_t>(), 1);
   EXPECT_EQ(r.nfe[1].item<int64_t>(), 5);
   EXPECT_EQ(r.nfe[2].item<int64_t>(), 8);
@@ -46,7 +47,7 @@ TEST(VarianceAdaptive, EachSampleStepsEtaOverSigmaAndLandsAtTheEnd) {
   EXPECT_TRUE(torch::allclose(r.t_reached, torch::ones({4})));
   // A budget below what a sample needs stops it early, and says so.
   opt.max_nfe = 3;
-  const SolveResult cut = solve(field, x0, opt, c);
+  const SolveResult cut = solve(field, x0, opt, c, fo);
   EXPECT_EQ(cut.status, SolveStatus::kBudgetExhausted);
   EXPECT_EQ(cut.nfe[2].item<int64_t>(), 3);
   EXPECT_NEAR(cut.t_reached[2].item<double>(), 0.375, 1e-6);
@@ -62,7 +63,11 @@ TEST(VarianceAdaptive, RefusesFieldsWithoutAVarianceHeadAndBadSettings) {
   c.extra["sigma"] = torch::ones({3});
   opt.t0 = 1.0, opt.t1 = 0.0;
   EXPECT_THROW(solve(field, torch::zeros({3, 2}), opt, c), Error);
-  SolveOptions bad;
+  FieldOptions bad;
   bad.eta = 0.0;
   EXPECT_THROW(bad.validate("sample"), Error);
+  opt.t0 = 0.0, opt.t1 = 1.0;
+  EXPECT_THROW(solve(field, torch::zeros({3, 2}), opt, c, bad), Error);
+  // A FieldFn built by hand carries η too, and the solver checks it.
+  EXPECT_THROW(solve(bind_field(field, c).with_eta(-1.0), torch::zeros({3, 2}), opt), Error);
 }

@@ -32,13 +32,13 @@ TEST(Guidance, ScaleZeroAndOneAreTheUnconditionalAndConditionalFields) {
   EXPECT_TRUE(torch::allclose(sub, g.index_select(0, rows), 1e-5, 1e-5));
   // A guided dopri5 solve equals a guided fixed-step solve at high accuracy.
   SolveOptions o;
-  o.guidance = 2.0;
+  const FieldOptions fo{2.0};
   o.method = "dopri5";
   o.rtol = o.atol = 1e-7;
-  auto a = solve(*model, x, o, c);
+  auto a = solve(*model, x, o, c, fo);
   o.method = "rk4";
   o.steps = 200;
-  auto b = solve(*model, x, o, c);
+  auto b = solve(*model, x, o, c, fo);
   EXPECT_TRUE(torch::allclose(a.x, b.x, 1e-4, 1e-4));
 }
 

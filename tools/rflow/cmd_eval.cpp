@@ -28,15 +28,19 @@ namespace {
 struct Args {
   std::string samples, reference, checkpoint;
   SolveOptions solve;  // for --checkpoint: every solver setting as a flag (--solver, --steps, --rtol, ...)
+  FieldOptions field;  // --guidance, --eta
   int64_t n = 2000, seed = 0, projections = 256, probes = 1;
   bool likelihood = false;
   std::string divergence = "exact";
 };
 
-// What a checkpoint's figure depends on: the solve's steps and NFE (fixed-step) or tolerances.
-nlohmann::json solve_settings(const SolveOptions& so) {
-  const int per_step = solvers().get(so.method, "--solver")()->nfe_per_step();
+// What a checkpoint's figure depends on: the solve's steps and NFE (fixed-step) or tolerances, and
+// η for a solver that steps by the variance.
+nlohmann::json solve_settings(const SolveOptions& so, const FieldOptions& fo) {
+  const std::unique_ptr<Solver> solver = solvers().get(so.method, "--solver")();
+  const int per_step = solver->nfe_per_step();
   if (per_step > 0) return {{"steps", so.steps}, {"nfe", so.steps * per_step}};
+  if (solver->needs_variance()) return {{"steps", so.steps}, {"eta", fo.eta}};
   return {{"rtol", so.rtol}, {"atol", so.atol}};
 }
 
@@ -58,7 +62,7 @@ void score_checkpoint(const LoadedModel& m, const Args& a) {
   at::Tensor x;
   {
     SolveProgress bar("sample", opt);
-    x = solve_in_chunks(*m.model, draws, opt, chunk, c10::Device(c10::kCPU)).x;
+    x = solve_in_chunks(*m.model, draws, opt, a.field, chunk, c10::Device(c10::kCPU)).x;
   }
   const int64_t bad = torch::logical_not(torch::isfinite(x)).flatten(1).any(1).sum().item<int64_t>();
   RF_CHECK(bad == 0, std::to_string(bad) + " of " + std::to_string(a.n) + " samples have NaN/Inf values", m.checkpoint,
@@ -67,8 +71,8 @@ void score_checkpoint(const LoadedModel& m, const Args& a) {
   j["floor"] = nlohmann::json(scorer->floor());
   j["n"] = a.n;
   nlohmann::json set{{"checkpoint", m.checkpoint}, {"step", m.step},     {"solver", a.solve.method},
-                     {"seed", a.seed},             {"guidance", a.solve.guidance}, {"reference", "the eval stage's draws"}};
-  set.update(solve_settings(a.solve));
+                     {"seed", a.seed},             {"guidance", a.field.guidance}, {"reference", "the eval stage's draws"}};
+  set.update(solve_settings(a.solve, a.field));
   j["settings"] = set;
   std::cout << j.dump() << std::endl;
 }
@@ -123,7 +127,7 @@ void compare_points(const Args& a) {
     SolveOptions opt = a.solve;
     {
       SolveProgress bar("sample", opt);
-      xs = solve(*m->model, m->data->source().sample(a.n).x, opt).x;
+      xs = solve(*m->model, m->data->source().sample(a.n).x, opt, {}, a.field).x;
     }
     const int64_t bad = torch::logical_not(torch::isfinite(xs)).flatten(1).any(1).sum().item<int64_t>();
     RF_CHECK(bad == 0, std::to_string(bad) + " of " + std::to_string(a.n) + " samples have NaN/Inf values",
@@ -152,7 +156,7 @@ void compare_points(const Args& a) {
     nlohmann::json set{{"checkpoint", m->checkpoint}, {"step", m->step}, {"solver", a.solve.method},
                        {"seed", a.seed},             {"projections", a.projections},
                        {"reference", a.reference.empty() ? "fresh target draws" : a.reference}};
-    set.update(solve_settings(a.solve));
+    set.update(solve_settings(a.solve, a.field));
     set.update(a.solve.non_default_settings(set.contains("rtol")));  // rtol: an adaptive solver
     j["settings"] = set;
     if (a.reference.empty()) {
@@ -184,9 +188,11 @@ void add_eval(CLI::App& app) {
   cmd->add_option("--divergence", a->divergence, "exact | hutchinson")->capture_default_str();
   cmd->add_option("--probes", a->probes, "Hutchinson probes per sample")->capture_default_str();
   add_flags_for(*cmd, a->solve, "Solver (with --checkpoint)");
+  add_flags_for(*cmd, a->field, "Solver (with --checkpoint)");
   cmd->callback([a] {
     a->solve = solve_from_flags(a->solve);
     a->solve.validate("rflow eval");
+    a->field.validate("rflow eval");
     if (a->likelihood) return eval_likelihood(*a);
     compare_points(*a);
   });

@@ -26,11 +26,12 @@ namespace {
 
 // The solver flags of `rflow sample`, defaulting to AdaFlow's evaluation setting (η 0.5, at most
 // 10 steps).
-void add_policy_solver(CLI::App& cmd, SolveOptions& s) {
+void add_policy_solver(CLI::App& cmd, SolveOptions& s, FieldOptions& f) {
   s.method = "adaflow";
   s.steps = 10;
-  s.eta = 0.5;
+  f.eta = 0.5;
   add_flags_for(cmd, s, "Solver");
+  add_flags_for(cmd, f, "Solver");
 }
 
 // How much of the task an evaluation covers (the solver is set apart).
@@ -60,23 +61,25 @@ void add_policy_eval(CLI::App& policy) {
     std::string run, plot, report;
     PolicyEvalOptions eval;
     SolveOptions solve;
+    FieldOptions field;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("run", a->run, "the policy's run directory (or a checkpoint)")->required();
-  add_policy_solver(*cmd, a->solve);
+  add_policy_solver(*cmd, a->solve, a->field);
   add_eval_options(*cmd, a->eval);
   cmd->add_option("--plot", a->plot, "also write a picture (.svg): the maze with every path, or actions by observation");
   cmd->add_option("--report", a->report, "also write an HTML page: the figures above, the picture, training curves, the run");
   cmd->callback([a] {
     LoadedModel m = load_model(a->run, /*use_ema=*/true, c10::Device(c10::kCPU));
     a->eval.solve = solve_from_flags(a->solve);
+    a->eval.field = a->field;
     const PolicyEvaluation r = evaluate_policy(m, a->eval);
     nlohmann::json out = r.summary;
     out["checkpoint"] = m.checkpoint;
     out["step"] = m.step;
     out["solver"] = a->eval.solve.method;
     out["steps"] = a->eval.solve.steps;
-    if (solvers().get(a->eval.solve.method, "--solver")()->needs_variance()) out["eta"] = a->eval.solve.eta;
+    if (solvers().get(a->eval.solve.method, "--solver")()->needs_variance()) out["eta"] = a->eval.field.eta;
     if (!a->plot.empty()) {
       RF_CHECK(!r.svg.empty(), "this task has no picture", "--plot", "drop --plot");
       io::write_file_atomic(a->plot, r.svg);
@@ -122,12 +125,13 @@ void add_policy_act(CLI::App& policy) {
   struct Args {
     std::string run, input = "-";
     SolveOptions solve;
+    FieldOptions field;
     uint64_t seed = 0;
     bool timing = false;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("run", a->run, "the policy's run directory (or a checkpoint)")->required();
-  add_policy_solver(*cmd, a->solve);
+  add_policy_solver(*cmd, a->solve, a->field);
   cmd->add_option("--input", a->input, "observations file ('-' = standard input)")->capture_default_str();
   add_seed_flag(*cmd, a->seed, "the noise");
   cmd->add_flag("--timing", a->timing, "print the time per action (median, 99th percentile) to standard error at the end");
@@ -138,6 +142,7 @@ void add_policy_act(CLI::App& policy) {
              "policies train on data.target.name = maze, fork1d or demos");
     const SolveOptions opt = solve_from_flags(a->solve);
     opt.validate("rflow policy act");
+    a->field.validate("rflow policy act");
     seed_all(a->seed);
     std::ifstream file;
     if (a->input != "-") {
@@ -163,7 +168,7 @@ void add_policy_act(CLI::App& policy) {
       const auto t0 = std::chrono::steady_clock::now();
       Cond c;
       c.extra["obs"] = torch::from_blob(obs.data(), {1, obs_dim}, torch::kFloat32).clone();
-      const at::Tensor action = solve(*m.model, torch::randn(shape), opt, c).x.contiguous();
+      const at::Tensor action = solve(*m.model, torch::randn(shape), opt, c, a->field).x.contiguous();
       ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
       const float* p = action.data_ptr<float>();
       std::ostringstream outl;

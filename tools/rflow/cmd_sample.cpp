@@ -31,6 +31,7 @@ namespace {
 struct SampleArgs {
   std::string checkpoint, out = "samples.npy", plot, x0, device = "cpu";
   SolveOptions solve;
+  FieldOptions field;
   int64_t n = 1000, seed = 0;
   int64_t label = -2;
   std::string path = "linear";
@@ -51,6 +52,7 @@ void add_sample_flags(CLI::App& cmd, SampleArgs& a) {
       ->capture_default_str();
   cmd.add_flag("--batch-shared", a.batch_shared, "adaptive solvers: one step size for the whole batch (= --per-sample false)");
   add_flags_for(cmd, a.solve, "Solver");
+  add_flags_for(cmd, a.field, "Solver");
   cmd.add_option("--label", a.label, "class label for conditional models (-1 = unconditional; default: cycle through classes)");
   cmd.add_flag("--likelihood", a.likelihood, "also compute log p of each sample during the solve (writes <out>.logp.npy)");
 }
@@ -74,7 +76,7 @@ Cond sample_cond(const SampleArgs& a, const LoadedModel& m, int64_t n, c10::Devi
 // The solve: the model's own fast path where it has one; re-timed or with log p where asked.
 SolveResult run_solve(const SampleArgs& a, LoadedModel& m, const at::Tensor& x0, const SolveOptions& opt,
                       const Cond& cond, c10::Device device) {
-  FieldFn field = guided_field(*m.model, cond, opt.guidance);
+  FieldFn field = wrap_field(*m.model, cond, a.field);
   if (a.path != "linear") {
     RF_CHECK(m.cfg.method.path == "linear", "re-timing needs a model trained on the linear path", "--path",
              "this model was trained on '" + m.cfg.method.path + "'");
@@ -87,7 +89,7 @@ SolveResult run_solve(const SampleArgs& a, LoadedModel& m, const at::Tensor& x0,
     io::write_npy(sibling(a.out, ".logp.npy"), lr.log_p);
     return lr.solve;
   }
-  if (a.path == "linear") return solve(*m.model, x0.to(device), opt, cond);
+  if (a.path == "linear") return solve(*m.model, x0.to(device), opt, cond, a.field);
   return solve(field, x0.to(device), opt);
 }
 
@@ -139,6 +141,7 @@ void run_sample(const SampleArgs& a) {
   SolveOptions opt = solve_from_flags(a.solve);
   if (a.batch_shared) opt.per_sample = false;
   opt.validate("rflow sample");
+  a.field.validate("rflow sample");
   const Cond cond = sample_cond(a, m, x0.size(0), device);
   auto t_start = std::chrono::steady_clock::now();
   std::optional<SolveProgress> bar(std::in_place, a.likelihood ? "sample + log p" : "sample", opt);

@@ -10,7 +10,7 @@ namespace {
 
 PolicyEvaluation demos_eval(LoadedModel& m, const PolicyEvalOptions& opt) {
   const Draw demo = m.data->target().sample(opt.samples);
-  const SolveResult r = solve(*m.model, m.data->source().sample(opt.samples).x, opt.solve, demo.cond);
+  const SolveResult r = solve(*m.model, m.data->source().sample(opt.samples).x, opt.solve, demo.cond, opt.field);
   const at::Tensor& actions = demo.x;
   PolicyEvaluation out;
   out.summary = {{"task", "demos (open loop)"},

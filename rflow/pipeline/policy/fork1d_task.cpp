@@ -19,7 +19,7 @@ PolicyEvaluation fork_eval(LoadedModel& m, const PolicyEvalOptions& opt) {
     const float obs = -10.0f + i;
     Cond c;
     c.extra["obs"] = torch::full({opt.samples, 1}, obs);
-    const SolveResult r = solve(*m.model, torch::randn({opt.samples, 1}), opt.solve, c);
+    const SolveResult r = solve(*m.model, torch::randn({opt.samples, 1}), opt.solve, c, opt.field);
     const double nfe = r.nfe.to(torch::kFloat64).mean().item<double>();
     const at::Tensor y = r.x.view({-1});
     rows.push_back({{"obs", obs},

@@ -20,7 +20,7 @@ PolicyEvaluation maze_eval(LoadedModel& m, const PolicyEvalOptions& opt) {
   const auto& mo = m.cfg.data.target.get<MazeOptions>("maze");
   const GridMaze maze = GridMaze::named(mo.layout);
   eval::RolloutOptions ro;
-  ro.episodes = opt.episodes, ro.execute = opt.execute, ro.solve = opt.solve;
+  ro.episodes = opt.episodes, ro.execute = opt.execute, ro.solve = opt.solve, ro.field = opt.field;
   const eval::RolloutResult r = eval::rollout_maze(*m.model, maze, ro);
   PolicyEvaluation out;
   out.summary = {{"task", "maze"},

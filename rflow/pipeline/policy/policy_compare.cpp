@@ -57,7 +57,7 @@ std::vector<SamplerSpec> parse_samplers(const std::string& list, const std::stri
     if (solvers().get(parts[0])()->needs_variance()) {
       RF_CHECK(parts.size() == 2 || parts.size() == 3, "'" + spec + "': adaflow takes η and optionally the most steps",
                where, "adaflow:0.5 or adaflow:0.5:10");
-      s.solve.eta = number(parts[1], spec, where);
+      s.field.eta = number(parts[1], spec, where);
       s.solve.steps = parts.size() == 3 ? static_cast<int64_t>(number(parts[2], spec, where)) : 10;
     } else {
       RF_CHECK(parts.size() == 2 && solvers().get(parts[0])()->nfe_per_step() > 0,
@@ -65,6 +65,7 @@ std::vector<SamplerSpec> parse_samplers(const std::string& list, const std::stri
       s.solve.steps = static_cast<int64_t>(number(parts[1], spec, where));
     }
     s.solve.validate(where + " '" + spec + "'");
+    s.field.validate(where + " '" + spec + "'");
     out.push_back(std::move(s));
   }
   RF_CHECK(!out.empty(), "no samplers", where, "e.g. adaflow:0.5,euler:1,euler:20");
@@ -91,7 +92,7 @@ nlohmann::json compare_policies(const std::vector<std::string>& runs, const std:
     const std::string model = describe_model(m.cfg.model);
     // Behaviour cloning regresses the mean action: a one-step map, so one Euler step is its only sampler.
     std::vector<SamplerSpec> mine = samplers;
-    if (one_step) mine = {SamplerSpec{"euler:1", SolveOptions{}}}, mine[0].solve.steps = 1;
+    if (one_step) mine = {SamplerSpec{"euler:1", SolveOptions{}, FieldOptions{}}}, mine[0].solve.steps = 1;
     for (const SamplerSpec& s : mine) {
       nlohmann::json row = {{"run", m.cfg.name}, {"method", m.cfg.method.name}, {"model", model}, {"sampler", s.label}};
       std::string skip;
@@ -103,7 +104,7 @@ nlohmann::json compare_policies(const std::vector<std::string>& runs, const std:
         cells.push_back("— (" + skip + ")");
       } else {
         PolicyEvalOptions opt = base;
-        opt.solve = s.solve;
+        opt.solve = s.solve, opt.field = s.field;
         spdlog::info("policy compare: {} with {}", m.cfg.name, s.label);
         const PolicyEvaluation e = evaluate_policy(m, opt);
         for (const auto& [column, key] : policy_task(task).columns) {

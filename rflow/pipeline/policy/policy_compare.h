@@ -15,6 +15,7 @@ namespace rflow {
 struct SamplerSpec {
   std::string label;  // as written: "adaflow:0.5", "euler:20"
   SolveOptions solve;
+  FieldOptions field;  // adaflow's η
 };
 
 // "adaflow:ETA[:MAX_STEPS]" (10 steps at most by default) or "SOLVER:STEPS" for a fixed-step solver,

@@ -73,6 +73,7 @@ void write_policy_report(const LoadedModel& m, const PolicyEvaluation& e, const 
 
 void PolicyEvalOptions::validate(const std::string& where) const {
   solve.validate(where);
+  field.validate(where);
   RF_CHECK(episodes >= 1, "episodes must be >= 1", where + ".episodes", "e.g. 100");
   RF_CHECK(execute >= 1, "execute must be >= 1", where + ".execute", "AdaFlow carries out 2 moves per chunk");
   RF_CHECK(samples >= 1, "samples must be >= 1", where + ".samples", "e.g. 200");

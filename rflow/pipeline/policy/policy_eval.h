@@ -19,7 +19,8 @@ namespace rflow {
 // How much of the task an evaluation covers; the solver (how actions are sampled) is set apart.
 // visit() declares the settings once: `rflow policy eval | compare` flags are generated from it.
 struct PolicyEvalOptions {
-  SolveOptions solve;       // how actions are sampled (solver, steps, eta)
+  SolveOptions solve;       // how actions are sampled (solver, steps)
+  FieldOptions field;       // adaflow's η
   int64_t episodes = 100;   // maze
   int64_t execute = 2;      // maze: moves carried out per chunk
   int64_t samples = 200;    // fork1d: per observation; demos: rows

@@ -11,7 +11,7 @@ TEST(PolicyCompare, ParsesSamplersAndRefusesWhatIsNotOne) {
   const auto s = parse_samplers("adaflow:0.5,adaflow:1:4,euler:1,heun:5", "--samplers");
   ASSERT_EQ(s.size(), 4u);
   EXPECT_EQ(s[0].solve.method, "adaflow");
-  EXPECT_DOUBLE_EQ(s[0].solve.eta, 0.5);
+  EXPECT_DOUBLE_EQ(s[0].field.eta, 0.5);
   EXPECT_EQ(s[0].solve.steps, 10);
   EXPECT_EQ(s[1].solve.steps, 4);
   EXPECT_EQ(s[2].label, "euler:1");
