@@ -9,6 +9,8 @@ PKGS=(
   libtorch-dev libopenblas0-openmp         # without OpenBLAS LibTorch uses the reference BLAS (~60x slower)
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libstb-dev zlib1g-dev
+  libsentencepiece-dev                     # subword tokenizers (rflow/text)
+  fortunes-min                             # tests: real short English texts for the tokenizers
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-numpy python3-torch      # golden values, the Python baseline benches and python/rflow
   python3-pip python3-setuptools           # tests install python/rflow the way users do (pip, offline)

@@ -23,6 +23,7 @@
 #include "rflow/solve/solver.h"
 #include "rflow/eval/scorer.h"
 #include "rflow/pipeline/stages.h"
+#include "rflow/text/tokenizer.h"
 #include "tools/rflow/commands.h"
 
 namespace rflow::cli {
@@ -59,6 +60,7 @@ std::string registries_help() {
          "distributions (data.source.name / data.target.name):\n" + list(distributions()) +
          "couplings (data.coupling):\n" + list(couplings()) +
          "policy tasks (by data.target.name; other policy data: demos):\n" + list(policy_tasks()) +
+         "tokenizers (rflow tokenizer train --kind):\n" + list(text::tokenizers()) +
          "stages:\n" + list(stages()) + "scorers (by the target's kind of data):\n" + list(eval::scorers());
 }
 
@@ -138,6 +140,7 @@ int main(int argc, char** argv) {
   rflow::cli::add_fidnet(app);
   rflow::cli::add_policy(app);
   rflow::cli::add_compare(app);
+  rflow::cli::add_tokenizer(app);
   rflow::cli::add_list(app);
   // After the subcommands: CLI11 copies a parent's footer into subcommands made after it.
   app.footer("\nExamples:\n  rflow run configs/demo_2d.toml         train, sample, evaluate → runs/demo_2d/report.html\n"
