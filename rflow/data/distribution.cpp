@@ -6,6 +6,7 @@
 
 #include "rflow/core/error.h"
 #include "rflow/data/demonstrations.h"
+#include "rflow/data/fashion_composites.h"
 #include "rflow/data/grid_maze.h"
 #include "rflow/data/image_dataset.h"
 #include "rflow/io/npy.h"
@@ -32,6 +33,13 @@ Draw Distribution::sample(int64_t n, const at::Generator& rng) {
            "Distribution::sample", "draw() returns labels [n] exactly when num_classes() > 0");
   RF_CHECK((obs_dim() > 0) == (d.cond.extra.count("obs") > 0), "a draw of " + describe() + " lacks its observations",
            "Distribution::sample", "draw() returns cond.extra[\"obs\"] exactly when obs_dim() > 0");
+  const std::vector<int64_t> text_shape{n, context_len()};
+  RF_CHECK(context_len() > 0 ? (tokenizer() && d.cond.context.defined() && d.cond.context.sizes().vec() == text_shape &&
+                                d.cond.context.scalar_type() == torch::kInt64 && d.cond.mask.defined() &&
+                                d.cond.mask.sizes().vec() == text_shape)
+                             : !d.cond.context.defined(),
+           "a draw of " + describe() + " does not carry its captions as the contract says", "Distribution::sample",
+           "draw() returns token ids [n, context_len()] int64 and their mask exactly when context_len() > 0");
   return d;
 }
 
@@ -289,6 +297,8 @@ Registry<DistributionEntry>& distributions() {
            }});
     r.add("fashion_mnist", "Fashion-MNIST 28×28 grey images with 10 labels (split = train | test; path = the IDX folder)",
           fashion_mnist_entry());
+    r.add("fashion_composites", "1–4 Fashion-MNIST garments in a row, column or 2×2 grid, captioned in reading order (\"a sneaker left of a bag\")",
+          fashion_composites_entry());
     r.add("idx", "images from an IDX file (path), labels from another (labels_path, optional)", idx_entry());
     r.add("image_folder", "images in a folder (path), one sub-folder per class or none; all one size",
           image_folder_entry());

@@ -16,6 +16,10 @@
 #include "rflow/core/registry.h"
 #include "rflow/flow/cond.h"
 
+namespace rflow::text {
+class Tokenizer;
+}
+
 namespace rflow {
 
 class Distribution;
@@ -101,7 +105,8 @@ struct DistributionConfig {
 
 // One draw of n samples: x [n, ...] float32 on the CPU and what each sample comes with — its class
 // label (cond.labels [n] int64) where the distribution is labelled, the observation it answers
-// (cond.extra["obs"] [n, obs_dim]) for policy demonstrations.
+// (cond.extra["obs"] [n, obs_dim]) for policy demonstrations, its caption's token ids and mask
+// (cond.context, cond.mask) for captioned data.
 struct Draw {
   at::Tensor x;
   Cond cond;
@@ -126,6 +131,11 @@ class Distribution {
   // Demonstrations for policies: each sample (an action chunk) comes with the observation it
   // answers, which travels as cond.extra["obs"] [n, obs_dim]. 0: the points stand alone.
   virtual int64_t obs_dim() const { return 0; }
+  // Captioned data: each sample comes with its text as a token context (cond.context: ids
+  // [n, context_len()] int64, cond.mask [n, context_len()] float, 1 = a token), encoded by
+  // tokenizer(). 0 / null: no text.
+  virtual int64_t context_len() const { return 0; }
+  virtual const text::Tokenizer* tokenizer() const { return nullptr; }
 
  protected:
   // What sample() returns, for n >= 1; every random number from `rng`.

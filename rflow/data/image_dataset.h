@@ -25,6 +25,8 @@ class ImageDataset : public Distribution {
   // All images in order, as float in [−1, 1] (for evaluation against the whole set).
   at::Tensor all() const;
   const at::Tensor& labels() const { return labels_; }
+  // The images as stored (uint8 [N, C, H, W] when read from files).
+  const at::Tensor& stored() const { return images_; }
 
  private:
   Draw draw(int64_t n, const at::Generator& rng) override;

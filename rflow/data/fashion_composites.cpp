@@ -1,0 +1,165 @@
+#include "rflow/data/fashion_composites.h"
+
+#include <torch/torch.h>
+
+#include "rflow/core/error.h"
+#include "rflow/data/image_dataset.h"
+#include "rflow/text/word_tokenizer.h"
+
+namespace rflow {
+
+const std::vector<CompositeLayout>& composite_layouts() {
+  static const std::vector<CompositeLayout> l{{"single", 1, 1}, {"row2", 1, 2}, {"col2", 2, 1},
+                                              {"row3", 1, 3},   {"col3", 3, 1}, {"grid", 2, 2}};
+  return l;
+}
+
+const CompositeLayout& composite_layout(const std::string& name, const std::string& where) {
+  std::vector<std::string> names;
+  for (const auto& l : composite_layouts()) {
+    if (l.name == name) return l;
+    names.push_back(l.name);
+  }
+  const std::string near = closest_name(names, name);
+  throw Error("unknown composite layout '" + name + "'", where,
+              (near.empty() ? "" : "did you mean '" + near + "'? ") + "single, row2, col2, row3, col3 or grid");
+}
+
+const std::vector<std::string>& garment_names() {
+  static const std::vector<std::string> n{"t-shirt", "trouser", "pullover", "dress", "coat",
+                                          "sandal",  "shirt",   "sneaker",  "bag",   "ankle boot"};
+  return n;
+}
+
+namespace {
+std::string with_article(int64_t c) {
+  RF_CHECK(c >= 0 && c < 10, "class " + std::to_string(c) + " is not a garment", "composite caption", "classes are 0–9");
+  const std::string& n = garment_names()[static_cast<size_t>(c)];
+  return (n[0] == 'a' ? "an " : "a ") + n;
+}
+
+// Splits `s` at each occurrence of `sep`.
+std::vector<std::string> split_on(const std::string& s, const std::string& sep) {
+  std::vector<std::string> out;
+  size_t a = 0;
+  for (size_t b; (b = s.find(sep, a)) != std::string::npos; a = b + sep.size()) out.push_back(s.substr(a, b - a));
+  out.push_back(s.substr(a));
+  return out;
+}
+
+int64_t garment_of(const std::string& phrase, const std::string& caption) {
+  for (size_t c = 0; c < garment_names().size(); ++c)
+    if (phrase == with_article(static_cast<int64_t>(c))) return static_cast<int64_t>(c);
+  throw Error("'" + phrase + "' is not a garment", "caption '" + caption + "'",
+              "name each garment with its article: a t-shirt, a trouser, a pullover, a dress, a coat, a sandal, a shirt, "
+              "a sneaker, a bag, an ankle boot");
+}
+}  // namespace
+
+std::string composite_caption(const std::vector<int64_t>& classes, const CompositeLayout& layout) {
+  RF_CHECK(static_cast<int64_t>(classes.size()) == layout.cells(), "a " + layout.name + " composite has " +
+           std::to_string(layout.cells()) + " garments", "composite caption", "");
+  std::string out;
+  for (int64_t r = 0; r < layout.rows; ++r) {
+    if (r) out += " above ";
+    for (int64_t c = 0; c < layout.cols; ++c)
+      out += (c ? " left of " : "") + with_article(classes[static_cast<size_t>(r * layout.cols + c)]);
+  }
+  return out;
+}
+
+ParsedCaption parse_caption(const std::string& caption) {
+  const std::string norm = text::WordTokenizer(std::vector<std::string>{}).normalise(caption);
+  RF_CHECK(!norm.empty(), "an empty caption", "parse_caption", "e.g. \"a sneaker left of a bag\"");
+  const auto rows = split_on(norm, " above ");
+  ParsedCaption p;
+  std::vector<size_t> widths;
+  for (const auto& row : rows) {
+    const auto cells = split_on(row, " left of ");
+    widths.push_back(cells.size());
+    for (const auto& cell : cells) p.classes.push_back(garment_of(cell, caption));
+  }
+  for (size_t w : widths)
+    RF_CHECK(w == widths[0], "rows of different lengths", "caption '" + caption + "'", "every row names as many garments");
+  for (const auto& l : composite_layouts())
+    if (l.rows == static_cast<int64_t>(rows.size()) && l.cols == static_cast<int64_t>(widths[0])) p.layout = l;
+  RF_CHECK(!p.layout.name.empty(), "no layout has " + std::to_string(rows.size()) + " rows of " + std::to_string(widths[0]),
+           "caption '" + caption + "'", "one row or column of up to 3, or a 2×2 grid");
+  return p;
+}
+
+std::unique_ptr<text::Tokenizer> caption_tokenizer() {
+  // Every word the grammar uses, each garment once in each position: the vocabulary and its ids
+  // depend on the grammar only.
+  std::vector<std::string> corpus;
+  for (size_t c = 0; c < garment_names().size(); ++c)
+    corpus.push_back(composite_caption({int64_t(c), int64_t(c), int64_t(c), int64_t(c)}, composite_layout("grid", "")));
+  text::TokenizerOptions o;
+  o.kind = "word";
+  return text::train_tokenizer(corpus, o);
+}
+
+void FashionCompositesOptions::validate(const std::string& where) const {
+  RF_CHECK(split == "train" || split == "test", "split must be train or test", where + ".split", "");
+  composite_layout(layout, where + ".layout");
+  RF_CHECK(max_words >= 1 && max_words <= 256, "max_words must be in [1, 256]", where + ".max_words",
+           "a 2×2 caption has 13 to 17 tokens");
+}
+
+FashionComposites::FashionComposites(at::Tensor images, at::Tensor labels, CompositeLayout layout, int64_t max_words,
+                                     std::string desc)
+    : images_(std::move(images)), labels_(std::move(labels)), layout_(std::move(layout)), max_words_(max_words),
+      desc_(std::move(desc)), tokenizer_(caption_tokenizer()) {
+  RF_CHECK(images_.scalar_type() == torch::kUInt8 && images_.dim() == 4 && images_.size(1) == 1 && images_.size(2) == 28 && images_.size(3) == 28 &&
+               labels_.defined() && labels_.size(0) == images_.size(0) && images_.size(0) > 0,
+           "composites need labelled 28×28 grey garments", desc_, "use Fashion-MNIST (or an IDX set with labels)");
+  labels_ = labels_.to(torch::kInt64).contiguous();
+}
+
+at::Tensor FashionComposites::compose(const std::vector<int64_t>& garments) const {
+  RF_CHECK(static_cast<int64_t>(garments.size()) == layout_.cells(), "wrong number of garments", desc_, "");
+  at::Tensor x = torch::empty({1, 28 * layout_.rows, 28 * layout_.cols}, torch::kUInt8);
+  for (int64_t k = 0; k < layout_.cells(); ++k) {
+    const int64_t r = k / layout_.cols, c = k % layout_.cols;
+    x.slice(1, 28 * r, 28 * (r + 1)).slice(2, 28 * c, 28 * (c + 1)).copy_(images_[garments[static_cast<size_t>(k)]]);
+  }
+  return x.to(torch::kFloat32).div_(127.5).sub_(1.0);
+}
+
+std::string FashionComposites::caption_of(const std::vector<int64_t>& garments) const {
+  std::vector<int64_t> classes;
+  const int64_t* labels = labels_.data_ptr<int64_t>();
+  for (int64_t g : garments) classes.push_back(labels[g]);
+  return composite_caption(classes, layout_);
+}
+
+Draw FashionComposites::draw(int64_t n, const at::Generator& rng) {
+  const at::Tensor idx = torch::randint(0, images_.size(0), {n, layout_.cells()}, rng, torch::kInt64);
+  const auto acc = idx.accessor<int64_t, 2>();
+  std::vector<at::Tensor> xs;
+  std::vector<std::string> captions;
+  for (int64_t i = 0; i < n; ++i) {
+    std::vector<int64_t> g(acc[i].data(), acc[i].data() + layout_.cells());
+    xs.push_back(compose(g));
+    captions.push_back(caption_of(g));
+  }
+  const text::TokenBatch tb = text::encode_batch(*tokenizer_, captions, max_words_);
+  Draw d{torch::stack(xs), {}};
+  d.cond.context = tb.ids;
+  d.cond.mask = tb.mask;
+  return d;
+}
+
+DistributionEntry fashion_composites_entry() {
+  return {"fashion_composites", [] { return AnyOptions::of<FashionCompositesOptions>(); },
+          [](const DistributionConfig& c, const std::vector<int64_t>&, const std::string& where) -> std::unique_ptr<Distribution> {
+            const auto& o = c.get<FashionCompositesOptions>("fashion_composites");
+            o.validate(where + ".fashion_composites");
+            auto garments = load_fashion_mnist(c.path.empty() ? kFashionMnistDir : c.path, o.split, /*flip=*/false);
+            return std::make_unique<FashionComposites>(
+                garments->stored(), garments->labels(), composite_layout(o.layout, where), o.max_words,
+                "fashion_composites(" + o.split + ", " + o.layout + ", " + std::to_string(garments->size()) + " garments)");
+          }};
+}
+
+}  // namespace rflow

@@ -1,0 +1,84 @@
+// Captioned Fashion-MNIST composites: 1–4 garments in a row, a column or a 2×2 grid of 28×28 cells,
+// each image with its caption in reading order ("a sneaker left of a bag", "a coat above a bag").
+// Drawn on the fly from the train or test split, deterministic by seed; the caption travels as a
+// token context (word ids [n, max_words] int64 + mask) from the data set's own word tokenizer, whose
+// vocabulary is the caption grammar's. Captions parse back to their garments (parse_caption), which
+// is how generated images are judged cell by cell.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "rflow/data/distribution.h"
+#include "rflow/text/tokenizer.h"
+
+namespace rflow {
+
+// A grid of garments: rows × cols cells of 28×28.
+struct CompositeLayout {
+  std::string name;
+  int64_t rows = 1, cols = 1;
+  int64_t cells() const { return rows * cols; }
+};
+// single (28×28), row2 (28×56), col2 (56×28), row3 (28×84), col3 (84×28), grid (56×56).
+const std::vector<CompositeLayout>& composite_layouts();
+const CompositeLayout& composite_layout(const std::string& name, const std::string& where);
+
+// Fashion-MNIST's ten classes as captions name them ("t-shirt", ..., "ankle boot").
+const std::vector<std::string>& garment_names();
+// The caption of cells' classes in reading order: rows joined by "above", cells of a row by "left of".
+std::string composite_caption(const std::vector<int64_t>& classes, const CompositeLayout& layout);
+// The layout and classes a caption names (any case and spacing); throws rflow::Error saying what it
+// could not read. parse_caption(composite_caption(c, l)) == {l, c}.
+struct ParsedCaption {
+  CompositeLayout layout;
+  std::vector<int64_t> classes;  // reading order
+};
+ParsedCaption parse_caption(const std::string& caption);
+// The word tokenizer of every caption the grammar makes (the same ids on every machine).
+std::unique_ptr<text::Tokenizer> caption_tokenizer();
+
+struct FashionCompositesOptions {
+  std::string split = "train";
+  std::string layout = "row2";
+  int64_t max_words = 20;
+
+  template <class V>
+  void visit(V& v) {
+    v("split", split, "garments from train (60k) | test (10k)");
+    v("layout", layout, "single | row2 | col2 | row3 | col3 | grid (2×2): one shape per data set");
+    v("max_words", max_words, "caption tokens kept (a 2×2 caption has 13 to 17)");
+  }
+  void validate(const std::string& where) const;
+};
+
+class FashionComposites : public Distribution {
+ public:
+  // images: uint8 [N, 1, 28, 28]; labels: int64 [N].
+  FashionComposites(at::Tensor images, at::Tensor labels, CompositeLayout layout, int64_t max_words, std::string desc);
+  std::vector<int64_t> sample_shape() const override { return {1, 28 * layout_.rows, 28 * layout_.cols}; }
+  std::string describe() const override { return desc_; }
+  std::string kind() const override { return "composites"; }
+  int64_t context_len() const override { return max_words_; }
+  const text::Tokenizer* tokenizer() const override { return tokenizer_.get(); }
+  const CompositeLayout& layout() const { return layout_; }
+  // The composite of given garments (indices into the split) [1, 28·rows, 28·cols] in [−1, 1], and the
+  // caption of their classes.
+  at::Tensor compose(const std::vector<int64_t>& garments) const;
+  std::string caption_of(const std::vector<int64_t>& garments) const;
+
+ private:
+  Draw draw(int64_t n, const at::Generator& rng) override;
+  at::Tensor images_, labels_;
+  CompositeLayout layout_;
+  int64_t max_words_;
+  std::string desc_;
+  std::unique_ptr<text::Tokenizer> tokenizer_;
+};
+
+DistributionEntry fashion_composites_entry();
+
+}  // namespace rflow
