@@ -4,6 +4,7 @@
 
 #include "rflow/core/error.h"
 #include "rflow/data/image_dataset.h"
+#include "rflow/text/char_tokenizer.h"
 #include "rflow/text/word_tokenizer.h"
 
 namespace rflow {
@@ -104,12 +105,14 @@ void FashionCompositesOptions::validate(const std::string& where) const {
   composite_layout(layout, where + ".layout");
   RF_CHECK(max_words >= 1 && max_words <= 256, "max_words must be in [1, 256]", where + ".max_words",
            "a 2×2 caption has 13 to 17 tokens");
+  RF_CHECK(max_chars >= 0 && max_chars <= 1024, "max_chars must be in [0, 1024]", where + ".max_chars",
+           "0 = words only; a 2×2 caption has up to 77 characters");
 }
 
 FashionComposites::FashionComposites(at::Tensor images, at::Tensor labels, CompositeLayout layout, int64_t max_words,
-                                     std::string desc)
+                                     int64_t max_chars, std::string desc)
     : images_(std::move(images)), labels_(std::move(labels)), layout_(std::move(layout)), max_words_(max_words),
-      desc_(std::move(desc)), tokenizer_(caption_tokenizer()) {
+      max_chars_(max_chars), desc_(std::move(desc)), tokenizer_(caption_tokenizer()) {
   RF_CHECK(images_.scalar_type() == torch::kUInt8 && images_.dim() == 4 && images_.size(1) == 1 && images_.size(2) == 28 && images_.size(3) == 28 &&
                labels_.defined() && labels_.size(0) == images_.size(0) && images_.size(0) > 0,
            "composites need labelled 28×28 grey garments", desc_, "use Fashion-MNIST (or an IDX set with labels)");
@@ -143,11 +146,24 @@ Draw FashionComposites::draw(int64_t n, const at::Generator& rng) {
     xs.push_back(compose(g));
     captions.push_back(caption_of(g));
   }
-  const text::TokenBatch tb = text::encode_batch(*tokenizer_, captions, max_words_);
-  Draw d{torch::stack(xs), {}};
-  d.cond.context = tb.ids;
-  d.cond.mask = tb.mask;
-  return d;
+  return {torch::stack(xs), encode(captions)};
+}
+
+Cond FashionComposites::encode(const std::vector<std::string>& captions) const {
+  const text::TokenBatch words = text::encode_batch(*tokenizer_, captions, max_words_);
+  Cond c;
+  c.context = words.ids, c.mask = words.mask;
+  if (max_chars_ > 0) {
+    const text::TokenBatch chars = text::encode_batch(text::CharTokenizer(), captions, max_chars_);
+    c.context = torch::cat({words.ids, chars.ids}, 1), c.mask = torch::cat({words.mask, chars.mask}, 1);
+  }
+  return c;
+}
+
+std::vector<std::string> FashionComposites::captions(const Cond& c) const {
+  RF_CHECK(c.context.defined() && c.context.dim() == 2 && c.context.size(1) == context_len(),
+           "not a token context of this data set", desc_, "");
+  return text::decode_batch(*tokenizer_, c.context.narrow(1, 0, max_words_));
 }
 
 DistributionEntry fashion_composites_entry() {
@@ -157,7 +173,7 @@ DistributionEntry fashion_composites_entry() {
             o.validate(where + ".fashion_composites");
             auto garments = load_fashion_mnist(c.path.empty() ? kFashionMnistDir : c.path, o.split, /*flip=*/false);
             return std::make_unique<FashionComposites>(
-                garments->stored(), garments->labels(), composite_layout(o.layout, where), o.max_words,
+                garments->stored(), garments->labels(), composite_layout(o.layout, where), o.max_words, o.max_chars,
                 "fashion_composites(" + o.split + ", " + o.layout + ", " + std::to_string(garments->size()) + " garments)");
           }};
 }

@@ -1,8 +1,9 @@
 // Captioned Fashion-MNIST composites: 1–4 garments in a row, a column or a 2×2 grid of 28×28 cells,
 // each image with its caption in reading order ("a sneaker left of a bag", "a coat above a bag").
 // Drawn on the fly from the train or test split, deterministic by seed; the caption travels as a
-// token context (word ids [n, max_words] int64 + mask) from the data set's own word tokenizer, whose
-// vocabulary is the caption grammar's. Captions parse back to their garments (parse_caption), which
+// token context: word ids [n, max_words] from the data set's own word tokenizer (the caption
+// grammar's vocabulary), then, with max_chars > 0, its UTF-8 bytes as character ids [n, max_chars]
+// (Hunyuan-DiT's second text encoder reads those), int64 with one mask. Captions parse back to their garments (parse_caption), which
 // is how generated images are judged cell by cell.
 #pragma once
 
@@ -45,12 +46,14 @@ struct FashionCompositesOptions {
   std::string split = "train";
   std::string layout = "row2";
   int64_t max_words = 20;
+  int64_t max_chars = 0;
 
   template <class V>
   void visit(V& v) {
     v("split", split, "garments from train (60k) | test (10k)");
     v("layout", layout, "single | row2 | col2 | row3 | col3 | grid (2×2): one shape per data set");
     v("max_words", max_words, "caption tokens kept (a 2×2 caption has 13 to 17)");
+    v("max_chars", max_chars, "> 0: the caption's characters follow its words in the context (a row of 2 has up to 35, a 2×2 grid up to 77)");
   }
   void validate(const std::string& where) const;
 };
@@ -58,23 +61,27 @@ struct FashionCompositesOptions {
 class FashionComposites : public Distribution {
  public:
   // images: uint8 [N, 1, 28, 28]; labels: int64 [N].
-  FashionComposites(at::Tensor images, at::Tensor labels, CompositeLayout layout, int64_t max_words, std::string desc);
+  FashionComposites(at::Tensor images, at::Tensor labels, CompositeLayout layout, int64_t max_words, int64_t max_chars,
+                    std::string desc);
   std::vector<int64_t> sample_shape() const override { return {1, 28 * layout_.rows, 28 * layout_.cols}; }
   std::string describe() const override { return desc_; }
   std::string kind() const override { return "composites"; }
-  int64_t context_len() const override { return max_words_; }
+  int64_t context_len() const override { return max_words_ + max_chars_; }
   const text::Tokenizer* tokenizer() const override { return tokenizer_.get(); }
   const CompositeLayout& layout() const { return layout_; }
   // The composite of given garments (indices into the split) [1, 28·rows, 28·cols] in [−1, 1], and the
   // caption of their classes.
   at::Tensor compose(const std::vector<int64_t>& garments) const;
   std::string caption_of(const std::vector<int64_t>& garments) const;
+  // The token context of captions (what draws carry), and the captions of a context (its words).
+  Cond encode(const std::vector<std::string>& captions) const;
+  std::vector<std::string> captions(const Cond& c) const;
 
  private:
   Draw draw(int64_t n, const at::Generator& rng) override;
   at::Tensor images_, labels_;
   CompositeLayout layout_;
-  int64_t max_words_;
+  int64_t max_words_, max_chars_;
   std::string desc_;
   std::unique_ptr<text::Tokenizer> tokenizer_;
 };

@@ -6,7 +6,7 @@
 #include <torch/torch.h>
 
 #include "rflow/flow/path.h"
-#include "rflow/methods/label_dropout.h"
+#include "rflow/methods/cond_dropout.h"
 
 namespace rflow {
 
@@ -29,7 +29,7 @@ at::Tensor AdaFlow::loss(const Batch& batch, TrainContext& ctx) {
            "Trainer", "pass make_path(cfg.method.path) to the Trainer");
   const at::Tensor t = sample_time(time_, batch.x1.size(0), batch.x1.device());
   Cond cond = batch.cond;
-  cond.labels = drop_labels(cond.labels, label_dropout_);
+  cond = drop_conditioning(cond, label_dropout_);
   const PathSample s = ctx.path.sample(batch.x0, batch.x1, t);
   at::Tensor v;
   {

@@ -6,7 +6,7 @@
 
 #include "rflow/core/tensor_util.h"
 #include "rflow/flow/path.h"
-#include "rflow/methods/label_dropout.h"
+#include "rflow/methods/cond_dropout.h"
 #include "rflow/methods/perflow.h"
 
 namespace rflow {
@@ -36,7 +36,7 @@ at::Tensor ConsistencyFm::loss(const Batch& batch, TrainContext& ctx) {
   auto col = [&](const at::Tensor& v) { return expand_like(v, batch.x1); };
   auto on_line = [&](const at::Tensor& tau) { return batch.x0 + (batch.x1 - batch.x0) * col(tau); };
   Cond cond = batch.cond;
-  cond.labels = drop_labels(cond.labels, label_dropout_);
+  cond = drop_conditioning(cond, label_dropout_);
   const at::Tensor xt = on_line(t), xr = on_line(r);
   const at::Tensor v = ctx.model.forward(xt, t, cond);
   const at::Tensor f = xt + v * col(s - t);

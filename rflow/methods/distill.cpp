@@ -6,7 +6,7 @@
 
 #include "rflow/core/error.h"
 #include "rflow/core/tensor_util.h"
-#include "rflow/methods/label_dropout.h"
+#include "rflow/methods/cond_dropout.h"
 
 namespace rflow {
 
@@ -47,7 +47,7 @@ at::Tensor Distill::loss(const Batch& batch, TrainContext& ctx) {
   at::Tensor tb = expand_like(t, z0);
   at::Tensor xt = ctx.path.sample(z0, z1, t).xt;  // the linear path (checked at construction)
   Cond cond = batch.cond;
-  cond.labels = drop_labels(cond.labels, label_dropout_);
+  cond = drop_conditioning(cond, label_dropout_);
   at::Tensor v = ctx.model.forward(xt, t, cond);
   // Velocity error = endpoint error / (1 − t): the metric losses work on it so that each of the k
   // Euler steps counts equally, as in the reference's k-step loss.

@@ -49,7 +49,7 @@ struct MethodConfig {
       "(alpha = sin(pi t/2)) | vp (variance preserving) | polynomial:N (alpha = t^N, e.g. polynomial:2)");
     v.section("time", time);
     v("label_dropout", label_dropout,
-      "class-conditional models: fraction of labels replaced by 'no label' in training, for classifier-free guidance (0.1 is usual)");
+      "conditional models: fraction of samples whose label becomes 'no label' and whose prompt the empty one in training, for classifier-free guidance (0.1 is usual)");
     v("teacher", teacher,
       "frozen teacher field for methods that read one (a run directory or checkpoint; its EMA weights)");
     for (auto& [n, o] : options) v.section(n, o);

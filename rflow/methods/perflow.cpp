@@ -6,7 +6,7 @@
 
 #include "rflow/core/tensor_util.h"
 #include "rflow/flow/path.h"
-#include "rflow/methods/label_dropout.h"
+#include "rflow/methods/cond_dropout.h"
 #include "rflow/solve/butcher.h"
 #include "rflow/solve/rk_stages.h"
 #include "rflow/solve/solver.h"
@@ -155,7 +155,7 @@ at::Tensor PerFlow::loss(const Batch& batch, TrainContext& ctx) {
     target = (zb - za) / col(b - a);
   }
   Cond cond = batch.cond;
-  cond.labels = drop_labels(cond.labels, label_dropout_);
+  cond = drop_conditioning(cond, label_dropout_);
   return torch::mse_loss(ctx.model.forward(zt, t, cond), target);
 }
 

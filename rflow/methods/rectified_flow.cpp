@@ -3,7 +3,7 @@
 #include <torch/torch.h>
 
 #include "rflow/flow/flow_matching_loss.h"
-#include "rflow/methods/label_dropout.h"
+#include "rflow/methods/cond_dropout.h"
 
 namespace rflow {
 
@@ -17,7 +17,7 @@ at::Tensor RectifiedFlow::loss(const Batch& batch, TrainContext& ctx) {
            "Trainer", "pass make_path(cfg.method.path) to the Trainer");
   at::Tensor t = sample_time(time_, batch.x1.size(0), batch.x1.device());
   Cond cond = batch.cond;
-  cond.labels = drop_labels(cond.labels, label_dropout_);
+  cond = drop_conditioning(cond, label_dropout_);
   return flow_matching_loss(ctx.model, ctx.path, batch.x0, batch.x1, t, cond);
 }
 

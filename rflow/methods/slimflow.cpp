@@ -6,7 +6,7 @@
 
 #include "rflow/core/tensor_util.h"
 #include "rflow/flow/path.h"
-#include "rflow/methods/label_dropout.h"
+#include "rflow/methods/cond_dropout.h"
 
 namespace rflow {
 
@@ -54,7 +54,7 @@ at::Tensor SlimFlow::anneal_loss(const Batch& batch, TrainContext& ctx) {
   }
   const at::Tensor t = sample_time(time_, z1.size(0), z1.device());
   Cond cond = batch.cond;
-  cond.labels = drop_labels(cond.labels, label_dropout_);
+  cond = drop_conditioning(cond, label_dropout_);
   const PathSample s = ctx.path.sample(z0, z1, t);
   ctx.log("beta", beta);
   return torch::mse_loss(ctx.model.forward(s.xt, t, cond), s.target);
@@ -64,7 +64,7 @@ at::Tensor SlimFlow::distill_loss(const Batch& batch, TrainContext& ctx) {
   const at::Tensor& z0 = batch.x0;
   const int64_t B = z0.size(0);
   Cond cond = batch.cond;
-  cond.labels = drop_labels(cond.labels, label_dropout_);
+  cond = drop_conditioning(cond, label_dropout_);
   const at::Tensor zero = torch::zeros({B}, z0.options());
   // The teacher pairs: one step from z0 must land on z1.
   const at::Tensor pair = (z0 + ctx.model.forward(z0, zero, cond) - batch.x1).pow(2).flatten(1).mean(1).mean();

@@ -31,6 +31,13 @@ void zero(torch::nn::Linear& l) {
 }
 }  // namespace
 
+void DiTTextOptions::validate(const std::string& where) const {
+  if (!enabled()) return;
+  RF_CHECK(word_len >= 1 && char_len >= 0, "word_len must be >= 1 and char_len >= 0", where + ".word_len", "");
+  TextEncoderOptions{words, word_len, word_dim, word_layers, heads}.validate(where + ".word");
+  if (char_len > 0) TextEncoderOptions{260, char_len, char_dim, char_layers, heads}.validate(where + ".char");
+}
+
 void DiTOptions::validate(const std::string& where) const {
   RF_CHECK(patch >= 1 && patch <= 64, "patch must be in [1, 64]", where + ".patch", "e.g. 4 for 28 × 28 images");
   RF_CHECK(hidden >= 1 && depth >= 1 && heads >= 1, "hidden, depth and heads must be >= 1", where + ".hidden", "");
@@ -48,6 +55,9 @@ void DiTOptions::validate(const std::string& where) const {
   RF_CHECK(ffn == "mlp" || ffn == "moe", "unknown feed-forward '" + ffn + "'", where + ".ffn", "use mlp or moe");
   RF_CHECK(moe_from >= 0 && moe_from <= depth, "moe_from must be in [0, depth]", where + ".moe_from", "");
   if (ffn == "moe") moe.validate(where + ".moe");
+  text.validate(where + ".text");
+  RF_CHECK(!text.enabled() || context_dim == 0, "with text encoders the context is theirs", where + ".context_dim",
+           "leave context_dim and context_len at 0 (text.word_dim and text.word_len + text.char_len set them)");
 }
 
 DiTBlockImpl::DiTBlockImpl(const DiTOptions& opt, bool moe, bool skip_in) : opt_(opt), use_moe_(moe), skip_in_(skip_in) {
@@ -130,6 +140,10 @@ DiTImpl::DiTImpl(DiTOptions opt, std::vector<int64_t> sample_shape, int64_t num_
   RF_CHECK(shape_.size() == 3, "the DiT needs images [C, H, W], got " + c10::str(shape_), "model.arch",
            "use arch = mlp for flat data, temporal_unet for action chunks");
   opt_.validate("model.dit");
+  if (opt_.text.enabled()) {  // the blocks cross-attend to the encoders' states
+    opt_.context_dim = opt_.text.word_dim;
+    opt_.context_len = opt_.text.word_len + opt_.text.char_len;
+  }
   RF_CHECK(shape_[1] % opt_.patch == 0 && shape_[2] % opt_.patch == 0,
            fmt::format("patch = {} does not divide the {} × {} image", opt_.patch, shape_[1], shape_[2]),
            "model.dit.patch", "choose a patch size that divides both sides (28 × 28: 2, 4, 7, 14)");
@@ -151,6 +165,15 @@ void DiTImpl::reset() {
     angles_ = rope_angles_2d(col, row, D / opt_.heads);
   } else {
     pos_emb_ = register_parameter("pos_emb", torch::randn({T, D}) * 0.02);
+  }
+  if (opt_.text.enabled()) {
+    const DiTTextOptions& tx = opt_.text;
+    word_enc_ = register_module("word_enc", TextEncoder(TextEncoderOptions{tx.words, tx.word_len, tx.word_dim, tx.word_layers, tx.heads}));
+    if (tx.char_len > 0) {
+      char_enc_ = register_module("char_enc", TextEncoder(TextEncoderOptions{260, tx.char_len, tx.char_dim, tx.char_layers, tx.heads}));
+      char_fc1_ = register_module("char_fc1", torch::nn::Linear(tx.char_dim, 4 * tx.word_dim));
+      char_fc2_ = register_module("char_fc2", torch::nn::Linear(4 * tx.word_dim, tx.word_dim));
+    }
   }
   if (opt_.context_dim > 0) {
     ctx_proj_ = register_module("ctx_proj", torch::nn::Linear(opt_.context_dim, D));
@@ -181,21 +204,36 @@ std::vector<std::pair<int64_t, int64_t>> DiTImpl::skip_pairs() const {
   return out;
 }
 
+at::Tensor DiTImpl::encode_text(const at::Tensor& ids, const at::Tensor& mask) const {
+  const int64_t Lw = opt_.text.word_len, Lc = opt_.text.char_len;
+  RF_CHECK(ids.dim() == 2 && ids.size(1) == Lw + Lc && ids.scalar_type() == at::kLong,
+           fmt::format("text conditioning needs token ids [B, {}] int64 (words then characters), got {}", Lw + Lc,
+                       c10::str(ids.sizes())),
+           "model.dit.text", "match word_len / char_len to the data's max_words / max_chars");
+  const at::Tensor m = mask.defined() ? mask : torch::ones(ids.sizes(), ids.options().dtype(at::kFloat));
+  at::Tensor states = word_enc_.ptr()->forward(ids.narrow(1, 0, Lw), m.narrow(1, 0, Lw));
+  if (Lc == 0) return states;
+  const at::Tensor ch = char_enc_.ptr()->forward(ids.narrow(1, Lw, Lc), m.narrow(1, Lw, Lc));
+  return torch::cat({states, dense(char_fc2_, rflow::silu(dense(char_fc1_, ch)))}, 1);
+}
+
 at::Tensor DiTImpl::context_tokens(const Cond& c, int64_t B) const {
   const int64_t L = opt_.context_len, D = opt_.hidden;
   const at::Tensor pad = ctx_padding_.unsqueeze(0).expand({B, L, D});
   if (!c.context.defined()) return pad;
-  RF_CHECK(c.context.dim() == 3 && c.context.size(0) == B && c.context.size(2) == opt_.context_dim,
-           "context must be [B, T, " + std::to_string(opt_.context_dim) + "], got " + c10::str(c.context.sizes()),
+  // Text ids are read by the encoders first; a float context is taken as it is.
+  const at::Tensor context = opt_.text.enabled() ? encode_text(c.context, c.mask) : c.context;
+  RF_CHECK(context.dim() == 3 && context.size(0) == B && context.size(2) == opt_.context_dim,
+           "context must be [B, T, " + std::to_string(opt_.context_dim) + "], got " + c10::str(context.sizes()),
            "model.dit.context_dim", "");
-  const int64_t T = c.context.size(1);
+  const int64_t T = context.size(1);
   RF_CHECK(T <= L, fmt::format("a context of {} tokens is longer than context_len = {}", T, L), "model.dit.context_len",
            "raise context_len");
-  at::Tensor ctx = dense(ctx_proj_, c.context.to(ctx_padding_.scalar_type()));
+  at::Tensor ctx = dense(ctx_proj_, context.to(ctx_padding_.scalar_type()));
   if (T < L) ctx = torch::cat({ctx, torch::zeros({B, L - T, D}, ctx.options())}, 1);
   at::Tensor present = torch::zeros({B, L}, ctx.options().dtype(at::kBool));
   if (c.mask.defined()) {
-    RF_CHECK(c.mask.sizes() == c.context.sizes().slice(0, 2), "mask must be [B, T] like the context", "cond.mask", "");
+    RF_CHECK(c.mask.sizes() == context.sizes().slice(0, 2), "mask must be [B, T] like the context", "cond.mask", "");
     present.narrow(1, 0, T).copy_(c.mask.to(at::kBool));
   } else {
     present.narrow(1, 0, T).fill_(true);

@@ -21,9 +21,39 @@
 #include "rflow/flow/velocity_field.h"
 #include "rflow/nn/model_config.h"
 #include "rflow/nn/layers/moe.h"
+#include "rflow/nn/layers/text_encoder.h"
 #include "rflow/nn/layers/time_embedding.h"
 
 namespace rflow {
+
+// Hunyuan-DiT's two text encoders in small: cond.context holds a caption's word ids followed by its
+// character ids ([B, word_len + char_len] int64, with their mask); a word-level and a character-level
+// transformer read them, the character states are mapped to the word width, and the two sequences,
+// concatenated, are the context the blocks cross-attend to.
+struct DiTTextOptions {
+  int64_t words = 0;  // the word vocabulary (the tokenizer's vocab_size); 0: no text encoders
+  int64_t word_len = 20;
+  int64_t word_dim = 128;
+  int64_t word_layers = 2;
+  int64_t char_len = 0;  // 0: no character encoder
+  int64_t char_dim = 96;
+  int64_t char_layers = 1;
+  int64_t heads = 4;
+
+  template <class V>
+  void visit(V& v) {
+    v("words", words, "> 0: text conditioning; the word vocabulary size (the data's tokenizer); cond.context holds token ids");
+    v("word_len", word_len, "word tokens read (the data's max_words)");
+    v("word_dim", word_dim, "width of the word encoder (the context the blocks cross-attend to)");
+    v("word_layers", word_layers, "transformer layers of the word encoder");
+    v("char_len", char_len, "> 0: a character encoder reads this many UTF-8 bytes after the words (the data's max_chars)");
+    v("char_dim", char_dim, "width of the character encoder (mapped to word_dim by an MLP)");
+    v("char_layers", char_layers, "transformer layers of the character encoder");
+    v("heads", heads, "attention heads of both encoders");
+  }
+  bool enabled() const { return words > 0; }
+  void validate(const std::string& where) const;
+};
 
 struct DiTOptions {
   int64_t patch = 4;
@@ -41,6 +71,7 @@ struct DiTOptions {
   std::string ffn = "mlp";
   int64_t moe_from = 0;
   MoEOptions moe;
+  DiTTextOptions text;
 
   template <class V>
   void visit(V& v) {
@@ -59,6 +90,7 @@ struct DiTOptions {
     v("ffn", ffn, "feed-forward: mlp (GELU) | moe (DeepSeekMoE, keys moe.*)");
     v("moe_from", moe_from, "ffn = moe: blocks before this index keep the dense MLP (DeepSeek's first dense layers)");
     v.section("moe", moe);
+    v.section("text", text);
   }
   void validate(const std::string& where) const;
 };
@@ -98,14 +130,16 @@ class DiTImpl : public CloneableField<DiTImpl>, public TrainingHooks {
 
   // Long-skip wiring: (block that pushes, block that pops) pairs.
   std::vector<std::pair<int64_t, int64_t>> skip_pairs() const;
-  // The context as the blocks see it [B, context_len, hidden]: projected, masked tokens replaced
-  // by the padding vectors (no context = all padding: the null context of guidance).
+  // The context as the blocks see it [B, context_len, hidden]: encoded (text ids), projected, masked
+  // tokens replaced by the padding vectors (no context = all padding: the null context of guidance).
   at::Tensor context_tokens(const Cond& c, int64_t B) const;
   const DiTOptions& options() const { return opt_; }
   std::vector<DiTBlock> blocks() const { return blocks_; }
   std::vector<MoE> moe_layers() const;
 
  private:
+  // The text encoders' states [B, word_len + char_len, word_dim] of ids [B, word_len + char_len].
+  at::Tensor encode_text(const at::Tensor& ids, const at::Tensor& mask) const;
   DiTOptions opt_;
   std::vector<int64_t> shape_;
   int64_t num_classes_;
@@ -118,6 +152,8 @@ class DiTImpl : public CloneableField<DiTImpl>, public TrainingHooks {
   torch::nn::Embedding label_emb_{nullptr};
   torch::nn::Conv2d patch_embed_{nullptr};
   torch::nn::LayerNorm final_norm_{nullptr};
+  TextEncoder word_enc_{nullptr}, char_enc_{nullptr};
+  torch::nn::Linear char_fc1_{nullptr}, char_fc2_{nullptr};
   at::Tensor pos_emb_, ctx_padding_, angles_;
   std::vector<DiTBlock> blocks_;
 };

@@ -10,6 +10,7 @@
 #include "rflow/core/error.h"
 #include "rflow/data/fashion_composites.h"
 #include "rflow/data/image_dataset.h"
+#include "rflow/text/char_tokenizer.h"
 #include "tests/test_util.h"
 
 using namespace rflow;
@@ -23,7 +24,7 @@ bool have_fmnist() { return std::filesystem::exists(std::string(kFashionMnistDir
 std::unique_ptr<FashionComposites> synthetic(const std::string& layout) {
   at::Tensor labels = torch::arange(10, torch::kInt64);
   at::Tensor images = (labels * 20 + 5).to(torch::kUInt8).view({10, 1, 1, 1}).expand({10, 1, 28, 28}).contiguous();
-  return std::make_unique<FashionComposites>(images, labels, composite_layout(layout, "test"), 20, "synthetic");
+  return std::make_unique<FashionComposites>(images, labels, composite_layout(layout, "test"), 20, 0, "synthetic");
 }
 
 int64_t class_in_cell(const at::Tensor& x, int64_t r, int64_t c) {
@@ -39,7 +40,7 @@ TEST(FashionComposites, EveryCaptionNamesTheGarmentsInReadingOrderForEveryLayout
     auto d = synthetic(layout.name);
     EXPECT_EQ(d->sample_shape(), (std::vector<int64_t>{1, 28 * layout.rows, 28 * layout.cols}));
     const Draw draw = d->sample(40);
-    const auto captions = text::decode_batch(*d->tokenizer(), draw.cond.context);
+    const auto captions = d->captions(draw.cond);
     for (int64_t i = 0; i < 40; ++i) {
       const ParsedCaption p = parse_caption(captions[i]);
       EXPECT_EQ(p.layout.name, layout.name) << captions[i];
@@ -92,7 +93,7 @@ TEST(FashionComposites, DrawsAreDeterministicBySeedAndKeepTheTextContract) {
   EXPECT_EQ(a.cond.context.sizes(), (std::vector<int64_t>{16, 20}));
   // Tokens where the mask says, pad elsewhere; the mask counts each caption's tokens.
   EXPECT_TRUE(torch::equal(a.cond.context.eq(text::kPad), a.cond.mask.eq(0)));
-  const auto captions = text::decode_batch(*d->tokenizer(), a.cond.context);
+  const auto captions = d->captions(a.cond);
   for (int64_t i = 0; i < 16; ++i)
     EXPECT_EQ(a.cond.mask[i].sum().item<double>(), double(d->tokenizer()->encode(captions[i]).size()));
   // The null prompt of guidance is all pad with an empty mask.
@@ -108,12 +109,20 @@ TEST(FashionComposites, RealGarmentsFromTheTestSplitThroughTheRegistry) {
   c.name = "fashion_composites";
   c.get<FashionCompositesOptions>("fashion_composites").split = "test";
   c.get<FashionCompositesOptions>("fashion_composites").layout = "col3";
+  c.get<FashionCompositesOptions>("fashion_composites").max_chars = 80;
   auto d = make_distribution(c, {}, "data.target");
   EXPECT_EQ(d->sample_shape(), (std::vector<int64_t>{1, 84, 28}));
   EXPECT_EQ(d->kind(), "composites");
+  EXPECT_EQ(d->context_len(), 100);
   const Draw draw = d->sample(8);
-  for (const auto& s : text::decode_batch(*d->tokenizer(), draw.cond.context))
-    EXPECT_EQ(parse_caption(s).classes.size(), 3u) << s;
+  // Words, then the same caption's characters.
+  const auto words = dynamic_cast<FashionComposites&>(*d).captions(draw.cond);
+  const auto chars = text::decode_batch(text::CharTokenizer(), draw.cond.context.narrow(1, 20, 80));
+  for (size_t i = 0; i < words.size(); ++i) {
+    EXPECT_EQ(parse_caption(words[i]).classes.size(), 3u) << words[i];
+    EXPECT_EQ(chars[i], words[i]);
+    EXPECT_EQ(draw.cond.mask[i].narrow(0, 20, 80).sum().item<double>(), double(chars[i].size()));
+  }
   c.get<FashionCompositesOptions>("fashion_composites").layout = "row4";
   EXPECT_THROW(make_distribution(c, {}, "data.target"), Error);
 }

@@ -7,7 +7,7 @@
 #include "rflow/core/rng.h"
 #include "rflow/data/pair_shards.h"
 #include "rflow/methods/distill.h"
-#include "rflow/methods/label_dropout.h"
+#include "rflow/methods/cond_dropout.h"
 #include "rflow/methods/method_config.h"
 #include "rflow/nn/mlp.h"
 #include "rflow/nn/model_config.h"
@@ -144,15 +144,29 @@ TEST(Distill, OneStepStudentLearnsACurvedTeachersMap) {
   EXPECT_LT(err, 0.01 * naive) << "one-step error " << err << " vs identity " << naive;
 }
 
-TEST(LabelDropout, DropsAboutTheAskedFractionAndNothingAtZero) {
+TEST(CondDropout, DropsAboutTheAskedFractionOfLabelsAndPromptsTogetherAndNothingAtZero) {
   torch::manual_seed(5);
-  auto y = torch::randint(0, 8, {20000}, torch::kInt64);
-  EXPECT_TRUE(torch::equal(drop_labels(y, 0.0), y));
-  EXPECT_FALSE(drop_labels(at::Tensor(), 0.3).defined());
-  auto d = drop_labels(y, 0.1);
-  auto dropped = d.eq(-1);
+  Cond c;
+  c.labels = torch::randint(0, 8, {20000}, torch::kInt64);
+  c.context = torch::randint(4, 30, {20000, 5}, torch::kInt64);
+  c.mask = torch::ones({20000, 5});
+  c.extra["obs"] = torch::randn({20000, 2});
+  const Cond same = drop_conditioning(c, 0.0);
+  EXPECT_TRUE(torch::equal(same.labels, c.labels) && torch::equal(same.context, c.context));
+  const Cond d = drop_conditioning(c, 0.1);
+  const at::Tensor dropped = d.labels.eq(-1);
   EXPECT_NEAR(dropped.to(torch::kFloat64).mean().item<double>(), 0.1, 0.01);
-  EXPECT_TRUE(torch::equal(d.masked_select(~dropped), y.masked_select(~dropped)));
+  EXPECT_TRUE(torch::equal(d.labels.masked_select(~dropped), c.labels.masked_select(~dropped)));
+  // The same rows lose their prompt (all pad, empty mask); the others keep it; extras stay.
+  EXPECT_TRUE(torch::equal(d.mask.sum(1).eq(0), dropped));
+  EXPECT_TRUE(torch::equal(d.context.eq(0).all(1), dropped));
+  EXPECT_TRUE(torch::equal(d.context.index_select(0, (~dropped).nonzero().squeeze(1)),
+                           c.context.index_select(0, (~dropped).nonzero().squeeze(1))));
+  EXPECT_TRUE(torch::equal(d.extra.at("obs"), c.extra.at("obs")));
+  // Nothing to drop (observations only): unchanged.
+  Cond obs;
+  obs.extra["obs"] = torch::randn({10, 2});
+  EXPECT_TRUE(torch::equal(drop_conditioning(obs, 0.5).extra.at("obs"), obs.extra.at("obs")));
 }
 
 TEST(MethodConfigTest, DistillNeedsTheLinearPath) {
