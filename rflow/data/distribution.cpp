@@ -43,6 +43,14 @@ Draw Distribution::sample(int64_t n, const at::Generator& rng) {
   return d;
 }
 
+Cond Distribution::encode_prompts(const std::vector<std::string>&) const {
+  throw Error(describe() + " has no captions", "--prompt", "prompts condition models trained on captioned data (fashion_composites)");
+}
+
+std::vector<std::string> Distribution::decode_prompts(const Cond&) const {
+  throw Error(describe() + " has no captions", "Distribution::decode_prompts", "");
+}
+
 namespace {
 
 std::string fmt_vec(const std::vector<double>& v) {

@@ -136,6 +136,12 @@ class Distribution {
   // tokenizer(). 0 / null: no text.
   virtual int64_t context_len() const { return 0; }
   virtual const text::Tokenizer* tokenizer() const { return nullptr; }
+  // The conditioning of prompts as draws carry it (cond.context, cond.mask), for sampling a
+  // text-conditioned model; throws rflow::Error where the data have no text or a prompt is not one
+  // the data could have (naming what would be).
+  virtual Cond encode_prompts(const std::vector<std::string>& prompts) const;
+  // The captions of a draw's conditioning, in words (the inverse of encode_prompts).
+  virtual std::vector<std::string> decode_prompts(const Cond& c) const;
 
  protected:
   // What sample() returns, for n >= 1; every random number from `rng`.

@@ -160,6 +160,17 @@ Cond FashionComposites::encode(const std::vector<std::string>& captions) const {
   return c;
 }
 
+Cond FashionComposites::encode_prompts(const std::vector<std::string>& prompts) const {
+  RF_CHECK(!prompts.empty(), "no prompts", "--prompt", "e.g. --prompt \"a sneaker left of a bag\"");
+  for (const auto& p : prompts) {
+    const ParsedCaption parsed = parse_caption(p);
+    RF_CHECK(parsed.layout.name == layout_.name,
+             "'" + p + "' describes a " + parsed.layout.name + " composite; this model draws " + layout_.name,
+             "--prompt", "e.g. \"" + composite_caption(std::vector<int64_t>(static_cast<size_t>(layout_.cells()), 8), layout_) + "\"");
+  }
+  return encode(prompts);
+}
+
 std::vector<std::string> FashionComposites::captions(const Cond& c) const {
   RF_CHECK(c.context.defined() && c.context.dim() == 2 && c.context.size(1) == context_len(),
            "not a token context of this data set", desc_, "");

@@ -75,6 +75,9 @@ class FashionComposites : public Distribution {
   std::string caption_of(const std::vector<int64_t>& garments) const;
   // The token context of captions (what draws carry), and the captions of a context (its words).
   Cond encode(const std::vector<std::string>& captions) const;
+  // encode(), after checking that each prompt is a caption of this layout.
+  Cond encode_prompts(const std::vector<std::string>& prompts) const override;
+  std::vector<std::string> decode_prompts(const Cond& c) const override { return captions(c); }
   std::vector<std::string> captions(const Cond& c) const;
 
  private:

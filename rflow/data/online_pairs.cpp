@@ -18,8 +18,15 @@ OnlinePairSource::OnlinePairSource(VelocityField teacher, std::unique_ptr<Indepe
 
 Batch OnlinePairSource::next(int64_t batch_size, c10::Device device) {
   at::Tensor z0 = data_->source().sample(batch_size).x.to(device);
+  // The teacher is solved under conditions drawn like the target's: labels (class-conditional
+  // models), captions (text-conditioned ones).
   Cond cond;
-  if (data_->labeled()) cond.labels = data_->target().sample(batch_size).cond.labels.to(device);
+  if (data_->labeled() || data_->target().context_len() > 0) {
+    const Cond drawn = data_->target().sample(batch_size).cond;
+    if (data_->labeled()) cond.labels = drawn.labels;
+    cond.context = drawn.context, cond.mask = drawn.mask;
+    cond = cond.to(device);
+  }
   SolveOptions opt;
   opt.method = "euler";
   opt.steps = steps_;

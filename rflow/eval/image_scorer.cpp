@@ -1,7 +1,6 @@
 #include "rflow/eval/image_scorer.h"
 
 #include <filesystem>
-#include <mutex>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -9,8 +8,8 @@
 
 #include "rflow/data/image_dataset.h"
 #include "rflow/eval/class_diversity.h"
+#include "rflow/eval/fid_reference.h"
 #include "rflow/eval/fidnet.h"
-#include "rflow/eval/pinned_nets.h"
 #include "rflow/io/image_file.h"
 
 namespace fs = std::filesystem;
@@ -18,44 +17,6 @@ namespace fs = std::filesystem;
 namespace rflow::eval {
 
 namespace {
-
-// The FID network and the test set's feature statistics: every model of a chain is scored against
-// the same ones, so they are built once per (network, data folder).
-struct FidReference {
-  std::string key;
-  FidNetInfo info;
-  std::shared_ptr<FidNet> net;
-  std::shared_ptr<FeatureStats> test_stats;
-  int64_t test_size = 0;
-  // The independent judge (pinned_nets.h): its network and the test set's per-class spread.
-  FidNetInfo judge_info;
-  std::shared_ptr<FidNet> judge;
-  std::vector<double> judge_test_spread;
-};
-
-std::shared_ptr<const FidReference> fid_reference(const std::string& fidnet_path, const std::string& data_dir) {
-  static std::mutex mu;
-  static std::shared_ptr<const FidReference> cache;
-  std::lock_guard<std::mutex> lock(mu);
-  // Keyed by the network file's identity too: a file replaced in the same process is reloaded.
-  const std::string file = fidnet_path.empty() ? default_fidnet_path() : fidnet_path;
-  std::error_code ec;
-  const auto stamp = fs::last_write_time(file, ec);
-  const std::string key = file + "\n" + data_dir + "\n" +
-                          (ec ? std::string("missing") : std::to_string(stamp.time_since_epoch().count()));
-  if (!cache || cache->key != key) {
-    auto r = std::make_shared<FidReference>();
-    r->key = key;
-    r->net = std::make_shared<FidNet>(cached_fidnet(fidnet_path, &r->info));
-    auto test = load_fashion_mnist(data_dir, "test", false);
-    r->test_stats = std::make_shared<FeatureStats>(feature_stats(fidnet_features(*r->net, test->all())));
-    r->test_size = test->size();
-    r->judge = std::make_shared<FidNet>(load_pinned_net("judge", &r->judge_info));
-    r->judge_test_spread = class_spread(fidnet_features(*r->judge, test->all()), test->labels());
-    cache = r;
-  }
-  return cache;
-}
 
 class ImageScorer : public Scorer {
  public:
@@ -67,7 +28,7 @@ class ImageScorer : public Scorer {
     ref_ = fid_reference(s_.fidnet, s_.data_path.empty() ? kFashionMnistDir : s_.data_path);
     // The floor: as many real training images as samples, against the same test statistics.
     floor_["fid_proxy"] = fid_proxy(*ref_->net, s_.reference, *ref_->test_stats);
-    if (s_.cond_labels.defined()) {
+    if (s_.cond.labels.defined()) {
       floor_["class_accuracy"] = ref_->info.test_accuracy;
       floor_["judge_accuracy"] = ref_->judge_info.test_accuracy;
     }
@@ -78,8 +39,8 @@ class ImageScorer : public Scorer {
     Scores out;
     if (!ref_) return out;
     out["fid_proxy"] = fid_proxy(*ref_->net, xs, *ref_->test_stats);
-    if (s_.cond_labels.defined()) out["class_accuracy"] = class_accuracy(*ref_->net, xs, s_.cond_labels);
-    for (const auto& [key, value] : judged(xs, s_.cond_labels)) out[key] = value;
+    if (s_.cond.labels.defined()) out["class_accuracy"] = class_accuracy(*ref_->net, xs, s_.cond.labels);
+    for (const auto& [key, value] : judged(xs, s_.cond.labels)) out[key] = value;
     return out;
   }
   void save(const at::Tensor& xs, const std::string& tag) override {

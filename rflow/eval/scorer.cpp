@@ -1,5 +1,6 @@
 #include "rflow/eval/scorer.h"
 
+#include "rflow/eval/composite_scorer.h"
 #include "rflow/eval/image_scorer.h"
 #include "rflow/eval/point_scorer.h"
 
@@ -12,6 +13,8 @@ Registry<ScorerEntry>& scorers() {
           point_scorer_entry());
     r.add("images", "FID-proxy and class accuracy through the pinned Fashion-MNIST network; PNG grids",
           image_scorer_entry());
+    r.add("composites", "captioned composites: every 28×28 cell read by the pinned judge (compositional and cell accuracy), FID-proxy of the cells",
+          composite_scorer_entry());
     return r;
   }();
   return reg;

@@ -7,10 +7,12 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <ATen/core/Tensor.h>
 
 #include "rflow/core/registry.h"
+#include "rflow/flow/cond.h"
 #include "rflow/eval/eval_result.h"
 
 namespace rflow::eval {
@@ -19,7 +21,8 @@ struct ScorerSetup {
   std::string dir;                          // the model's eval directory (samples/ and pictures go here)
   at::Tensor reference, reference_labels;   // a target draw of n (labels when the data are labelled)
   at::Tensor reference2, reference2_labels; // an independent second draw (ScorerEntry::second_draw)
-  at::Tensor cond_labels;                   // labels the samples were asked for (undefined: unconditional)
+  Cond cond;                                // what the samples were asked for: labels, captions (empty: unconditional)
+  std::vector<std::string> captions;        // captioned data: cond's captions in words, one per sample
   int64_t grid_cols = 10;                   // image grids: columns (the classes of a conditional model)
   int64_t trajectories = 256;               // paths kept for the report's trajectory plot
   int64_t sliced_projections = 256;

@@ -55,12 +55,14 @@ PairGeneration generate_pairs(const FieldFn& teacher, Distribution& source, cons
   return generate_pairs([&](const Cond&) { return teacher; }, source, CondSampler(), cfg, dir, seed, device, provenance);
 }
 
-CondSampler labels_from(Distribution& labelled) {
-  return [&labelled](int64_t n) {
+CondSampler conditions_from(Distribution& target, bool labels) {
+  RF_CHECK(!labels || target.num_classes() > 0, target.describe() + " has no class labels", "data.labels",
+           "use a labelled target or set data.labels=false");
+  return [&target, labels](int64_t n) {
+    const Cond drawn = target.sample(n).cond;
     Cond c;
-    c.labels = labelled.sample(n).cond.labels;
-    RF_CHECK(c.labels.defined(), labelled.describe() + " has no class labels", "data.labels",
-             "use a labelled target or set data.labels=false");
+    if (labels) c.labels = drawn.labels;
+    c.context = drawn.context, c.mask = drawn.mask;
     return c;
   };
 }

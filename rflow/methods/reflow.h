@@ -71,8 +71,9 @@ using CondSampler = std::function<Cond(int64_t n)>;
 PairGeneration generate_pairs(const TeacherFn& teacher, Distribution& source, const CondSampler& cond_from,
                               const ReflowConfig& cfg, const std::string& dir, uint64_t seed, c10::Device device,
                               const std::map<std::string, std::string>& provenance = {});
-// Labels drawn from a labelled distribution (the target), as a CondSampler.
-CondSampler labels_from(Distribution& labelled);
+// Conditions drawn like the target's, as a CondSampler: its labels (with `labels`; the target must
+// have classes) and the token context of its captions (captioned data).
+CondSampler conditions_from(Distribution& target, bool labels);
 // Unconditional teacher.
 PairGeneration generate_pairs(const FieldFn& teacher, Distribution& source, const ReflowConfig& cfg,
                               const std::string& dir, uint64_t seed, c10::Device device,

@@ -17,19 +17,26 @@ EvalDraws eval_draws(const LoadedModel& m, const eval::ScorerEntry& entry, int64
   seed_all(seed + 2);
   d.x0 = m.data->source().sample(n).x;
   seed_all(seed + 3);
-  auto draw = [&] {
-    Draw r = target.sample(n);
-    return std::make_pair(r.x, labeled ? r.cond.labels : at::Tensor());
-  };
   eval::ScorerSetup& s = d.setup;
-  std::tie(s.reference, s.reference_labels) = draw();
-  if (entry.second_draw) std::tie(s.reference2, s.reference2_labels) = draw();
+  const Draw first = target.sample(n);
+  s.reference = first.x;
+  if (labeled) s.reference_labels = first.cond.labels;
+  if (entry.second_draw) {
+    const Draw second = target.sample(n);
+    s.reference2 = second.x;
+    if (labeled) s.reference2_labels = second.cond.labels;
+  }
   if (labeled) {
     // Balanced labels (class i mod C, one grid column per class), or the reference draw's labels
     // so that the label mix, and hence the marginal the samples should match, is the target's.
-    s.cond_labels = entry.balanced_labels ? torch::arange(n, torch::kInt64).remainder(target.num_classes())
+    s.cond.labels = entry.balanced_labels ? torch::arange(n, torch::kInt64).remainder(target.num_classes())
                                           : s.reference_labels;
     if (entry.balanced_labels) s.grid_cols = target.num_classes();
+  }
+  if (target.context_len() > 0) {
+    // Captioned data: the samples are asked for the reference draw's captions.
+    s.cond.context = first.cond.context, s.cond.mask = first.cond.mask;
+    s.captions = target.decode_prompts(s.cond);
   }
   s.seed = seed;
   s.data_name = m.cfg.data.target.name;
@@ -46,8 +53,7 @@ ChunkedSolve solve_in_chunks(VelocityFieldImpl& field, const EvalDraws& d, const
   ChunkedSolve out;
   for (int64_t a = 0; a < n; a += chunk) {
     const int64_t b = std::min(n, a + chunk);
-    Cond c;
-    if (d.setup.cond_labels.defined()) c.labels = d.setup.cond_labels.slice(0, a, b).to(device);
+    const Cond c = d.setup.cond.empty() ? Cond{} : d.setup.cond.slice(a, b).to(device);
     SolveResult r = solve(field, d.x0.slice(0, a, b).to(device), opt, c, fo);
     xs.push_back(r.x.cpu());
     nfes.push_back(r.nfe.cpu());

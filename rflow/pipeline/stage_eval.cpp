@@ -183,8 +183,7 @@ class ModelEvalRun {
     // A student is a k-step map (trained at its k grid times only): its paths are its own k steps.
     opt.steps = cm_.student ? student_steps() : ec_.straightness_steps;
     opt.record_trajectory = true;
-    Cond c;
-    if (setup_.cond_labels.defined()) c.labels = setup_.cond_labels.slice(0, 0, n_paths).to(ctx_.device);
+    const Cond c = setup_.cond.empty() ? Cond{} : setup_.cond.slice(0, n_paths).to(ctx_.device);
     const SolveResult r = solve(*m_.model, x0.slice(0, 0, n_paths).to(ctx_.device), opt, c, field_);
     const auto st = eval::straightness(r.trajectory, r.times);
     out_.straightness = {st.straightness, st.normalized, st.transport_cost, opt.steps, n_paths};

@@ -25,7 +25,9 @@ void make_teacher_pairs(StageContext& ctx, int64_t k) {
   fo.guidance = k == 1 ? fo.guidance : 1.0;
   const std::string dir = pairs_dir(ctx.run_dir, k);
   VelocityFieldImpl& field = *m.model;
-  CondSampler cond_from = m.cfg.data.labels ? labels_from(coupling->target()) : CondSampler();
+  // Pairs keep what the teacher was conditioned on: labels, captions.
+  const bool conditional = m.cfg.data.labels || coupling->target().context_len() > 0;
+  CondSampler cond_from = conditional ? conditions_from(coupling->target(), m.cfg.data.labels) : CondSampler();
   ReflowConfig rc = cfg.reflow;
   rc.field = fo;
   auto g = generate_pairs([&](const Cond& cond) { return wrap_field(field, cond, fo); },

@@ -30,11 +30,17 @@ void stage_sample(StageContext& ctx) {
     labels = (images ? torch::arange(cfg.sample.n, torch::kInt64).remainder(coupling->target().num_classes())
                      : coupling->target().sample(cfg.sample.n).cond.labels)
                  .to(ctx.device);
+  Cond cond{labels};
+  // Captioned data: the captions of target draws, as the model was trained on them.
+  if (coupling->target().context_len() > 0) {
+    const Cond drawn = coupling->target().sample(cfg.sample.n).cond;
+    cond.context = drawn.context.to(ctx.device), cond.mask = drawn.mask.to(ctx.device);
+  }
   auto t_start = std::chrono::steady_clock::now();
   SolveResult r;
   {
     SolveProgress bar("sample", opt);
-    r = solve(*m.model, x0, opt, Cond{labels}, cfg.sample.field);
+    r = solve(*m.model, x0, opt, cond, cfg.sample.field);
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   const fs::path dir = fs::path(ctx.run_dir) / "samples";
@@ -42,6 +48,10 @@ void stage_sample(StageContext& ctx) {
   io::write_npy((dir / "x0.npy").string(), x0.cpu());
   io::write_npy((dir / "samples.npy").string(), r.x.cpu());
   if (labels.defined()) io::write_npy((dir / "labels.npy").string(), labels.cpu());
+  if (cond.context.defined()) {
+    io::write_npy((dir / "context.npy").string(), cond.context.cpu());
+    io::write_npy((dir / "mask.npy").string(), cond.mask.cpu());
+  }
   std::string picture;
   if (images) {
     // The first 10 rows; for conditional models column k holds class k.

@@ -76,6 +76,7 @@ TEST(FashionComposites, CaptionsReadAsWrittenAndParseBack) {
   const auto tok = caption_tokenizer();
   const auto ids = tok->encode(composite_caption({9, 9, 9, 9}, composite_layout("grid", "test")));
   EXPECT_EQ(ids.size(), 17u);
+  EXPECT_EQ(tok->vocab_size(), 20);  // 16 words (configs/t2i_fmnist.toml's model.dit.text.words) and 4 specials
   EXPECT_LE(static_cast<int64_t>(ids.size()), FashionCompositesOptions{}.max_words);
   for (int64_t i : ids) EXPECT_NE(i, text::kUnk);
 }

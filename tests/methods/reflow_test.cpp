@@ -132,7 +132,7 @@ TEST(ReflowPairs, ConditionalTeacherGetsEachShardsLabelsAndStoresThem) {
   cfg.shard_size = 300;
   cfg.solve.method = "euler";
   cfg.solve.steps = 3;
-  generate_pairs(teacher, *src, labels_from(*target), cfg, dir.file("p"), 9, torch::kCPU);
+  generate_pairs(teacher, *src, conditions_from(*target, /*labels=*/true), cfg, dir.file("p"), 9, torch::kCPU);
   Pairs p = load_pairs(dir.file("p"));
   const at::Tensor labels = p.cond.labels;
   ASSERT_TRUE(labels.defined());

@@ -1,5 +1,6 @@
 // `rflow sample CHECKPOINT`: draw samples with any solver and step count, write .npy (and a plot),
 // and print a JSON summary with NFE per sample.
+#include <algorithm>
 #include <filesystem>
 #include <chrono>
 #include <iostream>
@@ -34,6 +35,7 @@ struct SampleArgs {
   FieldOptions field;
   int64_t n = 1000, seed = 0;
   int64_t label = -2;
+  std::vector<std::string> prompts;
   std::string path = "linear";
   bool no_ema = false, batch_shared = false, likelihood = false;
 };
@@ -54,6 +56,7 @@ void add_sample_flags(CLI::App& cmd, SampleArgs& a) {
   add_flags_for(cmd, a.solve, "Solver");
   add_flags_for(cmd, a.field, "Solver");
   cmd.add_option("--label", a.label, "class label for conditional models (-1 = unconditional; default: cycle through classes)");
+  cmd.add_option("--prompt", a.prompts, "text-conditioned models: a prompt (repeatable; samples cycle through them, one grid column each; \"\" = unconditional)");
   cmd.add_flag("--likelihood", a.likelihood, "also compute log p of each sample during the solve (writes <out>.logp.npy)");
 }
 
@@ -62,9 +65,38 @@ std::string sibling(const std::string& out, const std::string& suffix) {
   return out.size() > 4 && out.substr(out.size() - 4) == ".npy" ? out.substr(0, out.size() - 4) + suffix : out + suffix;
 }
 
-// Labels of a class-conditional model: --label for all, or each class in turn.
+// Prompts for n samples, each in turn; "" is the null prompt (all pad: the unconditional field).
+Cond prompt_cond(const Distribution& target, const std::vector<std::string>& prompts, int64_t n) {
+  const int64_t P = static_cast<int64_t>(prompts.size()), L = target.context_len();
+  RF_CHECK(L > 0, target.describe() + " has no captions", "--prompt",
+           "prompts condition models trained on captioned data (fashion_composites)");
+  std::vector<std::string> texts;
+  for (const auto& p : prompts)
+    if (!p.empty()) texts.push_back(p);
+  const Cond given = texts.empty() ? Cond{} : target.encode_prompts(texts);  // checks every prompt
+  Cond out;
+  out.context = torch::zeros({n, L}, torch::kInt64);
+  out.mask = torch::zeros({n, L});
+  for (int64_t i = 0; i < n; ++i) {
+    const std::string& p = prompts[static_cast<size_t>(i % P)];
+    if (p.empty()) continue;
+    const int64_t j = static_cast<int64_t>(std::find(texts.begin(), texts.end(), p) - texts.begin());
+    out.context[i].copy_(given.context[j]), out.mask[i].copy_(given.mask[j]);
+  }
+  return out;
+}
+
+// Labels of a class-conditional model: --label for all, or each class in turn; the token context
+// of --prompt for a text-conditioned one (each prompt in turn).
 Cond sample_cond(const SampleArgs& a, const LoadedModel& m, int64_t n, c10::Device device) {
   Cond cond;
+  const Distribution& target = m.data->target();
+  if (!a.prompts.empty()) {
+    cond = prompt_cond(target, a.prompts, n).to(device);
+  } else {
+    RF_CHECK(target.context_len() == 0, "a text-conditioned model needs prompts", "rflow sample",
+             "add --prompt \"...\" (repeatable; --prompt \"\" samples unconditionally)");
+  }
   if (m.cfg.model.num_classes > 0) {
     cond.labels = a.label >= -1 ? torch::full({n}, a.label, torch::kInt64)
                                 : torch::remainder(torch::arange(n, torch::kInt64), m.cfg.model.num_classes);
@@ -97,7 +129,9 @@ void write_plot(const SampleArgs& a, const LoadedModel& m, const SolveResult& r,
   if (a.plot.empty()) return;
   if (m.model->sample_shape().size() == 3) {
     // Conditional models cycle through the classes, so each column is one class.
-    const int64_t cols = cond.labels.defined() && a.label < -1 ? m.cfg.model.num_classes : 10;
+    // ... and samples for prompts cycle through them, so each column is one prompt.
+    int64_t cols = cond.labels.defined() && a.label < -1 ? m.cfg.model.num_classes : 10;
+    if (!a.prompts.empty()) cols = static_cast<int64_t>(a.prompts.size());
     io::write_image_grid(a.plot, r.x, cols);
     return;
   }
@@ -152,6 +186,7 @@ void run_sample(const SampleArgs& a) {
   if (cond.labels.defined()) io::write_npy(sibling(a.out, ".labels.npy"), cond.labels.cpu());
   write_plot(a, m, r, cond, opt);
   nlohmann::json j = summary(a, m, r, opt, secs);
+  if (!a.prompts.empty()) j["prompts"] = a.prompts;
   // Samples with NaN/Inf are written (to look at) but are never "ok": the status says so and
   // the exit code is 1.
   const int64_t bad = torch::logical_not(torch::isfinite(r.x)).flatten(1).any(1).sum().item<int64_t>();
@@ -167,7 +202,8 @@ void add_sample(CLI::App& app) {
   auto* cmd = app.add_subcommand("sample", "sample a trained model into an .npy file");
   cmd->footer("\nExamples:\n  rflow sample runs/demo_2d --solver heun --steps 4 -n 5000 -o s.npy --plot s.svg\n"
               "  rflow sample runs/demo_2d --solver dopri5 --rtol 1e-4 --likelihood -o s.npy\n"
-              "  rflow sample runs/fmnist_cond/distill_2rf --steps 1 -n 100 --label 3 -o s.npy --plot s.png");
+              "  rflow sample runs/fmnist_cond/distill_2rf --steps 1 -n 100 --label 3 -o s.npy --plot s.png\n"
+              "  rflow sample runs/t2i_fmnist --prompt \"a bag above a sneaker\" --prompt \"a coat above a sandal\" -n 16 --guidance 2 --plot grid.png");
   auto a = std::make_shared<SampleArgs>();
   add_sample_flags(*cmd, *a);
   cmd->callback([a] { run_sample(*a); });
