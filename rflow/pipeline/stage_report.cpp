@@ -15,6 +15,7 @@
 #include "rflow/io/svg.h"
 #include "rflow/methods/distill.h"
 #include "rflow/pipeline/chain.h"
+#include "rflow/pipeline/report/composite_section.h"
 #include "rflow/pipeline/report/plots.h"
 #include "rflow/pipeline/report/report_parts.h"
 #include "rflow/pipeline/stages.h"
@@ -142,38 +143,6 @@ void chain_section(io::HtmlReport& rep, const RunConfig& cfg, const std::string&
 }
 
 // The solvers any model was evaluated with, in first-seen order.
-std::vector<std::string> solvers_seen(const std::vector<EvaluatedModel>& models) {
-  std::vector<std::string> out;
-  for (const auto& [cm, met] : models)
-    for (const auto& r : met.results)
-      if (std::find(out.begin(), out.end(), r.solver) == out.end()) out.push_back(r.solver);
-  return out;
-}
-
-// One row per (model, solver), a column per NFE and one for adaptive solvers; `cell` formats a result.
-void score_table(io::HtmlReport& rep, const RunConfig& cfg, const std::vector<EvaluatedModel>& models,
-                 const std::function<std::string(const eval::SolverResult&)>& cell, const std::string& floor_cell) {
-  std::vector<std::string> head{"model", "solver"};
-  for (auto k : cfg.eval.nfe) head.push_back("NFE " + std::to_string(k));
-  head.push_back("adaptive (NFE)");
-  std::vector<std::vector<std::string>> rows;
-  auto fmt_cell = [&](const eval::SolverResult* r) { return r ? cell(*r) : std::string("-"); };
-  const std::vector<std::string> seen = solvers_seen(models);
-  for (const auto& [cm, met] : models)
-    for (const auto& sv : seen) {
-      std::vector<std::string> row{cm.label, sv};
-      const auto* ad = met.find(sv, -1);
-      const bool adaptive = ad && ad->tag == sv;
-      for (auto k : cfg.eval.nfe) row.push_back(adaptive ? "" : fmt_cell(met.find(sv, double(k))));
-      row.push_back(adaptive ? fmt_cell(ad) + " (" + short_number(ad->nfe, 3) + ")" : "");
-      rows.push_back(row);
-    }
-  std::vector<std::string> floor_row{"(train vs test)", ""};
-  for (size_t i = 0; i <= cfg.eval.nfe.size(); ++i) floor_row.push_back(floor_cell);
-  rows.push_back(floor_row);
-  rep.table(head, rows);
-}
-
 // FID-proxy and class accuracy of every model at every solver and NFE, the judge's second
 // opinion, and FID vs NFE curves.
 void fid_section(io::HtmlReport& rep, const RunConfig& cfg, const std::vector<EvaluatedModel>& models, bool labeled) {
@@ -379,6 +348,7 @@ void stage_report(StageContext& ctx) {
   }
   rep.key_values(run_metadata(ctx.run_dir));
   if (image_sections(rep, cfg, ctx.run_dir, models)) return finish_report(rep, ctx);
+  if (composite_sections(rep, cfg, ctx.run_dir, models)) return finish_report(rep, ctx);
   chain_section(rep, cfg, ctx.run_dir, models);
   // The 1-RF is the chain's first model, the one in the run directory itself.
   std::optional<eval::ModelEval> stored;

@@ -43,7 +43,8 @@ std::vector<EvaluatedModel> evaluated_models(const RunConfig& cfg, const std::st
   return out;
 }
 
-std::string headline_score(const eval::ModelEval& m) { return m.kind == "images" ? "fid_proxy" : "w2"; }
+// By what the scorer measured: FID-proxy where there is one (images, composites' cells), else W2.
+std::string headline_score(const eval::ModelEval& m) { return m.floor.count("fid_proxy") ? "fid_proxy" : "w2"; }
 std::string headline_name(const std::string& score) { return score == "w2" ? "W2" : "FID-proxy"; }
 
 TrainingLog read_training_log(const std::string& metrics_jsonl) {
@@ -193,5 +194,39 @@ std::optional<io::Series> euler_curve(const EvaluatedModel& m, const std::string
   for (const auto& [x, y] : pts) s.x.push_back(x), s.y.push_back(y);
   return s;
 }
+
+std::vector<std::string> solvers_seen(const std::vector<EvaluatedModel>& models) {
+  std::vector<std::string> out;
+  for (const auto& [cm, met] : models)
+    for (const auto& r : met.results)
+      if (std::find(out.begin(), out.end(), r.solver) == out.end()) out.push_back(r.solver);
+  return out;
+}
+
+// One row per (model, solver), a column per NFE and one for adaptive solvers; `cell` formats a result.
+void score_table(io::HtmlReport& rep, const RunConfig& cfg, const std::vector<EvaluatedModel>& models,
+                 const std::function<std::string(const eval::SolverResult&)>& cell, const std::string& floor_cell,
+                 const std::string& floor_label) {
+  std::vector<std::string> head{"model", "solver"};
+  for (auto k : cfg.eval.nfe) head.push_back("NFE " + std::to_string(k));
+  head.push_back("adaptive (NFE)");
+  std::vector<std::vector<std::string>> rows;
+  auto fmt_cell = [&](const eval::SolverResult* r) { return r ? cell(*r) : std::string("-"); };
+  const std::vector<std::string> seen = solvers_seen(models);
+  for (const auto& [cm, met] : models)
+    for (const auto& sv : seen) {
+      std::vector<std::string> row{cm.label, sv};
+      const auto* ad = met.find(sv, -1);
+      const bool adaptive = ad && ad->tag == sv;
+      for (auto k : cfg.eval.nfe) row.push_back(adaptive ? "" : fmt_cell(met.find(sv, double(k))));
+      row.push_back(adaptive ? fmt_cell(ad) + " (" + short_number(ad->nfe, 3) + ")" : "");
+      rows.push_back(row);
+    }
+  std::vector<std::string> floor_row{floor_label, ""};
+  for (size_t i = 0; i <= cfg.eval.nfe.size(); ++i) floor_row.push_back(floor_cell);
+  rows.push_back(floor_row);
+  rep.table(head, rows);
+}
+
 
 }  // namespace rflow

@@ -3,6 +3,7 @@
 // and with what it ran, and its config as the keys that differ from the defaults.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -42,6 +43,12 @@ TrainingLog read_training_log(const std::string& metrics_jsonl);
 // One row per model: its score at the fewest NFE evaluated, its best score (and at which NFE),
 // the floor and its straightness (students: their k-step map, no straightness).
 void summary_table(io::HtmlReport& rep, const std::vector<EvaluatedModel>& models);
+// The solvers any model was evaluated with, in first-seen order.
+std::vector<std::string> solvers_seen(const std::vector<EvaluatedModel>& models);
+// One row per (model, solver), a column per NFE and one for adaptive solvers; `cell` formats a result.
+void score_table(io::HtmlReport& rep, const RunConfig& cfg, const std::vector<EvaluatedModel>& models,
+                 const std::function<std::string(const eval::SolverResult&)>& cell, const std::string& floor_cell,
+                 const std::string& floor_label = "(train vs test)");
 
 // Training loss (raw and smoothed), learning rate and gradient norm from metrics.jsonl; nothing
 // when the file is missing. `label` prefixes the captions.

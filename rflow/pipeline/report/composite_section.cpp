@@ -1,0 +1,89 @@
+#include "rflow/pipeline/report/composite_section.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "rflow/io/atomic_file.h"
+#include "rflow/io/svg.h"
+
+namespace fs = std::filesystem;
+
+namespace rflow {
+
+namespace {
+
+std::string percent(double v) { return short_number(100 * v, 3) + "%"; }
+
+void accuracy_curves(io::HtmlReport& rep, const std::vector<EvaluatedModel>& models) {
+  std::vector<io::Series> series;
+  size_t ci = 0;
+  for (const auto& [cm, met] : models)
+    for (const auto& sv : solvers_seen(models)) {
+      io::Series s{cm.label + ", " + sv, {}, {}, io::palette(ci++), false};
+      for (const auto& r : met.results)
+        if (r.solver == sv && r.has("compositional_accuracy")) s.x.push_back(r.nfe), s.y.push_back(r.score("compositional_accuracy"));
+      if (!s.x.empty()) series.push_back(s);
+    }
+  if (series.empty()) return;
+  double xmin = 1e30, xmax = 0;
+  for (const auto& s : series)
+    for (double x : s.x) xmin = std::min(xmin, x), xmax = std::max(xmax, x);
+  const double ceiling = models.front().eval.floor_score("compositional_accuracy");
+  series.push_back(io::Series{"real composites", {xmin, xmax}, {ceiling, ceiling}, "#9e9e9e", false});
+  io::PlotOptions o;
+  o.title = "compositional accuracy vs NFE";
+  o.xlabel = "NFE";
+  o.ylabel = "compositional accuracy";
+  o.logx = true;
+  rep.figure_row({{"every model and solver", io::svg_curves(series, o)}});
+}
+
+void grids(io::HtmlReport& rep, const std::string& run_dir, const std::vector<EvaluatedModel>& models) {
+  rep.heading("Samples and their captions");
+  const fs::path evd = fs::path(run_dir) / "eval";
+  if (fs::exists(evd / "captions.txt"))
+    rep.collapsed("the captions of every grid, row by row (8 to a row)", io::read_file((evd / "captions.txt").string()));
+  if (fs::exists(evd / "reference.png")) rep.image_row({{"real composites", io::read_file((evd / "reference.png").string())}});
+  for (const auto& [cm, met] : models) {
+    std::vector<std::pair<std::string, std::string>> pngs;
+    for (const auto& r : met.results) {
+      const fs::path p = fs::path(cm.dir) / "eval" / "samples" / (r.tag + ".png");
+      if (!fs::exists(p) || !(r.solver == "euler" || r.tag == r.solver)) continue;
+      pngs.emplace_back(cm.label + ", " + r.solver + " NFE " + short_number(r.nfe, 3) + " — " +
+                            percent(r.score("compositional_accuracy")),
+                        io::read_file(p.string()));
+    }
+    if (!pngs.empty()) rep.image_row(pngs);
+  }
+}
+
+}  // namespace
+
+bool composite_sections(io::HtmlReport& rep, const RunConfig& cfg, const std::string& run_dir,
+                        const std::vector<EvaluatedModel>& all) {
+  std::vector<EvaluatedModel> models;
+  for (const auto& m : all)
+    if (m.eval.floor.count("compositional_accuracy")) models.push_back(m);
+  if (models.empty()) return false;
+  const auto& first = models.front().eval;
+  rep.heading("Compositional accuracy");
+  rep.paragraph("Every generated image is cut into its 28×28 cells and each cell is read by the independent judge "
+                "network (" + first.judge.id + ", test accuracy " + percent(first.judge.test_accuracy) +
+                "), which no model saw in training. Cells: compositional accuracy (every garment the caption names, in its "
+                "place) / cell accuracy / FID-proxy of the cells against the " + first.reference +
+                ". The last row is real composites of the same captions, judged the same way: the judge's own ceiling.");
+  score_table(
+      rep, cfg, models,
+      [](const eval::SolverResult& r) {
+        return percent(r.score("compositional_accuracy")) + " / " + percent(r.score("cell_accuracy")) + " / " +
+               short_number(r.score("fid_proxy"), 3);
+      },
+      percent(first.floor_score("compositional_accuracy")) + " / " + percent(first.floor_score("cell_accuracy")) + " / " +
+          short_number(first.floor_score("fid_proxy"), 3),
+      "(real composites)");
+  accuracy_curves(rep, models);
+  grids(rep, run_dir, models);
+  return true;
+}
+
+}  // namespace rflow
