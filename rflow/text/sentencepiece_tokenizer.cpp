@@ -43,6 +43,8 @@ std::vector<fs::path> plugin_candidates() {
 }
 
 Plugin open_plugin() {
+  RF_CHECK(sentencepiece_available(), "SentencePiece cannot be loaded in a build with AddressSanitizer (it needs RTLD_DEEPBIND)",
+           "sentencepiece tokenizer", "use a build without RFLOW_SANITIZE=address, or the word / char tokenizers");
   const int flags = RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND;
   for (const char* lib : {"libsentencepiece.so.0", "libsentencepiece_train.so.0"})
     RF_CHECK(dlopen(lib, flags), std::string("cannot load SentencePiece: ") + dlerror(), "sentencepiece tokenizer",
@@ -107,6 +109,20 @@ std::unique_ptr<Tokenizer> train_pieces(const std::vector<std::string>& corpus, 
 }
 
 }  // namespace
+
+bool sentencepiece_available() {
+#if defined(__SANITIZE_ADDRESS__)
+  return false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  return false;
+#else
+  return true;
+#endif
+#else
+  return true;
+#endif
+}
 
 SentencePieceTokenizer::SentencePieceTokenizer(const std::string& model_proto, const std::string& where)
     : proto_(model_proto) {

@@ -31,4 +31,8 @@ class SentencePieceTokenizer : public Tokenizer {
 
 TokenizerEntry sentencepiece_tokenizer_entry();
 
+// False in builds with AddressSanitizer, whose runtime refuses RTLD_DEEPBIND (SentencePiece cannot be
+// loaded there; using it throws rflow::Error saying so).
+bool sentencepiece_available();
+
 }  // namespace rflow::text
