@@ -516,6 +516,9 @@ class DiTVelocity(nn.Module):
         self.shape = list(sample_shape)
         if len(self.shape) != 3:
             raise ValueError(f"the DiT needs image samples [C, H, W], got {self.shape}")
+        if o.get("text", {}).get("words", 0) > 0:
+            raise ValueError("text-conditioned DiTs (model.dit.text.words > 0) are not in the Python package yet: "
+                             "sample them with rflow sample --prompt or the C++ library")
         c, hgt, wid = self.shape
         p, d = o["patch"], o["hidden"]
         self.o, self.num_classes = o, num_classes
