@@ -70,7 +70,7 @@ std::string composite_caption(const std::vector<int64_t>& classes, const Composi
 }
 
 ParsedCaption parse_caption(const std::string& caption) {
-  const std::string norm = text::WordTokenizer(std::vector<std::string>{}).normalise(caption);
+  const std::string norm = text::WordTokenizer::normalised(caption);
   RF_CHECK(!norm.empty(), "an empty caption", "parse_caption", "e.g. \"a sneaker left of a bag\"");
   const auto rows = split_on(norm, " above ");
   ParsedCaption p;
@@ -101,7 +101,7 @@ std::unique_ptr<text::Tokenizer> caption_tokenizer() {
 }
 
 void FashionCompositesOptions::validate(const std::string& where) const {
-  RF_CHECK(split == "train" || split == "test", "split must be train or test", where + ".split", "");
+  FashionMnistOptions{split}.validate(where);
   composite_layout(layout, where + ".layout");
   RF_CHECK(max_words >= 1 && max_words <= 256, "max_words must be in [1, 256]", where + ".max_words",
            "a 2×2 caption has 13 to 17 tokens");
@@ -119,13 +119,17 @@ FashionComposites::FashionComposites(at::Tensor images, at::Tensor labels, Compo
   labels_ = labels_.to(torch::kInt64).contiguous();
 }
 
+void FashionComposites::paste(const int64_t* garments, at::Tensor& out) const {
+  for (int64_t k = 0; k < layout_.cells(); ++k) {
+    const int64_t r = k / layout_.cols, c = k % layout_.cols;
+    out.slice(1, 28 * r, 28 * (r + 1)).slice(2, 28 * c, 28 * (c + 1)).copy_(images_[garments[k]]);
+  }
+}
+
 at::Tensor FashionComposites::compose(const std::vector<int64_t>& garments) const {
   RF_CHECK(static_cast<int64_t>(garments.size()) == layout_.cells(), "wrong number of garments", desc_, "");
   at::Tensor x = torch::empty({1, 28 * layout_.rows, 28 * layout_.cols}, torch::kUInt8);
-  for (int64_t k = 0; k < layout_.cells(); ++k) {
-    const int64_t r = k / layout_.cols, c = k % layout_.cols;
-    x.slice(1, 28 * r, 28 * (r + 1)).slice(2, 28 * c, 28 * (c + 1)).copy_(images_[garments[static_cast<size_t>(k)]]);
-  }
+  paste(garments.data(), x);
   return x.to(torch::kFloat32).div_(127.5).sub_(1.0);
 }
 
@@ -139,14 +143,15 @@ std::string FashionComposites::caption_of(const std::vector<int64_t>& garments) 
 Draw FashionComposites::draw(int64_t n, const at::Generator& rng) {
   const at::Tensor idx = torch::randint(0, images_.size(0), {n, layout_.cells()}, rng, torch::kInt64);
   const auto acc = idx.accessor<int64_t, 2>();
-  std::vector<at::Tensor> xs;
+  // Pasted as bytes into one batch and converted once.
+  at::Tensor x = torch::empty({n, 1, 28 * layout_.rows, 28 * layout_.cols}, torch::kUInt8);
   std::vector<std::string> captions;
   for (int64_t i = 0; i < n; ++i) {
-    std::vector<int64_t> g(acc[i].data(), acc[i].data() + layout_.cells());
-    xs.push_back(compose(g));
-    captions.push_back(caption_of(g));
+    at::Tensor row = x[i];
+    paste(acc[i].data(), row);
+    captions.push_back(caption_of(std::vector<int64_t>(acc[i].data(), acc[i].data() + layout_.cells())));
   }
-  return {torch::stack(xs), encode(captions)};
+  return {x.to(torch::kFloat32).div_(127.5).sub_(1.0), encode(captions)};
 }
 
 Cond FashionComposites::encode(const std::vector<std::string>& captions) const {
@@ -171,7 +176,7 @@ Cond FashionComposites::encode_prompts(const std::vector<std::string>& prompts) 
   return encode(prompts);
 }
 
-std::vector<std::string> FashionComposites::captions(const Cond& c) const {
+std::vector<std::string> FashionComposites::decode_prompts(const Cond& c) const {
   RF_CHECK(c.context.defined() && c.context.dim() == 2 && c.context.size(1) == context_len(),
            "not a token context of this data set", desc_, "");
   return text::decode_batch(*tokenizer_, c.context.narrow(1, 0, max_words_));

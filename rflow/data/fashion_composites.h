@@ -73,15 +73,17 @@ class FashionComposites : public Distribution {
   // caption of their classes.
   at::Tensor compose(const std::vector<int64_t>& garments) const;
   std::string caption_of(const std::vector<int64_t>& garments) const;
-  // The token context of captions (what draws carry), and the captions of a context (its words).
+  // The token context of captions (what draws carry).
   Cond encode(const std::vector<std::string>& captions) const;
   // encode(), after checking that each prompt is a caption of this layout.
   Cond encode_prompts(const std::vector<std::string>& prompts) const override;
-  std::vector<std::string> decode_prompts(const Cond& c) const override { return captions(c); }
-  std::vector<std::string> captions(const Cond& c) const;
+  // The captions of a token context (its words).
+  std::vector<std::string> decode_prompts(const Cond& c) const override;
 
  private:
   Draw draw(int64_t n, const at::Generator& rng) override;
+  // Copies the garments' bytes into their cells of out (uint8 [1, 28·rows, 28·cols]).
+  void paste(const int64_t* garments, at::Tensor& out) const;
   at::Tensor images_, labels_;
   CompositeLayout layout_;
   int64_t max_words_, max_chars_;

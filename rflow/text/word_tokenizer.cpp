@@ -56,11 +56,13 @@ std::string WordTokenizer::decode(const std::vector<int64_t>& ids) const {
   return out;
 }
 
-std::string WordTokenizer::normalise(const std::string& s) const {
+std::string WordTokenizer::normalised(const std::string& s) {
   std::string out;
   for (const auto& w : split(s)) out += (out.empty() ? "" : " ") + w;
   return out;
 }
+
+std::string WordTokenizer::normalise(const std::string& s) const { return normalised(s); }
 
 std::string WordTokenizer::serialize() const {
   std::string out;

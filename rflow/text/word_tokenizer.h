@@ -24,8 +24,10 @@ class WordTokenizer : public Tokenizer {
   // The id of one token (kUnk if absent).
   int64_t id(const std::string& token) const;
 
-  // The pieces the tokenizer cuts a text into (lower case, no spaces).
+  // The pieces the tokenizer cuts a text into (lower case, no spaces), and those joined by single
+  // spaces (what normalise() gives; no vocabulary needed).
   static std::vector<std::string> split(const std::string& text);
+  static std::string normalised(const std::string& text);
 
  private:
   std::vector<std::string> tokens_;

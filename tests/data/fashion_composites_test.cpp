@@ -40,7 +40,7 @@ TEST(FashionComposites, EveryCaptionNamesTheGarmentsInReadingOrderForEveryLayout
     auto d = synthetic(layout.name);
     EXPECT_EQ(d->sample_shape(), (std::vector<int64_t>{1, 28 * layout.rows, 28 * layout.cols}));
     const Draw draw = d->sample(40);
-    const auto captions = d->captions(draw.cond);
+    const auto captions = d->decode_prompts(draw.cond);
     for (int64_t i = 0; i < 40; ++i) {
       const ParsedCaption p = parse_caption(captions[i]);
       EXPECT_EQ(p.layout.name, layout.name) << captions[i];
@@ -94,7 +94,7 @@ TEST(FashionComposites, DrawsAreDeterministicBySeedAndKeepTheTextContract) {
   EXPECT_EQ(a.cond.context.sizes(), (std::vector<int64_t>{16, 20}));
   // Tokens where the mask says, pad elsewhere; the mask counts each caption's tokens.
   EXPECT_TRUE(torch::equal(a.cond.context.eq(text::kPad), a.cond.mask.eq(0)));
-  const auto captions = d->captions(a.cond);
+  const auto captions = d->decode_prompts(a.cond);
   for (int64_t i = 0; i < 16; ++i)
     EXPECT_EQ(a.cond.mask[i].sum().item<double>(), double(d->tokenizer()->encode(captions[i]).size()));
   // The null prompt of guidance is all pad with an empty mask.
@@ -117,7 +117,7 @@ TEST(FashionComposites, RealGarmentsFromTheTestSplitThroughTheRegistry) {
   EXPECT_EQ(d->context_len(), 100);
   const Draw draw = d->sample(8);
   // Words, then the same caption's characters.
-  const auto words = dynamic_cast<FashionComposites&>(*d).captions(draw.cond);
+  const auto words = d->decode_prompts(draw.cond);
   const auto chars = text::decode_batch(text::CharTokenizer(), draw.cond.context.narrow(1, 20, 80));
   for (size_t i = 0; i < words.size(); ++i) {
     EXPECT_EQ(parse_caption(words[i]).classes.size(), 3u) << words[i];

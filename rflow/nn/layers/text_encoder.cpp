@@ -45,7 +45,8 @@ at::Tensor TextEncoderImpl::forward(const at::Tensor& ids, const at::Tensor& mas
   const int64_t B = ids.size(0), T = ids.size(1), D = opt_.dim, H = opt_.heads;
   RF_CHECK(T <= opt_.len, "a text of " + std::to_string(T) + " tokens is longer than the encoder's " +
            std::to_string(opt_.len), "text encoder", "raise the encoder's length or cut the text");
-  RF_CHECK(ids.numel() == 0 || (ids.min().item<int64_t>() >= 0 && ids.max().item<int64_t>() < opt_.vocab),
+  // One check (one device sync) for both bounds.
+  RF_CHECK(!((ids < 0) | (ids >= opt_.vocab)).any().item<bool>(),
            "a token id is outside the encoder's vocabulary of " + std::to_string(opt_.vocab), "text encoder",
            "the model's text vocabulary must hold the tokenizer's (its vocab_size)");
   AttentionMask am;
