@@ -36,15 +36,19 @@ def dit(moe):
          "ffn": "moe" if moe else "mlp", "moe_from": 1,
          "moe": {"experts": 8, "shared": 1, "top_k": 2, "hidden": 128, "groups": 1, "limited_groups": 1,
                  "score": "sigmoid", "route_scale": 1.0, "bias_rate": 1e-3, "balance_loss": 0.0}}
-    model = DiTVelocity(o, [1, 28, 28], 10)
-    half = o["time_dim"] // 2
-    with torch.no_grad():  # rflow's time frequencies (scale 100) and adaLN-Zero / zero output
+    return rflow_init(DiTVelocity(o, [1, 28, 28], 10), o["time_dim"]).to(DEV)
+
+
+def rflow_init(model, time_dim):
+    """A DiT initialised as rflow initialises it: time frequencies at scale 100, adaLN-Zero, zero output."""
+    half = time_dim // 2
+    with torch.no_grad():
         model.temb.freqs.copy_(torch.exp(torch.arange(half) * (-math.log(10000.0) / half)) * 100.0)
         for name, m in model.named_modules():
             if name.endswith("ada") or name in ("final", "final_ada"):
                 m.weight.zero_()
                 m.bias.zero_()
-    return model.to(DEV)
+    return model
 
 
 def train_step(model, opt, ema, images, labels, step):

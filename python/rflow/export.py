@@ -17,6 +17,10 @@ def export(path, out, ema=True):
     """Traces the field of `path` (run directory, checkpoint folder or weight file) into `out`.
     The file's forward is (x, t) for unconditional fields and (x, t, labels) for conditional ones."""
     field = load(path, ema=ema)
+    if getattr(field, "text", None) is not None:
+        raise ValueError(f"{path}: a text-conditioned DiT has no TorchScript export yet; sample it in Python with "
+                         "rflow.solve(field, x0, context=ids, mask=mask) (rflow sample --prompt writes the ids "
+                         "as <out>.context.npy and <out>.mask.npy)")
     shape = field.rflow["sample_shape"]
     x = torch.randn(2, *shape)
     t = torch.rand(2)

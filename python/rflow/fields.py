@@ -376,9 +376,45 @@ def _apply_rope(x, angles):
     return torch.stack([a * cos - b * sin, a * sin + b * cos], -1).reshape(x.shape)
 
 
-def _attention(q, k, v):
+def _attention(q, k, v, keys=None):
+    """keys: [B, Tk] bool, the keys a query may read; a query with none reads 0 (as rflow's)."""
     scores = torch.matmul(q, k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))
-    return torch.matmul(torch.softmax(scores, -1), v)
+    if keys is None:
+        return torch.matmul(torch.softmax(scores, -1), v)
+    scores = scores.masked_fill(~keys.view(keys.shape[0], 1, 1, -1), float("-inf"))
+    return torch.matmul(torch.softmax(scores, -1).nan_to_num(0.0), v)
+
+
+class TextEncoder(nn.Module):
+    """rflow/nn/layers/text_encoder.cpp: token and position embeddings, pre-LayerNorm blocks of
+    self-attention (padding keys masked) and a GELU feed-forward, a final LayerNorm."""
+
+    def __init__(self, vocab, length, dim, layers, heads):
+        super().__init__()
+        self.heads, self.layers = heads, layers
+        self.tokens = nn.Embedding(vocab, dim)
+        self.positions = nn.Parameter(torch.zeros(length, dim))
+        for i in range(layers):
+            self.add_module(f"norm1_{i}", nn.LayerNorm(dim, eps=1e-6))
+            self.add_module(f"qkv{i}", nn.Linear(dim, 3 * dim))
+            self.add_module(f"proj{i}", nn.Linear(dim, dim))
+            self.add_module(f"norm2_{i}", nn.LayerNorm(dim, eps=1e-6))
+            self.add_module(f"fc1_{i}", nn.Linear(dim, 4 * dim))
+            self.add_module(f"fc2_{i}", nn.Linear(4 * dim, dim))
+        self.final_norm = nn.LayerNorm(dim, eps=1e-6)
+
+    def forward(self, ids, mask):
+        b, t = ids.shape
+        d = self.positions.shape[1]
+        keys = mask.bool()
+        h = self.tokens(ids) + self.positions[:t]
+        for i in range(self.layers):
+            qkv = getattr(self, f"qkv{i}")(getattr(self, f"norm1_{i}")(h))
+            q, k, v = qkv.view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+            h = h + getattr(self, f"proj{i}")(_attention(q, k, v, keys).transpose(1, 2).reshape(b, t, d))
+            f = F.gelu(getattr(self, f"fc1_{i}")(getattr(self, f"norm2_{i}")(h)), approximate="tanh")
+            h = h + getattr(self, f"fc2_{i}")(f)
+        return self.final_norm(h)
 
 
 class SwiGLU(nn.Module):
@@ -516,9 +552,15 @@ class DiTVelocity(nn.Module):
         self.shape = list(sample_shape)
         if len(self.shape) != 3:
             raise ValueError(f"the DiT needs image samples [C, H, W], got {self.shape}")
-        if o.get("text", {}).get("words", 0) > 0:
-            raise ValueError("text-conditioned DiTs (model.dit.text.words > 0) are not in the Python package yet: "
-                             "sample them with rflow sample --prompt or the C++ library")
+        tx = o.get("text", {})
+        if tx.get("words", 0) > 0:  # Hunyuan-DiT's two encoders; their states are the context
+            o = dict(o, context_dim=tx["word_dim"], context_len=tx["word_len"] + tx["char_len"])
+            self.word_enc = TextEncoder(tx["words"], tx["word_len"], tx["word_dim"], tx["word_layers"], tx["heads"])
+            if tx["char_len"] > 0:
+                self.char_enc = TextEncoder(260, tx["char_len"], tx["char_dim"], tx["char_layers"], tx["heads"])
+                self.char_fc1 = nn.Linear(tx["char_dim"], 4 * tx["word_dim"])
+                self.char_fc2 = nn.Linear(4 * tx["word_dim"], tx["word_dim"])
+        self.text = tx if tx.get("words", 0) > 0 else None
         c, hgt, wid = self.shape
         p, d = o["patch"], o["hidden"]
         self.o, self.num_classes = o, num_classes
@@ -553,7 +595,23 @@ class DiTVelocity(nn.Module):
     def moe_layers(self):
         return [m for m in self.modules() if isinstance(m, MoE)]
 
+    def encode_text(self, ids, mask):
+        """Token ids [B, word_len + char_len] (words, then characters) and their mask → states."""
+        lw, lc = self.text["word_len"], self.text["char_len"]
+        if ids.dim() != 2 or ids.shape[1] != lw + lc:
+            raise ValueError(f"text conditioning needs token ids [B, {lw + lc}] (words then characters), got {list(ids.shape)}")
+        mask = torch.ones_like(ids, dtype=torch.float32) if mask is None else mask
+        states = self.word_enc(ids[:, :lw], mask[:, :lw])
+        if lc == 0:
+            return states
+        ch = self.char_enc(ids[:, lw:], mask[:, lw:])
+        return torch.cat([states, self.char_fc2(F.silu(self.char_fc1(ch)))], 1)
+
     def forward(self, x, t, labels=None, context=None, mask=None):
+        """context: a float context [B, T, context_dim], or for a text-conditioned DiT the token
+        ids [B, word_len + char_len] (int64) of its prompts; mask [B, T]: 1 where a token is."""
+        if self.text is not None and context is not None:
+            context = self.encode_text(context.long(), mask)
         b = x.shape[0]
         o, p = self.o, self.o["patch"]
         cond = self.t2(F.silu(self.t1(self.temb(t))))

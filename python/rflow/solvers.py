@@ -16,38 +16,48 @@ _TABLEAUS = {
 SOLVERS = tuple(_TABLEAUS) + ("adaflow",)
 
 
-def guided(field, labels, guidance):
-    """v(x, t) of a class-conditional field with classifier-free guidance, as rflow's C++ solvers
-    do it: v_null + w·(v_label − v_null), label −1 being "no label"; w = 1 is the plain
-    conditional field, w = 0 the unconditional one."""
-    if labels is None or guidance == 1.0:
-        return lambda x, t: field(x, t, labels)
+def guided(field, labels, guidance, context=None, mask=None):
+    """v(x, t) of a conditional field with classifier-free guidance, as rflow's C++ solvers do it:
+    v_null + w·(v_cond − v_null), the null being label −1 and the empty prompt (ids 0, mask 0);
+    w = 1 is the plain conditional field, w = 0 the unconditional one."""
+    def call(x, t, lab, ctx, msk):
+        return field(x, t, lab) if ctx is None else field(x, t, lab, context=ctx, mask=msk)
+
+    if (labels is None and context is None) or guidance == 1.0:
+        return lambda x, t: call(x, t, labels, context, mask)
     if not math.isfinite(guidance):
         raise ValueError("guidance must be finite (typical: 1 to 7)")
-    null = torch.full_like(labels, -1)
+    null = None if labels is None else torch.full_like(labels, -1)
+    null_ctx = None if context is None else torch.zeros_like(context)
+    null_mask = None if mask is None else torch.zeros_like(mask)
     if guidance == 0.0:
-        return lambda x, t: field(x, t, null)
+        return lambda x, t: call(x, t, null, null_ctx, null_mask)
+
+    def both(a, b):
+        return None if a is None else torch.cat([a, b])
 
     def v(x, t):
-        both = field(torch.cat([x, x]), torch.cat([t, t]), torch.cat([labels, null]))
-        vc, vu = both[: x.shape[0]], both[x.shape[0]:]
+        out = call(torch.cat([x, x]), torch.cat([t, t]), both(labels, null), both(context, null_ctx), both(mask, null_mask))
+        vc, vu = out[: x.shape[0]], out[x.shape[0]:]
         return vu + (vc - vu) * guidance
 
     return v
 
 
 @torch.no_grad()
-def solve(field, x0, solver="euler", steps=100, t0=0.0, t1=1.0, labels=None, guidance=1.0, obs=None, eta=0.1):
+def solve(field, x0, solver="euler", steps=100, t0=0.0, t1=1.0, labels=None, guidance=1.0, obs=None, eta=0.1,
+          context=None, mask=None):
     """x at t1 from x0 at t0, with `steps` steps of `solver` (euler, midpoint, heun, rk4), or with
     solver="adaflow" per-sample steps Δt = min(max(η/σ, 1/steps), 1 − t) by the field's variance head
     (at most `steps`). labels: int64 class labels of a conditional field (−1 = none); guidance: the
-    CFG scale; obs: a policy's observations [B, O]."""
+    CFG scale; obs: a policy's observations [B, O]; context, mask: a text-conditioned field's prompt
+    token ids [B, L] and mask [B, L] (as rflow's data encode them; see rflow sample --prompt)."""
     if solver not in SOLVERS:
         raise ValueError(f"unknown solver {solver!r}: use one of {', '.join(SOLVERS)}")
     if steps < 1:
         raise ValueError("steps must be >= 1")
-    if guidance != 1.0 and labels is None:
-        raise ValueError("guidance needs labels (classifier-free guidance steers towards a label)")
+    if guidance != 1.0 and labels is None and context is None:
+        raise ValueError("guidance needs labels or a prompt (classifier-free guidance steers towards them)")
     if solver == "adaflow":
         return _adaflow(field, x0, steps, t0, t1, eta, obs)
     if obs is not None:
@@ -55,7 +65,7 @@ def solve(field, x0, solver="euler", steps=100, t0=0.0, t1=1.0, labels=None, gui
 
         def field(x, t, lab=None):  # noqa: F811 (the policy with its observations bound)
             return policy(x, t, obs=obs)
-    v = guided(field, None if labels is None else labels.long(), float(guidance))
+    v = guided(field, None if labels is None else labels.long(), float(guidance), context, mask)
     a, b, c = _TABLEAUS[solver]
     x = x0.clone().float()
     n = x.shape[0]

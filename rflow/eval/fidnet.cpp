@@ -17,6 +17,7 @@
 #include "rflow/core/tensor_util.h"
 #include "rflow/core/rng.h"
 #include "rflow/data/image_dataset.h"
+#include "rflow/eval/composite_scorer.h"
 #include "rflow/eval/pinned_nets.h"
 #include "rflow/io/safetensors.h"
 #include "rflow/methods/distill.h"
@@ -270,9 +271,22 @@ FeatureDistance layer_distance(std::shared_ptr<FidNet> net) {
   };
 }
 
+// 1×28×28 images, or composites of 28×28 cells (rows × cols garments), which are compared cell by
+// cell: the networks were trained on single garments and read nothing across a cell's border.
 void check_fmnist_shape(const std::vector<int64_t>& shape, const std::string& name) {
-  RF_CHECK(shape == std::vector<int64_t>({1, 28, 28}), "feature distance '" + name + "' needs 1×28×28 images",
+  RF_CHECK(shape.size() == 3 && shape[0] == 1 && shape[1] > 0 && shape[2] > 0 && shape[1] % 28 == 0 && shape[2] % 28 == 0,
+           "feature distance '" + name + "' needs 1×28×28 images or composites of 28×28 cells",
            "method.distill.feature", "use loss = \"l2\" or \"pseudo_huber\" for other data");
+}
+
+// A composite's distance is the mean of its cells' distances, so one garment weighs the same in a
+// row of two as alone.
+FeatureDistance by_cells(FeatureDistance d) {
+  return [d](const at::Tensor& pred, const at::Tensor& target) {
+    if (pred.size(2) == 28 && pred.size(3) == 28) return d(pred, target);
+    const int64_t cells = pred.size(2) / 28 * (pred.size(3) / 28);
+    return d(composite_cells(pred), composite_cells(target)).view({pred.size(0), cells}).mean(1);
+  };
 }
 
 }  // namespace
@@ -283,14 +297,14 @@ void add_fidnet_distance(Registry<FeatureDistanceFactory>& r) {
           "the shipped perceptual network (not the evaluator): LPIPS-style distance of its normalised activations",
           [](const std::vector<int64_t>& shape) -> FeatureDistance {
             check_fmnist_shape(shape, "percept");
-            return layer_distance(std::make_shared<FidNet>(load_pinned_net("percept")));
+            return by_cells(layer_distance(std::make_shared<FidNet>(load_pinned_net("percept"))));
           });
   if (!r.contains("fidnet"))
     r.add("fidnet",
           "the FID-proxy evaluator itself (a run it also evaluates must opt in: method.distill.allow_eval_network)",
           [](const std::vector<int64_t>& shape) -> FeatureDistance {
             check_fmnist_shape(shape, "fidnet");
-            return layer_distance(std::make_shared<FidNet>(cached_fidnet("")));
+            return by_cells(layer_distance(std::make_shared<FidNet>(cached_fidnet(""))));
           });
 }
 

@@ -382,3 +382,55 @@ TEST(Python, APolicyLoadsInPythonWithItsVarianceHead) {
     EXPECT_GT(a.nfe.max().item<int64_t>(), 1) << k.run << ": a solve of one step each tells nothing";
   }
 }
+
+// The text-conditioned DiT (both text encoders, padding vectors, cross-attention): a tiny run on
+// captioned composites samples in Python like `rflow sample --prompt` from the same noise and the
+// token ids the CLI writes beside its samples (guidance 2, an empty prompt among them); the export
+// refuses it in words.
+TEST(Python, ATextConditionedDiTSamplesInPythonLikeTheCli) {
+  RFLOW_TEST_REQUIRES(rflow::test::shell("/usr/bin/python3 -c 'import numpy, torch, pip'").code == 0,
+                      "no python3 with numpy, torch and pip (scripts/setup.sh installs them)");
+  RFLOW_TEST_REQUIRES(fs::exists("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"), "no Fashion-MNIST");
+  rflow::test::TempDir dir;
+  const std::string site = pip_install(dir);
+  ASSERT_FALSE(site.empty());
+  const std::string cli = RFLOW_CLI, run = dir.file("t2i_fmnist");
+  auto r = rflow::test::shell(cli + " run " + RFLOW_SOURCE_DIR + "/configs/t2i_fmnist.toml --set out_dir=" + dir.path().string() +
+                              " --set 'stages=[\"train\"]' --set train.steps=40 --set train.lr=3e-3 --set train.warmup=0"
+                              " --set train.ema_decay=0.5 --set model.dit.hidden=32 --set model.dit.depth=3 --set model.dit.heads=2"
+                              " --set model.dit.text.word_dim=16 --set model.dit.text.char_dim=16 --set model.dit.text.heads=2"
+                              " --set threads=1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  torch::manual_seed(5);
+  rflow::io::write_npy(dir.file("x0.npy"), torch::randn({6, 1, 28, 56}));
+  r = rflow::test::shell(cli + " sample " + run + " --x0 " + dir.file("x0.npy") +
+                         " --prompt 'a bag left of a sneaker' --prompt '' --prompt 'an ankle boot left of a coat'"
+                         " --solver heun --steps 3 --guidance 2 -o " + dir.file("cpp.npy"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  rflow::test::write_text(dir.file("golden.py"),
+                          "import sys, numpy as np, torch\n"
+                          "sys.path.insert(0, '" + site + "')\n"
+                          "import rflow\n"
+                          "field = rflow.load(sys.argv[1])\n"
+                          "d = sys.argv[2]\n"
+                          "x0 = torch.from_numpy(np.load(d + '/x0.npy'))\n"
+                          "ids = torch.from_numpy(np.load(d + '/cpp.context.npy'))\n"
+                          "mask = torch.from_numpy(np.load(d + '/cpp.mask.npy'))\n"
+                          "x = rflow.solve(field, x0, solver='heun', steps=3, guidance=2.0, context=ids, mask=mask)\n"
+                          "np.save(d + '/py.npy', x.numpy())\n");
+  r = rflow::test::shell("/usr/bin/python3 " + dir.file("golden.py") + " " + run + " " + dir.path().string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  const at::Tensor x0 = rflow::io::read_npy(dir.file("x0.npy"));
+  const at::Tensor cpp = rflow::io::read_npy(dir.file("cpp.npy")), py = rflow::io::read_npy(dir.file("py.npy"));
+  ASSERT_EQ(cpp.sizes(), py.sizes());
+  const double diff = (cpp - py).abs().max().item<double>();
+  EXPECT_LT(diff, 1e-4);
+  std::cout << "text DiT: largest difference C++ vs Python " << diff << "\n";
+  EXPECT_GT((cpp - x0).abs().mean().item<double>(), 0.1);  // the trained field moved the noise
+  const at::Tensor ids = rflow::io::read_npy(dir.file("cpp.context.npy"));
+  EXPECT_EQ(ids.size(0), 6);
+  EXPECT_EQ(rflow::io::read_npy(dir.file("cpp.mask.npy"))[1].sum().item<double>(), 0.0);  // "" is the empty prompt
+  r = rflow::test::shell("RFLOW_PYTHON=/usr/bin/python3 " + cli + " export " + run + " -o " + dir.file("t.pt"));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("context=ids"), std::string::npos) << r.out;
+}

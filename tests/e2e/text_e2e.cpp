@@ -94,4 +94,21 @@ TEST(TextCli, ATinyTextToImageRunTrainsSamplesPromptsAndIsJudgedCellByCell) {
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.out.find("needs prompts"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(dir.file("q.npy")));
+
+  // A conversation: every reply printed, the transcript page written; a scripted measurement as JSON.
+  rflow::test::write_text(dir.file("script.txt"), "# a short talk\na bag left of a sneaker\nmake the left one a sandal\nswap them\n");
+  r = run_cli("chat " + run.string() + " --script " + dir.file("script.txt") + " --steps 2 -o " + dir.file("chat.html"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("rflow: Changed the left one: a sandal left of a sneaker."), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("rflow: Swapped: a sneaker left of a sandal."), std::string::npos) << r.out;
+  EXPECT_NE(rflow::test::read_text(dir.file("chat.html")).find("Turn 3"), std::string::npos);
+  r = run_cli("chat " + run.string() + " --measure 2 --turns 3 --steps 2");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto m = last_json(r.out);
+  EXPECT_EQ(m.at("conversations"), 2);
+  EXPECT_EQ(m.at("turns"), 6);
+  EXPECT_GE(m.at("cell_accuracy").get<double>(), 0.0);
+  r = run_cli("chat " + run.string() + " --say hello --rewriter oracle");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("rules"), std::string::npos) << r.out;
 }

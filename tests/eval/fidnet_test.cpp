@@ -89,6 +89,28 @@ TEST(FidNet, FeatureDistanceIsZeroOnEqualImagesAndHasGradients) {
   d.sum().backward();
   EXPECT_GT(x.grad().abs().sum().item<double>(), 0);
   EXPECT_THROW(rflow::feature_distances().get("fidnet")({3, 32, 32}), rflow::Error);
+  EXPECT_THROW(rflow::feature_distances().get("percept")({1, 28, 50}), rflow::Error);
+}
+
+TEST(FidNet, FeatureDistancesReadCompositesCellByCell) {
+  rflow::eval::add_fidnet_distance(rflow::feature_distances());
+  auto single = rflow::feature_distances().get("percept")({1, 28, 28});
+  auto grid = rflow::feature_distances().get("percept")({1, 56, 56});
+  torch::manual_seed(2);
+  const auto a = torch::rand({3, 1, 56, 56}) * 2 - 1, b = torch::rand({3, 1, 56, 56}) * 2 - 1;
+  torch::NoGradGuard ng;
+  // The mean of the four cells' distances, each cell compared with the cell in the same place.
+  at::Tensor want = torch::zeros({3});
+  for (int r = 0; r < 2; ++r)
+    for (int c = 0; c < 2; ++c) {
+      auto cell = [&](const at::Tensor& x) { return x.narrow(2, 28 * r, 28).narrow(3, 28 * c, 28); };
+      want += single(cell(a), cell(b)) / 4;
+    }
+  EXPECT_LT((grid(a, b) - want).abs().max().item<double>(), 1e-5);
+  EXPECT_GT(want.min().item<double>(), 0);
+  // Moving a cell elsewhere is a difference even though the image holds the same garments.
+  const auto swapped = torch::cat({a.narrow(3, 28, 28), a.narrow(3, 0, 28)}, 3);
+  EXPECT_GT(grid(swapped, a).min().item<double>(), 0);
 }
 
 TEST(FidNet, LoadRejectsOtherFiles) {

@@ -56,11 +56,11 @@ void add_sample_flags(CLI::App& cmd, SampleArgs& a) {
   add_flags_for(cmd, a.solve, "Solver");
   add_flags_for(cmd, a.field, "Solver");
   cmd.add_option("--label", a.label, "class label for conditional models (-1 = unconditional; default: cycle through classes)");
-  cmd.add_option("--prompt", a.prompts, "text-conditioned models: a prompt (repeatable; samples cycle through them, one grid column each; \"\" = unconditional)");
+  cmd.add_option("--prompt", a.prompts, "text-conditioned models: a prompt (repeatable; samples cycle through them, one grid column each; \"\" = unconditional; their token ids go to <out>.context.npy and <out>.mask.npy)");
   cmd.add_flag("--likelihood", a.likelihood, "also compute log p of each sample during the solve (writes <out>.logp.npy)");
 }
 
-// <out>.logp.npy, <out>.labels.npy next to <out>.npy.
+// <out>.logp.npy, <out>.labels.npy, <out>.context.npy next to <out>.npy.
 std::string sibling(const std::string& out, const std::string& suffix) {
   return out.size() > 4 && out.substr(out.size() - 4) == ".npy" ? out.substr(0, out.size() - 4) + suffix : out + suffix;
 }
@@ -184,6 +184,10 @@ void run_sample(const SampleArgs& a) {
   bar.reset();  // its last line before the result
   io::write_npy(a.out, r.x.cpu());
   if (cond.labels.defined()) io::write_npy(sibling(a.out, ".labels.npy"), cond.labels.cpu());
+  if (!a.prompts.empty()) {  // the prompts' token ids, for drawing the same samples elsewhere (Python)
+    io::write_npy(sibling(a.out, ".context.npy"), cond.context.cpu());
+    io::write_npy(sibling(a.out, ".mask.npy"), cond.mask.cpu());
+  }
   write_plot(a, m, r, cond, opt);
   nlohmann::json j = summary(a, m, r, opt, secs);
   if (!a.prompts.empty()) j["prompts"] = a.prompts;

@@ -23,6 +23,7 @@
 #include "rflow/solve/solver.h"
 #include "rflow/eval/scorer.h"
 #include "rflow/pipeline/stages.h"
+#include "rflow/pipeline/chat/rewriter.h"
 #include "rflow/text/tokenizer.h"
 #include "tools/rflow/commands.h"
 
@@ -61,11 +62,12 @@ std::string registries_help() {
          "couplings (data.coupling):\n" + list(couplings()) +
          "policy tasks (by data.target.name; other policy data: demos):\n" + list(policy_tasks()) +
          "tokenizers (rflow tokenizer train --kind):\n" + list(text::tokenizers()) +
+         "chat rewriters (rflow chat --rewriter):\n" + list(chat::rewriters()) +
          "stages:\n" + list(stages()) + "scorers (by the target's kind of data):\n" + list(eval::scorers());
 }
 
 void add_list(CLI::App& app) {
-  auto* cmd = app.add_subcommand("list", "list the solvers, methods, models, distributions, couplings, policy tasks, stages and scorers");
+  auto* cmd = app.add_subcommand("list", "list the solvers, methods, models, distributions, couplings, policy tasks, tokenizers, chat rewriters, stages and scorers");
   cmd->footer("\nExamples:\n  rflow list\n  rflow run --list-keys        every config key, its default and meaning\n"
               "  rflow list --config-reference > docs/config.md");
   auto reference = std::make_shared<bool>(false);
@@ -141,6 +143,7 @@ int main(int argc, char** argv) {
   rflow::cli::add_policy(app);
   rflow::cli::add_compare(app);
   rflow::cli::add_tokenizer(app);
+  rflow::cli::add_chat(app);
   rflow::cli::add_list(app);
   // After the subcommands: CLI11 copies a parent's footer into subcommands made after it.
   app.footer("\nExamples:\n  rflow run configs/demo_2d.toml         train, sample, evaluate → runs/demo_2d/report.html\n"
