@@ -6,6 +6,7 @@
 
 #include "rflow/core/error.h"
 #include "rflow/data/demonstrations.h"
+#include "rflow/data/captioned_images.h"
 #include "rflow/data/fashion_composites.h"
 #include "rflow/data/grid_maze.h"
 #include "rflow/data/image_dataset.h"
@@ -307,6 +308,8 @@ Registry<DistributionEntry>& distributions() {
           fashion_mnist_entry());
     r.add("fashion_composites", "1–4 Fashion-MNIST garments in a row, column or 2×2 grid, captioned in reading order (\"a sneaker left of a bag\")",
           fashion_composites_entry());
+    r.add("captioned_images", "your own images with captions: a folder with captions.tsv (file<TAB>caption), or an .npy array and a captions file",
+          captioned_images_entry());
     r.add("idx", "images from an IDX file (path), labels from another (labels_path, optional)", idx_entry());
     r.add("image_folder", "images in a folder (path), one sub-folder per class or none; all one size",
           image_folder_entry());

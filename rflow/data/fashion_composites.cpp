@@ -4,7 +4,7 @@
 
 #include "rflow/core/error.h"
 #include "rflow/data/image_dataset.h"
-#include "rflow/text/char_tokenizer.h"
+#include "rflow/text/caption_context.h"
 #include "rflow/text/word_tokenizer.h"
 
 namespace rflow {
@@ -155,13 +155,9 @@ Draw FashionComposites::draw(int64_t n, const at::Generator& rng) {
 }
 
 Cond FashionComposites::encode(const std::vector<std::string>& captions) const {
-  const text::TokenBatch words = text::encode_batch(*tokenizer_, captions, max_words_);
+  const text::TokenBatch b = text::caption_context(*tokenizer_, captions, max_words_, max_chars_);
   Cond c;
-  c.context = words.ids, c.mask = words.mask;
-  if (max_chars_ > 0) {
-    const text::TokenBatch chars = text::encode_batch(text::CharTokenizer(), captions, max_chars_);
-    c.context = torch::cat({words.ids, chars.ids}, 1), c.mask = torch::cat({words.mask, chars.mask}, 1);
-  }
+  c.context = b.ids, c.mask = b.mask;
   return c;
 }
 

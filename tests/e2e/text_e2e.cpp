@@ -6,7 +6,11 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <torch/torch.h>
+
 #include "rflow/eval/eval_result.h"
+#include "rflow/io/image_file.h"
+#include "rflow/io/npy.h"
 #include "tests/test_util.h"
 
 namespace fs = std::filesystem;
@@ -111,4 +115,40 @@ TEST(TextCli, ATinyTextToImageRunTrainsSamplesPromptsAndIsJudgedCellByCell) {
   r = run_cli("chat " + run.string() + " --say hello --rewriter oracle");
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.out.find("rules"), std::string::npos) << r.out;
+}
+
+TEST(TextCli, YourOwnCaptionedImagesTrainAndSampleFromPrompts) {
+  rflow::test::TempDir dir;
+  const std::vector<std::string> captions{"a red circle", "a blue square", "two green dots", "a red square"};
+  fs::create_directories(dir.file("shapes"));
+  std::string tsv;
+  for (int k = 0; k < 16; ++k) {
+    const std::string f = "s" + std::to_string(k) + ".png";
+    rflow::io::write_png(dir.file("shapes/" + f), torch::full({8, 8}, 30 + 50 * (k % 4), torch::kUInt8));
+    tsv += f + "\t" + captions[static_cast<size_t>(k % 4)] + "\n";
+  }
+  rflow::test::write_text(dir.file("shapes/captions.tsv"), tsv);
+  // 8 words + 4 specials: the DiT's word vocabulary is 12.
+  rflow::test::write_text(dir.file("own.toml"),
+                          "name = \"own\"\nstages = [\"train\", \"sample\"]\nthreads = 1\n"
+                          "[data.source]\nname = \"gaussian\"\n"
+                          "[data.target]\nname = \"captioned_images\"\npath = \"" + dir.file("shapes") + "\"\n"
+                          "[data.target.captioned_images]\nmax_words = 4\nmax_chars = 16\n"
+                          "[model]\narch = \"dit\"\n[model.dit]\npatch = 2\nhidden = 32\ndepth = 2\nheads = 2\n"
+                          "[model.dit.text]\nwords = 12\nword_len = 4\nword_dim = 16\nchar_len = 16\nchar_dim = 16\nheads = 2\n"
+                          "[method]\nlabel_dropout = 0.1\n"
+                          "[train]\nsteps = 20\nbatch_size = 16\nckpt_every = 20\n[sample]\nn = 8\nsteps = 2\nguidance = 2.0\n");
+  auto r = run_cli("run " + dir.file("own.toml") + " --set out_dir=" + dir.path().string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(fs::exists(dir.file("own/samples/samples.png")));
+  r = run_cli("sample " + dir.file("own") + " --prompt 'a red square' --prompt 'two blue dots' -n 4 --steps 2 -o " + dir.file("p.npy"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(rflow::io::read_npy(dir.file("p.npy")).sizes(), (std::vector<int64_t>{4, 1, 8, 8}));
+  r = run_cli("sample " + dir.file("own") + " --prompt 'a purple square' -n 2 -o " + dir.file("q.npy"));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("'purple'"), std::string::npos) << r.out;
+  // Too small a word vocabulary for the captions is refused with what to set.
+  r = run_cli("run " + dir.file("own.toml") + " --set out_dir=" + dir.path().string() + " --set name=small --set model.dit.text.words=6");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("vocabulary"), std::string::npos) << r.out;
 }
