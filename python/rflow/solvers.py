@@ -59,7 +59,11 @@ def solve(field, x0, solver="euler", steps=100, t0=0.0, t1=1.0, labels=None, gui
     if guidance != 1.0 and labels is None and context is None:
         raise ValueError("guidance needs labels or a prompt (classifier-free guidance steers towards them)")
     if solver == "adaflow":
+        if labels is not None or context is not None:
+            raise ValueError("adaflow solves policies (obs); labels and prompts go with the Runge-Kutta solvers")
         return _adaflow(field, x0, steps, t0, t1, eta, obs)
+    if obs is not None and context is not None:
+        raise ValueError("a policy's observations and a prompt together are not supported")
     if obs is not None:
         policy = field
 

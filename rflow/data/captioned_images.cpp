@@ -62,6 +62,9 @@ Cond CaptionedImages::encode_prompts(const std::vector<std::string>& prompts) co
     RF_CHECK(std::find(ids.begin(), ids.end(), text::kUnk) == ids.end(),
              "'" + p + "' has words the model never read: " + (unknown.empty() ? "some" : unknown), "--prompt",
              "use words of the training captions (e.g. \"" + captions_.front() + "\")");
+    RF_CHECK(static_cast<int64_t>(ids.size()) <= max_words_,
+             "'" + p + "' has " + std::to_string(ids.size()) + " tokens; the model reads " + std::to_string(max_words_),
+             "--prompt", "shorten the prompt (the training captions were cut at max_words too)");
   }
   return encode(prompts);
 }
@@ -112,7 +115,11 @@ at::Tensor read_npy_images(const std::string& path) {
   RF_CHECK((t.dim() == 3 || t.dim() == 4) && (t.scalar_type() == torch::kUInt8 || t.is_floating_point()),
            "captioned image arrays must be uint8 or float, N×H×W or N×C×H×W", path, "");
   if (t.dim() == 3) t = t.unsqueeze(1);
-  return t.is_floating_point() ? t.to(torch::kFloat32).contiguous() : t.contiguous();
+  if (!t.is_floating_point()) return t.contiguous();
+  t = t.to(torch::kFloat32).contiguous();
+  RF_CHECK(t.numel() == 0 || (t.min().item<float>() >= -1.0f && t.max().item<float>() <= 1.0f),
+           "float images must lie in [-1, 1]", path, "scale them (x / 127.5 - 1 for 8-bit values), or store uint8");
+  return t;
 }
 
 std::unique_ptr<text::Tokenizer> caption_words(const std::vector<std::string>& captions, const CaptionedImagesOptions& o) {
@@ -140,7 +147,10 @@ std::unique_ptr<CaptionedImages> load_captioned_images(const std::string& path, 
     images = read_npy_images(path);
     std::ifstream in(o.captions);
     RF_CHECK(in.good(), "cannot read the captions", o.captions, "one caption per line");
-    for (std::string line; std::getline(in, line);) captions.push_back(line);
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();  // files written on Windows
+      captions.push_back(line);
+    }
     while (!captions.empty() && captions.back().empty()) captions.pop_back();
   }
   auto words = caption_words(captions, o);

@@ -95,6 +95,17 @@ TEST(CaptionedImages, RefusesBadInputsBeforeTraining) {
   EXPECT_THROW(load_captioned_images(dir.file("x.npy"), o, "t"), Error);  // 3 images, 2 captions
   o.captions.clear();
   EXPECT_THROW(load_captioned_images(dir.file("x.npy"), o, "t"), Error);  // no captions file
+  write_folder(dir);  // a valid folder again: what fails now is the setting
+  EXPECT_NO_THROW(load_captioned_images(dir.path().string(), o, "t"));
   o.max_words = 0;
   EXPECT_THROW(load_captioned_images(dir.path().string(), o, "t"), Error);
+  o.max_words = 4;
+  io::write_npy(dir.file("f.npy"), torch::full({2, 4, 4}, 3.0f));
+  test::write_text(dir.file("c2.txt"), "one\r\ntwo\r\n");
+  o.captions = dir.file("c2.txt");
+  EXPECT_THROW(load_captioned_images(dir.file("f.npy"), o, "t"), Error);  // float images outside [-1, 1]
+  io::write_npy(dir.file("f.npy"), torch::full({2, 4, 4}, 0.5f));
+  auto d = load_captioned_images(dir.file("f.npy"), o, "t");
+  EXPECT_EQ(d->captions(), (std::vector<std::string>{"one", "two"}));  // no '\r' from CRLF files
+  EXPECT_THROW(d->encode_prompts({"one two one two one"}), Error);       // longer than max_words
 }

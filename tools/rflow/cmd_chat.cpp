@@ -1,6 +1,7 @@
 // `rflow chat RUN`: multi-turn refinement of a text-to-image run — messages from the terminal, a
 // script file or --say; every turn's reply and prompt printed and the transcript page rewritten.
 // --measure N plays N scripted conversations and prints how well editing holds (JSON).
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <unistd.h>
@@ -14,6 +15,8 @@
 #include "tools/rflow/config_flags.h"
 
 namespace rflow::cli {
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -66,8 +69,16 @@ void converse(const ChatArgs& a, LoadedModel& m) {
     chat::save_transcript(a.out, conv.turns(), title);
   };
   if (from_terminal) {
-    for (std::string line; (tty && std::cout << "you> " << std::flush), std::getline(std::cin, line);)
-      if (!line.empty()) turn(line);
+    // At the terminal one failed turn (a full disk, out of memory) is said and the talk goes on.
+    for (std::string line; (tty && std::cout << "you> " << std::flush), std::getline(std::cin, line);) {
+      if (line.empty()) continue;
+      try {
+        turn(line);
+      } catch (const std::exception& e) {
+        if (!tty) throw;
+        std::cout << "rflow: that turn failed: " << e.what() << "\n";
+      }
+    }
   } else {
     for (const auto& l : lines) turn(l);
   }
@@ -98,6 +109,9 @@ void add_chat(CLI::App& app) {
     RF_CHECK(a->measure >= 0 && a->turns >= 1, "--measure must be >= 0 and --turns >= 1", "rflow chat", "");
     RF_CHECK(a->measure == 0 || (a->say.empty() && a->script.empty()), "--measure plays its own scripts",
              "rflow chat", "drop --say / --script, or --measure");
+    const fs::path out_dir = fs::path(a->out).parent_path();
+    RF_CHECK(a->measure > 0 || out_dir.empty() || fs::is_directory(out_dir), "no such folder for the transcript",
+             a->out, "create it first, or pass -o in an existing folder");
     a->opt.solve = solve_from_flags(a->opt.solve);
     a->opt.validate("rflow chat");
     RunConfig dev_cfg;

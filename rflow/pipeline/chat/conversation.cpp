@@ -17,6 +17,9 @@ void ChatOptions::validate(const std::string& where) const {
   rewriters().get(rewriter, where + ".rewriter");
   solve.validate(where);
   field.validate(where);
+  // Held cells follow the straight path from noise (t = 0) to their pixels (t = 1).
+  RF_CHECK(!hold || (solve.t0 == 0.0 && solve.t1 == 1.0 && solve.grid.empty()), "holding garments needs the whole solve from t = 0 to 1",
+           where + ".hold", "drop --t0 / --t1 / --grid, or pass --hold false");
 }
 
 Conversation::Conversation(LoadedModel& model, ChatOptions opt) : model_(model), opt_(std::move(opt)) {
@@ -63,8 +66,12 @@ at::Tensor Conversation::render(const Scene& s, const Shown& before, std::vector
   FieldFn f = wrap_field(*model_.model, cond, opt_.field);
   if (mask.sum().item<double>() > 0) {
     const at::Tensor m = mask.to(dev), v_held = (target - x0).to(dev);
-    FieldFn inner = f;
-    f = FieldFn([inner, m, v_held](const at::Tensor& x, const at::Tensor& t) { return inner(x, t) * (1 - m) + v_held * m; });
+    const FieldFn inner = f;
+    f = FieldFn::with_rows([inner, m, v_held](const at::Tensor& x, const at::Tensor& t, const at::Tensor& rows) {
+      return inner(x, t, rows) * (1 - m) + v_held * m;
+    });
+    f.with_variance([inner](const at::Tensor& x, const at::Tensor& t, const at::Tensor& rows) { return inner.variance(x, t, rows); })
+        .with_eta(inner.eta());
   }
   torch::NoGradGuard ng;
   return solve(f, x0.to(dev), opt_.solve).x.cpu()[0].clamp(-1, 1);
@@ -75,25 +82,24 @@ const Turn& Conversation::say(const std::string& message) {
   turn.message = message;
   Rewrite r = rewriter_->rewrite(scene(), message, next_id_);
   if (r.kind == Rewrite::Kind::kUndo) {
-    if (history_.size() > 1) history_.pop_back();
-    r.reply = history_.size() > 1 || !scene().empty() ? "Back to: " + scene().caption() + "." : "Back to the start.";
-    turn.changed = true;
+    turn.changed = history_.size() > 1;
+    if (turn.changed) history_.pop_back();
+    r.reply = !turn.changed ? "Nothing to undo." : scene().empty() ? "Back to the start." : "Back to: " + scene().caption() + ".";
+  } else if (r.kind == Rewrite::Kind::kEdit && !r.scene.empty() && r.scene.layout() != layout_) {
+    r.reply = "I cannot draw that: \"" + r.scene.caption() + "\" is a " + r.scene.layout() + " composite and this model draws " +
+              layout_ + " ones.";
   } else if (r.kind == Rewrite::Kind::kEdit) {
-    try {
-      Shown shown{r.scene, at::Tensor()};
-      if (!r.scene.empty()) shown.image = render(r.scene, history_.back(), turn.redrawn);
-      turn.drawn = shown.image.defined();
-      history_.push_back(std::move(shown));
-      turn.changed = true;
-    } catch (const Error& e) {  // a layout this model does not draw: say so, keep the scene
-      r.reply = "I cannot draw that: " + e.message() + ".";
-    }
+    Shown shown{r.scene, at::Tensor()};
+    if (!r.scene.empty()) shown.image = render(r.scene, history_.back(), turn.redrawn);
+    turn.drawn = shown.image.defined();
+    history_.push_back(std::move(shown));
+    turn.changed = true;
   }
   turn.reply = r.reply;
   turn.scene = scene();
   turn.prompt = scene().caption();
   turn.image = history_.back().image;
-  if (turn.redrawn.empty()) turn.redrawn.assign(turn.scene.cells.size(), false);
+  if (!turn.drawn) turn.redrawn.assign(turn.scene.cells.size(), false);
   turns_.push_back(std::move(turn));
   return turns_.back();
 }

@@ -58,6 +58,8 @@ std::optional<int64_t> garment_named(const std::string& name) {
   for (size_t c = 0; c < names.size(); ++c)
     if (name == names[c]) return static_cast<int64_t>(c);
   if (auto it = extra.find(name); it != extra.end()) return it->second;
+  if (const size_t dash = name.find('-'); dash != std::string::npos)  // "ankle-boot"
+    return garment_named(name.substr(0, dash) + " " + name.substr(dash + 1));
   return std::nullopt;
 }
 
@@ -101,8 +103,9 @@ Rewrite nothing(const std::string& why) {
 }  // namespace
 
 std::string normalise_message(const std::string& message) {
-  std::string s;
-  for (unsigned char ch : message) {
+  std::string s, m = message;
+  for (size_t at; (at = m.find("\xE2\x80\x99")) != std::string::npos;) m.replace(at, 3, "'");  // ’ typed by phones
+  for (unsigned char ch : m) {
     if (std::isalnum(ch) || ch == '-' || ch == '\'') s += static_cast<char>(std::tolower(ch));
     else s += ' ';
   }
@@ -113,6 +116,13 @@ std::string normalise_message(const std::string& message) {
     again = false;
     for (const auto& f : fillers)
       if (auto rest = after_prefix(out, f); rest && !rest->empty()) out = *rest, again = true;
+  }
+  static const Words tails{"please", "thanks", "thank you", "instead", "too", "now", "for me"};
+  for (bool again = true; again;) {
+    again = false;
+    for (const auto& t : tails)
+      if (out.size() > t.size() + 1 && out.compare(out.size() - t.size() - 1, std::string::npos, " " + t) == 0)
+        out.resize(out.size() - t.size() - 1), again = true;
   }
   return out;
 }
@@ -148,7 +158,12 @@ Words position_names(const Scene& s, int64_t i) {
 std::pair<int64_t, std::string> resolve(const Scene& s, std::string ref) {
   if (s.empty()) return {-1, "there is nothing to change yet: describe a picture first"};
   ref = after_any(ref, {"the"}).value_or(ref);
-  for (const char* tail : {" one", " garment", " piece", " item"})
+  // "the one on the left" → "left", "the bag on the left" → "left bag"
+  if (const size_t on = ref.find(" on the "); on != std::string::npos) {
+    const std::string what = ref.substr(0, on), where = ref.substr(on + 8);
+    ref = what == "one" ? where : where + " " + what;
+  }
+  for (const char* tail : {" one", " ones", " garment", " piece", " item"})
     if (ref.size() > std::string(tail).size() && ref.compare(ref.size() - std::string(tail).size(), std::string::npos, tail) == 0)
       ref.resize(ref.size() - std::string(tail).size());
   std::vector<int64_t> hits;
@@ -212,16 +227,19 @@ Rewrite swap_cells(const Scene& now, const std::string& what) {
 // "the left one a sandal", "the bag to a coat", "the top one into an ankle boot": the reference and
 // the new garment (the last article that starts a garment phrase splits them).
 std::optional<std::pair<std::string, int64_t>> ref_and_target(const std::string& rest) {
-  static const Words connectors{"to", "into", "with", "by", "as", "be", "should be", "is", "becomes"};
+  static const Words connectors{"should be", "becomes", "into", "with", "to", "by", "as", "be", "is"};
   const Words w = words_of(rest);
   for (size_t k = w.size(); k-- > 1;) {
-    if (w[k] != "a" && w[k] != "an") continue;
+    if (w[k] != "a" && w[k] != "an" && w[k] != "another") continue;
     const auto g = garment_phrase(joined(w, k, w.size()));
     if (!g) continue;
     std::string ref = joined(w, 0, k);
-    for (const auto& c : connectors)
-      if (ref.size() > c.size() && ref.compare(ref.size() - c.size() - 1, std::string::npos, " " + c) == 0)
-        ref.resize(ref.size() - c.size() - 1);
+    for (bool again = true; again;) {  // "to be", "should be": connectors stack
+      again = false;
+      for (const auto& c : connectors)
+        if (ref.size() > c.size() && ref.compare(ref.size() - c.size() - 1, std::string::npos, " " + c) == 0)
+          ref.resize(ref.size() - c.size() - 1), again = true;
+    }
     return std::make_pair(ref, *g);
   }
   return std::nullopt;
@@ -249,7 +267,8 @@ std::pair<std::string, std::string> split_place(const std::string& s) {
       {"on top of it", "above"},      {"on top", "above"},       {"at the top", "above"},   {"above it", "above"},
       {"above", "above"},             {"over it", "above"},      {"at the bottom", "below"}, {"below it", "below"},
       {"below", "below"},             {"under it", "below"},     {"under", "below"},        {"underneath", "below"},
-      {"beneath", "below"},           {"right", "right"},        {"left", "left"}};
+      {"beneath", "below"},           {"next to it", "right"},   {"beside it", "right"},
+      {"right", "right"},             {"left", "left"}};
   for (const auto& [phrase, where] : places)
     if (s.size() > phrase.size() && s.compare(s.size() - phrase.size() - 1, std::string::npos, " " + phrase) == 0)
       return {s.substr(0, s.size() - phrase.size() - 1), where};
@@ -259,7 +278,9 @@ std::pair<std::string, std::string> split_place(const std::string& s) {
 Rewrite add_cells(const Scene& now, const std::string& rest, int64_t& next_id) {
   auto [what, where] = split_place(rest);
   const auto classes = garment_list(what);
-  if (!classes) return nothing("add what? name garments with their article: \"put a bag on the right\"");
+  if (!classes)
+    return nothing("add what, and where? e.g. \"put a bag on the right\" (places: on the right, on the left, above, "
+                   "below; garments with their article)");
   const int64_t k = static_cast<int64_t>(classes->size());
   if (where.empty()) where = now.cols == 1 && now.rows > 1 ? "below" : "right";
   const bool across = where == "right" || where == "left";
@@ -320,8 +341,7 @@ Rewrite RuleRewriter::rewrite(const Scene& now, const std::string& message, int6
   if (auto rest = after_any(m, {"swap", "switch", "exchange"})) return swap_cells(now, *rest);
   if (auto rest = after_any(m, {"remove", "delete", "take away", "drop", "get rid of"})) return remove_cell(now, *rest);
   if (auto rest = after_any(m, {"make"}); rest && is_caption(*rest)) return new_scene(*rest, next_id);
-  if (auto rest = after_any(m, {"make", "change", "replace", "turn"}); rest && ref_and_target(*rest))
-    return change_cell(now, *rest);
+  if (auto rest = after_any(m, {"make", "change", "replace", "turn"})) return change_cell(now, *rest);
   if (auto rest = after_any(m, {"put", "add", "place", "insert"})) return add_cells(now, *rest, next_id);
   const std::string text = after_any(m, {"draw", "show me", "show", "paint", "i want", "give me", "how about"}).value_or(m);
   try {

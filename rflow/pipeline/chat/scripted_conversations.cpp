@@ -97,7 +97,7 @@ void tally_turn(const Turn& before, const Turn& now, eval::FidNet& judge, Tally&
   t.cells += static_cast<double>(hits.numel()), t.cells_right += hits.sum().item<double>();
   t.images += 1, t.images_right += hits.all().item<bool>() ? 1 : 0;
   const int64_t edited = single_edit(before, now);
-  if (edited < 0) return;
+  if (edited < 0 || cells.size(0) == 1) return;  // a lone garment leaves no other cell to compare
   const at::Tensor keep = torch::ones({cells.size(0)}, torch::kBool).index_put_({edited}, false);
   const at::Tensor d = (cells - eval::composite_cells(before.image.unsqueeze(0))).abs().index({keep}) * 127.5;
   t.drift_max = std::max(t.drift_max, d.max().item<double>());

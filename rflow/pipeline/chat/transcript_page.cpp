@@ -15,7 +15,7 @@ std::string png_of(const at::Tensor& image) {
   return io::encode_png(u8, "chat image");
 }
 
-// "drawn: left · kept: right" in reading order (cell numbers for grids).
+// "cells drawn: 1 · kept: 2", cells numbered in reading order.
 std::string cells_note(const Turn& t) {
   if (!t.drawn) return t.image.defined() ? "the image shown before" : "";
   std::string drawn, kept;

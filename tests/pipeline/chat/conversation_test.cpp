@@ -99,6 +99,13 @@ TEST_F(ChatTest, UndoShowsTheEarlierImageAndImpossibleLayoutsAreRefusedInWords) 
   EXPECT_EQ(c.scene().caption(), "a coat left of a bag");
   EXPECT_TRUE(c.say("start over").scene.empty());
   EXPECT_FALSE(c.turns().back().image.defined());
+  c.say("a bag left of a sandal");
+  EXPECT_EQ(c.say("undo").reply, "Back to the start.");
+  EXPECT_EQ(c.say("undo").reply, "Back to: a coat left of a bag.");
+  Conversation fresh(*model_, fast());
+  const Turn& nothing = fresh.say("undo");
+  EXPECT_EQ(nothing.reply, "Nothing to undo.");
+  EXPECT_FALSE(nothing.changed);
   const std::string page = transcript_html(c.turns(), "chat");
   EXPECT_NE(page.find("make the right one a dress"), std::string::npos);
   EXPECT_NE(page.find("data:image/png;base64,"), std::string::npos);

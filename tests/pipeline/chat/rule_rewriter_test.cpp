@@ -160,10 +160,17 @@ TEST(RuleRewriter, UndoAndStartOver) {
 
 TEST(RuleRewriter, IsDeterministicAndRegistered) {
   Chat a, b;
-  for (const char* m : {"a bag left of a coat", "put a dress on the left", "swap the dress and the coat", "remove the bag"}) {
+  const std::vector<std::pair<std::string, std::string>> steps{
+      {"a bag left of a coat", "a bag left of a coat"},
+      {"put a dress on the left", "a dress left of a bag left of a coat"},
+      {"swap the dress and the coat", "a coat left of a bag left of a dress"},
+      {"remove the bag", "a coat left of a dress"}};
+  for (const auto& [m, want] : steps) {
     a.say(m), b.say(m);
-    EXPECT_EQ(a.scene, b.scene) << m;
+    EXPECT_EQ(a.scene.caption(), want) << m;
+    EXPECT_EQ(a.scene, b.scene) << m;  // identities too
   }
+  EXPECT_EQ(ids(a.scene), (std::vector<int64_t>{1, 2}));
   EXPECT_TRUE(rewriters().contains("rules"));
 }
 
@@ -182,4 +189,30 @@ TEST(RuleRewriter, ScriptsForEveryLayoutAreUnderstoodTurnByTurn) {
       }
     }
   }
+}
+
+TEST(RuleRewriter, ReadsEverydayPhrasings) {
+  Chat c;
+  c.say("a bag left of a sneaker");
+  c.say("change the left one to be a sandal please");
+  EXPECT_EQ(c.scene.caption(), "a sandal left of a sneaker");
+  c.say("replace the sneaker with another coat");
+  EXPECT_EQ(c.scene.caption(), "a sandal left of a coat");
+  c.say("make the one on the right an ankle-boot instead");
+  EXPECT_EQ(c.scene.caption(), "a sandal left of an ankle boot");
+  EXPECT_EQ(c.say("the sandal on the left should be a dress").kind, Rewrite::Kind::kNothing);  // no verb: asked again
+  c.say("turn the sandal on the left into a dress");
+  EXPECT_EQ(c.scene.caption(), "a dress left of an ankle boot");
+  c.say("swap the left and right ones");
+  EXPECT_EQ(c.scene.caption(), "an ankle boot left of a dress");
+  EXPECT_EQ(c.say("let\xE2\x80\x99s start over").kind, Rewrite::Kind::kEdit);  // a phone's apostrophe
+  EXPECT_TRUE(c.scene.empty());
+  c.say("a coat");
+  c.say("put a bag next to it");
+  EXPECT_EQ(c.scene.caption(), "a coat left of a bag");
+  const Rewrite what = c.say("make the left one");
+  EXPECT_EQ(what.kind, Rewrite::Kind::kNothing);
+  EXPECT_NE(what.reply.find("into what"), std::string::npos) << what.reply;
+  const Rewrite where = c.say("put something on the right");
+  EXPECT_NE(where.reply.find("places: on the right"), std::string::npos) << where.reply;
 }
