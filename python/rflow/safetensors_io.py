@@ -21,9 +21,13 @@ def read_safetensors(path):
     if len(raw) < 8:
         raise ValueError(f"{path}: too short for a safetensors file")
     (n,) = struct.unpack("<Q", raw[:8])
-    if n > len(raw) - 8:
-        raise ValueError(f"{path}: header length {n} runs past the end of the file")
-    header = json.loads(raw[8:8 + n].decode("utf-8"))
+    if n > len(raw) - 8 or raw[8:9] != b"{":
+        raise ValueError(f"{path}: not a safetensors file (pass a checkpoint's model.safetensors or ema.safetensors, "
+                         "a step_* folder or a run directory)")
+    try:
+        header = json.loads(raw[8:8 + n].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: not a safetensors file (its header is not JSON: {e})") from None
     data = raw[8 + n:]
     metadata = header.pop("__metadata__", {}) or {}
     tensors = {}

@@ -30,7 +30,9 @@ void draw(Terminal& t, const std::string& text) {
   t.shown = text;
 }
 
-std::string clock(double s) {
+}  // namespace
+
+std::string clock_text(double s) {
   const int total = static_cast<int>(s + 0.5);
   char buf[32];
   if (total >= 3600)
@@ -39,8 +41,6 @@ std::string clock(double s) {
     std::snprintf(buf, sizeof buf, "%02d:%02d", total / 60, total % 60);
   return buf;
 }
-
-}  // namespace
 
 bool progress_is_tty() { return isatty(fileno(stderr)); }
 
@@ -78,10 +78,10 @@ std::string Progress::line(bool final) const {
   char buf[160];
   if (final)
     std::snprintf(buf, sizeof buf, "%s [%s] %lld/%lld in %s (%.1f it/s)", label_.c_str(), bar.c_str(),
-                  (long long)done_, (long long)total_, clock(seconds()).c_str(), r);
+                  (long long)done_, (long long)total_, clock_text(seconds()).c_str(), r);
   else
     std::snprintf(buf, sizeof buf, "%s [%s] %lld/%lld  %.1f it/s  ETA %s", label_.c_str(), bar.c_str(),
-                  (long long)done_, (long long)total_, r, clock(r > 0 ? (total_ - done_) / r : 0.0).c_str());
+                  (long long)done_, (long long)total_, r, clock_text(r > 0 ? (total_ - done_) / r : 0.0).c_str());
   std::string s = buf;
   if (!status_.empty()) s += "  " + status_;
   return s;

@@ -15,6 +15,8 @@ namespace rflow {
 
 // Whether stderr is a terminal (progress bars draw; otherwise long jobs log lines instead).
 bool progress_is_tty();
+// Seconds as mm:ss, or h:mm:ss from an hour on (progress bars, ETAs in log lines).
+std::string clock_text(double seconds);
 
 class Progress {
  public:

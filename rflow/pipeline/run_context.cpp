@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
+#include "rflow/io/nearest_path.h"
 #include "rflow/core/json_int.h"
 #include "rflow/data/coupling.h"
 #include "rflow/io/safetensors.h"
@@ -60,8 +61,8 @@ LoadedModel load_model(const std::string& path, bool use_ema, c10::Device device
     return out;
   }
   out.checkpoint = resolve_checkpoint(path);
-  RF_CHECK(!out.checkpoint.empty(), "no checkpoint found", path,
-           "pass a run directory, its checkpoints/ folder or a step_* directory");
+  RF_CHECK(!out.checkpoint.empty(), std::filesystem::exists(path) ? "no checkpoint found" : "no such run or file", path,
+           "pass a run directory, its checkpoints/ folder or a step_* directory" + io::did_you_mean_path(path));
   out.cfg = run_config_from_json(read_checkpoint_config(out.checkpoint), out.checkpoint + "/config.json");
   out.step = read_checkpoint_state(out.checkpoint).step;
   out.data = make_coupling(out.cfg.data);

@@ -338,7 +338,10 @@ class TrainRun {
     for (const auto& [k, v] : ctx_.metrics) line[k] = v.item<double>();
     metrics_ << line.dump() << "\n" << std::flush;
     if (!progress_is_tty())
-      spdlog::info("step {}/{} loss {:.5f} lr {:.2e} ({:.0f} it/s)", step, end, window_loss_ / window_, lr, rate);
+      // The rate of the last window (log_every steps), with the precision slow runs need, and when
+      // the run ends at that rate.
+      spdlog::info("step {}/{} loss {:.5f} lr {:.2e} ({:.{}f} it/s, ETA {})", step, end, window_loss_ / window_, lr, rate,
+                   rate < 10 ? 2 : 0, clock_text(rate > 0 ? double(end - step) / rate : 0.0));
     status_ = fmt::format("loss {:.4f}", window_loss_ / window_);
     window_loss_ = window_gnorm_ = 0, window_ = 0, t_window_ = now;
   }

@@ -91,3 +91,11 @@ TEST(Progress, LogLinesEraseTheBarAndItComesBackBelowThem) {
   EXPECT_NE(out.find("loss 0.5", log), std::string::npos) << out;
   EXPECT_NE(out.find("10/10 in 00:01", log), std::string::npos) << out;
 }
+
+TEST(Progress, ClockTextIsMinutesAndSecondsThenHours) {
+  EXPECT_EQ(rflow::clock_text(0), "00:00");
+  EXPECT_EQ(rflow::clock_text(59.6), "01:00");
+  EXPECT_EQ(rflow::clock_text(754), "12:34");
+  EXPECT_EQ(rflow::clock_text(3600), "1:00:00");
+  EXPECT_EQ(rflow::clock_text(2 * 3600 + 5 * 60 + 7), "2:05:07");
+}

@@ -557,7 +557,7 @@ TEST(Cli, KilledMidStageTheRerunEqualsAnUninterruptedRun) {
   }
 }
 
-TEST(Cli, BadInputGivesOneClearLineAndExitCode1) {
+TEST(Cli, MistakesGiveOneClearLineAndTheDocumentedExitCode) {
   rflow::test::TempDir dir;
   rflow::test::write_text(dir.file("bad.toml"), "[train]\nstepz = 3\n");
   auto r = sh(cli() + " run " + dir.file("bad.toml"));
@@ -582,12 +582,32 @@ TEST(Cli, BadInputGivesOneClearLineAndExitCode1) {
   EXPECT_EQ(r.out.find("distributions ("), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("Examples:"), std::string::npos) << r.out;
   // A mistyped command names the nearest one, also one level down; --stage is checked first.
+  // A wrong command line (exit code 2) is answered in the same style, with the nearest command,
+  // option or file.
   r = sh(cli() + " smaple runs/x");
-  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.out.find("did you mean 'rflow sample'"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("rflow: error: rflow:"), std::string::npos) << "the prefix once: " << r.out;
   r = sh(cli() + " fidnet scor x.npy");
-  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.out.find("did you mean 'rflow fidnet score'"), std::string::npos) << r.out;
+  r = sh(cli() + " sample runs/x --stepz 4");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("unknown option '--stepz' (did you mean '--steps'?"), std::string::npos) << r.out;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << "one line: " << r.out;
+  const std::string typo = demo().substr(0, demo().size() - 7) + ".toml";  // demo_2d.toml → demo_.toml
+  r = sh(cli() + " run " + typo);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("did you mean '" + demo() + "'"), std::string::npos) << r.out;
+  r = sh(cli() + " sample");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("rflow sample --help"), std::string::npos) << r.out;
+  // A run directory mistyped (an input, exit code 1) names the one that is there.
+  fs::create_directories(dir.path() / "first");
+  r = sh(cli() + " sample " + (dir.path() / "frist").string());
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("no such run or file"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("did you mean '" + (dir.path() / "first").string() + "'"), std::string::npos) << r.out;
   r = sh(cli() + " run " + demo() + " --set out_dir=" + dir.file("stagecheck") + " --stage evl");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("did you mean 'eval'"), std::string::npos) << r.out;

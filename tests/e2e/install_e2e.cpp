@@ -68,5 +68,5 @@ TEST(Install, AnOutsideProjectBuildsAgainstTheInstalledPackageAndSamples) {
   // Its errors are rflow::Error lines and exit code 1.
   r = rflow::test::shell("'" + build + "/cpp_sampler' '" + dir.file("nothing") + "' '" + out + "'");
   EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.out.find("no checkpoint found"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("no such run or file"), std::string::npos) << r.out;
 }

@@ -434,3 +434,21 @@ TEST(Python, ATextConditionedDiTSamplesInPythonLikeTheCli) {
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.out.find("context=ids"), std::string::npos) << r.out;
 }
+
+// `import rflow` typed in the repository root (where Python finds the C++ folder first) still gives
+// the package; a file that is not safetensors is named as such.
+TEST(Python, ImportFromTheRepositoryRootAndNonSafetensorsFilesSayWhatTheyAre) {
+  RFLOW_TEST_REQUIRES(rflow::test::shell("/usr/bin/python3 -c 'import numpy, torch'").code == 0,
+                      "no python3 with numpy and torch (scripts/setup.sh installs them)");
+  rflow::test::TempDir dir;
+  rflow::test::write_text(dir.file("bad.safetensors"), "abcdefgh12345678");
+  const auto r = rflow::test::shell("cd '" + std::string(RFLOW_SOURCE_DIR) + "' && /usr/bin/python3 -B -c \""
+                                    "import rflow, rflow.solvers\n"
+                                    "assert callable(rflow.load) and callable(rflow.solvers.solve)\n"
+                                    "try:\n"
+                                    "    rflow.load('" + dir.file("bad.safetensors") + "')\n"
+                                    "except ValueError as e:\n"
+                                    "    print(e)\n\"");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("not a safetensors file"), std::string::npos) << r.out;
+}

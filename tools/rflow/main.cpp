@@ -25,6 +25,7 @@
 #include "rflow/pipeline/stages.h"
 #include "rflow/pipeline/chat/rewriter.h"
 #include "rflow/text/tokenizer.h"
+#include "tools/rflow/cli_errors.h"
 #include "tools/rflow/commands.h"
 
 namespace rflow::cli {
@@ -117,7 +118,7 @@ void check_subcommand_names(const CLI::App& app, int argc, char** argv) {
       const std::string near = closest_name(names, word);
       std::string all;
       for (const auto& n : names) all += (all.empty() ? "" : ", ") + n;
-      throw Error("unknown command '" + word + "'", path,
+      throw UsageError("unknown command '" + word + "'", path == "rflow" ? "" : path,
                   (near.empty() ? "" : "did you mean '" + path + " " + near + "'? ") + "commands: " + all);
     }
     path += " " + word;
@@ -160,10 +161,13 @@ int main(int argc, char** argv) {
     rflow::cli::check_subcommand_names(app, argc, argv);
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return rflow::cli::answer_parse_error(app, e, argc, argv);
+  } catch (const rflow::cli::UsageError& e) {
+    std::cerr << "rflow: error: " << e.what() << "\n";
+    return rflow::cli::kExitUsage;
   } catch (const rflow::Error& e) {
     std::cerr << "rflow: error: " << e.what() << "\n";
-    return 1;
+    return rflow::cli::kExitFailed;
   } catch (const c10::Error& e) {
     std::cerr << "rflow: torch error: " << e.what_without_backtrace() << "\n";
     return 1;
