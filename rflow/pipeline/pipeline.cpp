@@ -101,6 +101,29 @@ void check_recorded_keys(const RunConfig& cfg, const fs::path& run_dir) {
   }
 }
 
+// Checkpoints anywhere in the run (the 1-RF's, the 2-RF's, the students'), counted.
+int64_t checkpoints_in(const fs::path& run_dir) {
+  int64_t n = 0;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(run_dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it.depth() > 3) it.disable_recursion_pending();
+    else if (it->is_directory() && it->path().filename().string().rfind("step_", 0) == 0) ++n;
+  }
+  return n;
+}
+
+// A stage that fails before it wrote a checkpoint made no model: its config keys are not frozen, so
+// fixing the mistake (a teacher path, a data file) and running again is not refused.
+void run_keeping_only_made_models(const StageEntry& entry, StageContext& ctx, const fs::path& started, bool resumed) {
+  const int64_t before = entry.makes_models && !resumed ? checkpoints_in(ctx.run_dir) : -1;
+  try {
+    entry.run(ctx);
+  } catch (...) {
+    if (before >= 0 && checkpoints_in(ctx.run_dir) == before) fs::remove(started);
+    throw;
+  }
+}
+
 }  // namespace
 
 std::string run_pipeline(RunConfig cfg, const PipelineOptions& opt) {
@@ -162,11 +185,12 @@ std::string run_pipeline(RunConfig cfg, const PipelineOptions& opt) {
     const nlohmann::json reads = read_values(cfg, entry.reads(cfg));
     // A model half made is judged like a finished one: its checkpoints hold what these keys made.
     const fs::path started = markers / (stage + ".started");
+    const bool resumed = fs::exists(started);
     if (entry.makes_models) io::write_file_atomic(started.string(), nlohmann::json{{"reads", reads}}.dump() + "\n");
     spdlog::info("stage {}: running", stage);
     reset_peak_rss();
     auto t0 = std::chrono::steady_clock::now();
-    entry.run(ctx);
+    run_keeping_only_made_models(entry, ctx, started, resumed);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const double peak_mb = static_cast<double>(peak_rss_bytes()) / (1 << 20);
     nlohmann::json done{{"seconds", secs}, {"peak_rss_mb", peak_mb}, {"reads", reads}};

@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
+#include "rflow/io/nearest_path.h"
 #include "rflow/core/fingerprint.h"
 #include "rflow/core/rng.h"
 #include "rflow/data/coupling.h"
@@ -81,8 +82,8 @@ void train_run(RunConfig cfg, const std::string& dir, c10::Device device) {
   std::string teacher;
   if (!cfg.train.init_from.empty()) {
     teacher = resolve_checkpoint(cfg.train.init_from);
-    RF_CHECK(!teacher.empty(), "no checkpoint to initialise from", "train.init_from",
-             "point it at the teacher's run directory (train it first)");
+    RF_CHECK(!teacher.empty(), "no checkpoint to initialise from at '" + cfg.train.init_from + "'", "train.init_from",
+             "point it at the teacher's run directory (train it first)" + io::did_you_mean_path(cfg.train.init_from));
   }
   auto method = make_method(cfg.method);
   std::string method_teacher;  // the frozen field the method reads, checked before anything is loaded

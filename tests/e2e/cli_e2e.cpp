@@ -762,3 +762,25 @@ TEST(Cli, PolicyTrainsEvaluatesInClosedLoopAndActs) {
   EXPECT_NE(r.out.find("only the train stage"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(dir.file("other") + "/adaflow_maze/checkpoints"));
 }
+
+// A run that fails before it trains anything (a teacher not there yet) says which path it looked
+// for and freezes nothing: with the path fixed, the same run goes on. A run without the report
+// stage does not announce a report.
+TEST(Cli, ARunThatFailedBeforeTrainingCanBeFixedAndRerun) {
+  rflow::test::TempDir dir;
+  const std::string perflow = std::string(RFLOW_SOURCE_DIR) + "/configs/perflow_8gaussians.toml";
+  const std::string out = " --set out_dir=" + dir.path().string() + " --set train.steps=20 --set 'stages=[\"train\"]' --set threads=1";
+  auto r = sh(cli() + " run " + perflow + out + " --set train.init_from=" + dir.file("teachr") +
+              " --set method.teacher=" + dir.file("teachr"));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("no checkpoint to initialise from at '" + dir.file("teachr") + "'"), std::string::npos) << r.out;
+  r = sh(cli() + " run " + demo() + " --set out_dir=" + dir.path().string() + " --set name=teacher --set train.steps=50" +
+         " --set 'stages=[\"train\"]' --set threads=1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out.find("report.html"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("no report"), std::string::npos) << r.out;
+  r = sh(cli() + " run " + perflow + out + " --set train.init_from=" + dir.file("teacher") + " --set method.teacher=" +
+         dir.file("teacher"));  // train.init_from changed: allowed, the failed run made no model
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(fs::exists(dir.path() / "perflow_8gaussians" / "stages" / "train.done"));
+}

@@ -1,4 +1,6 @@
 // `rflow run CONFIG`: the whole pipeline (train → reflow → distill → sample → eval → report) in runs/<name>/.
+#include <filesystem>
+
 #include <spdlog/spdlog.h>
 
 #include "rflow/core/log.h"
@@ -27,7 +29,11 @@ void add_run(CLI::App& app) {
     RunConfig cfg = load_run_config(args->cfg.config, args->cfg.overrides);
     setup_logging(cfg.log_level);
     std::string dir = run_pipeline(cfg, PipelineOptions{args->fresh, args->only});
-    spdlog::info("run directory: {} (report: {}/report.html)", dir, dir);
+    // The report is announced only where one was made (a run without the report stage has none).
+    if (std::filesystem::exists(std::filesystem::path(dir) / "stages" / "report.done"))
+      spdlog::info("run directory: {} (report: {}/report.html)", dir, dir);
+    else
+      spdlog::info("run directory: {} (no report: add \"report\" to stages for one)", dir);
   });
 }
 
