@@ -86,18 +86,29 @@ void summary_table(io::HtmlReport& rep, const std::vector<EvaluatedModel>& model
   rep.table({"model", name + " at the fewest NFE", "best " + name, "floor", "normalised straightness"}, rows);
 }
 
+std::vector<double> smoothed_losses(const std::vector<double>& losses) {
+  std::vector<double> out;
+  double ema = 0, weight = 0;
+  for (double l : losses) {
+    ema = 0.95 * ema + 0.05 * l, weight = 0.95 * weight + 0.05;
+    out.push_back(ema / weight);
+  }
+  return out;
+}
+
+bool log_axis_suits(const std::vector<double>& values) {
+  if (values.empty()) return false;
+  const auto [lo, hi] = std::minmax_element(values.begin(), values.end());
+  return *lo > 0 && *hi >= 10 * *lo;
+}
+
 std::vector<std::pair<std::string, std::string>> training_figures(const std::string& metrics_jsonl,
                                                                  const std::string& label) {
   TrainingLog log = read_training_log(metrics_jsonl);
   if (log.loss.x.empty()) return {};
   io::Series loss = log.loss, smooth{"smoothed", log.loss.x, {}, io::palette(0), false};
   loss.label = "loss", loss.color = "#9ecae1", loss.markers = false;
-  // Bias-corrected exponential average over ~20 logged points: the trend through the noise.
-  double ema = 0, weight = 0;
-  for (double l : log.loss.y) {
-    ema = 0.95 * ema + 0.05 * l, weight = 0.95 * weight + 0.05;
-    smooth.y.push_back(ema / weight);
-  }
+  smooth.y = smoothed_losses(log.loss.y);
   io::Series lr = log.lr, gnorm = log.grad_norm;
   lr.label = "learning rate", lr.color = io::palette(1), lr.markers = false;
   gnorm.label = "gradient norm", gnorm.color = io::palette(2), gnorm.markers = false;
@@ -107,7 +118,7 @@ std::vector<std::pair<std::string, std::string>> training_figures(const std::str
   o.title = prefix + "training loss";
   o.xlabel = "step";
   o.ylabel = "loss";
-  o.logy = true;
+  o.logy = log_axis_suits(log.loss.y);
   figs.emplace_back(prefix + "loss per logged window (light) and its moving average", io::svg_curves({loss, smooth}, o));
   if (!lr.x.empty()) {
     io::PlotOptions ol;

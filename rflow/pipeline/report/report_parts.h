@@ -50,6 +50,13 @@ void score_table(io::HtmlReport& rep, const RunConfig& cfg, const std::vector<Ev
                  const std::function<std::string(const eval::SolverResult&)>& cell, const std::string& floor_cell,
                  const std::string& floor_label = "(train vs test)");
 
+// The bias-corrected exponential average of logged losses (about 20 points): a constant loss gives
+// itself from the first point on.
+std::vector<double> smoothed_losses(const std::vector<double>& losses);
+// A log axis only for losses that are all positive and span at least a factor of 10 (a negative
+// log-likelihood loss would vanish from a log axis; a flat one reads better on a linear one).
+bool log_axis_suits(const std::vector<double>& values);
+
 // Training loss (raw and smoothed), learning rate and gradient norm from metrics.jsonl; nothing
 // when the file is missing. `label` prefixes the captions.
 std::vector<std::pair<std::string, std::string>> training_figures(const std::string& metrics_jsonl,
