@@ -26,18 +26,25 @@ const CompositeLayout& composite_layout(const std::string& name, const std::stri
               (near.empty() ? "" : "did you mean '" + near + "'? ") + "single, row2, col2, row3, col3 or grid");
 }
 
+const CompositeLayout* composite_layout_of(int64_t rows, int64_t cols) {
+  for (const auto& l : composite_layouts())
+    if (l.rows == rows && l.cols == cols) return &l;
+  return nullptr;
+}
+
 const std::vector<std::string>& garment_names() {
   static const std::vector<std::string> n{"t-shirt", "trouser", "pullover", "dress", "coat",
                                           "sandal",  "shirt",   "sneaker",  "bag",   "ankle boot"};
   return n;
 }
 
-namespace {
-std::string with_article(int64_t c) {
+std::string garment_with_article(int64_t c) {
   RF_CHECK(c >= 0 && c < 10, "class " + std::to_string(c) + " is not a garment", "composite caption", "classes are 0–9");
   const std::string& n = garment_names()[static_cast<size_t>(c)];
   return (n[0] == 'a' ? "an " : "a ") + n;
 }
+
+namespace {
 
 // Splits `s` at each occurrence of `sep`.
 std::vector<std::string> split_on(const std::string& s, const std::string& sep) {
@@ -50,7 +57,7 @@ std::vector<std::string> split_on(const std::string& s, const std::string& sep) 
 
 int64_t garment_of(const std::string& phrase, const std::string& caption) {
   for (size_t c = 0; c < garment_names().size(); ++c)
-    if (phrase == with_article(static_cast<int64_t>(c))) return static_cast<int64_t>(c);
+    if (phrase == garment_with_article(static_cast<int64_t>(c))) return static_cast<int64_t>(c);
   throw Error("'" + phrase + "' is not a garment", "caption '" + caption + "'",
               "name each garment with its article: a t-shirt, a trouser, a pullover, a dress, a coat, a sandal, a shirt, "
               "a sneaker, a bag, an ankle boot");
@@ -64,7 +71,7 @@ std::string composite_caption(const std::vector<int64_t>& classes, const Composi
   for (int64_t r = 0; r < layout.rows; ++r) {
     if (r) out += " above ";
     for (int64_t c = 0; c < layout.cols; ++c)
-      out += (c ? " left of " : "") + with_article(classes[static_cast<size_t>(r * layout.cols + c)]);
+      out += (c ? " left of " : "") + garment_with_article(classes[static_cast<size_t>(r * layout.cols + c)]);
   }
   return out;
 }

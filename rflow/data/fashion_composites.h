@@ -27,9 +27,13 @@ struct CompositeLayout {
 // single (28×28), row2 (28×56), col2 (56×28), row3 (28×84), col3 (84×28), grid (56×56).
 const std::vector<CompositeLayout>& composite_layouts();
 const CompositeLayout& composite_layout(const std::string& name, const std::string& where);
+// The layout of rows × cols cells, or nullptr where there is none (a row of four, a 3×2 grid).
+const CompositeLayout* composite_layout_of(int64_t rows, int64_t cols);
 
 // Fashion-MNIST's ten classes as captions name them ("t-shirt", ..., "ankle boot").
 const std::vector<std::string>& garment_names();
+// A garment as captions name it, with its article ("a bag", "an ankle boot").
+std::string garment_with_article(int64_t cls);
 // The caption of cells' classes in reading order: rows joined by "above", cells of a row by "left of".
 std::string composite_caption(const std::vector<int64_t>& classes, const CompositeLayout& layout);
 // The layout and classes a caption names (any case and spacing); throws rflow::Error saying what it

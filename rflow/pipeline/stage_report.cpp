@@ -188,16 +188,7 @@ void fid_section(io::HtmlReport& rep, const RunConfig& cfg, const std::vector<Ev
         (labeled ? short_number(100 * first.floor_score("judge_accuracy"), 3) + "% / " : std::string()) +
             short_number(first.floor_score("diversity"), 3));
   }
-  std::vector<io::Series> series;
-  size_t ci = 0;
-  const std::vector<std::string> seen = solvers_seen(models);
-  for (const auto& [cm, met] : models)
-    for (const auto& sv : seen) {
-      io::Series s{cm.label + ", " + sv, {}, {}, io::palette(ci++), false};
-      for (const auto& r : met.results)
-        if (r.solver == sv) s.x.push_back(r.nfe), s.y.push_back(r.score("fid_proxy"));
-      if (!s.x.empty()) series.push_back(s);
-    }
+  const std::vector<io::Series> series = score_vs_nfe(models, "fid_proxy");
   if (!series.empty()) {
     std::vector<std::pair<std::string, std::string>> row{
         {"every model and solver", error_vs_nfe(series, first.floor_score("fid_proxy"), "floor (train vs test)",

@@ -11,19 +11,26 @@ namespace rflow::cli {
 
 namespace {
 
-// The subcommand the words name (the deepest one reached before the first option) and its path.
-const CLI::App* named_command(const CLI::App& app, int argc, char** argv, std::string& path) {
+std::vector<const CLI::App*> subcommands_of(const CLI::App& app) {
+  return app.get_subcommands([](const CLI::App*) { return true; });
+}
+
+// The subcommand the words name (the deepest one reached before the first option), its path, and
+// the index of the first word after it.
+const CLI::App* named_command(const CLI::App& app, int argc, char** argv, std::string& path, int* next_word = nullptr) {
   const CLI::App* at = &app;
   path = "rflow";
-  for (int i = 1; i < argc; ++i) {
+  int i = 1;
+  for (; i < argc; ++i) {
     const std::string word = argv[i];
     if (word.empty() || word[0] == '-') break;
     const CLI::App* next = nullptr;
-    for (const auto* s : at->get_subcommands([](const CLI::App*) { return true; }))
+    for (const auto* s : subcommands_of(*at))
       if (s->get_name() == word) next = s;
     if (!next) break;
     path += " " + word, at = next;
   }
+  if (next_word) *next_word = i;
   return at;
 }
 
@@ -59,6 +66,22 @@ std::optional<std::pair<std::string, std::string>> missing_path(int argc, char**
 }
 
 }  // namespace
+
+void check_subcommand_names(const CLI::App& app, int argc, char** argv) {
+  std::string path;
+  int i = 0;
+  const CLI::App& at = *named_command(app, argc, argv, path, &i);
+  const auto subs = subcommands_of(at);
+  // A command with subcommands, followed by a word that is none of them (not an option).
+  if (subs.empty() || i >= argc || argv[i][0] == '\0' || argv[i][0] == '-') return;
+  std::vector<std::string> names;
+  for (const auto* s : subs) names.push_back(s->get_name());
+  const std::string word = argv[i], near = closest_name(names, word);
+  std::string all;
+  for (const auto& n : names) all += (all.empty() ? "" : ", ") + n;
+  throw UsageError("unknown command '" + word + "'", path == "rflow" ? "" : path,
+                   (near.empty() ? "" : "did you mean '" + path + " " + near + "'? ") + "commands: " + all);
+}
 
 int answer_parse_error(const CLI::App& app, const CLI::ParseError& e, int argc, char** argv) {
   if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version

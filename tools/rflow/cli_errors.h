@@ -17,6 +17,10 @@ class UsageError : public Error {
   using Error::Error;
 };
 
+// CLI11 answers "rflow smaple" with "A subcommand is required"; this names the nearest one instead
+// (throws UsageError). Only the words right after the program or a subcommand are checked.
+void check_subcommand_names(const CLI::App& app, int argc, char** argv);
+
 // Prints the answer to stderr (help and version to stdout, as CLI11 does) and returns the exit code.
 int answer_parse_error(const CLI::App& app, const CLI::ParseError& e, int argc, char** argv);
 

@@ -99,33 +99,6 @@ std::string version_text() {
          s["blas_core"].get<std::string>() + "\nCPU " + s["cpu"].get<std::string>();
 }
 
-// CLI11 answers "rflow smaple" with "A subcommand is required"; name the nearest one instead.
-// Only the words right after the program or a subcommand are checked, before any option.
-void check_subcommand_names(const CLI::App& app, int argc, char** argv) {
-  const CLI::App* at = &app;
-  std::string path = "rflow";
-  for (int i = 1; i < argc; ++i) {
-    const std::string word = argv[i];
-    const auto subs = at->get_subcommands([](const CLI::App*) { return true; });
-    if (subs.empty() || word.empty() || word[0] == '-') return;
-    std::vector<std::string> names;
-    const CLI::App* next = nullptr;
-    for (const auto* s : subs) {
-      names.push_back(s->get_name());
-      if (s->get_name() == word) next = s;
-    }
-    if (!next) {
-      const std::string near = closest_name(names, word);
-      std::string all;
-      for (const auto& n : names) all += (all.empty() ? "" : ", ") + n;
-      throw UsageError("unknown command '" + word + "'", path == "rflow" ? "" : path,
-                  (near.empty() ? "" : "did you mean '" + path + " " + near + "'? ") + "commands: " + all);
-    }
-    path += " " + word;
-    at = next;
-  }
-}
-
 }  // namespace rflow::cli
 
 int main(int argc, char** argv) {

@@ -251,9 +251,7 @@ Rewrite change_cell(const Scene& now, const std::string& rest) {
   const auto [i, why] = resolve(now, rt->first);
   if (i < 0) return nothing(why);
   if (now.cells[static_cast<size_t>(i)].cls == rt->second)
-    return nothing("the " + position_names(now, i).front() + " one is already " +
-                   (garment_names()[static_cast<size_t>(rt->second)][0] == 'a' ? "an " : "a ") +
-                   garment_names()[static_cast<size_t>(rt->second)]);
+    return nothing("the " + position_names(now, i).front() + " one is already " + garment_with_article(rt->second));
   Scene s = now;
   s.cells[static_cast<size_t>(i)].cls = rt->second;  // same identity: the same noise, redrawn as the new garment
   return edit(s, "Changed the " + position_names(now, i).front() + " one");

@@ -4,16 +4,11 @@
 
 namespace rflow::chat {
 
-bool is_layout(int64_t rows, int64_t cols) {
-  for (const auto& l : composite_layouts())
-    if (l.rows == rows && l.cols == cols) return true;
-  return false;
-}
+bool is_layout(int64_t rows, int64_t cols) { return composite_layout_of(rows, cols) != nullptr; }
 
 std::string Scene::layout() const {
-  for (const auto& l : composite_layouts())
-    if (l.rows == rows && l.cols == cols) return l.name;
-  return "";
+  const CompositeLayout* l = composite_layout_of(rows, cols);
+  return l ? l->name : "";
 }
 
 std::vector<int64_t> Scene::classes() const {
@@ -24,7 +19,7 @@ std::vector<int64_t> Scene::classes() const {
 
 std::string Scene::caption() const {
   if (empty()) return "";
-  return composite_caption(classes(), composite_layout(layout(), "chat scene"));
+  return composite_caption(classes(), *composite_layout_of(rows, cols));
 }
 
 Scene scene_of_caption(const std::string& caption, int64_t& next_id) {

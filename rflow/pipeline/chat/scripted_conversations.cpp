@@ -13,11 +13,6 @@ namespace rflow::chat {
 
 namespace {
 
-std::string article_name(int64_t c) {
-  const std::string& n = garment_names()[static_cast<size_t>(c)];
-  return (n[0] == 'a' ? "an " : "a ") + n;
-}
-
 int64_t other_class(int64_t c, std::mt19937_64& rng) {
   return (c + 1 + static_cast<int64_t>(rng() % 9)) % 10;
 }
@@ -34,9 +29,7 @@ std::string place_of(int64_t i, int64_t rows, int64_t cols) {
 std::string new_caption(int64_t rows, int64_t cols, std::mt19937_64& rng) {
   std::vector<int64_t> classes;
   for (int64_t i = 0; i < rows * cols; ++i) classes.push_back(static_cast<int64_t>(rng() % 10));
-  for (const auto& l : composite_layouts())
-    if (l.rows == rows && l.cols == cols) return composite_caption(classes, l);
-  return "";
+  return composite_caption(classes, *composite_layout_of(rows, cols));
 }
 
 // One edit the rules understand for the scene now shown.
@@ -47,8 +40,8 @@ std::string next_message(const Scene& s, int64_t rows, int64_t cols, std::mt1993
   const int64_t cls = s.cells[static_cast<size_t>(i)].cls, to = other_class(cls, rng);
   int64_t same = 0;
   for (const auto& g : s.cells) same += g.cls == cls;
-  if (roll < 50) return (n == 1 ? "make it " : "make the " + place_of(i, rows, cols) + " one ") + article_name(to);
-  if (roll < 65 && same == 1) return "replace the " + garment_names()[static_cast<size_t>(cls)] + " with " + article_name(to);
+  if (roll < 50) return (n == 1 ? "make it " : "make the " + place_of(i, rows, cols) + " one ") + garment_with_article(to);
+  if (roll < 65 && same == 1) return "replace the " + garment_names()[static_cast<size_t>(cls)] + " with " + garment_with_article(to);
   if (roll < 75 && n == 2) return "swap them";
   if (roll < 85) return "undo";
   if (roll < 92) return "start over";

@@ -11,8 +11,7 @@ namespace rflow::chat {
 namespace {
 
 std::string png_of(const at::Tensor& image) {
-  const at::Tensor u8 = ((image[0] + 1) * 127.5).round().clamp(0, 255).to(torch::kUInt8).contiguous();
-  return io::encode_png(u8, "chat image");
+  return io::encode_png(io::image_grid(image.unsqueeze(0), 1, /*pad=*/0), "chat image");
 }
 
 // "cells drawn: 1 · kept: 2", cells numbered in reading order.

@@ -15,16 +15,7 @@ namespace {
 std::string percent(double v) { return short_number(100 * v, 3) + "%"; }
 
 void accuracy_curves(io::HtmlReport& rep, const std::vector<EvaluatedModel>& models) {
-  std::vector<io::Series> series;
-  size_t ci = 0;
-  const std::vector<std::string> seen = solvers_seen(models);
-  for (const auto& [cm, met] : models)
-    for (const auto& sv : seen) {
-      io::Series s{cm.label + ", " + sv, {}, {}, io::palette(ci++), false};
-      for (const auto& r : met.results)
-        if (r.solver == sv && r.has("compositional_accuracy")) s.x.push_back(r.nfe), s.y.push_back(r.score("compositional_accuracy"));
-      if (!s.x.empty()) series.push_back(s);
-    }
+  std::vector<io::Series> series = score_vs_nfe(models, "compositional_accuracy");
   if (series.empty()) return;
   double xmin = 1e30, xmax = 0;
   for (const auto& s : series)

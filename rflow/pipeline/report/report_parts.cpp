@@ -214,6 +214,20 @@ std::vector<std::string> solvers_seen(const std::vector<EvaluatedModel>& models)
   return out;
 }
 
+std::vector<io::Series> score_vs_nfe(const std::vector<EvaluatedModel>& models, const std::string& key) {
+  std::vector<io::Series> series;
+  size_t ci = 0;
+  const std::vector<std::string> seen = solvers_seen(models);
+  for (const auto& [cm, met] : models)
+    for (const auto& sv : seen) {
+      io::Series s{cm.label + ", " + sv, {}, {}, io::palette(ci++), false};
+      for (const auto& r : met.results)
+        if (r.solver == sv && r.has(key)) s.x.push_back(r.nfe), s.y.push_back(r.score(key));
+      if (!s.x.empty()) series.push_back(s);
+    }
+  return series;
+}
+
 // One row per (model, solver), a column per NFE and one for adaptive solvers; `cell` formats a result.
 void score_table(io::HtmlReport& rep, const RunConfig& cfg, const std::vector<EvaluatedModel>& models,
                  const std::function<std::string(const eval::SolverResult&)>& cell, const std::string& floor_cell,

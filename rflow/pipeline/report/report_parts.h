@@ -45,6 +45,8 @@ TrainingLog read_training_log(const std::string& metrics_jsonl);
 void summary_table(io::HtmlReport& rep, const std::vector<EvaluatedModel>& models);
 // The solvers any model was evaluated with, in first-seen order.
 std::vector<std::string> solvers_seen(const std::vector<EvaluatedModel>& models);
+// One series per (model, solver) of `key` against NFE, over the results that have it.
+std::vector<io::Series> score_vs_nfe(const std::vector<EvaluatedModel>& models, const std::string& key);
 // One row per (model, solver), a column per NFE and one for adaptive solvers; `cell` formats a result.
 void score_table(io::HtmlReport& rep, const RunConfig& cfg, const std::vector<EvaluatedModel>& models,
                  const std::function<std::string(const eval::SolverResult&)>& cell, const std::string& floor_cell,
