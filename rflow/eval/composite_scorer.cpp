@@ -71,7 +71,7 @@ class CompositeScorer : public Scorer {
     io::write_png((fs::path(s_.dir) / "trajectory.png").string(), io::image_grid(strip, cols));
   }
   std::string headline(const Scores& j) const override {
-    return fmt::format("compositional accuracy {:.3f} (real composites {:.3f}), cells {:.3f}, FID-proxy of cells {:.3f} (floor {:.3f})",
+    return fmt::format("compositional accuracy {:.3f} (real composites {:.3f}), cells {:.3f}, FID-proxy of cells {:.3f} (real {:.3f})",
                        j.at("compositional_accuracy"), floor_.at("compositional_accuracy"), j.at("cell_accuracy"),
                        j.at("fid_proxy"), floor_.at("fid_proxy"));
   }

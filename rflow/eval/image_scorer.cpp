@@ -59,7 +59,7 @@ class ImageScorer : public Scorer {
   }
   std::string headline(const Scores& j) const override {
     if (!j.count("fid_proxy")) return "grid written";
-    return fmt::format("FID-proxy {:.3f} (floor {:.3f}){}, diversity {:.2f}", j.at("fid_proxy"), floor_.at("fid_proxy"),
+    return fmt::format("FID-proxy {:.3f} (real images {:.3f}){}, diversity {:.2f}", j.at("fid_proxy"), floor_.at("fid_proxy"),
                        j.count("class_accuracy") ? fmt::format(", class accuracy {:.3f} (judge {:.3f})", j.at("class_accuracy"),
                                                                j.at("judge_accuracy"))
                                                  : "",

@@ -52,7 +52,7 @@ class PointScorer : public Scorer {
                   traj.index_select(0, idx.to(traj.device())).slice(1, 0, keep).cpu().contiguous());
   }
   std::string headline(const Scores& j) const override {
-    return fmt::format("W2 {:.4f} (floor {:.4f}), energy {:.5f}", j.at("w2"), floor_.at("w2"), j.at("energy"));
+    return fmt::format("W2 {:.4f} (real vs real {:.4f}), energy {:.5f}", j.at("w2"), floor_.at("w2"), j.at("energy"));
   }
   void describe(ModelEval& out) const override { out.reference = "fresh target draws"; }
 

@@ -24,18 +24,16 @@ th,td{border:1px solid #d9d9d9;padding:4px 9px;text-align:left}
 th{background:#f3f4f6}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 tr:nth-child(even) td{background:#fafafa}
-.figrow{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:14px;margin:10px 0}
-.figrow.one{grid-template-columns:minmax(340px,760px)}
-figure{margin:0;border:1px solid #eee;border-radius:4px;padding:6px;background:#fff}
-figure svg{display:block;width:100%;height:auto}
-figure img{max-width:100%;height:auto}
+.figrow{display:flex;flex-wrap:wrap;align-items:flex-start;gap:14px;margin:10px 0}
+figure{margin:0;border:1px solid #eee;border-radius:4px;padding:6px;background:#fff;max-width:100%;box-sizing:border-box}
+figure svg,figure img{display:block;max-width:100%;height:auto}
 table{display:block;overflow-x:auto;max-width:100%}
 details{margin:10px 0}
 summary{cursor:pointer;color:#1f5fa8}
 .kv{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;background:#f3f7fc;border:1px solid #cfe0f3;border-radius:4px;padding:10px 14px;margin:10px 0}
 .kv dt{color:#555}
 .kv dd{margin:0;font-variant-numeric:tabular-nums}
-figcaption{font-size:.85em;color:#555;text-align:center;margin-top:4px}
+figcaption{font-size:.85em;color:#555;text-align:center;margin-top:4px;contain:inline-size}
 )css";
 
 // Cells that parse completely as a number are right-aligned so columns of metrics line up.
@@ -118,7 +116,7 @@ void HtmlReport::table(const std::vector<std::string>& header,
 
 void HtmlReport::figure_row(const std::vector<std::pair<std::string, std::string>>& captioned_svgs) {
   const char* where = "rflow::io::HtmlReport::figure_row";
-  body_ += captioned_svgs.size() == 1 ? "<div class=\"figrow one\">\n" : "<div class=\"figrow\">\n";
+  body_ += "<div class=\"figrow\">\n";
   for (std::size_t i = 0; i < captioned_svgs.size(); ++i) {
     const auto& [caption, svg] = captioned_svgs[i];
     const std::size_t start = svg.find_first_not_of(" \t\r\n");

@@ -1,7 +1,8 @@
 // A single self-contained HTML report (inline CSS and SVG, no scripts or external resources) that
 // experiment runs write next to their checkpoints. Built block by block, rendered
 // deterministically: the page adds nothing of its own (dates, machine, times come only from what
-// the caller writes), and its figures flow into as many columns as the window is wide.
+// the caller writes), and its figures flow into as many per row as the window holds, each at its
+// drawn size (shrunk only to fit), so lettering is the same size in every figure.
 #pragma once
 
 #include <string>

@@ -1,6 +1,7 @@
 #include "rflow/io/svg.h"
 
 #include <algorithm>
+#include <cstring>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -12,7 +13,21 @@ namespace rflow::io {
 
 namespace {
 
-constexpr double kCharWidth = 6.2;  // rough width of an 11px sans-serif character, for layout
+// Width of 11px text for layout, from DejaVu Sans (what Debian's browsers draw Helvetica/Arial with;
+// the widest of the three): narrow, wide, capital and other characters apart. Multi-byte UTF-8
+// characters count once. Rounded up so boxes never clip their text.
+double text_width(const std::string& text) {
+  double w = 0;
+  for (unsigned char c : text) {
+    if ((c & 0xC0) == 0x80) continue;  // UTF-8 continuation byte
+    if (c == 0) continue;
+    if (std::strchr("iljt.,:;'|!()[] f", c)) w += 3.9;
+    else if (std::strchr("mwMW", c)) w += 10.0;
+    else if (c >= 'A' && c <= 'Z') w += 7.6;
+    else w += 6.9;
+  }
+  return w;
+}
 constexpr const char* kGridColor = "#e6e6e6";
 constexpr const char* kAxisColor = "#444";
 constexpr const char* kTextColor = "#222";
@@ -188,9 +203,9 @@ void set_range(Axis& ax, double lo, double hi, bool log, double pad_frac) {
 }
 
 double label_width(const std::vector<std::string>& labels) {
-  std::size_t n = 0;
-  for (const auto& s : labels) n = std::max(n, s.size());
-  return static_cast<double>(n) * kCharWidth;
+  double w = 0;
+  for (const auto& s : labels) w = std::max(w, text_width(s));
+  return w;
 }
 
 // Axes, margins and pixel mapping for one plot.
@@ -309,18 +324,20 @@ void close_svg(std::string& out, const Frame& f, const std::vector<LegendEntry>&
   for (const auto& e : legend)
     if (!e.label.empty()) shown.push_back(&e);
   if (!shown.empty()) {
-    std::size_t chars = 0;
-    for (const auto* e : shown) chars = std::max(chars, e->label.size());
-    const double row = 15.0, bw = 34.0 + kCharWidth * static_cast<double>(chars);
+    double text = 0;
+    for (const auto* e : shown) text = std::max(text, text_width(e->label));
+    const double row = 15.0, bw = 36.0 + text;
     const double bh = 6.0 + row * static_cast<double>(shown.size());
     const double x0 = f.right - 6.0 - bw, y0 = f.top + 6.0;
-    out += "<g><rect x=\"" + coord(x0) + "\" y=\"" + coord(y0) + "\" width=\"" + coord(bw) +
+    // class="legend" / "entry" let tests find each entry and the marks drawn in its colour.
+    out += "<g class=\"legend\"><rect x=\"" + coord(x0) + "\" y=\"" + coord(y0) + "\" width=\"" + coord(bw) +
            "\" height=\"" + coord(bh) +
            "\" fill=\"#fff\" fill-opacity=\"0.85\" stroke=\"#ccc\" rx=\"3\"/>";
     for (std::size_t i = 0; i < shown.size(); ++i) {
       const LegendEntry& e = *shown[i];
       const double cy = y0 + 3.0 + row * (static_cast<double>(i) + 0.5);
       const std::string color = xml_escape(e.color);
+      out += "<g class=\"entry\" data-color=\"" + color + "\">";
       // Swatches are rects and lines, never circles, so circle counts equal drawn data points.
       if (e.swatch != Swatch::kDot) {
         out += "<line x1=\"" + coord(x0 + 6) + "\" y1=\"" + coord(cy) + "\" x2=\"" + coord(x0 + 24) +
@@ -331,7 +348,7 @@ void close_svg(std::string& out, const Frame& f, const std::vector<LegendEntry>&
                "\" width=\"6\" height=\"6\" rx=\"3\" fill=\"" + color + "\"/>";
       }
       out += "<text x=\"" + coord(x0 + 30) + "\" y=\"" + coord(cy + 4) + "\" fill=\"" + kTextColor +
-             "\">" + xml_escape(e.label) + "</text>";
+             "\">" + xml_escape(e.label) + "</text></g>";
     }
     out += "</g>\n";
   }
@@ -406,6 +423,15 @@ void append_path_data(std::string& out, const Frame& f, const std::vector<double
     append_coord(out, f.y.map(y[i]));
     pen_down = true;
   }
+}
+
+// Points of a series that no line reaches (a one-point series, a value between two gaps): without a
+// marker they would be invisible while the legend lists the series.
+void isolated_points(const Frame& f, const Series& s, std::vector<double>& x, std::vector<double>& y) {
+  auto ok = [&](std::size_t i) { return drawable(s.x[i], s.y[i], *f.opt); };
+  for (std::size_t i = 0; i < s.x.size(); ++i)
+    if (ok(i) && (i == 0 || !ok(i - 1)) && (i + 1 == s.x.size() || !ok(i + 1)))
+      x.push_back(s.x[i]), y.push_back(s.y[i]);
 }
 
 }  // namespace
@@ -505,20 +531,29 @@ std::string svg_curves(const std::vector<Series>& series, const PlotOptions& opt
   open_svg(out, f);
   out += "<g clip-path=\"url(#" + f.clip_id + ")\">\n";
   std::vector<LegendEntry> legend;
+  std::string dots;  // after the clipped lines, unclipped: a point on the frame's edge shows whole
   for (std::size_t k = 0; k < series.size(); ++k) {
     const Series& s = series[k];
     const std::string color = xml_escape(s.color.empty() ? palette(k) : s.color);
     std::string d;
     append_path_data(d, f, s.x, s.y);
-    if (!d.empty()) {
+    const bool has_line = d.find('L') != std::string::npos;  // a lone "M x y" draws nothing
+    if (has_line) {
       out += "<path d=\"" + d + "\" fill=\"none\" stroke=\"" + color +
              "\" stroke-width=\"1.6\" stroke-linejoin=\"round\"/>\n";
     }
-    if (s.markers) append_circles(out, f, s.x, s.y, "fill=\"" + color + "\"", 2.4);
-    legend.push_back(
-        {s.label, s.color.empty() ? palette(k) : s.color, s.markers ? Swatch::kLineDot : Swatch::kLine});
+    Swatch swatch = s.markers ? Swatch::kLineDot : Swatch::kLine;
+    if (s.markers) {
+      append_circles(dots, f, s.x, s.y, "fill=\"" + color + "\"", 2.4);
+    } else {
+      std::vector<double> ix, iy;
+      isolated_points(f, s, ix, iy);
+      if (!ix.empty()) append_circles(dots, f, ix, iy, "fill=\"" + color + "\"", 3.2);
+      if (!ix.empty() && !has_line) swatch = Swatch::kDot;  // nothing but dots: the legend shows a dot
+    }
+    legend.push_back({s.label, s.color.empty() ? palette(k) : s.color, swatch});
   }
-  out += "</g>\n";
+  out += "</g>\n" + dots;
   close_svg(out, f, legend);
   return out;
 }

@@ -47,7 +47,7 @@ struct Series {
   std::string label;
   std::vector<double> x, y;
   std::string color;
-  bool markers = true;  // a small <circle> on every drawn point
+  bool markers = true;  // a small <circle> on every drawn point; without, only on points no line reaches
 };
 
 std::string svg_curves(const std::vector<Series>& series, const PlotOptions& options);

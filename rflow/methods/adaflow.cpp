@@ -52,8 +52,10 @@ at::Tensor AdaFlow::loss(const Batch& batch, TrainContext& ctx) {
 }
 
 MethodEntry adaflow_entry() {
-  return {[] { return AnyOptions::of<AdaFlowOptions>(); },
-          [](const MethodConfig& c) { return std::make_unique<AdaFlow>(c); }};
+  MethodEntry e{[] { return AnyOptions::of<AdaFlowOptions>(); },
+                [](const MethodConfig& c) { return std::make_unique<AdaFlow>(c); }};
+  e.label = "AdaFlow";
+  return e;
 }
 
 }  // namespace rflow

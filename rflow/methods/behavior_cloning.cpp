@@ -13,6 +13,7 @@ MethodEntry behavior_cloning_entry() {
   MethodEntry e{[] { return AnyOptions::of<NoOptions>(); },
                 [](const MethodConfig& c) { return std::make_unique<BehaviorCloning>(c); }};
   e.one_step_map = true;
+  e.label = "behaviour cloning";
   return e;
 }
 

@@ -61,8 +61,10 @@ at::Tensor ConsistencyFm::loss(const Batch& batch, TrainContext& ctx) {
 }
 
 MethodEntry consistency_fm_entry() {
-  return {[] { return AnyOptions::of<ConsistencyFmOptions>(); },
-          [](const MethodConfig& c) { return std::make_unique<ConsistencyFm>(c); }};
+  MethodEntry e{[] { return AnyOptions::of<ConsistencyFmOptions>(); },
+                [](const MethodConfig& c) { return std::make_unique<ConsistencyFm>(c); }};
+  e.label = "Consistency-FM";
+  return e;
 }
 
 }  // namespace rflow

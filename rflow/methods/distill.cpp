@@ -77,6 +77,7 @@ MethodEntry distill_entry() {
                   return std::make_unique<Distill>(c.get<DistillConfig>("distill"), c.label_dropout);
                 }};
   e.distills = true;
+  e.label = "distilled student";
   return e;
 }
 

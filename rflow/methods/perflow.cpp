@@ -162,6 +162,7 @@ at::Tensor PerFlow::loss(const Batch& batch, TrainContext& ctx) {
 MethodEntry perflow_entry() {
   MethodEntry e{[] { return AnyOptions::of<PerFlowOptions>(); },
                 [](const MethodConfig& c) { return std::make_unique<PerFlow>(c); }};
+  e.label = "PeRFlow";
   e.sampling_field = [](VelocityField network, const MethodConfig& c) -> VelocityField {
     const auto& o = c.get<PerFlowOptions>("perflow");
     if (o.parameterization != "jump") return network;

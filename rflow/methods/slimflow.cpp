@@ -87,8 +87,10 @@ at::Tensor SlimFlow::distill_loss(const Batch& batch, TrainContext& ctx) {
 }
 
 MethodEntry slimflow_entry() {
-  return {[] { return AnyOptions::of<SlimFlowOptions>(); },
-          [](const MethodConfig& c) { return std::make_unique<SlimFlow>(c); }};
+  MethodEntry e{[] { return AnyOptions::of<SlimFlowOptions>(); },
+                [](const MethodConfig& c) { return std::make_unique<SlimFlow>(c); }};
+  e.label = "SlimFlow student";
+  return e;
 }
 
 }  // namespace rflow

@@ -136,7 +136,8 @@ std::string run_pipeline(RunConfig cfg, const PipelineOptions& opt) {
   if (std::any_of(stage_list.begin(), stage_list.end(), [](const std::string& s) { return s != "train"; }) &&
       make_distribution(cfg.data.target, {}, "data.target")->obs_dim() > 0)
     throw Error("a policy run (data.target = " + cfg.data.target.name + ") has only the train stage so far",
-                "stages", "set stages = [\"train\"] and evaluate the policy in closed loop (rflow::eval::rollout_maze)");
+                "stages", "set stages = [\"train\"], then judge the policy with `rflow policy eval " + cfg.run_dir() +
+                "` or side by side with `rflow policy compare RUN… -o compare.html`");
   const std::string run_dir = cfg.run_dir();
   // Held until the run returns: a second `rflow run` (or --fresh) on this directory is refused.
   io::DirectoryLock lock(run_dir, "rflow run " + run_dir);

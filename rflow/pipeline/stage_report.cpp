@@ -26,7 +26,8 @@ namespace rflow {
 
 namespace {
 
-// Error vs NFE on log-log axes, with the sampling floor drawn across the curves' NFE range.
+// Error vs NFE on log-log axes, with the real-vs-real level (a second target draw against the
+// reference) drawn across the curves' NFE range.
 std::string error_vs_nfe(std::vector<io::Series> series, double floor, const std::string& floor_label,
                          const std::string& title, const std::string& ylabel) {
   double xmin = 1e30, xmax = 0;
@@ -45,7 +46,9 @@ std::string error_vs_nfe(std::vector<io::Series> series, double floor, const std
 // the floor (target vs target) as the last row.
 void chain_table(io::HtmlReport& rep, const RunConfig& cfg, const std::vector<EvaluatedModel>& models) {
   rep.paragraph("Each model sampled from the same noise with Euler at each NFE; W2 is the exact 2-Wasserstein distance to " +
-                std::to_string(cfg.eval.n) + " fresh target points (the floor is target vs target). Straightness Ŝ = 0 means "
+                std::to_string(cfg.eval.n) + " fresh target points; the last row, target vs target, is a second draw of " + std::to_string(cfg.eval.n) +
+                " target points against them: what a perfect model scores on average, itself a random number that "
+                "models can land below by chance or by sharpening the modes. Straightness Ŝ = 0 means "
                 "straight paths at constant speed, where one Euler step is exact; transport cost is E‖Z1 − Z0‖² of the "
                 "model's map (students: of their own k-step map). Students are trained at their k grid times only, so "
                 "more steps do not help them.");
@@ -137,7 +140,7 @@ void chain_section(io::HtmlReport& rep, const RunConfig& cfg, const std::string&
   std::vector<std::pair<std::string, std::string>> row;
   if (!series.empty())
     row.emplace_back("every model, Euler",
-                     error_vs_nfe(series, f.floor_score("w2"), "sampling floor", "W2 vs NFE (Euler)", "W2"));
+                     error_vs_nfe(series, f.floor_score("w2"), "real vs real", "W2 vs NFE (Euler)", "W2"));
   rep.figure_row(row);
   chain_pictures(rep, cfg, run_dir, models);
 }
@@ -277,7 +280,7 @@ void trajectories_and_error(io::HtmlReport& rep, const RunConfig& cfg, const eva
   for (auto& [name, s] : by_solver) s.color = io::palette(ci++), series.push_back(s);
   if (!series.empty())
     row.emplace_back("exact W2 on " + std::to_string(cfg.eval.n) + " points",
-                     error_vs_nfe(series, met.floor_score("w2"), "sampling floor", "W2 to the target vs NFE", "W2"));
+                     error_vs_nfe(series, met.floor_score("w2"), "real vs real", "W2 to the target vs NFE", "W2"));
   rep.figure_row(row);
 }
 
@@ -341,10 +344,10 @@ void stage_report(StageContext& ctx) {
   if (image_sections(rep, cfg, ctx.run_dir, models)) return finish_report(rep, ctx);
   if (composite_sections(rep, cfg, ctx.run_dir, models)) return finish_report(rep, ctx);
   chain_section(rep, cfg, ctx.run_dir, models);
-  // The 1-RF is the chain's first model, the one in the run directory itself.
+  // The chain's first model (a 1-RF, a Consistency-FM model, ...), the one in the run directory itself.
   std::optional<eval::ModelEval> stored;
   if (!models.empty() && models.front().model.k == 1 && !models.front().model.student) stored = models.front().eval;
-  if (stored && chain_models(cfg, ctx.run_dir).size() > 1) rep.heading("The 1-RF in detail");
+  if (stored && chain_models(cfg, ctx.run_dir).size() > 1) rep.heading("The " + models.front().model.label + " in detail");
   if (stored && fs::exists(evd / "reference.npy")) {
     samples_by_nfe(rep, *stored, evd, io::read_npy((evd / "reference.npy").string()));
     trajectories_and_error(rep, cfg, *stored, evd);

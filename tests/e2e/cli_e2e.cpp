@@ -715,7 +715,8 @@ TEST(Cli, PolicyTrainsEvaluatesInClosedLoopAndActs) {
   EXPECT_LE(j.at("nfe_per_chunk").get<double>(), 3.0) << r.out;
   EXPECT_NE(rflow::test::read_text(dir.file("paths.svg")).find("<polyline"), std::string::npos);
   const std::string html = rflow::test::read_text(dir.file("report.html"));
-  for (const char* want : {"success_rate", "<polyline", "flow loss", "variance NLL", "differ from the defaults", "route_entropy_bits"})
+  for (const char* want : {"<dt>success</dt>", "<polyline", "flow loss", "variance NLL", "differ from the defaults",
+                           "<dt>route entropy (bits)</dt>", "route A (shortest)"})
     EXPECT_NE(html.find(want), std::string::npos) << want;
 
   // Beside behaviour cloning and fixed steps: one table, a row per (run, sampler), BC one row.
@@ -734,8 +735,10 @@ TEST(Cli, PolicyTrainsEvaluatesInClosedLoopAndActs) {
   EXPECT_EQ(rows[2].at("sampler"), "euler:1");
   EXPECT_LT(rows[2].at("route_entropy_bits").get<double>(), 0.3);
   const std::string page = rflow::test::read_text(dir.file("compare.html"));
-  for (const char* want : {"route entropy", "bc · euler:1", "adaflow_maze · adaflow:0.5", "<polyline"})
+  for (const char* want : {"route entropy", "bc (300 steps) · euler:1", "adaflow_maze (1500 steps) · adaflow:0.5", "<polyline",
+                           "<th>training steps</th>"})
     EXPECT_NE(page.find(want), std::string::npos) << want;
+  EXPECT_EQ(rows[2].at("training_steps"), 300);
   r = sh(cli() + " policy compare " + run + " --samplers adaflow:0.5,eulr:4");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("unknown solver 'eulr'"), std::string::npos) << r.out;
@@ -760,7 +763,39 @@ TEST(Cli, PolicyTrainsEvaluatesInClosedLoopAndActs) {
   r = sh(cli() + " run " + config + " --set out_dir=" + dir.file("other") + " --set 'stages=[\"train\",\"eval\"]'");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("only the train stage"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("rflow policy eval"), std::string::npos) << r.out;  // what does work
   EXPECT_FALSE(fs::exists(dir.file("other") + "/adaflow_maze/checkpoints"));
+  // `rflow compare` is for distance-evaluated runs: for a policy it names the command that works.
+  r = sh(cli() + " compare " + run + " " + dir.file("bc") + " -o " + dir.file("c.html"));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("it is a policy: compare policies with `rflow policy compare " + run), std::string::npos) << r.out;
+}
+
+// `rflow compare` on a run without eval results names the command that evaluates it, and that
+// command works; runs evaluated on draws of different sizes are compared with a warning, and each
+// row says which config keys set its run apart.
+TEST(Cli, CompareSaysHowToEvaluateAndWarnsWhenRunsAreNotOnOneScale) {
+  rflow::test::TempDir dir;
+  const std::string demo = std::string(RFLOW_SOURCE_DIR) + "/configs/demo_2d.toml";
+  const std::string out = " --set out_dir=" + dir.path().string() + " --set train.steps=60 --set eval.nfe=[1,2]"
+                          " --set 'eval.solvers=[\"euler\"]' --set threads=1";
+  auto r = sh(cli() + " run " + demo + out + " --set name=a --set eval.n=200 --set 'stages=[\"train\"]'");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = sh(cli() + " run " + demo + out + " --set name=b --set eval.n=300 --set data.coupling=ot --set 'stages=[\"train\",\"eval\"]'");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const std::string a = dir.file("a"), b = dir.file("b"), page = dir.file("c.html");
+  r = sh(cli() + " compare " + a + " " + b + " -o " + page);
+  EXPECT_EQ(r.code, 1);
+  const std::string hint = "rflow run " + a + " --stage eval";
+  ASSERT_NE(r.out.find("evaluate it first: `" + hint + "`"), std::string::npos) << r.out;
+  r = sh(cli() + " " + hint.substr(6));
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = sh(cli() + " compare " + a + " " + b + " -o " + page);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("evaluated on draws of different sizes (n = 200 (a); n = 300 (b))"), std::string::npos) << r.out;
+  const std::string html = rflow::test::read_text(page);
+  EXPECT_NE(html.find("Not on one scale"), std::string::npos);
+  EXPECT_NE(html.find("data.coupling = &quot;ot&quot;, eval.n = 300"), std::string::npos) << html;
 }
 
 // A run that fails before it trains anything (a teacher not there yet) says which path it looked

@@ -118,6 +118,22 @@ TEST(SvgCurves, LogAxesSkipNonPositiveAndNonFinite) {
   EXPECT_EQ(count(svg_curves({t}, lx), "<circle"), 0u);
 }
 
+// A series the legend lists is drawn: a one-point series (a one-step student's score) and a point
+// between two gaps get a dot even where lines go without markers.
+TEST(SvgCurves, PointsNoLineReachesGetAMarker) {
+  Series line{"teacher", {1, 2, 4}, {3, 2, 1}, "#111111", false};
+  Series one{"student (1 step)", {1}, {0.5}, "#222222", false};
+  Series gaps{"gappy", {1, 2, 3, 4, 5}, {1, kNaN, 2, kNaN, 3}, "#333333", false};
+  const std::string svg = svg_curves({line, one, gaps}, PlotOptions{});
+  EXPECT_EQ(count(svg, "<g fill=\"#111111\">"), 0u);  // a drawn line needs no dots
+  EXPECT_EQ(count(svg, "<g fill=\"#222222\"><circle"), 1u);
+  const std::size_t g = svg.find("<g fill=\"#333333\">");
+  ASSERT_NE(g, std::string::npos);
+  EXPECT_EQ(count(svg.substr(g, svg.find("</g>", g) - g), "<circle"), 3u);
+  EXPECT_EQ(count(svg, "stroke=\"#222222\""), 0u);  // no empty path, no line swatch: a dot
+  EXPECT_EQ(count(svg, "stroke=\"#111111\""), 2u);  // the line and its legend swatch
+}
+
 TEST(SvgTrajectories, PathsAndColouredEnds) {
   std::vector<Polyline> paths(3);
   PointSet starts, ends;

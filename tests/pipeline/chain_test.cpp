@@ -18,7 +18,7 @@ TEST(Chain, ModelsAndTheirDirectoriesFollowTheConfig) {
   EXPECT_EQ(pairs_dir("runs/x", 2), "runs/x/2rf/pairs");
   // A run of another method is labelled by it.
   RunConfig pf = load_run_config(std::string(RFLOW_SOURCE_DIR) + "/configs/perflow_8gaussians.toml", {});
-  EXPECT_EQ(chain_models(pf, "runs/p").front().label, "perflow");
+  EXPECT_EQ(chain_models(pf, "runs/p").front().label, "PeRFlow");
 }
 
 TEST(Chain, FineTunesTrainOnTheTeachersPairsFromItsWeights) {

@@ -94,11 +94,12 @@ nlohmann::json compare_policies(const std::vector<std::string>& runs, const std:
     std::vector<SamplerSpec> mine = samplers;
     if (one_step) mine = {SamplerSpec{"euler:1", SolveOptions{}, FieldOptions{}}}, mine[0].solve.steps = 1;
     for (const SamplerSpec& s : mine) {
-      nlohmann::json row = {{"run", m.cfg.name}, {"method", m.cfg.method.name}, {"model", model}, {"sampler", s.label}};
+      nlohmann::json row = {{"run", m.cfg.name}, {"method", m.cfg.method.name}, {"model", model},
+                            {"training_steps", m.step}, {"sampler", s.label}};
       std::string skip;
       if (solvers().get(s.solve.method, "solver")()->needs_variance() && !head)
         skip = "no variance head";
-      std::vector<std::string> cells{m.cfg.name, m.cfg.method.name, model, s.label};
+      std::vector<std::string> cells{m.cfg.name, m.cfg.method.name, model, std::to_string(m.step), s.label};
       if (!skip.empty()) {
         row["skipped"] = skip;
         cells.push_back("— (" + skip + ")");
@@ -111,7 +112,8 @@ nlohmann::json compare_policies(const std::vector<std::string>& runs, const std:
           row[key] = e.summary.at(key);
           cells.push_back(short_number(e.summary.at(key).get<double>()));
         }
-        if (!e.svg.empty()) figures.emplace_back(m.cfg.name + " · " + s.label, e.svg);
+        if (!e.svg.empty())
+          figures.emplace_back(m.cfg.name + " (" + std::to_string(m.step) + " steps) · " + s.label, e.svg);
       }
       rows.push_back(row);
       table.push_back(std::move(cells));
@@ -124,7 +126,7 @@ nlohmann::json compare_policies(const std::vector<std::string>& runs, const std:
     what << "Task: " << policy_task_name(task) << " (" << task << "). ";
     what << policy_task(task).measured(base);
     rep.paragraph(what.str());
-    std::vector<std::string> header{"run", "method", "model", "sampler"};
+    std::vector<std::string> header{"run", "method", "model", "training steps", "sampler"};
     for (const auto& [column, key] : policy_task(task).columns) header.push_back(column);
     rep.table(header, table);
     if (!figures.empty()) {

@@ -15,6 +15,25 @@
 
 namespace rflow {
 
+namespace {
+
+// The summary as a reader wants it: the task's column names where it has them, else the key in
+// words; fractions rounded to 4 significant digits, counts and words as they are.
+std::vector<std::pair<std::string, std::string>> readable_facts(const nlohmann::json& summary, const PolicyTaskEntry& task) {
+  std::vector<std::pair<std::string, std::string>> facts;
+  for (const auto& [k, v] : summary.items()) {
+    if (k == "per_obs") continue;
+    std::string name = readable_term(k);
+    for (const auto& [column, key] : task.columns)
+      if (key == k) name = column;
+    const std::string value = v.is_string() ? v.get<std::string>() : v.is_number_float() ? short_number(v.get<double>()) : v.dump();
+    facts.emplace_back(name, value);
+  }
+  return facts;
+}
+
+}  // namespace
+
 void write_policy_report(const LoadedModel& m, const PolicyEvaluation& e, const std::string& path) {
   namespace fs = std::filesystem;
   // The run directory: above checkpoints/step_*, else the checkpoint's own folder.
@@ -22,10 +41,7 @@ void write_policy_report(const LoadedModel& m, const PolicyEvaluation& e, const 
   if (run.parent_path().filename() == "checkpoints") run = run.parent_path().parent_path();
   io::HtmlReport rep("rflow policy: " + m.cfg.name);
   rep.heading("Evaluation");
-  std::vector<std::pair<std::string, std::string>> facts;
-  for (const auto& [k, v] : e.summary.items())
-    if (k != "per_obs") facts.emplace_back(k, v.is_string() ? v.get<std::string>() : v.dump());
-  rep.key_values(facts);
+  rep.key_values(readable_facts(e.summary, policy_task(m.cfg.data.target.name)));
   if (e.summary.contains("per_obs")) {
     std::vector<std::vector<std::string>> rows;
     for (const auto& r : e.summary.at("per_obs"))
@@ -37,30 +53,6 @@ void write_policy_report(const LoadedModel& m, const PolicyEvaluation& e, const 
   if (!e.svg.empty())
     figures.emplace_back(policy_task(m.cfg.data.target.name).picture, e.svg);
   for (auto& f : training_figures((run / "metrics.jsonl").string())) figures.push_back(std::move(f));
-  // AdaFlow's loss adds the variance head's NLL, which goes below zero as σ shrinks: its two parts
-  // apart (the flow's error on a log axis, the NLL and the mean σ on linear ones).
-  io::Series flow{"flow loss", {}, {}, "", false}, nll{"variance NLL", {}, {}, "", false},
-      sigma{"mean σ", {}, {}, "", false};
-  if (std::ifstream in((run / "metrics.jsonl").string()); in) {
-    for (std::string line; std::getline(in, line);) {
-      const auto j = nlohmann::json::parse(line, nullptr, false);
-      if (j.is_discarded() || !j.contains("step") || !j.contains("variance_nll")) continue;
-      const double step = j.at("step").get<double>();
-      flow.x.push_back(step), flow.y.push_back(j.value("flow_loss", std::nan("")));
-      nll.x.push_back(step), nll.y.push_back(j.at("variance_nll").get<double>());
-      sigma.x.push_back(step), sigma.y.push_back(j.value("sigma_mean", std::nan("")));
-    }
-  }
-  if (!nll.x.empty()) {
-    io::PlotOptions po;
-    po.xlabel = "step";
-    po.title = "flow loss";
-    po.logy = true;
-    figures.emplace_back("the flow's share of the loss (flow matching)", io::svg_curves({flow}, po));
-    po.title = "variance head";
-    po.logy = false;
-    figures.emplace_back("the variance head's NLL and its mean σ", io::svg_curves({nll, sigma}, po));
-  }
   if (!figures.empty()) {
     rep.heading("Pictures");
     rep.figure_row(figures);

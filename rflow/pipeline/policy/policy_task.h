@@ -35,8 +35,4 @@ PolicyTaskEntry maze_task();    // closed loop in a grid maze: success, routes, 
 PolicyTaskEntry fork1d_task();  // the 1-D fork: NFE and actions across observations
 PolicyTaskEntry demos_task();   // any demonstrations, open loop: NFE and error to the demonstrated action
 
-class GridMaze;
-// The maze with each episode's path drawn over it (paths of the same route share a colour).
-std::string maze_paths_svg(const GridMaze& maze, const std::vector<std::vector<std::pair<int, int>>>& paths);
-
 }  // namespace rflow

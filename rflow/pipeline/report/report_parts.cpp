@@ -6,14 +6,19 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <map>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "rflow/core/config.h"
 #include "rflow/core/version.h"
+#include "rflow/data/distribution.h"
 #include "rflow/io/atomic_file.h"
 #include "rflow/io/svg.h"
+#include "rflow/methods/method_config.h"
+#include "rflow/nn/model_config.h"
 #include "rflow/pipeline/run_config.h"
 #include "rflow/pipeline/stages.h"
 
@@ -50,15 +55,25 @@ std::string headline_name(const std::string& score) { return score == "w2" ? "W2
 TrainingLog read_training_log(const std::string& metrics_jsonl) {
   TrainingLog log;
   std::ifstream in(metrics_jsonl);
+  auto add = [](io::Series& s, double step, const nlohmann::json& v) {
+    if (v.is_number()) s.x.push_back(step), s.y.push_back(v.get<double>());
+  };
   for (std::string line; std::getline(in, line);) {
     const auto j = nlohmann::json::parse(line, nullptr, false);
     if (!j.is_object() || !j.contains("step") || !j.contains("loss") || !j["loss"].is_number()) continue;
     const double step = j["step"].get<double>(), l = j["loss"].get<double>();
     if (!std::isfinite(l)) continue;
     log.loss.x.push_back(step), log.loss.y.push_back(l);
-    if (j.contains("lr") && j["lr"].is_number()) log.lr.x.push_back(step), log.lr.y.push_back(j["lr"].get<double>());
-    if (j.contains("grad_norm") && j["grad_norm"].is_number())
-      log.grad_norm.x.push_back(step), log.grad_norm.y.push_back(j["grad_norm"].get<double>());
+    for (const auto& [key, v] : j.items()) {
+      if (key == "step" || key == "loss" || key == "steps_per_s") continue;
+      if (key == "lr") add(log.lr, step, v);
+      else if (key == "grad_norm") add(log.grad_norm, step, v);
+      else {
+        auto it = std::find_if(log.terms.begin(), log.terms.end(), [&](const io::Series& t) { return t.label == key; });
+        if (it == log.terms.end()) it = log.terms.insert(log.terms.end(), io::Series{key, {}, {}, "", false});
+        add(*it, step, v);
+      }
+    }
   }
   return log;
 }
@@ -83,7 +98,7 @@ void summary_table(io::HtmlReport& rep, const std::vector<EvaluatedModel>& model
                     met.floor.count(key) ? short_number(met.floor.at(key)) : "-",
                     cm.student ? "— (" + std::to_string(st.steps) + "-step map)" : short_number(st.normalized, 3)});
   }
-  rep.table({"model", name + " at the fewest NFE", "best " + name, "floor", "normalised straightness"}, rows);
+  rep.table({"model", name + " at the fewest NFE", "best " + name, "real vs real", "normalised straightness"}, rows);
 }
 
 std::vector<double> smoothed_losses(const std::vector<double>& losses) {
@@ -100,6 +115,16 @@ bool log_axis_suits(const std::vector<double>& values) {
   if (values.empty()) return false;
   const auto [lo, hi] = std::minmax_element(values.begin(), values.end());
   return *lo > 0 && *hi >= 10 * *lo;
+}
+
+std::string readable_term(const std::string& key) {
+  static const std::map<std::string, std::string> kNames{
+      {"variance_nll", "variance NLL"}, {"sigma_mean", "mean σ"}, {"distill_l2", "distillation L2"},
+      {"distill_feature", "distillation feature distance"}, {"beta", "β"}};
+  if (auto it = kNames.find(key); it != kNames.end()) return it->second;
+  std::string out = key;
+  std::replace(out.begin(), out.end(), '_', ' ');
+  return out;
 }
 
 std::vector<std::pair<std::string, std::string>> training_figures(const std::string& metrics_jsonl,
@@ -134,6 +159,17 @@ std::vector<std::pair<std::string, std::string>> training_figures(const std::str
     og.ylabel = "‖g‖ (before clipping)";
     og.logy = true;
     figs.emplace_back(prefix + "gradient norm, mean per logged window", io::svg_curves({gnorm}, og));
+  }
+  // Each term a method logs beside its loss (AdaFlow's flow loss and NLL, a student's feature and L2
+  // parts) on its own axes: a negative NLL beside a positive error would share no useful scale.
+  for (std::size_t i = 0; i < log.terms.size(); ++i) {
+    io::Series t = log.terms[i];
+    t.label = readable_term(t.label), t.color = io::palette(3 + i);
+    io::PlotOptions ot;
+    ot.title = prefix + t.label;
+    ot.xlabel = "step";
+    ot.logy = log_axis_suits(t.y);
+    figs.emplace_back(prefix + t.label + ", mean per logged window", io::svg_curves({t}, ot));
   }
   return figs;
 }
@@ -192,6 +228,74 @@ std::string non_default_keys(const RunConfig& cfg) {
     out += f.key + " = " + v + "\n";
   }
   return out.empty() ? "(every key at its default)\n" : out;
+}
+
+namespace {
+
+bool key_ends_with(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+// Keys that change neither the models nor their scores: when to save, how often to log, what the
+// sample stage draws, which extra solvers eval tries.
+bool is_bookkeeping_key(const std::string& key) {
+  for (const char* k : {"name", "out_dir", "stages", "threads", "log_level", "device", "eval.solvers", "eval.nfe",
+                        "eval.trajectories", "eval.likelihood", "eval.likelihood_n", "eval.batch", "eval.straightness_steps"})
+    if (key == k) return true;
+  for (const char* tail : {".log_every", ".ckpt_every", ".keep_checkpoints"})
+    if (key_ends_with(key, tail)) return true;
+  return key.rfind("sample.", 0) == 0;
+}
+
+// A key inside the options section of a backbone, method or distribution this run did not select
+// (model.dit.* of an MLP run) says nothing about it. The students' method.distill.* always counts.
+bool key_selected_in(const std::string& key, const RunConfig& cfg) {
+  struct Selector {
+    std::string prefix, chosen;
+    std::function<bool(const std::string&)> is_section;
+  };
+  const Selector selectors[] = {
+      {"model.", cfg.model.arch, [](const std::string& s) { return models().contains(s); }},
+      {"method.", cfg.method.name, [](const std::string& s) { return s != "distill" && methods().contains(s); }},
+      {"data.source.", cfg.data.source.name, [](const std::string& s) { return distributions().contains(s); }},
+      {"data.target.", cfg.data.target.name, [](const std::string& s) { return distributions().contains(s); }}};
+  for (const auto& sel : selectors) {
+    if (key.rfind(sel.prefix, 0) != 0) continue;
+    const std::size_t dot = key.find('.', sel.prefix.size());
+    if (dot == std::string::npos) continue;
+    const std::string section = key.substr(sel.prefix.size(), dot - sel.prefix.size());
+    if (sel.is_section(section)) return section == sel.chosen;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::vector<std::string> keys_that_differ(const std::vector<const RunConfig*>& cfgs) {
+  std::vector<RunConfig> copies;  // the fields point into these: reserved so none moves
+  copies.reserve(cfgs.size());
+  std::vector<std::vector<config::Field>> fields;
+  for (const RunConfig* c : cfgs) {
+    copies.push_back(*c);
+    fields.push_back(config::fields_of(copies.back()));
+  }
+  std::vector<std::string> out(cfgs.size());
+  if (cfgs.size() < 2) return out;
+  // Keys every run has whose values are not all the same, each shown where it matters to the run.
+  for (const auto& f : fields.front()) {
+    if (!f.alias_of.empty() || is_bookkeeping_key(f.key)) continue;
+    std::vector<std::string> values;
+    for (const auto& fs : fields) {
+      const auto it = std::find_if(fs.begin(), fs.end(), [&](const config::Field& g) { return g.key == f.key; });
+      if (it == fs.end()) break;
+      values.push_back(config::value_string(*it));
+    }
+    if (values.size() != cfgs.size() || std::all_of(values.begin(), values.end(), [&](const auto& v) { return v == values[0]; }))
+      continue;
+    for (std::size_t i = 0; i < out.size(); ++i)
+      if (key_selected_in(f.key, *cfgs[i])) out[i] += (out[i].empty() ? "" : ", ") + f.key + " = " + values[i];
+  }
+  return out;
 }
 
 std::optional<io::Series> euler_curve(const EvaluatedModel& m, const std::string& label, std::size_t color) {

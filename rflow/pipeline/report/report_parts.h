@@ -33,10 +33,12 @@ std::vector<EvaluatedModel> evaluated_models(const RunConfig& cfg, const std::st
 std::string headline_score(const eval::ModelEval& m);
 std::string headline_name(const std::string& score);
 
-// metrics.jsonl as curves over the step: loss (finite values), learning rate, gradient norm;
-// empty when the file is missing.
+// metrics.jsonl as curves over the step: loss (finite values), learning rate, gradient norm, and
+// every other number a method logs (its loss terms), labelled by key in first-seen order; empty
+// when the file is missing.
 struct TrainingLog {
   io::Series loss, lr, grad_norm;
+  std::vector<io::Series> terms;
 };
 TrainingLog read_training_log(const std::string& metrics_jsonl);
 
@@ -59,8 +61,11 @@ std::vector<double> smoothed_losses(const std::vector<double>& losses);
 // log-likelihood loss would vanish from a log axis; a flat one reads better on a linear one).
 bool log_axis_suits(const std::vector<double>& values);
 
-// Training loss (raw and smoothed), learning rate and gradient norm from metrics.jsonl; nothing
-// when the file is missing. `label` prefixes the captions.
+// A logged term's key as a reader names it ("variance_nll" -> "variance NLL", "flow_loss" -> "flow loss").
+std::string readable_term(const std::string& key);
+// Training loss (raw and smoothed), learning rate, gradient norm and each logged loss term apart
+// (its axis chosen by log_axis_suits) from metrics.jsonl; nothing when the file is missing.
+// `label` prefixes the captions.
 std::vector<std::pair<std::string, std::string>> training_figures(const std::string& metrics_jsonl,
                                                                  const std::string& label = {});
 
@@ -70,6 +75,12 @@ std::vector<std::pair<std::string, std::string>> run_metadata(const std::string&
 
 // "key = value" for every key that differs from the defaults (all keys: the full config.json).
 std::string non_default_keys(const RunConfig& cfg);
+
+// Per config, "key = value, …" for each key whose value is not the same in all of them: what tells
+// runs apart in a comparison. Left out: bookkeeping (names, folders, checkpoint and log cadence,
+// the sample stage, extra eval solvers) and sections of backbones, methods or data a run did not
+// select. Empty strings for one config.
+std::vector<std::string> keys_that_differ(const std::vector<const RunConfig*>& cfgs);
 
 // Euler error vs NFE of a model ("" when it has no Euler results).
 std::optional<io::Series> euler_curve(const EvaluatedModel& m, const std::string& label, std::size_t color);
