@@ -1,7 +1,11 @@
 // The commands in README.md and docs/ stay true: every `rflow` command they show names a real
-// command, options that command has and config keys that exist; the blocks marked
-// `<!-- quick -->` run as written (shell blocks, and Python blocks as notebook cells); docs/config.md is what `rflow list --config-reference` prints.
+// command, options that command has and config keys that exist; the quick blocks (the line before
+// the fence reads "*Quick: about N s on two cores.*") run as written (shell blocks, and Python
+// blocks as notebook cells) within a small multiple of the time they state; docs/config.md is what
+// `rflow list --config-reference` prints.
+#include <chrono>
 #include <filesystem>
+#include <iostream>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -31,10 +35,20 @@ struct Block {
   std::string doc, text;
   bool quick = false;
   std::string lang;  // sh | python
+  double seconds = 0;  // what a quick block says it takes on two cores
 };
 
+// The time a quick block states, from the line before its fence; -1 when the line is no such note.
+// A note that names no time (or "<!-- quick -->", the old marker) is a failure of its own.
+double stated_seconds(const std::string& line) {
+  static const std::regex note(R"(^\*Quick: about (\d+) s on two cores\.\*$)");
+  std::smatch m;
+  if (std::regex_match(line, m, note)) return std::stod(m[1]);
+  return -1;
+}
+
 // Fenced ```sh (and, with python = true, ```python) blocks in order; quick when the line before
-// the fence is <!-- quick -->.
+// the fence states its time ("*Quick: about 20 s on two cores.*").
 std::vector<Block> blocks(const Doc& d, bool python) {
   std::vector<Block> out;
   std::istringstream in(d.text);
@@ -45,7 +59,10 @@ std::vector<Block> blocks(const Doc& d, bool python) {
       if (line.rfind("```", 0) == 0) open = nullptr;
       else open->text += line + "\n";
     } else if (line == "```sh" || (python && line == "```python")) {
-      out.push_back({d.name, "", previous == "<!-- quick -->", line.substr(3)});
+      const double seconds = stated_seconds(previous);
+      EXPECT_FALSE(previous.find("quick") != std::string::npos && seconds < 0)
+          << d.name << ": a quick block states its time as \"*Quick: about N s on two cores.*\", not \"" << previous << "\"";
+      out.push_back({d.name, "", seconds >= 0, line.substr(3), seconds});
       open = &out.back();
     }
     previous = line;
@@ -139,9 +156,22 @@ TEST(Docs, EveryCommandShownUsesRealCommandsOptionsAndKeys) {
   }
 }
 
+// A quick block's time holds on a 2-core machine: within 3× its stated time plus 5 s of start-up,
+// which leaves room for a slower CPU or a test beside it, not for a block that grew tenfold.
+void expect_time_holds(const std::string& what, double measured, double stated) {
+  std::cout << "quick block " << what << ": " << measured << " s (stated about " << stated << " s)\n";
+  EXPECT_LE(measured, 3 * stated + 5) << what << " took " << measured << " s; its doc says about " << stated
+                                      << " s: measure it again and say so";
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
 // Quick ```python blocks are notebook cells: a doc's consecutive cells run as one Python session
-// (the package from the source tree on the path), before the next quick sh block and at the end.
-TEST(Docs, QuickBlocksRunAsWritten) {
+// (the package from the source tree on the path), before the next quick sh block and at the end;
+// each cell times itself.
+TEST(Docs, QuickBlocksRunAsWrittenInTheTimeTheyState) {
   // A fresh folder laid out like the repository root: build/rflow and configs/.
   rflow::test::TempDir dir;
   fs::create_directories(dir.path() / "build");
@@ -152,26 +182,38 @@ TEST(Docs, QuickBlocksRunAsWritten) {
   int quick = 0, cells = 0;
   for (const auto& d : docs()) {
     std::string notebook;
+    std::vector<double> stated;  // per cell of the notebook
     auto run_notebook = [&] {
-      if (notebook.empty() || !python) return notebook.clear();
+      if (notebook.empty() || !python) return notebook.clear(), stated.clear();
       rflow::test::write_text(dir.file("notebook.py"), notebook);
       const auto r = rflow::test::shell("cd '" + dir.path().string() + "' && OMP_NUM_THREADS=1 PYTHONPATH='" +
                                         RFLOW_SOURCE_DIR + "/python' /usr/bin/python3 notebook.py");
       EXPECT_EQ(r.code, 0) << d.name << ":\n" << notebook << "\n--- output ---\n" << r.out;
-      notebook.clear();
+      std::istringstream lines(r.out);
+      std::size_t cell = 0;
+      for (std::string line; std::getline(lines, line);)
+        if (line.rfind("RFLOW_CELL_SECONDS ", 0) == 0 && cell < stated.size())
+          expect_time_holds(d.name + " python cell " + std::to_string(cell + 1), std::stod(line.substr(19)), stated[cell]), ++cell;
+      if (r.code == 0) EXPECT_EQ(cell, stated.size()) << r.out;
+      notebook.clear(), stated.clear();
     };
+    int block = 0;
     for (const auto& b : blocks(d, true)) {
       if (!b.quick) continue;
       ++quick;
       if (b.lang == "python") {
-        notebook += b.text;
+        notebook += "_rflow_t0 = __import__('time').perf_counter()\n" + b.text +
+                    "print('RFLOW_CELL_SECONDS', __import__('time').perf_counter() - _rflow_t0, flush=True)\n";
+        stated.push_back(b.seconds);
         ++cells;
         continue;
       }
       run_notebook();
       rflow::test::write_text(dir.file("block.sh"), "set -euo pipefail\nexport OMP_NUM_THREADS=1\n" + b.text);
+      const auto t0 = std::chrono::steady_clock::now();
       const auto r = rflow::test::shell("cd '" + dir.path().string() + "' && bash block.sh");
       EXPECT_EQ(r.code, 0) << b.doc << ":\n" << b.text << "\n--- output ---\n" << r.out;
+      expect_time_holds(d.name + " shell block " + std::to_string(++block), seconds_since(t0), b.seconds);
     }
     run_notebook();
   }
