@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Crash soak: kills `rflow run` with SIGKILL at RFLOW_SOAK_KILLS (default 20) random moments, half
 # of them while a checkpoint is being written, reruns it each time, and compares the final
-# checkpoint with an uninterrupted run's (weights, EMA, optimizer state, state.json).
+# checkpoint with an uninterrupted run's (weights, EMA, optimizer state, state.json, metrics log);
+# then kills `rflow export`, `rflow delta` and reflow pair generation the same way and checks that
+# their files are the old ones or the new ones whole, with no temporary or exporter left behind.
 # Usage: scripts/soak.sh [kills] [seed]     (after scripts/build.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."

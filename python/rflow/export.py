@@ -7,6 +7,8 @@ rebuilds the field here and traces it.
 """
 
 import argparse
+import io
+import os
 
 import torch
 
@@ -29,7 +31,14 @@ def export(path, out, ema=True):
         traced = torch.jit.trace(field, (x, t, labels), check_inputs=[(torch.randn(3, *shape), torch.rand(3), torch.tensor([1, -1, 0]))])
     else:
         traced = torch.jit.trace(field, (x, t), check_inputs=[(torch.randn(3, *shape), torch.rand(3))])
-    traced.save(out)
+    # Serialised in memory and written by Python's own file object: a failed write (a full disk)
+    # is then an OSError with its errno, where torch's file writer aborts the process.
+    buffer = io.BytesIO()
+    torch.jit.save(traced, buffer)
+    with open(out, "wb") as f:
+        f.write(buffer.getvalue())
+        f.flush()
+        os.fsync(f.fileno())
     return traced
 
 

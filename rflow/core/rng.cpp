@@ -43,7 +43,18 @@ std::string rng_state() {
   return out;
 }
 
+std::string rng_state_problem(const std::string& state) {
+  const std::string cpu = state.substr(0, state.find(':'));
+  if (state.find_first_not_of("0123456789abcdef:") != std::string::npos) return "the RNG state is not hex";
+  const std::size_t want = 2 * static_cast<std::size_t>(at::detail::getDefaultCPUGenerator().get_state().numel());
+  if (cpu.size() != want)
+    return "the RNG state has " + std::to_string(cpu.size()) + " hex digits where the generator's has " + std::to_string(want);
+  return {};
+}
+
 void set_rng_state(const std::string& state, const std::string& where) {
+  if (const std::string problem = rng_state_problem(state); !problem.empty())
+    throw Error(problem, where, "the checkpoint may be corrupt");
   auto colon = state.find(':');
   auto gen = at::detail::getDefaultCPUGenerator();
   {

@@ -248,7 +248,9 @@ void add_toy(Registry<DistributionEntry>& r, const std::string& name, const std:
 void GaussianOptions::validate(const std::string& where) const {
   for (auto* v : {&mean, &std, &cov})
     for (double x : *v) RF_CHECK(std::isfinite(x), "non-finite value in gaussian parameters", where, "");
-  RF_CHECK(dim >= 0, "dim must be >= 0", where + ".dim", "");
+  // Beyond a million dimensions a batch no longer fits memory; image-shaped noise takes dim = 0.
+  RF_CHECK(dim >= 0 && dim <= (1 << 20), "dim must be in [0, 1048576]", where + ".dim",
+           "0 = the shape of the other end (e.g. the images'); points use a few dimensions");
 }
 
 void ToyOptions::validate(const std::string& where) const {

@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include "rflow/eval/compare.h"
+#include "rflow/eval/distances.h"
 #include "rflow/eval/label_accuracy.h"
 #include "rflow/io/npy.h"
 
@@ -65,6 +66,7 @@ class PointScorer : public Scorer {
 
 ScorerEntry point_scorer_entry() {
   ScorerEntry e;
+  e.max_n = kW2ExactMaxPoints;  // the exact W2 solver's limit
   e.make = [](const ScorerSetup& s) { return std::make_unique<PointScorer>(s); };
   return e;
 }

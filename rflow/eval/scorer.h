@@ -52,6 +52,7 @@ struct ScorerEntry {
   bool likelihood = true;        // the exact likelihood of reference points is affordable and meaningful
   bool chunked = false;          // solve in chunks of eval.batch (large samples)
   int64_t max_paths = 0;         // straightness on at most this many draws (0 = all)
+  int64_t max_n = 0;             // the most draws it can score (eval.n; 0 = no limit), checked before training
   std::function<std::unique_ptr<Scorer>(const ScorerSetup&)> make;
 };
 

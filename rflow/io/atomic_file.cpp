@@ -1,8 +1,10 @@
 #include "rflow/io/atomic_file.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 
 #include <atomic>
@@ -60,9 +62,9 @@ int write_all_and_sync(int fd, const std::string& bytes) {
   return ::fsync(fd) == 0 ? 0 : errno;
 }
 
-}  // namespace
-
-void write_file_atomic(const std::string& path, const std::string& bytes) {
+// Refuses what renaming over would destroy (links, fifos, devices, directories) and creates the
+// parent directory.
+void check_output_target(const std::string& path) {
   RF_CHECK(!path.empty(), "empty output path", "write_file_atomic", "pass a file path");
   const fs::path target(path);
   {
@@ -83,7 +85,70 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
                  (ec ? ": " + ec.message() : std::string(": exists and is not a directory")),
              path, "check the output path and its permissions");
   }
+}
 
+// <name>.tmp.<pid>.<n> → pid (0: not a temporary of ours).
+long long temp_writer(const std::string& filename) {
+  const std::size_t at = filename.rfind(".tmp.");
+  if (at == std::string::npos) return 0;
+  const std::string rest = filename.substr(at + 5);
+  const std::size_t dot = rest.find('.');
+  if (dot == std::string::npos || dot == 0 || dot + 1 == rest.size()) return 0;
+  for (std::size_t i = 0; i < rest.size(); ++i)
+    if (i != dot && !std::isdigit(static_cast<unsigned char>(rest[i]))) return 0;
+  return std::stoll(rest.substr(0, dot));
+}
+
+bool process_alive(long long pid) { return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH); }
+
+}  // namespace
+
+void check_output_path(const std::string& path) { check_output_target(path); }
+
+std::string begin_output(const std::string& path) {
+  check_output_target(path);
+  const fs::path parent = fs::path(path).parent_path();
+  remove_stale_temporaries(parent.empty() ? "." : parent.string());
+  return temp_name_for(path);
+}
+
+void finish_output(const std::string& tmp, const std::string& path) {
+  std::error_code ec;
+  RF_CHECK(fs::is_regular_file(fs::symlink_status(tmp, ec)), "the writer left no file", tmp, "");
+  if (const int fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
+    const int err = ::fsync(fd) == 0 ? 0 : errno;
+    ::close(fd);
+    if (err != 0) {
+      remove_quietly(tmp);
+      throw Error("flushing it to the disk failed: " + errno_text(err), path,
+                  err == ENOSPC ? "free disk space; the previous file is intact" : "check the disk; the previous file is intact");
+    }
+  }
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    remove_quietly(tmp);
+    throw Error("cannot move temporary file into place: " + ec.message(), path, "check that the path is writable");
+  }
+  const fs::path parent = fs::path(path).parent_path();
+  sync_path(parent.empty() ? "." : parent.string());
+}
+
+int remove_stale_temporaries(const std::string& dir) {
+  int removed = 0;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const long long pid = temp_writer(e.path().filename().string());
+    if (pid == 0 || pid == ::getpid() || process_alive(pid)) continue;
+    std::error_code rm;
+    if (e.is_regular_file(rm) && fs::remove(e.path(), rm)) ++removed;
+  }
+  return removed;
+}
+
+void write_file_atomic(const std::string& path, const std::string& bytes) {
+  check_output_target(path);
+  const fs::path target(path);
+  const fs::path parent = target.parent_path();
   const std::string tmp = temp_name_for(path);
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
   if (fd < 0) {

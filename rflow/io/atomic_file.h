@@ -15,6 +15,22 @@ namespace rflow::io {
 // file (a symlink, directory, fifo, device) is refused: renaming over it would replace it.
 void write_file_atomic(const std::string& path, const std::string& bytes);
 
+// Throws rflow::Error unless `path` can be replaced whole: not a link, fifo, device or directory,
+// its directory created. Commands call it on their outputs before long work, not after.
+void check_output_path(const std::string& path);
+
+// For a file another program writes (rflow export's Python child): refuses `path` as
+// write_file_atomic does, creates its directory, removes temporaries of dead writers next to it and
+// returns a fresh temporary name there. The caller has the file written to that name, then calls
+// finish_output (or removes it on failure): `path` is never half-written.
+std::string begin_output(const std::string& path);
+// Flushes `tmp` to the disk and renames it over `path`, then flushes the directory.
+void finish_output(const std::string& tmp, const std::string& path);
+
+// Removes the files in `dir` named <name>.tmp.<pid>.<n> (write_file_atomic's temporaries) whose
+// writer is no longer running: what a kill -9 mid-write leaves. Returns how many it removed.
+int remove_stale_temporaries(const std::string& dir);
+
 // Flushes a file or a directory (its entries: a rename into it) to the disk; best effort, for
 // files written by other libraries (torch::save) and directories renamed into place.
 void sync_path(const std::string& path);

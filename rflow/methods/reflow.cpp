@@ -72,6 +72,7 @@ PairGeneration generate_pairs(const TeacherFn& teacher, Distribution& source, co
                               const std::map<std::string, std::string>& provenance) {
   cfg.validate();
   fs::create_directories(dir);
+  io::remove_stale_temporaries(dir);  // shards of a generation killed mid-write
   const SolveOptions& so = cfg.solve;
   nlohmann::json spec{{"pairs", cfg.pairs}, {"shard_size", cfg.shard_size}, {"solver", so.method},
                       {"steps", so.steps},  {"rtol", so.rtol},               {"atol", so.atol},

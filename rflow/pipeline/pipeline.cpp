@@ -11,6 +11,7 @@
 #include "rflow/core/memory_usage.h"
 #include "rflow/core/system_info.h"
 #include "rflow/core/log.h"
+#include "rflow/eval/scorer.h"
 #include "rflow/io/atomic_file.h"
 #include "rflow/io/directory_lock.h"
 #include "rflow/pipeline/run_context.h"
@@ -133,12 +134,30 @@ std::string run_pipeline(RunConfig cfg, const PipelineOptions& opt) {
     stages().get(s, opt.stages.empty() ? "stages" : "--stage " + s);
   // Policies (targets that come with observations) are judged in closed loop, not by the sample
   // and eval stages' distances: refused before hours of training, not after.
+  const auto target = make_distribution(cfg.data.target, {}, "data.target");
+  // What the eval stage can score, checked before the hours of training that precede it.
+  if (std::count(stage_list.begin(), stage_list.end(), "eval") > 0 && eval::scorers().contains(target->kind())) {
+    const int64_t max_n = eval::scorers().get(target->kind()).max_n;
+    RF_CHECK(max_n == 0 || cfg.eval.n <= max_n,
+             "eval.n = " + std::to_string(cfg.eval.n) + " is more than the " + target->kind() + " scorer takes (" +
+                 std::to_string(max_n) + ": the exact W2 solver's limit)",
+             "eval.n", "at most " + std::to_string(max_n) + "; 2000 is the usual");
+  }
   if (std::any_of(stage_list.begin(), stage_list.end(), [](const std::string& s) { return s != "train"; }) &&
-      make_distribution(cfg.data.target, {}, "data.target")->obs_dim() > 0)
+      target->obs_dim() > 0)
     throw Error("a policy run (data.target = " + cfg.data.target.name + ") has only the train stage so far",
                 "stages", "set stages = [\"train\"], then judge the policy with `rflow policy eval " + cfg.run_dir() +
                 "` or side by side with `rflow policy compare RUN… -o compare.html`");
   const std::string run_dir = cfg.run_dir();
+  // --fresh empties the directory: through a link it would empty the link's target, another run.
+  if (opt.fresh) {
+    fs::path link = run_dir;  // "runs/alias/" names the link too
+    while (!link.empty() && link.filename().empty()) link = link.parent_path();
+    RF_CHECK(!fs::is_symlink(link),
+             "the run directory is a symbolic link (to " + (fs::is_symlink(link) ? fs::read_symlink(link).string() : "") +
+                 "); --fresh would empty the folder it points to",
+             run_dir, "pass the folder itself (set name / out_dir to it), or remove the link");
+  }
   // Held until the run returns: a second `rflow run` (or --fresh) on this directory is refused.
   io::DirectoryLock lock(run_dir, "rflow run " + run_dir);
   if (opt.fresh) {

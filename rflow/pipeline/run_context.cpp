@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
+#include "rflow/io/atomic_file.h"
 #include "rflow/io/nearest_path.h"
 #include "rflow/core/json_int.h"
 #include "rflow/data/coupling.h"
@@ -21,6 +22,11 @@ namespace rflow {
 c10::Device setup_device(const RunConfig& cfg) {
   // threads = 0: every core, unless OMP_NUM_THREADS says otherwise. Debian's LibTorch starts with
   // one intra-op thread here, which halves pair generation and sampling on 2 cores.
+  // Far more threads than cores only costs: every parallel region waits on descheduled threads.
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  RF_CHECK(cfg.threads <= 4 * static_cast<int64_t>(cores),
+           "threads = " + std::to_string(cfg.threads) + " on a machine with " + std::to_string(cores) + " hardware threads",
+           "threads", "use 0 (every core) or at most " + std::to_string(cores));
   if (cfg.threads > 0) torch::set_num_threads(static_cast<int>(cfg.threads));
   else if (!std::getenv("OMP_NUM_THREADS"))
     torch::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
@@ -44,6 +50,23 @@ VelocityField sampling_view(const VelocityField& network, const RunConfig& cfg) 
   f->eval();
   return f;
 }
+// A checkpoint found inside a run (copied or linked in from another) must be of the run's model:
+// `rflow run` refuses to resume from one, and what samples or exports it must not pass it off as
+// the run's. A checkpoint named directly, or a run without config.json, is what it is.
+void check_checkpoint_is_the_runs(const std::string& path, const std::string& checkpoint) {
+  namespace fs = std::filesystem;
+  fs::path run = fs::path(path).lexically_normal();
+  while (!run.empty() && run.filename().empty()) run = run.parent_path();
+  if (run.filename() == "checkpoints") run = run.parent_path();
+  const fs::path run_config = run / "config.json";
+  if (!fs::is_regular_file(run_config) || fs::equivalent(run, checkpoint)) return;
+  const auto ours = nlohmann::json::parse(io::read_file(run_config.string(), 1 << 24), nullptr, false);
+  const auto theirs = nlohmann::json::parse(read_checkpoint_config(checkpoint), nullptr, false);
+  if (!ours.is_object() || !theirs.is_object() || !ours.contains("model") || !theirs.contains("model")) return;
+  RF_CHECK(ours["model"] == theirs["model"], "the checkpoint " + checkpoint + " was written for another model than this run's",
+           path, "remove the checkpoint that was copied or linked into the run, or pass that checkpoint itself");
+}
+
 }  // namespace
 
 LoadedModel load_model(const std::string& path, bool use_ema, c10::Device device) {
@@ -63,6 +86,7 @@ LoadedModel load_model(const std::string& path, bool use_ema, c10::Device device
   out.checkpoint = resolve_checkpoint(path);
   RF_CHECK(!out.checkpoint.empty(), std::filesystem::exists(path) ? "no checkpoint found" : "no such run or file", path,
            "pass a run directory, its checkpoints/ folder or a step_* directory" + io::did_you_mean_path(path));
+  check_checkpoint_is_the_runs(path, out.checkpoint);
   out.cfg = run_config_from_json(read_checkpoint_config(out.checkpoint), out.checkpoint + "/config.json");
   out.step = read_checkpoint_state(out.checkpoint).step;
   out.data = make_coupling(out.cfg.data);
@@ -94,6 +118,10 @@ LoadedField load_field_file(const std::string& path, c10::Device device) {
   }
   out.step = json_int64(nlohmann::json::parse(meta("step"), nullptr, false), "step", path);
   out.written_by = d.metadata.count("rflow_version") ? d.metadata.at("rflow_version") : "";
+  // NaN weights sample NaN everywhere: refused as checkpoints with them are.
+  for (const auto& [name, t] : d.tensors)
+    RF_CHECK(!t.is_floating_point() || torch::isfinite(t).all().item<bool>(), "the weight " + name + " has NaN/Inf values",
+             path, "the training that wrote it diverged or the file is damaged; use an earlier checkpoint");
   out.model = make_model(out.cfg.model, out.sample_shape);
   assign_module_tensors(*out.model, d.tensors, path);
   out.model->to(device);

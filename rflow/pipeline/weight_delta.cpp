@@ -39,8 +39,13 @@ void add_weight_delta(torch::nn::Module& base, const NamedDelta& delta, double s
              "the model's " + b[i].first + " does not match the delta's " + delta[i].first, "weight delta",
              "add a delta to a model of the teacher's architecture");
     at::Tensor& w = b[i].second;
-    const at::Tensor sum = w.detach().cpu().to(torch::kFloat64) + delta[i].second * scale;
-    w.copy_(sum.to(w.scalar_type()).to(w.device()));
+    const at::Tensor sum = (w.detach().cpu().to(torch::kFloat64) + delta[i].second * scale).to(w.scalar_type());
+    const int64_t bad = sum.numel() - torch::isfinite(sum).sum().item<int64_t>();
+    RF_CHECK(bad == 0,
+             fmt::format("{} of the {} values of {} are not finite in the weights' precision after the delta", bad,
+                         sum.numel(), b[i].first),
+             "--scale", "a scale of a few units (1 = the whole difference); the student and teacher must be finite");
+    w.copy_(sum.to(w.device()));
   }
 }
 

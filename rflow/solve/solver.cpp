@@ -94,6 +94,9 @@ double resolution_shift(int64_t tokens, int64_t base_tokens, int64_t max_tokens,
 }
 
 namespace {
+// Far outside [0, 1] a float32 time embedding overflows; a typo (1e300) should say so by name.
+constexpr double kMaxTime = 1000.0;
+
 // The time settings, checked once for both validate() and time_grid(): a grid strictly monotonic
 // in either direction, else steps >= 1 between two different finite end points.
 void check_times(const SolveOptions& o, const std::string& where) {
@@ -103,9 +106,16 @@ void check_times(const SolveOptions& o, const std::string& where) {
   for (size_t i = 0; i < o.grid.size(); ++i)
     RF_CHECK(std::isfinite(o.grid[i]) && (i == 0 || (up ? o.grid[i] > o.grid[i - 1] : o.grid[i] < o.grid[i - 1])),
              "grid points must be finite and strictly monotonic", where + ".grid", "e.g. [0, 0.25, 1] or [1, 0]");
-  RF_CHECK(o.steps >= 1, "steps must be >= 1, got " + std::to_string(o.steps), where + ".steps", "");
+  for (double t : o.grid)
+    RF_CHECK(std::abs(t) <= kMaxTime, "grid point " + std::to_string(t) + " is out of range", where + ".grid",
+             "the flow runs from t = 0 (noise) to t = 1 (data)");
+  // Each step keeps a state and a time: a billion steps is an allocation failure, not a solve.
+  RF_CHECK(o.steps >= 1 && o.steps <= 1000000, "steps must be in [1, 1000000], got " + std::to_string(o.steps),
+           where + ".steps", "a few (1-100) for straight flows");
   RF_CHECK(std::isfinite(o.t0) && std::isfinite(o.t1) && o.t0 != o.t1, "t0 and t1 must be finite and different",
            where + ".t0/t1", "");
+  RF_CHECK(std::abs(o.t0) <= kMaxTime && std::abs(o.t1) <= kMaxTime, "t0 and t1 must be in [-1000, 1000]",
+           where + ".t0/t1", "the flow runs from t = 0 (noise) to t = 1 (data)");
   RF_CHECK(o.schedule == "uniform" || o.schedule == "shift", "unknown time schedule '" + o.schedule + "'",
            where + ".schedule", "use uniform or shift");
   RF_CHECK(std::isfinite(o.shift) && o.shift > 0, "shift must be > 0", where + ".shift", "SD3 uses 3.0");

@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -15,12 +16,14 @@
 #include "rflow/core/error.h"
 #include "rflow/core/fingerprint.h"
 #include "rflow/core/json_int.h"
+#include "rflow/core/rng.h"
 #include "rflow/core/tensor_util.h"
 #include "rflow/core/version.h"
 #include "rflow/flow/velocity_field.h"
 #include "rflow/io/atomic_file.h"
 #include "rflow/io/safetensors.h"
 #include "rflow/nn/ema.h"
+#include "rflow/train/optimizer_state_key.h"
 #include "rflow/io/remove_tree.h"
 
 namespace fs = std::filesystem;
@@ -65,6 +68,23 @@ std::vector<fs::path> step_dirs(const fs::path& root) {
 }
 
 // Warn once per process and checkpoint: resolve_checkpoint runs several times per command.
+// The moments of every parameter have its shape: an optimizer.pt of another model loads without
+// complaint and fails only at the first step, far from its cause.
+void check_optimizer_matches(torch::optim::Optimizer& opt, const std::string& where) {
+  auto& state = opt.state();
+  for (auto& group : opt.param_groups())
+    for (const auto& p : group.params()) {
+      const auto it = state.find(optimizer_state_key(p));
+      if (it == state.end()) continue;
+      at::Tensor m;
+      if (auto* a = dynamic_cast<torch::optim::AdamParamState*>(it->second.get())) m = a->exp_avg();
+      else if (auto* w = dynamic_cast<torch::optim::AdamWParamState*>(it->second.get())) m = w->exp_avg();
+      RF_CHECK(!m.defined() || m.sizes() == p.sizes(),
+               "the optimizer state has a moment of shape " + shape_str(m) + " for a parameter of shape " + shape_str(p),
+               where, "the optimizer state belongs to another model");
+    }
+}
+
 void warn_once(const std::string& key, const std::string& message) {
   static std::mutex mu;
   static std::set<std::string> said;
@@ -78,6 +98,7 @@ std::string checkpoint_problem(const std::string& dir) {
   try {
     const CheckpointState st = read_checkpoint_state(dir);
     if (st.step < 0) return "state.json has a negative step (" + std::to_string(st.step) + ")";
+    if (const std::string rng = rng_state_problem(st.rng); !rng.empty()) return "state.json: " + rng;
     const std::string folder = d.filename().string();
     if (is_step_name(folder) && folder != step_name(st.step))
       return "state.json says step " + std::to_string(st.step) + " but the folder is " + folder;
@@ -167,10 +188,7 @@ std::string save_checkpoint(const std::string& root, const torch::nn::Module& mo
     const std::string problem = checkpoint_problem(final_dir.string());
     RF_CHECK(!problem.empty(), "an intact checkpoint for step " + std::to_string(state.step) + " exists already",
              final_dir.string(), "another process may be training this run; stop it, or remove the checkpoint");
-    const fs::path aside = fs::path(root) / (name + ".damaged");
-    io::remove_tree(aside);
-    fs::rename(final_dir, aside);
-    spdlog::warn("checkpoints: moved the damaged {} aside to {} ({})", name, aside.filename().string(), problem);
+    set_aside(final_dir.string(), problem);
   }
   const fs::path tmp = fs::path(root) / (".tmp_" + name);
   io::remove_tree(tmp);
@@ -182,8 +200,11 @@ std::string save_checkpoint(const std::string& root, const torch::nn::Module& mo
     io::save_safetensors((tmp / "model.safetensors").string(), module_tensors(model), with("model"));
     if (ema) io::save_safetensors((tmp / "ema.safetensors").string(), ema->state(), with("ema"));
     if (optimizer) {
-      torch::save(*optimizer, (tmp / "optimizer.pt").string());
-      io::sync_path((tmp / "optimizer.pt").string());
+      // Serialised in memory and written by rflow: torch::save's own file writer aborts the process
+      // (an exception from a destructor) when the disk fills up.
+      std::ostringstream bytes;
+      torch::save(*optimizer, bytes);
+      io::write_file_atomic((tmp / "optimizer.pt").string(), bytes.str());
     }
     nlohmann::json st{{"step", state.step},
                       {"rng", state.rng},
@@ -208,6 +229,24 @@ std::string save_checkpoint(const std::string& root, const torch::nn::Module& mo
   std::sort(all.begin(), all.end());
   for (size_t i = 0; i + keep < all.size(); ++i) io::remove_tree(all[i]);
   return final_dir.string();
+}
+
+void set_aside(const std::string& dir, const std::string& problem) {
+  const fs::path d(dir);
+  const fs::path aside = d.parent_path() / (d.filename().string() + ".damaged");
+  io::remove_tree(aside);
+  fs::rename(d, aside);
+  spdlog::warn("checkpoints: moved the damaged {} aside to {} ({})", d.filename().string(), aside.filename().string(), problem);
+}
+
+std::vector<std::string> intact_checkpoints(const std::string& root) {
+  std::vector<std::string> out;
+  for (const auto& dir : step_dirs(root)) {
+    const std::string problem = checkpoint_problem(dir.string());
+    if (problem.empty()) out.push_back(dir.string());
+    else warn_once(dir.string() + "#skip", "checkpoints: skipped damaged " + dir.filename().string() + " (" + problem + ")");
+  }
+  return out;
 }
 
 std::string resolve_checkpoint(const std::string& path) {
@@ -287,6 +326,7 @@ void load_checkpoint(const std::string& dir, torch::nn::Module& model, Ema* ema,
       throw Error("cannot read optimizer state: " + std::string(e.what_without_backtrace()),
                   (d / "optimizer.pt").string(), "the optimizer setting may differ from the checkpoint's");
     }
+    check_optimizer_matches(*optimizer, (d / "optimizer.pt").string());
   }
 }
 

@@ -40,6 +40,14 @@ std::string resolve_checkpoint(const std::string& path);
 // sizes, every weight finite) and optimizer.pt (a complete archive) are checked.
 std::string checkpoint_problem(const std::string& dir);
 
+// The step folders under a checkpoints/ folder that validate (checkpoint_problem), newest first:
+// what a resume tries in turn when one fails to load into the model (an EMA or optimizer state of
+// another model, a missing part).
+std::vector<std::string> intact_checkpoints(const std::string& root);
+// Renames a checkpoint that cannot be used to <step>.damaged beside it (replacing an older one of
+// that name), keeping it for inspection and out of the way of the next save; warns with `problem`.
+void set_aside(const std::string& dir, const std::string& problem);
+
 CheckpointState read_checkpoint_state(const std::string& dir);
 
 // Fingerprint of a checkpoint's weights (model and EMA files): a result made from a teacher tells

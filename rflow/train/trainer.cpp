@@ -135,6 +135,10 @@ Trainer::Trainer(TrainConfig cfg, VelocityField model, Method& method, BatchSour
       path_(path ? std::move(path) : std::shared_ptr<const Path>(make_path("linear"))),
       teacher_(std::move(teacher)) {
   cfg_.validate();
+  bool trainable = false;
+  for (const auto& p : model_->parameters()) trainable = trainable || p.requires_grad();
+  RF_CHECK(trainable, "the model has no trainable parameters", "model.arch = " + model_->name(),
+           "a TorchScript field must keep its weights as parameters (torch.jit.script of an nn.Module does)");
   RF_CHECK(!method_.needs_teacher() || teacher_, "method '" + method_.name() + "' needs a teacher field",
            "method.teacher", "set method.teacher to a trained run directory or checkpoint");
   if (teacher_) {
@@ -215,21 +219,66 @@ class TrainRun {
     return FlatParameters(model);
   }
 
-  // The step to continue from: the latest checkpoint's (model, EMA, optimizer, RNG restored), or 0.
+  // The step to continue from: the newest checkpoint that loads whole (model, EMA, optimizer, RNG,
+  // the metrics window), or 0. One that validates on disk but does not fit this model (a part
+  // missing, an EMA or optimizer state of another model) is set aside and the one before it tried.
   int64_t resume() {
-    const std::string ckpt = resolve_checkpoint(ckpt_root_);
-    if (ckpt.empty()) return 0;
-    // A checkpoint copied in from another run can match every tensor shape and still be another
-    // model (its time embedding, its activation): the model sections must agree.
+    if (!fs::exists(ckpt_root_)) return 0;
+    RF_CHECK(fs::is_directory(ckpt_root_), "the checkpoints folder is not a folder", ckpt_root_,
+             "move the file out of the way; the run keeps its checkpoints there");
+    io::remove_stale_temporaries(ckpt_root_);  // LATEST.tmp.* of a writer killed mid-write
+    const std::vector<std::string> candidates = intact_checkpoints(ckpt_root_);
+    if (candidates.empty()) {
+      RF_CHECK(step_dirs_exist(), "no intact checkpoint (each is listed above)", ckpt_root_,
+               "restore a checkpoint from a backup, or start the run over with --fresh");
+      return 0;
+    }
+    for (const std::string& ckpt : candidates) {
+      check_same_model(ckpt);
+      try {
+        return resume_from(ckpt);
+      } catch (const Error& e) {
+        set_aside(ckpt, e.what());
+      } catch (const c10::Error& e) {
+        set_aside(ckpt, e.what_without_backtrace());
+      }
+    }
+    throw Error("no checkpoint could be resumed from (each was set aside as <step>.damaged, see above)", ckpt_root_,
+                "start the run over with --fresh, or restore a checkpoint from a backup");
+  }
+
+  void restore_window(const std::string& metrics_json) {
+    const auto m = nlohmann::json::parse(metrics_json, nullptr, false);
+    if (!m.is_object() || !m.contains("window") || !m["window"].is_object()) return;  // written before windows were kept
+    const auto& w = m["window"];
+    window_loss_ = w.value("loss_sum", 0.0), window_gnorm_ = w.value("grad_norm_sum", 0.0);
+    window_ = w.value("steps", int64_t{0});
+    res_.last_loss = m.value("loss", res_.last_loss);
+  }
+
+  bool step_dirs_exist() const {
+    for (const auto& e : fs::directory_iterator(ckpt_root_))
+      if (e.path().filename().string().rfind("step_", 0) == 0 && e.path().extension() != ".damaged") return true;
+    return false;
+  }
+
+  // A checkpoint copied in from another run can match every tensor shape and still be another
+  // model (its time embedding, its activation): the model sections must agree. A mistake to fix,
+  // not damage to step over.
+  void check_same_model(const std::string& ckpt) const {
     const auto theirs = nlohmann::json::parse(read_checkpoint_config(ckpt), nullptr, false);
     const auto ours = nlohmann::json::parse(config_json_, nullptr, false);
     if (theirs.is_object() && ours.is_object() && theirs.contains("model") && ours.contains("model"))
       RF_CHECK(theirs["model"] == ours["model"], "the checkpoint was written for another model than this run's",
                ckpt + "/config.json", "resume it with the config it was made with, or start this run over (--fresh)");
+  }
+
+  int64_t resume_from(const std::string& ckpt) {
     load_checkpoint(ckpt, *model_, &ema_, optimizer_.get());
     if (fused_) fused_->adopt_state();
     const CheckpointState st = read_checkpoint_state(ckpt);
     set_rng_state(st.rng, ckpt + "/state.json");
+    restore_window(st.metrics_json);
     res_.resumed_from = st.step;
     res_.checkpoint = ckpt;
     spdlog::info("resuming from {} (step {})", ckpt, st.step);
@@ -348,7 +397,11 @@ class TrainRun {
 
   void checkpoint(int64_t at) {
     read_back();
-    CheckpointState st{at, rng_state(), ema_.updates(), nlohmann::json{{"loss", res_.last_loss}}.dump()};
+    // The metrics window so far goes with the checkpoint: a resumed run logs the same lines as an
+    // uninterrupted one (the sums are doubles, written exactly).
+    const nlohmann::json metrics{{"loss", res_.last_loss},
+                                 {"window", {{"loss_sum", window_loss_}, {"grad_norm_sum", window_gnorm_}, {"steps", window_}}}};
+    CheckpointState st{at, rng_state(), ema_.updates(), metrics.dump()};
     res_.checkpoint =
         save_checkpoint(ckpt_root_, *model_, &ema_, optimizer_.get(), st, config_json_, cfg_.keep_checkpoints);
   }

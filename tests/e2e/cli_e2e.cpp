@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include "rflow/eval/eval_result.h"
 #include "rflow/io/idx.h"
 #include "rflow/io/npy.h"
+#include "rflow/io/remove_tree.h"
 #include "rflow/io/safetensors.h"
 #include "tests/test_util.h"
 
@@ -796,6 +798,122 @@ TEST(Cli, CompareSaysHowToEvaluateAndWarnsWhenRunsAreNotOnOneScale) {
   const std::string html = rflow::test::read_text(page);
   EXPECT_NE(html.find("Not on one scale"), std::string::npos);
   EXPECT_NE(html.find("data.coupling = &quot;ot&quot;, eval.n = 300"), std::string::npos) << html;
+}
+
+// What the reliability probe found losing or trusting blindly: --fresh through a symbolic link
+// would wipe the run it points to; a delta scaled past the float range, and a weight file with NaN
+// weights, were reported as success.
+TEST(Cli, FreshThroughALinkNonFiniteDeltasAndNaNWeightFilesAreRefused) {
+  rflow::test::TempDir dir;
+  const std::string demo = std::string(RFLOW_SOURCE_DIR) + "/configs/demo_2d.toml";
+  const std::string out = " --set out_dir=" + dir.path().string() + " --set train.steps=20 --set 'stages=[\"train\"]' --set threads=1";
+  auto r = sh(cli() + " run " + demo + out + " --set name=victim");
+  ASSERT_EQ(r.code, 0) << r.out;
+  fs::create_directory_symlink(dir.file("victim"), dir.file("alias"));
+  r = sh(cli() + " run " + demo + out + " --set name=alias --fresh");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("is a symbolic link"), std::string::npos) << r.out;
+  EXPECT_TRUE(fs::exists(dir.file("victim/checkpoints/step_00000020/model.safetensors")));
+
+  const std::string v = dir.file("victim");
+  r = sh(cli() + " delta " + v + " --student " + v + " --teacher " + v + " --scale -1e300 -o " + dir.file("d.safetensors"));
+  // The student equals the teacher here: a zero delta stays finite at any scale. Against a copy
+  // trained further it does not.
+  EXPECT_EQ(r.code, 0) << r.out;
+  r = sh(cli() + " run " + demo + out + " --set name=longer --set train.steps=40");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = sh(cli() + " delta " + v + " --student " + dir.file("longer") + " --teacher " + v + " --scale -1e300 -o " +
+         dir.file("e.safetensors"));
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("not finite"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--scale"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(dir.file("e.safetensors")));
+
+  const std::string file = dir.file("nan.safetensors");
+  fs::copy_file(v + "/checkpoints/step_00000020/ema.safetensors", file);
+  auto w = rflow::io::load_safetensors(file);
+  w.tensors.back().second = w.tensors.back().second * std::nan("");
+  rflow::io::save_safetensors(file, w.tensors, w.metadata);
+  for (const std::string cmd : {" info " + file, " sample " + file + " -n 4 -o " + dir.file("s.npy")}) {
+    r = sh(cli() + cmd);
+    EXPECT_EQ(r.code, 1) << cmd << ": " << r.out;
+    EXPECT_NE(r.out.find("NaN/Inf"), std::string::npos) << r.out;
+  }
+}
+
+// Everything a run or a command will need is checked before work starts, and each refusal names
+// the key or flag: a W2 sample too large for the exact solver, a checkpoints folder that is a file,
+// absurd dimensions, threads or names, times and step counts past any use, a sample that cannot fit
+// in memory, a folder given as observations, images and labels out of range (before the network).
+TEST(Cli, EverythingAWorkNeedsIsCheckedBeforeItStartsAndTheRefusalNamesTheKey) {
+  rflow::test::TempDir dir;
+  const std::string demo = std::string(RFLOW_SOURCE_DIR) + "/configs/demo_2d.toml";
+  const std::string out = " --set out_dir=" + dir.path().string() + " --set train.steps=20 --set threads=1";
+  struct Case {
+    std::string args, key;
+  };
+  const std::string long_name(100000, 'n');
+  const std::vector<Case> runs{{" --set eval.n=100000", "eval.n: "},
+                               {" --set data.source.gaussian.dim=100000000", "data.source.gaussian.dim: "},
+                               {" --set threads=1024", "threads: "},
+                               {" --set 'name=a\tb'", "name: name holds control characters"},
+                               {" --set name=" + long_name, "name: name is 100000 bytes long"}};
+  for (const auto& [args, key] : runs) {
+    auto r = sh(cli() + " run " + demo + out + args);
+    EXPECT_EQ(r.code, 1) << args << ": " << r.out;
+    EXPECT_NE(r.out.find(key), std::string::npos) << args << ": " << r.out;
+    EXPECT_LT(r.out.size(), 2000u) << "the input is not echoed back whole";
+    EXPECT_EQ(r.out.find("step 20/20"), std::string::npos) << args << ": trained before refusing";
+  }
+  fs::create_directories(dir.file("demo_2d"));
+  rflow::test::write_text(dir.file("demo_2d/checkpoints"), "a file in the way");
+  auto r = sh(cli() + " run " + demo + out);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("the checkpoints folder is not a folder"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("step 20/20"), std::string::npos) << r.out;
+  rflow::io::remove_tree(dir.file("demo_2d"));
+  r = sh(cli() + " run " + demo + out + " --set 'stages=[\"train\"]'");
+  ASSERT_EQ(r.code, 0) << r.out;
+
+  const std::string run = dir.file("demo_2d"), o = " -o " + dir.file("s.npy");
+  const std::vector<Case> samples{{" -n 4" + o + " --t1 1e300", "t0/t1: t0 and t1 must be in [-1000, 1000]"},
+                                  {" -n 4" + o + " --steps 99999999999", "steps must be in [1, 1000000]"},
+                                  {o + " -n 50000000000", "--num: 50000000000 samples need about"},
+                                  {" -n 4" + o + " --grid 0 0.5 1", "lists take one comma-separated argument"},
+                                  {" -n 4 -o " + dir.file("fifo.npy"), "the output path is a fifo"}};
+  ASSERT_EQ(::mkfifo(dir.file("fifo.npy").c_str(), 0600), 0);
+  for (const auto& [args, key] : samples) {
+    r = sh("timeout 60 " + cli() + " sample " + run + args);
+    EXPECT_TRUE(r.code == 1 || r.code == 2) << args << ": " << r.out;
+    EXPECT_NE(r.out.find(key), std::string::npos) << args << ": " << r.out;
+  }
+  r = sh(cli() + " sample " + run + " -n 4 --grid 0,0.5,1" + o);
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("\"field_calls\":2"), std::string::npos) << r.out;
+  r = sh(cli() + " sample --help");
+  EXPECT_NE(r.out.find("--grid FLOAT,..."), std::string::npos) << r.out;
+
+  r = sh(cli() + " policy train " + std::string(RFLOW_SOURCE_DIR) + "/configs/adaflow_maze.toml" + out);
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = sh(cli() + " policy act " + dir.file("adaflow_maze") + " --input " + dir.path().string());
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("this is a directory, not a file"), std::string::npos) << r.out;
+
+  // fidnet score: images and labels checked before the network is loaded.
+  rflow::io::write_npy(dir.file("wide.npy"), torch::rand({6, 1, 28, 28}) * 200 - 100);
+  rflow::io::write_npy(dir.file("ok.npy"), torch::rand({6, 1, 28, 28}) * 2 - 1);
+  rflow::io::write_npy(dir.file("l99.npy"), torch::full({6}, 99, torch::kInt64));
+  rflow::io::write_npy(dir.file("lhalf.npy"), torch::arange(6, torch::kFloat) + 0.5);
+  rflow::io::write_npy(dir.file("lfew.npy"), torch::arange(3, torch::kInt64));
+  const std::vector<Case> scores{{"wide.npy", "the images range from"},
+                                 {"ok.npy --labels " + dir.file("l99.npy"), "labels from 99 to 99"},
+                                 {"ok.npy --labels " + dir.file("lhalf.npy"), "not whole numbers"},
+                                 {"ok.npy --labels " + dir.file("lfew.npy"), "3 labels for 6 samples"}};
+  for (const auto& [args, key] : scores) {
+    r = sh("cd " + dir.path().string() + " && RFLOW_FIDNET=/nonexistent " + cli() + " fidnet score " + args);
+    EXPECT_EQ(r.code, 1) << args << ": " << r.out;
+    EXPECT_NE(r.out.find(key), std::string::npos) << args << ": " << r.out;
+  }
 }
 
 // A run that fails before it trains anything (a teacher not there yet) says which path it looked

@@ -3,6 +3,9 @@
 // samples from the same noise equal `rflow sample`'s within 1e-5 (unconditional and
 // class-conditional MLPs, Heun and RK4); `python3 -m rflow.export` writes TorchScript that
 // rflow's torchscript backbone loads back as the same field.
+#include <sys/stat.h>
+
+#include <cmath>
 #include <filesystem>
 #include <string>
 
@@ -12,6 +15,8 @@
 #include "rflow/eval/eval_result.h"
 #include "rflow/io/idx.h"
 #include "rflow/io/npy.h"
+#include "rflow/io/remove_tree.h"
+#include "rflow/io/safetensors.h"
 #include "rflow/nn/model_config.h"
 #include "rflow/nn/torchscript_field.h"
 #include "rflow/pipeline/run_context.h"
@@ -451,4 +456,69 @@ TEST(Python, ImportFromTheRepositoryRootAndNonSafetensorsFilesSayWhatTheyAre) {
                                     "    print(e)\n\"");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("not a safetensors file"), std::string::npos) << r.out;
+}
+
+// `rflow export` writes like every other command: links, fifos and devices refused before Python
+// starts, the file renamed into place whole (a failed write leaves the previous one as it was, with
+// the exporter's reason in one line), and only a checkpoint rflow itself would use is exported: a
+// run with NaN weights or with another model's checkpoint copied in is refused.
+TEST(Python, ExportFollowsTheOutputRulesAndNeverDestroysThePreviousFile) {
+  RFLOW_TEST_REQUIRES(rflow::test::shell("/usr/bin/python3 -c 'import numpy, torch'").code == 0,
+                      "no python3 with numpy and torch (scripts/setup.sh installs them)");
+  rflow::test::TempDir dir;
+  const std::string cli = RFLOW_CLI, demo = std::string(RFLOW_SOURCE_DIR) + "/configs/demo_2d.toml";
+  const std::string common = " --set out_dir=" + dir.path().string() + " --set train.steps=40 --set 'stages=[\"train\"]' --set threads=1";
+  ASSERT_EQ(rflow::test::shell(cli + " run " + demo + common + " --set name=a").code, 0);
+  ASSERT_EQ(rflow::test::shell(cli + " run " + demo + common + " --set name=wide --set model.mlp.hidden=64").code, 0);
+  const std::string run = dir.file("a"), pt = dir.file("field.pt");
+  auto exp = [&](const std::string& out, const std::string& prefix = "") {
+    return rflow::test::shell(prefix + "RFLOW_PYTHON=/usr/bin/python3 timeout 120 " + cli + " export " + run + " -o " + out);
+  };
+  auto r = exp(pt);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find(pt + ": TorchScript of " + run), std::string::npos) << r.out;
+  const std::string good = rflow::test::read_text(pt);
+
+  rflow::test::write_text(dir.file("victim.npy"), "precious");
+  fs::create_symlink(dir.file("victim.npy"), dir.file("link.npy"));
+  ASSERT_EQ(::mkfifo(dir.file("fifo.pt").c_str(), 0600), 0);
+  for (const std::string bad : {dir.file("link.npy"), dir.file("fifo.pt"), std::string("/dev/null"), std::string("/dev/full")}) {
+    r = exp(bad);
+    EXPECT_EQ(r.code, 1) << bad << ": " << r.out;
+    EXPECT_NE(r.out.find("will not replace it"), std::string::npos) << r.out;
+  }
+  EXPECT_EQ(rflow::test::read_text(dir.file("victim.npy")), "precious");
+
+  // A write that fails halfway (file size limit: the same failed write as a full disk).
+  r = exp(pt, "trap '' XFSZ; ulimit -f 8; ");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("the exporter failed: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("free disk space; the previous " + pt + " is intact"), std::string::npos) << r.out;
+  EXPECT_EQ(rflow::test::read_text(pt), good);
+  for (const auto& e : fs::directory_iterator(dir.path()))
+    EXPECT_EQ(e.path().filename().string().find(".tmp."), std::string::npos) << e.path();
+
+  // Another model's checkpoint copied into the run: export, info and sample refuse to pass it off.
+  const std::string mine = run + "/checkpoints/step_00000040";
+  fs::rename(mine, run + "/mine");
+  fs::copy(dir.file("wide/checkpoints/step_00000040"), mine, fs::copy_options::recursive);
+  for (const std::string cmd : {" export " + run + " -o " + dir.file("x.pt"), " info " + run, " sample " + run + " -n 4 -o " + dir.file("s.npy")}) {
+    r = rflow::test::shell("RFLOW_PYTHON=/usr/bin/python3 " + cli + cmd);
+    EXPECT_EQ(r.code, 1) << cmd << ": " << r.out;
+    EXPECT_NE(r.out.find("was written for another model than this run's"), std::string::npos) << r.out;
+  }
+  EXPECT_FALSE(fs::exists(dir.file("x.pt")));
+  rflow::io::remove_tree(mine);
+  fs::rename(run + "/mine", mine);
+
+  // NaN weights: the only checkpoint is damaged, nothing is exported.
+  {
+    auto ema = rflow::io::load_safetensors(mine + "/ema.safetensors");
+    ema.tensors[0].second = ema.tensors[0].second * std::nan("");
+    rflow::io::save_safetensors(mine + "/ema.safetensors", ema.tensors, ema.metadata);
+  }
+  r = exp(dir.file("nan.pt"));
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("NaN"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(dir.file("nan.pt")));
 }

@@ -219,3 +219,32 @@ TEST(ReadFile, SaysWhyAFileCannotBeRead) {
     EXPECT_NE(denied.find("Permission denied"), std::string::npos) << denied;
   }
 }
+
+// A file another program writes (rflow export's Python child) goes through the same rules: links,
+// fifos and devices refused before anything runs, the result renamed into place whole, and the
+// temporaries of writers killed mid-write removed, never those of a live one.
+TEST(AtomicFile, OutputsOtherProgramsWriteFollowTheSameRules) {
+  TempDir dir;
+  write_text(dir.file("victim.pt"), "precious");
+  std::filesystem::create_symlink(dir.file("victim.pt"), dir.file("link.pt"));
+  ASSERT_EQ(::mkfifo(dir.file("fifo.pt").c_str(), 0600), 0);
+  for (const std::string bad : {dir.file("link.pt"), dir.file("fifo.pt"), std::string("/dev/null"), std::string("/dev/stdout")})
+    EXPECT_THROW(rflow::io::begin_output(bad), rflow::Error) << bad;
+  EXPECT_EQ(read_text(dir.file("victim.pt")), "precious");
+
+  const std::string out = dir.file("sub/field.pt");
+  const std::string tmp = rflow::io::begin_output(out);
+  EXPECT_TRUE(std::filesystem::is_directory(dir.file("sub")));
+  EXPECT_EQ(tmp.rfind(out + ".tmp.", 0), 0u) << tmp;
+  write_text(tmp, "traced");
+  rflow::io::finish_output(tmp, out);
+  EXPECT_EQ(read_text(out), "traced");
+  EXPECT_FALSE(std::filesystem::exists(tmp));
+
+  // A dead writer's temporaries go, a live writer's (this process's parent) and other files stay.
+  const std::string dead = dir.file("sub/field.pt.tmp.999999999.3"), live = dir.file("sub/field.pt.tmp." + std::to_string(::getppid()) + ".0");
+  for (const auto& f : {dead, live, dir.file("sub/notes.tmp.txt"), dir.file("sub/x.tmp.12.a")}) write_text(f, "x");
+  EXPECT_EQ(rflow::io::remove_stale_temporaries(dir.file("sub")), 1);
+  EXPECT_FALSE(std::filesystem::exists(dead));
+  for (const auto& f : {live, dir.file("sub/notes.tmp.txt"), dir.file("sub/x.tmp.12.a"), out}) EXPECT_TRUE(std::filesystem::exists(f)) << f;
+}

@@ -14,6 +14,7 @@
 
 #include "rflow/core/error.h"
 #include "rflow/core/rng.h"
+#include "rflow/io/remove_tree.h"
 #include "rflow/io/safetensors.h"
 #include "rflow/methods/method_config.h"
 #include "rflow/nn/ema.h"
@@ -432,4 +433,125 @@ TEST(Checkpoint, ResumeRefusesACheckpointOfAnotherModel) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("another model"), std::string::npos) << e.what();
   }
+}
+
+// A full disk while the optimizer state is written is the same clear error as for the weight files
+// (it used to abort the process from inside torch::save), and the previous checkpoint stays whole.
+TEST(Checkpoint, ADiskFullWhileWritingTheOptimizerStateIsAnErrorAndTheLastCheckpointStays) {
+  test::TempDir dir;
+  Fixture s(3);
+  torch::optim::Adam adam(s.model->parameters(), torch::optim::AdamOptions(1e-3));
+  auto loss = s.model->forward(torch::randn({8, 2}), torch::rand({8}), Cond{}).pow(2).mean();
+  loss.backward();
+  adam.step();  // moments: the optimizer file is about twice the weights
+  const std::string first = save_checkpoint(dir.file("ck"), *s.model, nullptr, &adam, CheckpointState{1, rng_state()}, "{}", 5);
+  const auto model_bytes = fs::file_size(fs::path(first) / "model.safetensors");
+  ASSERT_GT(fs::file_size(fs::path(first) / "optimizer.pt"), model_bytes + 4096);
+  std::string err;
+  {
+    test::FileSizeLimit limit(model_bytes + 4096);  // room for the weights, not for the moments
+    ASSERT_TRUE(limit.ok());
+    try {
+      save_checkpoint(dir.file("ck"), *s.model, nullptr, &adam, CheckpointState{2, rng_state()}, "{}", 5);
+    } catch (const Error& e) {
+      err = e.what();
+    }
+  }
+  EXPECT_NE(err.find("optimizer.pt"), std::string::npos) << err;
+  EXPECT_NE(err.find("File too large"), std::string::npos) << err;
+  EXPECT_NE(err.find("the previous checkpoint is intact"), std::string::npos) << err;
+  EXPECT_EQ(resolve_checkpoint(dir.file("ck")), first);
+  for (const auto& e : fs::directory_iterator(dir.file("ck")))
+    EXPECT_EQ(e.path().filename().string().find("tmp"), std::string::npos) << e.path();
+}
+
+// Damage that shows only when a checkpoint is loaded into the model (a part missing, an RNG state
+// cut short or not hex, an EMA or optimizer state of another model) makes a resume fall back to
+// the checkpoint before it, like the damage checkpoint_problem sees; kill -9 leftovers go.
+TEST(Checkpoint, ResumeFallsBackPastEveryCheckpointThatDoesNotLoad) {
+  test::TempDir dir;
+  {
+    Fixture s(3);
+    Trainer(small_train(100), s.model, *s.method, *s.data, dir.file("run"), "{}", torch::kCPU).run();
+  }
+  {  // the same run shape with a wider network: its EMA and optimizer state do not fit
+    Fixture s(3);
+    ModelConfig wide = small_model();
+    wide.get<MlpOptions>("mlp").hidden = 48;
+    s.model = make_model(wide, {2});
+    Trainer(small_train(50), s.model, *s.method, *s.data, dir.file("wide"), "{}", torch::kCPU).run();
+  }
+  const fs::path wide = dir.file("wide/checkpoints/step_00000050");
+  auto edit_rng = [](const fs::path& ck, const std::function<std::string(std::string)>& f) {
+    auto j = nlohmann::json::parse(test::read_text((ck / "state.json").string()));
+    j["rng"] = f(j["rng"].get<std::string>());
+    test::write_text((ck / "state.json").string(), j.dump());
+  };
+  const std::vector<std::pair<std::string, std::function<void(const fs::path&)>>> damages{
+      {"no optimizer.pt", [](const fs::path& ck) { fs::remove(ck / "optimizer.pt"); }},
+      {"no ema.safetensors", [](const fs::path& ck) { fs::remove(ck / "ema.safetensors"); }},
+      {"rng not hex", [&](const fs::path& ck) { edit_rng(ck, [](std::string s) { return "zz" + s.substr(2); }); }},
+      {"rng cut short", [&](const fs::path& ck) { edit_rng(ck, [](std::string s) { return s.substr(0, 100); }); }},
+      {"ema of another model", [&](const fs::path& ck) { fs::copy_file(wide / "ema.safetensors", ck / "ema.safetensors", fs::copy_options::overwrite_existing); }},
+      {"optimizer of another model", [&](const fs::path& ck) { fs::copy_file(wide / "optimizer.pt", ck / "optimizer.pt", fs::copy_options::overwrite_existing); }}};
+  for (const auto& [what, damage] : damages) {
+    const std::string run = dir.file("copy");
+    io::remove_tree(run);
+    fs::copy(dir.file("run"), run, fs::copy_options::recursive);
+    damage(fs::path(run) / "checkpoints" / "step_00000100");
+    test::write_text(run + "/checkpoints/LATEST.tmp.999999999.0", "step_0000");  // a dead writer's
+    Fixture s(3);
+    TrainResult r;
+    try {
+      r = Trainer(small_train(150), s.model, *s.method, *s.data, run, "{}", torch::kCPU).run();
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << what << ": " << e.what();
+      continue;
+    }
+    EXPECT_EQ(r.resumed_from, 50) << what;
+    EXPECT_EQ(r.step, 150) << what;
+    EXPECT_TRUE(fs::exists(run + "/checkpoints/step_00000100.damaged")) << what;
+    EXPECT_FALSE(fs::exists(run + "/checkpoints/LATEST.tmp.999999999.0")) << what;
+  }
+}
+
+// A resumed run writes the metrics an uninterrupted one does, line for line (only the measured
+// speed differs): the window of steps since the last line travels with the checkpoint.
+TEST(Checkpoint, MetricsAfterAResumeAreTheUninterruptedRunsLineForLine) {
+  test::TempDir dir;
+  TrainConfig tc = small_train(100);
+  tc.ckpt_every = 30, tc.log_every = 20;  // checkpoints inside log windows
+  {
+    Fixture s(3);
+    Trainer(tc, s.model, *s.method, *s.data, dir.file("straight"), "{}", torch::kCPU).run();
+  }
+  {
+    Fixture s(3);
+    Trainer(tc, s.model, *s.method, *s.data, dir.file("resumed"), "{}", torch::kCPU).run(60);
+  }
+  // Killed after step 30's checkpoint: step 60's never reached the disk, its lines are left over.
+  io::remove_tree(dir.file("resumed/checkpoints/step_00000060"));
+  {
+    Fixture s(3);
+    const auto r = Trainer(tc, s.model, *s.method, *s.data, dir.file("resumed"), "{}", torch::kCPU).run();
+    ASSERT_EQ(r.resumed_from, 30);
+  }
+  auto lines = [&](const std::string& run) {
+    std::vector<nlohmann::json> out;
+    std::istringstream in(test::read_text(dir.file(run + "/metrics.jsonl")));
+    for (std::string line; std::getline(in, line);) {
+      auto j = nlohmann::json::parse(line);
+      j.erase("steps_per_s");
+      out.push_back(j);
+    }
+    return out;
+  };
+  const auto a = lines("straight"), b = lines("resumed");
+  ASSERT_EQ(a.size(), 5u);
+  ASSERT_EQ(b.size(), a.size());
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].dump(), b[i].dump()) << "line " << i + 1;
+  const auto state = [&](const std::string& run) {
+    return nlohmann::json::parse(test::read_text(dir.file(run + "/checkpoints/step_00000090/state.json"))).at("metrics");
+  };
+  EXPECT_EQ(state("straight").dump(), state("resumed").dump());
 }

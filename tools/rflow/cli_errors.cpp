@@ -94,6 +94,8 @@ int answer_parse_error(const CLI::App& app, const CLI::ParseError& e, int argc, 
   } else if (const auto p = missing_path(argc, argv); p && dynamic_cast<const CLI::ValidationError*>(&e)) {
     what = "no such file or folder: " + p->first;
     if (!p->second.empty()) hint = "did you mean '" + p->second + "'? ";
+  } else if (dynamic_cast<const CLI::ExtrasError*>(&e) && what.find_first_of("0123456789") != std::string::npos) {
+    hint = "lists take one comma-separated argument, e.g. --grid 0,0.5,1; ";  // numbers left over after a list flag
   }
   // The command is named by the hint (`rflow sample --help`), so the line starts with the mistake.
   std::cerr << "rflow: error: " << what << " (" << hint << "see `" << path << " --help`)\n";

@@ -126,17 +126,31 @@ void add_fidnet_score(CLI::App& cmd) {
   score->add_option("--data", *data, "Fashion-MNIST IDX folder")->capture_default_str();
   score->add_option("--fidnet", *net_path, "network file (default: the shipped evaluator, or $RFLOW_FIDNET)");
   score->callback([samples, labels, data, net_path] {
+    // Every input checked before the network is loaded and the test set's statistics computed.
+    at::Tensor x = io::read_npy_samples(*samples, {1, 28, 28});
+    const double lo = x.min().item<double>(), hi = x.max().item<double>();
+    RF_CHECK(lo >= -4 && hi <= 4, fmt::format("the images range from {:.4g} to {:.4g}", lo, hi), *samples,
+             "float images are scaled to [-1, 1] (x / 127.5 - 1 for 0-255 values), or save them as uint8");
+    at::Tensor y;
+    if (!labels->empty()) {
+      const at::Tensor raw = io::read_npy(*labels).flatten();
+      RF_CHECK(raw.size(0) == x.size(0), fmt::format("{} labels for {} samples", raw.size(0), x.size(0)), *labels,
+               "one label per sample, in the samples' order");
+      y = raw.to(torch::kInt64);
+      RF_CHECK(raw.is_floating_point() ? torch::equal(raw.to(torch::kDouble), y.to(torch::kDouble)) : true,
+               "the labels are not whole numbers", *labels, "save the class indices 0-9 as integers");
+      RF_CHECK(y.numel() == 0 || (y.min().item<int64_t>() >= 0 && y.max().item<int64_t>() <= 9),
+               fmt::format("labels from {} to {}; Fashion-MNIST's classes are 0-9", y.min().item<int64_t>(), y.max().item<int64_t>()),
+               *labels, "save the class indices 0-9 the samples were conditioned on");
+    }
     use_all_cores();
     eval::FidNetInfo i;
     eval::FidNet net = eval::cached_fidnet(*net_path, &i);
-    at::Tensor x = io::read_npy_samples(*samples, {1, 28, 28});
     auto test = load_fashion_mnist(*data, "test", false);
     const double fid = eval::fid_proxy(net, x, eval::feature_stats(eval::fidnet_features(net, test->all())));
     std::cout << fmt::format("fid_proxy {:.4f}  ({} samples vs {} test images, fidnet {})\n", fid, x.size(0),
                              test->size(), i.id);
-    if (!labels->empty()) {
-      at::Tensor y = io::read_npy(*labels).to(torch::kInt64).flatten();
-      RF_CHECK(y.size(0) == x.size(0), "labels and samples differ in number", "rflow fidnet score --labels", "");
+    if (y.defined()) {
       const double acc = eval::class_accuracy(net, x, y);
       std::cout << fmt::format("class_accuracy {:.4f}  (classifier's own test accuracy {:.4f})\n", acc, i.test_accuracy);
     }

@@ -146,6 +146,7 @@ void add_policy_act(CLI::App& policy) {
     seed_all(a->seed);
     std::ifstream file;
     if (a->input != "-") {
+      io::check_readable_file(a->input, "write one observation per line to a file, or pipe them in");
       file.open(a->input);
       RF_CHECK(file.good(), "cannot read the observations", a->input, "");
     }

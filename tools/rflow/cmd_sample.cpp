@@ -6,9 +6,11 @@
 #include <iostream>
 #include <optional>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "rflow/core/memory_usage.h"
 #include "rflow/core/error.h"
 #include "rflow/core/tensor_util.h"
 #include "rflow/core/rng.h"
@@ -165,6 +167,17 @@ void run_sample(const SampleArgs& a) {
   c10::Device device = setup_device(dev_cfg);
   LoadedModel m = load_model(a.checkpoint, !a.no_ema, device);
   RF_CHECK(a.n >= 1, "--num must be >= 1", "rflow sample", "");
+  // A solve holds about 16 copies of the samples (state, stages, error estimate, output): more
+  // than the machine's memory is refused by name, not met by std::bad_alloc after minutes.
+  int64_t per_sample = 4;
+  for (auto s : m.model->sample_shape()) per_sample *= s;
+  const double need = 16.0 * double(per_sample) * double(a.n), have = double(physical_memory_bytes());
+  RF_CHECK(have <= 0 || need <= have,
+           fmt::format("{} samples need about {:.1f} GB while solving; this machine has {:.1f} GB", a.n, need / 1e9, have / 1e9),
+           "--num", fmt::format("at most {} per call; run several calls with different --seed", int64_t(have / (16.0 * per_sample))));
+  // Outputs are checked before the solve: a link or a fifo refused now, not after minutes of work.
+  for (const std::string& out : {a.out, a.plot})
+    if (!out.empty()) io::check_output_path(out);
   at::Tensor x0;
   if (!a.x0.empty()) {
     x0 = io::read_npy_samples(a.x0, m.model->sample_shape());

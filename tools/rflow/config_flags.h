@@ -31,11 +31,33 @@ void add_flags_for(CLI::App& cmd, Cfg& cfg, const std::string& group, const std:
     const std::string name = flag_name(f.key, prefix);
     std::visit(
         [&](auto* p) {
-          CLI::Option* o = cmd.add_option(name, *p, f.help)->capture_default_str()->group(group);
-          // Lists as one comma-separated argument (--grid 0,0.5,1), so a following positional
-          // argument is never swallowed.
-          if constexpr (is_vector<std::remove_pointer_t<decltype(p)>>::value)
-            o->delimiter(',')->allow_extra_args(false);
+          using V = std::remove_pointer_t<decltype(p)>;
+          if constexpr (is_vector<V>::value) {
+            // Lists as one comma-separated argument (--grid 0,0.5,1), so a following positional
+            // argument is never swallowed; the help shows that form ("FLOAT,...").
+            using E = typename V::value_type;
+            cmd.add_option_function<std::string>(
+                   name,
+                   [p, name](const std::string& text) {
+                     V out;
+                     std::size_t begin = 0;
+                     while (!text.empty() && begin <= text.size()) {
+                       const std::size_t end = std::min(text.find(',', begin), text.size());
+                       E value{};
+                       const std::string piece = text.substr(begin, end - begin);
+                       if (!CLI::detail::lexical_cast(piece, value)) throw CLI::ConversionError(piece, name);
+                       out.push_back(value);
+                       begin = end + 1;
+                     }
+                     *p = out;
+                   },
+                   f.help)
+                ->type_name(std::string(CLI::detail::type_name<E>()) + ",...")
+                ->default_str(CLI::detail::join(*p, ","))
+                ->group(group);
+          } else {
+            cmd.add_option(name, *p, f.help)->capture_default_str()->group(group);
+          }
         },
         f.ptr);
   }
