@@ -241,11 +241,15 @@ void set_aside(const std::string& dir, const std::string& problem) {
 
 std::vector<std::string> intact_checkpoints(const std::string& root) {
   std::vector<std::string> out;
+  std::string skipped;
   for (const auto& dir : step_dirs(root)) {
     const std::string problem = checkpoint_problem(dir.string());
     if (problem.empty()) out.push_back(dir.string());
-    else warn_once(dir.string() + "#skip", "checkpoints: skipped damaged " + dir.filename().string() + " (" + problem + ")");
+    else skipped += (skipped.empty() ? "" : "; ") + dir.filename().string() + " (" + problem + ")";
   }
+  RF_CHECK(!out.empty() || skipped.empty(), "no intact checkpoint: " + skipped, root,
+           "restore a checkpoint from a backup, or start the run over with --fresh");
+  if (!skipped.empty()) warn_once(root + "#skip:" + skipped, "checkpoints: skipped damaged " + skipped);
   return out;
 }
 

@@ -42,7 +42,8 @@ std::string checkpoint_problem(const std::string& dir);
 
 // The step folders under a checkpoints/ folder that validate (checkpoint_problem), newest first:
 // what a resume tries in turn when one fails to load into the model (an EMA or optimizer state of
-// another model, a missing part).
+// another model, a missing part). Empty when there are none; throws rflow::Error when there are
+// some and none is intact.
 std::vector<std::string> intact_checkpoints(const std::string& root);
 // Renames a checkpoint that cannot be used to <step>.damaged beside it (replacing an older one of
 // that name), keeping it for inspection and out of the way of the next save; warns with `problem`.

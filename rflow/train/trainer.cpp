@@ -228,11 +228,7 @@ class TrainRun {
              "move the file out of the way; the run keeps its checkpoints there");
     io::remove_stale_temporaries(ckpt_root_);  // LATEST.tmp.* of a writer killed mid-write
     const std::vector<std::string> candidates = intact_checkpoints(ckpt_root_);
-    if (candidates.empty()) {
-      RF_CHECK(step_dirs_exist(), "no intact checkpoint (each is listed above)", ckpt_root_,
-               "restore a checkpoint from a backup, or start the run over with --fresh");
-      return 0;
-    }
+    if (candidates.empty()) return 0;
     for (const std::string& ckpt : candidates) {
       check_same_model(ckpt);
       try {
@@ -254,12 +250,6 @@ class TrainRun {
     window_loss_ = w.value("loss_sum", 0.0), window_gnorm_ = w.value("grad_norm_sum", 0.0);
     window_ = w.value("steps", int64_t{0});
     res_.last_loss = m.value("loss", res_.last_loss);
-  }
-
-  bool step_dirs_exist() const {
-    for (const auto& e : fs::directory_iterator(ckpt_root_))
-      if (e.path().filename().string().rfind("step_", 0) == 0 && e.path().extension() != ".damaged") return true;
-    return false;
   }
 
   // A checkpoint copied in from another run can match every tensor shape and still be another
