@@ -1,7 +1,5 @@
 #include "rflow/core/memory_usage.h"
 
-#include <unistd.h>
-
 #include <fstream>
 #include <string>
 
@@ -37,11 +35,6 @@ bool reset_peak_rss() {
   out << "5";
   out.flush();
   return static_cast<bool>(out);
-}
-
-int64_t physical_memory_bytes() {
-  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
-  return pages > 0 && page > 0 ? static_cast<int64_t>(pages) * page : 0;
 }
 
 }  // namespace rflow

@@ -11,7 +11,5 @@ int64_t peak_rss_bytes();
 // Starts a new peak measurement (writes 5 to /proc/self/clear_refs); false where the kernel refuses,
 // and the peak then stays the whole process's.
 bool reset_peak_rss();
-// The machine's physical memory (0 where unknown), to refuse work that cannot fit before it starts.
-int64_t physical_memory_bytes();
 
 }  // namespace rflow

@@ -395,18 +395,13 @@ at::Tensor read_npy(const std::string& path) {
   return t;
 }
 
-void write_npy(const std::string& path, const at::Tensor& t) {
-  RF_CHECK(t.defined(), "cannot save an undefined tensor", path, "pass a tensor with data");
-  const char* descr = descr_for(t.scalar_type());
-  RF_CHECK(descr != nullptr,
-           std::string("dtype ") + c10::toString(t.scalar_type()) + " cannot be stored in .npy",
-           path, "convert first, e.g. t.to(torch::kFloat32)");
-  const at::Tensor c = t.detach().to(at::kCPU).contiguous();
+namespace {
 
-  std::string dict = std::string("{'descr': '") + descr +
-                     "', 'fortran_order': False, 'shape': " + shape_repr(c.sizes()) + ", }";
-  if (c.dim() > 0) {
-    const std::size_t digits = std::to_string(c.size(0)).size();
+// numpy's own header for a C-order array of `descr` and `sizes`.
+std::string npy_header(const char* descr, at::IntArrayRef sizes, const std::string& path) {
+  std::string dict = std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': " + shape_repr(sizes) + ", }";
+  if (!sizes.empty()) {
+    const std::size_t digits = std::to_string(sizes[0]).size();
     if (digits < kGrowthAxisMaxDigits) dict.append(kGrowthAxisMaxDigits - digits, ' ');
   }
   const std::size_t hlen = dict.size() + 1;  // + the terminating '\n'
@@ -421,10 +416,7 @@ void write_npy(const std::string& path, const at::Tensor& t) {
   }
   RF_CHECK(hlen + padlen <= 0xffffffffull, "header too long for the .npy format", path,
            "the tensor has too many dimensions");
-
-  const std::size_t nbytes = c.numel() * c.element_size();
   std::string out;
-  out.reserve(preamble + hlen + padlen + nbytes);
   out.append(kMagic, kMagicLen);
   out.push_back(static_cast<char>(version));
   out.push_back('\0');
@@ -432,8 +424,66 @@ void write_npy(const std::string& path, const at::Tensor& t) {
   out += dict;
   out.append(padlen, ' ');
   out.push_back('\n');
+  return out;
+}
+
+const char* checked_descr(at::ScalarType t, const std::string& path) {
+  const char* descr = descr_for(t);
+  RF_CHECK(descr != nullptr, std::string("dtype ") + c10::toString(t) + " cannot be stored in .npy", path,
+           "convert first, e.g. t.to(torch::kFloat32)");
+  return descr;
+}
+
+}  // namespace
+
+void write_npy(const std::string& path, const at::Tensor& t) {
+  RF_CHECK(t.defined(), "cannot save an undefined tensor", path, "pass a tensor with data");
+  const char* descr = checked_descr(t.scalar_type(), path);
+  const at::Tensor c = t.detach().to(at::kCPU).contiguous();
+  const std::size_t nbytes = c.numel() * c.element_size();
+  std::string out = npy_header(descr, c.sizes(), path);
+  out.reserve(out.size() + nbytes);
   if (nbytes > 0) out.append(static_cast<const char*>(c.data_ptr()), nbytes);
   write_file_atomic(path, out);
+}
+
+NpyRowWriter::NpyRowWriter(std::string path, at::ScalarType dtype, std::vector<int64_t> shape)
+    : path_(std::move(path)), dtype_(dtype), shape_(std::move(shape)) {
+  RF_CHECK(!shape_.empty(), "a row writer needs at least one axis", path_, "");
+  const std::string header = npy_header(checked_descr(dtype_, path_), shape_, path_);
+  tmp_ = begin_output(path_);
+  out_.open(tmp_, std::ios::binary | std::ios::trunc);
+  RF_CHECK(out_.good(), "cannot create a temporary file next to it", path_, "check that the directory is writable");
+  write(header.data(), header.size());
+}
+
+NpyRowWriter::~NpyRowWriter() {
+  if (tmp_.empty()) return;  // finished
+  out_.close();
+  std::error_code ec;
+  std::filesystem::remove(tmp_, ec);
+}
+
+void NpyRowWriter::write(const char* data, std::size_t n) {
+  out_.write(data, static_cast<std::streamsize>(n));
+  RF_CHECK(out_.good(), "writing failed (the disk may be full)", path_, "free disk space; nothing was replaced");
+}
+
+void NpyRowWriter::append(const at::Tensor& rows) {
+  const at::Tensor c = rows.detach().to(at::kCPU).to(dtype_).contiguous();
+  RF_CHECK(c.dim() == static_cast<int64_t>(shape_.size()) &&
+               std::equal(shape_.begin() + 1, shape_.end(), c.sizes().begin() + 1) && rows_ + c.size(0) <= shape_[0],
+           "rows of shape " + shape_repr(c.sizes()) + " do not continue an array of shape " + shape_repr(shape_), path_, "");
+  write(static_cast<const char*>(c.data_ptr()), c.numel() * c.element_size());
+  rows_ += c.size(0);
+}
+
+void NpyRowWriter::finish() {
+  RF_CHECK(rows_ == shape_[0], std::to_string(rows_) + " of " + std::to_string(shape_[0]) + " rows written", path_, "");
+  out_.close();
+  RF_CHECK(!out_.fail(), "writing failed (the disk may be full)", path_, "free disk space; nothing was replaced");
+  finish_output(tmp_, path_);
+  tmp_.clear();
 }
 
 at::Tensor read_npy_matrix(const std::string& path) { return as_point_matrix(read_npy(path), path); }

@@ -5,7 +5,10 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <cstdint>
+#include <fstream>
 #include <string>
+#include <vector>
 
 namespace rflow::io {
 
@@ -19,6 +22,28 @@ at::Tensor read_npy(const std::string& path);
 // (version 1.0 unless the header needs 2.0, data aligned to 64 bytes). Written atomically.
 // Throws for dtypes numpy cannot hold (e.g. bfloat16, complex).
 void write_npy(const std::string& path, const at::Tensor& t);
+
+// The same file written a block of rows at a time, for arrays larger than memory should hold at
+// once (`rflow sample -n 50000000`): the header states the whole shape, rows go to a temporary file
+// next to `path`, and finish() renames it into place; a writer dropped before finish() (an error,
+// a failed solve) removes its temporary and leaves `path` as it was. The bytes equal write_npy's.
+class NpyRowWriter {
+ public:
+  NpyRowWriter(std::string path, at::ScalarType dtype, std::vector<int64_t> shape);
+  ~NpyRowWriter();
+  NpyRowWriter(const NpyRowWriter&) = delete;
+  NpyRowWriter& operator=(const NpyRowWriter&) = delete;
+  void append(const at::Tensor& rows);  // [k, shape[1:]...], converted to the writer's dtype
+  void finish();                        // after all shape[0] rows
+
+ private:
+  void write(const char* data, std::size_t n);
+  std::string path_, tmp_;
+  at::ScalarType dtype_;
+  std::vector<int64_t> shape_;
+  int64_t rows_ = 0;
+  std::ofstream out_;
+};
 
 // Reads user point data: requires a 2-D float32/float64 array with at least one row and column,
 // rejects NaN/Inf (naming the first bad row), and returns float32 [N, D].

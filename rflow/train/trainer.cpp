@@ -137,7 +137,7 @@ Trainer::Trainer(TrainConfig cfg, VelocityField model, Method& method, BatchSour
   cfg_.validate();
   bool trainable = false;
   for (const auto& p : model_->parameters()) trainable = trainable || p.requires_grad();
-  RF_CHECK(trainable, "the model has no trainable parameters", "model.arch = " + model_->name(),
+  RF_CHECK(trainable, "the network (" + model_->name() + ") has no trainable parameters", "model",
            "a TorchScript field must keep its weights as parameters (torch.jit.script of an nn.Module does)");
   RF_CHECK(!method_.needs_teacher() || teacher_, "method '" + method_.name() + "' needs a teacher field",
            "method.teacher", "set method.teacher to a trained run directory or checkpoint");

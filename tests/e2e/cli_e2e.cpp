@@ -878,7 +878,7 @@ TEST(Cli, EverythingAWorkNeedsIsCheckedBeforeItStartsAndTheRefusalNamesTheKey) {
   const std::string run = dir.file("demo_2d"), o = " -o " + dir.file("s.npy");
   const std::vector<Case> samples{{" -n 4" + o + " --t1 1e300", "t0/t1: t0 and t1 must be in [-1000, 1000]"},
                                   {" -n 4" + o + " --steps 99999999999", "steps must be in [1, 1000000]"},
-                                  {o + " -n 50000000000", "--num: 50000000000 samples need about"},
+                                  {o + " -n 50000000000000", "--num: 50000000000000 samples make a 400000.0 GB file"},
                                   {" -n 4" + o + " --grid 0 0.5 1", "lists take one comma-separated argument"},
                                   {" -n 4 -o " + dir.file("fifo.npy"), "the output path is a fifo"}};
   ASSERT_EQ(::mkfifo(dir.file("fifo.npy").c_str(), 0600), 0);
@@ -914,6 +914,33 @@ TEST(Cli, EverythingAWorkNeedsIsCheckedBeforeItStartsAndTheRefusalNamesTheKey) {
     EXPECT_EQ(r.code, 1) << args << ": " << r.out;
     EXPECT_NE(r.out.find(key), std::string::npos) << args << ": " << r.out;
   }
+}
+
+// Large sample sets are solved and written a chunk at a time: the file is the same array the
+// chunks make (the first chunk equal to a sample of that size alone, labels cycling on across
+// chunks, log-densities beside them).
+TEST(Cli, LargeSampleSetsAreSolvedAndWrittenInChunks) {
+  rflow::test::TempDir dir;
+  const std::string demo = std::string(RFLOW_SOURCE_DIR) + "/configs/demo_2d.toml";
+  auto r = sh(cli() + " run " + demo + " --set out_dir=" + dir.path().string() +
+              " --set train.steps=30 --set 'stages=[\"train\"]' --set threads=1 --set data.labels=true --set model.num_classes=8");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const std::string run = dir.file("demo_2d");
+  r = sh(cli() + " sample " + run + " -n 1000 --chunk 300 --steps 3 --likelihood --solver euler -o " + dir.file("big.npy"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto j = nlohmann::json::parse(r.out.substr(r.out.rfind("{\"")));
+  EXPECT_EQ(j.at("n"), 1000);
+  EXPECT_EQ(j.at("field_calls"), 4 * 3);  // four solves of three steps
+  r = sh(cli() + " sample " + run + " -n 300 --steps 3 --likelihood --solver euler -o " + dir.file("small.npy"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  const at::Tensor big = rflow::io::read_npy(dir.file("big.npy")), small = rflow::io::read_npy(dir.file("small.npy"));
+  ASSERT_EQ(big.sizes(), (std::vector<int64_t>{1000, 2}));
+  EXPECT_TRUE(torch::equal(big.narrow(0, 0, 300), small));
+  EXPECT_FALSE(torch::equal(big.narrow(0, 300, 300), small));  // later chunks draw on
+  const at::Tensor labels = rflow::io::read_npy(dir.file("big.labels.npy"));
+  EXPECT_TRUE(torch::equal(labels, torch::remainder(torch::arange(1000, torch::kInt64), 8)));
+  EXPECT_EQ(rflow::io::read_npy(dir.file("big.logp.npy")).size(0), 1000);
+  EXPECT_TRUE(torch::equal(rflow::io::read_npy(dir.file("big.logp.npy")).narrow(0, 0, 300), rflow::io::read_npy(dir.file("small.logp.npy"))));
 }
 
 // A run that fails before it trains anything (a teacher not there yet) says which path it looked

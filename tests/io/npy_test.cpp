@@ -591,3 +591,29 @@ TEST(NpyPython, WeReadWhatNumpyWritesAndMatchItsBytes) {
 }
 
 }  // namespace
+
+// Rows written a block at a time make the same bytes as one write_npy; a writer dropped before
+// finish() leaves the previous file and no temporary; rows that do not continue the array are refused.
+TEST(NpyRowWriter, BlocksOfRowsMakeTheSameFileAsOneWrite) {
+  rflow::test::TempDir dir;
+  const at::Tensor t = at::randn({10, 3, 2});
+  rflow::io::write_npy(dir.file("whole.npy"), t);
+  {
+    rflow::io::NpyRowWriter w(dir.file("rows.npy"), at::kFloat, {10, 3, 2});
+    w.append(t.narrow(0, 0, 4));
+    w.append(t.narrow(0, 4, 5).to(at::kDouble));  // converted to the writer's dtype
+    EXPECT_THROW(w.finish(), rflow::Error);          // 9 of 10 rows
+    w.append(t.narrow(0, 9, 1));
+    EXPECT_THROW(w.append(t.narrow(0, 0, 1)), rflow::Error);  // an 11th row
+    w.finish();
+  }
+  EXPECT_EQ(rflow::test::read_text(dir.file("rows.npy")), rflow::test::read_text(dir.file("whole.npy")));
+  {
+    rflow::io::NpyRowWriter w(dir.file("whole.npy"), at::kFloat, {10, 3, 2});
+    w.append(at::zeros({2, 3, 2}));
+    EXPECT_THROW(w.append(at::zeros({2, 2, 3})), rflow::Error);  // another row shape
+  }  // dropped unfinished
+  EXPECT_EQ(rflow::test::read_text(dir.file("rows.npy")), rflow::test::read_text(dir.file("whole.npy")));
+  for (const auto& e : std::filesystem::directory_iterator(dir.path()))
+    EXPECT_EQ(e.path().filename().string().find(".tmp."), std::string::npos) << e.path();
+}

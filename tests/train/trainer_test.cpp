@@ -6,8 +6,12 @@
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <torch/script.h>
 #include <torch/torch.h>
 
+#include "rflow/core/error.h"
+#include "rflow/methods/method_config.h"
+#include "rflow/nn/torchscript_field.h"
 #include "rflow/core/rng.h"
 #include "rflow/data/coupling.h"
 #include "rflow/nn/model_config.h"
@@ -81,5 +85,35 @@ TEST(Trainer, LoggedLearningRatesFollowTheScheduleAndAdamWDecayHasItsClosedForm)
     const at::Tensor want = before[i] * shrink;
     EXPECT_LT((after[i].detach() - want).abs().max().item<double>(), 1e-5 * (1 + want.abs().max().item<double>()))
         << "parameter " << i;
+  }
+}
+
+// A network with nothing to train (a TorchScript module whose weights are constants) is refused
+// by name when the trainer is built, not by autograd's "element 0 of tensors does not require grad"
+// at the first step.
+TEST(Trainer, AModelWithNothingToTrainIsRefusedByName) {
+  rflow::test::TempDir dir;
+  torch::jit::Module m("Frozen");
+  m.register_buffer("w", torch::ones({2}));
+  m.define(R"(
+    def forward(self, x, t):
+        return x * self.w
+  )");
+  m.save(dir.file("frozen.pt"));
+  rflow::ModelConfig mc;
+  mc.arch = "torchscript";
+  mc.get<rflow::TorchScriptOptions>("torchscript").path = dir.file("frozen.pt");
+  rflow::VelocityField field = rflow::make_model(mc, {2});
+  auto data = rflow::make_coupling(rflow::DataConfig{});
+  auto method = rflow::make_method(rflow::MethodConfig{});
+  rflow::TrainConfig tc;
+  tc.steps = 10;
+  try {
+    rflow::Trainer(tc, field, *method, *data, dir.file("run"), "{}", torch::kCPU);
+    ADD_FAILURE() << "a model without parameters was accepted";
+  } catch (const rflow::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no trainable parameters"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("TorchScript"), std::string::npos) << e.what();
+    std::cout << e.what() << "\n";
   }
 }

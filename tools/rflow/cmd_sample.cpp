@@ -4,13 +4,13 @@
 #include <filesystem>
 #include <chrono>
 #include <iostream>
+#include <limits>
 #include <optional>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
-#include "rflow/core/memory_usage.h"
 #include "rflow/core/error.h"
 #include "rflow/core/tensor_util.h"
 #include "rflow/core/rng.h"
@@ -35,7 +35,7 @@ struct SampleArgs {
   std::string checkpoint, out = "samples.npy", plot, x0, device = "cpu";
   SolveOptions solve;
   FieldOptions field;
-  int64_t n = 1000, seed = 0;
+  int64_t n = 1000, seed = 0, chunk = 0;
   int64_t label = -2;
   std::vector<std::string> prompts;
   std::string path = "linear";
@@ -47,6 +47,8 @@ void add_sample_flags(CLI::App& cmd, SampleArgs& a) {
   cmd.add_option("-o,--out", a.out, "output .npy (N × ...)")->capture_default_str();
   cmd.add_option("--plot", a.plot, "also write a picture: SVG scatter of the first two coordinates, or a PNG grid for images (a column per class)");
   cmd.add_option("-n,--num", a.n, "number of samples (ignored with --x0)")->capture_default_str();
+  cmd.add_option("--chunk", a.chunk, "samples per solve, written as they finish (0 = about 1 GB of working memory each)")
+      ->capture_default_str();
   add_seed_flag(cmd, a.seed, "the noise draw");
   cmd.add_option("--x0", a.x0, "start from these points (.npy) instead of fresh source draws");
   cmd.add_option("--device", a.device, "cpu | cuda[:N]")->capture_default_str();
@@ -68,7 +70,7 @@ std::string sibling(const std::string& out, const std::string& suffix) {
 }
 
 // Prompts for n samples, each in turn; "" is the null prompt (all pad: the unconditional field).
-Cond prompt_cond(const Distribution& target, const std::vector<std::string>& prompts, int64_t n) {
+Cond prompt_cond(const Distribution& target, const std::vector<std::string>& prompts, int64_t offset, int64_t n) {
   const int64_t P = static_cast<int64_t>(prompts.size()), L = target.context_len();
   RF_CHECK(L > 0, target.describe() + " has no captions", "--prompt",
            "prompts condition models trained on captioned data (fashion_composites)");
@@ -80,7 +82,7 @@ Cond prompt_cond(const Distribution& target, const std::vector<std::string>& pro
   out.context = torch::zeros({n, L}, torch::kInt64);
   out.mask = torch::zeros({n, L});
   for (int64_t i = 0; i < n; ++i) {
-    const std::string& p = prompts[static_cast<size_t>(i % P)];
+    const std::string& p = prompts[static_cast<size_t>((offset + i) % P)];
     if (p.empty()) continue;
     const int64_t j = static_cast<int64_t>(std::find(texts.begin(), texts.end(), p) - texts.begin());
     out.context[i].copy_(given.context[j]), out.mask[i].copy_(given.mask[j]);
@@ -89,19 +91,19 @@ Cond prompt_cond(const Distribution& target, const std::vector<std::string>& pro
 }
 
 // Labels of a class-conditional model: --label for all, or each class in turn; the token context
-// of --prompt for a text-conditioned one (each prompt in turn).
-Cond sample_cond(const SampleArgs& a, const LoadedModel& m, int64_t n, c10::Device device) {
+// of --prompt for a text-conditioned one (each prompt in turn). Samples offset … offset + n − 1.
+Cond sample_cond(const SampleArgs& a, const LoadedModel& m, int64_t offset, int64_t n, c10::Device device) {
   Cond cond;
   const Distribution& target = m.data->target();
   if (!a.prompts.empty()) {
-    cond = prompt_cond(target, a.prompts, n).to(device);
+    cond = prompt_cond(target, a.prompts, offset, n).to(device);
   } else {
     RF_CHECK(target.context_len() == 0, "a text-conditioned model needs prompts", "rflow sample",
              "add --prompt \"...\" (repeatable; --prompt \"\" samples unconditionally)");
   }
   if (m.cfg.model.num_classes > 0) {
     cond.labels = a.label >= -1 ? torch::full({n}, a.label, torch::kInt64)
-                                : torch::remainder(torch::arange(n, torch::kInt64), m.cfg.model.num_classes);
+                                : torch::remainder(torch::arange(offset, offset + n, torch::kInt64), m.cfg.model.num_classes);
     cond.labels = cond.labels.to(device);
   }
   return cond;
@@ -109,7 +111,7 @@ Cond sample_cond(const SampleArgs& a, const LoadedModel& m, int64_t n, c10::Devi
 
 // The solve: the model's own fast path where it has one; re-timed or with log p where asked.
 SolveResult run_solve(const SampleArgs& a, LoadedModel& m, const at::Tensor& x0, const SolveOptions& opt,
-                      const Cond& cond, c10::Device device) {
+                      const Cond& cond, c10::Device device, at::Tensor* log_p) {
   FieldFn field = wrap_field(*m.model, cond, a.field);
   if (a.path != "linear") {
     RF_CHECK(m.cfg.method.path == "linear", "re-timing needs a model trained on the linear path", "--path",
@@ -120,7 +122,7 @@ SolveResult run_solve(const SampleArgs& a, LoadedModel& m, const at::Tensor& x0,
     auto& coupling = m.data;
     auto lr = sample_with_log_prob(field, x0.to(device), opt, LikelihoodOptions{},
                                    [&](const at::Tensor& z) { return coupling->source().log_prob(z); });
-    io::write_npy(sibling(a.out, ".logp.npy"), lr.log_p);
+    *log_p = lr.log_p;
     return lr.solve;
   }
   if (a.path == "linear") return solve(*m.model, x0.to(device), opt, cond, a.field);
@@ -142,24 +144,76 @@ void write_plot(const SampleArgs& a, const LoadedModel& m, const SolveResult& r,
   io::write_file_atomic(a.plot, scatter_vs_reference(r.x.cpu(), ref, opt.method + ", " + std::to_string(r.calls) + " NFE"));
 }
 
-nlohmann::json summary(const SampleArgs& a, const LoadedModel& m, const SolveResult& r, const SolveOptions& opt,
+// What the solves of every chunk add up to, for the JSON line.
+struct SampleTally {
+  int64_t n = 0, nfe_min = std::numeric_limits<int64_t>::max(), nfe_max = 0, calls = 0, accepted = 0, rejected = 0, bad = 0;
+  double nfe_sum = 0, t_reached_min = std::numeric_limits<double>::infinity();
+  SolveStatus status = SolveStatus::kOk;
+  void add(const SolveResult& r) {
+    n += r.x.size(0);
+    nfe_min = std::min(nfe_min, r.nfe.min().item<int64_t>()), nfe_max = std::max(nfe_max, r.nfe.max().item<int64_t>());
+    nfe_sum += r.nfe.to(torch::kFloat64).sum().item<double>();
+    calls += r.calls, accepted += r.accepted, rejected += r.rejected;
+    t_reached_min = std::min(t_reached_min, r.t_reached.min().item<double>());
+    if (r.status != SolveStatus::kOk) status = r.status;
+    bad += torch::logical_not(torch::isfinite(r.x)).flatten(1).any(1).sum().item<int64_t>();
+  }
+};
+
+nlohmann::json summary(const SampleArgs& a, const LoadedModel& m, const SampleTally& t, const SolveOptions& opt,
                        double secs) {
   return {{"out", a.out},
           {"checkpoint", m.checkpoint},
           {"step", m.step},
-          {"n", r.x.size(0)},
+          {"n", t.n},
           {"solver", opt.method},
-          {"status", to_string(r.status)},
-          {"nfe_min", r.nfe.min().item<int64_t>()},
-          {"nfe_mean", r.nfe.to(torch::kFloat64).mean().item<double>()},
-          {"nfe_max", r.nfe.max().item<int64_t>()},
-          {"field_calls", r.calls},
+          {"status", to_string(t.status)},
+          {"nfe_min", t.nfe_min},
+          {"nfe_mean", t.nfe_sum / double(t.n)},
+          {"nfe_max", t.nfe_max},
+          {"field_calls", t.calls},
           // Summed over samples (per-sample adaptive solves step each sample on its own).
-          {"steps_accepted_total", r.accepted},
-          {"steps_rejected_total", r.rejected},
-          {"t_reached_min", r.t_reached.min().item<double>()},
+          {"steps_accepted_total", t.accepted},
+          {"steps_rejected_total", t.rejected},
+          {"t_reached_min", t.t_reached_min},
           {"seconds", secs}};
 }
+
+// Samples per solve: about 1 GB of working memory (a solve holds some 16 copies of its batch).
+// Smaller sets are one solve, as they always were; larger ones are solved and written a chunk at a
+// time, so -n is bounded by the disk, not by memory.
+int64_t chunk_size(const LoadedModel& m) {
+  int64_t per_sample = 4;
+  for (auto s : m.model->sample_shape()) per_sample *= s;
+  return std::max<int64_t>(1, (int64_t{1} << 30) / (16 * per_sample));
+}
+
+// The .npy files a sample set writes, each a block of rows per chunk.
+struct SampleWriters {
+  std::optional<io::NpyRowWriter> x, labels, context, mask, logp;
+  void append(const SolveResult& r, const Cond& cond, const at::Tensor& log_p) {
+    x->append(r.x);
+    if (labels) labels->append(cond.labels);
+    if (context) context->append(cond.context), mask->append(cond.mask);
+    if (logp) logp->append(log_p);
+  }
+  void finish() {
+    for (auto* w : {&x, &labels, &context, &mask, &logp})
+      if (*w) (*w)->finish();
+  }
+  // Opened on the first chunk, whose results say which files there are and their dtypes.
+  void open(const SampleArgs& a, int64_t n, const SolveResult& r, const Cond& first, const at::Tensor& log_p) {
+    std::vector<int64_t> shape(r.x.sizes().begin(), r.x.sizes().end());
+    shape[0] = n;
+    x.emplace(a.out, r.x.scalar_type(), shape);
+    if (first.labels.defined()) labels.emplace(sibling(a.out, ".labels.npy"), torch::kInt64, std::vector<int64_t>{n});
+    if (!a.prompts.empty()) {  // the prompts' token ids, for drawing the same samples elsewhere (Python)
+      context.emplace(sibling(a.out, ".context.npy"), torch::kInt64, std::vector<int64_t>{n, first.context.size(1)});
+      mask.emplace(sibling(a.out, ".mask.npy"), first.mask.scalar_type(), std::vector<int64_t>{n, first.mask.size(1)});
+    }
+    if (log_p.defined()) logp.emplace(sibling(a.out, ".logp.npy"), log_p.scalar_type(), std::vector<int64_t>{n});
+  }
+};
 
 void run_sample(const SampleArgs& a) {
   RunConfig dev_cfg;
@@ -167,49 +221,51 @@ void run_sample(const SampleArgs& a) {
   c10::Device device = setup_device(dev_cfg);
   LoadedModel m = load_model(a.checkpoint, !a.no_ema, device);
   RF_CHECK(a.n >= 1, "--num must be >= 1", "rflow sample", "");
-  // A solve holds about 16 copies of the samples (state, stages, error estimate, output): more
-  // than the machine's memory is refused by name, not met by std::bad_alloc after minutes.
-  int64_t per_sample = 4;
-  for (auto s : m.model->sample_shape()) per_sample *= s;
-  const double need = 16.0 * double(per_sample) * double(a.n), have = double(physical_memory_bytes());
-  RF_CHECK(have <= 0 || need <= have,
-           fmt::format("{} samples need about {:.1f} GB while solving; this machine has {:.1f} GB", a.n, need / 1e9, have / 1e9),
-           "--num", fmt::format("at most {} per call; run several calls with different --seed", int64_t(have / (16.0 * per_sample))));
   // Outputs are checked before the solve: a link or a fifo refused now, not after minutes of work.
   for (const std::string& out : {a.out, a.plot})
     if (!out.empty()) io::check_output_path(out);
-  at::Tensor x0;
-  if (!a.x0.empty()) {
-    x0 = io::read_npy_samples(a.x0, m.model->sample_shape());
-  } else {
-    seed_all(static_cast<uint64_t>(a.seed));
-    x0 = m.data->source().sample(a.n).x;
-  }
+  const at::Tensor given = a.x0.empty() ? at::Tensor() : io::read_npy_samples(a.x0, m.model->sample_shape());
+  RF_CHECK(a.chunk >= 0, "--chunk must be >= 0", "--chunk", "0 = automatic");
+  const int64_t n = given.defined() ? given.size(0) : a.n, chunk = a.chunk > 0 ? a.chunk : chunk_size(m);
+  // Memory bounds a chunk, not the set: the disk bounds the set, and is asked before the first solve.
+  int64_t per_sample = 4;
+  for (auto s : m.model->sample_shape()) per_sample *= s;
+  std::error_code ec;
+  const auto dir = std::filesystem::absolute(a.out).parent_path();
+  const double need = double(per_sample) * double(n), free_bytes = double(std::filesystem::space(dir, ec).available);
+  RF_CHECK(ec || need <= free_bytes,
+           fmt::format("{} samples make a {:.1f} GB file; {} has {:.1f} GB free", n, need / 1e9, dir.string(), free_bytes / 1e9),
+           "--num", "fewer samples, or write them (-o) to a disk with room");
   SolveOptions opt = solve_from_flags(a.solve);
   if (a.batch_shared) opt.per_sample = false;
   opt.validate("rflow sample");
   a.field.validate("rflow sample");
-  const Cond cond = sample_cond(a, m, x0.size(0), device);
+  seed_all(static_cast<uint64_t>(a.seed));
   auto t_start = std::chrono::steady_clock::now();
   std::optional<SolveProgress> bar(std::in_place, a.likelihood ? "sample + log p" : "sample", opt);
-  const SolveResult r = run_solve(a, m, x0, opt, cond, device);
+  SampleTally tally;
+  SampleWriters writers;
+  for (int64_t offset = 0; offset < n; offset += chunk) {
+    const int64_t k = std::min(chunk, n - offset);
+    const at::Tensor x0 = given.defined() ? given.narrow(0, offset, k) : m.data->source().sample(k).x;
+    const Cond cond = sample_cond(a, m, offset, k, device);
+    at::Tensor log_p;
+    const SolveResult r = run_solve(a, m, x0, opt, cond, device, &log_p);
+    if (offset == 0) writers.open(a, n, r, cond, log_p);
+    writers.append(r, cond, log_p);
+    if (offset == 0) write_plot(a, m, r, cond, opt);  // the first chunk: a picture, not millions of dots
+    tally.add(r);
+  }
+  writers.finish();
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   bar.reset();  // its last line before the result
-  io::write_npy(a.out, r.x.cpu());
-  if (cond.labels.defined()) io::write_npy(sibling(a.out, ".labels.npy"), cond.labels.cpu());
-  if (!a.prompts.empty()) {  // the prompts' token ids, for drawing the same samples elsewhere (Python)
-    io::write_npy(sibling(a.out, ".context.npy"), cond.context.cpu());
-    io::write_npy(sibling(a.out, ".mask.npy"), cond.mask.cpu());
-  }
-  write_plot(a, m, r, cond, opt);
-  nlohmann::json j = summary(a, m, r, opt, secs);
+  nlohmann::json j = summary(a, m, tally, opt, secs);
   if (!a.prompts.empty()) j["prompts"] = a.prompts;
   // Samples with NaN/Inf are written (to look at) but are never "ok": the status says so and
   // the exit code is 1.
-  const int64_t bad = torch::logical_not(torch::isfinite(r.x)).flatten(1).any(1).sum().item<int64_t>();
-  if (bad > 0) j["status"] = "non_finite", j["non_finite_samples"] = bad;
+  if (tally.bad > 0) j["status"] = "non_finite", j["non_finite_samples"] = tally.bad;
   std::cout << j.dump() << std::endl;
-  RF_CHECK(bad == 0, std::to_string(bad) + " of " + std::to_string(x0.size(0)) + " samples have NaN/Inf values",
+  RF_CHECK(tally.bad == 0, std::to_string(tally.bad) + " of " + std::to_string(n) + " samples have NaN/Inf values",
            a.out, "the weights may be damaged or the solver unstable: try `rflow info` on the run, or another solver");
 }
 
