@@ -10,6 +10,7 @@
 #include <torch/version.h>
 #include <ATen/Version.h>
 
+#include "rflow/core/thread_policy.h"
 #include "rflow/core/kernels/blas_kernels.h"
 #include "rflow/core/kernels/cpu_features.h"
 #include "rflow/core/version.h"
@@ -90,7 +91,8 @@ nlohmann::json system_info_json() {
           {"onednn", dnn.version},
           {"onednn_isa", dnn.isa},
           {"threads", at::get_num_threads()},
-          {"interop_threads", at::get_num_interop_threads()}};
+          {"interop_threads", at::get_num_interop_threads()},
+          {"thread_policy", thread_policy_text()}};
 }
 
 std::string system_info_text() {
@@ -107,8 +109,8 @@ std::string system_info_text() {
     << j["aten_cpu_capability"].get<std::string>() << "\n"
     << "onednn       " << j["onednn"].get<std::string>() << ", ISA " << j["onednn_isa"].get<std::string>() << "\n"
     << "threads      " << j["threads"].get<int>() << " intra-op, " << j["interop_threads"].get<int>()
-    << " inter-op, OpenBLAS " << j["blas_threads"].get<int>()
-    << " (now; runs set the config's `threads`, 0 = every hardware thread)\n";
+    << " inter-op, OpenBLAS " << j["blas_threads"].get<int>() << " (now)\n"
+    << "policy       " << j["thread_policy"].get<std::string>() << "\n";
   return o.str();
 }
 

@@ -10,6 +10,7 @@
 #include "rflow/core/error.h"
 #include "rflow/core/progress.h"
 #include "rflow/core/rng.h"
+#include "rflow/core/thread_policy.h"
 #include "rflow/data/pair_shards.h"
 #include "rflow/io/atomic_file.h"
 
@@ -93,6 +94,7 @@ PairGeneration generate_pairs(const TeacherFn& teacher, Distribution& source, co
   const auto t_start = std::chrono::steady_clock::now();
   Progress progress("reflow pairs", cfg.pairs);
   for (int64_t i = 0; i < shards; ++i) {
+    adapt_threads();  // threads = 0 follows the machine's load, shard by shard
     const int64_t n = std::min(cfg.shard_size, cfg.pairs - i * cfg.shard_size);
     if (fs::exists(pair_shard_path(dir, i))) {
       ++g.shards_skipped;

@@ -11,6 +11,7 @@
 #include "rflow/io/atomic_file.h"
 #include "rflow/io/nearest_path.h"
 #include "rflow/core/json_int.h"
+#include "rflow/core/thread_policy.h"
 #include "rflow/data/coupling.h"
 #include "rflow/io/safetensors.h"
 #include "rflow/nn/model_config.h"
@@ -20,16 +21,15 @@
 namespace rflow {
 
 c10::Device setup_device(const RunConfig& cfg) {
-  // threads = 0: every core, unless OMP_NUM_THREADS says otherwise. Debian's LibTorch starts with
-  // one intra-op thread here, which halves pair generation and sampling on 2 cores.
+  // threads = 0: the cores other processes leave (core/thread_policy.h), unless OMP_NUM_THREADS
+  // says otherwise. Debian's LibTorch starts with one intra-op thread, which halves pair
+  // generation and sampling on 2 idle cores.
   // Far more threads than cores only costs: every parallel region waits on descheduled threads.
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   RF_CHECK(cfg.threads <= 4 * static_cast<int64_t>(cores),
            "threads = " + std::to_string(cfg.threads) + " on a machine with " + std::to_string(cores) + " hardware threads",
            "threads", "use 0 (every core) or at most " + std::to_string(cores));
-  if (cfg.threads > 0) torch::set_num_threads(static_cast<int>(cfg.threads));
-  else if (!std::getenv("OMP_NUM_THREADS"))
-    torch::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  apply_thread_setting(cfg.threads);
   c10::Device dev(c10::kCPU);
   try {
     dev = c10::Device(cfg.device);

@@ -19,6 +19,7 @@
 #include "rflow/core/json_int.h"
 #include "rflow/core/progress.h"
 #include "rflow/core/rng.h"
+#include "rflow/core/thread_policy.h"
 #include "rflow/flow/training_hooks.h"
 #include "rflow/io/atomic_file.h"
 #include "rflow/nn/ema.h"
@@ -383,6 +384,8 @@ class TrainRun {
                    rate < 10 ? 2 : 0, clock_text(rate > 0 ? double(end - step) / rate : 0.0));
     status_ = fmt::format("loss {:.4f}", window_loss_ / window_);
     window_loss_ = window_gnorm_ = 0, window_ = 0, t_window_ = now;
+    // threads = 0 follows the machine's load: a process that takes a core costs a thread, not 3x.
+    if (const std::string change = adapt_threads(); !change.empty()) spdlog::info("{}", change);
   }
 
   void checkpoint(int64_t at) {
