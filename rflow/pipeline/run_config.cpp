@@ -56,7 +56,7 @@ void RunConfig::validate() const {
            "a short directory name, e.g. demo_2d");
   RF_CHECK(std::none_of(name.begin(), name.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }),
            "name holds control characters", "name", "letters, digits, - and _, e.g. demo_2d");
-  RF_CHECK(threads >= 0 && threads <= 1024, "threads must be in [0, 1024]", "threads", "0 = all cores");
+  RF_CHECK(threads >= 0 && threads <= 1024, "threads must be in [0, 1024]", "threads", "0 = the cores other processes leave free");
   for (const auto& s : stages) rflow::stages().get(s, "stages");
   RF_CHECK(device == "cpu" || device.rfind("cuda", 0) == 0, "unknown device '" + device + "'", "device",
            "use cpu or cuda[:N]");

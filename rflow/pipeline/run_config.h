@@ -105,7 +105,7 @@ struct RunConfig {
     v("out_dir", out_dir, "parent directory of run directories");
     v("seed", seed, "seed of every random draw in the run");
     v("device", device, "cpu | cuda | cuda:N");
-    v("threads", threads, "intra-op CPU threads (0 = the cores other processes leave free, re-checked as the run goes; OMP_NUM_THREADS if set)");
+    v("threads", threads, "intra-op CPU threads (0 = the cores other processes leave free, re-checked as the run goes; OMP_NUM_THREADS if set). Results equal to the last bit, across resumes too, need a fixed count");
     v("log_level", log_level, "trace | debug | info | warn | error");
     v("stages", stages, "pipeline stages in order: train (1-RF), reflow (pairs, then reflow.rounds k-RF fine-tunes), distill (students), sample, eval (every model), report");
     v.section("data", data);

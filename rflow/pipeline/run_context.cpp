@@ -28,7 +28,7 @@ c10::Device setup_device(const RunConfig& cfg) {
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   RF_CHECK(cfg.threads <= 4 * static_cast<int64_t>(cores),
            "threads = " + std::to_string(cfg.threads) + " on a machine with " + std::to_string(cores) + " hardware threads",
-           "threads", "use 0 (every core) or at most " + std::to_string(cores));
+           "threads", "use 0 (the cores other processes leave free) or at most " + std::to_string(cores));
   apply_thread_setting(cfg.threads);
   c10::Device dev(c10::kCPU);
   try {
