@@ -94,7 +94,8 @@ PairGeneration generate_pairs(const TeacherFn& teacher, Distribution& source, co
   const auto t_start = std::chrono::steady_clock::now();
   Progress progress("reflow pairs", cfg.pairs);
   for (int64_t i = 0; i < shards; ++i) {
-    adapt_threads();  // threads = 0 follows the machine's load, shard by shard
+    // threads = 0 follows the machine's load, shard by shard.
+    if (const std::string change = adapt_threads(); !change.empty()) spdlog::info("reflow pairs: {}", change);
     const int64_t n = std::min(cfg.shard_size, cfg.pairs - i * cfg.shard_size);
     if (fs::exists(pair_shard_path(dir, i))) {
       ++g.shards_skipped;

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include "rflow/core/thread_policy.h"
 #include "rflow/core/error.h"
 #include "rflow/core/progress.h"
 #include "rflow/core/rng.h"
@@ -126,6 +127,8 @@ class ModelEvalRun {
     Progress progress("eval " + cm_.label, static_cast<int64_t>(list.size()) * chunks_);
     int64_t done = 0;
     for (const auto& [solver_name, nfe] : list) {
+      // threads = 0 follows the machine's load, job by job.
+      if (const std::string change = adapt_threads(); !change.empty()) spdlog::info("eval: {}", change);
       const int per_step = solvers().get(solver_name)()->nfe_per_step();
       const std::string what = per_step > 0 ? solver_name + " NFE " + std::to_string(nfe) : solver_name;
       if (per_step > 0 && nfe % per_step != 0) {

@@ -14,6 +14,7 @@
 #include "rflow/core/error.h"
 #include "rflow/core/tensor_util.h"
 #include "rflow/core/rng.h"
+#include "rflow/core/thread_policy.h"
 #include "rflow/io/atomic_file.h"
 #include "rflow/io/image_file.h"
 #include "rflow/io/npy.h"
@@ -247,6 +248,7 @@ void run_sample(const SampleArgs& a) {
   SampleWriters writers;
   for (int64_t offset = 0; offset < n; offset += chunk) {
     const int64_t k = std::min(chunk, n - offset);
+    adapt_threads();  // threads follow the machine's load between chunks (a multi-chunk set takes minutes)
     const at::Tensor x0 = given.defined() ? given.narrow(0, offset, k) : m.data->source().sample(k).x;
     const Cond cond = sample_cond(a, m, offset, k, device);
     at::Tensor log_p;
