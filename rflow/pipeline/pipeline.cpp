@@ -125,22 +125,16 @@ void run_keeping_only_made_models(const StageEntry& entry, StageContext& ctx, co
   }
 }
 
-}  // namespace
-
-std::string run_pipeline(RunConfig cfg, const PipelineOptions& opt) {
-  cfg.validate();
-  const auto& stage_list = opt.stages.empty() ? cfg.stages : opt.stages;
-  for (const auto& s : stage_list)  // every name checked before anything is touched
-    stages().get(s, opt.stages.empty() ? "stages" : "--stage " + s);
-  // Policies (targets that come with observations) are judged in closed loop, not by the sample
-  // and eval stages' distances: refused before hours of training, not after.
+// What the listed stages need of the data, checked before the hours of training that precede them:
+// policies (targets with observations) are judged in closed loop, not by the sample and eval
+// stages' distances; the eval stage's scorer takes at most its max_n draws.
+void check_stages_can_run(const RunConfig& cfg, const std::vector<std::string>& stage_list) {
   const auto target = make_distribution(cfg.data.target, {}, "data.target");
-  // What the eval stage can score, checked before the hours of training that precede it.
   if (std::count(stage_list.begin(), stage_list.end(), "eval") > 0 && eval::scorers().contains(target->kind())) {
     const int64_t max_n = eval::scorers().get(target->kind()).max_n;
     RF_CHECK(max_n == 0 || cfg.eval.n <= max_n,
              "eval.n = " + std::to_string(cfg.eval.n) + " is more than the " + target->kind() + " scorer takes (" +
-                 std::to_string(max_n) + ": the exact W2 solver's limit)",
+                 std::to_string(max_n) + ")",
              "eval.n", "at most " + std::to_string(max_n) + "; 2000 is the usual");
   }
   if (std::any_of(stage_list.begin(), stage_list.end(), [](const std::string& s) { return s != "train"; }) &&
@@ -148,16 +142,28 @@ std::string run_pipeline(RunConfig cfg, const PipelineOptions& opt) {
     throw Error("a policy run (data.target = " + cfg.data.target.name + ") has only the train stage so far",
                 "stages", "set stages = [\"train\"], then judge the policy with `rflow policy eval " + cfg.run_dir() +
                 "` or side by side with `rflow policy compare RUN… -o compare.html`");
+}
+
+// --fresh empties the directory: through a link it would empty the link's target, another run.
+void check_fresh_is_not_a_link(const std::string& run_dir) {
+  fs::path link = run_dir;  // "runs/alias/" names the link too
+  while (!link.empty() && link.filename().empty()) link = link.parent_path();
+  RF_CHECK(!fs::is_symlink(link),
+           "the run directory is a symbolic link (to " + (fs::is_symlink(link) ? fs::read_symlink(link).string() : "") +
+               "); --fresh would empty the folder it points to",
+           run_dir, "pass the folder itself (set name / out_dir to it), or remove the link");
+}
+
+}  // namespace
+
+std::string run_pipeline(RunConfig cfg, const PipelineOptions& opt) {
+  cfg.validate();
+  const auto& stage_list = opt.stages.empty() ? cfg.stages : opt.stages;
+  for (const auto& s : stage_list)  // every name checked before anything is touched
+    stages().get(s, opt.stages.empty() ? "stages" : "--stage " + s);
+  check_stages_can_run(cfg, stage_list);
   const std::string run_dir = cfg.run_dir();
-  // --fresh empties the directory: through a link it would empty the link's target, another run.
-  if (opt.fresh) {
-    fs::path link = run_dir;  // "runs/alias/" names the link too
-    while (!link.empty() && link.filename().empty()) link = link.parent_path();
-    RF_CHECK(!fs::is_symlink(link),
-             "the run directory is a symbolic link (to " + (fs::is_symlink(link) ? fs::read_symlink(link).string() : "") +
-                 "); --fresh would empty the folder it points to",
-             run_dir, "pass the folder itself (set name / out_dir to it), or remove the link");
-  }
+  if (opt.fresh) check_fresh_is_not_a_link(run_dir);
   // Held until the run returns: a second `rflow run` (or --fresh) on this directory is refused.
   io::DirectoryLock lock(run_dir, "rflow run " + run_dir);
   if (opt.fresh) {

@@ -180,13 +180,13 @@ nlohmann::json summary(const SampleArgs& a, const LoadedModel& m, const SampleTa
           {"seconds", secs}};
 }
 
-// Samples per solve: about 1 GB of working memory (a solve holds some 16 copies of its batch).
-// Smaller sets are one solve, as they always were; larger ones are solved and written a chunk at a
-// time, so -n is bounded by the disk, not by memory.
-int64_t chunk_size(const LoadedModel& m) {
-  int64_t per_sample = 4;
-  for (auto s : m.model->sample_shape()) per_sample *= s;
-  return std::max<int64_t>(1, (int64_t{1} << 30) / (16 * per_sample));
+// Bytes of one float32 sample. A chunk is about 1 GB of working memory (a solve holds some 16
+// copies of its batch): smaller sets are one solve, as they always were; larger ones are solved
+// and written a chunk at a time, so -n is bounded by the disk, not by memory.
+int64_t bytes_per_sample(const LoadedModel& m) {
+  int64_t bytes = 4;
+  for (auto s : m.model->sample_shape()) bytes *= s;
+  return bytes;
 }
 
 // The .npy files a sample set writes, each a block of rows per chunk.
@@ -227,10 +227,9 @@ void run_sample(const SampleArgs& a) {
     if (!out.empty()) io::check_output_path(out);
   const at::Tensor given = a.x0.empty() ? at::Tensor() : io::read_npy_samples(a.x0, m.model->sample_shape());
   RF_CHECK(a.chunk >= 0, "--chunk must be >= 0", "--chunk", "0 = automatic");
-  const int64_t n = given.defined() ? given.size(0) : a.n, chunk = a.chunk > 0 ? a.chunk : chunk_size(m);
+  const int64_t per_sample = bytes_per_sample(m), n = given.defined() ? given.size(0) : a.n;
+  const int64_t chunk = a.chunk > 0 ? a.chunk : std::max<int64_t>(1, (int64_t{1} << 30) / (16 * per_sample));
   // Memory bounds a chunk, not the set: the disk bounds the set, and is asked before the first solve.
-  int64_t per_sample = 4;
-  for (auto s : m.model->sample_shape()) per_sample *= s;
   std::error_code ec;
   const auto dir = std::filesystem::absolute(a.out).parent_path();
   const double need = double(per_sample) * double(n), free_bytes = double(std::filesystem::space(dir, ec).available);
