@@ -76,7 +76,7 @@ double pair_generation_peak_mb(VelocityField& model, int64_t pairs, int64_t batc
   rc.pairs = rc.shard_size = pairs;
   rc.batch = batch;
   rc.solve.steps = 1;
-  auto labels = [](int64_t n) {
+  auto labels = [](int64_t n, const std::vector<int64_t>&) {
     Cond c;
     c.labels = torch::arange(n, torch::kInt64).remainder(10);
     return c;

@@ -628,8 +628,14 @@ class DiTVelocity(nn.Module):
                 present[:, :n] = True if mask is None else mask.bool()
                 ctx = torch.where(present.unsqueeze(-1), proj, ctx)
             cond = cond + self.ctx_pool(ctx.mean(1))
+        rows, cols = x.shape[2] // p, x.shape[3] // p
         h = self.patch_embed(x).flatten(2).transpose(1, 2)
         angles = self.angles.to(h.dtype) if o["rope"] else None
+        if o["rope"] and (rows, cols) != (self.rows, self.cols):
+            # another aspect ratio (a model of several layouts): its own grid's positions
+            col, row = _patch_coordinates(rows, cols, o["rope_base"])
+            hd = o["hidden"] // o["heads"]
+            angles = torch.cat([_rope_angles(col, hd // 2), _rope_angles(row, hd // 2)], -1).to(h.device, h.dtype)
         if not o["rope"]:
             h = h + self.pos_emb
         skips = []
@@ -642,7 +648,7 @@ class DiTVelocity(nn.Module):
         m = self.final_ada(F.silu(cond)).chunk(2, -1)
         h = self.final(torch.addcmul(m[0].unsqueeze(1), self.final_norm(h), m[1].unsqueeze(1) + 1.0))
         c = self.shape[0]
-        return h.view(b, self.rows, self.cols, p, p, c).permute(0, 5, 1, 3, 2, 4).reshape(x.shape)
+        return h.view(b, rows, cols, p, p, c).permute(0, 5, 1, 3, 2, 4).reshape(x.shape)
 
 
 class TorchScriptVelocity(nn.Module):

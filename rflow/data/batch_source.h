@@ -50,6 +50,8 @@ class BatchSource {
   virtual ~BatchSource() = default;
   virtual Batch next(int64_t batch_size, c10::Device device) = 0;
   virtual std::vector<int64_t> sample_shape() const = 0;
+  // Every shape a batch can come in (each batch is in one): the target's shape buckets.
+  virtual std::vector<std::vector<int64_t>> sample_shapes() const { return {sample_shape()}; }
   // Classes its batches' labels come from (0: batches carry no labels).
   virtual int64_t num_classes() const { return 0; }
 };
@@ -59,6 +61,7 @@ class IndependentCoupling : public BatchSource {
   IndependentCoupling(std::unique_ptr<Distribution> source, std::unique_ptr<Distribution> target, bool labels = false);
   Batch next(int64_t batch_size, c10::Device device) override;
   std::vector<int64_t> sample_shape() const override { return target_->sample_shape(); }
+  std::vector<std::vector<int64_t>> sample_shapes() const override { return target_->sample_shapes(); }
   Distribution& source() { return *source_; }
   Distribution& target() { return *target_; }
   bool labeled() const { return labels_; }
@@ -70,7 +73,9 @@ class IndependentCoupling : public BatchSource {
 };
 
 // Builds both ends; the target is built first so that a parameterless gaussian source takes its
-// dimension. Throws if the two ends disagree in shape.
+// dimension. Throws if the two ends disagree in shape. A target of several shapes (buckets) draws
+// each batch in one of them, chosen uniformly, and the source in the same shape (N(0, I) takes any).
+
 std::unique_ptr<IndependentCoupling> make_coupling(const DataConfig& cfg);
 
 }  // namespace rflow

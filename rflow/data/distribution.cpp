@@ -1,5 +1,6 @@
 #include "rflow/data/distribution.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <torch/torch.h>
@@ -19,15 +20,30 @@ at::Tensor Distribution::log_prob(const at::Tensor&) const {
               "use a gaussian source (the default) for likelihoods");
 }
 
-Draw Distribution::sample(int64_t n, const at::Generator& rng) {
+std::string Distribution::shape_name(const std::vector<int64_t>& shape) const {
+  if (sample_shapes().size() <= 1) return "";
+  std::string s;
+  for (int64_t d : shape) s += (s.empty() ? "" : "x") + std::to_string(d);
+  return s;
+}
+
+Draw Distribution::draw_shaped(const std::vector<int64_t>& shape, int64_t n, const at::Generator& rng) {
+  RF_CHECK(shape == sample_shape(), describe() + " draws " + c10::str(sample_shape()) + ", not " + c10::str(shape),
+           "Distribution::sample", "ask for one of its sample_shapes()");
+  return draw(n, rng);
+}
+
+Draw Distribution::sample(int64_t n, const at::Generator& rng, const std::vector<int64_t>& shape) {
   RF_CHECK(n >= 1, "cannot draw " + std::to_string(n) + " samples", describe(), "draw at least one");
-  Draw d = draw(n, rng);
+  Draw d = shape.empty() ? draw(n, rng) : draw_shaped(shape, n, rng);
   // The contract every caller relies on, checked once here rather than in each distribution.
-  std::vector<int64_t> shape{n};
-  for (int64_t s : sample_shape()) shape.push_back(s);
-  RF_CHECK(d.x.defined() && d.x.sizes().vec() == shape && d.x.scalar_type() == torch::kFloat32,
+  const auto shapes = sample_shapes();
+  const bool in_shape = d.x.defined() && d.x.dim() >= 1 && d.x.size(0) == n &&
+                        (shape.empty() ? std::count(shapes.begin(), shapes.end(), d.x.sizes().slice(1).vec()) > 0
+                                       : d.x.sizes().slice(1).vec() == shape);
+  RF_CHECK(in_shape && d.x.scalar_type() == torch::kFloat32,
            "a draw of " + describe() + " does not have its sample shape", "Distribution::sample",
-           "draw() must return n float32 samples of sample_shape()");
+           "draw() must return n float32 samples of one of sample_shapes() (the one asked for)");
   RF_CHECK(d.cond.labels.defined() == (num_classes() > 0) &&
                (!d.cond.labels.defined() || d.cond.labels.sizes().vec() == std::vector<int64_t>{n}),
            "a draw of " + describe() + " has labels where it has no classes (or none where it has)",
@@ -96,8 +112,16 @@ class GaussianDist : public Distribution {
     dim_ = d;
     shape_ = hint == d ? shape_hint : std::vector<int64_t>{d};
     standard_ = !chol_.defined() && (mean_ == 0).all().item<bool>() && (std_ == 1).all().item<bool>();
+    // Noise shaped by the other end: N(0, I) in whatever shape the other end's draw has.
+    any_shape_ = standard_ && c.mean.empty() && c.std.empty() && c.cov.empty() && c.dim == 0;
   }
   Draw draw(int64_t n, const at::Generator& rng) override { return {points(n, rng), {}}; }
+  Draw draw_shaped(const std::vector<int64_t>& shape, int64_t n, const at::Generator& rng) override {
+    if (!any_shape_ || shape == shape_) return Distribution::draw_shaped(shape, n, rng);
+    std::vector<int64_t> s{n};
+    s.insert(s.end(), shape.begin(), shape.end());
+    return {torch::randn(s, rng), {}};
+  }
   at::Tensor points(int64_t n, const at::Generator& rng) {
     auto z = torch::randn({n, dim_}, rng);
     std::vector<int64_t> s{n};
@@ -127,7 +151,7 @@ class GaussianDist : public Distribution {
   int64_t dim_;
   std::vector<int64_t> shape_;  // [dim_], or the other end's shape when it has dim_ elements
   at::Tensor mean_, std_, chol_;
-  bool standard_ = false;
+  bool standard_ = false, any_shape_ = false;
   std::string desc_;
 };
 

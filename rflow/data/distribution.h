@@ -116,10 +116,19 @@ class Distribution {
  public:
   virtual ~Distribution() = default;
   // The one sampling call: n samples and their conditioning, drawn from `rng` (undefined: the
-  // default generator, which seed_all seeds). Checks what every distribution promises: n rows of
-  // sample_shape(), labels iff num_classes() > 0, observations iff obs_dim() > 0.
-  Draw sample(int64_t n, const at::Generator& rng = {});
+  // default generator, which seed_all seeds), all in one shape: `shape` where given (one of
+  // sample_shapes(); a standard normal takes any), else the distribution's choice. Checks what
+  // every distribution promises: n rows of that shape, labels iff num_classes() > 0,
+  // observations iff obs_dim() > 0.
+  Draw sample(int64_t n, const at::Generator& rng = {}, const std::vector<int64_t>& shape = {});
   virtual std::vector<int64_t> sample_shape() const = 0;
+  // Every shape a draw can come in: data of several (captioned composites of mixed layouts, the
+  // buckets of multi-aspect training) draw each call in one of them. The first is sample_shape().
+  virtual std::vector<std::vector<int64_t>> sample_shapes() const { return {sample_shape()}; }
+  // A shape's name in paths and labels ("row2" for a composite layout); "" where there is one shape.
+  virtual std::string shape_name(const std::vector<int64_t>& shape) const;
+  // The shape of the images a prompt asks for (a composite caption names its layout).
+  virtual std::vector<int64_t> prompt_shape(const std::string&) const { return sample_shape(); }
   virtual std::string describe() const = 0;
   // What kind of data it draws, which picks the eval's scorer: "points" (flat vectors) or "images".
   virtual std::string kind() const { return "points"; }
@@ -146,6 +155,8 @@ class Distribution {
  protected:
   // What sample() returns, for n >= 1; every random number from `rng`.
   virtual Draw draw(int64_t n, const at::Generator& rng) = 0;
+  // n samples of `shape`; the default serves data of one shape (and refuses any other).
+  virtual Draw draw_shaped(const std::vector<int64_t>& shape, int64_t n, const at::Generator& rng);
 };
 
 

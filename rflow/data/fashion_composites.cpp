@@ -1,5 +1,7 @@
 #include "rflow/data/fashion_composites.h"
 
+#include <algorithm>
+
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
@@ -30,6 +32,24 @@ const CompositeLayout* composite_layout_of(int64_t rows, int64_t cols) {
   for (const auto& l : composite_layouts())
     if (l.rows == rows && l.cols == cols) return &l;
   return nullptr;
+}
+
+std::vector<CompositeLayout> composite_layouts_named(const std::string& list, const std::string& where) {
+  if (list == "all") return composite_layouts();
+  std::vector<CompositeLayout> out;
+  size_t a = 0;
+  while (a <= list.size()) {
+    const size_t b = std::min(list.find(',', a), list.size());
+    std::string name = list.substr(a, b - a);
+    name.erase(0, name.find_first_not_of(' '));
+    name.erase(name.find_last_not_of(' ') + 1);
+    const CompositeLayout& l = composite_layout(name, where);
+    for (const auto& o : out)
+      RF_CHECK(o.name != l.name, "layout '" + l.name + "' is named twice", where, "name each layout once");
+    out.push_back(l);
+    a = b + 1;
+  }
+  return out;
 }
 
 const std::vector<std::string>& garment_names() {
@@ -109,54 +129,103 @@ std::unique_ptr<text::Tokenizer> caption_tokenizer() {
 
 void FashionCompositesOptions::validate(const std::string& where) const {
   FashionMnistOptions{split}.validate(where);
-  composite_layout(layout, where + ".layout");
+  composite_layouts_named(layout, where + ".layout");
   RF_CHECK(max_words >= 1 && max_words <= 256, "max_words must be in [1, 256]", where + ".max_words",
            "a 2×2 caption has 13 to 17 tokens");
   RF_CHECK(max_chars >= 0 && max_chars <= 1024, "max_chars must be in [0, 1024]", where + ".max_chars",
            "0 = words only; a 2×2 caption has up to 77 characters");
 }
 
-FashionComposites::FashionComposites(at::Tensor images, at::Tensor labels, CompositeLayout layout, int64_t max_words,
-                                     int64_t max_chars, std::string desc)
-    : images_(std::move(images)), labels_(std::move(labels)), layout_(std::move(layout)), max_words_(max_words),
+FashionComposites::FashionComposites(at::Tensor images, at::Tensor labels, std::vector<CompositeLayout> layouts,
+                                     int64_t max_words, int64_t max_chars, std::string desc)
+    : images_(std::move(images)), labels_(std::move(labels)), layouts_(std::move(layouts)), max_words_(max_words),
       max_chars_(max_chars), desc_(std::move(desc)), tokenizer_(caption_tokenizer()) {
+  RF_CHECK(!layouts_.empty(), "composites need a layout", desc_, "name one: single, row2, col2, row3, col3 or grid");
   RF_CHECK(images_.scalar_type() == torch::kUInt8 && images_.dim() == 4 && images_.size(1) == 1 && images_.size(2) == 28 && images_.size(3) == 28 &&
                labels_.defined() && labels_.size(0) == images_.size(0) && images_.size(0) > 0,
            "composites need labelled 28×28 grey garments", desc_, "use Fashion-MNIST (or an IDX set with labels)");
   labels_ = labels_.to(torch::kInt64).contiguous();
 }
 
-void FashionComposites::paste(const int64_t* garments, at::Tensor& out) const {
-  for (int64_t k = 0; k < layout_.cells(); ++k) {
-    const int64_t r = k / layout_.cols, c = k % layout_.cols;
+std::vector<std::vector<int64_t>> FashionComposites::sample_shapes() const {
+  std::vector<std::vector<int64_t>> out;
+  for (const auto& l : layouts_) out.push_back(l.shape());
+  return out;
+}
+
+std::string FashionComposites::shape_name(const std::vector<int64_t>& shape) const {
+  if (layouts_.size() == 1) return "";
+  for (const auto& l : layouts_)
+    if (l.shape() == shape) return l.name;
+  return Distribution::shape_name(shape);
+}
+
+std::vector<int64_t> FashionComposites::prompt_shape(const std::string& prompt) const {
+  const ParsedCaption parsed = parse_caption(prompt);
+  check_layout(prompt, parsed.layout);
+  return parsed.layout.shape();
+}
+
+bool FashionComposites::draws(const std::string& name) const {
+  return std::any_of(layouts_.begin(), layouts_.end(), [&](const CompositeLayout& l) { return l.name == name; });
+}
+
+void FashionComposites::check_layout(const std::string& prompt, const CompositeLayout& layout) const {
+  if (draws(layout.name)) return;
+  std::string names;
+  for (const auto& l : layouts_) names += (names.empty() ? "" : ", ") + l.name;
+  const CompositeLayout& first = layouts_[0];
+  throw Error("'" + prompt + "' describes a " + layout.name + " composite; this model draws " + names, "--prompt",
+              "e.g. \"" + composite_caption(std::vector<int64_t>(static_cast<size_t>(first.cells()), 8), first) + "\"");
+}
+
+void FashionComposites::paste(const int64_t* garments, const CompositeLayout& layout, at::Tensor& out) const {
+  for (int64_t k = 0; k < layout.cells(); ++k) {
+    const int64_t r = k / layout.cols, c = k % layout.cols;
     out.slice(1, 28 * r, 28 * (r + 1)).slice(2, 28 * c, 28 * (c + 1)).copy_(images_[garments[k]]);
   }
 }
 
-at::Tensor FashionComposites::compose(const std::vector<int64_t>& garments) const {
-  RF_CHECK(static_cast<int64_t>(garments.size()) == layout_.cells(), "wrong number of garments", desc_, "");
-  at::Tensor x = torch::empty({1, 28 * layout_.rows, 28 * layout_.cols}, torch::kUInt8);
-  paste(garments.data(), x);
+at::Tensor FashionComposites::compose(const std::vector<int64_t>& garments, const CompositeLayout& layout) const {
+  RF_CHECK(static_cast<int64_t>(garments.size()) == layout.cells(), "wrong number of garments", desc_, "");
+  at::Tensor x = torch::empty(layout.shape(), torch::kUInt8);
+  paste(garments.data(), layout, x);
   return x.to(torch::kFloat32).div_(127.5).sub_(1.0);
 }
 
-std::string FashionComposites::caption_of(const std::vector<int64_t>& garments) const {
+std::string FashionComposites::caption_of(const std::vector<int64_t>& garments, const CompositeLayout& layout) const {
   std::vector<int64_t> classes;
   const int64_t* labels = labels_.data_ptr<int64_t>();
   for (int64_t g : garments) classes.push_back(labels[g]);
-  return composite_caption(classes, layout_);
+  return composite_caption(classes, layout);
 }
 
 Draw FashionComposites::draw(int64_t n, const at::Generator& rng) {
-  const at::Tensor idx = torch::randint(0, images_.size(0), {n, layout_.cells()}, rng, torch::kInt64);
+  // Several layouts: the whole draw in one, chosen uniformly (a training batch is one bucket). One
+  // layout draws no number for it, so its draws are what they were before layouts could be mixed.
+  if (layouts_.size() == 1) return draw_in(layouts_[0], n, rng);
+  const int64_t k = torch::randint(0, static_cast<int64_t>(layouts_.size()), {1}, rng, torch::kInt64).item<int64_t>();
+  return draw_in(layouts_[static_cast<size_t>(k)], n, rng);
+}
+
+Draw FashionComposites::draw_shaped(const std::vector<int64_t>& shape, int64_t n, const at::Generator& rng) {
+  for (const auto& l : layouts_)
+    if (l.shape() == shape) return draw_in(l, n, rng);
+  return Distribution::draw_shaped(shape, n, rng);  // says which shapes it draws
+}
+
+Draw FashionComposites::draw_in(const CompositeLayout& layout, int64_t n, const at::Generator& rng) const {
+  const at::Tensor idx = torch::randint(0, images_.size(0), {n, layout.cells()}, rng, torch::kInt64);
   const auto acc = idx.accessor<int64_t, 2>();
   // Pasted as bytes into one batch and converted once.
-  at::Tensor x = torch::empty({n, 1, 28 * layout_.rows, 28 * layout_.cols}, torch::kUInt8);
+  std::vector<int64_t> shape{n};
+  for (int64_t d : layout.shape()) shape.push_back(d);
+  at::Tensor x = torch::empty(shape, torch::kUInt8);
   std::vector<std::string> captions;
   for (int64_t i = 0; i < n; ++i) {
     at::Tensor row = x[i];
-    paste(acc[i].data(), row);
-    captions.push_back(caption_of(std::vector<int64_t>(acc[i].data(), acc[i].data() + layout_.cells())));
+    paste(acc[i].data(), layout, row);
+    captions.push_back(caption_of(std::vector<int64_t>(acc[i].data(), acc[i].data() + layout.cells()), layout));
   }
   return {x.to(torch::kFloat32).div_(127.5).sub_(1.0), encode(captions)};
 }
@@ -170,12 +239,7 @@ Cond FashionComposites::encode(const std::vector<std::string>& captions) const {
 
 Cond FashionComposites::encode_prompts(const std::vector<std::string>& prompts) const {
   RF_CHECK(!prompts.empty(), "no prompts", "--prompt", "e.g. --prompt \"a sneaker left of a bag\"");
-  for (const auto& p : prompts) {
-    const ParsedCaption parsed = parse_caption(p);
-    RF_CHECK(parsed.layout.name == layout_.name,
-             "'" + p + "' describes a " + parsed.layout.name + " composite; this model draws " + layout_.name,
-             "--prompt", "e.g. \"" + composite_caption(std::vector<int64_t>(static_cast<size_t>(layout_.cells()), 8), layout_) + "\"");
-  }
+  for (const auto& p : prompts) check_layout(p, parse_caption(p).layout);
   return encode(prompts);
 }
 
@@ -192,7 +256,8 @@ DistributionEntry fashion_composites_entry() {
             o.validate(where + ".fashion_composites");
             auto garments = load_fashion_mnist(c.path.empty() ? kFashionMnistDir : c.path, o.split, /*flip=*/false);
             return std::make_unique<FashionComposites>(
-                garments->stored(), garments->labels(), composite_layout(o.layout, where), o.max_words, o.max_chars,
+                garments->stored(), garments->labels(), composite_layouts_named(o.layout, where + ".fashion_composites.layout"),
+                o.max_words, o.max_chars,
                 "fashion_composites(" + o.split + ", " + o.layout + ", " + std::to_string(garments->size()) + " garments)");
           }};
 }

@@ -44,8 +44,9 @@ CouplingEntry online_coupling_entry() {
     RF_CHECK(static_cast<bool>(in.load_teacher), "the online coupling needs a teacher model", "data.coupling",
              "build the batches through the pipeline (make_training_source), which loads data.teacher");
     VelocityField teacher = in.load_teacher(c.teacher);
-    RF_CHECK(teacher->sample_shape() == both_ends->sample_shape(), "the online teacher's samples have another shape",
-             c.teacher, "use the data section of the teacher run");
+    for (const auto& shape : both_ends->sample_shapes())
+      RF_CHECK(teacher->takes_shape(shape), "the online teacher does not draw " + c10::str(shape) + " samples",
+               c.teacher, "use the data section of the teacher run");
     return std::unique_ptr<BatchSource>(
         std::make_unique<OnlinePairSource>(std::move(teacher), std::move(both_ends), in.online_steps, in.online_guidance));
   };

@@ -17,6 +17,7 @@ class OnlinePairSource : public BatchSource {
   OnlinePairSource(VelocityField teacher, std::unique_ptr<IndependentCoupling> data, int64_t steps, double guidance);
   Batch next(int64_t batch_size, c10::Device device) override;
   std::vector<int64_t> sample_shape() const override { return data_->sample_shape(); }
+  std::vector<std::vector<int64_t>> sample_shapes() const override { return data_->sample_shapes(); }
   int64_t num_classes() const override { return data_->num_classes(); }
 
  private:

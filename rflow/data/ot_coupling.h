@@ -41,6 +41,7 @@ class OtCoupling : public BatchSource {
   OtCoupling(std::unique_ptr<BatchSource> inner, OtConfig cfg);
   Batch next(int64_t batch_size, c10::Device device) override;
   std::vector<int64_t> sample_shape() const override { return inner_->sample_shape(); }
+  std::vector<std::vector<int64_t>> sample_shapes() const override { return inner_->sample_shapes(); }
   BatchSource& inner() { return *inner_; }
   const OtConfig& config() const { return cfg_; }
 

@@ -1,5 +1,6 @@
 #include "rflow/data/pair_shards.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <regex>
 
@@ -63,47 +64,95 @@ std::vector<std::string> list_pair_shards(const std::string& dir) {
   return out;
 }
 
-Pairs load_pairs(const std::string& dir) {
+namespace {
+
+std::vector<std::string> cond_names(const Cond& c) {
+  std::vector<std::string> n;
+  for (const auto& [k, v] : c.named()) n.push_back(k);
+  return n;
+}
+
+}  // namespace
+
+std::vector<Pairs> load_pair_buckets(const std::string& dir) {
   auto shards = list_pair_shards(dir);
   RF_CHECK(!shards.empty(), "no pair shards found", dir, "run the reflow stage of the teacher run first");
-  std::vector<at::Tensor> z0, z1;
-  std::vector<Cond> conds;
+  // Shards grouped by sample shape, in the order shapes first appear.
+  std::vector<std::vector<Pairs>> groups;
   for (const auto& s : shards) {
     Pairs p = read_pair_shard(s);
-    if (!z0.empty()) {
-      RF_CHECK(p.z0.sizes().slice(1) == z0.front().sizes().slice(1) && p.z0.scalar_type() == z0.front().scalar_type(),
-               "shard has a different sample shape or dtype than the first", s, "all shards must come from one teacher");
-      auto names = [](const Cond& c) {
-        std::vector<std::string> n;
-        for (const auto& [k, v] : c.named()) n.push_back(k);
-        return n;
-      };
-      RF_CHECK(names(p.cond) == names(conds.front()), "shard carries other conditioning than the first", s,
+    if (!groups.empty()) {
+      const Pairs& first = groups.front().front();
+      RF_CHECK(p.z0.scalar_type() == first.z0.scalar_type() && p.z0.dim() == first.z0.dim(),
+               "shard has a different dtype or rank than the first", s, "all shards must come from one teacher");
+      RF_CHECK(cond_names(p.cond) == cond_names(first.cond), "shard carries other conditioning than the first", s,
                "all shards must come from one teacher");
     }
-    z0.push_back(p.z0);
-    z1.push_back(p.z1);
-    conds.push_back(p.cond);
+    const auto same = std::find_if(groups.begin(), groups.end(),
+                                   [&](const auto& g) { return g.front().z0.sizes().slice(1) == p.z0.sizes().slice(1); });
+    const size_t k = static_cast<size_t>(same - groups.begin());
+    if (k == groups.size()) groups.emplace_back();
+    groups[k].push_back(std::move(p));
   }
-  Pairs out{torch::cat(z0), torch::cat(z1), Cond::cat(conds)};
-  RF_CHECK(torch::isfinite(out.z0).all().item<bool>() && torch::isfinite(out.z1).all().item<bool>(),
-           "pairs contain NaN or Inf", dir, "the teacher diverged; check its samples");
+  std::vector<Pairs> out;
+  for (auto& g : groups) {
+    std::vector<at::Tensor> z0, z1;
+    std::vector<Cond> conds;
+    for (auto& p : g) z0.push_back(p.z0), z1.push_back(p.z1), conds.push_back(p.cond);
+    out.push_back(Pairs{torch::cat(z0), torch::cat(z1), Cond::cat(conds)});
+    RF_CHECK(torch::isfinite(out.back().z0).all().item<bool>() && torch::isfinite(out.back().z1).all().item<bool>(),
+             "pairs contain NaN or Inf", dir, "the teacher diverged; check its samples");
+  }
   return out;
 }
 
-PairSource::PairSource(Pairs pairs) : pairs_(std::move(pairs)) {
-  RF_CHECK(pairs_.z0.defined() && pairs_.z0.size(0) > 0, "no pairs", "PairSource", "");
-  if (pairs_.cond.labels.defined()) num_classes_ = pairs_.cond.labels.max().item<int64_t>() + 1;
+Pairs load_pairs(const std::string& dir) {
+  std::vector<Pairs> buckets = load_pair_buckets(dir);
+  RF_CHECK(buckets.size() == 1, "the pairs come in " + std::to_string(buckets.size()) + " sample shapes", dir,
+           "load them by shape (load_pair_buckets)");
+  return std::move(buckets.front());
+}
+
+PairSource::PairSource(Pairs pairs) : PairSource(std::vector<Pairs>{std::move(pairs)}) {}
+
+PairSource::PairSource(std::vector<Pairs> buckets) : buckets_(std::move(buckets)) {
+  RF_CHECK(!buckets_.empty(), "no pairs", "PairSource", "");
+  for (const auto& b : buckets_) {
+    RF_CHECK(b.z0.defined() && b.z0.size(0) > 0, "no pairs", "PairSource", "");
+    if (b.cond.labels.defined()) num_classes_ = std::max(num_classes_, b.cond.labels.max().item<int64_t>() + 1);
+    size_ += b.z0.size(0);
+  }
 }
 
 Batch PairSource::next(int64_t batch_size, c10::Device device) {
-  auto idx = torch::randint(0, pairs_.z0.size(0), {batch_size}, torch::kInt64);
-  return Batch{pairs_.z0.index_select(0, idx).to(device), pairs_.z1.index_select(0, idx).to(device),
-               pairs_.cond.select(idx).to(device)};
+  // Several shapes: the batch is one of them, chosen in proportion to its pairs. One shape draws
+  // no number for it.
+  const Pairs* b = &buckets_.front();
+  if (buckets_.size() > 1) {
+    int64_t j = torch::randint(0, size_, {1}, torch::kInt64).item<int64_t>();
+    for (const auto& bucket : buckets_) {
+      if (j < bucket.z0.size(0)) {
+        b = &bucket;
+        break;
+      }
+      j -= bucket.z0.size(0);
+    }
+  }
+  auto idx = torch::randint(0, b->z0.size(0), {batch_size}, torch::kInt64);
+  return Batch{b->z0.index_select(0, idx).to(device), b->z1.index_select(0, idx).to(device),
+               b->cond.select(idx).to(device)};
 }
 
-std::vector<int64_t> PairSource::sample_shape() const {
-  return std::vector<int64_t>(pairs_.z0.sizes().begin() + 1, pairs_.z0.sizes().end());
+std::vector<int64_t> PairSource::sample_shape() const { return sample_shapes().front(); }
+
+std::vector<std::vector<int64_t>> PairSource::sample_shapes() const {
+  std::vector<std::vector<int64_t>> out;
+  for (const auto& b : buckets_) out.push_back(b.z0.sizes().slice(1).vec());
+  return out;
+}
+
+void PairSource::drop_labels() {
+  for (auto& b : buckets_) b.cond.labels = at::Tensor();
 }
 
 CouplingEntry pairs_coupling_entry() {
@@ -113,13 +162,16 @@ CouplingEntry pairs_coupling_entry() {
              "e.g. --set data.pairs=runs/demo_2d/pairs");
   };
   e.make = [](const DataConfig& c, std::unique_ptr<IndependentCoupling> both_ends, const CouplingInputs&) {
-    Pairs pairs = load_pairs(c.pairs);
-    RF_CHECK(!c.labels || pairs.cond.labels.defined(), "data.labels is set but the stored pairs have no labels",
+    std::vector<Pairs> buckets = load_pair_buckets(c.pairs);
+    RF_CHECK(!c.labels || buckets.front().cond.labels.defined(), "data.labels is set but the stored pairs have no labels",
              c.pairs, "make the pairs with a class-conditional teacher, or set data.labels=false");
-    if (!c.labels) pairs.cond.labels = at::Tensor();
-    auto src = std::make_unique<PairSource>(std::move(pairs));
-    RF_CHECK(src->sample_shape() == both_ends->sample_shape(), "stored pairs do not match the data's sample shape",
-             c.pairs, "use the data section of the teacher run");
+    auto src = std::make_unique<PairSource>(std::move(buckets));
+    if (!c.labels) src->drop_labels();
+    const auto shapes = both_ends->sample_shapes();
+    for (const auto& shape : src->sample_shapes())
+      RF_CHECK(std::count(shapes.begin(), shapes.end(), shape) > 0,
+               "stored pairs of shape " + c10::str(shape) + " are not among the data's sample shapes", c.pairs,
+               "use the data section of the teacher run");
     return std::unique_ptr<BatchSource>(std::move(src));
   };
   e.input = CouplingInput::kPairs;

@@ -53,6 +53,10 @@ class VelocityFieldImpl : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& x, const at::Tensor& t) { return forward(x, t, Cond{}); }
   // Shape of one sample (without the batch dimension), e.g. {2} or {1, 28, 28}.
   virtual std::vector<int64_t> sample_shape() const = 0;
+  // Whether it can be solved in `shape` (a DiT with rotary positions takes any image of its
+  // channels whose sides its patch divides: one model across aspect ratios). Data that come in
+  // several shapes train only a field that takes each of them.
+  virtual bool takes_shape(const std::vector<int64_t>& shape) const { return shape == sample_shape(); }
   // Optional: the whole solve of x0 done by the field itself, where calling forward step by step
   // would be dominated by per-op overhead (small CPU batches of MLPs). Returns an undefined x
   // when it has no such path for these inputs (the solver then steps as usual); otherwise the

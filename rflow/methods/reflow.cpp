@@ -59,8 +59,8 @@ PairGeneration generate_pairs(const FieldFn& teacher, Distribution& source, cons
 CondSampler conditions_from(Distribution& target, bool labels) {
   RF_CHECK(!labels || target.num_classes() > 0, target.describe() + " has no class labels", "data.labels",
            "use a labelled target or set data.labels=false");
-  return [&target, labels](int64_t n) {
-    const Cond drawn = target.sample(n).cond;
+  return [&target, labels](int64_t n, const std::vector<int64_t>& shape) {
+    const Cond drawn = target.sample(n, {}, shape).cond;
     Cond c;
     if (labels) c.labels = drawn.labels;
     c.context = drawn.context, c.mask = drawn.mask;
@@ -68,9 +68,35 @@ CondSampler conditions_from(Distribution& target, bool labels) {
   };
 }
 
+namespace {
+
+// One shard's n pairs: noise in `shape` ({}: the source's own), conditioning drawn for it, the
+// teacher solved cfg.batch pairs at a time (an image teacher's activations for a whole shard would
+// hold gigabytes). Adds the solves' NFE to nfe_sum.
+Pairs solve_shard(const TeacherFn& teacher, Distribution& source, const CondSampler& cond_from, int64_t n,
+                  const std::vector<int64_t>& shape, const ReflowConfig& cfg, c10::Device device, int64_t shard,
+                  double& nfe_sum) {
+  at::Tensor z0 = source.sample(n, {}, shape).x;
+  Cond cond;
+  if (cond_from) cond = cond_from(n, shape);
+  std::vector<at::Tensor> z1_parts;
+  for (int64_t a = 0; a < n; a += cfg.batch) {
+    const int64_t m = std::min(cfg.batch, n - a);
+    const Cond part = cond.slice(a, a + m).to(device);
+    SolveResult r = solve(teacher(part), z0.narrow(0, a, m).to(device), cfg.solve);
+    RF_CHECK(r.status == SolveStatus::kOk, "teacher solve did not finish", "reflow shard " + std::to_string(shard), "");
+    nfe_sum += r.nfe.to(torch::kFloat64).sum().item<double>();
+    z1_parts.push_back(r.x.cpu());
+  }
+  return Pairs{z0, torch::cat(z1_parts), cond.to(c10::kCPU)};
+}
+
+}  // namespace
+
 PairGeneration generate_pairs(const TeacherFn& teacher, Distribution& source, const CondSampler& cond_from,
                               const ReflowConfig& cfg, const std::string& dir, uint64_t seed, c10::Device device,
-                              const std::map<std::string, std::string>& provenance) {
+                              const std::map<std::string, std::string>& provenance,
+                              const std::vector<std::vector<int64_t>>& shapes) {
   cfg.validate();
   fs::create_directories(dir);
   io::remove_stale_temporaries(dir);  // shards of a generation killed mid-write
@@ -86,9 +112,9 @@ PairGeneration generate_pairs(const TeacherFn& teacher, Distribution& source, co
   // A batch-shared adaptive solve takes its steps from the hardest pair in the batch.
   if (adaptive && !so.per_sample) spec["batch"] = cfg.batch;
   for (const auto& [k, v] : provenance) spec["teacher"][k] = v;
+  if (shapes.size() > 1) spec["shapes"] = shapes;
   discard_if_stale(dir, spec);
   const int64_t shards = (cfg.pairs + cfg.shard_size - 1) / cfg.shard_size;
-  SolveOptions opt = so;  // guidance and η: applied by the TeacherFn (wrap_field)
   PairGeneration g;
   double nfe_sum = 0;
   const auto t_start = std::chrono::steady_clock::now();
@@ -104,23 +130,14 @@ PairGeneration generate_pairs(const TeacherFn& teacher, Distribution& source, co
     }
     // Each shard has its own seed: skipping or redoing one never shifts another's noise.
     seed_all(seed * 1000003ULL + 7919ULL * static_cast<uint64_t>(i + 1));
-    at::Tensor z0 = source.sample(n).x;
-    Cond cond;
-    if (cond_from) cond = cond_from(n);
+    // Data of several shapes: shard i in shape i mod K, so every shape gets its share and a
+    // skipped shard never moves another's.
+    const std::vector<int64_t> shape =
+        shapes.size() > 1 ? shapes[static_cast<size_t>(i) % shapes.size()] : std::vector<int64_t>{};
     auto t0 = std::chrono::steady_clock::now();
-    // The shard is solved cfg.batch pairs at a time: an image teacher's activations for a whole
-    // shard would hold gigabytes.
-    std::vector<at::Tensor> z1_parts;
-    for (int64_t a = 0; a < n; a += cfg.batch) {
-      const int64_t m = std::min(cfg.batch, n - a);
-      const Cond part = cond.slice(a, a + m).to(device);
-      SolveResult r = solve(teacher(part), z0.narrow(0, a, m).to(device), opt);
-      RF_CHECK(r.status == SolveStatus::kOk, "teacher solve did not finish", "reflow shard " + std::to_string(i), "");
-      nfe_sum += r.nfe.to(torch::kFloat64).sum().item<double>();
-      z1_parts.push_back(r.x.cpu());
-    }
+    Pairs pairs = solve_shard(teacher, source, cond_from, n, shape, cfg, device, i, nfe_sum);
     g.solve_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    write_pair_shard(dir, i, Pairs{z0, torch::cat(z1_parts), cond.to(c10::kCPU)},
+    write_pair_shard(dir, i, pairs,
                      {{"shard", std::to_string(i)}, {"solver", so.method}, {"steps", std::to_string(so.steps)}});
     ++g.shards_written;
     g.pairs += n;

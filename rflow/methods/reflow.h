@@ -61,16 +61,19 @@ struct PairGeneration {
 // The teacher as pair generation sees it: the field to solve for a shard's conditioning (empty
 // for unconditional teachers), e.g. a CFG-guided field.
 using TeacherFn = std::function<FieldFn(const Cond& cond)>;
-// Conditioning for n new pairs (labels drawn like the target's, contexts, observations, ...).
-using CondSampler = std::function<Cond(int64_t n)>;
+// Conditioning for n new pairs in a shape ({}: the data's own): labels drawn like the target's,
+// contexts, observations, ...
+using CondSampler = std::function<Cond(int64_t n, const std::vector<int64_t>& shape)>;
 
 // Writes ceil(pairs / shard_size) shards into dir (skipping shards already there) and a manifest.
 // With `cond_from`, each shard draws its conditioning from it, solves the teacher with it and
 // stores it beside the pairs. Shards made by another teacher or other settings
 // (dir/generation.json differs) are discarded first, so stale pairs never mix with new ones.
+// Several `shapes` (the target's shape buckets): shard i holds pairs of shapes[i mod K].
 PairGeneration generate_pairs(const TeacherFn& teacher, Distribution& source, const CondSampler& cond_from,
                               const ReflowConfig& cfg, const std::string& dir, uint64_t seed, c10::Device device,
-                              const std::map<std::string, std::string>& provenance = {});
+                              const std::map<std::string, std::string>& provenance = {},
+                              const std::vector<std::vector<int64_t>>& shapes = {});
 // Conditions drawn like the target's, as a CondSampler: its labels (with `labels`; the target must
 // have classes) and the token context of its captions (captioned data).
 CondSampler conditions_from(Distribution& target, bool labels);

@@ -241,10 +241,18 @@ at::Tensor DiTImpl::context_tokens(const Cond& c, int64_t B) const {
   return torch::where(present.unsqueeze(-1), ctx, pad);
 }
 
+bool DiTImpl::takes_shape(const std::vector<int64_t>& shape) const {
+  if (shape == shape_) return true;
+  return opt_.rope && shape.size() == 3 && shape[0] == shape_[0] && shape[1] >= opt_.patch && shape[2] >= opt_.patch &&
+         shape[1] % opt_.patch == 0 && shape[2] % opt_.patch == 0;
+}
+
 at::Tensor DiTImpl::forward(const at::Tensor& x, const at::Tensor& t, const Cond& c) {
   const int64_t B = x.size(0), C = shape_[0], p = opt_.patch;
-  RF_CHECK(x.dim() == 4 && x.size(1) == C && x.size(2) == shape_[1] && x.size(3) == shape_[2],
-           "input of shape " + c10::str(x.sizes()) + " does not match the model's " + c10::str(shape_), "model.dit", "");
+  RF_CHECK(x.dim() == 4 && takes_shape(x.sizes().slice(1).vec()),
+           "input of shape " + c10::str(x.sizes()) + " does not match the model's " + c10::str(shape_), "model.dit",
+           opt_.rope ? "its sides must be multiples of the patch size" : "learned positions fix the grid: use rope = true for several shapes");
+  const int64_t rows = x.size(2) / p, cols = x.size(3) / p;
   at::Tensor cond = dense(t2_, rflow::silu(dense(t1_, temb_->forward(t))));
   if (num_classes_ > 0) {
     cond = cond + label_emb_->forward(label_rows(c.labels, x, num_classes_));
@@ -256,7 +264,11 @@ at::Tensor DiTImpl::forward(const at::Tensor& x, const at::Tensor& t, const Cond
   }
   at::Tensor h = patch_embed_(x).flatten(2).transpose(1, 2);  // [B, T, D], patches row by row
   at::Tensor angles;
-  if (opt_.rope) {
+  if (opt_.rope && (rows != rows_ || cols != cols_)) {
+    // Another aspect ratio: its own grid's positions (centred in the same box with rope_base).
+    auto [col, row] = patch_coordinates(rows, cols, opt_.rope_base);
+    angles = rope_angles_2d(col, row, opt_.hidden / opt_.heads).to(x.device(), h.scalar_type());
+  } else if (opt_.rope) {
     if (angles_.device() != x.device()) angles_ = angles_.to(x.device());
     angles = angles_.to(h.scalar_type());
   } else {
@@ -276,7 +288,7 @@ at::Tensor DiTImpl::forward(const at::Tensor& x, const at::Tensor& t, const Cond
   }
   const auto m = dense(final_ada_, rflow::silu(cond)).chunk(2, -1);
   h = dense(final_, modulate(final_norm_(h), m[0], m[1]));  // [B, T, p·p·C]
-  return h.view({B, rows_, cols_, p, p, C}).permute({0, 5, 1, 3, 2, 4}).reshape(x.sizes());
+  return h.view({B, rows, cols, p, p, C}).permute({0, 5, 1, 3, 2, 4}).reshape(x.sizes());
 }
 
 std::vector<MoE> DiTImpl::moe_layers() const {

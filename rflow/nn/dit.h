@@ -125,6 +125,8 @@ class DiTImpl : public CloneableField<DiTImpl>, public TrainingHooks {
   using VelocityFieldImpl::forward;
   at::Tensor forward(const at::Tensor& x, const at::Tensor& t, const Cond& c) override;
   std::vector<int64_t> sample_shape() const override { return shape_; }
+  // With rope: any [C, H, W] whose sides the patch divides (positions follow each input's grid).
+  bool takes_shape(const std::vector<int64_t>& shape) const override;
   at::Tensor auxiliary_loss() override;
   std::map<std::string, at::Tensor> after_step() override;
 

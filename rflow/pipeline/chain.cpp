@@ -2,6 +2,10 @@
 
 #include <filesystem>
 
+#include <nlohmann/json.hpp>
+
+#include "rflow/core/error.h"
+#include "rflow/io/atomic_file.h"
 #include "rflow/methods/distill.h"
 
 namespace fs = std::filesystem;
@@ -29,6 +33,31 @@ std::vector<ChainModel> chain_models(const RunConfig& cfg, const std::string& ru
   for (auto k : cfg.distill.from)
     out.push_back({std::to_string(k) + "-RF + distill (" + std::to_string(steps) + (steps == 1 ? " step)" : " steps)"),
                    student_dir(run_dir, k), k, true});
+  for (auto& m : out) m.eval_dir = (fs::path(m.dir) / "eval").string();
+  return out;
+}
+
+std::vector<ChainModel> eval_views(const ChainModel& cm) {
+  const fs::path list = fs::path(cm.eval_dir) / "views.json";
+  if (!fs::exists(list)) return {cm};
+  const auto views = nlohmann::json::parse(io::read_file(list.string()), nullptr, false);
+  RF_CHECK(views.is_array() && !views.empty(), "malformed list of evaluated shapes", list.string(),
+           "rerun the eval stage (it rewrites the list)");
+  std::vector<ChainModel> out;
+  for (const auto& v : views) {
+    const bool named = v.is_object() && v.contains("name") && v["name"].is_string() && v.contains("shape") &&
+                       v["shape"].is_array();
+    const std::string name = named ? v["name"].get<std::string>() : "";
+    // A name is one path component (it names a folder beside the list).
+    RF_CHECK(!name.empty() && name.find_first_of("/\\") == std::string::npos && name != "." && name != "..",
+             "malformed list of evaluated shapes", list.string(), "rerun the eval stage (it rewrites the list)");
+    ChainModel m = cm;
+    m.label = cm.label + " · " + name;
+    m.eval_dir = (fs::path(cm.eval_dir) / name).string();
+    m.view = name;
+    m.shape = v["shape"].get<std::vector<int64_t>>();
+    out.push_back(std::move(m));
+  }
   return out;
 }
 

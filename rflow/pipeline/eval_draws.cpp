@@ -9,20 +9,24 @@
 
 namespace rflow {
 
-EvalDraws eval_draws(const LoadedModel& m, const eval::ScorerEntry& entry, int64_t n, uint64_t seed) {
+EvalDraws eval_draws(const LoadedModel& m, const eval::ScorerEntry& entry, int64_t n, uint64_t seed,
+                     const std::vector<int64_t>& shape_asked) {
   Distribution& target = m.data->target();
   const bool labeled = m.cfg.data.labels;
+  // Data of one shape are drawn as they always were; data of several in one shape, the first by default.
+  const std::vector<int64_t> shape =
+      !shape_asked.empty() || target.sample_shapes().size() == 1 ? shape_asked : target.sample_shape();
   EvalDraws d;
   // Fixed draws, independent of the order or subset of evaluations run.
   seed_all(seed + 2);
-  d.x0 = m.data->source().sample(n).x;
+  d.x0 = m.data->source().sample(n, {}, shape).x;
   seed_all(seed + 3);
   eval::ScorerSetup& s = d.setup;
-  const Draw first = target.sample(n);
+  const Draw first = target.sample(n, {}, shape);
   s.reference = first.x;
   if (labeled) s.reference_labels = first.cond.labels;
   if (entry.second_draw) {
-    const Draw second = target.sample(n);
+    const Draw second = target.sample(n, {}, shape);
     s.reference2 = second.x;
     if (labeled) s.reference2_labels = second.cond.labels;
   }

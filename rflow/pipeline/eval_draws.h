@@ -22,9 +22,11 @@ struct EvalDraws {
   eval::ScorerSetup setup;  // reference draws (seed + 3), conditioning labels, seed, data set
 };
 
-// n draws of the model's own source and target. Fills setup's reference(2), labels, grid columns,
-// seed and data set; dir, fidnet and the straightness/projection settings are the caller's.
-EvalDraws eval_draws(const LoadedModel& m, const eval::ScorerEntry& entry, int64_t n, uint64_t seed);
+// n draws of the model's own source and target, all in `shape` ({}: the target's sample_shape()).
+// Fills setup's reference(2), labels, grid columns, seed and data set; dir, fidnet and the
+// straightness/projection settings are the caller's.
+EvalDraws eval_draws(const LoadedModel& m, const eval::ScorerEntry& entry, int64_t n, uint64_t seed,
+                     const std::vector<int64_t>& shape = {});
 
 struct ChunkedSolve {
   at::Tensor x, nfe;      // on the CPU

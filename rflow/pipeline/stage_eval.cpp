@@ -15,6 +15,7 @@
 #include "rflow/eval/eval_result.h"
 #include "rflow/eval/scorer.h"
 #include "rflow/eval/straightness.h"
+#include "rflow/io/atomic_file.h"
 #include "rflow/methods/distill.h"
 #include "rflow/pipeline/chain.h"
 #include "rflow/pipeline/eval_draws.h"
@@ -56,12 +57,12 @@ FieldOptions field_options(const EvalConfig& ec, const LoadedModel& m, const Cha
 // solver job scored (cached per settings), straightness, and the likelihood where it is defined.
 class ModelEvalRun {
  public:
-  ModelEvalRun(StageContext& ctx, const ChainModel& cm)
-      : ctx_(ctx), cm_(cm), ec_(ctx.cfg.eval), m_(load_model(cm.dir, ctx.cfg.sample.use_ema, ctx.device)),
-        dir_(fs::path(cm.dir) / "eval"), kind_(m_.data->target().kind()),
+  // shape: the one its draws are in ({}: the data's own); cm.eval_dir: where the results go.
+  ModelEvalRun(StageContext& ctx, const ChainModel& cm, LoadedModel& m, const std::vector<int64_t>& shape)
+      : ctx_(ctx), cm_(cm), ec_(ctx.cfg.eval), m_(m), dir_(cm.eval_dir), kind_(m_.data->target().kind()),
         entry_(eval::scorers().get(kind_, "eval (data kind of " + m_.data->target().describe() + ")")),
         field_(field_options(ec_, m_, cm)),
-        draws_(eval_draws(m_, entry_, ec_.n, static_cast<uint64_t>(ctx.cfg.seed))),
+        draws_(eval_draws(m_, entry_, ec_.n, static_cast<uint64_t>(ctx.cfg.seed), shape)),
         chunk_(entry_.chunked ? std::max<int64_t>(1, ec_.batch) : ec_.n),
         chunks_((ec_.n + chunk_ - 1) / chunk_) {
     fs::create_directories(dir_ / "results");
@@ -238,7 +239,7 @@ class ModelEvalRun {
   StageContext& ctx_;
   const ChainModel& cm_;
   const EvalConfig& ec_;
-  LoadedModel m_;
+  LoadedModel& m_;
   const fs::path dir_;
   const std::string kind_;
   const eval::ScorerEntry& entry_;
@@ -250,7 +251,22 @@ class ModelEvalRun {
   eval::ModelEval out_;
 };
 
-void eval_model(StageContext& ctx, const ChainModel& cm) { ModelEvalRun(ctx, cm).run(); }
+// A model of data with several shapes (composites of mixed layouts) is evaluated in each, from
+// draws of that shape, into eval/<shape name>/; eval/views.json lists them for the report.
+void eval_model(StageContext& ctx, const ChainModel& cm) {
+  LoadedModel m = load_model(cm.dir, ctx.cfg.sample.use_ema, ctx.device);
+  const Distribution& target = m.data->target();
+  const auto shapes = target.sample_shapes();
+  if (shapes.size() == 1) {
+    fs::remove(fs::path(cm.eval_dir) / "views.json");  // from an earlier run on several shapes
+    return ModelEvalRun(ctx, cm, m, {}).run();
+  }
+  nlohmann::json views = nlohmann::json::array();
+  for (const auto& shape : shapes) views.push_back({{"name", target.shape_name(shape)}, {"shape", shape}});
+  fs::create_directories(cm.eval_dir);
+  io::write_file_atomic((fs::path(cm.eval_dir) / "views.json").string(), views.dump(2));
+  for (const auto& view : eval_views(cm)) ModelEvalRun(ctx, view, m, view.shape).run();
+}
 
 }  // namespace
 

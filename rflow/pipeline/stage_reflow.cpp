@@ -34,7 +34,8 @@ void make_teacher_pairs(StageContext& ctx, int64_t k) {
                           coupling->source(), cond_from, rc, dir, static_cast<uint64_t>(cfg.seed) + 5 + 100 * (k - 1),
                           ctx.device, {{"checkpoint", fs::path(m.checkpoint).filename().string()},
                                        {"step", std::to_string(m.step)},
-                                       {"weights", checkpoint_fingerprint(m.checkpoint)}});
+                                       {"weights", checkpoint_fingerprint(m.checkpoint)}},
+                          coupling->target().sample_shapes());
   spdlog::info("reflow: {}-RF pairs: {} written ({} shards new, {} kept) in {:.1f} s ({:.0f} pairs/s, {:.0f} NFE each, "
                "{:.0f}% of the time in teacher solves) → {}",
                k, g.pairs, g.shards_written, g.shards_skipped, g.seconds, g.seconds > 0 ? g.pairs / g.seconds : 0.0,

@@ -106,14 +106,14 @@ void chain_pictures(io::HtmlReport& rep, const RunConfig& cfg, const std::string
   for (const auto& [cm, met] : models) {
     std::vector<std::pair<std::string, std::string>> figs;
     for (auto k : show) {
-      const fs::path p = fs::path(cm.dir) / "eval" / "samples" / ("euler_nfe" + std::to_string(k) + ".npy");
+      const fs::path p = fs::path(cm.eval_dir) / "samples" / ("euler_nfe" + std::to_string(k) + ".npy");
       const auto* r = met.find("euler", double(k));
       if (!fs::exists(p) || !r) continue;
       const std::string title = cm.label + ", Euler NFE " + std::to_string(k);
       figs.emplace_back(title + " — W2 " + short_number(r->score("w2"), 3),
                         scatter_vs_reference(io::read_npy(p.string()), ref, title, lim));
     }
-    const fs::path tp = fs::path(cm.dir) / "eval" / "trajectory.npy";
+    const fs::path tp = fs::path(cm.eval_dir) / "trajectory.npy";
     if (fs::exists(tp))
       figs.emplace_back("Ŝ " + short_number(met.straightness.straightness, 3),
                         trajectory_plot(io::read_npy(tp.string()), cm.label + ": trajectories", cfg.eval.trajectories, lim));
@@ -214,13 +214,13 @@ void sample_section(io::HtmlReport& rep, const std::string& run_dir, const std::
       const double k = r.nfe;
       const std::string sv = r.solver;
       const bool show = (sv == "euler" && (k == 1 || k == 4 || k == 100)) || r.tag == sv;
-      const fs::path p = fs::path(cm.dir) / "eval" / "samples" / (r.tag + ".png");
+      const fs::path p = fs::path(cm.eval_dir) / "samples" / (r.tag + ".png");
       if (!show || !fs::exists(p)) continue;
       std::string cap = cm.label + ", " + sv + " NFE " + short_number(k, 3);
       if (r.has("fid_proxy")) cap += " — FID-proxy " + short_number(r.score("fid_proxy"), 3);
       pngs.emplace_back(cap, io::read_file(p.string()));
     }
-    const fs::path tp = fs::path(cm.dir) / "eval" / "trajectory.png";
+    const fs::path tp = fs::path(cm.eval_dir) / "trajectory.png";
     if (fs::exists(tp))
       pngs.emplace_back(cm.label + ": paths, Ŝ " + short_number(met.straightness.straightness, 3),
                         io::read_file(tp.string()));

@@ -22,7 +22,10 @@ void stage_sample(StageContext& ctx) {
   LoadedModel m = load_model(ctx.run_dir, cfg.sample.use_ema, ctx.device);
   auto& coupling = m.data;  // built once by load_model (an npy target is read once)
   seed_all(static_cast<uint64_t>(cfg.seed) + 1);
-  at::Tensor x0 = coupling->source().sample(cfg.sample.n).x.to(ctx.device);
+  // Data of several shapes (mixed composite layouts) are sampled in the first; `rflow sample
+  // --prompt` draws any of them.
+  const std::vector<int64_t> shape = coupling->target().sample_shape();
+  at::Tensor x0 = coupling->source().sample(cfg.sample.n, {}, shape).x.to(ctx.device);
   SolveOptions opt = cfg.sample.solve;
   const bool images = coupling->target().sample_shape().size() == 3;
   at::Tensor labels;  // class-conditional: labels drawn like the target's (images: balanced, one grid column per class)
@@ -33,7 +36,7 @@ void stage_sample(StageContext& ctx) {
   Cond cond{labels};
   // Captioned data: the captions of target draws, as the model was trained on them.
   if (coupling->target().context_len() > 0) {
-    const Cond drawn = coupling->target().sample(cfg.sample.n).cond;
+    const Cond drawn = coupling->target().sample(cfg.sample.n, {}, shape).cond;
     cond.context = drawn.context.to(ctx.device), cond.mask = drawn.mask.to(ctx.device);
   }
   auto t_start = std::chrono::steady_clock::now();

@@ -100,6 +100,11 @@ void train_run(RunConfig cfg, const std::string& dir, c10::Device device) {
   io::write_file_atomic((fs::path(dir) / "config.json").string(), config_json);
   auto batches = make_training_source(cfg, device);
   auto model = make_model(cfg.model, batches->sample_shape());
+  for (const auto& shape : batches->sample_shapes())  // one model across the data's shapes
+    RF_CHECK(model->takes_shape(shape),
+             describe_model(cfg.model) + " cannot take the data's " + c10::str(shape) + " samples beside " +
+                 c10::str(batches->sample_shape()),
+             "model", "train one model across shapes with arch = dit and model.dit.rope = true, or draw one shape");
   const int64_t classes = batches->num_classes();
   RF_CHECK(cfg.model.num_classes >= classes,
            "model.num_classes is smaller than the data's " + std::to_string(classes) + " classes", "model.num_classes",
@@ -111,8 +116,9 @@ void train_run(RunConfig cfg, const std::string& dir, c10::Device device) {
   VelocityField teacher_field;
   if (!method_teacher.empty()) {
     teacher_field = load_model(method_teacher, /*use_ema=*/true, device).model;
-    RF_CHECK(teacher_field->sample_shape() == batches->sample_shape(), "the teacher's samples have another shape",
-             "method.teacher", "use a teacher trained on the same data");
+    for (const auto& shape : batches->sample_shapes())
+      RF_CHECK(teacher_field->takes_shape(shape), "the teacher does not draw the data's " + c10::str(shape) + " samples",
+               "method.teacher", "use a teacher trained on the same data");
   }
   spdlog::info("train: {} coupling, {} ({} parameters), method {}, {} steps × batch {} → {}", cfg.data.coupling,
                describe_model(cfg.model), count_parameters(*model), method->name(), cfg.train.steps,

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 
 #include <torch/torch.h>
 
@@ -24,7 +25,7 @@ bool have_fmnist() { return std::filesystem::exists(std::string(kFashionMnistDir
 std::unique_ptr<FashionComposites> synthetic(const std::string& layout) {
   at::Tensor labels = torch::arange(10, torch::kInt64);
   at::Tensor images = (labels * 20 + 5).to(torch::kUInt8).view({10, 1, 1, 1}).expand({10, 1, 28, 28}).contiguous();
-  return std::make_unique<FashionComposites>(images, labels, composite_layout(layout, "test"), 20, 0, "synthetic");
+  return std::make_unique<FashionComposites>(images, labels, composite_layouts_named(layout, "test"), 20, 0, "synthetic");
 }
 
 int64_t class_in_cell(const at::Tensor& x, int64_t r, int64_t c) {
@@ -126,4 +127,39 @@ TEST(FashionComposites, RealGarmentsFromTheTestSplitThroughTheRegistry) {
   }
   c.get<FashionCompositesOptions>("fashion_composites").layout = "row4";
   EXPECT_THROW(make_distribution(c, {}, "data.target"), Error);
+}
+
+TEST(FashionComposites, SeveralLayoutsDrawEachCallInOneAndEveryLayoutInTurn) {
+  auto d = synthetic("single, row2,col2");
+  const std::vector<std::vector<int64_t>> shapes{{1, 28, 28}, {1, 28, 56}, {1, 56, 28}};
+  EXPECT_EQ(d->sample_shapes(), shapes);
+  EXPECT_EQ(d->sample_shape(), shapes[0]);
+  EXPECT_EQ(d->shape_name(shapes[2]), "col2");
+  std::map<std::vector<int64_t>, int> seen;
+  for (int i = 0; i < 300; ++i) {
+    const Draw draw = d->sample(3);
+    const auto shape = draw.x.sizes().slice(1).vec();
+    ++seen[shape];
+    // The captions name the layout the pixels are in.
+    for (const auto& c : d->decode_prompts(draw.cond)) EXPECT_EQ(parse_caption(c).layout.shape(), shape) << c;
+  }
+  ASSERT_EQ(seen.size(), 3u);
+  for (const auto& [shape, count] : seen) EXPECT_NEAR(count, 100, 30) << c10::str(shape);  // uniform: sd ≈ 8
+  // Asked for a shape: drawn in it; a shape it does not draw is refused, naming what it does.
+  for (const auto& shape : shapes) EXPECT_EQ(d->sample(2, {}, shape).x.sizes().slice(1).vec(), shape);
+  EXPECT_THROW(d->sample(2, {}, {1, 56, 56}), Error);
+  // Prompts of any of its layouts; the prompt's shape is its layout's.
+  EXPECT_EQ(d->prompt_shape("a bag above a coat"), shapes[2]);
+  EXPECT_NO_THROW(d->encode_prompts({"a bag", "a bag left of a coat"}));
+  try {
+    d->encode_prompts({"a bag left of a coat left of a shirt"});
+    ADD_FAILURE() << "a row of three is not among its layouts";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("single, row2, col2"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(synthetic("row2,row2"), Error);
+  EXPECT_EQ(composite_layouts_named("all", "test").size(), composite_layouts().size());
+  // One layout draws no number for the choice: its draws are what a one-layout set always drew.
+  at::Generator g1 = at::detail::createCPUGenerator(5), g2 = at::detail::createCPUGenerator(5);
+  EXPECT_TRUE(torch::equal(synthetic("row2")->sample(4, g1).x, synthetic("row2")->sample(4, g2, {1, 28, 56}).x));
 }

@@ -404,13 +404,18 @@ TEST(Python, ATextConditionedDiTSamplesInPythonLikeTheCli) {
                               " --set 'stages=[\"train\"]' --set train.steps=40 --set train.lr=3e-3 --set train.warmup=0"
                               " --set train.ema_decay=0.5 --set model.dit.hidden=32 --set model.dit.depth=3 --set model.dit.heads=2"
                               " --set model.dit.text.word_dim=16 --set model.dit.text.char_dim=16 --set model.dit.text.heads=2"
-                              " --set threads=1");
+                              " --set threads=1 --set data.target.fashion_composites.layout=row2,col2");
   ASSERT_EQ(r.code, 0) << r.out;
   torch::manual_seed(5);
   rflow::io::write_npy(dir.file("x0.npy"), torch::randn({6, 1, 28, 56}));
+  rflow::io::write_npy(dir.file("col_x0.npy"), torch::randn({2, 1, 56, 28}));
   r = rflow::test::shell(cli + " sample " + run + " --x0 " + dir.file("x0.npy") +
                          " --prompt 'a bag left of a sneaker' --prompt '' --prompt 'an ankle boot left of a coat'"
                          " --solver heun --steps 3 --guidance 2 -o " + dir.file("cpp.npy"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  // The same model draws columns (it learned both layouts): 56 × 28 from the same weights.
+  r = rflow::test::shell(cli + " sample " + run + " --x0 " + dir.file("col_x0.npy") +
+                         " --prompt 'a bag above a coat' --solver heun --steps 3 --guidance 2 -o " + dir.file("col_cpp.npy"));
   ASSERT_EQ(r.code, 0) << r.out;
   rflow::test::write_text(dir.file("golden.py"),
                           "import sys, numpy as np, torch\n"
@@ -418,13 +423,18 @@ TEST(Python, ATextConditionedDiTSamplesInPythonLikeTheCli) {
                           "import rflow\n"
                           "field = rflow.load(sys.argv[1])\n"
                           "d = sys.argv[2]\n"
-                          "x0 = torch.from_numpy(np.load(d + '/x0.npy'))\n"
-                          "ids = torch.from_numpy(np.load(d + '/cpp.context.npy'))\n"
-                          "mask = torch.from_numpy(np.load(d + '/cpp.mask.npy'))\n"
-                          "x = rflow.solve(field, x0, solver='heun', steps=3, guidance=2.0, context=ids, mask=mask)\n"
-                          "np.save(d + '/py.npy', x.numpy())\n");
+                          "for pre in ['', 'col_']:\n"
+                          "    x0 = torch.from_numpy(np.load(d + '/' + pre + 'x0.npy'))\n"
+                          "    ids = torch.from_numpy(np.load(d + '/' + pre + 'cpp.context.npy'))\n"
+                          "    mask = torch.from_numpy(np.load(d + '/' + pre + 'cpp.mask.npy'))\n"
+                          "    x = rflow.solve(field, x0, solver='heun', steps=3, guidance=2.0, context=ids, mask=mask)\n"
+                          "    np.save(d + '/' + pre + 'py.npy', x.numpy())\n");
   r = rflow::test::shell("/usr/bin/python3 " + dir.file("golden.py") + " " + run + " " + dir.path().string());
   ASSERT_EQ(r.code, 0) << r.out;
+  const at::Tensor col_cpp = rflow::io::read_npy(dir.file("col_cpp.npy")), col_py = rflow::io::read_npy(dir.file("col_py.npy"));
+  ASSERT_EQ(col_cpp.sizes(), (std::vector<int64_t>{2, 1, 56, 28}));
+  ASSERT_EQ(col_cpp.sizes(), col_py.sizes());
+  EXPECT_LT((col_cpp - col_py).abs().max().item<double>(), 1e-4);
   const at::Tensor x0 = rflow::io::read_npy(dir.file("x0.npy"));
   const at::Tensor cpp = rflow::io::read_npy(dir.file("cpp.npy")), py = rflow::io::read_npy(dir.file("py.npy"));
   ASSERT_EQ(cpp.sizes(), py.sizes());

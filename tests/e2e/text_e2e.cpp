@@ -8,6 +8,7 @@
 
 #include <torch/torch.h>
 
+#include "rflow/data/pair_shards.h"
 #include "rflow/eval/eval_result.h"
 #include "rflow/io/image_file.h"
 #include "rflow/io/npy.h"
@@ -188,4 +189,53 @@ TEST(TextCli, ATinyTextChainGivesAOneStepStudentThatBeatsTheTeachersOneStep) {
             << student.score("fid_proxy") << " / " << student.score("compositional_accuracy") << "\n";
   EXPECT_LT(student.score("fid_proxy"), 0.95 * teacher.score("fid_proxy"));
   EXPECT_GT(student.score("cell_accuracy"), 0.25);  // it follows the captions (chance: 0.1)
+}
+
+// One DiT across aspect ratios through the whole CLI: training batches, reflow shards and the
+// eval each in one layout; the eval and report per layout; prompts of any layout the model draws
+// (one per call); a conversation that grows a single garment into a row.
+TEST(TextCli, OneModelOfSeveralLayoutsIsBucketedThroughEveryStageAndDrawsEachLayout) {
+  RFLOW_TEST_REQUIRES(fs::exists("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"), "no Fashion-MNIST");
+  rflow::test::TempDir dir;
+  auto r = run_cli("run " + std::string(RFLOW_SOURCE_DIR) + "/configs/t2i_fmnist.toml --set out_dir=" + dir.path().string() +
+                   " --set data.target.fashion_composites.layout=single,row2,col2 --set threads=1"
+                   " --set train.steps=20 --set train.ckpt_every=20 --set model.dit.hidden=32 --set model.dit.depth=2"
+                   " --set model.dit.heads=2 --set model.dit.text.word_dim=16 --set model.dit.text.char_dim=16"
+                   " --set model.dit.text.heads=2 --set 'stages=[\"train\",\"reflow\",\"distill\",\"eval\",\"report\"]'"
+                   " --set reflow.pairs=60 --set reflow.shard_size=20 --set reflow.steps=2 --set reflow.train.steps=10"
+                   " --set reflow.train.ckpt_every=10 --set distill.train.steps=10 --set distill.train.ckpt_every=10"
+                   " --set eval.n=20 --set 'eval.nfe=[2]' --set eval.straightness_steps=2");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const fs::path run = dir.path() / "t2i_fmnist";
+  // Pair shards in turn: single, row2, col2 (shard i in layout i mod 3).
+  const std::vector<std::vector<int64_t>> shapes{{20, 1, 28, 28}, {20, 1, 28, 56}, {20, 1, 56, 28}};
+  for (int i = 0; i < 3; ++i) {
+    const auto shard = rflow::read_pair_shard(rflow::pair_shard_path((run / "pairs").string(), i));
+    EXPECT_EQ(shard.z1.sizes().vec(), shapes[static_cast<size_t>(i)]);
+  }
+  // Every model evaluated in every layout, each from draws of its own layout.
+  const std::string report = rflow::test::read_text((run / "report.html").string());
+  for (const fs::path model : {run, run / "2rf", run / "distill_2rf"})
+    for (const char* layout : {"single", "row2", "col2"}) {
+      const fs::path ev = model / "eval" / layout;
+      ASSERT_TRUE(fs::exists(ev / "metrics.json")) << ev;
+      // The one-step student at its one step, the others at the eval's NFE.
+      EXPECT_TRUE(fs::exists(ev / "samples" / (model == run / "distill_2rf" ? "euler_nfe1.png" : "euler_nfe2.png"))) << ev;
+      EXPECT_NE(report.find(std::string("· ") + layout), std::string::npos) << layout;
+    }
+  EXPECT_NE(report.find("real composites (col2)"), std::string::npos);
+  // Prompts of any of its layouts, one layout per call.
+  r = run_cli("sample " + run.string() + " --prompt 'a bag above a coat' -n 3 --steps 2 -o " + dir.file("c.npy"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(rflow::io::read_npy(dir.file("c.npy")).sizes(), (std::vector<int64_t>{3, 1, 56, 28}));
+  r = run_cli("sample " + run.string() + " --prompt 'a bag above a coat' --prompt 'a bag' -n 2 -o " + dir.file("d.npy"));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("different layouts (col2, single)"), std::string::npos) << r.out;
+  r = run_cli("sample " + run.string() + " --prompt 'a bag left of a coat left of a bag' -n 2 -o " + dir.file("d.npy"));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("this model draws single, row2, col2"), std::string::npos) << r.out;
+  // The conversation may change the layout now: a single bag, then a sneaker beside it.
+  r = run_cli("chat " + run.string() + " --say 'a bag' --say 'now put a sneaker on the right' --steps 2 -o " + dir.file("chat.html"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("rflow: Added: a bag left of a sneaker."), std::string::npos) << r.out;
 }

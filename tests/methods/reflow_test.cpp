@@ -39,13 +39,41 @@ TEST(ReflowPairs, ShardsRoundTripAndConcatenate) {
   Pairs all = load_pairs(dir.path().string());
   EXPECT_EQ(all.z0.size(0), 7);
   EXPECT_TRUE(torch::equal(all.z1.slice(0, 5), b.z1));
-  // A shard of another shape is refused, naming the file.
+  // A shard of another shape (data of several shapes): one set of pairs per shape, and a batch is
+  // all of one, chosen in proportion to its pairs (7 : 2).
   write_pair_shard(dir.path().string(), 2, Pairs{torch::randn({2, 4}), torch::randn({2, 4}), Cond{torch::arange(2, torch::kInt64)}});
   try {
     load_pairs(dir.path().string());
     FAIL();
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("shard_00002"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("2 sample shapes"), std::string::npos) << e.what();
+  }
+  std::vector<Pairs> buckets = load_pair_buckets(dir.path().string());
+  ASSERT_EQ(buckets.size(), 2u);
+  EXPECT_EQ(buckets[0].z0.size(0), 7);
+  EXPECT_EQ(buckets[1].z0.size(0), 2);
+  PairSource source(buckets);
+  EXPECT_EQ(source.sample_shapes(), (std::vector<std::vector<int64_t>>{{3}, {4}}));
+  EXPECT_EQ(source.size(), 9);
+  torch::manual_seed(1);
+  int wide = 0;
+  for (int i = 0; i < 900; ++i) {
+    const Batch batch = source.next(5, torch::kCPU);
+    ASSERT_EQ(batch.x0.size(1), batch.x1.size(1));
+    if (batch.x0.size(1) == 4) {
+      ++wide;
+      // Rows of the shape's own pairs, with their own conditioning.
+      EXPECT_TRUE((batch.cond.labels < 2).all().item<bool>());
+    }
+  }
+  EXPECT_NEAR(wide, 200, 40);  // 900 · 2/9, sd ≈ 12.5
+  // A shard of another dtype or rank is refused, naming the file.
+  write_pair_shard(dir.path().string(), 3, Pairs{torch::randn({2, 1, 4}), torch::randn({2, 1, 4}), Cond{torch::arange(2, torch::kInt64)}});
+  try {
+    load_pair_buckets(dir.path().string());
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("shard_00003"), std::string::npos) << e.what();
   }
   EXPECT_THROW(load_pairs(dir.file("empty")), Error);
 }
@@ -147,7 +175,7 @@ TEST(ReflowPairs, AnyConditioningIsSolvedWithAndStoredBesideThePairs) {
   // shards give back exactly what each pair was solved with.
   test::TempDir dir;
   auto src = std_normal();
-  CondSampler cond_from = [](int64_t n) {
+  CondSampler cond_from = [](int64_t n, const std::vector<int64_t>&) {
     Cond c;
     c.context = torch::randn({n, 3, 4});
     c.mask = torch::ones({n, 3});

@@ -221,3 +221,45 @@ TEST(DiT, OnCudaMatchesTheCpu) {
     }
   }
 }
+
+// One DiT across aspect ratios: a model built for one grid, given an image of another, computes
+// exactly what the same weights built for that grid compute (rotary positions follow the input's
+// grid, centred in one box with rope_base); learned positions fix the grid and say so.
+TEST(DiT, OneModelAcrossAspectRatiosMatchesTheSameWeightsBuiltForEachGrid) {
+  for (int64_t base : {0, 16}) {
+    ModelConfig mc = dit_small();
+    mc.get<DiTOptions>("dit").rope_base = base;
+    torch::manual_seed(3);
+    VelocityField square = make_model(mc, {1, 8, 8});
+    {
+      torch::NoGradGuard ng;  // the zero-initialised output layers would hide everything
+      for (auto& p : square->parameters())
+        if (p.abs().sum().item<double>() == 0) p.normal_(0, 0.2);
+    }
+    for (const std::vector<int64_t>& shape : {std::vector<int64_t>{1, 8, 16}, {1, 16, 8}, {1, 4, 12}}) {
+      ASSERT_TRUE(square->takes_shape(shape));
+      VelocityField own = make_model(mc, shape);
+      {
+        torch::NoGradGuard ng;
+        auto from = square->named_parameters();
+        for (auto& p : own->named_parameters()) p.value().copy_(from[p.key()]);
+      }
+      std::vector<int64_t> xs{3};
+      xs.insert(xs.end(), shape.begin(), shape.end());
+      const at::Tensor x = torch::randn(xs), t = torch::rand({3});
+      Cond c;
+      c.labels = torch::tensor({0, 2, 1}, torch::kInt64);
+      const at::Tensor a = square->forward(x, t, c), b = own->forward(x, t, c);
+      EXPECT_EQ(a.sizes(), x.sizes());
+      EXPECT_GT(b.abs().mean().item<double>(), 1e-3);
+      EXPECT_TRUE(torch::allclose(a, b, 1e-5, 1e-6)) << "rope_base " << base << ", " << c10::str(shape);
+    }
+    EXPECT_FALSE(square->takes_shape({1, 8, 9}));  // the patch (2) does not divide 9
+    EXPECT_FALSE(square->takes_shape({3, 8, 8}));  // other channels
+  }
+  ModelConfig learned = dit_small();
+  learned.get<DiTOptions>("dit").rope = false;
+  VelocityField fixed = make_model(learned, {1, 8, 8});
+  EXPECT_FALSE(fixed->takes_shape({1, 8, 16}));
+  EXPECT_THROW(fixed->forward(torch::randn({1, 1, 8, 16}), torch::rand({1})), Error);
+}

@@ -61,7 +61,7 @@ void converse(const ChatArgs& a, LoadedModel& m) {
   std::vector<std::string> lines = a.say;
   if (!a.script.empty()) lines = read_script(a.script);
   const bool tty = from_terminal && isatty(0);
-  if (tty) std::cout << "rflow chat: this model draws " << conv.drawable_layout() << " composites. Try \"a bag left of a sneaker\"; ctrl-D ends.\n";
+  if (tty) std::cout << "rflow chat: this model draws " << conv.drawable_text() << " composites. Try \"a bag left of a sneaker\"; ctrl-D ends.\n";
   const std::string title = "rflow chat — " + m.checkpoint;
   auto turn = [&](const std::string& msg) {
     const chat::Turn& t = conv.say(msg);

@@ -183,10 +183,28 @@ nlohmann::json summary(const SampleArgs& a, const LoadedModel& m, const SampleTa
 // Bytes of one float32 sample. A chunk is about 1 GB of working memory (a solve holds some 16
 // copies of its batch): smaller sets are one solve, as they always were; larger ones are solved
 // and written a chunk at a time, so -n is bounded by the disk, not by memory.
-int64_t bytes_per_sample(const LoadedModel& m) {
+int64_t bytes_per_sample(const std::vector<int64_t>& shape) {
   int64_t bytes = 4;
-  for (auto s : m.model->sample_shape()) bytes *= s;
+  for (auto s : shape) bytes *= s;
   return bytes;
+}
+
+// The shape of the samples: the prompts' (a composite caption names its layout, and a model of
+// several layouts draws each), else the model's own. One shape per call: one .npy, one grid.
+std::vector<int64_t> shape_of_samples(const SampleArgs& a, const LoadedModel& m) {
+  std::vector<int64_t> shape = m.model->sample_shape();
+  std::string first;
+  for (const auto& p : a.prompts) {
+    if (p.empty()) continue;
+    const std::vector<int64_t> s = m.data->target().prompt_shape(p);  // refuses a layout the model does not draw
+    const Distribution& target = m.data->target();
+    RF_CHECK(first.empty() || s == shape,
+             "'" + first + "' and '" + p + "' ask for images of different layouts (" + target.shape_name(shape) + ", " +
+                 target.shape_name(s) + ")",
+             "--prompt", "sample prompts of one layout per call");
+    if (first.empty()) first = p, shape = s;
+  }
+  return shape;
 }
 
 // The .npy files a sample set writes, each a block of rows per chunk.
@@ -225,9 +243,10 @@ void run_sample(const SampleArgs& a) {
   // Outputs are checked before the solve: a link or a fifo refused now, not after minutes of work.
   for (const std::string& out : {a.out, a.plot})
     if (!out.empty()) io::check_output_path(out);
-  const at::Tensor given = a.x0.empty() ? at::Tensor() : io::read_npy_samples(a.x0, m.model->sample_shape());
+  const std::vector<int64_t> shape = shape_of_samples(a, m);
+  const at::Tensor given = a.x0.empty() ? at::Tensor() : io::read_npy_samples(a.x0, shape);
   RF_CHECK(a.chunk >= 0, "--chunk must be >= 0", "--chunk", "0 = automatic");
-  const int64_t per_sample = bytes_per_sample(m), n = given.defined() ? given.size(0) : a.n;
+  const int64_t per_sample = bytes_per_sample(shape), n = given.defined() ? given.size(0) : a.n;
   const int64_t chunk = a.chunk > 0 ? a.chunk : std::max<int64_t>(1, (int64_t{1} << 30) / (16 * per_sample));
   // Memory bounds a chunk, not the set: the disk bounds the set, and is asked before the first solve.
   std::error_code ec;
@@ -248,7 +267,7 @@ void run_sample(const SampleArgs& a) {
   for (int64_t offset = 0; offset < n; offset += chunk) {
     const int64_t k = std::min(chunk, n - offset);
     adapt_threads();  // threads follow the machine's load between chunks (a multi-chunk set takes minutes)
-    const at::Tensor x0 = given.defined() ? given.narrow(0, offset, k) : m.data->source().sample(k).x;
+    const at::Tensor x0 = given.defined() ? given.narrow(0, offset, k) : m.data->source().sample(k, {}, shape).x;
     const Cond cond = sample_cond(a, m, offset, k, device);
     at::Tensor log_p;
     const SolveResult r = run_solve(a, m, x0, opt, cond, device, &log_p);

@@ -1,5 +1,7 @@
 #include "rflow/pipeline/chat/conversation.h"
 
+#include <algorithm>
+
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
@@ -30,11 +32,18 @@ Conversation::Conversation(LoadedModel& model, ChatOptions opt) : model_(model),
            "rflow chat needs a text-to-image run on captioned composites; this one draws " +
                model_.data->target().describe(),
            model_.checkpoint, "train one first: rflow run configs/t2i_fmnist.toml");
-  layout_ = comp->layout().name;
+  for (const auto& l : comp->layouts()) layouts_.push_back(l.name);
   history_.push_back({Scene{}, at::Tensor()});
 }
 
 Conversation::~Conversation() = default;
+
+std::string Conversation::drawable_text() const {
+  std::string s;
+  for (size_t i = 0; i < layouts_.size(); ++i)
+    s += (i == 0 ? "" : i + 1 == layouts_.size() ? " and " : ", ") + layouts_[i];
+  return s;
+}
 
 at::Tensor Conversation::garment_noise(int64_t id) const {
   // One generator per garment: its noise depends on nothing but the seed and its identity.
@@ -85,9 +94,10 @@ const Turn& Conversation::say(const std::string& message) {
     turn.changed = history_.size() > 1;
     if (turn.changed) history_.pop_back();
     r.reply = !turn.changed ? "Nothing to undo." : scene().empty() ? "Back to the start." : "Back to: " + scene().caption() + ".";
-  } else if (r.kind == Rewrite::Kind::kEdit && !r.scene.empty() && r.scene.layout() != layout_) {
+  } else if (r.kind == Rewrite::Kind::kEdit && !r.scene.empty() &&
+             std::count(layouts_.begin(), layouts_.end(), r.scene.layout()) == 0) {
     r.reply = "I cannot draw that: \"" + r.scene.caption() + "\" is a " + r.scene.layout() + " composite and this model draws " +
-              layout_ + " ones.";
+              drawable_text() + " ones.";
   } else if (r.kind == Rewrite::Kind::kEdit) {
     Shown shown{r.scene, at::Tensor()};
     if (!r.scene.empty()) shown.image = render(r.scene, history_.back(), turn.redrawn);

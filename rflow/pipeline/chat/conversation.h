@@ -51,8 +51,10 @@ class Conversation {
   const Turn& say(const std::string& message);
   const std::vector<Turn>& turns() const { return turns_; }
   const Scene& scene() const { return history_.back().scene; }
-  // The layout names this model draws (those its data were made of).
-  const std::string& drawable_layout() const { return layout_; }
+  // The layout names this model draws (those its data were made of), first the first.
+  const std::vector<std::string>& drawable_layouts() const { return layouts_; }
+  // The same in words: "row2", "single, row2 and col2".
+  std::string drawable_text() const;
 
  private:
   struct Shown {
@@ -65,7 +67,7 @@ class Conversation {
   LoadedModel& model_;
   ChatOptions opt_;
   std::unique_ptr<Rewriter> rewriter_;
-  std::string layout_;
+  std::vector<std::string> layouts_;
   int64_t next_id_ = 0;
   std::vector<Shown> history_;  // what was shown after each change, for undo; starts with the empty scene
   std::vector<Turn> turns_;

@@ -111,7 +111,9 @@ ChatMeasure measure_conversations(LoadedModel& model, const ChatOptions& opt, in
     ChatOptions o = opt;
     o.seed = opt.seed + c;
     Conversation conv(model, o);
-    const CompositeLayout& l = composite_layout(conv.drawable_layout(), "chat");
+    // A model of several layouts talks in each in turn.
+    const auto& names = conv.drawable_layouts();
+    const CompositeLayout& l = composite_layout(names[static_cast<size_t>(c) % names.size()], "chat");
     for (const auto& msg : random_script(l.rows, l.cols, turns_each, rng)) {
       conv.say(msg);
       const auto& turns = conv.turns();

@@ -41,9 +41,11 @@ std::string short_number(double v, int significant) { return fmt::format("{:.{}g
 
 std::vector<EvaluatedModel> evaluated_models(const RunConfig& cfg, const std::string& run_dir) {
   std::vector<EvaluatedModel> out;
-  for (const auto& cm : chain_models(cfg, run_dir)) {
-    const fs::path p = fs::path(cm.dir) / "eval" / "metrics.json";
-    if (fs::exists(p)) out.push_back({cm, eval::read_model_eval(p.string())});
+  for (const auto& model : chain_models(cfg, run_dir)) {
+    for (const auto& cm : eval_views(model)) {
+      const fs::path p = fs::path(cm.eval_dir) / "metrics.json";
+      if (fs::exists(p)) out.push_back({cm, eval::read_model_eval(p.string())});
+    }
   }
   return out;
 }
