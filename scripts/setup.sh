@@ -10,6 +10,7 @@ PKGS=(
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libstb-dev zlib1g-dev
   libsentencepiece-dev                     # subword tokenizers (rflow/text)
+  libcpp-httplib-dev                       # rflow serve (rflow/serve)
   fortunes-min                             # tests: real short English texts for the tokenizers
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-numpy python3-torch      # golden values, the Python baseline benches and python/rflow

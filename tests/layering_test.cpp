@@ -1,5 +1,5 @@
 // The layering rule of docs/design.md, checked on the sources: a folder of rflow/ includes only
-// folders before it in core → io → flow → solve → nn → data → train → methods → eval → pipeline,
+// folders before it in core → io → text → flow → solve → nn → data → train → methods → eval → pipeline → serve,
 // and no header includes <torch/torch.h>. The per-layer static libraries catch calls that point
 // up at link time; this catches includes (a header-only upward use links fine but is still a cycle).
 #include <filesystem>

@@ -153,6 +153,7 @@ std::vector<std::vector<int64_t>> PairSource::sample_shapes() const {
 
 void PairSource::drop_labels() {
   for (auto& b : buckets_) b.cond.labels = at::Tensor();
+  num_classes_ = 0;
 }
 
 CouplingEntry pairs_coupling_entry() {

@@ -436,16 +436,18 @@ const char* checked_descr(at::ScalarType t, const std::string& path) {
 
 }  // namespace
 
-void write_npy(const std::string& path, const at::Tensor& t) {
-  RF_CHECK(t.defined(), "cannot save an undefined tensor", path, "pass a tensor with data");
-  const char* descr = checked_descr(t.scalar_type(), path);
+std::string encode_npy(const at::Tensor& t, const std::string& where) {
+  RF_CHECK(t.defined(), "cannot save an undefined tensor", where, "pass a tensor with data");
+  const char* descr = checked_descr(t.scalar_type(), where);
   const at::Tensor c = t.detach().to(at::kCPU).contiguous();
   const std::size_t nbytes = c.numel() * c.element_size();
-  std::string out = npy_header(descr, c.sizes(), path);
+  std::string out = npy_header(descr, c.sizes(), where);
   out.reserve(out.size() + nbytes);
   if (nbytes > 0) out.append(static_cast<const char*>(c.data_ptr()), nbytes);
-  write_file_atomic(path, out);
+  return out;
 }
+
+void write_npy(const std::string& path, const at::Tensor& t) { write_file_atomic(path, encode_npy(t, path)); }
 
 NpyRowWriter::NpyRowWriter(std::string path, at::ScalarType dtype, std::vector<int64_t> shape)
     : path_(std::move(path)), dtype_(dtype), shape_(std::move(shape)) {

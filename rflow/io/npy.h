@@ -22,6 +22,8 @@ at::Tensor read_npy(const std::string& path);
 // (version 1.0 unless the header needs 2.0, data aligned to 64 bytes). Written atomically.
 // Throws for dtypes numpy cannot hold (e.g. bfloat16, complex).
 void write_npy(const std::string& path, const at::Tensor& t);
+// The bytes write_npy writes (an HTTP response, a buffer); `where` names it in errors.
+std::string encode_npy(const at::Tensor& t, const std::string& where = "encode_npy");
 
 // The same file written a block of rows at a time, for arrays larger than memory should hold at
 // once (`rflow sample -n 50000000`): the header states the whole shape, rows go to a temporary file

@@ -67,6 +67,11 @@ TEST(ReflowPairs, ShardsRoundTripAndConcatenate) {
     }
   }
   EXPECT_NEAR(wide, 200, 40);  // 900 · 2/9, sd ≈ 12.5
+  // Labels 0–4 make five classes; a model that is not class-conditional trains without them.
+  EXPECT_EQ(source.num_classes(), 5);
+  source.drop_labels();
+  EXPECT_EQ(source.num_classes(), 0);
+  EXPECT_FALSE(source.next(2, torch::kCPU).cond.labels.defined());
   // A shard of another dtype or rank is refused, naming the file.
   write_pair_shard(dir.path().string(), 3, Pairs{torch::randn({2, 1, 4}), torch::randn({2, 1, 4}), Cond{torch::arange(2, torch::kInt64)}});
   try {

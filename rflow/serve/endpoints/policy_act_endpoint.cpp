@@ -1,0 +1,57 @@
+// POST /v1/policy/act {model, observations, seed, solver, steps, eta, ...}: a policy's action chunk
+// for each observation (a list of obs_dim numbers, or a list of such lists), with the NFE each
+// took — the control-loop step of `rflow policy act` over HTTP.
+#include <chrono>
+
+#include <torch/torch.h>
+
+#include "rflow/serve/endpoint.h"
+#include "rflow/serve/request_fields.h"
+#include "rflow/serve/serve_metrics.h"
+#include "rflow/serve/serve_options.h"
+#include "rflow/serve/solve_request.h"
+
+namespace rflow::serve {
+
+namespace {
+
+Response act(const Request& req, ServeContext& ctx) {
+  const nlohmann::json body = parse_body(req);
+  std::set<std::string> known = solve_fields();
+  known.insert({"model", "observations"});
+  refuse_unknown_fields(body, known);
+  ServedModel& sm = ctx.models.get(string_field(body, "model", "", 256));
+  const int64_t obs_dim = sm.m.data->target().obs_dim();
+  if (obs_dim == 0)
+    throw HttpError(400, "'" + sm.name + "' is not a policy", "request field 'model'", "POST /v1/sample draws from it");
+  const auto rows = rows_field(body, "observations", static_cast<size_t>(obs_dim), static_cast<size_t>(ctx.options.max_n));
+  const int64_t n = static_cast<int64_t>(rows.size());
+  at::Tensor obs = torch::empty({n, obs_dim});
+  for (int64_t i = 0; i < n; ++i)
+    std::copy(rows[static_cast<size_t>(i)].begin(), rows[static_cast<size_t>(i)].end(), obs[i].data_ptr<float>());
+  const SolveRequest sr = solve_request(body, sm.m, ctx.options);
+  Cond cond;
+  cond.extra["obs"] = obs;
+  const std::vector<int64_t> shape = sm.m.model->sample_shape();
+  const auto t0 = std::chrono::steady_clock::now();
+  const SolveResult r = solve_for_request(sm, request_noise(n, shape, sr.seed), cond, sr);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ctx.metrics.sampled(sm.name, n);
+  nlohmann::json out = solve_summary(r);
+  const at::Tensor flat = r.x.flatten(1).to(torch::kFloat64).contiguous();
+  nlohmann::json actions = nlohmann::json::array();
+  for (int64_t i = 0; i < n; ++i)
+    actions.push_back(std::vector<double>(flat[i].data_ptr<double>(), flat[i].data_ptr<double>() + flat.size(1)));
+  out["model"] = sm.name;
+  out["action_shape"] = shape;
+  out["actions"] = std::move(actions);
+  Response res = Response::json(out);
+  res.headers["X-Rflow-Seconds"] = std::to_string(secs);
+  return res;
+}
+
+}  // namespace
+
+EndpointEntry policy_act_endpoint() { return {"POST", act}; }
+
+}  // namespace rflow::serve

@@ -1,0 +1,48 @@
+// The models one `rflow serve` holds: each run or weight file named on the command line, loaded
+// once (EMA weights) and known by its name; requests may name only these (never a path). Solves
+// of one model are serialised (its network is not reentrant across threads); different models run
+// side by side.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "rflow/pipeline/run_context.h"
+
+namespace rflow::serve {
+
+class Batcher;
+struct BatchOptions;
+
+struct ServedModel {
+  ServedModel();
+  ~ServedModel();
+  std::string name;         // the run directory's (or file's) name, made unique
+  std::string kind;         // "points", "images", "composites" (text-to-image) or "policy"
+  std::string fingerprint;  // of the weights, so clients can tell two versions apart
+  LoadedModel m;
+  std::mutex solving;       // one solve at a time per model
+  std::unique_ptr<Batcher> batcher;  // merges concurrent requests (null: each solved alone)
+  // What GET /v1/models says about it: shapes, conditioning, default solver, fingerprint.
+  nlohmann::json describe() const;
+};
+
+class ServedModels {
+ public:
+  // Loads every path (a run, a checkpoint or a weight file); the first model is the default.
+  ServedModels(const std::vector<std::string>& paths, c10::Device device);
+  // The named model (empty: the first); unknown names are refused with the list of names.
+  ServedModel& get(const std::string& name);
+  const std::vector<std::unique_ptr<ServedModel>>& all() const { return models_; }
+  // Gives every model a batcher (dynamic batching); wait_ms = 0 leaves each request alone.
+  void enable_batching(const BatchOptions& opt);
+
+ private:
+  std::vector<std::unique_ptr<ServedModel>> models_;
+};
+
+}  // namespace rflow::serve

@@ -1,0 +1,148 @@
+// rflow serve as a client meets it, over loopback: it starts on a free port and says which; the
+// bearer token guards /v1 and not /healthz; concurrent clients, merged into shared solves, each get
+// the samples the same request gets alone; a body over the limit is 413; SIGTERM lets a request in
+// flight finish and the server exits 0.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/test_util.h"
+
+extern char** environ;
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// `rflow serve` as a child process whose output goes to a file; the port from its first line.
+struct Server {
+  pid_t pid = -1;
+  int port = 0;
+  std::string log;
+
+  Server(const std::vector<std::string>& args, const std::string& log_path) : log(log_path) {
+    std::vector<std::string> argv{RFLOW_CLI, "serve"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::vector<char*> c;
+    for (auto& a : argv) c.push_back(a.data());
+    c.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    EXPECT_EQ(posix_spawn(&pid, c[0], &fa, nullptr, c.data(), environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    const std::regex listening("listening on http://127\\.0\\.0\\.1:([0-9]+)");
+    for (int i = 0; i < 600 && port == 0; ++i) {
+      std::smatch m;
+      const std::string out = rflow::test::read_text(log);
+      if (std::regex_search(out, m, listening)) port = std::stoi(m[1]);
+      else std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  // Sends SIGTERM and returns the exit code (−1 if it did not exit normally).
+  int stop() {
+    kill(pid, SIGTERM);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    pid = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  ~Server() {
+    if (pid > 0) kill(pid, SIGKILL), waitpid(pid, nullptr, 0);
+  }
+};
+
+}  // namespace
+
+TEST(Serve, ClientsOverLoopbackGetTheirOwnSamplesTheTokenGuardsAndSigtermDrains) {
+  rflow::test::TempDir dir;
+  auto r = rflow::test::shell(std::string(RFLOW_CLI) + " run " + RFLOW_SOURCE_DIR + "/configs/demo_2d.toml --set out_dir=" +
+                              dir.path().string() + " --set 'stages=[\"train\"]' --set train.steps=30 --set threads=1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  Server server({dir.file("demo_2d"), "--port", "0", "--token", "t0k", "--workers", "4", "--max-body-kb", "1"},
+                dir.file("serve.log"));
+  ASSERT_GT(server.port, 0) << rflow::test::read_text(server.log);
+  httplib::Client cli("127.0.0.1", server.port);
+  cli.set_read_timeout(60, 0);
+  const httplib::Headers auth{{"Authorization", "Bearer t0k"}};
+  auto health = cli.Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  auto refused = cli.Post("/v1/sample", R"({"n": 2})", "application/json");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 401);
+
+  // Each request alone, then all of them from eight clients at once: the same bytes.
+  auto body = [](int k) { return R"({"n": 3, "steps": 6, "solver": "heun", "seed": )" + std::to_string(k) + "}"; };
+  std::vector<std::string> alone;
+  for (int k = 0; k < 16; ++k) {
+    auto res = cli.Post("/v1/sample", auth, body(k), "application/json");
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200) << res->body;
+    alone.push_back(res->body);
+  }
+  std::vector<std::string> together(16);
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 8; ++c)
+    clients.emplace_back([&, c] {
+      httplib::Client own("127.0.0.1", server.port);
+      own.set_read_timeout(60, 0);
+      for (int k = c; k < 16; k += 8)
+        if (auto res = own.Post("/v1/sample", auth, body(k), "application/json")) together[static_cast<size_t>(k)] = res->body;
+    });
+  for (auto& t : clients) t.join();
+  // Merged into shared solves (dynamic batching), each gets its own samples, to float rounding.
+  for (int k = 0; k < 16; ++k) {
+    const auto a = nlohmann::json::parse(alone[static_cast<size_t>(k)]);
+    const auto t = nlohmann::json::parse(together[static_cast<size_t>(k)].empty() ? "{}" : together[static_cast<size_t>(k)]);
+    ASSERT_TRUE(t.contains("samples")) << "request " << k << ": " << together[static_cast<size_t>(k)];
+    EXPECT_EQ(t["nfe"], a["nfe"]);
+    for (size_t i = 0; i < 3; ++i)
+      for (size_t d = 0; d < 2; ++d)
+        EXPECT_NEAR(t["samples"][i][d].get<double>(), a["samples"][i][d].get<double>(), 1e-5) << "request " << k;
+  }
+
+  // A body over --max-body-kb is refused before it is read.
+  auto big = cli.Post("/v1/sample", auth, std::string(4096, ' ') + "{}", "application/json");
+  ASSERT_TRUE(big);
+  EXPECT_EQ(big->status, 413);
+  auto metrics = cli.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("rflow_requests_total{endpoint=\"/v1/sample\",status=\"200\"} 32"), std::string::npos)
+      << metrics->body;
+  std::smatch solves, merged;
+  ASSERT_TRUE(std::regex_search(metrics->body, solves, std::regex("rflow_batched_solves_total\\{model=\"demo_2d\"\\} ([0-9]+)")));
+  ASSERT_TRUE(std::regex_search(metrics->body, merged, std::regex("rflow_batched_requests_total\\{model=\"demo_2d\"\\} ([0-9]+)")));
+  EXPECT_EQ(std::stoi(merged[1]), 32);
+  EXPECT_LE(std::stoi(solves[1]), 32);
+
+  // SIGTERM while a long request runs: it is answered in full, then the server exits 0.
+  int slow_status = 0;
+  std::thread slow([&] {
+    httplib::Client own("127.0.0.1", server.port);
+    own.set_read_timeout(120, 0);
+    if (auto res = own.Post("/v1/sample", auth, R"({"n": 1024, "steps": 1000, "solver": "rk4"})", "application/json"))
+      slow_status = res->status;
+  });
+  for (int i = 0; i < 200; ++i) {  // until the server counts it in flight
+    auto m = cli.Get("/metrics");
+    if (m && m->body.find("rflow_requests_in_flight 2") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(server.stop(), 0) << rflow::test::read_text(server.log);
+  slow.join();
+  EXPECT_EQ(slow_status, 200);
+  EXPECT_NE(rflow::test::read_text(server.log).find("SIGTERM received"), std::string::npos);
+}
