@@ -15,6 +15,8 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <mutex>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -90,6 +92,8 @@ double percentile(std::vector<double> v, double p) {
 // `requests` requests from `connections` clients at once, alternating sample / act.
 nlohmann::json load(int port, int64_t requests, int connections) {
   std::atomic<int64_t> next{0}, errors{0};
+  std::mutex kinds_mu;
+  std::map<std::string, int64_t> kinds;  // what each error was
   std::vector<std::vector<double>> lat(static_cast<size_t>(connections));
   const auto t0 = Clock::now();
   std::vector<std::thread> clients;
@@ -100,7 +104,11 @@ nlohmann::json load(int port, int64_t requests, int connections) {
       for (int64_t k; (k = next++) < requests;) {
         const auto t = Clock::now();
         auto res = cli.Post(k % 2 ? "/v1/policy/act" : "/v1/sample", k % 2 ? kAct : kSample, "application/json");
-        if (!res || res->status != 200) ++errors;
+        if (!res || res->status != 200) {
+          ++errors;
+          std::lock_guard<std::mutex> lock(kinds_mu);
+          ++kinds[res ? "status " + std::to_string(res->status) : httplib::to_string(res.error())];
+        }
         lat[static_cast<size_t>(c)].push_back(ms_since(t));
       }
     });
@@ -108,7 +116,7 @@ nlohmann::json load(int port, int64_t requests, int connections) {
   const double secs = ms_since(t0) / 1000;
   std::vector<double> all;
   for (const auto& l : lat) all.insert(all.end(), l.begin(), l.end());
-  return {{"requests", requests}, {"connections", connections}, {"errors", errors.load()},
+  return {{"requests", requests}, {"connections", connections}, {"errors", errors.load()}, {"error_kinds", kinds},
           {"p50_ms", percentile(all, 0.5)}, {"p99_ms", percentile(all, 0.99)}, {"requests_per_s", double(requests) / secs}};
 }
 

@@ -116,9 +116,12 @@ void Batcher::run() {
   for (;;) {
     wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
     if (queue_.empty()) return;  // stopping, nothing left
-    // The oldest request waits up to wait_ms for company, unless a batch is already full.
+    // The oldest request waits up to wait_ms for company, but only while company is on its way
+    // (requests for this model parsed but not yet queued) and the batch is not full: a lone
+    // client is answered at once.
     const auto deadline = queue_.front()->arrived + std::chrono::microseconds(static_cast<int64_t>(opt_.wait_ms * 1000));
-    while (!stopping_ && queued_samples_ < opt_.max_batch && std::chrono::steady_clock::now() < deadline)
+    auto coming = [&] { return model_.requests_in_progress.load() > static_cast<int64_t>(queue_.size()); };
+    while (!stopping_ && queued_samples_ < opt_.max_batch && coming() && std::chrono::steady_clock::now() < deadline)
       wake_.wait_until(lock, deadline);
     auto batch = take_batch(lock);
     ++solves_;

@@ -2,8 +2,8 @@
 // shape, are merged into one solve. The solvers step each sample on its own (fixed steps, or
 // per-sample adaptive steps), so every request gets the samples it would get alone, to float
 // rounding (a larger batch may sum in another order). A worker thread per model takes the oldest
-// request, waits up to `wait_ms` for more like it (up to `max_batch` samples), solves, and hands
-// each its rows. The queue is bounded: past `max_queue` waiting samples a request is refused with
+// request, waits up to `wait_ms` for more like it while more are on their way (up to `max_batch`
+// samples), solves, and hands each its rows. The queue is bounded: past `max_queue` waiting samples a request is refused with
 // 503 and a Retry-After, never held in unbounded memory.
 #pragma once
 

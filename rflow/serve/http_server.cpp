@@ -1,6 +1,7 @@
 #include "rflow/serve/http_server.h"
 
 #include <pthread.h>
+#include <sys/socket.h>
 #include <signal.h>
 
 #include <chrono>
@@ -17,6 +18,15 @@
 namespace rflow::serve {
 
 namespace {
+
+// cpp-httplib as Debian builds it listens with a backlog of 5: 64 clients connecting at once
+// overflow it, and Linux then drops handshakes the clients believe finished (their first read
+// fails, or waits a second for a retransmit). Listening again on the bound socket widens the
+// backlog (Linux adjusts it in place).
+class Listener : public httplib::Server {
+ public:
+  void widen_backlog() { ::listen(svr_sock_, SOMAXCONN); }
+};
 
 // The metrics label of a path: known endpoints by name, anything else as one label (a scanner's
 // random paths must not grow the metrics without bound).
@@ -43,13 +53,17 @@ void run_server(ServedModels& models, const ServeOptions& opt, const std::functi
   opt.validate("serve");
   ServeMetrics metrics;
   ServeContext ctx{models, opt, metrics};
-  httplib::Server svr;
+  Listener svr;
   const size_t workers = static_cast<size_t>(opt.workers);
   svr.new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
   svr.set_payload_max_length(static_cast<size_t>(opt.max_body_kb) * 1024);
   const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(opt.timeout_s * 1000));
   svr.set_read_timeout(timeout);
   svr.set_write_timeout(timeout);
+  // A client keeps its connection: cpp-httplib closes one after 5 requests by default, and a
+  // client that sends just then gets a reset; reconnecting also costs a handshake each time.
+  svr.set_keep_alive_max_count(100000);
+  svr.set_tcp_nodelay(true);
   auto handler = [&ctx](const httplib::Request& q, httplib::Response& r) { route(q, r, ctx); };
   svr.Get(".*", handler);
   svr.Post(".*", handler);
@@ -67,6 +81,7 @@ void run_server(ServedModels& models, const ServeOptions& opt, const std::functi
   const int port = opt.port == 0 ? svr.bind_to_any_port(opt.host) : (svr.bind_to_port(opt.host, static_cast<int>(opt.port)) ? static_cast<int>(opt.port) : -1);
   RF_CHECK(port > 0, "cannot listen on " + opt.host + ":" + std::to_string(opt.port), "rflow serve --host/--port",
            "the port may be in use (another server?) or the address not this machine's; try --port 0 for any free port");
+  svr.widen_backlog();
   std::thread stopper([&svr, stop_signals] {
     int sig = 0;
     sigwait(&stop_signals, &sig);

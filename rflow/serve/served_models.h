@@ -4,6 +4,7 @@
 // side by side.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -27,8 +28,23 @@ struct ServedModel {
   LoadedModel m;
   std::mutex solving;       // one solve at a time per model
   std::unique_ptr<Batcher> batcher;  // merges concurrent requests (null: each solved alone)
+  // Requests for it being answered now (parsed, queued or solving): the batcher waits for company
+  // only while some of them have not reached its queue yet.
+  std::atomic<int64_t> requests_in_progress{0};
   // What GET /v1/models says about it: shapes, conditioning, default solver, fingerprint.
   nlohmann::json describe() const;
+};
+
+// Counts a request as in progress for its model while it lives.
+class InProgress {
+ public:
+  explicit InProgress(ServedModel& m) : m_(m) { ++m_.requests_in_progress; }
+  ~InProgress() { --m_.requests_in_progress; }
+  InProgress(const InProgress&) = delete;
+  InProgress& operator=(const InProgress&) = delete;
+
+ private:
+  ServedModel& m_;
 };
 
 class ServedModels {

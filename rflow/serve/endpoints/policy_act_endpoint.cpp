@@ -21,6 +21,7 @@ Response act(const Request& req, ServeContext& ctx) {
   known.insert({"model", "observations"});
   refuse_unknown_fields(body, known);
   ServedModel& sm = ctx.models.get(string_field(body, "model", "", 256));
+  const InProgress counted(sm);
   const int64_t obs_dim = sm.m.data->target().obs_dim();
   if (obs_dim == 0)
     throw HttpError(400, "'" + sm.name + "' is not a policy", "request field 'model'", "POST /v1/sample draws from it");

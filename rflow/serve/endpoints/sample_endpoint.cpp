@@ -103,6 +103,7 @@ Response sample(const Request& req, ServeContext& ctx) {
   known.insert({"model", "n", "labels", "label", "prompt", "format"});
   refuse_unknown_fields(body, known);
   ServedModel& sm = ctx.models.get(string_field(body, "model", "", 256));
+  const InProgress counted(sm);
   if (sm.kind == "policy")
     throw HttpError(400, "'" + sm.name + "' is a policy: it acts on observations", "request field 'model'", "POST /v1/policy/act");
   const int64_t n = int_field(body, "n", 1, 1, ctx.options.max_n);
