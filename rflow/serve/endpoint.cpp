@@ -14,6 +14,7 @@ Registry<EndpointEntry>& endpoints() {
     e.add("/v1/policy/act", "POST: a policy's action chunks for observations (the control-loop step)", policy_act_endpoint());
     e.add("/healthz", "GET: 200 while the server answers", health_endpoint());
     e.add("/metrics", "GET: requests, latencies, samples and requests in flight (Prometheus text)", metrics_endpoint());
+    e.add("/", "GET: a page to try the models in a browser (images, points, actions; NFE and latency)", page_endpoint());
     return e;
   }();
   return r;

@@ -71,5 +71,6 @@ EndpointEntry sample_endpoint();
 EndpointEntry policy_act_endpoint();
 EndpointEntry health_endpoint();
 EndpointEntry metrics_endpoint();
+EndpointEntry page_endpoint();
 
 }  // namespace rflow::serve

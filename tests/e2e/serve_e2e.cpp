@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -145,4 +146,39 @@ TEST(Serve, ClientsOverLoopbackGetTheirOwnSamplesTheTokenGuardsAndSigtermDrains)
   slow.join();
   EXPECT_EQ(slow_status, 200);
   EXPECT_NE(rflow::test::read_text(server.log).find("SIGTERM received"), std::string::npos);
+}
+
+// The page at / in headless Chromium: it lists the models, draws on load (?generate=1) and shows
+// the points with their NFE, without a console error.
+TEST(Serve, ThePageListsTheModelsAndDrawsTheSamplesInABrowser) {
+  const std::string browser = "/usr/bin/chromium-headless-shell";
+  RFLOW_TEST_REQUIRES(fs::exists(browser), "no headless Chromium (scripts/setup.sh installs chromium-headless-shell)");
+  rflow::test::TempDir dir;
+  auto r = rflow::test::shell(std::string(RFLOW_CLI) + " run " + RFLOW_SOURCE_DIR + "/configs/demo_2d.toml --set out_dir=" +
+                              dir.path().string() + " --set 'stages=[\"train\"]' --set train.steps=30 --set threads=1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  Server server({dir.file("demo_2d"), "--port", "0"}, dir.file("serve.log"));
+  ASSERT_GT(server.port, 0) << rflow::test::read_text(server.log);
+  const std::string url = "http://127.0.0.1:" + std::to_string(server.port) + "/?generate=1";
+  // No sandbox: tests run as root in CI containers, where Chromium's sandbox cannot start.
+  const std::string common = browser + " --no-sandbox --disable-gpu --window-size=1200,900 --virtual-time-budget=10000 ";
+  const auto dump = rflow::test::shell("timeout 120 " + common + "--enable-logging=stderr --v=0 --dump-dom '" + url + "'");
+  ASSERT_EQ(dump.code, 0) << dump.out;
+  std::string dom, console;
+  std::istringstream in(dump.out);
+  for (std::string line; std::getline(in, line);) {
+    if (line.find(":CONSOLE") != std::string::npos) console += line + "\n";
+    else if (line.rfind("[", 0) != 0) dom += line + "\n";
+  }
+  EXPECT_EQ(console, "");
+  EXPECT_NE(dom.find("<option value=\"demo_2d\">demo_2d (points)</option>"), std::string::npos) << dom;
+  EXPECT_NE(dom.find("16 samples, NFE 100.0 each"), std::string::npos) << dom;  // the run's own sample.steps
+  // Dots in the result, before the page's script (which spells "<circle" once itself).
+  const size_t from = dom.find("id=\"result\""), to = dom.find("<script", from);
+  size_t dots = 0;
+  for (size_t at = dom.find("<circle", from); at < to; at = dom.find("<circle", at + 1)) ++dots;
+  EXPECT_EQ(dots, 16u);
+  fs::create_directories("test-output");
+  rflow::test::shell("timeout 120 " + common + "--screenshot=" + fs::absolute("test-output/serve_page.png").string() + " '" + url + "'");
+  EXPECT_EQ(server.stop(), 0);
 }

@@ -124,8 +124,8 @@ Response sample(const Request& req, ServeContext& ctx) {
   summary["model"] = sm.name;
   summary["n"] = n;
   summary["shape"] = shape;
-  // A grid column per prompt, or per class when the labels cycle through them.
-  const int64_t cols = !prompts.empty() ? static_cast<int64_t>(prompts.size())
+  // A grid column per prompt (several), or per class when the labels cycle through them; else 8.
+  const int64_t cols = prompts.size() > 1 ? static_cast<int64_t>(prompts.size())
                        : cond.labels.defined() && !body.contains("label") && !body.contains("labels") ? sm.m.cfg.model.num_classes
                                                                                                     : 8;
   Response out = answer(format, r, std::move(summary), std::min<int64_t>(cols, n));
