@@ -15,7 +15,7 @@ struct ServeOptions {
   int64_t max_steps = 1000;        // solver steps per request
   int64_t max_body_kb = 4096;      // request body
   int64_t max_prompt_chars = 512;  // each prompt
-  int64_t workers = 4;             // connections served at once
+  int64_t workers = 32;            // connections served at once (a kept-alive connection holds one)
   double timeout_s = 60.0;         // reading a request, writing a response
   double batch_wait_ms = 2.0;      // dynamic batching: how long a request waits for others like it (0 = off)
   int64_t max_batch = 1024;        // samples per merged solve
