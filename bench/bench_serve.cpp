@@ -5,9 +5,7 @@
 // time: the policy endpoint's latency at batch 1 beside /healthz's (the HTTP round trip) and the
 // same solve in-process. One JSON object.
 // Usage: bench_serve FIELD_RUN POLICY_RUN [requests = 10000] [connections = 64]
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -25,12 +23,11 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "bench/child_process.h"
 #include "rflow/core/system_info.h"
 #include "rflow/io/remove_tree.h"
 #include "rflow/pipeline/run_context.h"
 #include "rflow/solve/solver.h"
-
-extern char** environ;
 
 namespace {
 
@@ -51,15 +48,7 @@ struct Server {
   Server(const std::vector<std::string>& args, const std::string& log) {
     std::vector<std::string> argv{(std::filesystem::read_symlink("/proc/self/exe").parent_path() / "rflow").string(), "serve"};
     argv.insert(argv.end(), args.begin(), args.end());
-    std::vector<char*> c;
-    for (auto& a : argv) c.push_back(a.data());
-    c.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    if (posix_spawn(&pid, c[0], &fa, nullptr, c.data(), environ) != 0) throw std::runtime_error("cannot start rflow serve");
-    posix_spawn_file_actions_destroy(&fa);
+    pid = rflow::bench::start_logged(argv, log);
     const std::regex listening("listening on http://127\\.0\\.0\\.1:([0-9]+)");
     for (int i = 0; i < 1200 && port == 0; ++i) {
       std::smatch m;

@@ -7,8 +7,6 @@
 // One JSON object. Usage: bench_shared_machine [repeats = 1], from the repository root (or with
 // RFLOW_SOURCE set to it). Run it on an otherwise quiet machine: it makes its own competition.
 #include <signal.h>
-#include <fcntl.h>
-#include <spawn.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,10 +25,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/child_process.h"
 #include "rflow/core/system_info.h"
 #include "rflow/io/remove_tree.h"
-
-extern char** environ;
 
 namespace fs = std::filesystem;
 
@@ -43,21 +40,8 @@ struct Job {
   std::string log;
 };
 
-// Starts argv with its output in `log`; the child dies with the bench.
-Job start(const std::vector<std::string>& argv, const std::string& log) {
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  Job j{-1, log};
-  const int rc = posix_spawn(&j.pid, args[0], &fa, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(rc));
-  return j;
-}
+// Starts argv with its output in `log`.
+Job start(const std::vector<std::string>& argv, const std::string& log) { return {rflow::bench::start_logged(argv, log), log}; }
 
 void wait_for(const Job& j) {
   int status = 0;

@@ -83,8 +83,6 @@ inline bool on_ci() {
   return v && std::string(v) == "true";
 }
 
-// Starts argv[0] with argv as a child process, stdout and stderr appended to `log`; returns its pid
-// (-1 if fork failed). Everything the child needs is built before fork: it only redirects and execs.
 // Runs `cmd` in a shell, stdout and stderr together.
 struct ShellResult {
   int code;
@@ -100,6 +98,8 @@ inline ShellResult shell(const std::string& cmd) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
+// Starts argv[0] with argv as a child process, stdout and stderr appended to `log`; returns its pid
+// (-1 if fork failed). Everything the child needs is built before fork: it only redirects and execs.
 inline pid_t spawn(std::vector<std::string> args, const std::string& log) {
   const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   std::vector<char*> argv;

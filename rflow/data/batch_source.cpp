@@ -23,9 +23,10 @@ IndependentCoupling::IndependentCoupling(std::unique_ptr<Distribution> source, s
   RF_CHECK(source_->sample_shape() == target_->sample_shape(),
            "source " + source_->describe() + " and target " + target_->describe() + " differ in shape", "data",
            "both ends of a flow must live in the same space");
-  if (target_->sample_shapes().size() > 1) {
+  shapes_ = target_->sample_shapes();
+  if (shapes_.size() > 1) {
     // Each shape once, here, rather than a failure in the middle of training.
-    for (const auto& shape : target_->sample_shapes()) source_->sample(1, {}, shape);
+    for (const auto& shape : shapes_) source_->sample(1, {}, shape);
   }
 }
 
@@ -33,8 +34,8 @@ Batch IndependentCoupling::next(int64_t batch_size, c10::Device device) {
   // Draw order is fixed (x0 then x1) so runs are reproducible from the seed. Data of one shape
   // draw no number for the bucket.
   std::vector<int64_t> shape;
-  if (const auto shapes = target_->sample_shapes(); shapes.size() > 1)
-    shape = shapes[static_cast<size_t>(torch::randint(0, static_cast<int64_t>(shapes.size()), {1}).item<int64_t>())];
+  if (shapes_.size() > 1)
+    shape = shapes_[static_cast<size_t>(torch::randint(0, static_cast<int64_t>(shapes_.size()), {1}).item<int64_t>())];
   const Draw x0 = source_->sample(batch_size, {}, shape);
   Draw x1 = target_->sample(batch_size, {}, shape);
   // The conditioning travels with x1; labels only where the model is class-conditional.

@@ -61,7 +61,7 @@ class IndependentCoupling : public BatchSource {
   IndependentCoupling(std::unique_ptr<Distribution> source, std::unique_ptr<Distribution> target, bool labels = false);
   Batch next(int64_t batch_size, c10::Device device) override;
   std::vector<int64_t> sample_shape() const override { return target_->sample_shape(); }
-  std::vector<std::vector<int64_t>> sample_shapes() const override { return target_->sample_shapes(); }
+  std::vector<std::vector<int64_t>> sample_shapes() const override { return shapes_; }
   Distribution& source() { return *source_; }
   Distribution& target() { return *target_; }
   bool labeled() const { return labels_; }
@@ -70,6 +70,7 @@ class IndependentCoupling : public BatchSource {
  private:
   std::unique_ptr<Distribution> source_, target_;
   bool labels_;
+  std::vector<std::vector<int64_t>> shapes_;  // the target's, asked once (each batch picks one)
 };
 
 // Builds both ends; the target is built first so that a parameterless gaussian source takes its

@@ -51,14 +51,18 @@ std::vector<ChainModel> eval_views(const ChainModel& cm) {
     // A name is one path component (it names a folder beside the list).
     RF_CHECK(!name.empty() && name.find_first_of("/\\") == std::string::npos && name != "." && name != "..",
              "malformed list of evaluated shapes", list.string(), "rerun the eval stage (it rewrites the list)");
-    ChainModel m = cm;
-    m.label = cm.label + " · " + name;
-    m.eval_dir = (fs::path(cm.eval_dir) / name).string();
-    m.view = name;
-    m.shape = v["shape"].get<std::vector<int64_t>>();
-    out.push_back(std::move(m));
+    out.push_back(eval_view(cm, name, v["shape"].get<std::vector<int64_t>>()));
   }
   return out;
+}
+
+ChainModel eval_view(const ChainModel& cm, const std::string& name, const std::vector<int64_t>& shape) {
+  ChainModel m = cm;
+  m.label = cm.label + " · " + name;
+  m.eval_dir = (fs::path(cm.eval_dir) / name).string();
+  m.view = name;
+  m.shape = shape;
+  return m;
 }
 
 namespace {

@@ -32,6 +32,8 @@ std::vector<ChainModel> chain_models(const RunConfig& cfg, const std::string& ru
 // What was evaluated of a model: itself, or for data of several shapes (one model across aspect
 // ratios) one view per shape, as its eval stage listed them in <eval_dir>/views.json.
 std::vector<ChainModel> eval_views(const ChainModel& cm);
+// The view of `cm` in one shape of its data: label "1-RF · row2", results in <eval_dir>/<name>.
+ChainModel eval_view(const ChainModel& cm, const std::string& name, const std::vector<int64_t>& shape);
 
 // Config of the (k+1)-RF trained on the k-RF's pairs (or online from it), initialised from it.
 RunConfig reflow_run_config(const RunConfig& cfg, const std::string& run_dir, int64_t k);

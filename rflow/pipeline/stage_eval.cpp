@@ -261,11 +261,14 @@ void eval_model(StageContext& ctx, const ChainModel& cm) {
     fs::remove(fs::path(cm.eval_dir) / "views.json");  // from an earlier run on several shapes
     return ModelEvalRun(ctx, cm, m, {}).run();
   }
-  nlohmann::json views = nlohmann::json::array();
-  for (const auto& shape : shapes) views.push_back({{"name", target.shape_name(shape)}, {"shape", shape}});
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& shape : shapes) list.push_back({{"name", target.shape_name(shape)}, {"shape", shape}});
   fs::create_directories(cm.eval_dir);
-  io::write_file_atomic((fs::path(cm.eval_dir) / "views.json").string(), views.dump(2));
-  for (const auto& view : eval_views(cm)) ModelEvalRun(ctx, view, m, view.shape).run();
+  io::write_file_atomic((fs::path(cm.eval_dir) / "views.json").string(), list.dump(2));
+  for (const auto& shape : shapes) {
+    const ChainModel view = eval_view(cm, target.shape_name(shape), shape);
+    ModelEvalRun(ctx, view, m, view.shape).run();
+  }
 }
 
 }  // namespace

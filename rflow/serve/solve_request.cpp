@@ -56,6 +56,14 @@ SolveResult solve_now(ServedModel& sm, const at::Tensor& x0, const Cond& cond, c
   return out;
 }
 
+nlohmann::json rows_json(const at::Tensor& x) {
+  const at::Tensor flat = x.flatten(1).to(torch::kFloat64).contiguous();
+  nlohmann::json rows = nlohmann::json::array();
+  for (int64_t i = 0; i < flat.size(0); ++i)
+    rows.push_back(std::vector<double>(flat[i].data_ptr<double>(), flat[i].data_ptr<double>() + flat.size(1)));
+  return rows;
+}
+
 nlohmann::json solve_summary(const SolveResult& r) {
   const at::Tensor nfe = r.nfe.to(torch::kInt64).contiguous();
   std::vector<int64_t> per(nfe.data_ptr<int64_t>(), nfe.data_ptr<int64_t>() + nfe.numel());

@@ -36,6 +36,9 @@ SolveResult solve_for_request(ServedModel& sm, const at::Tensor& x0, const Cond&
 // The solve now, on the model's device, holding its lock (what the batcher runs).
 SolveResult solve_now(ServedModel& sm, const at::Tensor& x0, const Cond& cond, const SolveRequest& r);
 
+// Each sample of x [n, ...] flattened into a row of numbers (samples, actions as JSON).
+nlohmann::json rows_json(const at::Tensor& x);
+
 // {"status", "nfe" per sample, "nfe_mean"} of a solve: nothing that varies between two runs of the
 // same request (its time goes in the X-Rflow-Seconds header).
 nlohmann::json solve_summary(const SolveResult& r);

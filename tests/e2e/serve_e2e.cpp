@@ -2,9 +2,7 @@
 // bearer token guards /v1 and not /healthz; concurrent clients, merged into shared solves, each get
 // the samples the same request gets alone; a body over the limit is 413; SIGTERM lets a request in
 // flight finish and the server exits 0.
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 
 #include <chrono>
@@ -20,8 +18,6 @@
 
 #include "tests/test_util.h"
 
-extern char** environ;
-
 namespace fs = std::filesystem;
 
 namespace {
@@ -35,15 +31,8 @@ struct Server {
   Server(const std::vector<std::string>& args, const std::string& log_path) : log(log_path) {
     std::vector<std::string> argv{RFLOW_CLI, "serve"};
     argv.insert(argv.end(), args.begin(), args.end());
-    std::vector<char*> c;
-    for (auto& a : argv) c.push_back(a.data());
-    c.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    EXPECT_EQ(posix_spawn(&pid, c[0], &fa, nullptr, c.data(), environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
+    pid = rflow::test::spawn(argv, log);
+    EXPECT_GT(pid, 0);
     const std::regex listening("listening on http://127\\.0\\.0\\.1:([0-9]+)");
     for (int i = 0; i < 600 && port == 0; ++i) {
       std::smatch m;

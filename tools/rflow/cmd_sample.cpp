@@ -15,6 +15,7 @@
 #include "rflow/core/tensor_util.h"
 #include "rflow/core/rng.h"
 #include "rflow/core/thread_policy.h"
+#include "rflow/data/prompt_batch.h"
 #include "rflow/io/atomic_file.h"
 #include "rflow/io/image_file.h"
 #include "rflow/io/npy.h"
@@ -70,34 +71,13 @@ std::string sibling(const std::string& out, const std::string& suffix) {
   return out.size() > 4 && out.substr(out.size() - 4) == ".npy" ? out.substr(0, out.size() - 4) + suffix : out + suffix;
 }
 
-// Prompts for n samples, each in turn; "" is the null prompt (all pad: the unconditional field).
-Cond prompt_cond(const Distribution& target, const std::vector<std::string>& prompts, int64_t offset, int64_t n) {
-  const int64_t P = static_cast<int64_t>(prompts.size()), L = target.context_len();
-  RF_CHECK(L > 0, target.describe() + " has no captions", "--prompt",
-           "prompts condition models trained on captioned data (fashion_composites)");
-  std::vector<std::string> texts;
-  for (const auto& p : prompts)
-    if (!p.empty()) texts.push_back(p);
-  const Cond given = texts.empty() ? Cond{} : target.encode_prompts(texts);  // checks every prompt
-  Cond out;
-  out.context = torch::zeros({n, L}, torch::kInt64);
-  out.mask = torch::zeros({n, L});
-  for (int64_t i = 0; i < n; ++i) {
-    const std::string& p = prompts[static_cast<size_t>((offset + i) % P)];
-    if (p.empty()) continue;
-    const int64_t j = static_cast<int64_t>(std::find(texts.begin(), texts.end(), p) - texts.begin());
-    out.context[i].copy_(given.context[j]), out.mask[i].copy_(given.mask[j]);
-  }
-  return out;
-}
-
 // Labels of a class-conditional model: --label for all, or each class in turn; the token context
 // of --prompt for a text-conditioned one (each prompt in turn). Samples offset … offset + n − 1.
 Cond sample_cond(const SampleArgs& a, const LoadedModel& m, int64_t offset, int64_t n, c10::Device device) {
   Cond cond;
   const Distribution& target = m.data->target();
   if (!a.prompts.empty()) {
-    cond = prompt_cond(target, a.prompts, offset, n).to(device);
+    cond = prompts_in_turn(target, a.prompts, offset, n, "--prompt").to(device);
   } else {
     RF_CHECK(target.context_len() == 0, "a text-conditioned model needs prompts", "rflow sample",
              "add --prompt \"...\" (repeatable; --prompt \"\" samples unconditionally)");
@@ -189,24 +169,6 @@ int64_t bytes_per_sample(const std::vector<int64_t>& shape) {
   return bytes;
 }
 
-// The shape of the samples: the prompts' (a composite caption names its layout, and a model of
-// several layouts draws each), else the model's own. One shape per call: one .npy, one grid.
-std::vector<int64_t> shape_of_samples(const SampleArgs& a, const LoadedModel& m) {
-  std::vector<int64_t> shape = m.model->sample_shape();
-  std::string first;
-  for (const auto& p : a.prompts) {
-    if (p.empty()) continue;
-    const std::vector<int64_t> s = m.data->target().prompt_shape(p);  // refuses a layout the model does not draw
-    const Distribution& target = m.data->target();
-    RF_CHECK(first.empty() || s == shape,
-             "'" + first + "' and '" + p + "' ask for images of different layouts (" + target.shape_name(shape) + ", " +
-                 target.shape_name(s) + ")",
-             "--prompt", "sample prompts of one layout per call");
-    if (first.empty()) first = p, shape = s;
-  }
-  return shape;
-}
-
 // The .npy files a sample set writes, each a block of rows per chunk.
 struct SampleWriters {
   std::optional<io::NpyRowWriter> x, labels, context, mask, logp;
@@ -243,7 +205,8 @@ void run_sample(const SampleArgs& a) {
   // Outputs are checked before the solve: a link or a fifo refused now, not after minutes of work.
   for (const std::string& out : {a.out, a.plot})
     if (!out.empty()) io::check_output_path(out);
-  const std::vector<int64_t> shape = shape_of_samples(a, m);
+  // The prompts' shape (a model of several layouts draws each), else the model's own: one per call.
+  const std::vector<int64_t> shape = shape_of_prompts(m.data->target(), a.prompts, m.model->sample_shape(), "--prompt");
   const at::Tensor given = a.x0.empty() ? at::Tensor() : io::read_npy_samples(a.x0, shape);
   RF_CHECK(a.chunk >= 0, "--chunk must be >= 0", "--chunk", "0 = automatic");
   const int64_t per_sample = bytes_per_sample(shape), n = given.defined() ? given.size(0) : a.n;

@@ -39,13 +39,9 @@ Response act(const Request& req, ServeContext& ctx) {
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   ctx.metrics.sampled(sm.name, n);
   nlohmann::json out = solve_summary(r);
-  const at::Tensor flat = r.x.flatten(1).to(torch::kFloat64).contiguous();
-  nlohmann::json actions = nlohmann::json::array();
-  for (int64_t i = 0; i < n; ++i)
-    actions.push_back(std::vector<double>(flat[i].data_ptr<double>(), flat[i].data_ptr<double>() + flat.size(1)));
   out["model"] = sm.name;
   out["action_shape"] = shape;
-  out["actions"] = std::move(actions);
+  out["actions"] = rows_json(r.x);
   Response res = Response::json(out);
   res.headers["X-Rflow-Seconds"] = std::to_string(secs);
   return res;

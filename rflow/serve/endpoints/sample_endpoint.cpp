@@ -7,6 +7,7 @@
 
 #include <torch/torch.h>
 
+#include "rflow/data/prompt_batch.h"
 #include "rflow/io/image_file.h"
 #include "rflow/io/npy.h"
 #include "rflow/serve/endpoint.h"
@@ -60,26 +61,9 @@ std::pair<Cond, std::vector<int64_t>> prompts_of(const std::vector<std::string>&
   if (prompts.empty())
     throw HttpError(400, "a text-conditioned model needs a prompt", "request field 'prompt'",
                     "e.g. \"prompt\": \"a bag left of a sneaker\" (\"\" = unconditional)");
-  std::vector<int64_t> shape = m.model->sample_shape();
-  std::vector<std::string> texts;
-  for (const auto& p : prompts)
-    if (!p.empty()) texts.push_back(p);
-  for (size_t i = 0; i < texts.size(); ++i) {
-    const auto s = target.prompt_shape(texts[i]);
-    if (i > 0 && s != shape) throw HttpError(400, "the prompts ask for different layouts", "request field 'prompt'", "one layout per request");
-    shape = s;
-  }
-  const Cond given = texts.empty() ? Cond{} : target.encode_prompts(texts);
-  Cond c;
-  c.context = torch::zeros({n, target.context_len()}, torch::kInt64);
-  c.mask = torch::zeros({n, target.context_len()});
-  for (int64_t i = 0; i < n; ++i) {
-    const std::string& p = prompts[static_cast<size_t>(i) % prompts.size()];
-    if (p.empty()) continue;
-    const int64_t j = static_cast<int64_t>(std::find(texts.begin(), texts.end(), p) - texts.begin());
-    c.context[i].copy_(given.context[j]), c.mask[i].copy_(given.mask[j]);
-  }
-  return {c, shape};
+  const std::string where = "request field 'prompt'";
+  const auto shape = shape_of_prompts(target, prompts, m.model->sample_shape(), where);
+  return {prompts_in_turn(target, prompts, 0, n, where), shape};
 }
 
 Response answer(const std::string& format, const SolveResult& r, nlohmann::json summary, int64_t cols) {
@@ -89,11 +73,7 @@ Response answer(const std::string& format, const SolveResult& r, nlohmann::json 
     out.headers["X-Rflow-Nfe-Mean"] = std::to_string(summary["nfe_mean"].get<double>());
     return out;
   }
-  const at::Tensor flat = r.x.flatten(1).to(torch::kFloat64).contiguous();
-  nlohmann::json rows = nlohmann::json::array();
-  for (int64_t i = 0; i < flat.size(0); ++i)
-    rows.push_back(std::vector<double>(flat[i].data_ptr<double>(), flat[i].data_ptr<double>() + flat.size(1)));
-  summary["samples"] = std::move(rows);
+  summary["samples"] = rows_json(r.x);
   return Response::json(summary);
 }
 
