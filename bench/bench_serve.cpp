@@ -170,6 +170,8 @@ int main(int argc, char** argv) {
         r["rss_mb_after_second_round"] = (load(server.port, requests, connections), server.rss_mb());
         out["policy_batch1_ms"] = median_ms(server.port, "/v1/policy/act", kAct, 500);
         out["healthz_round_trip_ms"] = median_ms(server.port, "/healthz", "", 500);
+      } else {
+        out["policy_batch1_ms_no_batching"] = median_ms(server.port, "/v1/policy/act", kAct, 500);
       }
       out[std::string(wait) == "2" ? "batching_2ms" : "no_batching"] = r;
     }

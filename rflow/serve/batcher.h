@@ -3,8 +3,9 @@
 // per-sample adaptive steps), so every request gets the samples it would get alone, to float
 // rounding (a larger batch may sum in another order). A worker thread per model takes the oldest
 // request, waits up to `wait_ms` for more like it while more are on their way (up to `max_batch`
-// samples), solves, and hands each its rows. The queue is bounded: past `max_queue` waiting samples a request is refused with
-// 503 and a Retry-After, never held in unbounded memory.
+// samples), solves, and hands each its rows; a request that is alone is solved in its own thread at
+// once. The queue is bounded: past `max_queue` waiting samples a request is refused with 503 and a
+// Retry-After, never held in unbounded memory.
 #pragma once
 
 #include <chrono>
@@ -60,6 +61,8 @@ class Batcher {
   std::condition_variable wake_;
   std::deque<std::unique_ptr<Job>> queue_;
   int64_t queued_samples_ = 0, solves_ = 0, requests_ = 0;
+  int64_t inline_solves_ = 0;  // lone requests being solved in their own thread
+  bool worker_busy_ = false;   // the worker is solving a batch
   bool stopping_ = false;
   std::thread worker_;
 };

@@ -12,6 +12,8 @@ Registry<EndpointEntry>& endpoints() {
     e.add("/v1/models", "GET: the served models (name, kind, shapes, conditioning, default solver, fingerprint)", models_endpoint());
     e.add("/v1/sample", "POST: samples of a model (points as JSON, images as PNG or .npy), NFE per sample", sample_endpoint());
     e.add("/v1/policy/act", "POST: a policy's action chunks for observations (the control-loop step)", policy_act_endpoint());
+    e.add("/v1/policy/evaluate", "POST: a policy on its task (the maze in closed loop: success, routes, every episode's cells to replay)", policy_evaluate_endpoint());
+    e.add("/v1/likelihood", "POST: the model's log-density of given points or images (backward solve), bits per dimension, NFE", likelihood_endpoint());
     e.add("/healthz", "GET: 200 while the server answers", health_endpoint());
     e.add("/metrics", "GET: requests, latencies, samples and requests in flight (Prometheus text)", metrics_endpoint());
     e.add("/", "GET: a page to try the models in a browser (images, points, actions; NFE and latency)", page_endpoint());

@@ -69,6 +69,8 @@ Response handle(const std::string& method, const std::string& path, const Reques
 EndpointEntry models_endpoint();
 EndpointEntry sample_endpoint();
 EndpointEntry policy_act_endpoint();
+EndpointEntry policy_evaluate_endpoint();
+EndpointEntry likelihood_endpoint();
 EndpointEntry health_endpoint();
 EndpointEntry metrics_endpoint();
 EndpointEntry page_endpoint();

@@ -47,7 +47,20 @@ void route(const httplib::Request& hreq, httplib::Response& hres, ServeContext& 
                        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
 }
 
+sigset_t stop_signal_set() {
+  sigset_t s;
+  sigemptyset(&s);
+  sigaddset(&s, SIGTERM);
+  sigaddset(&s, SIGINT);
+  return s;
+}
+
 }  // namespace
+
+void block_stop_signals() {
+  const sigset_t s = stop_signal_set();
+  pthread_sigmask(SIG_BLOCK, &s, nullptr);
+}
 
 void run_server(ServedModels& models, const ServeOptions& opt, const std::function<void(int)>& on_listening) {
   opt.validate("serve");
@@ -72,11 +85,8 @@ void run_server(ServedModels& models, const ServeOptions& opt, const std::functi
   // SIGTERM / SIGINT are taken by one thread that stops the server; every other thread (the
   // batchers and the workers start after this) has them blocked, so a signal never lands
   // mid-request or kills the process from a thread that does not expect it.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  block_stop_signals();
+  const sigset_t stop_signals = stop_signal_set();
   models.enable_batching({opt.batch_wait_ms, opt.max_batch, opt.max_queue});
   const int port = opt.port == 0 ? svr.bind_to_any_port(opt.host) : (svr.bind_to_port(opt.host, static_cast<int>(opt.port)) ? static_cast<int>(opt.port) : -1);
   RF_CHECK(port > 0, "cannot listen on " + opt.host + ":" + std::to_string(opt.port), "rflow serve --host/--port",

@@ -1,6 +1,9 @@
 #include "rflow/serve/request_fields.h"
 
 #include <cmath>
+#include <limits>
+
+#include <torch/torch.h>
 
 namespace rflow::serve {
 
@@ -87,25 +90,52 @@ std::vector<std::string> strings_field(const nlohmann::json& body, const std::st
   return out;
 }
 
-std::vector<std::vector<float>> rows_field(const nlohmann::json& body, const std::string& key, size_t width,
-                                           size_t max_items) {
+at::Tensor rows_field(const nlohmann::json& body, const std::string& key, int64_t width, int64_t max_items) {
   if (!body.contains(key)) throw bad(key, "is missing", "a list of " + std::to_string(width) + " numbers (or a list of such lists)");
   const auto& v = body[key];
   const bool single = v.is_array() && !v.empty() && v[0].is_number();
   const nlohmann::json rows = single ? nlohmann::json::array({v}) : v;
   if (!rows.is_array() || rows.empty()) throw bad(key, "must be a non-empty list", "");
-  if (rows.size() > max_items) throw bad(key, "has more than " + std::to_string(max_items) + " rows", "");
-  std::vector<std::vector<float>> out;
+  if (rows.size() > static_cast<size_t>(max_items)) throw bad(key, "has more than " + std::to_string(max_items) + " rows", "");
+  at::Tensor out = torch::empty({static_cast<int64_t>(rows.size()), width});
+  float* p = out.data_ptr<float>();
   for (const auto& row : rows) {
-    if (!row.is_array() || row.size() != width)
+    if (!row.is_array() || row.size() != static_cast<size_t>(width))
       throw bad(key, "each row must hold " + std::to_string(width) + " numbers", "");
-    std::vector<float> r;
     for (const auto& x : row) {
-      if (!x.is_number() || !std::isfinite(x.get<double>())) throw bad(key, "holds a value that is not a finite number", "");
-      r.push_back(x.get<float>());
+      // Beyond float's range a finite double would become infinite (and converting it is undefined).
+      if (!x.is_number() || !(std::fabs(x.get<double>()) <= std::numeric_limits<float>::max()))
+        throw bad(key, "holds a value that is not a finite number (in float range)", "");
+      *p++ = x.get<float>();
     }
-    out.push_back(std::move(r));
   }
+  return out;
+}
+
+at::Tensor labels_field(const nlohmann::json& body, int64_t classes, int64_t n) {
+  const bool given = body.contains("labels") || body.contains("label");
+  if (classes == 0) {
+    if (given) throw HttpError(400, "this model has no classes", "request field 'labels'", "leave labels out");
+    return {};
+  }
+  std::vector<int64_t> labels;
+  if (body.contains("labels")) {
+    const auto& v = body["labels"];
+    if (!v.is_array() || (v.size() != 1 && static_cast<int64_t>(v.size()) != n))
+      throw HttpError(400, "must be a list of one label or n labels", "request field 'labels'", "");
+    for (const auto& l : v) {
+      // Compared as doubles: an unsigned 2^64 − 1 must not wrap to −1.
+      if (!l.is_number_integer() || l.get<double>() < -1 || l.get<double>() >= double(classes))
+        throw HttpError(400, "labels are classes 0 … " + std::to_string(classes - 1) + " (or −1: none)",
+                        "request field 'labels'", "");
+      labels.push_back(l.get<int64_t>());
+    }
+  } else if (body.contains("label")) {
+    labels.push_back(int_field(body, "label", -1, -1, classes - 1));
+  }
+  at::Tensor out = torch::remainder(torch::arange(n, torch::kInt64), classes);
+  if (labels.size() == 1) out.fill_(labels[0]);
+  if (static_cast<int64_t>(labels.size()) == n && n > 1) out = torch::tensor(labels, torch::kInt64);
   return out;
 }
 

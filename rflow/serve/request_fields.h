@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include <ATen/core/Tensor.h>
 #include <nlohmann/json.hpp>
 
 #include "rflow/serve/endpoint.h"
@@ -26,8 +27,12 @@ std::string string_field(const nlohmann::json& body, const std::string& key, con
 // A string or a list of at most max_items strings of at most max_chars each.
 std::vector<std::string> strings_field(const nlohmann::json& body, const std::string& key, size_t max_items,
                                        size_t max_chars);
-// A list of at most max_items rows of `width` finite numbers each (a single row may come unnested).
-std::vector<std::vector<float>> rows_field(const nlohmann::json& body, const std::string& key, size_t width,
-                                           size_t max_items);
+// A list of at most max_items rows of `width` numbers each (a single row may come unnested), as a
+// float tensor [rows, width]; each number finite and within float's range.
+at::Tensor rows_field(const nlohmann::json& body, const std::string& key, int64_t width, int64_t max_items);
+// Class labels [n]: "labels" (one per sample, or one for all), "label" (one for all), else each
+// class in turn; −1 is the unconditional sample. Undefined for a model without classes (classes
+// = 0), where either field is refused.
+at::Tensor labels_field(const nlohmann::json& body, int64_t classes, int64_t n);
 
 }  // namespace rflow::serve

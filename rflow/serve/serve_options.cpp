@@ -17,6 +17,8 @@ void ServeOptions::validate(const std::string& where) const {
   RF_CHECK(batch_wait_ms >= 0 && batch_wait_ms <= 1000, "batch_wait_ms must be in [0, 1000]", where + ".batch_wait_ms",
            "a few ms merges concurrent requests; 0 turns batching off");
   RF_CHECK(max_batch >= 1 && max_batch <= 1000000, "max_batch must be in [1, 1e6]", where + ".max_batch", "");
+  RF_CHECK(max_exact_dims >= 0 && max_exact_dims <= 1000000, "max_exact_dims must be in [0, 1e6]",
+           where + ".max_exact_dims", "0 allows only hutchinson's estimate");
   RF_CHECK(max_queue >= 1 && max_queue <= 100000000, "max_queue must be in [1, 1e8]", where + ".max_queue", "");
 }
 

@@ -20,6 +20,7 @@ struct ServeOptions {
   double batch_wait_ms = 2.0;      // dynamic batching: how long a request waits for others like it (0 = off)
   int64_t max_batch = 1024;        // samples per merged solve
   int64_t max_queue = 8192;        // samples waiting per model; more get 503
+  int64_t max_exact_dims = 64;     // likelihood: exact divergence (one backward pass per dimension) up to this size
 
   template <class V>
   void visit(V& v) {
@@ -35,6 +36,7 @@ struct ServeOptions {
     v("batch_wait_ms", batch_wait_ms, "dynamic batching: ms a request waits to be merged with others like it (0 = each solved alone)");
     v("max_batch", max_batch, "most samples in one merged solve");
     v("max_queue", max_queue, "most samples waiting per model; beyond it requests get 503 with Retry-After");
+    v("max_exact_dims", max_exact_dims, "likelihood: largest sample (numbers) whose divergence may be exact (one backward pass per number); larger ones take hutchinson");
   }
   void validate(const std::string& where) const;
 };

@@ -7,6 +7,7 @@
 #include "rflow/serve/batcher.h"
 #include "rflow/serve/endpoint.h"
 #include "rflow/core/fingerprint.h"
+#include "rflow/pipeline/policy/policy_task.h"
 #include "rflow/train/checkpoint.h"
 
 namespace fs = std::filesystem;
@@ -47,12 +48,16 @@ nlohmann::json ServedModel::describe() const {
   if (m.cfg.model.num_classes > 0) cond["labels"] = m.cfg.model.num_classes;
   if (target.context_len() > 0) cond["prompt"] = true;
   if (target.obs_dim() > 0) cond["observation"] = target.obs_dim();
+  // A policy's task says what POST /v1/policy/evaluate does with it ("maze": episodes to watch).
+  nlohmann::json task = nullptr;
+  if (target.obs_dim() > 0) task = policy_task_name(m.cfg.data.target.name);
   const SolveOptions& so = m.cfg.sample.solve;
   return {{"name", name},
           {"kind", kind},
           {"sample_shape", m.model->sample_shape()},
           {"sample_shapes", shapes},
           {"conditioning", cond},
+          {"task", task},
           {"default_solver", {{"solver", so.method}, {"steps", so.steps}, {"guidance", m.cfg.sample.field.guidance}}},
           {"step", m.step},
           {"fingerprint", fingerprint}};

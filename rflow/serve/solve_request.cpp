@@ -14,6 +14,19 @@ const std::set<std::string>& solve_fields() {
   return f;
 }
 
+nlohmann::json solve_body(const Request& req, const std::set<std::string>& own) {
+  nlohmann::json body = parse_body(req);
+  std::set<std::string> known = solve_fields();
+  known.insert(own.begin(), own.end());
+  known.insert("model");
+  refuse_unknown_fields(body, known);
+  return body;
+}
+
+ServedModel& requested_model(const nlohmann::json& body, ServedModels& models) {
+  return models.get(string_field(body, "model", "", 256));
+}
+
 SolveRequest solve_request(const nlohmann::json& body, const LoadedModel& m, const ServeOptions& limits) {
   SolveRequest r;
   r.solve = m.cfg.sample.solve;

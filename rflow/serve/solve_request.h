@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "rflow/serve/endpoint.h"
 #include "rflow/serve/served_models.h"
 #include "rflow/serve/serve_options.h"
 #include "rflow/solve/solver.h"
@@ -18,6 +19,11 @@ namespace rflow::serve {
 
 // Fields every solve request may carry: solver, steps, rtol, atol, guidance, eta, seed.
 const std::set<std::string>& solve_fields();
+// The body of a solve request: a JSON object with no fields but solve_fields(), "model" and `own`
+// (a 400 names the first other one).
+nlohmann::json solve_body(const Request& req, const std::set<std::string>& own);
+// The served model the body's "model" names (absent: the first served one).
+ServedModel& requested_model(const nlohmann::json& body, ServedModels& models);
 
 struct SolveRequest {
   SolveOptions solve;

@@ -51,8 +51,9 @@ std::pair<at::Tensor, at::Tensor> integrate_augmented(const FieldFn& f, const at
   const int64_t D = x_start[0].numel();
   at::Tensor probes;
   if (lo.divergence == "hutchinson") {
-    probes = lo.probe == "gaussian" ? torch::randn({B, D, lo.probes}, x_start.options())
-                                    : torch::randint(0, 2, {B, D, lo.probes}, x_start.options()) * 2 - 1;
+    const auto gen = lo.generator.defined() ? c10::optional<at::Generator>(lo.generator) : c10::nullopt;
+    probes = lo.probe == "gaussian" ? torch::randn({B, D, lo.probes}, gen, x_start.options())
+                                    : torch::randint(0, 2, {B, D, lo.probes}, gen, x_start.options()) * 2 - 1;
   }
   FieldFn aug = FieldFn::with_rows([&](const at::Tensor& s, const at::Tensor& t, const at::Tensor& rows) {
     std::vector<int64_t> sh = shape;

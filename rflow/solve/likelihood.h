@@ -7,6 +7,7 @@
 #include <functional>
 #include <string>
 
+#include <ATen/core/Generator.h>
 #include <ATen/core/Tensor.h>
 
 #include "rflow/solve/solver.h"
@@ -17,6 +18,7 @@ struct LikelihoodOptions {
   std::string divergence = "exact";  // exact | hutchinson
   std::string probe = "rademacher";  // hutchinson probes: rademacher | gaussian
   int64_t probes = 1;                // probes per sample, fixed for the whole solve (FFJORD)
+  at::Generator generator;           // where the probes come from (undefined: the global generator)
   void validate(const std::string& where = "likelihood") const;
 };
 

@@ -137,37 +137,63 @@ TEST(Serve, ClientsOverLoopbackGetTheirOwnSamplesTheTokenGuardsAndSigtermDrains)
   EXPECT_NE(rflow::test::read_text(server.log).find("SIGTERM received"), std::string::npos);
 }
 
-// The page at / in headless Chromium: it lists the models, draws on load (?generate=1) and shows
-// the points with their NFE, without a console error.
-TEST(Serve, ThePageListsTheModelsAndDrawsTheSamplesInABrowser) {
-  const std::string browser = "/usr/bin/chromium-headless-shell";
-  RFLOW_TEST_REQUIRES(fs::exists(browser), "no headless Chromium (scripts/setup.sh installs chromium-headless-shell)");
-  rflow::test::TempDir dir;
-  auto r = rflow::test::shell(std::string(RFLOW_CLI) + " run " + RFLOW_SOURCE_DIR + "/configs/demo_2d.toml --set out_dir=" +
-                              dir.path().string() + " --set 'stages=[\"train\"]' --set train.steps=30 --set threads=1");
-  ASSERT_EQ(r.code, 0) << r.out;
-  Server server({dir.file("demo_2d"), "--port", "0"}, dir.file("serve.log"));
-  ASSERT_GT(server.port, 0) << rflow::test::read_text(server.log);
-  const std::string url = "http://127.0.0.1:" + std::to_string(server.port) + "/?generate=1";
+namespace {
+
+// The page at `url` in headless Chromium after its script ran: the DOM, and the console's lines.
+std::pair<std::string, std::string> page_in_browser(const std::string& browser, const std::string& url,
+                                                    const std::string& screenshot) {
   // No sandbox: tests run as root in CI containers, where Chromium's sandbox cannot start.
-  const std::string common = browser + " --no-sandbox --disable-gpu --window-size=1200,900 --virtual-time-budget=10000 ";
+  const std::string common = browser + " --no-sandbox --disable-gpu --window-size=1200,900 --virtual-time-budget=15000 ";
   const auto dump = rflow::test::shell("timeout 120 " + common + "--enable-logging=stderr --v=0 --dump-dom '" + url + "'");
-  ASSERT_EQ(dump.code, 0) << dump.out;
+  EXPECT_EQ(dump.code, 0) << dump.out;
   std::string dom, console;
   std::istringstream in(dump.out);
   for (std::string line; std::getline(in, line);) {
     if (line.find(":CONSOLE") != std::string::npos) console += line + "\n";
     else if (line.rfind("[", 0) != 0) dom += line + "\n";
   }
+  fs::create_directories("test-output");
+  rflow::test::shell("timeout 120 " + common + "--screenshot=" + fs::absolute("test-output/" + screenshot).string() + " '" + url + "'");
+  return {dom, console};
+}
+
+// Occurrences of `what` in the page's result, before its script (which spells them itself).
+size_t in_result(const std::string& dom, const std::string& what) {
+  const size_t from = dom.find("id=\"result\""), to = dom.find("<script", from);
+  size_t count = 0;
+  for (size_t at = dom.find(what, from); at < to; at = dom.find(what, at + 1)) ++count;
+  return count;
+}
+
+}  // namespace
+
+// The page at / in headless Chromium: it lists the models, draws on load (?generate=1) and shows
+// the points with their NFE; a maze policy evaluated on load walks its episodes to the end and says
+// how many reached the goal; no console error.
+TEST(Serve, ThePageDrawsSamplesAndWalksAMazePolicyInABrowser) {
+  const std::string browser = "/usr/bin/chromium-headless-shell";
+  RFLOW_TEST_REQUIRES(fs::exists(browser), "no headless Chromium (scripts/setup.sh installs chromium-headless-shell)");
+  rflow::test::TempDir dir;
+  const std::string common = " --set out_dir=" + dir.path().string() + " --set threads=1";
+  auto r = rflow::test::shell(std::string(RFLOW_CLI) + " run " + RFLOW_SOURCE_DIR + "/configs/demo_2d.toml" + common +
+                              " --set 'stages=[\"train\"]' --set train.steps=30");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = rflow::test::shell(std::string(RFLOW_CLI) + " run " + RFLOW_SOURCE_DIR + "/configs/adaflow_maze.toml" + common +
+                         " --set train.steps=300");
+  ASSERT_EQ(r.code, 0) << r.out;
+  Server server({dir.file("demo_2d"), dir.file("adaflow_maze"), "--port", "0"}, dir.file("serve.log"));
+  ASSERT_GT(server.port, 0) << rflow::test::read_text(server.log);
+  const std::string root = "http://127.0.0.1:" + std::to_string(server.port) + "/";
+  const auto [dom, console] = page_in_browser(browser, root + "?generate=1", "serve_page.png");
   EXPECT_EQ(console, "");
   EXPECT_NE(dom.find("<option value=\"demo_2d\">demo_2d (points)</option>"), std::string::npos) << dom;
   EXPECT_NE(dom.find("16 samples, NFE 100.0 each"), std::string::npos) << dom;  // the run's own sample.steps
-  // Dots in the result, before the page's script (which spells "<circle" once itself).
-  const size_t from = dom.find("id=\"result\""), to = dom.find("<script", from);
-  size_t dots = 0;
-  for (size_t at = dom.find("<circle", from); at < to; at = dom.find("<circle", at + 1)) ++dots;
-  EXPECT_EQ(dots, 16u);
-  fs::create_directories("test-output");
-  rflow::test::shell("timeout 120 " + common + "--screenshot=" + fs::absolute("test-output/serve_page.png").string() + " '" + url + "'");
+  EXPECT_EQ(in_result(dom, "<circle"), 16u);
+  const auto [maze, maze_console] = page_in_browser(browser, root + "?model=adaflow_maze&evaluate=1", "serve_maze.png");
+  EXPECT_EQ(maze_console, "");
+  EXPECT_NE(maze.find("id=\"maze\""), std::string::npos) << maze;
+  EXPECT_EQ(in_result(maze, "class=\"agent\""), 16u);  // the page's default episodes
+  // The walk ran to its end: the summary replaced "walking …".
+  EXPECT_TRUE(std::regex_search(maze, std::regex("16 episodes: [0-9]+% reached the goal"))) << maze;
   EXPECT_EQ(server.stop(), 0);
 }

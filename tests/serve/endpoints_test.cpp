@@ -9,12 +9,14 @@
 #include <torch/torch.h>
 
 #include "rflow/pipeline/pipeline.h"
+#include "rflow/pipeline/policy/policy_eval.h"
 #include "rflow/serve/batcher.h"
 #include "rflow/serve/endpoint.h"
 #include "rflow/serve/serve_metrics.h"
 #include "rflow/serve/serve_options.h"
 #include "rflow/serve/served_models.h"
 #include "rflow/serve/solve_request.h"
+#include "rflow/solve/likelihood.h"
 #include "tests/test_util.h"
 
 using namespace rflow;
@@ -94,6 +96,78 @@ TEST_F(ServeTest, APolicyActsOnEachObservationAndSamplingItIsRefused) {
   EXPECT_EQ(wide.status, 400);
   EXPECT_EQ(where(wide), "request field 'observations'");
   EXPECT_EQ(post("/v1/policy/act", R"({"model": "adaflow_fork1d", "observations": [[1e999]]})").status, 400);
+  EXPECT_EQ(post("/v1/policy/act", R"({"model": "adaflow_fork1d", "observations": [[1e300]]})").status, 400);  // past float
+}
+
+// The log-density of given points is the library's backward solve of them (exact divergence for
+// 2-D points, the eval stage's dopri5 at 1e-5 unless asked otherwise); Hutchinson's estimate is
+// fixed by the seed; what the server cannot afford or the model cannot give is a 400.
+TEST_F(ServeTest, LikelihoodIsTheBackwardSolveOfThePointsAndItsLimitsAreClear) {
+  const std::string body = R"({"model": "demo_2d", "points": [[0.5, -1.0], [2.0, 0.25], [0, 0]]})";
+  const Response a = post("/v1/likelihood", body);
+  ASSERT_EQ(a.status, 200) << a.body;
+  EXPECT_EQ(post("/v1/likelihood", body).body, a.body);
+  const auto j = json_of(a);
+  EXPECT_EQ(j["divergence"], "exact");
+  ServedModel& sm = models_->get("demo_2d");
+  SolveOptions opt;
+  opt.method = "dopri5", opt.rtol = opt.atol = 1e-5;
+  opt.max_nfe = 4 * options_.max_steps;
+  const at::Tensor pts = torch::tensor({0.5f, -1.0f, 2.0f, 0.25f, 0.0f, 0.0f}).view({3, 2});
+  const auto lr = log_prob(bind_field(*sm.m.model), pts, opt, LikelihoodOptions{},
+                           [&](const at::Tensor& z) { return sm.m.data->source().log_prob(z); });
+  double mean = 0;
+  for (int64_t i = 0; i < 3; ++i) {
+    EXPECT_NEAR(j["log_p"][i].get<double>(), lr.log_p[i].item<double>(), 1e-9) << i;
+    EXPECT_NEAR(j["bits_per_dim"][i].get<double>(), -lr.log_p[i].item<double>() / (2 * std::log(2.0)), 1e-9) << i;
+    EXPECT_EQ(j["nfe"][i].get<int64_t>(), lr.solve.nfe[i].item<int64_t>()) << i;
+    mean += j["log_p"][i].get<double>() / 3;
+  }
+  EXPECT_NEAR(j["mean_log_p"].get<double>(), mean, 1e-9);
+  // Hutchinson: the same seed, the same estimate; another seed, another one (two Rademacher probes
+  // of a 2-D Jacobian differ unless it is diagonal).
+  const std::string h = R"({"model": "demo_2d", "points": [[0.5, -1.0], [2.0, 0.25]], "divergence": "hutchinson", "solver": "rk4", "steps": 8)";
+  const Response h1 = post("/v1/likelihood", h + R"(, "seed": 1})"), h2 = post("/v1/likelihood", h + R"(, "seed": 2})");
+  ASSERT_EQ(h1.status, 200) << h1.body;
+  EXPECT_EQ(post("/v1/likelihood", h + R"(, "seed": 1})").body, h1.body);
+  EXPECT_NE(json_of(h1)["log_p"], json_of(h2)["log_p"]);
+  // Refusals, each naming its field.
+  EXPECT_EQ(where(post("/v1/likelihood", R"({"model": "demo_2d", "points": [[1, 2, 3]]})")), "request field 'points'");
+  EXPECT_EQ(where(post("/v1/likelihood", R"({"model": "adaflow_fork1d", "points": [[1]]})")), "request field 'model'");
+  EXPECT_EQ(where(post("/v1/likelihood", R"({"model": "demo_2d", "points": [[1, 2]], "divergence": "trace"})")),
+            "request field 'divergence'");
+  options_.max_exact_dims = 1;
+  const Response big = post("/v1/likelihood", R"({"model": "demo_2d", "points": [[1, 2]], "divergence": "exact"})");
+  EXPECT_EQ(big.status, 400);
+  EXPECT_EQ(where(big), "request field 'divergence'");
+  EXPECT_EQ(json_of(post("/v1/likelihood", R"({"model": "demo_2d", "points": [[1, 2]]})"))["divergence"], "hutchinson");
+}
+
+// A policy evaluated over HTTP measures what `rflow policy eval` measures with the same settings
+// (its task, seed and solver), the same request twice gives the same bytes, and only policies are
+// evaluated.
+TEST_F(ServeTest, APolicyIsEvaluatedOnItsTaskAsTheCliEvaluatesIt) {
+  const std::string body = R"({"model": "adaflow_fork1d", "samples": 12, "solver": "euler", "steps": 3, "seed": 5})";
+  const Response r = post("/v1/policy/evaluate", body);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(post("/v1/policy/evaluate", body).body, r.body);
+  const auto j = json_of(r);
+  EXPECT_EQ(j["task"], "fork1d");
+  EXPECT_TRUE(j["replay"].is_null());
+  ServedModel& sm = models_->get("adaflow_fork1d");
+  PolicyEvalOptions opt;
+  opt.solve = sm.m.cfg.sample.solve, opt.field = sm.m.cfg.sample.field;
+  opt.solve.method = "euler", opt.solve.steps = 3, opt.solve.max_nfe = 4 * options_.max_steps;
+  opt.samples = 12, opt.seed = 5;
+  const PolicyEvaluation e = evaluate_policy(sm.m, opt);
+  EXPECT_EQ(j["summary"], e.summary);
+  EXPECT_EQ(j["svg"], e.svg);
+  EXPECT_NE(json_of(post("/v1/policy/evaluate", R"({"model": "adaflow_fork1d", "samples": 12, "steps": 3, "seed": 6})"))["summary"],
+            j["summary"]);
+  EXPECT_EQ(where(post("/v1/policy/evaluate", R"({"model": "demo_2d"})")), "request field 'model'");
+  EXPECT_EQ(where(post("/v1/policy/evaluate", R"({"model": "adaflow_fork1d", "episodes": 0})")), "request field 'episodes'");
+  ServeContext ctx{*models_, options_, metrics_};
+  EXPECT_EQ(json_of(handle("GET", "/v1/models", {}, ctx))["models"][1]["task"], "fork1d");
 }
 
 TEST_F(ServeTest, EveryBadRequestIsA4xxNamingWhatToFix) {

@@ -37,6 +37,7 @@ void add_serve(CLI::App& app) {
   add_flags_for(*cmd, a->opt, "Server");
   cmd->callback([a] {
     a->opt.validate("rflow serve");
+    serve::block_stop_signals();  // before loading starts any thread
     RunConfig dev_cfg;
     dev_cfg.device = a->device;
     serve::ServedModels models(a->models, setup_device(dev_cfg));

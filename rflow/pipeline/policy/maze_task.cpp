@@ -29,6 +29,13 @@ PolicyEvaluation maze_eval(LoadedModel& m, const PolicyEvalOptions& opt) {
                  {"shortest_routes_in_maze", maze.shortest_routes()},
                  {"collisions_per_episode", r.collisions_per_episode}};
   out.svg = maze_paths_svg(maze, r.paths);
+  nlohmann::json paths = nlohmann::json::array();
+  for (const auto& path : r.paths) {
+    nlohmann::json cells = nlohmann::json::array();
+    for (const auto& [col, row] : path) cells.push_back({col, row});
+    paths.push_back(std::move(cells));
+  }
+  out.replay = {{"rows", maze.rows()}, {"paths", std::move(paths)}};
   return out;
 }
 

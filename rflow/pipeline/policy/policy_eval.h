@@ -40,6 +40,9 @@ struct PolicyEvalOptions {
 struct PolicyEvaluation {
   nlohmann::json summary;
   std::string svg;  // a picture where the task has one ("" otherwise)
+  // What a viewer can play back step by step (the maze: its rows and every episode's cells);
+  // null where the task has nothing to replay.
+  nlohmann::json replay;
 };
 
 PolicyEvaluation evaluate_policy(LoadedModel& m, const PolicyEvalOptions& opt);

@@ -1,8 +1,9 @@
 // GET /: a page for people — pick a served model, set the solver, steps, guidance, seed and a class,
 // a prompt or an observation, and see the images, the 2-D points or the policy's actions appear
-// with their NFE and latency. Plain HTML and JavaScript shipped in the binary (no build step, no
-// outside files); it talks to the same /v1 endpoints as any client. `/?generate=1` draws once on
-// load (a link that shows something at once; the browser test uses it).
+// with their NFE and latency; evaluate a policy on its task and watch a maze policy walk. Plain
+// HTML and JavaScript shipped in the binary (no build step, no outside files); it talks to the
+// same /v1 endpoints as any client. `/?generate=1` draws once on load (a link that shows something
+// at once; the browser test uses it); `/?model=NAME&evaluate=1` evaluates that policy on load.
 #include "rflow/serve/endpoint.h"
 
 namespace rflow::serve {
@@ -37,7 +38,9 @@ table { border-collapse: collapse; font-size: .85rem; } td, th { border: 1px sol
 <label id="prompt-box" class="hidden">prompt <input id="prompt" value=""></label>
 <label id="obs-box" class="hidden">observation <input id="obs" value="0"></label>
 <label>token <input id="token" type="password" placeholder="if the server has one"></label>
+<label id="episodes-box" class="hidden">episodes <input id="episodes" type="number" min="1" value="16"></label>
 <button id="go">Generate</button>
+<button id="evaluate" class="hidden">Evaluate</button>
 </fieldset>
 <p id="status"></p>
 <div id="result"></div>
@@ -58,6 +61,13 @@ function choose() {
   $("label-box").classList.toggle("hidden", !c.labels);
   $("prompt-box").classList.toggle("hidden", !c.prompt);
   $("obs-box").classList.toggle("hidden", !c.observation);
+  $("episodes-box").classList.toggle("hidden", !m.task);
+  $("evaluate").classList.toggle("hidden", !m.task);
+  $("evaluate").textContent = m.task === "maze" ? "Walk the maze" : "Evaluate";
+  // The model's own solver (adaflow for a policy with a variance head) is offered and chosen.
+  const solver = m.default_solver.solver;
+  if (![...$("solver").options].some(o => o.value === solver)) $("solver").add(new Option(solver, solver));
+  $("solver").value = solver;
   $("steps").value = m.default_solver.steps; $("guidance").value = m.default_solver.guidance;
   if (c.prompt && !$("prompt").value) $("prompt").value = "a bag left of a sneaker";
   if (c.observation) $("obs").value = Array(c.observation).fill(0).join(" ");
@@ -101,18 +111,72 @@ async function generate() {
     }
   } catch (err) { show("error", "the server did not answer: " + err); }
 }
+function summary(obj) {
+  return "<table>" + Object.entries(obj).map(([k, v]) =>
+    `<tr><th>${k}</th><td>${typeof v === "number" && !Number.isInteger(v) ? v.toFixed(3) : v}</td></tr>`).join("") + "</table>";
+}
+// The maze and every episode's agent, one move per tick, each leaving its trail.
+function walk(replay, done) {
+  const rows = replay.rows, paths = replay.paths, cell = 32, w = rows[0].length * cell, h = rows.length * cell;
+  const colour = i => `hsl(${(i * 137.5) % 360} 65% 45%)`;
+  const centre = c => [(c[0] + .5) * cell, (c[1] + .5) * cell];
+  let tiles = "";
+  rows.forEach((r, y) => [...r].forEach((ch, x) => {
+    const fill = ch === "#" ? "#333" : ch === "S" ? "#cfe3f5" : ch === "G" ? "#cdeccf" : "#fff";
+    tiles += `<rect x="${x * cell}" y="${y * cell}" width="${cell}" height="${cell}" fill="${fill}" stroke="#ddd"/>`;
+    if (ch === "S" || ch === "G") tiles += `<text x="${(x + .5) * cell}" y="${(y + .62) * cell}" text-anchor="middle" font-size="14">${ch}</text>`;
+  }));
+  const agents = paths.map((p, i) => `<polyline id="trail${i}" fill="none" stroke="${colour(i)}" stroke-width="2" opacity=".6"/>` +
+    `<circle id="agent${i}" class="agent" r="${cell / 5}" fill="${colour(i)}"/>`).join("");
+  $("result").innerHTML = `<svg id="maze" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}">${tiles}${agents}</svg>`;
+  const longest = Math.max(...paths.map(p => p.length));
+  let tick = 0;
+  const step = () => {
+    paths.forEach((p, i) => {
+      const upto = p.slice(0, Math.min(tick + 1, p.length)).map(centre), [x, y] = upto[upto.length - 1];
+      // Agents on one cell fan out a little so each stays visible.
+      const dx = ((i % 4) - 1.5) * 3, dy = (Math.floor(i / 4) % 4 - 1.5) * 3;
+      $("agent" + i).setAttribute("cx", (x + dx).toFixed(1)); $("agent" + i).setAttribute("cy", (y + dy).toFixed(1));
+      $("trail" + i).setAttribute("points", upto.map(q => q.map(v => v.toFixed(1)).join(",")).join(" "));
+    });
+    if (++tick < longest) setTimeout(step, 150); else done();
+  };
+  step();
+}
+async function evaluate() {
+  const m = current(); if (!m) return;
+  const body = {model: m.name, solver: $("solver").value, steps: +$("steps").value, seed: +$("seed").value,
+                episodes: +$("episodes").value};
+  show("", "evaluating …");
+  const t0 = performance.now();
+  try {
+    const res = await fetch("/v1/policy/evaluate", {method: "POST", headers: headers(), body: JSON.stringify(body)});
+    const ms = (performance.now() - t0).toFixed(0);
+    if (!res.ok) { const e = (await res.json()).error; show("error", `${res.status}: ${e.message} (${e.where}) ${e.hint}`); return; }
+    const j = await res.json(), s = j.summary;
+    const told = s.success_rate !== undefined
+      ? `${s.episodes} episodes: ${(100 * s.success_rate).toFixed(0)}% reached the goal by ${s.distinct_routes} route(s), NFE ${s.nfe_per_chunk.toFixed(1)} per chunk, ${ms} ms`
+      : `${j.task}: evaluated in ${ms} ms`;
+    if (j.replay) { show("", "walking …"); walk(j.replay, () => { show("", told); $("result").insertAdjacentHTML("beforeend", summary(s)); }); }
+    else { $("result").innerHTML = (j.svg || "") + summary(s); show("", told); }
+  } catch (err) { show("error", "the server did not answer: " + err); }
+}
 async function start() {
   try {
     const res = await fetch("/v1/models", {headers: headers()});
     if (!res.ok) { show("error", "cannot list the models (" + res.status + "): a token?"); return; }
     models = (await res.json()).models;
     $("model").innerHTML = models.map(m => `<option value="${m.name}">${m.name} (${m.kind})</option>`).join("");
+    const q = new URLSearchParams(location.search);
+    if (q.get("model") && models.some(m => m.name === q.get("model"))) $("model").value = q.get("model");
     choose();
-    if (new URLSearchParams(location.search).get("generate")) await generate();
+    if (q.get("generate")) await generate();
+    if (q.get("evaluate")) await evaluate();
   } catch (err) { show("error", "the server did not answer: " + err); }
 }
 $("model").addEventListener("change", choose);
 $("go").addEventListener("click", generate);
+$("evaluate").addEventListener("click", evaluate);
 $("token").addEventListener("change", start);
 start();
 </script></body></html>

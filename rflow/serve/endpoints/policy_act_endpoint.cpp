@@ -16,20 +16,14 @@ namespace rflow::serve {
 namespace {
 
 Response act(const Request& req, ServeContext& ctx) {
-  const nlohmann::json body = parse_body(req);
-  std::set<std::string> known = solve_fields();
-  known.insert({"model", "observations"});
-  refuse_unknown_fields(body, known);
-  ServedModel& sm = ctx.models.get(string_field(body, "model", "", 256));
+  const nlohmann::json body = solve_body(req, {"observations"});
+  ServedModel& sm = requested_model(body, ctx.models);
   const InProgress counted(sm);
   const int64_t obs_dim = sm.m.data->target().obs_dim();
   if (obs_dim == 0)
     throw HttpError(400, "'" + sm.name + "' is not a policy", "request field 'model'", "POST /v1/sample draws from it");
-  const auto rows = rows_field(body, "observations", static_cast<size_t>(obs_dim), static_cast<size_t>(ctx.options.max_n));
-  const int64_t n = static_cast<int64_t>(rows.size());
-  at::Tensor obs = torch::empty({n, obs_dim});
-  for (int64_t i = 0; i < n; ++i)
-    std::copy(rows[static_cast<size_t>(i)].begin(), rows[static_cast<size_t>(i)].end(), obs[i].data_ptr<float>());
+  const at::Tensor obs = rows_field(body, "observations", obs_dim, ctx.options.max_n);
+  const int64_t n = obs.size(0);
   const SolveRequest sr = solve_request(body, sm.m, ctx.options);
   Cond cond;
   cond.extra["obs"] = obs;

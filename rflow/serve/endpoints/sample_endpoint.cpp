@@ -20,35 +20,6 @@ namespace rflow::serve {
 
 namespace {
 
-// Class labels: "labels" (one per sample, or one for all), "label" (one for all), else each class
-// in turn; −1 is the unconditional sample. Refused for a model without classes.
-at::Tensor labels_of(const nlohmann::json& body, const LoadedModel& m, int64_t n) {
-  const int64_t classes = m.cfg.model.num_classes;
-  const bool given = body.contains("labels") || body.contains("label");
-  if (classes == 0) {
-    if (given) throw HttpError(400, "this model has no classes", "request field 'labels'", "leave labels out");
-    return {};
-  }
-  std::vector<int64_t> labels;
-  if (body.contains("labels")) {
-    const auto& v = body["labels"];
-    if (!v.is_array() || (v.size() != 1 && static_cast<int64_t>(v.size()) != n))
-      throw HttpError(400, "must be a list of one label or n labels", "request field 'labels'", "");
-    for (const auto& l : v) {
-      if (!l.is_number_integer() || l.get<int64_t>() < -1 || l.get<int64_t>() >= classes)
-        throw HttpError(400, "labels are classes 0 … " + std::to_string(classes - 1) + " (or −1: none)",
-                        "request field 'labels'", "");
-      labels.push_back(l.get<int64_t>());
-    }
-  } else if (body.contains("label")) {
-    labels.push_back(int_field(body, "label", -1, -1, classes - 1));
-  }
-  at::Tensor out = torch::remainder(torch::arange(n, torch::kInt64), classes);
-  if (labels.size() == 1) out.fill_(labels[0]);
-  if (static_cast<int64_t>(labels.size()) == n && n > 1) out = torch::tensor(labels, torch::kInt64);
-  return out;
-}
-
 // The prompts' token context (each prompt in turn; "" is the unconditional sample) and the shape
 // they ask for (a composite caption names its layout). Refused for a model without text.
 std::pair<Cond, std::vector<int64_t>> prompts_of(const std::vector<std::string>& prompts, const LoadedModel& m,
@@ -78,11 +49,8 @@ Response answer(const std::string& format, const SolveResult& r, nlohmann::json 
 }
 
 Response sample(const Request& req, ServeContext& ctx) {
-  const nlohmann::json body = parse_body(req);
-  std::set<std::string> known = solve_fields();
-  known.insert({"model", "n", "labels", "label", "prompt", "format"});
-  refuse_unknown_fields(body, known);
-  ServedModel& sm = ctx.models.get(string_field(body, "model", "", 256));
+  const nlohmann::json body = solve_body(req, {"n", "labels", "label", "prompt", "format"});
+  ServedModel& sm = requested_model(body, ctx.models);
   const InProgress counted(sm);
   if (sm.kind == "policy")
     throw HttpError(400, "'" + sm.name + "' is a policy: it acts on observations", "request field 'model'", "POST /v1/policy/act");
@@ -90,7 +58,7 @@ Response sample(const Request& req, ServeContext& ctx) {
   const SolveRequest sr = solve_request(body, sm.m, ctx.options);
   const auto prompts = strings_field(body, "prompt", static_cast<size_t>(n), static_cast<size_t>(ctx.options.max_prompt_chars));
   auto [cond, shape] = prompts_of(prompts, sm.m, n);
-  cond.labels = labels_of(body, sm.m, n);
+  cond.labels = labels_field(body, sm.m.cfg.model.num_classes, n);
   const bool images = shape.size() == 3;
   const std::string format = string_field(body, "format", images ? "png" : "json", 8);
   if (format != "json" && format != "npy" && (format != "png" || !images))
