@@ -7,6 +7,7 @@
 
 #include "rflow/core/error.h"
 #include "rflow/io/atomic_file.h"
+#include "rflow/io/base64.h"
 #include "rflow/io/svg.h"
 
 namespace rflow::io {
@@ -131,21 +132,6 @@ void HtmlReport::figure_row(const std::vector<std::pair<std::string, std::string
 }
 
 namespace {
-std::string base64(const std::string& in) {
-  static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  for (std::size_t i = 0; i < in.size(); i += 3) {
-    uint32_t v = uint32_t(uint8_t(in[i])) << 16;
-    if (i + 1 < in.size()) v |= uint32_t(uint8_t(in[i + 1])) << 8;
-    if (i + 2 < in.size()) v |= uint32_t(uint8_t(in[i + 2]));
-    out += k[(v >> 18) & 63];
-    out += k[(v >> 12) & 63];
-    out += i + 1 < in.size() ? k[(v >> 6) & 63] : '=';
-    out += i + 2 < in.size() ? k[v & 63] : '=';
-  }
-  return out;
-}
 // Width and height from a PNG's IHDR chunk (bytes 16..23, big-endian).
 std::pair<uint32_t, uint32_t> png_size(const std::string& png) {
   auto be32 = [&](std::size_t o) {

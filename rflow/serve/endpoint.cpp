@@ -14,6 +14,7 @@ Registry<EndpointEntry>& endpoints() {
     e.add("/v1/policy/act", "POST: a policy's action chunks for observations (the control-loop step)", policy_act_endpoint());
     e.add("/v1/policy/evaluate", "POST: a policy on its task (the maze in closed loop: success, routes, every episode's cells to replay)", policy_evaluate_endpoint());
     e.add("/v1/likelihood", "POST: the model's log-density of given points or images (backward solve), bits per dimension, NFE", likelihood_endpoint());
+    e.add("/v1/chat", "POST: a text-to-image model's conversation (messages → each turn's reply, prompt and picture)", chat_endpoint());
     e.add("/healthz", "GET: 200 while the server answers", health_endpoint());
     e.add("/metrics", "GET: requests, latencies, samples and requests in flight (Prometheus text)", metrics_endpoint());
     e.add("/", "GET: a page to try the models in a browser (images, points, actions; NFE and latency)", page_endpoint());

@@ -30,7 +30,11 @@ struct Response {
   std::string body;
   std::string content_type = "application/json";
   std::map<std::string, std::string> headers;  // beside the body (X-Rflow-Nfe-Mean for a PNG)
-  static Response json(const nlohmann::json& j, int status = 200) { return {status, j.dump(), "application/json"}; }
+  // Bytes of the request echoed in an answer (a path, a name) may not be UTF-8: they are replaced
+  // by U+FFFD rather than failing the answer.
+  static Response json(const nlohmann::json& j, int status = 200) {
+    return {status, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json"};
+  }
 };
 
 class HttpError : public Error {
@@ -71,6 +75,7 @@ EndpointEntry sample_endpoint();
 EndpointEntry policy_act_endpoint();
 EndpointEntry policy_evaluate_endpoint();
 EndpointEntry likelihood_endpoint();
+EndpointEntry chat_endpoint();
 EndpointEntry health_endpoint();
 EndpointEntry metrics_endpoint();
 EndpointEntry page_endpoint();

@@ -53,6 +53,12 @@ uint64_t seed_field(const nlohmann::json& body, const std::string& key) {
   return v.get<uint64_t>();
 }
 
+bool bool_field(const nlohmann::json& body, const std::string& key, bool fallback) {
+  if (!body.contains(key)) return fallback;
+  if (!body[key].is_boolean()) throw bad(key, "must be true or false", "");
+  return body[key].get<bool>();
+}
+
 double number_field(const nlohmann::json& body, const std::string& key, double fallback, double lo, double hi) {
   if (!body.contains(key)) return fallback;
   const auto& v = body[key];

@@ -20,6 +20,7 @@ nlohmann::json parse_body(const Request& r);
 void refuse_unknown_fields(const nlohmann::json& body, const std::set<std::string>& known);
 // Absent: `fallback`; present: of the type and within [lo, hi], or a 400.
 int64_t int_field(const nlohmann::json& body, const std::string& key, int64_t fallback, int64_t lo, int64_t hi);
+bool bool_field(const nlohmann::json& body, const std::string& key, bool fallback);
 uint64_t seed_field(const nlohmann::json& body, const std::string& key);
 double number_field(const nlohmann::json& body, const std::string& key, double fallback, double lo, double hi);
 std::string string_field(const nlohmann::json& body, const std::string& key, const std::string& fallback,

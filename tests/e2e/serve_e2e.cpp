@@ -169,8 +169,9 @@ size_t in_result(const std::string& dom, const std::string& what) {
 
 // The page at / in headless Chromium: it lists the models, draws on load (?generate=1) and shows
 // the points with their NFE; a maze policy evaluated on load walks its episodes to the end and says
-// how many reached the goal; no console error.
-TEST(Serve, ThePageDrawsSamplesAndWalksAMazePolicyInABrowser) {
+// how many reached the goal; a text-to-image model plays the conversation box turn by turn; no
+// console error.
+TEST(Serve, ThePageDrawsSamplesWalksAMazePolicyAndChatsInABrowser) {
   const std::string browser = "/usr/bin/chromium-headless-shell";
   RFLOW_TEST_REQUIRES(fs::exists(browser), "no headless Chromium (scripts/setup.sh installs chromium-headless-shell)");
   rflow::test::TempDir dir;
@@ -181,7 +182,19 @@ TEST(Serve, ThePageDrawsSamplesAndWalksAMazePolicyInABrowser) {
   r = rflow::test::shell(std::string(RFLOW_CLI) + " run " + RFLOW_SOURCE_DIR + "/configs/adaflow_maze.toml" + common +
                          " --set train.steps=300");
   ASSERT_EQ(r.code, 0) << r.out;
-  Server server({dir.file("demo_2d"), dir.file("adaflow_maze"), "--port", "0"}, dir.file("serve.log"));
+  const bool images = fs::exists("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz");
+  if (images) {
+    r = rflow::test::shell(std::string(RFLOW_CLI) + " run " + RFLOW_SOURCE_DIR + "/configs/t2i_fmnist.toml" + common +
+                           " --set 'stages=[\"train\"]' --set train.steps=2 --set model.dit.hidden=32 --set model.dit.depth=1"
+                           " --set model.dit.heads=2 --set model.dit.text.word_dim=16 --set model.dit.text.char_dim=16"
+                           " --set model.dit.text.heads=2");
+    ASSERT_EQ(r.code, 0) << r.out;
+  } else if (rflow::test::on_ci()) {
+    ADD_FAILURE() << "missing under CI=true: Fashion-MNIST (scripts/setup.sh installs dataset-fashion-mnist)";
+  }
+  std::vector<std::string> args{dir.file("demo_2d"), dir.file("adaflow_maze"), "--port", "0"};
+  if (images) args.push_back(dir.file("t2i_fmnist"));
+  Server server(args, dir.file("serve.log"));
   ASSERT_GT(server.port, 0) << rflow::test::read_text(server.log);
   const std::string root = "http://127.0.0.1:" + std::to_string(server.port) + "/";
   const auto [dom, console] = page_in_browser(browser, root + "?generate=1", "serve_page.png");
@@ -195,5 +208,12 @@ TEST(Serve, ThePageDrawsSamplesAndWalksAMazePolicyInABrowser) {
   EXPECT_EQ(in_result(maze, "class=\"agent\""), 16u);  // the page's default episodes
   // The walk ran to its end: the summary replaced "walking …".
   EXPECT_TRUE(std::regex_search(maze, std::regex("16 episodes: [0-9]+% reached the goal"))) << maze;
+  if (images) {
+    const auto [talk, talk_console] = page_in_browser(browser, root + "?model=t2i_fmnist&chat=1", "serve_chat.png");
+    EXPECT_EQ(talk_console, "");
+    EXPECT_NE(talk.find("3 turns,"), std::string::npos) << talk;
+    EXPECT_EQ(in_result(talk, "class=\"turn\""), 3u);  // the box's three messages, each with its picture
+    EXPECT_NE(talk.find("a sandal left of a sneaker"), std::string::npos) << talk;  // the second turn's prompt
+  }
   EXPECT_EQ(server.stop(), 0);
 }

@@ -206,6 +206,10 @@ TEST_F(ServeTest, RoutingAnswersUnknownPathsWrongMethodsAndMissingTokensAndTheMe
   ServeContext ctx{*models_, options_, metrics_};
   EXPECT_EQ(handle("GET", "/v2/sample", {}, ctx).status, 404);
   EXPECT_EQ(handle("GET", "/v1/sample", {}, ctx).status, 405);
+  // A path that is not UTF-8 is echoed in valid JSON (found by fuzz/serve_request_fuzz.cpp).
+  const Response odd = handle("POST", "/v1/not\xb1", {}, ctx);
+  EXPECT_EQ(odd.status, 404);
+  EXPECT_EQ(json_of(odd)["error"]["where"], "/v1/not\xef\xbf\xbd");
   const auto list = json_of(handle("GET", "/v1/models", {}, ctx));
   ASSERT_EQ(list["models"].size(), 2u);
   EXPECT_EQ(list["models"][0]["name"], "demo_2d");

@@ -71,7 +71,8 @@ TrainingLog read_training_log(const std::string& metrics_jsonl) {
       if (key == "lr") add(log.lr, step, v);
       else if (key == "grad_norm") add(log.grad_norm, step, v);
       else {
-        auto it = std::find_if(log.terms.begin(), log.terms.end(), [&](const io::Series& t) { return t.label == key; });
+        const std::string& name = key;  // a structured binding cannot be captured before C++20
+        auto it = std::find_if(log.terms.begin(), log.terms.end(), [&](const io::Series& t) { return t.label == name; });
         if (it == log.terms.end()) it = log.terms.insert(log.terms.end(), io::Series{key, {}, {}, "", false});
         add(*it, step, v);
       }

@@ -3,7 +3,8 @@
 // with their NFE and latency; evaluate a policy on its task and watch a maze policy walk. Plain
 // HTML and JavaScript shipped in the binary (no build step, no outside files); it talks to the
 // same /v1 endpoints as any client. `/?generate=1` draws once on load (a link that shows something
-// at once; the browser test uses it); `/?model=NAME&evaluate=1` evaluates that policy on load.
+// at once; the browser test uses it); `/?model=NAME&evaluate=1` evaluates that policy on load,
+// `&chat=1` plays the conversation box with a text-to-image model.
 #include "rflow/serve/endpoint.h"
 
 namespace rflow::serve {
@@ -22,6 +23,7 @@ input[type=number] { width: 6rem; } #prompt { width: 22rem; }
 button { background: #2c5d8a; color: white; border: 0; border-radius: 4px; padding: .4rem 1rem; cursor: pointer; }
 #status { margin: .8rem 0; min-height: 1.2rem; } .error { color: #b00020; }
 #result img { image-rendering: pixelated; width: min(100%, 40rem); border: 1px solid #ddd; }
+#result img.turn { width: auto; height: 84px; }
 #result svg { border: 1px solid #ddd; background: #fafafa; }
 table { border-collapse: collapse; font-size: .85rem; } td, th { border: 1px solid #ddd; padding: .2rem .5rem; }
 .hidden { display: none; }
@@ -41,6 +43,11 @@ table { border-collapse: collapse; font-size: .85rem; } td, th { border: 1px sol
 <label id="episodes-box" class="hidden">episodes <input id="episodes" type="number" min="1" value="16"></label>
 <button id="go">Generate</button>
 <button id="evaluate" class="hidden">Evaluate</button>
+<label id="chat-box" class="hidden">conversation, one message per line
+<textarea id="messages" rows="4" cols="48">a bag left of a sneaker
+make the left one a sandal
+swap them</textarea></label>
+<button id="chat" class="hidden">Chat</button>
 </fieldset>
 <p id="status"></p>
 <div id="result"></div>
@@ -64,6 +71,8 @@ function choose() {
   $("episodes-box").classList.toggle("hidden", !m.task);
   $("evaluate").classList.toggle("hidden", !m.task);
   $("evaluate").textContent = m.task === "maze" ? "Walk the maze" : "Evaluate";
+  $("chat-box").classList.toggle("hidden", m.kind !== "composites");
+  $("chat").classList.toggle("hidden", m.kind !== "composites");
   // The model's own solver (adaflow for a policy with a variance head) is offered and chosen.
   const solver = m.default_solver.solver;
   if (![...$("solver").options].some(o => o.value === solver)) $("solver").add(new Option(solver, solver));
@@ -161,6 +170,25 @@ async function evaluate() {
     else { $("result").innerHTML = (j.svg || "") + summary(s); show("", told); }
   } catch (err) { show("error", "the server did not answer: " + err); }
 }
+// The whole conversation goes each time (the server keeps none); every turn comes back.
+async function chat() {
+  const m = current(); if (!m) return;
+  const messages = $("messages").value.split("\n").map(s => s.trim()).filter(s => s);
+  const body = {model: m.name, messages, solver: $("solver").value, steps: +$("steps").value, seed: +$("seed").value,
+                guidance: +$("guidance").value};
+  show("", "drawing …");
+  const t0 = performance.now();
+  try {
+    const res = await fetch("/v1/chat", {method: "POST", headers: headers(), body: JSON.stringify(body)});
+    const ms = (performance.now() - t0).toFixed(0);
+    if (!res.ok) { const e = (await res.json()).error; show("error", `${res.status}: ${e.message} (${e.where}) ${e.hint}`); return; }
+    const j = await res.json();
+    const esc = t => t.replace(/[&<>"]/g, c => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"})[c]);
+    $("result").innerHTML = "<table><tr><th>you</th><th>rflow</th><th>picture</th></tr>" + j.turns.map(t =>
+      `<tr><td>${esc(t.message)}</td><td>${esc(t.reply)}</td><td>${t.image_png ? `<img class="turn" alt="${esc(t.prompt)}" src="data:image/png;base64,${t.image_png}">` : ""}</td></tr>`).join("") + "</table>";
+    show("", `${j.turns.length} turns, ${ms} ms`);
+  } catch (err) { show("error", "the server did not answer: " + err); }
+}
 async function start() {
   try {
     const res = await fetch("/v1/models", {headers: headers()});
@@ -172,11 +200,13 @@ async function start() {
     choose();
     if (q.get("generate")) await generate();
     if (q.get("evaluate")) await evaluate();
+    if (q.get("chat")) await chat();
   } catch (err) { show("error", "the server did not answer: " + err); }
 }
 $("model").addEventListener("change", choose);
 $("go").addEventListener("click", generate);
 $("evaluate").addEventListener("click", evaluate);
+$("chat").addEventListener("click", chat);
 $("token").addEventListener("change", start);
 start();
 </script></body></html>

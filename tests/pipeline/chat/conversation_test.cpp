@@ -24,8 +24,8 @@ class ChatTest : public ::testing::Test {
     if (!fs::exists("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")) return;
     dir_ = new test::TempDir;
     RunConfig cfg = load_run_config(std::string(RFLOW_SOURCE_DIR) + "/configs/t2i_fmnist.toml",
-                                    {"out_dir=" + dir_->path().string(), "stages=[\"train\"]", "train.steps=60", "train.lr=3e-3", "train.warmup=0",
-                                     "train.ckpt_every=60", "model.dit.hidden=32", "model.dit.depth=2", "model.dit.heads=2",
+                                    {"out_dir=" + dir_->path().string(), "stages=[\"train\"]", "train.steps=12", "train.lr=3e-3", "train.warmup=0",
+                                     "train.ckpt_every=12", "model.dit.hidden=32", "model.dit.depth=2", "model.dit.heads=2",
                                      "model.dit.text.word_dim=16", "model.dit.text.char_dim=16", "model.dit.text.heads=2",
                                      "threads=1"});
     model_ = new LoadedModel(load_model(run_pipeline(cfg), true, torch::kCPU));
