@@ -62,6 +62,14 @@ function headers() {
   return h;
 }
 function show(kind, text) { $("status").className = kind; $("status").textContent = text; }
+// The answer to a POST, or null once its error is shown.
+async function post(path, body) {
+  const res = await fetch(path, {method: "POST", headers: headers(), body: JSON.stringify(body)});
+  if (res.ok) return res;
+  const e = (await res.json()).error;
+  show("error", `${res.status}: ${e.message} (${e.where}) ${e.hint}`);
+  return null;
+}
 function choose() {
   const m = current(); if (!m) return;
   const c = m.conditioning;
@@ -106,9 +114,9 @@ async function generate() {
   show("", "drawing …");
   const t0 = performance.now();
   try {
-    const res = await fetch(policy ? "/v1/policy/act" : "/v1/sample", {method: "POST", headers: headers(), body: JSON.stringify(body)});
+    const res = await post(policy ? "/v1/policy/act" : "/v1/sample", body);
     const ms = (performance.now() - t0).toFixed(0);
-    if (!res.ok) { const e = (await res.json()).error; show("error", `${res.status}: ${e.message} (${e.where}) ${e.hint}`); return; }
+    if (!res) return;
     if (images) {
       const url = URL.createObjectURL(await res.blob());
       $("result").innerHTML = `<img id="image" alt="samples" src="${url}">`;
@@ -159,9 +167,9 @@ async function evaluate() {
   show("", "evaluating …");
   const t0 = performance.now();
   try {
-    const res = await fetch("/v1/policy/evaluate", {method: "POST", headers: headers(), body: JSON.stringify(body)});
+    const res = await post("/v1/policy/evaluate", body);
     const ms = (performance.now() - t0).toFixed(0);
-    if (!res.ok) { const e = (await res.json()).error; show("error", `${res.status}: ${e.message} (${e.where}) ${e.hint}`); return; }
+    if (!res) return;
     const j = await res.json(), s = j.summary;
     const told = s.success_rate !== undefined
       ? `${s.episodes} episodes: ${(100 * s.success_rate).toFixed(0)}% reached the goal by ${s.distinct_routes} route(s), NFE ${s.nfe_per_chunk.toFixed(1)} per chunk, ${ms} ms`
@@ -179,9 +187,9 @@ async function chat() {
   show("", "drawing …");
   const t0 = performance.now();
   try {
-    const res = await fetch("/v1/chat", {method: "POST", headers: headers(), body: JSON.stringify(body)});
+    const res = await post("/v1/chat", body);
     const ms = (performance.now() - t0).toFixed(0);
-    if (!res.ok) { const e = (await res.json()).error; show("error", `${res.status}: ${e.message} (${e.where}) ${e.hint}`); return; }
+    if (!res) return;
     const j = await res.json();
     const esc = t => t.replace(/[&<>"]/g, c => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"})[c]);
     $("result").innerHTML = "<table><tr><th>you</th><th>rflow</th><th>picture</th></tr>" + j.turns.map(t =>
