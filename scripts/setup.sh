@@ -11,6 +11,7 @@ PKGS=(
   libstb-dev zlib1g-dev
   libsentencepiece-dev                     # subword tokenizers (rflow/text)
   libcpp-httplib-dev                       # rflow serve (rflow/serve)
+  libgloo-dev                              # data-parallel runs: LibTorch's c10d Gloo headers (rflow/dist)
   fortunes-min                             # tests: real short English texts for the tokenizers
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-numpy python3-torch      # golden values, the Python baseline benches and python/rflow

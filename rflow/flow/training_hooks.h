@@ -6,6 +6,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include <ATen/core/Tensor.h>
 
@@ -20,6 +21,10 @@ class TrainingHooks {
   // Called once after each optimiser step, before the EMA update (which copies buffers it changes);
   // scalars to log beside the loss (metrics.jsonl).
   virtual std::map<std::string, at::Tensor> after_step() { return {}; }
+  // Counters the field gathers over a step's training forwards (MoE expert loads): in a
+  // data-parallel run each is summed over the ranks, in place, before after_step(), so every rank
+  // makes the same update from them.
+  virtual std::vector<at::Tensor> summed_statistics() { return {}; }
 };
 
 }  // namespace rflow

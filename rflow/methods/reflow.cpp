@@ -12,6 +12,7 @@
 #include "rflow/core/rng.h"
 #include "rflow/core/thread_policy.h"
 #include "rflow/data/pair_shards.h"
+#include "rflow/dist/world.h"
 #include "rflow/io/atomic_file.h"
 
 namespace fs = std::filesystem;
@@ -98,8 +99,9 @@ PairGeneration generate_pairs(const TeacherFn& teacher, Distribution& source, co
                               const std::map<std::string, std::string>& provenance,
                               const std::vector<std::vector<int64_t>>& shapes) {
   cfg.validate();
-  fs::create_directories(dir);
-  io::remove_stale_temporaries(dir);  // shards of a generation killed mid-write
+  // In a distributed run the ranks share the shards (i mod ranks); rank 0 alone prepares the
+  // folder and writes the manifest.
+  const dist::World& world = dist::world();
   const SolveOptions& so = cfg.solve;
   nlohmann::json spec{{"pairs", cfg.pairs}, {"shard_size", cfg.shard_size}, {"solver", so.method},
                       {"steps", so.steps},  {"rtol", so.rtol},               {"atol", so.atol},
@@ -113,13 +115,19 @@ PairGeneration generate_pairs(const TeacherFn& teacher, Distribution& source, co
   if (adaptive && !so.per_sample) spec["batch"] = cfg.batch;
   for (const auto& [k, v] : provenance) spec["teacher"][k] = v;
   if (shapes.size() > 1) spec["shapes"] = shapes;
-  discard_if_stale(dir, spec);
+  if (world.leader()) {
+    fs::create_directories(dir);
+    io::remove_stale_temporaries(dir);  // shards of a generation killed mid-write
+    discard_if_stale(dir, spec);
+  }
+  world.barrier("the pairs folder's setup");
   const int64_t shards = (cfg.pairs + cfg.shard_size - 1) / cfg.shard_size;
   PairGeneration g;
   double nfe_sum = 0;
   const auto t_start = std::chrono::steady_clock::now();
-  Progress progress("reflow pairs", cfg.pairs);
+  Progress progress("reflow pairs", cfg.pairs, 0, /*enabled=*/world.leader());
   for (int64_t i = 0; i < shards; ++i) {
+    if (i % world.size() != world.rank()) continue;  // another rank's
     // threads = 0 follows the machine's load, shard by shard.
     if (const std::string change = adapt_threads(); !change.empty()) spdlog::info("reflow pairs: {}", change);
     const int64_t n = std::min(cfg.shard_size, cfg.pairs - i * cfg.shard_size);
@@ -146,8 +154,18 @@ PairGeneration generate_pairs(const TeacherFn& teacher, Distribution& source, co
       spdlog::info("reflow: shard {}/{} ({} pairs)", i + 1, shards, n);
   }
   progress.finish();
+  if (!world.alone()) {
+    // Every rank's counts, summed (the wall time is the slowest rank's: all wait here).
+    at::Tensor sums = torch::tensor({double(g.pairs), double(g.shards_written), double(g.shards_skipped), nfe_sum,
+                                     g.solve_seconds}, torch::kDouble);
+    world.all_reduce_sum(sums, "the pair counts");
+    g.pairs = static_cast<int64_t>(sums[0].item<double>()), g.shards_written = static_cast<int64_t>(sums[1].item<double>());
+    g.shards_skipped = static_cast<int64_t>(sums[2].item<double>()), nfe_sum = sums[3].item<double>();
+    g.solve_seconds = sums[4].item<double>();
+  }
   g.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   g.nfe_mean = g.pairs > 0 ? nfe_sum / double(g.pairs) : 0.0;
+  if (!world.leader()) return g;
   nlohmann::json m{{"pairs", cfg.pairs},         {"shards", shards},      {"shard_size", cfg.shard_size},
                    {"solver", so.method},        {"steps", so.steps},     {"seed", seed},
                    {"generated_now", g.pairs},   {"seconds", g.seconds},  {"solve_seconds", g.solve_seconds},

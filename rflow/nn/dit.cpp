@@ -302,6 +302,13 @@ at::Tensor DiTImpl::auxiliary_loss() { return take_balance_losses(moe_layers());
 
 std::map<std::string, at::Tensor> DiTImpl::after_step() { return update_biases(moe_layers()); }
 
+std::vector<at::Tensor> DiTImpl::summed_statistics() {
+  std::vector<at::Tensor> loads;
+  for (const MoE& m : moe_layers())
+    if (m->load().defined()) loads.push_back(m->load());  // the same storage: summed in place
+  return loads;
+}
+
 ModelEntry dit_entry() {
   ModelEntry e;
   e.options = [] { return AnyOptions::of<DiTOptions>(); };

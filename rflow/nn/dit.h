@@ -129,6 +129,7 @@ class DiTImpl : public CloneableField<DiTImpl>, public TrainingHooks {
   bool takes_shape(const std::vector<int64_t>& shape) const override;
   at::Tensor auxiliary_loss() override;
   std::map<std::string, at::Tensor> after_step() override;
+  std::vector<at::Tensor> summed_statistics() override;
 
   // Long-skip wiring: (block that pushes, block that pops) pairs.
   std::vector<std::pair<int64_t, int64_t>> skip_pairs() const;

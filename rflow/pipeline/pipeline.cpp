@@ -13,6 +13,7 @@
 #include "rflow/core/log.h"
 #include "rflow/eval/scorer.h"
 #include "rflow/io/atomic_file.h"
+#include "rflow/dist/world.h"
 #include "rflow/io/directory_lock.h"
 #include "rflow/pipeline/run_context.h"
 #include "rflow/pipeline/stage_keys.h"
@@ -156,6 +157,67 @@ void check_fresh_is_not_a_link(const std::string& run_dir) {
 
 }  // namespace
 
+namespace {
+
+// Rank 0 of a distributed run (and a run alone) owns the run directory: its lock, --fresh, the
+// config it records; the other ranks wait for it.
+void prepare_run_dir(const RunConfig& cfg, const PipelineOptions& opt, const std::string& run_dir,
+                     const std::string& config_json) {
+  if (opt.fresh) {
+    spdlog::info("--fresh: removing the contents of {}", run_dir);
+    for (const auto& e : fs::directory_iterator(run_dir))
+      if (e.path().filename() != io::DirectoryLock::kFileName) io::remove_tree(e.path());
+  }
+  fs::create_directories(fs::path(run_dir) / "stages");
+  check_recorded_keys(cfg, run_dir);
+  io::write_file_atomic((fs::path(run_dir) / "config.json").string(), config_json);
+  // Where the run's timings were measured, beside them (figures mean little without it).
+  spdlog::info("machine: {}", system_info_summary());
+  io::write_file_atomic((fs::path(run_dir) / "system.json").string(), system_info_json().dump(2) + "\n");
+}
+
+// Whether a stage runs (its marker missing or stale), and the markers it makes stale.
+bool stage_is_due(const StageEntry& entry, const std::string& stage, const RunConfig& cfg, const fs::path& markers,
+                  const std::string& inputs, bool& reran) {
+  const fs::path marker = markers / (stage + ".done");
+  if (fs::exists(marker) && !reran) {
+    const auto done = nlohmann::json::parse(io::read_file(marker.string()), nullptr, false);
+    const std::string recorded = done.is_object() ? done.value("inputs", std::string()) : std::string();
+    if (recorded == inputs) {
+      spdlog::info("stage {}: done already, skipping", stage);
+      return false;
+    }
+    spdlog::info("stage {}: what it was made from changed since it ran; running it again", stage);
+  }
+  // A stage whose output only the report reads (sample) leaves the others valid; any other makes
+  // every stage after it in the run's list stale, in this invocation and in later ones.
+  if (!entry.invalidates_later) {
+    fs::remove(markers / "report.done");
+  } else {
+    reran = true;
+    auto it = std::find(cfg.stages.begin(), cfg.stages.end(), stage);
+    for (auto later = it == cfg.stages.end() ? it : it + 1; later != cfg.stages.end(); ++later)
+      fs::remove(markers / (*later + ".done"));
+    fs::remove(markers / "report.done");
+  }
+  fs::remove(marker);
+  return true;
+}
+
+// Rank 0's decision, told to every rank.
+bool agreed(bool decision, const std::string& what) {
+  const dist::World& w = dist::world();
+  if (w.alone()) return decision;
+  at::Tensor flag = torch::scalar_tensor(decision ? 1 : 0, torch::kInt32);
+  w.broadcast(flag, 0, what);
+  return flag.item<int32_t>() != 0;
+}
+
+// Waiting while rank 0 alone works (an evaluation may take hours; a rank that dies ends it at once).
+constexpr double kLeaderWork = 7 * 24 * 3600.0;
+
+}  // namespace
+
 std::string run_pipeline(RunConfig cfg, const PipelineOptions& opt) {
   cfg.validate();
   const auto& stage_list = opt.stages.empty() ? cfg.stages : opt.stages;
@@ -163,51 +225,30 @@ std::string run_pipeline(RunConfig cfg, const PipelineOptions& opt) {
     stages().get(s, opt.stages.empty() ? "stages" : "--stage " + s);
   check_stages_can_run(cfg, stage_list);
   const std::string run_dir = cfg.run_dir();
-  if (opt.fresh) check_fresh_is_not_a_link(run_dir);
+  const dist::World& world = dist::world();
+  const bool leader = world.leader();
+  if (opt.fresh && leader) check_fresh_is_not_a_link(run_dir);
   // Held until the run returns: a second `rflow run` (or --fresh) on this directory is refused.
-  io::DirectoryLock lock(run_dir, "rflow run " + run_dir);
-  if (opt.fresh) {
-    spdlog::info("--fresh: removing the contents of {}", run_dir);
-    for (const auto& e : fs::directory_iterator(run_dir))
-      if (e.path().filename() != io::DirectoryLock::kFileName) io::remove_tree(e.path());
-  }
-  fs::create_directories(fs::path(run_dir) / "stages");
+  std::optional<io::DirectoryLock> lock;
+  if (leader) lock.emplace(run_dir, "rflow run " + run_dir);
   const std::string config_json = to_json(cfg);
-  const std::string config_path = (fs::path(run_dir) / "config.json").string();
-  check_recorded_keys(cfg, run_dir);
-  io::write_file_atomic(config_path, config_json);
+  if (leader) prepare_run_dir(cfg, opt, run_dir, config_json);
+  world.barrier("the run directory's setup", kLeaderWork);
 
   StageContext ctx{cfg, run_dir, config_json, setup_device(cfg)};
-  // Where the run's timings were measured, beside them (figures mean little without it).
-  spdlog::info("machine: {}", system_info_summary());
-  io::write_file_atomic((fs::path(run_dir) / "system.json").string(), system_info_json().dump(2) + "\n");
   const fs::path markers = fs::path(run_dir) / "stages";
   bool reran = false;  // once a stage runs, later stages' outputs are stale and run again
   for (const auto& stage : stage_list) {
     const StageEntry& entry = stages().get(stage, "stages");
-    const fs::path marker = markers / (stage + ".done");
     const std::string inputs = entry.inputs ? entry.inputs(ctx) : std::string();
-    if (fs::exists(marker) && !reran) {
-      const auto done = nlohmann::json::parse(io::read_file(marker.string()), nullptr, false);
-      const std::string recorded = done.is_object() ? done.value("inputs", std::string()) : std::string();
-      if (recorded == inputs) {
-        spdlog::info("stage {}: done already, skipping", stage);
-        continue;
-      }
-      spdlog::info("stage {}: what it was made from changed since it ran; running it again", stage);
+    if (!agreed(leader && stage_is_due(entry, stage, cfg, markers, inputs, reran), "whether stage " + stage + " runs"))
+      continue;
+    if (!leader) {
+      if (entry.data_parallel) entry.run(ctx);
+      world.barrier("rank 0 finishing stage " + stage, kLeaderWork);
+      continue;
     }
-    // A stage whose output only the report reads (sample) leaves the others valid; any other makes
-    // every stage after it in the run's list stale, in this invocation and in later ones.
-    if (!entry.invalidates_later) {
-      fs::remove(markers / "report.done");
-    } else {
-      reran = true;
-      auto it = std::find(cfg.stages.begin(), cfg.stages.end(), stage);
-      for (auto later = it == cfg.stages.end() ? it : it + 1; later != cfg.stages.end(); ++later)
-        fs::remove(markers / (*later + ".done"));
-      fs::remove(markers / "report.done");
-    }
-    fs::remove(marker);
+    const fs::path marker = markers / (stage + ".done");
     const nlohmann::json reads = read_values(cfg, entry.reads(cfg));
     // A model half made is judged like a finished one: its checkpoints hold what these keys made.
     const fs::path started = markers / (stage + ".started");
@@ -224,6 +265,7 @@ std::string run_pipeline(RunConfig cfg, const PipelineOptions& opt) {
     io::write_file_atomic(marker.string(), done.dump() + "\n");
     fs::remove(started);
     spdlog::info("stage {}: done in {:.1f} s (peak memory {:.0f} MB)", stage, secs, peak_mb);
+    world.barrier("rank 0 finishing stage " + stage, kLeaderWork);
   }
   return run_dir;
 }

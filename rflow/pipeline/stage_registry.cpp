@@ -31,12 +31,17 @@ Registry<StageEntry>& stages() {
   static Registry<StageEntry> reg = [] {
     Registry<StageEntry> r("stage");
     StageEntry train = entry(stage_train, model_keys, true);
+    train.data_parallel = true;
     train.inputs = [](const StageContext& c) { return train_inputs(c.cfg); };
     r.add("train", "train the 1-RF (resumes from the newest checkpoint)", train);
-    r.add("reflow", "teacher pairs, then reflow.rounds k-RF fine-tunes",
-          entry(stage_reflow, [](const RunConfig& c) { return plus(model_keys(c), {"reflow"}); }, true));
-    r.add("distill", "one student per teacher in distill.from",
-          entry(stage_distill, [](const RunConfig& c) { return plus(model_keys(c), {"reflow", "distill", "method.distill"}); }, true));
+    // Pair generation is split over the ranks (shard i on rank i mod N), training is data parallel.
+    StageEntry reflow = entry(stage_reflow, [](const RunConfig& c) { return plus(model_keys(c), {"reflow"}); }, true);
+    reflow.data_parallel = true;
+    r.add("reflow", "teacher pairs, then reflow.rounds k-RF fine-tunes", reflow);
+    StageEntry distill =
+        entry(stage_distill, [](const RunConfig& c) { return plus(model_keys(c), {"reflow", "distill", "method.distill"}); }, true);
+    distill.data_parallel = true;
+    r.add("distill", "one student per teacher in distill.from", distill);
     r.add("sample", "sample.n samples of the 1-RF (samples/)",
           entry(stage_sample, [](const RunConfig& c) { return plus(model_keys(c), {"sample"}); }, false, false));
     r.add("eval", "every model × solver × NFE, straightness, likelihood (eval/)",

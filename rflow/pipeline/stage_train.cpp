@@ -11,6 +11,7 @@
 #include "rflow/data/coupling.h"
 #include "rflow/data/pair_shards.h"
 #include "rflow/flow/path.h"
+#include "rflow/dist/world.h"
 #include "rflow/io/atomic_file.h"
 #include "rflow/nn/model_config.h"
 #include "rflow/pipeline/run_context.h"
@@ -93,11 +94,16 @@ void train_run(RunConfig cfg, const std::string& dir, c10::Device device) {
     method_teacher = resolve_checkpoint(cfg.method.teacher);
     RF_CHECK(!method_teacher.empty(), "the teacher has no checkpoint", "method.teacher", "train the teacher run first");
   }
-  if (const std::string inputs = train_inputs(cfg); !inputs.empty())
-    restart_if_inputs_changed(dir, nlohmann::json::parse(inputs));
-  fs::create_directories(dir);
   const std::string config_json = to_json(cfg);
-  io::write_file_atomic((fs::path(dir) / "config.json").string(), config_json);
+  // Rank 0 alone changes the run's folder; the other ranks of a distributed run read it after.
+  const dist::World& world = dist::world();
+  if (world.leader()) {
+    if (const std::string inputs = train_inputs(cfg); !inputs.empty())
+      restart_if_inputs_changed(dir, nlohmann::json::parse(inputs));
+    fs::create_directories(dir);
+    io::write_file_atomic((fs::path(dir) / "config.json").string(), config_json);
+  }
+  world.barrier("the training folder's setup");
   auto batches = make_training_source(cfg, device);
   auto model = make_model(cfg.model, batches->sample_shape());
   for (const auto& shape : batches->sample_shapes())  // one model across the data's shapes

@@ -54,6 +54,9 @@ struct StageEntry {
   // What the stage reads from outside the run (JSON; empty: nothing): recorded in its done marker,
   // and a finished stage whose inputs changed since runs again.
   std::function<std::string(const StageContext&)> inputs;
+  // Whether every rank of a distributed run takes part (data-parallel training); rank 0 alone
+  // runs the others while the other ranks wait.
+  bool data_parallel = false;
 };
 // Name → stage, in no particular order (a run's `stages` list gives the order, and a stage that
 // runs again makes the ones after it in that list run again).

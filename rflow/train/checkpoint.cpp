@@ -211,6 +211,7 @@ std::string save_checkpoint(const std::string& root, const torch::nn::Module& mo
                       {"ema_updates", state.ema_updates},
                       {"metrics", nlohmann::json::parse(state.metrics_json)},
                       {"format_version", 1}};
+    if (!state.shard_rng.empty()) st["shard_rng"] = state.shard_rng;
     io::write_file_atomic((tmp / "state.json").string(), st.dump(2));
     io::write_file_atomic((tmp / "config.json").string(), config_json);
     fs::rename(tmp, final_dir);
@@ -295,6 +296,12 @@ CheckpointState read_checkpoint_state(const std::string& dir) {
     s.rng = j.at("rng").get<std::string>();
     s.ema_updates = json_int64_or(j, "ema_updates", 0, path);
     s.metrics_json = j.value("metrics", nlohmann::json::object()).dump();
+    if (j.contains("shard_rng")) {
+      s.shard_rng = j.at("shard_rng").get<std::vector<std::string>>();
+      for (const auto& r : s.shard_rng)
+        if (const std::string problem = rng_state_problem(r); !problem.empty())
+          throw Error("a shard's " + problem, path, "the checkpoint is corrupt");
+    }
     return s;
   } catch (const nlohmann::json::exception& e) {
     throw Error(std::string("malformed checkpoint state: ") + e.what(), path, "the checkpoint is corrupt");

@@ -22,6 +22,9 @@ struct CheckpointState {
   std::string rng;
   int64_t ema_updates = 0;
   std::string metrics_json = "{}";  // free-form JSON object
+  // Data-parallel runs of several shards: each shard's random stream (rng_state() format); empty
+  // for one shard, whose stream is `rng`.
+  std::vector<std::string> shard_rng;
 };
 
 // Writes <root>/step_XXXXXXXX and points <root>/LATEST at it; keeps the `keep` newest.

@@ -9,6 +9,10 @@ namespace rflow {
 void TrainConfig::validate(const std::string& where) const {
   RF_CHECK(steps >= 1, "steps must be >= 1", where + ".steps", "a run with no step would be marked trained without a checkpoint");
   RF_CHECK(batch_size >= 1, "batch_size must be >= 1", where + ".batch_size", "");
+  RF_CHECK(shards >= 0 && shards <= 4096, "shards must be in [0, 4096]", where + ".shards", "0 = one per rank");
+  RF_CHECK(shards == 0 || batch_size % shards == 0,
+           "batch_size " + std::to_string(batch_size) + " does not split into " + std::to_string(shards) + " shards",
+           where + ".shards", "choose a batch_size that the shards divide");
   RF_CHECK(precision == "fp32" || precision == "bf16", "unknown precision '" + precision + "'", where + ".precision",
            "use fp32 or bf16");
   RF_CHECK(optimizer == "adam" || optimizer == "adamw", "unknown optimizer '" + optimizer + "'", where + ".optimizer",

@@ -25,6 +25,7 @@ struct TrainConfig {
   int64_t ckpt_every = 1000;
   int64_t keep_checkpoints = 2;
   std::string init_from;
+  int64_t shards = 0;
 
   template <class V>
   void visit(V& v) {
@@ -46,6 +47,7 @@ struct TrainConfig {
     v("log_every", log_every, "steps between metrics.jsonl lines");
     v("ckpt_every", ckpt_every, "steps between checkpoints (0 = only at the end)");
     v("keep_checkpoints", keep_checkpoints, "how many recent checkpoints to keep");
+    v("shards", shards, "data-parallel shards of each batch, each drawn from its own random stream; the ranks split them (0 = one per rank; a resumed run keeps its count, so it may go on with any number of ranks that divides it)");
     v("init_from", init_from, "start from these (EMA) weights: a run or checkpoint directory (reflow fine-tunes the teacher)");
   }
   // Throws naming `where`.<key> (train, reflow.train, distill.train) for the first bad setting.

@@ -20,6 +20,7 @@
 #include "rflow/core/progress.h"
 #include "rflow/core/rng.h"
 #include "rflow/core/thread_policy.h"
+#include "rflow/dist/world.h"
 #include "rflow/flow/training_hooks.h"
 #include "rflow/io/atomic_file.h"
 #include "rflow/nn/ema.h"
@@ -27,6 +28,7 @@
 #include "rflow/nn/layers/linear.h"
 #include "rflow/train/fused_adam.h"
 #include "rflow/train/checkpoint.h"
+#include "rflow/train/shard_streams.h"
 
 namespace fs = std::filesystem;
 
@@ -164,7 +166,8 @@ class TrainRun {
         optimizer_(make_optimizer(cfg_, model_->parameters())),
         ema_(*model_, cfg_.ema_decay, cfg_.ema_warmup),
         ctx_{*model_, path},
-        bf16_(cfg_.precision == "bf16") {
+        bf16_(cfg_.precision == "bf16"),
+        world_(dist::world()) {
     // One buffer for all parameters and one for their gradients (after the move to the device):
     // the optimizer, clipping and EMA then run as a few whole-model ops.
     if (flat_.defined()) fused_ = std::make_unique<FusedAdam>(*optimizer_, flat_, cfg_);
@@ -180,10 +183,14 @@ class TrainRun {
 
   TrainResult run(int64_t end) {
     int64_t step = resume();
-    truncate_metrics(metrics_path_, step);
-    metrics_.open(metrics_path_, std::ios::app);
+    split_shards();
+    same_on_every_rank(step);
+    if (world_.leader()) {
+      truncate_metrics(metrics_path_, step);
+      metrics_.open(metrics_path_, std::ios::app);
+    }
     SigintScope sigint;
-    progress_ = std::make_unique<Progress>("train", end, step);
+    progress_ = std::make_unique<Progress>("train", end, step, /*enabled=*/world_.leader());
     pending_from_ = step;
     t_window_ = std::chrono::steady_clock::now();
     const auto t_start = t_window_;
@@ -198,7 +205,7 @@ class TrainRun {
       progress_->update(step, status_);
       const bool due = (cfg_.ckpt_every > 0 && step % cfg_.ckpt_every == 0) || step == end;
       if (due) checkpoint(step);
-      if (g_interrupted) {
+      if (interrupted_) {
         if (!due) checkpoint(step);
         progress_->finish();
         throw Error("interrupted at step " + std::to_string(step), "train",
@@ -218,6 +225,49 @@ class TrainRun {
     model.to(device);
     model.train();
     return FlatParameters(model);
+  }
+
+  // How the batch is split: train.shards (0: one per rank), or the count a resumed run started
+  // with; this rank computes shards rank, rank + size, ... Several shards draw from streams of
+  // their own (one shard alone keeps the plain generators, as a run without shards always has).
+  void split_shards() {
+    const int64_t W = world_.size();
+    int64_t S = cfg_.shards > 0 ? cfg_.shards : W;
+    if (!resumed_shard_rng_.empty()) {
+      const int64_t had = static_cast<int64_t>(resumed_shard_rng_.size());
+      RF_CHECK(cfg_.shards == 0 || cfg_.shards == had,
+               "the run was started with " + std::to_string(had) + " shards and train.shards is " + std::to_string(cfg_.shards),
+               "train.shards", "leave it at 0 (or " + std::to_string(had) + ") to resume; a new count needs a fresh run");
+      S = had;
+    }
+    RF_CHECK(S % W == 0, std::to_string(S) + " data shards do not split over " + std::to_string(W) + " ranks", "train.shards",
+             "run on a number of ranks that divides the shards (the run keeps the count it started with)");
+    RF_CHECK(cfg_.batch_size % S == 0,
+             "batch_size " + std::to_string(cfg_.batch_size) + " does not split into " + std::to_string(S) + " shards",
+             "train.batch_size", "choose a batch size that the number of ranks (or train.shards) divides");
+    shards_ = S;
+    mine_ = shards_of_rank(S, world_.rank(), W);
+    if (S > 1) {
+      streams_ = std::make_unique<ShardStreams>(S, device_);
+      if (!resumed_shard_rng_.empty()) streams_->restore(resumed_shard_rng_, resumed_from_);
+    }
+    if (W > 1)
+      spdlog::info("train: rank {} of {}: shards {} of {} ({} samples each)", world_.rank(), W,
+                   fmt::join(mine_, ","), S, cfg_.batch_size / S);
+  }
+
+  // Every rank must hold the same weights (the same seed built them; resumes read one checkpoint):
+  // a rank whose weights differ from rank 0's stops here, naming itself, instead of training a
+  // different model in silence.
+  void same_on_every_rank(int64_t step) {
+    if (world_.alone()) return;
+    double mine = 0;
+    for (const auto& p : model_->parameters()) mine += p.detach().to(torch::kDouble).abs().sum().item<double>();
+    at::Tensor theirs = torch::scalar_tensor(mine, torch::kDouble);
+    world_.broadcast(theirs, 0, "rank 0's weights fingerprint");
+    RF_CHECK(std::abs(theirs.item<double>() - mine) <= 1e-9 * std::max(1.0, std::abs(mine)),
+             "rank " + std::to_string(world_.rank()) + "'s weights differ from rank 0's at step " + std::to_string(step), "train",
+             "every rank must build the model from the same config and seed and resume from the same checkpoint");
   }
 
   // The step to continue from: the newest checkpoint that loads whole (model, EMA, optimizer, RNG,
@@ -269,6 +319,8 @@ class TrainRun {
     if (fused_) fused_->adopt_state();
     const CheckpointState st = read_checkpoint_state(ckpt);
     set_rng_state(st.rng, ckpt + "/state.json");
+    resumed_shard_rng_ = st.shard_rng;
+    resumed_from_ = ckpt + "/state.json";
     restore_window(st.metrics_json);
     res_.resumed_from = st.step;
     res_.checkpoint = ckpt;
@@ -276,11 +328,35 @@ class TrainRun {
     return st.step;
   }
 
-  // One batch, its loss, the backward pass and the update (fused on the flat buffers where possible).
+  // The shards of the batch (a batch alone where there is one), a shard's loss
+  // at a time into the gradients, the sum over ranks, and the update (fused on the flat buffers
+  // where possible).
   void optimise(int64_t step, double lr) {
     set_lr(*optimizer_, lr);
     ctx_.step = step;
-    const Batch batch = data_.next(cfg_.batch_size, device_);
+    if (fused_) flat_.zero_grad();
+    else optimizer_->zero_grad();
+    at::Tensor loss;
+    for (int64_t s : mine_) {
+      if (streams_) streams_->enter(s);
+      const at::Tensor l = shard_loss();
+      if (streams_) streams_->leave(s);
+      loss = loss.defined() ? loss + l : l;
+    }
+    if (shards_ > 1) loss = loss / double(shards_);
+    if (world_.alone()) interrupted_ = g_interrupted;
+    else loss = sum_over_ranks(loss);
+    if (flat_.defined())
+      RF_CHECK(flat_.intact(), "the model's parameters were re-allocated during a step", "train",
+               "a method must not replace parameters or set their gradients to None");
+    pending_gnorm_.push_back(fused_ ? fused_update(lr) : plain_update());
+    pending_loss_.push_back(loss);
+  }
+
+  // One shard's batch, its loss (with the backbone's own) and its backward pass (scaled by 1/S,
+  // so that the gradients add up to the batch's mean); the loss, detached.
+  at::Tensor shard_loss() {
+    const Batch batch = data_.next(cfg_.batch_size / shards_, device_);
     at::Tensor loss;
     {
       AutocastScope autocast(bf16_);
@@ -293,19 +369,40 @@ class TrainRun {
         loss = loss + aux.to(loss.scalar_type());
       }
     }
-    pending_gnorm_.push_back(fused_ ? fused_update(loss, lr) : plain_update(loss));
-    pending_loss_.push_back(loss.detach());
+    const at::Tensor scaled = shards_ > 1 ? loss / double(shards_) : loss;
+    if (fused_) {
+      DirectWeightGradients direct;
+      scaled.backward();
+    } else {
+      scaled.backward();
+    }
+    return loss.detach();
   }
 
-  at::Tensor fused_update(const at::Tensor& loss, double lr) {
-    at::Tensor gnorm;
-    flat_.zero_grad();
-    {
-      DirectWeightGradients direct;
-      loss.backward();
+  // The ranks' gradients, step statistics (MoE loads) and losses summed; Ctrl-C on any rank stops
+  // all of them at the same step. Returns the batch's loss.
+  at::Tensor sum_over_ranks(const at::Tensor& loss) {
+    if (flat_.defined()) {
+      at::Tensor g = flat_.grad();
+      world_.all_reduce_sum(g, "the gradients");
+    } else {
+      for (auto& p : model_->parameters())
+        if (p.grad().defined()) {
+          at::Tensor g = p.grad();
+          world_.all_reduce_sum(g, "the gradients");
+        }
     }
-    RF_CHECK(flat_.intact(), "the model's parameters were re-allocated during a step", "train",
-             "a method must not replace parameters or set their gradients to None");
+    if (hooks_)
+      for (at::Tensor t : hooks_->summed_statistics()) world_.all_reduce_sum(t, "the step statistics");
+    at::Tensor shared = torch::stack({loss.to(torch::kDouble).reshape({}).cpu(),
+                                      torch::scalar_tensor(g_interrupted ? 1.0 : 0.0, torch::kDouble)});
+    world_.all_reduce_sum(shared, "the loss");
+    interrupted_ = shared[1].item<double>() > 0;
+    return shared[0].to(loss.device(), loss.scalar_type());
+  }
+
+  at::Tensor fused_update(double lr) {
+    at::Tensor gnorm;
     if (cfg_.grad_clip > 0) {
       GradNorm gn = grad_norm_flat(flat_, cfg_.grad_clip);
       gnorm = gn.norm;
@@ -318,9 +415,7 @@ class TrainRun {
     return gnorm;
   }
 
-  at::Tensor plain_update(const at::Tensor& loss) {
-    optimizer_->zero_grad();
-    loss.backward();
+  at::Tensor plain_update() {
     // The norm before clipping, also when clipping is off (as the fused path logs it).
     at::Tensor gnorm = torch::scalar_tensor(
         torch::nn::utils::clip_grad_norm_(model_->parameters(),
@@ -368,6 +463,10 @@ class TrainRun {
   // One metrics.jsonl line for the window that ends at `step`, then a fresh window.
   void log_line(int64_t step, int64_t end, double lr) {
     const auto now = std::chrono::steady_clock::now();
+    if (!world_.leader()) {  // rank 0 writes the metrics for all
+      window_loss_ = window_gnorm_ = 0, window_ = 0, t_window_ = now;
+      return;
+    }
     const double secs = std::chrono::duration<double>(now - t_window_).count();
     const double rate = secs > 0 ? window_ / secs : 0.0;
     nlohmann::json line{{"step", step},
@@ -394,9 +493,20 @@ class TrainRun {
     // uninterrupted one (the sums are doubles, written exactly).
     const nlohmann::json metrics{{"loss", res_.last_loss},
                                  {"window", {{"loss_sum", window_loss_}, {"grad_norm_sum", window_gnorm_}, {"steps", window_}}}};
-    CheckpointState st{at, rng_state(), ema_.updates(), metrics.dump()};
-    res_.checkpoint =
-        save_checkpoint(ckpt_root_, *model_, &ema_, optimizer_.get(), st, config_json_, cfg_.keep_checkpoints);
+    CheckpointState st{at, rng_state(), ema_.updates(), metrics.dump(), {}};
+    if (streams_) {
+      streams_->share(world_, mine_);
+      st.shard_rng = streams_->states();
+    }
+    if (world_.leader())
+      res_.checkpoint =
+          save_checkpoint(ckpt_root_, *model_, &ema_, optimizer_.get(), st, config_json_, cfg_.keep_checkpoints);
+    // The others go on once it is on disk (a later stage of theirs may read it).
+    if (!world_.alone()) {
+      same_on_every_rank(at);
+      world_.barrier("after the checkpoint of step " + std::to_string(at));
+      if (!world_.leader()) res_.checkpoint = resolve_checkpoint(ckpt_root_);
+    }
   }
 
   static constexpr size_t kReadBack = 256;
@@ -413,6 +523,13 @@ class TrainRun {
   Ema ema_;
   TrainContext ctx_;
   const bool bf16_;
+  const dist::World& world_;
+  int64_t shards_ = 1;
+  std::vector<int64_t> mine_{0};          // the shards this rank computes
+  std::unique_ptr<ShardStreams> streams_;  // several shards: each one's random stream
+  std::vector<std::string> resumed_shard_rng_;
+  std::string resumed_from_;
+  bool interrupted_ = false;  // Ctrl-C here or, in a distributed run, on any rank
   TrainingHooks* hooks_ = nullptr;
   TrainResult res_;
   std::ofstream metrics_;

@@ -1,0 +1,63 @@
+// The processes of one data-parallel job and what they do together, on PyTorch's own distributed
+// engine (c10d: a TCPStore rendezvous and a Gloo process group; CPU and CUDA tensors). A process
+// alone is a world of one, where every collective returns at once. `rflow run --nproc N` starts N
+// local workers; torchrun, srun or mpirun wrappers start them with RANK, WORLD_SIZE, MASTER_ADDR
+// and MASTER_PORT, which join_world_from_env() reads.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <ATen/core/Tensor.h>
+
+namespace rflow::dist {
+
+struct WorldOptions {
+  int64_t rank = 0, size = 1;
+  int64_t local_rank = 0, local_size = 1;  // on this machine (threads per rank follow local_size)
+  std::string master_addr = "127.0.0.1";    // where rank 0 keeps the store
+  int64_t master_port = 29500;
+  double timeout_s = 120;  // a collective (or the rendezvous) waiting longer for a rank fails
+  bool agent_store = false; // the launcher keeps the store (torchrun: TORCHELASTIC_USE_AGENT_STORE)
+  // torchrun's variables: RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT
+  // (and RFLOW_DIST_TIMEOUT_S); a world of one when WORLD_SIZE is unset or 1.
+  static WorldOptions from_env();
+  void validate() const;
+};
+
+class World {
+ public:
+  World();  // alone
+  // Joins the job: rank 0 opens the store at master_addr:master_port, the others connect, and all
+  // build the process group. Throws rflow::Error naming the address (a port in use, no rank 0).
+  explicit World(const WorldOptions& opt);
+  ~World();
+  World(const World&) = delete;
+  World& operator=(const World&) = delete;
+
+  int64_t rank() const { return opt_.rank; }
+  int64_t size() const { return opt_.size; }
+  bool alone() const { return opt_.size == 1; }
+  bool leader() const { return opt_.rank == 0; }
+  const WorldOptions& options() const { return opt_; }
+
+  // Sum over the ranks, in place. `what` names the collective in the error when a rank is gone.
+  void all_reduce_sum(at::Tensor& t, const std::string& what) const;
+  void broadcast(at::Tensor& t, int64_t root, const std::string& what) const;
+  // Waits for every rank; timeout_s = 0 takes the world's timeout (ranks waiting while rank 0
+  // alone evaluates pass a long one: a rank that dies still ends the wait at once).
+  void barrier(const std::string& what, double timeout_s = 0) const;
+
+ private:
+  struct Group;
+  WorldOptions opt_;
+  std::unique_ptr<Group> group_;
+};
+
+// The world this process belongs to: alone until join_world() (the CLI calls it when started as a
+// worker). Leaving happens at exit.
+World& world();
+void join_world(const WorldOptions& opt);
+
+}  // namespace rflow::dist
