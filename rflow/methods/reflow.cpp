@@ -161,7 +161,7 @@ PairGeneration generate_pairs(const TeacherFn& teacher, Distribution& source, co
     world.all_reduce_sum(sums, "the pair counts");
     g.pairs = static_cast<int64_t>(sums[0].item<double>()), g.shards_written = static_cast<int64_t>(sums[1].item<double>());
     g.shards_skipped = static_cast<int64_t>(sums[2].item<double>()), nfe_sum = sums[3].item<double>();
-    g.solve_seconds = sums[4].item<double>();
+    g.solve_seconds = sums[4].item<double>() / double(world.size());  // per rank, as the wall time
   }
   g.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   g.nfe_mean = g.pairs > 0 ? nfe_sum / double(g.pairs) : 0.0;
