@@ -185,3 +185,22 @@ TEST(Distributed, AUNetAndAMoEDiTTrainTheSameWeightsOnTwoRanks) {
     EXPECT_LE(gap, 1e-5) << config;
   }
 }
+
+// A whole run on two ranks: both train, rank 0 alone evaluates and reports while rank 1 waits, and
+// the run's files are rank 0's (one metrics file, one report), as a run of one process leaves them.
+TEST(Distributed, AWholeRunOnTwoRanksTrainsOnBothAndEvaluatesAndReportsOnRankZero) {
+  rflow::test::TempDir dir;
+  auto r = rflow::test::shell(std::string(RFLOW_CLI) + " run " + RFLOW_SOURCE_DIR + "/configs/demo_2d.toml --set out_dir=" +
+                              dir.path().string() + " --set threads=1 --set train.steps=200 --set eval.n=500" +
+                              " --set eval.nfe=[1,4] --set 'eval.solvers=[\"euler\"]' --set eval.likelihood=false --nproc 2");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const std::string run = dir.file("demo_2d");
+  for (const char* f : {"/stages/train.done", "/stages/eval.done", "/stages/report.done", "/report.html", "/metrics.jsonl"})
+    EXPECT_TRUE(fs::exists(run + f)) << f << "\n" << r.out;
+  EXPECT_EQ(r.out.find("[rank 1] [info] stage eval: running"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("[rank 0] [info] stage eval: running"), std::string::npos) << r.out;
+  // Run again: every stage is done, on both ranks alike.
+  auto again = rflow::test::shell(std::string(RFLOW_CLI) + " run " + run + " --nproc 2");
+  ASSERT_EQ(again.code, 0) << again.out;
+  EXPECT_NE(again.out.find("stage train: done already, skipping"), std::string::npos) << again.out;
+}
