@@ -68,6 +68,7 @@ ServedModels::ServedModels(const std::vector<std::string>& paths, c10::Device de
   for (const auto& path : paths) {
     auto sm = std::make_unique<ServedModel>();
     sm->m = load_model(path, /*use_ema=*/true, device);
+    sm->device = device;
     std::string name = name_of(path);
     // Two runs of one name: the second is name-2, and so on.
     for (int k = 2; std::any_of(models_.begin(), models_.end(), [&](const auto& o) { return o->name == name; }); ++k)

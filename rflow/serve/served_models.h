@@ -26,6 +26,7 @@ struct ServedModel {
   std::string kind;         // "points", "images", "composites" (text-to-image) or "policy"
   std::string fingerprint;  // of the weights, so clients can tell two versions apart
   LoadedModel m;
+  c10::Device device{c10::kCPU};  // where its weights are (what each request's tensors move to)
   std::mutex solving;       // one solve at a time per model
   std::unique_ptr<Batcher> batcher;  // merges concurrent requests (null: each solved alone)
   // Requests for it being answered now (parsed, queued or solving): the batcher waits for company

@@ -1,11 +1,14 @@
 #include "rflow/serve/solve_request.h"
 
+#include <chrono>
+
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include "rflow/serve/batcher.h"
 #include "rflow/serve/endpoint.h"
 #include "rflow/serve/request_fields.h"
+#include "rflow/serve/serve_metrics.h"
 
 namespace rflow::serve {
 
@@ -28,9 +31,13 @@ ServedModel& requested_model(const nlohmann::json& body, ServedModels& models) {
 }
 
 SolveRequest solve_request(const nlohmann::json& body, const LoadedModel& m, const ServeOptions& limits) {
+  return solve_request(body, m.cfg.sample.solve, m.cfg.sample.field, limits);
+}
+
+SolveRequest solve_request(const nlohmann::json& body, SolveOptions solve, FieldOptions field, const ServeOptions& limits) {
   SolveRequest r;
-  r.solve = m.cfg.sample.solve;
-  r.field = m.cfg.sample.field;
+  r.solve = std::move(solve);
+  r.field = std::move(field);
   r.solve.method = string_field(body, "solver", r.solve.method, 64);
   if (!solvers().contains(r.solve.method))
     throw HttpError(400, "unknown solver '" + r.solve.method + "'", "request field 'solver'", "solvers: " + solvers().joined());
@@ -58,12 +65,19 @@ SolveResult solve_for_request(ServedModel& sm, const at::Tensor& x0, const Cond&
   return sm.batcher ? sm.batcher->solve(x0, cond, r) : solve_now(sm, x0, cond, r);
 }
 
+SolveResult solve_counted(ServeContext& ctx, ServedModel& sm, const at::Tensor& x0, const Cond& cond, const SolveRequest& r,
+                          double& seconds) {
+  const auto t0 = std::chrono::steady_clock::now();
+  SolveResult out = solve_for_request(sm, x0, cond, r);
+  seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ctx.metrics.sampled(sm.name, x0.size(0));
+  return out;
+}
+
 SolveResult solve_now(ServedModel& sm, const at::Tensor& x0, const Cond& cond, const SolveRequest& r) {
-  const auto params = sm.m.model->parameters();
-  const c10::Device device = params.empty() ? c10::Device(c10::kCPU) : params.front().device();
   std::lock_guard<std::mutex> lock(sm.solving);
   torch::NoGradGuard no_grad;
-  SolveResult out = solve(*sm.m.model, x0.to(device), r.solve, cond.to(device), r.field);
+  SolveResult out = solve(*sm.m.model, x0.to(sm.device), r.solve, cond.to(sm.device), r.field);
   out.x = out.x.cpu();
   out.nfe = out.nfe.cpu();
   return out;

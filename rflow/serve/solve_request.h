@@ -32,6 +32,8 @@ struct SolveRequest {
 };
 // The request's solver settings over the model's defaults, validated (400 naming the field).
 SolveRequest solve_request(const nlohmann::json& body, const LoadedModel& m, const ServeOptions& limits);
+// The same over defaults of the endpoint's own (a likelihood's tight adaptive solve, chat's steps).
+SolveRequest solve_request(const nlohmann::json& body, SolveOptions solve, FieldOptions field, const ServeOptions& limits);
 
 // n draws of N(0, I) in `shape` from the seed alone.
 at::Tensor request_noise(int64_t n, const std::vector<int64_t>& shape, uint64_t seed);
@@ -39,6 +41,10 @@ at::Tensor request_noise(int64_t n, const std::vector<int64_t>& shape, uint64_t 
 // The request's solve: through the model's batcher where batching is on (merged with others like
 // it), else at once; the result on the CPU.
 SolveResult solve_for_request(ServedModel& sm, const at::Tensor& x0, const Cond& cond, const SolveRequest& r);
+// The request's solve as above, counted in the server's metrics; `seconds`: its wall time (for the
+// X-Rflow-Seconds header).
+SolveResult solve_counted(ServeContext& ctx, ServedModel& sm, const at::Tensor& x0, const Cond& cond, const SolveRequest& r,
+                          double& seconds);
 // The solve now, on the model's device, holding its lock (what the batcher runs).
 SolveResult solve_now(ServedModel& sm, const at::Tensor& x0, const Cond& cond, const SolveRequest& r);
 

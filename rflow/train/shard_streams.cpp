@@ -57,7 +57,25 @@ ShardStreams::ShardStreams(int64_t shards, c10::Device device) : device_(device)
   }
 }
 
-void ShardStreams::enter(int64_t s) {
+// The default generators' states, put back when it goes (reading or writing every shard's stream
+// goes through them).
+class ShardStreams::KeepDefaults {
+ public:
+  KeepDefaults(c10::Device device, bool gpu)
+      : device_(device), cpu_(get_state(cpu_generator())), gpu_(gpu ? get_state(gpu_generator(device)) : at::Tensor()) {}
+  ~KeepDefaults() {
+    set_state(cpu_generator(), cpu_);
+    if (gpu_.defined()) set_state(gpu_generator(device_), gpu_);
+  }
+  KeepDefaults(const KeepDefaults&) = delete;
+  KeepDefaults& operator=(const KeepDefaults&) = delete;
+
+ private:
+  c10::Device device_;
+  at::Tensor cpu_, gpu_;
+};
+
+void ShardStreams::enter(int64_t s) const {
   set_state(cpu_generator(), cpu_[static_cast<size_t>(s)]);
   if (!gpu_.empty()) set_state(gpu_generator(device_), gpu_[static_cast<size_t>(s)]);
 }
@@ -68,18 +86,12 @@ void ShardStreams::leave(int64_t s) {
 }
 
 std::vector<std::string> ShardStreams::states() const {
-  // rng_state() reads the default generators: each shard is entered in turn, and the default
-  // generators get back what they held.
-  auto& self = const_cast<ShardStreams&>(*this);
-  const at::Tensor cpu_before = get_state(cpu_generator());
-  const at::Tensor gpu_before = gpu_.empty() ? at::Tensor() : get_state(gpu_generator(device_));
+  const KeepDefaults keep(device_, !gpu_.empty());
   std::vector<std::string> out;
   for (int64_t s = 0; s < shards(); ++s) {
-    self.enter(s);
+    enter(s);
     out.push_back(rng_state());
   }
-  set_state(cpu_generator(), cpu_before);
-  if (gpu_before.defined()) set_state(gpu_generator(device_), gpu_before);
   return out;
 }
 
@@ -87,14 +99,11 @@ void ShardStreams::restore(const std::vector<std::string>& states, const std::st
   RF_CHECK(static_cast<int64_t>(states.size()) == shards(),
            "the checkpoint has " + std::to_string(states.size()) + " shard streams for " + std::to_string(shards()) + " shards",
            where, "the checkpoint is corrupt");
-  const at::Tensor cpu_before = get_state(cpu_generator());
-  const at::Tensor gpu_before = gpu_.empty() ? at::Tensor() : get_state(gpu_generator(device_));
+  const KeepDefaults keep(device_, !gpu_.empty());
   for (int64_t s = 0; s < shards(); ++s) {
     set_rng_state(states[static_cast<size_t>(s)], where);
     leave(s);
   }
-  set_state(cpu_generator(), cpu_before);
-  if (gpu_before.defined()) set_state(gpu_generator(device_), gpu_before);
 }
 
 void ShardStreams::share(const dist::World& world, const std::vector<int64_t>& mine) {

@@ -24,7 +24,7 @@ class ShardStreams {
   ShardStreams(int64_t shards, c10::Device device);
   int64_t shards() const { return static_cast<int64_t>(cpu_.size()); }
   // While a shard runs, its stream is the default generators' (enter … leave, strictly paired).
-  void enter(int64_t s);
+  void enter(int64_t s) const;
   void leave(int64_t s);
   // Every shard's stream in rng_state() format (for a checkpoint), and back.
   std::vector<std::string> states() const;
@@ -33,6 +33,7 @@ class ShardStreams {
   void share(const dist::World& world, const std::vector<int64_t>& mine);
 
  private:
+  class KeepDefaults;
   c10::Device device_;
   std::vector<at::Tensor> cpu_, gpu_;  // per shard: generator state tensors (gpu_ empty on a CPU)
 };

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <optional>
 
 #include <ATen/autocast_mode.h>
 
@@ -369,13 +370,9 @@ class TrainRun {
         loss = loss + aux.to(loss.scalar_type());
       }
     }
-    const at::Tensor scaled = shards_ > 1 ? loss / double(shards_) : loss;
-    if (fused_) {
-      DirectWeightGradients direct;
-      scaled.backward();
-    } else {
-      scaled.backward();
-    }
+    std::optional<DirectWeightGradients> direct;  // the fused path writes weight gradients in place
+    if (fused_) direct.emplace();
+    (shards_ > 1 ? loss / double(shards_) : loss).backward();
     return loss.detach();
   }
 

@@ -34,10 +34,10 @@ void run_as_workers(int64_t nproc, std::vector<std::string> argv) {
            "its log above says why; rerun the same command to resume from the last checkpoint");
 }
 
-std::vector<std::string> worker_args(const std::string& cmd, const ConfigArgs& c, bool fresh,
+// head: the command and how it takes the config ({"run"}, {"train", "-c"}).
+std::vector<std::string> worker_args(std::vector<std::string> head, const ConfigArgs& c, bool fresh,
                                      const std::vector<std::string>& only) {
-  std::vector<std::string> a{cmd};
-  if (cmd == "train") a.push_back("-c");
+  std::vector<std::string> a = std::move(head);
   a.push_back(c.config);
   for (const auto& o : c.overrides) a.insert(a.end(), {"--set", o});
   for (const auto& s : only) a.insert(a.end(), {"--stage", s});
@@ -66,12 +66,13 @@ void add_run(CLI::App& app) {
   cmd->add_flag("--fresh", args->fresh, "delete the run directory and start over");
   cmd->add_option("--stage", args->only, "run only these stages (repeatable)");
   cmd->add_option("--nproc", args->nproc, "data-parallel workers on this machine (training on all; rank 0 evaluates and reports)")
+      ->check(CLI::Range(1, 256))
       ->capture_default_str();
   cmd->callback([args] {
     if (maybe_list_keys(args->cfg)) return;
     RunConfig cfg = load_run_config(args->cfg.config, args->cfg.overrides);
     setup_logging(cfg.log_level);
-    if (args->nproc > 1) return run_as_workers(args->nproc, worker_args("run", args->cfg, args->fresh, args->only));
+    if (args->nproc > 1) return run_as_workers(args->nproc, worker_args({"run"}, args->cfg, args->fresh, args->only));
     join_job_if_worker();
     std::string dir = run_pipeline(cfg, PipelineOptions{args->fresh, args->only});
     // The report is announced only where one was made (a run without the report stage has none).
@@ -91,12 +92,12 @@ void add_train(CLI::App& app) {
   auto nproc = std::make_shared<int64_t>(1);
   add_config_options(*cmd, *args, false);
   cmd->add_flag("--fresh", *fresh, "delete the run directory and start over");
-  cmd->add_option("--nproc", *nproc, "data-parallel workers on this machine")->capture_default_str();
+  cmd->add_option("--nproc", *nproc, "data-parallel workers on this machine")->check(CLI::Range(1, 256))->capture_default_str();
   cmd->callback([args, fresh, nproc] {
     if (maybe_list_keys(*args)) return;
     RunConfig cfg = load_run_config(args->config, args->overrides);
     setup_logging(cfg.log_level);
-    if (*nproc > 1) return run_as_workers(*nproc, worker_args("train", *args, *fresh, {}));
+    if (*nproc > 1) return run_as_workers(*nproc, worker_args({"train", "-c"}, *args, *fresh, {}));
     join_job_if_worker();
     std::string dir = run_pipeline(cfg, PipelineOptions{*fresh, {"train"}});
     spdlog::info("checkpoints: {}/checkpoints", dir);

@@ -28,7 +28,7 @@ nlohmann::json turn_json(const chat::Turn& t) {
 }
 
 Response chat_turns(const Request& req, ServeContext& ctx) {
-  nlohmann::json body = solve_body(req, {"messages", "hold", "rewriter"});
+  const nlohmann::json body = solve_body(req, {"messages", "hold", "rewriter"});
   ServedModel& sm = requested_model(body, ctx.models);
   const InProgress counted(sm);
   if (sm.kind != "composites")
@@ -38,9 +38,10 @@ Response chat_turns(const Request& req, ServeContext& ctx) {
   if (messages.empty()) throw HttpError(400, "is missing", "request field 'messages'", "e.g. [\"a bag left of a sneaker\"]");
   chat::ChatOptions opt;
   // The conversation's own defaults (20 steps, guidance 2) where the request sets none.
-  if (!body.contains("steps")) body["steps"] = opt.solve.steps;
-  if (!body.contains("guidance")) body["guidance"] = opt.field.guidance;
-  const SolveRequest sr = solve_request(body, sm.m, ctx.options);
+  SolveOptions solve = sm.m.cfg.sample.solve;
+  FieldOptions field = sm.m.cfg.sample.field;
+  solve.steps = opt.solve.steps, field.guidance = opt.field.guidance;
+  const SolveRequest sr = solve_request(body, solve, field, ctx.options);
   opt.solve = sr.solve, opt.field = sr.field;
   opt.seed = static_cast<int64_t>(sr.seed & 0x7fffffffffffffffULL);
   opt.hold = bool_field(body, "hold", opt.hold);

@@ -39,13 +39,9 @@ LikelihoodOptions divergence_of(const nlohmann::json& body, int64_t dims, const 
 // Solver settings as the request gives them; where it names no solver, the tight adaptive solve
 // the eval stage scores likelihoods with (a fixed-step one is a poor density).
 SolveRequest likelihood_solve(const nlohmann::json& body, const LoadedModel& m, const ServeOptions& limits) {
-  nlohmann::json b = body;
-  if (!b.contains("solver")) {
-    b["solver"] = "dopri5";
-    if (!b.contains("rtol")) b["rtol"] = 1e-5;
-    if (!b.contains("atol")) b["atol"] = 1e-5;
-  }
-  return solve_request(b, m, limits);
+  SolveOptions defaults = m.cfg.sample.solve;
+  if (!body.contains("solver")) defaults.method = "dopri5", defaults.rtol = defaults.atol = 1e-5;
+  return solve_request(body, defaults, m.cfg.sample.field, limits);
 }
 
 Response likelihood(const Request& req, ServeContext& ctx) {
@@ -61,8 +57,7 @@ Response likelihood(const Request& req, ServeContext& ctx) {
   const int64_t n = x.size(0);
   const SolveRequest sr = likelihood_solve(body, sm.m, ctx.options);
   LikelihoodOptions lo = divergence_of(body, dims, ctx.options);
-  const auto params = sm.m.model->parameters();
-  const c10::Device device = params.empty() ? c10::Device(c10::kCPU) : params.front().device();
+  const c10::Device device = sm.device;
   // Hutchinson's probes come from the request's seed alone: the same request, the same numbers
   // (on a GPU from its global generator).
   if (device.is_cpu()) lo.generator = at::detail::createCPUGenerator(sr.seed);

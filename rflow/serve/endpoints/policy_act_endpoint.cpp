@@ -1,13 +1,10 @@
 // POST /v1/policy/act {model, observations, seed, solver, steps, eta, ...}: a policy's action chunk
 // for each observation (a list of obs_dim numbers, or a list of such lists), with the NFE each
 // took — the control-loop step of `rflow policy act` over HTTP.
-#include <chrono>
-
 #include <torch/torch.h>
 
 #include "rflow/serve/endpoint.h"
 #include "rflow/serve/request_fields.h"
-#include "rflow/serve/serve_metrics.h"
 #include "rflow/serve/serve_options.h"
 #include "rflow/serve/solve_request.h"
 
@@ -28,10 +25,8 @@ Response act(const Request& req, ServeContext& ctx) {
   Cond cond;
   cond.extra["obs"] = obs;
   const std::vector<int64_t> shape = sm.m.model->sample_shape();
-  const auto t0 = std::chrono::steady_clock::now();
-  const SolveResult r = solve_for_request(sm, request_noise(n, shape, sr.seed), cond, sr);
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  ctx.metrics.sampled(sm.name, n);
+  double secs = 0;
+  const SolveResult r = solve_counted(ctx, sm, request_noise(n, shape, sr.seed), cond, sr, secs);
   nlohmann::json out = solve_summary(r);
   out["model"] = sm.name;
   out["action_shape"] = shape;

@@ -3,8 +3,6 @@
 // (format "png", the default for images), an .npy array ("npy") or JSON rows ("json"); NFE per
 // sample in the JSON (X-Rflow-Nfe-Mean beside a PNG or .npy). The noise comes from the seed alone:
 // the same request gives the same bytes.
-#include <chrono>
-
 #include <torch/torch.h>
 
 #include "rflow/data/prompt_batch.h"
@@ -12,7 +10,6 @@
 #include "rflow/io/npy.h"
 #include "rflow/serve/endpoint.h"
 #include "rflow/serve/request_fields.h"
-#include "rflow/serve/serve_metrics.h"
 #include "rflow/serve/serve_options.h"
 #include "rflow/serve/solve_request.h"
 
@@ -64,10 +61,8 @@ Response sample(const Request& req, ServeContext& ctx) {
   if (format != "json" && format != "npy" && (format != "png" || !images))
     throw HttpError(400, "unknown format '" + format + "'", "request field 'format'",
                     images ? "png, npy or json" : "json or npy (points have no picture)");
-  const auto t0 = std::chrono::steady_clock::now();
-  const SolveResult r = solve_for_request(sm, request_noise(n, shape, sr.seed), cond, sr);
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  ctx.metrics.sampled(sm.name, n);
+  double secs = 0;
+  const SolveResult r = solve_counted(ctx, sm, request_noise(n, shape, sr.seed), cond, sr, secs);
   nlohmann::json summary = solve_summary(r);
   summary["model"] = sm.name;
   summary["n"] = n;
