@@ -123,16 +123,24 @@ void World::all_reduce_sum(at::Tensor& t, const std::string& what) const {
   }
 }
 
-void World::broadcast(at::Tensor& t, int64_t root, const std::string& what) const {
+void World::broadcast(at::Tensor& t, int64_t root, const std::string& what, double timeout_s) const {
   if (alone()) return;
   try {
     std::vector<at::Tensor> ts{t};
     c10d::BroadcastOptions bo;
     bo.rootRank = root;
+    if (timeout_s > 0) bo.timeout = std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
     group_->pg->broadcast(ts, bo)->wait();
   } catch (const std::exception& e) {
     lost(*this, "the broadcast of " + what, e);
   }
+}
+
+bool World::agree(bool decision, const std::string& what) const {
+  if (alone()) return decision;
+  at::Tensor flag = at::scalar_tensor(decision ? 1 : 0, at::kInt);
+  broadcast(flag, 0, what, kWaitForRank0);
+  return flag.item<int32_t>() != 0;
 }
 
 void World::barrier(const std::string& what, double timeout_s) const {

@@ -26,6 +26,10 @@ struct WorldOptions {
   void validate() const;
 };
 
+// How long ranks wait while rank 0 works alone (an evaluation may take hours): a rank that dies
+// still ends the wait at once, since Gloo notices the closed connection.
+inline constexpr double kWaitForRank0 = 7 * 24 * 3600.0;
+
 class World {
  public:
   World();  // alone
@@ -44,7 +48,10 @@ class World {
 
   // Sum over the ranks, in place. `what` names the collective in the error when a rank is gone.
   void all_reduce_sum(at::Tensor& t, const std::string& what) const;
-  void broadcast(at::Tensor& t, int64_t root, const std::string& what) const;
+  void broadcast(at::Tensor& t, int64_t root, const std::string& what, double timeout_s = 0) const;
+  // Rank 0's decision, told to every rank (what the others pass is ignored); the others wait for
+  // it as long as rank 0 works alone (kWaitForRank0).
+  bool agree(bool decision, const std::string& what) const;
   // Waits for every rank; timeout_s = 0 takes the world's timeout (ranks waiting while rank 0
   // alone evaluates pass a long one: a rank that dies still ends the wait at once).
   void barrier(const std::string& what, double timeout_s = 0) const;

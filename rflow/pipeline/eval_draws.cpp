@@ -5,6 +5,8 @@
 #include <torch/torch.h>
 
 #include "rflow/core/rng.h"
+#include "rflow/dist/row_split.h"
+#include "rflow/dist/world.h"
 #include "rflow/pipeline/run_context.h"
 
 namespace rflow {
@@ -50,22 +52,27 @@ EvalDraws eval_draws(const LoadedModel& m, const eval::ScorerEntry& entry, int64
 }
 
 ChunkedSolve solve_in_chunks(VelocityFieldImpl& field, const EvalDraws& d, const SolveOptions& opt,
-                             const FieldOptions& fo, int64_t chunk,
-                             c10::Device device, const std::function<void()>& on_chunk) {
-  const int64_t n = d.x0.size(0);
+                             const FieldOptions& fo, int64_t chunk, c10::Device device,
+                             const std::function<void(int64_t, int64_t)>& on_chunk) {
+  // In a data-parallel run each rank solves its share of the chunks and every rank gets them all.
+  const dist::World& w = dist::world();
+  const dist::RowSplit split = dist::split_rows(d.x0.size(0), chunk, w);
   std::vector<at::Tensor> xs, nfes;
-  ChunkedSolve out;
-  for (int64_t a = 0; a < n; a += chunk) {
-    const int64_t b = std::min(n, a + chunk);
+  int64_t accepted = 0, done = 0;
+  for (const auto& [a, b] : split.mine) {
     const Cond c = d.setup.cond.empty() ? Cond{} : d.setup.cond.slice(a, b).to(device);
     SolveResult r = solve(field, d.x0.slice(0, a, b).to(device), opt, c, fo);
     xs.push_back(r.x.cpu());
     nfes.push_back(r.nfe.cpu());
-    out.accepted = std::max(out.accepted, r.accepted);
-    if (on_chunk) on_chunk();
+    accepted = std::max(accepted, r.accepted);
+    // The ranks keep pace: this rank's count stands for every rank's.
+    done += w.size();
+    if (on_chunk) on_chunk(std::min(done, split.pieces), split.pieces);
   }
-  out.x = torch::cat(xs);
-  out.nfe = torch::cat(nfes);
+  ChunkedSolve out;
+  out.x = dist::gather_rows(split, xs, d.x0, w, "the evaluation's samples");
+  out.nfe = dist::gather_rows(split, nfes, torch::zeros({split.n}, torch::kInt64), w, "the evaluation's NFE");
+  out.accepted = dist::max_over_ranks(accepted, w, "the evaluation's steps");
   return out;
 }
 

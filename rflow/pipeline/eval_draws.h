@@ -33,9 +33,11 @@ struct ChunkedSolve {
   int64_t accepted = 0;   // most accepted steps of any chunk
 };
 
-// Solves the draws in chunks of `chunk` on `device` (labels sliced alongside); on_chunk after each.
+// Solves the draws in chunks of `chunk` on `device` (labels sliced alongside); on_chunk(done, all)
+// after each. In a data-parallel run the chunks are dealt out over the ranks (dist/row_split.h)
+// and every rank returns the whole result.
 ChunkedSolve solve_in_chunks(VelocityFieldImpl& field, const EvalDraws& d, const SolveOptions& opt,
-                             const FieldOptions& fo, int64_t chunk,
-                             c10::Device device, const std::function<void()>& on_chunk = {});
+                             const FieldOptions& fo, int64_t chunk, c10::Device device,
+                             const std::function<void(int64_t, int64_t)>& on_chunk = {});
 
 }  // namespace rflow

@@ -204,17 +204,6 @@ bool stage_is_due(const StageEntry& entry, const std::string& stage, const RunCo
   return true;
 }
 
-// Rank 0's decision, told to every rank.
-bool agreed(bool decision, const std::string& what) {
-  const dist::World& w = dist::world();
-  if (w.alone()) return decision;
-  at::Tensor flag = torch::scalar_tensor(decision ? 1 : 0, torch::kInt32);
-  w.broadcast(flag, 0, what);
-  return flag.item<int32_t>() != 0;
-}
-
-// Waiting while rank 0 alone works (an evaluation may take hours; a rank that dies ends it at once).
-constexpr double kLeaderWork = 7 * 24 * 3600.0;
 
 }  // namespace
 
@@ -233,7 +222,7 @@ std::string run_pipeline(RunConfig cfg, const PipelineOptions& opt) {
   if (leader) lock.emplace(run_dir, "rflow run " + run_dir);
   const std::string config_json = to_json(cfg);
   if (leader) prepare_run_dir(cfg, opt, run_dir, config_json);
-  world.barrier("the run directory's setup", kLeaderWork);
+  world.barrier("the run directory's setup", dist::kWaitForRank0);
 
   StageContext ctx{cfg, run_dir, config_json, setup_device(cfg)};
   const fs::path markers = fs::path(run_dir) / "stages";
@@ -241,11 +230,11 @@ std::string run_pipeline(RunConfig cfg, const PipelineOptions& opt) {
   for (const auto& stage : stage_list) {
     const StageEntry& entry = stages().get(stage, "stages");
     const std::string inputs = entry.inputs ? entry.inputs(ctx) : std::string();
-    if (!agreed(leader && stage_is_due(entry, stage, cfg, markers, inputs, reran), "whether stage " + stage + " runs"))
+    if (!world.agree(leader && stage_is_due(entry, stage, cfg, markers, inputs, reran), "whether stage " + stage + " runs"))
       continue;
     if (!leader) {
       if (entry.data_parallel) entry.run(ctx);
-      world.barrier("rank 0 finishing stage " + stage, kLeaderWork);
+      world.barrier("rank 0 finishing stage " + stage, dist::kWaitForRank0);
       continue;
     }
     const fs::path marker = markers / (stage + ".done");
@@ -265,7 +254,7 @@ std::string run_pipeline(RunConfig cfg, const PipelineOptions& opt) {
     io::write_file_atomic(marker.string(), done.dump() + "\n");
     fs::remove(started);
     spdlog::info("stage {}: done in {:.1f} s (peak memory {:.0f} MB)", stage, secs, peak_mb);
-    world.barrier("rank 0 finishing stage " + stage, kLeaderWork);
+    world.barrier("rank 0 finishing stage " + stage, dist::kWaitForRank0);
   }
   return run_dir;
 }

@@ -4,6 +4,7 @@
 // and cached per settings, so a rerun with other eval settings recomputes only what changed.
 #include <chrono>
 #include <filesystem>
+#include <optional>
 
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
@@ -12,6 +13,8 @@
 #include "rflow/core/error.h"
 #include "rflow/core/progress.h"
 #include "rflow/core/rng.h"
+#include "rflow/dist/row_split.h"
+#include "rflow/dist/world.h"
 #include "rflow/eval/eval_result.h"
 #include "rflow/eval/scorer.h"
 #include "rflow/eval/straightness.h"
@@ -55,6 +58,8 @@ FieldOptions field_options(const EvalConfig& ec, const LoadedModel& m, const Cha
 
 // Evaluates one model of the run (all with the same draws, so numbers compare across models): every
 // solver job scored (cached per settings), straightness, and the likelihood where it is defined.
+// In a data-parallel run every rank solves a share of each job's samples and of the likelihood's
+// points; rank 0 alone scores, caches and writes.
 class ModelEvalRun {
  public:
   // shape: the one its draws are in ({}: the data's own); cm.eval_dir: where the results go.
@@ -65,9 +70,10 @@ class ModelEvalRun {
         draws_(eval_draws(m_, entry_, ec_.n, static_cast<uint64_t>(ctx.cfg.seed), shape)),
         chunk_(entry_.chunked ? std::max<int64_t>(1, ec_.batch) : ec_.n),
         chunks_((ec_.n + chunk_ - 1) / chunk_) {
+    setup_ = draws_.setup;
+    if (!world_.leader()) return;  // the others only solve
     fs::create_directories(dir_ / "results");
     fs::create_directories(dir_ / "samples");
-    setup_ = draws_.setup;
     setup_.dir = dir_.string();
     setup_.trajectories = std::min(ec_.trajectories, ec_.n);
     setup_.sliced_projections = ec_.sliced_projections;
@@ -85,8 +91,11 @@ class ModelEvalRun {
 
   void run() {
     solver_jobs();
-    const eval::Straightness st = straightness();
+    if (world_.leader()) straightness();
+    world_.barrier("rank 0's straightness of " + cm_.label, dist::kWaitForRank0);
     likelihood();
+    if (!world_.leader()) return;
+    const auto& st = out_.straightness;
     eval::write_json_file((dir_ / "metrics.json").string(), out_);
     spdlog::info("eval: {}: straightness {:.4f} (normalised {:.4f}), transport cost {:.3f} (independent coupling {:.3f})",
                  cm_.label, st.straightness, st.normalized, st.transport_cost, out_.independent_transport_cost);
@@ -124,7 +133,7 @@ class ModelEvalRun {
 
   void solver_jobs() {
     const auto list = jobs();
-    const nlohmann::json common = common_settings();
+    const nlohmann::json common = world_.leader() ? common_settings() : nlohmann::json();
     Progress progress("eval " + cm_.label, static_cast<int64_t>(list.size()) * chunks_);
     int64_t done = 0;
     for (const auto& [solver_name, nfe] : list) {
@@ -135,9 +144,10 @@ class ModelEvalRun {
       if (per_step > 0 && nfe % per_step != 0) {
         spdlog::info("eval: skipping {} at NFE {} (not a multiple of its {} evaluations per step)", solver_name, nfe, per_step);
       } else {
-        out_.results.push_back(job(solver_name, nfe, per_step, common, [&](int64_t c) {
-          progress.update(done * chunks_ + c, what);
-        }));
+        std::optional<eval::SolverResult> r = job(solver_name, nfe, per_step, common, [&](int64_t c, int64_t all) {
+          progress.update(done * chunks_ + c * chunks_ / all, what);
+        });
+        if (r) out_.results.push_back(std::move(*r));
       }
       progress.update(++done * chunks_, what);
     }
@@ -146,21 +156,28 @@ class ModelEvalRun {
 
   // One solver at one NFE: from the cache when it was made from these weights with these settings
   // (a model retrained even to the same step, another n, scale or FID network invalidates it).
-  // Chunks do not matter: adaptive steps are chosen per sample.
-  eval::SolverResult job(const std::string& solver_name, int64_t nfe, int per_step, const nlohmann::json& common,
-                         const std::function<void(int64_t)>& chunk_done) {
+  // Chunks do not matter: adaptive steps are chosen per sample. Rank 0 reads the cache and tells
+  // the others whether to solve; it alone scores (the others return nothing).
+  std::optional<eval::SolverResult> job(const std::string& solver_name, int64_t nfe, int per_step,
+                                        const nlohmann::json& common,
+                                        const std::function<void(int64_t, int64_t)>& chunk_done) {
     const std::string tag = per_step == 0 ? solver_name : solver_name + "_nfe" + std::to_string(nfe);
     const fs::path res_path = dir_ / "results" / (tag + ".json");
-    const nlohmann::json settings = job_settings(common, ec_.solve, *solvers().get(solver_name)(), field_);
     eval::SolverResult res;
-    if (eval::read_cached_result(res_path.string(), settings, res)) return res;
-    res.settings = settings;
+    bool cached = false;
+    if (world_.leader()) {
+      const nlohmann::json settings = job_settings(common, ec_.solve, *solvers().get(solver_name)(), field_);
+      cached = eval::read_cached_result(res_path.string(), settings, res);
+      res.settings = settings;
+    }
+    if (world_.agree(cached, "whether " + cm_.label + "'s " + tag + " is cached"))
+      return world_.leader() ? std::optional(res) : std::nullopt;
     SolveOptions opt = ec_.solve;
     opt.method = solver_name;
     opt.steps = per_step > 0 ? nfe / per_step : 1;
     const auto t_start = std::chrono::steady_clock::now();
-    int64_t chunks_solved = 0;
-    const ChunkedSolve r = solve_in_chunks(*m_.model, draws_, opt, field_, chunk_, ctx_.device, [&] { chunk_done(++chunks_solved); });
+    const ChunkedSolve r = solve_in_chunks(*m_.model, draws_, opt, field_, chunk_, ctx_.device, chunk_done);
+    if (!world_.leader()) return std::nullopt;
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
     scorer_->save(r.x, tag);
     res.scores = scorer_->score(r.x);
@@ -200,16 +217,18 @@ class ModelEvalRun {
 
   void likelihood() {
     if (!ec_.likelihood) return;
+    // Every rank takes the same path through here; rank 0 tells why it stops.
+    const bool tell = world_.leader();
     if (cm_.student) {
-      spdlog::info("eval: no likelihood for {} (a k-step map: its density is not given by its velocity's flow)", cm_.label);
+      if (tell) spdlog::info("eval: no likelihood for {} (a k-step map: its density is not given by its velocity's flow)", cm_.label);
       return;
     }
     if (m_.cfg.data.labels) {
-      spdlog::info("eval: no likelihood for a class-conditional model (log p(x | label), not the marginal)");
+      if (tell) spdlog::info("eval: no likelihood for a class-conditional model (log p(x | label), not the marginal)");
       return;
     }
     if (!entry_.likelihood) {
-      spdlog::info("eval: no likelihood for {} (the exact divergence is too costly there)", kind_);
+      if (tell) spdlog::info("eval: no likelihood for {} (the exact divergence is too costly there)", kind_);
       return;
     }
     // Exact-divergence backward solve of the reference points: what the model's density says about
@@ -219,7 +238,7 @@ class ModelEvalRun {
     try {
       source.log_prob(setup_.reference.slice(0, 0, 1));  // no draw: later numbers keep their noise
     } catch (const Error& e) {
-      spdlog::info("eval: no likelihood ({})", e.what());
+      if (tell) spdlog::info("eval: no likelihood ({})", e.what());
       return;
     }
     SolveOptions lopt;
@@ -227,16 +246,28 @@ class ModelEvalRun {
     lopt.rtol = lopt.atol = 1e-5;
     SolveProgress lbar("likelihood " + cm_.label, lopt);
     const at::Tensor points = setup_.reference.slice(0, 0, std::min(ec_.n, ec_.likelihood_n));
-    auto lr = log_prob(bind_field(*m_.model), points.to(ctx_.device), lopt, LikelihoodOptions{},
-                       [&](const at::Tensor& z) { return source.log_prob(z); });
+    // Each point's solve is its own (steps chosen per sample): the ranks take a share each.
+    const dist::RowSplit split = dist::split_rows(points.size(0), points.size(0), world_);
+    std::vector<at::Tensor> log_ps, nfes;
+    for (const auto& [a, b] : split.mine) {
+      auto lr = log_prob(bind_field(*m_.model), points.slice(0, a, b).to(ctx_.device), lopt, LikelihoodOptions{},
+                         [&](const at::Tensor& z) { return source.log_prob(z); });
+      log_ps.push_back(lr.log_p.cpu());
+      nfes.push_back(lr.solve.nfe.cpu());
+    }
+    const int64_t n = split.n;
+    const at::Tensor log_p = dist::gather_rows(split, log_ps, torch::zeros({n}, torch::kFloat64), world_, "log p");
+    const at::Tensor nfe = dist::gather_rows(split, nfes, torch::zeros({n}, torch::kInt64), world_, "the likelihood's NFE");
+    if (!world_.leader()) return;
     const int64_t dims = setup_.reference[0].numel();
-    out_.likelihood = {true, lr.log_p.mean().item<double>(), bits_per_dim(lr.log_p, dims).mean().item<double>(),
-                       lr.solve.nfe.to(torch::kFloat64).mean().item<double>()};
+    out_.likelihood = {true, log_p.mean().item<double>(), bits_per_dim(log_p, dims).mean().item<double>(),
+                       nfe.to(torch::kFloat64).mean().item<double>()};
     spdlog::info("eval: mean log p of {} target points {:.4f} ({:.0f} NFE each)", points.size(0),
                  out_.likelihood.mean_log_p, out_.likelihood.nfe_mean);
   }
 
   StageContext& ctx_;
+  const dist::World& world_ = dist::world();
   const ChainModel& cm_;
   const EvalConfig& ec_;
   LoadedModel& m_;
@@ -257,14 +288,17 @@ void eval_model(StageContext& ctx, const ChainModel& cm) {
   LoadedModel m = load_model(cm.dir, ctx.cfg.sample.use_ema, ctx.device);
   const Distribution& target = m.data->target();
   const auto shapes = target.sample_shapes();
+  const bool leader = dist::world().leader();
   if (shapes.size() == 1) {
-    fs::remove(fs::path(cm.eval_dir) / "views.json");  // from an earlier run on several shapes
+    if (leader) fs::remove(fs::path(cm.eval_dir) / "views.json");  // from an earlier run on several shapes
     return ModelEvalRun(ctx, cm, m, {}).run();
   }
   nlohmann::json list = nlohmann::json::array();
   for (const auto& shape : shapes) list.push_back({{"name", target.shape_name(shape)}, {"shape", shape}});
-  fs::create_directories(cm.eval_dir);
-  io::write_file_atomic((fs::path(cm.eval_dir) / "views.json").string(), list.dump(2));
+  if (leader) {
+    fs::create_directories(cm.eval_dir);
+    io::write_file_atomic((fs::path(cm.eval_dir) / "views.json").string(), list.dump(2));
+  }
   for (const auto& shape : shapes) {
     const ChainModel view = eval_view(cm, target.shape_name(shape), shape);
     ModelEvalRun(ctx, view, m, view.shape).run();

@@ -44,8 +44,10 @@ Registry<StageEntry>& stages() {
     r.add("distill", "one student per teacher in distill.from", distill);
     r.add("sample", "sample.n samples of the 1-RF (samples/)",
           entry(stage_sample, [](const RunConfig& c) { return plus(model_keys(c), {"sample"}); }, false, false));
-    r.add("eval", "every model × solver × NFE, straightness, likelihood (eval/)",
-          entry(stage_eval, [](const RunConfig& c) { return plus(model_keys(c), plus({"eval"}, kModelList)); }, false));
+    // Each solver job's samples and the likelihood's points are split over the ranks; rank 0 scores.
+    StageEntry eval = entry(stage_eval, [](const RunConfig& c) { return plus(model_keys(c), plus({"eval"}, kModelList)); }, false);
+    eval.data_parallel = true;
+    r.add("eval", "every model × solver × NFE, straightness, likelihood (eval/)", eval);
     r.add("report", "report.html with tables, curves and pictures",
           entry(stage_report, [](const RunConfig& c) { return plus(model_keys(c), plus({"eval", "sample"}, kModelList)); }, false));
     return r;

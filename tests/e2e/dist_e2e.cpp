@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "rflow/io/remove_tree.h"
 #include "rflow/io/safetensors.h"
 #include "tests/test_util.h"
 
@@ -186,21 +187,44 @@ TEST(Distributed, AUNetAndAMoEDiTTrainTheSameWeightsOnTwoRanks) {
   }
 }
 
-// A whole run on two ranks: both train, rank 0 alone evaluates and reports while rank 1 waits, and
-// the run's files are rank 0's (one metrics file, one report), as a run of one process leaves them.
-TEST(Distributed, AWholeRunOnTwoRanksTrainsOnBothAndEvaluatesAndReportsOnRankZero) {
+// A whole run on two ranks: both train and share each evaluation's solves (samples of each solver,
+// likelihood points), rank 0 alone scores and reports while rank 1 waits, and the run's files are
+// rank 0's (one metrics file, one report), as a run of one process leaves them. The figures equal
+// those of one process evaluating the same checkpoint: bit for bit for Euler (each row is solved as
+// it would be in the whole batch), to the solver's tolerance for the adaptive solves.
+TEST(Distributed, AWholeRunOnTwoRanksTrainsAndEvaluatesOnBothAndReportsOnRankZero) {
   rflow::test::TempDir dir;
   auto r = rflow::test::shell(std::string(RFLOW_CLI) + " run " + RFLOW_SOURCE_DIR + "/configs/demo_2d.toml --set out_dir=" +
                               dir.path().string() + " --set threads=1 --set train.steps=200 --set eval.n=500" +
-                              " --set eval.nfe=[1,4] --set 'eval.solvers=[\"euler\"]' --set eval.likelihood=false --nproc 2");
+                              " --set eval.nfe=[1,4] --set 'eval.solvers=[\"euler\",\"dopri5\"]' --set eval.likelihood_n=60 --nproc 2");
   ASSERT_EQ(r.code, 0) << r.out;
   const std::string run = dir.file("demo_2d");
   for (const char* f : {"/stages/train.done", "/stages/eval.done", "/stages/report.done", "/report.html", "/metrics.jsonl"})
     EXPECT_TRUE(fs::exists(run + f)) << f << "\n" << r.out;
   EXPECT_EQ(r.out.find("[rank 1] [info] stage eval: running"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("[rank 0] [info] stage eval: running"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("[rank 1] [info] eval:"), std::string::npos) << r.out;  // rank 0 reports the figures
   // Run again: every stage is done, on both ranks alike.
   auto again = rflow::test::shell(std::string(RFLOW_CLI) + " run " + run + " --nproc 2");
   ASSERT_EQ(again.code, 0) << again.out;
   EXPECT_NE(again.out.find("stage train: done already, skipping"), std::string::npos) << again.out;
+
+  // The same evaluation by one process.
+  const auto read = [](const std::string& path) { return nlohmann::json::parse(std::ifstream(path)); };
+  const nlohmann::json two_euler = read(run + "/eval/results/euler_nfe4.json"), two_dopri = read(run + "/eval/results/dopri5.json"),
+                       two_metrics = read(run + "/eval/metrics.json");
+  rflow::io::remove_tree(run + "/eval");
+  fs::remove(run + "/stages/eval.done");
+  auto one = rflow::test::shell(std::string(RFLOW_CLI) + " run " + run + " --stage eval --set threads=1");
+  ASSERT_EQ(one.code, 0) << one.out;
+  EXPECT_EQ(read(run + "/eval/results/euler_nfe4.json")["scores"], two_euler["scores"]);
+  const nlohmann::json one_dopri = read(run + "/eval/results/dopri5.json");
+  EXPECT_DOUBLE_EQ(one_dopri["nfe"].get<double>(), two_dopri["nfe"].get<double>());  // every sample took the same steps
+  EXPECT_NEAR(one_dopri["scores"]["w2"].get<double>(), two_dopri["scores"]["w2"].get<double>(), 1e-6);
+  const nlohmann::json one_lik = read(run + "/eval/metrics.json")["likelihood"], two_lik = two_metrics["likelihood"];
+  ASSERT_TRUE(two_lik["computed"].get<bool>());
+  // Halves of 30 points take LibTorch's GEMM where 60 take oneDNN's (linear.h): rounding apart, which
+  // can tip a step of the 1e-5 controller; the figure agrees to the solve's tolerance.
+  EXPECT_NEAR(one_lik["nfe_mean"].get<double>(), two_lik["nfe_mean"].get<double>(), 0.02 * two_lik["nfe_mean"].get<double>());
+  EXPECT_NEAR(one_lik["mean_log_p"].get<double>(), two_lik["mean_log_p"].get<double>(), 1e-4);
 }
