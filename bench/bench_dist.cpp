@@ -3,7 +3,9 @@
 // its own World) for buffers from a small MLP's to a large U-Net's: median ms and the bytes each
 // rank sends per second. (2) The same training job as users start it, one process with two threads
 // against two ranks of one thread (`--nproc 2`): the demo's MLP and the Fashion-MNIST U-Net, wall
-// seconds and the steps/s the run reports. One JSON object.
+// seconds and the steps/s the run reports; the two ranks sum their gradients in buckets started
+// during the backward pass (25 MB, 1 MB, 256 KB) or in one all-reduce after it. (3) The eval stage of a
+// demo run, one process of two threads against two ranks sharing its solves. One JSON object.
 // Usage: bench_dist [mlp steps = 2000] [unet steps = 40], from the repository root (or with
 // RFLOW_SOURCE set to it), on an otherwise quiet machine.
 #include <sys/wait.h>
@@ -77,6 +79,27 @@ nlohmann::json train_job(const std::vector<std::string>& argv, const std::string
   return {{"wall_s", secs}, {"steps_per_s", rate}};
 }
 
+// The eval stage of a trained run, run again as one process of two threads and as two ranks of
+// one thread sharing its solves: wall seconds of `rflow run RUN --stage eval`.
+nlohmann::json eval_jobs(const std::string& cli, const std::string& config, const std::string& steps,
+                         const std::vector<std::string>& settings, const fs::path& dir, const std::string& name) {
+  const std::string run = (dir / name).string();
+  std::vector<std::string> train{cli, "run", config, "--set", "out_dir=" + dir.string(), "--set",
+                                 "name=" + name, "--set", "train.steps=" + steps, "--set", "train.ckpt_every=0", "--stage", "train"};
+  train_job(train, (dir / "train.log").string());
+  nlohmann::json out{{"settings", settings}};
+  for (const auto& [key, more] : {std::pair<std::string, std::vector<std::string>>{"one_process_2_threads", {"--set", "threads=2"}},
+                                  {"two_ranks_1_thread", {"--set", "threads=1", "--nproc", "2"}}}) {
+    rflow::io::remove_tree(run + "/eval");
+    fs::remove(run + "/stages/eval.done");
+    std::vector<std::string> argv{cli, "run", run, "--stage", "eval"};
+    argv.insert(argv.end(), settings.begin(), settings.end());
+    argv.insert(argv.end(), more.begin(), more.end());
+    out[key] = {{"wall_s", train_job(argv, (dir / "eval.log").string())["wall_s"]}};
+  }
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -103,12 +126,23 @@ int main(int argc, char** argv) {
       };
       auto one = base(j.name + "_one");
       one.insert(one.end(), {"--set", "threads=2", "--set", "train.shards=2"});
-      auto two = base(j.name + "_two");
-      two.insert(two.end(), {"--set", "threads=1", "--nproc", "2"});
-      out[j.name] = {{"steps", std::stoll(j.steps)},
-                     {"one_process_2_threads", train_job(one, (dir / "one.log").string())},
-                     {"two_ranks_1_thread", train_job(two, (dir / "two.log").string())}};
+      out[j.name] = {{"steps", std::stoll(j.steps)}, {"one_process_2_threads", train_job(one, (dir / "one.log").string())}};
+      // Two ranks, the gradients summed in one all-reduce after the backward pass or in buckets
+      // started during it (25 MB, the default: one bucket for these models; 1 MB and 256 KB: several).
+      for (const auto& [key, mb] : {std::pair<std::string, std::string>{"two_ranks_1_thread", "25"}, {"two_ranks_buckets_1mb", "1"},
+                                    {"two_ranks_one_all_reduce", "0"}, {"two_ranks_buckets_256kb", "0.25"}}) {
+        auto two = base(j.name + "_" + key);
+        two.insert(two.end(), {"--set", "threads=1", "--set", "train.bucket_mb=" + mb, "--nproc", "2"});
+        out[j.name][key] = train_job(two, (dir / "two.log").string());
+      }
     }
+    // The demo's eval is mostly exact W2 on rank 0 (5 000 points); the U-Net's mostly solves.
+    out["eval_demo"] = eval_jobs(cli, src + "/configs/demo_2d.toml", "1000",
+                                 {"--set", "eval.n=5000", "--set", "eval.nfe=[1,4,8]", "--set", "eval.solvers=[\"euler\",\"dopri5\"]",
+                                  "--set", "eval.likelihood_n=2000"}, dir, "eval_demo");
+    out["eval_unet_fmnist"] = eval_jobs(cli, src + "/configs/fmnist_uncond.toml", unet_steps,
+                                        {"--set", "eval.n=2000", "--set", "eval.nfe=[2,8]", "--set", "eval.solvers=[\"euler\"]"}, dir,
+                                        "eval_unet");
   } catch (const std::exception& e) {
     rflow::io::remove_tree(dir.string());
     std::cerr << "bench_dist: " << e.what() << "\n";

@@ -1,7 +1,11 @@
 #include "rflow/dist/world.h"
 
 #include <chrono>
+#include <algorithm>
 #include <cstdlib>
+#include <thread>
+
+#include <ATen/Parallel.h>
 
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
@@ -123,6 +127,23 @@ void World::all_reduce_sum(at::Tensor& t, const std::string& what) const {
   }
 }
 
+std::function<void()> World::start_all_reduce_sum(const at::Tensor& t, const std::string& what) const {
+  if (alone()) return [] {};
+  try {
+    std::vector<at::Tensor> ts{t};
+    auto work = group_->pg->allreduce(ts);  // the work keeps its tensors
+    return [this, work, what] {
+      try {
+        work->wait();
+      } catch (const std::exception& e) {
+        lost(*this, "the all-reduce of " + what, e);
+      }
+    };
+  } catch (const std::exception& e) {
+    lost(*this, "the all-reduce of " + what, e);
+  }
+}
+
 void World::broadcast(at::Tensor& t, int64_t root, const std::string& what, double timeout_s) const {
   if (alone()) return;
   try {
@@ -134,6 +155,20 @@ void World::broadcast(at::Tensor& t, int64_t root, const std::string& what, doub
   } catch (const std::exception& e) {
     lost(*this, "the broadcast of " + what, e);
   }
+}
+
+Rank0TakesIdleCores::Rank0TakesIdleCores(const World& w) {
+  if (w.alone() || !w.leader() || w.options().local_size <= 1) return;
+  const int now = at::get_num_threads();
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int want = static_cast<int>(std::min<int64_t>(cores, int64_t{now} * w.options().local_size));
+  if (want <= now) return;
+  previous_ = now;
+  at::set_num_threads(want);
+}
+
+Rank0TakesIdleCores::~Rank0TakesIdleCores() {
+  if (previous_ > 0) at::set_num_threads(previous_);
 }
 
 bool World::agree(bool decision, const std::string& what) const {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -48,6 +49,10 @@ class World {
 
   // Sum over the ranks, in place. `what` names the collective in the error when a rank is gone.
   void all_reduce_sum(at::Tensor& t, const std::string& what) const;
+  // Starts the same sum and returns at once (Gloo works in its own threads): t must stay untouched
+  // until the returned wait() has run, which throws like all_reduce_sum. Ranks must start their
+  // collectives in the same order.
+  std::function<void()> start_all_reduce_sum(const at::Tensor& t, const std::string& what) const;
   void broadcast(at::Tensor& t, int64_t root, const std::string& what, double timeout_s = 0) const;
   // Rank 0's decision, told to every rank (what the others pass is ignored); the others wait for
   // it as long as rank 0 works alone (kWaitForRank0).
@@ -60,6 +65,20 @@ class World {
   struct Group;
   WorldOptions opt_;
   std::unique_ptr<Group> group_;
+};
+
+// While rank 0 works alone and the other ranks of its machine wait for it (blocked, not spinning),
+// it takes their cores too: intra-op threads × local ranks, at most the machine's cores, for the
+// guard's life. Does nothing alone or on the other ranks.
+class Rank0TakesIdleCores {
+ public:
+  explicit Rank0TakesIdleCores(const World& w);
+  ~Rank0TakesIdleCores();
+  Rank0TakesIdleCores(const Rank0TakesIdleCores&) = delete;
+  Rank0TakesIdleCores& operator=(const Rank0TakesIdleCores&) = delete;
+
+ private:
+  int previous_ = 0;  // 0: unchanged
 };
 
 // The world this process belongs to: alone until join_world() (the CLI calls it when started as a

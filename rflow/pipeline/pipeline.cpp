@@ -221,10 +221,12 @@ std::string run_pipeline(RunConfig cfg, const PipelineOptions& opt) {
   std::optional<io::DirectoryLock> lock;
   if (leader) lock.emplace(run_dir, "rflow run " + run_dir);
   const std::string config_json = to_json(cfg);
+  // Threads and device first: the machine line and system.json then say what the run uses.
+  const c10::Device device = setup_device(cfg);
   if (leader) prepare_run_dir(cfg, opt, run_dir, config_json);
   world.barrier("the run directory's setup", dist::kWaitForRank0);
 
-  StageContext ctx{cfg, run_dir, config_json, setup_device(cfg)};
+  StageContext ctx{cfg, run_dir, config_json, device};
   const fs::path markers = fs::path(run_dir) / "stages";
   bool reran = false;  // once a stage runs, later stages' outputs are stale and run again
   for (const auto& stage : stage_list) {
@@ -246,7 +248,12 @@ std::string run_pipeline(RunConfig cfg, const PipelineOptions& opt) {
     spdlog::info("stage {}: running", stage);
     reset_peak_rss();
     auto t0 = std::chrono::steady_clock::now();
-    run_keeping_only_made_models(entry, ctx, started, resumed);
+    {
+      // A stage rank 0 runs alone may use the cores of the ranks waiting for it.
+      std::optional<dist::Rank0TakesIdleCores> cores;
+      if (!entry.data_parallel) cores.emplace(world);
+      run_keeping_only_made_models(entry, ctx, started, resumed);
+    }
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const double peak_mb = static_cast<double>(peak_rss_bytes()) / (1 << 20);
     nlohmann::json done{{"seconds", secs}, {"peak_rss_mb", peak_mb}, {"reads", reads}};

@@ -72,6 +72,7 @@ class ModelEvalRun {
         chunks_((ec_.n + chunk_ - 1) / chunk_) {
     setup_ = draws_.setup;
     if (!world_.leader()) return;  // the others only solve
+    const dist::Rank0TakesIdleCores cores(world_);  // the scorer's reference features
     fs::create_directories(dir_ / "results");
     fs::create_directories(dir_ / "samples");
     setup_.dir = dir_.string();
@@ -91,7 +92,10 @@ class ModelEvalRun {
 
   void run() {
     solver_jobs();
-    if (world_.leader()) straightness();
+    if (world_.leader()) {
+      const dist::Rank0TakesIdleCores cores(world_);
+      straightness();
+    }
     world_.barrier("rank 0's straightness of " + cm_.label, dist::kWaitForRank0);
     likelihood();
     if (!world_.leader()) return;
@@ -179,6 +183,7 @@ class ModelEvalRun {
     const ChunkedSolve r = solve_in_chunks(*m_.model, draws_, opt, field_, chunk_, ctx_.device, chunk_done);
     if (!world_.leader()) return std::nullopt;
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+    const dist::Rank0TakesIdleCores cores(world_);  // scoring: the others wait for the next job
     scorer_->save(r.x, tag);
     res.scores = scorer_->score(r.x);
     res.solver = solver_name;

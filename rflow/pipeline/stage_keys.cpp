@@ -33,9 +33,10 @@ std::vector<std::string> model_keys(const RunConfig& cfg) {
   };
   data_end(cfg.data.source, "data.source");
   data_end(cfg.data.target, "data.target");
-  // Bookkeeping changes no weight: a resumed run may keep more checkpoints or log more often.
+  // Bookkeeping changes no weight: a resumed run may keep more checkpoints, log more often or sum
+  // its gradients in other buckets.
   for (const char* section : {"train", "reflow.train", "distill.train"})
-    for (const char* key : {"keep_checkpoints", "log_every"}) out.push_back(std::string("!") + section + "." + key);
+    for (const char* key : {"keep_checkpoints", "log_every", "bucket_mb"}) out.push_back(std::string("!") + section + "." + key);
   return out;
 }
 

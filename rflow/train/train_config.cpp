@@ -9,6 +9,8 @@ namespace rflow {
 void TrainConfig::validate(const std::string& where) const {
   RF_CHECK(steps >= 1, "steps must be >= 1", where + ".steps", "a run with no step would be marked trained without a checkpoint");
   RF_CHECK(batch_size >= 1, "batch_size must be >= 1", where + ".batch_size", "");
+  RF_CHECK(std::isfinite(bucket_mb) && bucket_mb >= 0 && bucket_mb <= 4096, "bucket_mb must be in [0, 4096]",
+           where + ".bucket_mb", "0 sums all gradients in one all-reduce after the backward pass");
   RF_CHECK(shards >= 0 && shards <= 4096, "shards must be in [0, 4096]", where + ".shards", "0 = one per rank");
   RF_CHECK(shards == 0 || batch_size % shards == 0,
            "batch_size " + std::to_string(batch_size) + " does not split into " + std::to_string(shards) + " shards",

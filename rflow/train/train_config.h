@@ -26,6 +26,7 @@ struct TrainConfig {
   int64_t keep_checkpoints = 2;
   std::string init_from;
   int64_t shards = 0;
+  double bucket_mb = 25.0;
 
   template <class V>
   void visit(V& v) {
@@ -48,6 +49,7 @@ struct TrainConfig {
     v("ckpt_every", ckpt_every, "steps between checkpoints (0 = only at the end)");
     v("keep_checkpoints", keep_checkpoints, "how many recent checkpoints to keep");
     v("shards", shards, "data-parallel shards of each batch, each drawn from its own random stream; the ranks split them (0 = one per rank; a resumed run keeps its count, so it may go on with any number of ranks that divides it)");
+    v("bucket_mb", bucket_mb, "data-parallel runs: gradients are summed over the ranks in buckets of about this many MB, each started while the backward pass still runs (25 as in PyTorch DDP; 0 = one all-reduce after it); the weights do not depend on it");
     v("init_from", init_from, "start from these (EMA) weights: a run or checkpoint directory (reflow fine-tunes the teacher)");
   }
   // Throws naming `where`.<key> (train, reflow.train, distill.train) for the first bad setting.

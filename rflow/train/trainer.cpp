@@ -28,6 +28,7 @@
 #include "rflow/nn/flat_parameters.h"
 #include "rflow/nn/layers/linear.h"
 #include "rflow/train/fused_adam.h"
+#include "rflow/train/gradient_buckets.h"
 #include "rflow/train/checkpoint.h"
 #include "rflow/train/shard_streams.h"
 
@@ -255,6 +256,8 @@ class TrainRun {
     if (W > 1)
       spdlog::info("train: rank {} of {}: shards {} of {} ({} samples each)", world_.rank(), W,
                    fmt::join(mine_, ","), S, cfg_.batch_size / S);
+    if (W > 1 && flat_.defined() && cfg_.bucket_mb > 0)
+      buckets_ = std::make_unique<GradientBuckets>(flat_, world_, static_cast<int64_t>(cfg_.bucket_mb * (1 << 20)));
   }
 
   // Every rank must hold the same weights (the same seed built them; resumes read one checkpoint):
@@ -339,6 +342,7 @@ class TrainRun {
     else optimizer_->zero_grad();
     at::Tensor loss;
     for (int64_t s : mine_) {
+      if (buckets_ && s == mine_.back()) buckets_->arm();  // this backward pass completes the gradients
       if (streams_) streams_->enter(s);
       const at::Tensor l = shard_loss();
       if (streams_) streams_->leave(s);
@@ -379,7 +383,9 @@ class TrainRun {
   // The ranks' gradients, step statistics (MoE loads) and losses summed; Ctrl-C on any rank stops
   // all of them at the same step. Returns the batch's loss.
   at::Tensor sum_over_ranks(const at::Tensor& loss) {
-    if (flat_.defined()) {
+    if (buckets_) {
+      buckets_->finish();
+    } else if (flat_.defined()) {
       at::Tensor g = flat_.grad();
       world_.all_reduce_sum(g, "the gradients");
     } else {
@@ -522,6 +528,7 @@ class TrainRun {
   const bool bf16_;
   const dist::World& world_;
   int64_t shards_ = 1;
+  std::unique_ptr<GradientBuckets> buckets_;  // data parallel on the flat buffer (train.bucket_mb > 0)
   std::vector<int64_t> mine_{0};          // the shards this rank computes
   std::unique_ptr<ShardStreams> streams_;  // several shards: each one's random stream
   std::vector<std::string> resumed_shard_rng_;
