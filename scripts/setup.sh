@@ -12,6 +12,7 @@ PKGS=(
   libsentencepiece-dev                     # subword tokenizers (rflow/text)
   libcpp-httplib-dev                       # rflow serve (rflow/serve)
   libgloo-dev                              # data-parallel runs: LibTorch's c10d Gloo headers (rflow/dist)
+  libsqlite3-dev                           # automatic tuning: studies in SQLite (rflow/automl)
   fortunes-min                             # tests: real short English texts for the tokenizers
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-numpy python3-torch      # golden values, the Python baseline benches and python/rflow

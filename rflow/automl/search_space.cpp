@@ -1,0 +1,105 @@
+#include "rflow/automl/search_space.h"
+
+#include <cmath>
+#include <set>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "rflow/core/error.h"
+
+namespace rflow::automl {
+
+void ParamSpec::validate(const std::string& where) const {
+  RF_CHECK(!key.empty(), "a search parameter needs the config key it sets", where + ".key", "e.g. key = \"train.lr\"");
+  RF_CHECK(kind == "float" || kind == "int" || kind == "categorical", "unknown parameter kind '" + kind + "'",
+           where + ".kind", "float | int | categorical");
+  if (categorical()) {
+    RF_CHECK(!choices.empty(), "a categorical parameter needs choices", where + ".choices", "e.g. choices = [\"adam\", \"adamw\"]");
+    RF_CHECK(std::set<std::string>(choices.begin(), choices.end()).size() == choices.size(), "choices repeat",
+             where + ".choices", "list each choice once");
+    return;
+  }
+  RF_CHECK(std::isfinite(low) && std::isfinite(high) && low <= high, "the range [low, high] is empty or not finite",
+           where, "give low <= high");
+  RF_CHECK(!log || low > 0, "a log-uniform range needs low > 0", where + ".low", "or drop log = true");
+  RF_CHECK(kind != "int" || (low == std::floor(low) && high == std::floor(high)), "an int range needs whole bounds", where,
+           "e.g. low = 2, high = 8");
+}
+
+void SearchSpace::validate(const std::string& where) const {
+  RF_CHECK(!params.empty(), "the search space is empty", where, "declare at least one parameter to tune");
+  std::set<std::string> keys;
+  for (size_t i = 0; i < params.size(); ++i) {
+    params[i].validate(fmt::format("{}[{}]", where, i));
+    RF_CHECK(keys.insert(params[i].key).second, "'" + params[i].key + "' is tuned twice", fmt::format("{}[{}].key", where, i),
+             "declare each key once");
+  }
+}
+
+SearchSpace SearchSpace::from_json(const nlohmann::json& j, const std::string& where) {
+  RF_CHECK(j.is_array(), "the search space must be a list of parameters", where, "e.g. [{key = \"train.lr\", low = 1e-4, high = 3e-3, log = true}]");
+  SearchSpace s;
+  static const std::set<std::string> kKnown{"key", "kind", "low", "high", "log", "choices"};
+  for (size_t i = 0; i < j.size(); ++i) {
+    const std::string at = fmt::format("{}[{}]", where, i);
+    const nlohmann::json& e = j[i];
+    RF_CHECK(e.is_object(), "a parameter must be a table", at, "{key = ..., low = ..., high = ...} or {key = ..., choices = [...]}");
+    for (const auto& [k, v] : e.items()) RF_CHECK(kKnown.count(k), "unknown field '" + k + "'", at, "fields: key, kind, low, high, log, choices");
+    ParamSpec p;
+    try {
+      p.key = e.value("key", std::string());
+      p.kind = e.value("kind", std::string(e.contains("choices") ? "categorical" : "float"));
+      p.low = e.value("low", 0.0), p.high = e.value("high", 0.0);
+      p.log = e.value("log", false);
+      if (e.contains("choices"))
+        for (const auto& c : e["choices"]) p.choices.push_back(c.is_string() ? c.get<std::string>() : c.dump());
+    } catch (const nlohmann::json::exception& ex) {
+      throw Error(std::string("a field has the wrong type: ") + ex.what(), at, "key: text, low/high: numbers, log: true|false, choices: a list");
+    }
+    s.params.push_back(p);
+  }
+  s.validate(where);
+  return s;
+}
+
+nlohmann::json SearchSpace::to_json() const {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& p : params) {
+    nlohmann::json e{{"key", p.key}, {"kind", p.kind}};
+    if (p.categorical()) e["choices"] = p.choices;
+    else e.update({{"low", p.low}, {"high", p.high}, {"log", p.log}});
+    out.push_back(e);
+  }
+  return out;
+}
+
+std::string setting_value(const ParamSpec& p, double v) {
+  if (p.categorical()) return p.choices.at(static_cast<size_t>(v));
+  if (p.kind == "int") return std::to_string(static_cast<int64_t>(std::llround(v)));
+  return fmt::format("{:.6g}", v);
+}
+
+std::vector<std::string> settings_of(const SearchSpace& s, const Point& x) {
+  RF_CHECK(contains(s, x), "the point does not lie in the search space", "automl::settings_of", "this is a bug in a sampler");
+  std::vector<std::string> out;
+  for (size_t i = 0; i < s.params.size(); ++i) out.push_back(s.params[i].key + "=" + setting_value(s.params[i], x[i]));
+  return out;
+}
+
+bool contains(const SearchSpace& s, const Point& x) {
+  if (x.size() != s.params.size()) return false;
+  for (size_t i = 0; i < x.size(); ++i) {
+    const ParamSpec& p = s.params[i];
+    if (!std::isfinite(x[i])) return false;
+    if (p.categorical()) {
+      if (x[i] != std::floor(x[i]) || x[i] < 0 || x[i] >= double(p.choices.size())) return false;
+    } else {
+      if (x[i] < p.low || x[i] > p.high) return false;
+      if (p.kind == "int" && x[i] != std::floor(x[i])) return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace rflow::automl
