@@ -16,6 +16,12 @@ struct AshaOptions {
   int64_t max_steps = 2700;  // a trial that passes every rung trains this long
   int64_t eta = 3;           // reduction factor
   void validate(const std::string& where = "asha") const;
+  template <class V>
+  void visit(V& v) {
+    v("min_steps", min_steps, "training steps of the first rung (about max_steps / 27 gives 3-4 rungs)");
+    v("max_steps", max_steps, "training steps of a trial that passes every rung");
+    v("eta", eta, "reduction factor: each rung keeps the best 1/eta");
+  }
 };
 
 class Asha {

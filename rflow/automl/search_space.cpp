@@ -1,5 +1,6 @@
 #include "rflow/automl/search_space.h"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -85,6 +86,12 @@ std::vector<std::string> settings_of(const SearchSpace& s, const Point& x) {
   std::vector<std::string> out;
   for (size_t i = 0; i < s.params.size(); ++i) out.push_back(s.params[i].key + "=" + setting_value(s.params[i], x[i]));
   return out;
+}
+
+Point snap(const SearchSpace& s, Point x) {
+  for (size_t i = 0; i < x.size() && i < s.params.size(); ++i)
+    if (s.params[i].kind == "float") x[i] = std::clamp(std::stod(setting_value(s.params[i], x[i])), s.params[i].low, s.params[i].high);
+  return x;
 }
 
 bool contains(const SearchSpace& s, const Point& x) {

@@ -36,6 +36,9 @@ using Point = std::vector<double>;
 std::string setting_value(const ParamSpec& p, double v);
 // key=value for every parameter.
 std::vector<std::string> settings_of(const SearchSpace& s, const Point& x);
+// x as its settings say it: floats to the 6 significant digits `--set` gets, so that the point a
+// study records is the one its trial trained with.
+Point snap(const SearchSpace& s, Point x);
 // Whether x lies in the space (ranges, integers, choice indices): points read back from a study
 // made with another space are refused.
 bool contains(const SearchSpace& s, const Point& x);

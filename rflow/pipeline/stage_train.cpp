@@ -78,7 +78,7 @@ std::string train_inputs(const RunConfig& cfg) {
   return in.empty() ? std::string() : in.dump();
 }
 
-void train_run(RunConfig cfg, const std::string& dir, c10::Device device) {
+void train_run(RunConfig cfg, const std::string& dir, c10::Device device, int64_t stop_at) {
   seed_all(static_cast<uint64_t>(cfg.seed));
   std::string teacher;
   if (!cfg.train.init_from.empty()) {
@@ -131,7 +131,7 @@ void train_run(RunConfig cfg, const std::string& dir, c10::Device device) {
                cfg.train.batch_size, dir);
   Trainer trainer(cfg.train, model, *method, *batches, dir, config_json, device,
                   std::shared_ptr<const Path>(make_path(cfg.method.path)), teacher_field);
-  TrainResult r = trainer.run();
+  TrainResult r = trainer.run(stop_at);
   spdlog::info("train: reached step {} (loss {:.5f}, {:.1f} steps/s), checkpoint {}", r.step, r.last_loss,
                r.steps_per_s, r.checkpoint);
 }

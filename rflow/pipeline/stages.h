@@ -22,8 +22,10 @@ struct StageContext {
 };
 
 // Trains cfg's model in dir (resuming there), from cfg.train.init_from if set; the 1-RF of the
-// train stage and every k-RF / student of the reflow and distill stages go through here.
-void train_run(RunConfig cfg, const std::string& dir, c10::Device device);
+// train stage and every k-RF / student of the reflow and distill stages go through here. stop_at
+// (>= 0): stop there with a checkpoint, the schedule still that of cfg.train.steps (a tuning
+// trial trains rung by rung).
+void train_run(RunConfig cfg, const std::string& dir, c10::Device device, int64_t stop_at = -1);
 
 // What a training run is made from outside its own directory, as JSON: the checkpoints it starts
 // from or reads (train.init_from, method.teacher, data.teacher) and the stored pairs (data.pairs),

@@ -65,7 +65,7 @@ void add_run(CLI::App& app) {
   add_config_options(*cmd, args->cfg, true);
   cmd->add_flag("--fresh", args->fresh, "delete the run directory and start over");
   cmd->add_option("--stage", args->only, "run only these stages (repeatable)");
-  cmd->add_option("--nproc", args->nproc, "data-parallel workers on this machine (training on all; rank 0 evaluates and reports)")
+  cmd->add_option("--nproc", args->nproc, "data-parallel workers on this machine (training and evaluation on all; rank 0 scores and reports)")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
   cmd->callback([args] {

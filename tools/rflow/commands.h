@@ -23,6 +23,7 @@ void add_policy(CLI::App& app);
 void add_tokenizer(CLI::App& app);
 void add_chat(CLI::App& app);
 void add_serve(CLI::App& app);
+void add_auto(CLI::App& app);
 
 // Options shared by commands that take a run config: --config, --set (repeatable), --list-keys.
 struct ConfigArgs {
