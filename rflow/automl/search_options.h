@@ -49,7 +49,7 @@ struct SearchOptions {
     v("name", name, "the study's name (default: the config file's name)");
     v("dir", dir, "where the study lives: <dir>/<name>/study.db and trials/trial_<n>/");
     v("sampler", sampler, "random | tpe");
-    v("seed", seed, "seeds the sampler (trial n draws from seed and n) and every trial's run");
+    v("seed", seed, "seeds the sampler (trial n draws from seed and n) and the noise every rung is scored from (trials train with their config's seed)");
     v("trials", trials, "trials in the study over all workers");
     v("workers", workers, "processes working on the study at once (threads per trial = cores / workers)");
     v("minutes", minutes, "start no trial after this many minutes of the search (0 = no limit)");

@@ -12,6 +12,7 @@
 
 #include "rflow/automl/best_config.h"
 #include "rflow/automl/search.h"
+#include "rflow/core/config.h"
 #include "rflow/dist/launch.h"
 #include "rflow/io/atomic_file.h"
 #include "tools/rflow/commands.h"
@@ -119,6 +120,12 @@ void add_auto(CLI::App& app) {
   common(b, ba);
   b->add_option("-o,--out", ba->out, "the config file to write")->capture_default_str();
   b->callback([ba] { best(*ba); });
+  cmd->add_subcommand("keys", "every key of a search file (and of --set), its default and meaning")->callback([] {
+    automl::SearchOptions defaults;
+    std::cout << config::describe(config::fields_of(defaults))
+              << "\n[[space]] tables, one per parameter: key (a run config key), kind (float | int | categorical),\n"
+                 "low, high, log (float and int), choices (categorical)\n";
+  });
 }
 
 }  // namespace rflow::cli
