@@ -13,6 +13,7 @@
 #include "rflow/automl/best_config.h"
 #include "rflow/automl/sampler.h"
 #include "rflow/automl/search.h"
+#include "rflow/automl/study_report.h"
 #include "rflow/core/config.h"
 #include "rflow/core/error.h"
 #include "rflow/pipeline/run_config.h"
@@ -81,6 +82,14 @@ TEST(Search, TrialsAreReportedAtTheRungsAndTheStudyHoldsWhatWasAsked) {
   EXPECT_EQ(cfg.train.steps, 180);
   const nlohmann::json sum = summarize(s, trials);
   EXPECT_EQ(sum["leaderboard"][0]["trial"], best->number);
+  // The page: four figures and a leaderboard row per trial.
+  const std::string html = study_report_html(s, trials);
+  size_t svgs = 0, rows = 0;
+  for (size_t at = html.find("<svg"); at != std::string::npos; at = html.find("<svg", at + 1)) ++svgs;
+  for (size_t at = html.find("<tr>"); at != std::string::npos; at = html.find("<tr>", at + 1)) ++rows;
+  EXPECT_EQ(svgs, 4u);
+  EXPECT_GE(rows, trials.size() + 1);
+  EXPECT_NE(html.find("trial " + std::to_string(best->number) + " (best)"), std::string::npos);
   // Another space for the same study is refused.
   EXPECT_THROW(Study(study_path(s), s.name, SearchOptions::load(small_search(dir, "tpe", 5), {}).meta()), rflow::Error);
 }

@@ -12,6 +12,7 @@
 
 #include "rflow/automl/best_config.h"
 #include "rflow/automl/search.h"
+#include "rflow/automl/study_report.h"
 #include "rflow/core/config.h"
 #include "rflow/dist/launch.h"
 #include "rflow/io/atomic_file.h"
@@ -67,7 +68,10 @@ void search(const AutoArgs& a) {
   }
   if (a.deadline == 0) {  // the parent (or a lone worker) sums up
     automl::Study study(automl::study_path(s), s.name, s.meta());
-    print_summary(automl::summarize(s, study.trials()));
+    const auto trials = study.trials();
+    print_summary(automl::summarize(s, trials));
+    io::write_file_atomic(automl::study_report_path(s), automl::study_report_html(s, trials));
+    spdlog::info("auto: report {}", automl::study_report_path(s));
   }
 }
 
@@ -79,6 +83,16 @@ void show(const AutoArgs& a) {
   const nlohmann::json j = automl::summarize(s, study.trials());
   if (a.json) std::cout << j.dump(2) << std::endl;
   else print_summary(j);
+}
+
+void report(const AutoArgs& a) {
+  const automl::SearchOptions s = automl::SearchOptions::load(a.file, a.overrides);
+  RF_CHECK(std::filesystem::exists(automl::study_path(s)), "no study yet at " + automl::study_path(s), a.file,
+           "run `rflow auto search " + a.file + "` first");
+  automl::Study study(automl::study_path(s), s.name, s.meta());
+  const std::string out = a.out.empty() ? automl::study_report_path(s) : a.out;
+  io::write_file_atomic(out, automl::study_report_html(s, study.trials()));
+  spdlog::info("auto: report {}", out);
 }
 
 void best(const AutoArgs& a) {
@@ -115,6 +129,12 @@ void add_auto(CLI::App& app) {
   common(h, ha);
   h->add_flag("--json", ha->json, "everything as JSON (best so far by trial and time, each prediction)");
   h->callback([ha] { show(*ha); });
+  auto ra = std::make_shared<AutoArgs>();
+  ra->out.clear();
+  auto* rp = cmd->add_subcommand("report", "the study as a page: best so far, every trial's curve, predictions, importance, leaderboard");
+  common(rp, ra);
+  rp->add_option("-o,--out", ra->out, "the HTML page to write (default: report.html beside the study)");
+  rp->callback([ra] { report(*ra); });
   auto ba = std::make_shared<AutoArgs>();
   auto* b = cmd->add_subcommand("best", "write the best finished trial's config as a runnable TOML");
   common(b, ba);
