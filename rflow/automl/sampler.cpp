@@ -50,7 +50,7 @@ double Rng::normal() {
 
 Interval interval_of(const ParamSpec& p) {
   if (p.categorical()) return {0, double(p.choices.size())};
-  const double lo = p.kind == "int" ? p.low - 0.5 : p.low, hi = p.kind == "int" ? p.high + 0.5 : p.high;
+  const double lo = p.integer() ? p.low - 0.5 : p.low, hi = p.integer() ? p.high + 0.5 : p.high;
   // An int log range widens in linear space first; lo stays > 0 since low >= 1 there.
   if (p.log) return {std::log(std::max(lo, p.low * 0.5)), std::log(hi)};
   return {lo, hi};
@@ -60,7 +60,7 @@ double to_internal(const ParamSpec& p, double v) { return p.log ? std::log(v) : 
 
 double from_internal(const ParamSpec& p, double u) {
   double v = p.log ? std::exp(u) : u;
-  if (p.kind == "int") v = std::round(v);
+  if (p.integer()) v = std::round(v);
   return std::clamp(v, p.low, p.high);
 }
 

@@ -54,9 +54,9 @@ class TrialRun {
     steps.push_back(s_.asha.max_steps);
     for (int64_t r : steps) {
       if (std::any_of(reports_.begin(), reports_.end(), [&](const Report& p) { return p.step == r; })) continue;
-      const double value = train_and_score(s_, x_, number_, r);
-      const std::string decision = r == s_.asha.max_steps ? "complete" : decide(r, value);
-      study_.report(number_, reports_.emplace_back(Report{r, value, predicted(value, r), decision}));
+      const double value = train_and_score(s_, x_, number_, r), pred = predicted(value, r);
+      const std::string decision = r == s_.asha.max_steps ? "complete" : decide(r, value, pred);
+      study_.report(number_, reports_.emplace_back(Report{r, value, pred, decision}));
       spdlog::info("auto: trial {} step {}: {} {:.5g} (predicted final {:.5g}): {}", number_, r, s_.objective.metric, value,
                    reports_.back().predicted, decision);
       if (decision != "continue") return close(reports_.back());
@@ -79,7 +79,7 @@ class TrialRun {
     return pts.size() >= 3 ? predict_final(pts, double(s_.asha.max_steps)) : NAN;
   }
 
-  std::string decide(int64_t rung, double value) const {
+  std::string decide(int64_t rung, double value, double pred) const {
     const auto all = study_.trials();
     std::vector<double> at_rung{value};
     for (const auto& t : all)
@@ -87,7 +87,7 @@ class TrialRun {
         for (const auto& p : t.reports)
           if (p.step == rung) at_rung.push_back(p.value);
     if (!asha_.continues(value, at_rung)) return "prune";
-    const double best = best_complete_value(all), pred = predicted(value, rung);
+    const double best = best_complete_value(all);
     // The curve's verdict only where it is far behind: a fit on a few rungs is a rough guess.
     if (s_.curve_pruning && std::isfinite(best) && std::isfinite(pred) && pred > best + 0.2 * std::abs(best))
       return "prune (curve)";

@@ -24,7 +24,7 @@ void ParamSpec::validate(const std::string& where) const {
   RF_CHECK(std::isfinite(low) && std::isfinite(high) && low <= high, "the range [low, high] is empty or not finite",
            where, "give low <= high");
   RF_CHECK(!log || low > 0, "a log-uniform range needs low > 0", where + ".low", "or drop log = true");
-  RF_CHECK(kind != "int" || (low == std::floor(low) && high == std::floor(high)), "an int range needs whole bounds", where,
+  RF_CHECK(!integer() || (low == std::floor(low) && high == std::floor(high)), "an int range needs whole bounds", where,
            "e.g. low = 2, high = 8");
 }
 
@@ -77,7 +77,7 @@ nlohmann::json SearchSpace::to_json() const {
 
 std::string setting_value(const ParamSpec& p, double v) {
   if (p.categorical()) return p.choices.at(static_cast<size_t>(v));
-  if (p.kind == "int") return std::to_string(static_cast<int64_t>(std::llround(v)));
+  if (p.integer()) return std::to_string(static_cast<int64_t>(std::llround(v)));
   return fmt::format("{:.6g}", v);
 }
 
@@ -90,7 +90,7 @@ std::vector<std::string> settings_of(const SearchSpace& s, const Point& x) {
 
 Point snap(const SearchSpace& s, Point x) {
   for (size_t i = 0; i < x.size() && i < s.params.size(); ++i)
-    if (s.params[i].kind == "float") x[i] = std::clamp(std::stod(setting_value(s.params[i], x[i])), s.params[i].low, s.params[i].high);
+    if (s.params[i].real()) x[i] = std::clamp(std::stod(setting_value(s.params[i], x[i])), s.params[i].low, s.params[i].high);
   return x;
 }
 
@@ -103,7 +103,7 @@ bool contains(const SearchSpace& s, const Point& x) {
       if (x[i] != std::floor(x[i]) || x[i] < 0 || x[i] >= double(p.choices.size())) return false;
     } else {
       if (x[i] < p.low || x[i] > p.high) return false;
-      if (p.kind == "int" && x[i] != std::floor(x[i])) return false;
+      if (p.integer() && x[i] != std::floor(x[i])) return false;
     }
   }
   return true;

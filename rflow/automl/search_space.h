@@ -18,7 +18,10 @@ struct ParamSpec {
   bool log = false;                  // sampled uniformly in log space (low > 0)
   std::vector<std::string> choices;  // categorical: values as `--set` takes them (TOML literals)
   void validate(const std::string& where) const;
+  // The kind, read in one place (validate() admits only these three).
   bool categorical() const { return kind == "categorical"; }
+  bool integer() const { return kind == "int"; }
+  bool real() const { return kind == "float"; }
 };
 
 struct SearchSpace {
