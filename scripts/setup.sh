@@ -16,6 +16,7 @@ PKGS=(
   fortunes-min                             # tests: real short English texts for the tokenizers
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-numpy python3-torch      # golden values, the Python baseline benches and python/rflow
+  python3-optuna                           # the tuning peer rflow auto is compared with (bench/python/optuna_search.py)
   python3-pip python3-setuptools           # tests install python/rflow the way users do (pip, offline)
   dataset-fashion-mnist
   chromium-headless-shell                  # tests only: renders each report, checks the console, screenshots

@@ -12,6 +12,8 @@
 #include "rflow/automl/learning_curve.h"
 #include "rflow/automl/sampler.h"
 #include "rflow/automl/trial.h"
+#include "rflow/automl/trial_rules.h"
+#include "rflow/automl/warm_start.h"
 #include "rflow/core/error.h"
 
 namespace fs = std::filesystem;
@@ -20,7 +22,7 @@ namespace rflow::automl {
 
 namespace {
 
-double now_s() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
+double epoch_seconds() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
 // What the sampler learns from: trials that ended (pruned at their last rung, or complete).
 std::vector<Observation> history_of(const std::vector<TrialRecord>& trials) {
@@ -39,6 +41,23 @@ std::string describe_point(const SearchOptions& s, const Point& x) {
   std::string out;
   for (const auto& kv : settings_of(s.space, x)) out += (out.empty() ? "" : ", ") + kv;
   return out;
+}
+
+// Trial n's point: the n-th warm start, else the sampler's from the seed and n (one worker replays
+// the same study exactly), drawn again (another stream) while it breaks a rule of the search.
+Point next_point(const SearchOptions& s, Sampler& sampler, const std::vector<Point>& warm, const std::vector<TrialRecord>& all) {
+  const size_t n = all.size();
+  std::string why;
+  if (n < warm.size() && keeps_rules(s, warm[n], &why)) return warm[n];
+  if (n < warm.size()) spdlog::warn("auto: warm start {} breaks a rule ({}); the sampler proposes instead", n, why);
+  const auto history = history_of(all);
+  const uint64_t seed = static_cast<uint64_t>(s.seed) * 1000003ULL + n;
+  for (uint64_t attempt = 0; attempt < 200; ++attempt) {
+    Point x = snap(s.space, sampler.suggest(s.space, history, attempt == 0 ? seed : seed ^ (attempt * 0x9E3779B97F4A7C15ULL)));
+    if (keeps_rules(s, x, &why)) return x;
+  }
+  throw Error("200 points in a row broke the search's rules (last: " + why + ")", "constraint",
+              "widen the [[space]] ranges the rules relate, or loosen the rules");
 }
 
 class TrialRun {
@@ -118,6 +137,7 @@ int64_t work_on_study(const SearchOptions& s, double deadline) {
   Study study(study_path(s), s.name, s.meta());
   const Asha asha(s.asha);
   auto sampler = samplers().get(s.sampler, "sampler")();
+  const std::vector<Point> warm = warm_points(s);
   int64_t finished = 0;
   for (;;) {
     Point x;
@@ -128,9 +148,8 @@ int64_t work_on_study(const SearchOptions& s, double deadline) {
       spdlog::info("auto: taking over trial {} ({}), left at step {}", number, describe_point(s, x), t->steps);
     } else {
       const auto all = study.trials();
-      if (int64_t(all.size()) >= s.trials || (deadline > 0 && now_s() > deadline)) break;
-      // Trial n's point comes from the seed and n: one worker replays the same study exactly.
-      x = snap(s.space, sampler->suggest(s.space, history_of(all), static_cast<uint64_t>(s.seed) * 1000003ULL + all.size()));
+      if (int64_t(all.size()) >= s.trials || (deadline > 0 && epoch_seconds() > deadline)) break;
+      x = next_point(s, *sampler, warm, all);
       number = study.start_trial(x);
       spdlog::info("auto: trial {} of {}: {}", number + 1, s.trials, describe_point(s, x));
     }

@@ -7,6 +7,7 @@
 #include <toml++/toml.h>
 
 #include "rflow/automl/sampler.h"
+#include "rflow/automl/toml_json.h"
 #include "rflow/core/config.h"
 #include "rflow/core/error.h"
 
@@ -14,44 +15,20 @@ namespace fs = std::filesystem;
 
 namespace rflow::automl {
 
-namespace {
-
-nlohmann::json json_of(const toml::node& n) {
-  if (const auto* t = n.as_table()) {
-    nlohmann::json o = nlohmann::json::object();
-    for (const auto& [k, v] : *t) o[std::string(k.str())] = json_of(v);
-    return o;
-  }
-  if (const auto* a = n.as_array()) {
-    nlohmann::json o = nlohmann::json::array();
-    for (const auto& v : *a) o.push_back(json_of(v));
-    return o;
-  }
-  if (const auto* s = n.as_string()) return s->get();
-  if (const auto* i = n.as_integer()) return i->get();
-  if (const auto* f = n.as_floating_point()) return f->get();
-  if (const auto* b = n.as_boolean()) return b->get();
-  return nullptr;
-}
-
-}  // namespace
-
 SearchOptions SearchOptions::load(const std::string& path, const std::vector<std::string>& overrides) {
   SearchOptions o;
-  toml::table t;
-  try {
-    t = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    throw Error(std::string("not a valid search file: ") + std::string(e.description()), path,
-                "see docs/automl.md for its form");
-  } catch (const std::exception& e) {
-    throw Error(std::string("cannot read the search file: ") + e.what(), path, "check the path");
-  }
+  toml::table t = parse_toml_file(path, "search file");
   if (const toml::node* space = t.get("space")) {
     RF_CHECK(space->is_array_of_tables(), "space must be [[space]] tables", path + ": space",
              "one [[space]] table per parameter: key, low, high (log) or choices");
-    o.space = SearchSpace::from_json(json_of(*space), path + ": space");
+    o.space = SearchSpace::from_json(json_of_toml(*space), path + ": space");
     t.erase("space");
+  }
+  if (const toml::node* rules = t.get("constraint")) {
+    RF_CHECK(rules->is_array_of_tables(), "constraint must be [[constraint]] tables", path + ": constraint",
+             "one [[constraint]] table per rule: key, divisible_by");
+    o.constraints = constraints_from_json(json_of_toml(*rules), path + ": constraint");
+    t.erase("constraint");
   }
   std::ostringstream rest;
   rest << t;
@@ -61,6 +38,8 @@ SearchOptions SearchOptions::load(const std::string& path, const std::vector<std
   // A config named relative to the search file is found from anywhere.
   if (!o.config.empty() && fs::path(o.config).is_relative() && !fs::exists(o.config))
     o.config = (fs::path(path).parent_path() / o.config).lexically_normal().string();
+  for (auto& w : o.warm_start)
+    if (fs::path(w).is_relative() && !fs::exists(w)) w = (fs::path(path).parent_path() / w).lexically_normal().string();
   if (o.name.empty()) o.name = fs::path(o.config).stem().string();
   o.validate(path);
   return o;
@@ -81,17 +60,27 @@ void SearchOptions::validate(const std::string& where) const {
   RF_CHECK(objective.nfe >= 1 && objective.n >= 2, "the objective needs nfe >= 1 and n >= 2", where + ": objective",
            "e.g. nfe = 4, n = 2000");
   space.validate(where + ": space");
+  for (const auto& w : warm_start)
+    RF_CHECK(fs::is_regular_file(w), "the warm start '" + w + "' does not exist", where + ": warm_start",
+             "name run configs or search files (relative to the search file or the working directory)");
 }
 
 std::string SearchOptions::study_dir() const { return (fs::path(dir) / name).string(); }
 
 nlohmann::json SearchOptions::meta() const {
-  return {{"config", fs::absolute(config).lexically_normal().string()},
+  nlohmann::json m{{"config", fs::absolute(config).lexically_normal().string()},
           {"sampler", sampler},
           {"seed", seed},
           {"space", space.to_json()},
           {"asha", {{"min_steps", asha.min_steps}, {"max_steps", asha.max_steps}, {"eta", asha.eta}}},
           {"objective", {{"metric", objective.metric}, {"solver", objective.solver}, {"nfe", objective.nfe}, {"n", objective.n}}}};
+  // Only when given, so that studies made before these existed still open.
+  if (!warm_start.empty()) {
+    m["warm_start"] = nlohmann::json::array();
+    for (const auto& w : warm_start) m["warm_start"].push_back(fs::absolute(w).lexically_normal().string());
+  }
+  for (const auto& c : constraints) m["constraints"].push_back({{"key", c.key}, {"divisible_by", c.divisible_by}});
+  return m;
 }
 
 }  // namespace rflow::automl

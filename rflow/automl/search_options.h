@@ -11,6 +11,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "rflow/automl/asha.h"
+#include "rflow/automl/card.h"
 #include "rflow/automl/search_space.h"
 
 namespace rflow::automl {
@@ -41,7 +42,9 @@ struct SearchOptions {
   bool curve_pruning = true;     // also stop a trial whose predicted final value is far behind the best
   AshaOptions asha;
   ObjectiveOptions objective;
+  std::vector<std::string> warm_start;  // run configs or earlier search files whose settings are the first trials
   SearchSpace space;             // [[space]] tables, not a visit()ed field
+  std::vector<Constraint> constraints;  // [[constraint]] tables: points that break one are drawn again
 
   template <class V>
   void visit(V& v) {
@@ -53,6 +56,7 @@ struct SearchOptions {
     v("trials", trials, "trials in the study over all workers");
     v("workers", workers, "processes working on the study at once (threads per trial = cores / workers)");
     v("minutes", minutes, "start no trial after this many minutes of the search (0 = no limit)");
+    v("warm_start", warm_start, "run configs (their settings) or earlier search files (their best trial) tried first, in order");
     v("curve_pruning", curve_pruning, "also stop a trial whose fitted learning curve predicts a final value worse than the best finished trial's by 20 % or more");
     v.section("asha", asha);
     v.section("objective", objective);

@@ -94,6 +94,33 @@ Point snap(const SearchSpace& s, Point x) {
   return x;
 }
 
+Point point_of(const SearchSpace& s, const nlohmann::json& values, const std::string& where) {
+  RF_CHECK(values.is_object(), "the parameters must be an object of config key → value", where,
+           "e.g. {\"train.lr\": 0.001, \"train.batch_size\": \"128\"}");
+  for (const auto& [k, v] : values.items())
+    RF_CHECK(std::any_of(s.params.begin(), s.params.end(), [&](const ParamSpec& p) { return p.key == k; }),
+             "'" + k + "' is not a parameter of the search space", where, "give only the [[space]] keys");
+  Point x;
+  for (const ParamSpec& p : s.params) {
+    const std::string at = where + "." + p.key;
+    RF_CHECK(values.contains(p.key), "no value for '" + p.key + "'", where, "give every [[space]] key a value");
+    const nlohmann::json& v = values[p.key];
+    if (p.categorical()) {
+      const std::string text = v.is_string() ? v.get<std::string>() : v.dump();
+      const auto it = std::find(p.choices.begin(), p.choices.end(), text);
+      RF_CHECK(it != p.choices.end(), "'" + text + "' is not one of the choices", at, "choose one of the [[space]] choices");
+      x.push_back(double(it - p.choices.begin()));
+    } else {
+      RF_CHECK(v.is_number(), "the value must be a number", at, fmt::format("a number in [{}, {}]", p.low, p.high));
+      x.push_back(v.get<double>());
+      RF_CHECK(x.back() >= p.low && x.back() <= p.high && (!p.integer() || x.back() == std::floor(x.back())),
+               fmt::format("{} lies outside the parameter's range", x.back()), at,
+               fmt::format("{} in [{}, {}]", p.integer() ? "a whole number" : "a number", p.low, p.high));
+    }
+  }
+  return snap(s, x);
+}
+
 bool contains(const SearchSpace& s, const Point& x) {
   if (x.size() != s.params.size()) return false;
   for (size_t i = 0; i < x.size(); ++i) {

@@ -42,6 +42,10 @@ std::vector<std::string> settings_of(const SearchSpace& s, const Point& x);
 // x as its settings say it: floats to the 6 significant digits `--set` gets, so that the point a
 // study records is the one its trial trained with.
 Point snap(const SearchSpace& s, Point x);
+// The point of named values ({"train.lr": 0.001, "train.batch_size": "128", ...}: numbers for
+// float and int parameters, a choice's text or TOML value for a categorical one), as another
+// tuner proposes it; every parameter must be given, and nothing else. Throws naming `where`.key.
+Point point_of(const SearchSpace& s, const nlohmann::json& values, const std::string& where);
 // Whether x lies in the space (ranges, integers, choice indices): points read back from a study
 // made with another space are refused.
 bool contains(const SearchSpace& s, const Point& x);

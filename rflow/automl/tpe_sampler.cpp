@@ -1,9 +1,11 @@
 // The tree-structured Parzen estimator (Bergstra et al., NeurIPS 2011) as Optuna's TPESampler
 // runs it by default (univariate): the trials are ranked (those that trained further first, then
 // by value), the best γ(n) = min(⌈n/10⌉, 25) form l(x) and the rest g(x), each a mixture of
-// truncated normals at the trials' values plus a prior spanning the range (categorical: smoothed
-// counts); 24 candidates are drawn from l per parameter and the one of largest l/g is kept. Older
-// trials weigh less once there are more than 25. The first 10 trials are random.
+// truncated normals at the trials' values plus a prior spanning the range (categorical: each
+// trial's choice smoothed by prior_weight / (n + 1) on every choice, plus a uniform prior, as
+// Optuna 3.1 does); 24 candidates are drawn from l per parameter and the one of largest l/g is
+// kept. Within l and within g, older trials weigh less once there are more than 25. The first
+// 10 trials are random.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -42,17 +44,20 @@ struct Parzen {
     const double span = r.hi - r.lo;
     mu = obs, weight = w;
     mu.push_back((r.lo + r.hi) / 2), weight.push_back(kPriorWeight);
-    // Each kernel as wide as its larger gap to a neighbour (the range's ends count as neighbours),
-    // clipped to [span / min(100, 1 + n), span] (Optuna's "magic clip"); the prior spans the range.
+    // Each kernel as wide as its larger gap to a neighbour (the prior's centre counts as one; the
+    // outermost kernels look inwards only: Optuna's consider_endpoints = false), clipped to
+    // [span / min(100, 1 + n), span] (its "magic clip"); the prior spans the range.
     std::vector<size_t> order(mu.size());
     std::iota(order.begin(), order.end(), 0);
     std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return mu[a] < mu[b]; });
     sigma.assign(mu.size(), span);
     const double min_sigma = span / std::min(100.0, 1.0 + double(mu.size()));
-    for (size_t k = 0; k < order.size(); ++k) {
+    const size_t m = order.size();
+    for (size_t k = 0; k < m; ++k) {
       const double left = mu[order[k]] - (k == 0 ? r.lo : mu[order[k - 1]]);
-      const double right = (k + 1 == order.size() ? r.hi : mu[order[k + 1]]) - mu[order[k]];
-      sigma[order[k]] = std::clamp(std::max(left, right), min_sigma, span);
+      const double right = (k + 1 == m ? r.hi : mu[order[k + 1]]) - mu[order[k]];
+      const double gap = m >= 2 && k == 0 ? right : m >= 2 && k + 1 == m ? left : std::max(left, right);
+      sigma[order[k]] = std::clamp(gap, min_sigma, span);
     }
     sigma.back() = span;
     const double total = std::accumulate(weight.begin(), weight.end(), 0.0);
@@ -86,12 +91,18 @@ struct Parzen {
   }
 };
 
-// Smoothed, weighted counts of each choice.
+// Optuna 3.1's categorical Parzen estimator: a kernel per trial — its choice, smoothed by
+// prior_weight / (n + 1) on every choice — and a uniform prior kernel, mixed with the trials'
+// weights and the prior's. The smoothing keeps l(x) from settling on one choice after a few trials.
 std::vector<double> choice_probs(const std::vector<double>& idx, const std::vector<double>& w, size_t k) {
-  std::vector<double> p(k, kPriorWeight / double(k));
-  for (size_t i = 0; i < idx.size(); ++i) p[static_cast<size_t>(idx[i])] += w[i];
-  const double total = std::accumulate(p.begin(), p.end(), 0.0);
-  for (double& x : p) x /= total;
+  const double smooth = kPriorWeight / double(idx.size() + 1);
+  const double mix_total = std::accumulate(w.begin(), w.end(), 0.0) + kPriorWeight;
+  std::vector<double> p(k, kPriorWeight / mix_total / double(k));  // the prior kernel
+  for (size_t i = 0; i < idx.size(); ++i) {
+    const double row = 1.0 + smooth * double(k), mix = w[i] / mix_total;
+    for (size_t c = 0; c < k; ++c) p[c] += mix * smooth / row;
+    p[static_cast<size_t>(idx[i])] += mix / row;
+  }
   return p;
 }
 
@@ -110,21 +121,18 @@ class TpeSampler : public Sampler {
     const size_t n_good = std::min<size_t>(25, (history.size() + 9) / 10);
     std::vector<char> good(history.size(), 0);
     for (size_t i = 0; i < n_good; ++i) good[order[i]] = 1;
-    const std::vector<double> w = trial_weights(history.size());  // by start order
     Point x;
-    for (size_t p = 0; p < space.params.size(); ++p) x.push_back(suggest_one(space.params[p], p, history, good, w, rng));
+    for (size_t p = 0; p < space.params.size(); ++p) x.push_back(suggest_one(space.params[p], p, history, good, rng));
     return x;
   }
 
  private:
   static double suggest_one(const ParamSpec& spec, size_t p, const std::vector<Observation>& history,
-                            const std::vector<char>& good, const std::vector<double>& w, Rng& rng) {
-    std::vector<double> lv, lw, gv, gw;
-    for (size_t i = 0; i < history.size(); ++i) {
-      const double v = spec.categorical() ? history[i].x[p] : to_internal(spec, history[i].x[p]);
-      (good[i] ? lv : gv).push_back(v);
-      (good[i] ? lw : gw).push_back(w[i]);
-    }
+                            const std::vector<char>& good, Rng& rng) {
+    std::vector<double> lv, gv;  // in start order: each group's weights ramp over its own trials
+    for (size_t i = 0; i < history.size(); ++i)
+      (good[i] ? lv : gv).push_back(spec.categorical() ? history[i].x[p] : to_internal(spec, history[i].x[p]));
+    const std::vector<double> lw = trial_weights(lv.size()), gw = trial_weights(gv.size());
     if (spec.categorical()) {
       const auto l = choice_probs(lv, lw, spec.choices.size()), g = choice_probs(gv, gw, spec.choices.size());
       double best = -std::numeric_limits<double>::infinity(), pick = 0;

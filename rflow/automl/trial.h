@@ -21,6 +21,10 @@ struct TrialInterrupted : Error {
   using Error::Error;
 };
 
+// The objective at the run directory's latest checkpoint (its EMA weights), which must have
+// trained at least `steps`: the same draws (from `seed`), solver and scorer as every trial's.
+double score_run(const std::string& dir, const ObjectiveOptions& o, uint64_t seed, int64_t steps = 0);
+
 // Trains the trial to `steps` (of asha.max_steps) and returns the objective at that checkpoint.
 double train_and_score(const SearchOptions& s, const Point& x, int64_t number, int64_t steps);
 

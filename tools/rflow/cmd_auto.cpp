@@ -10,9 +10,11 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "rflow/automl/asha.h"
 #include "rflow/automl/best_config.h"
 #include "rflow/automl/search.h"
 #include "rflow/automl/study_report.h"
+#include "rflow/automl/trial.h"
 #include "rflow/core/config.h"
 #include "rflow/dist/launch.h"
 #include "rflow/io/atomic_file.h"
@@ -28,6 +30,8 @@ struct AutoArgs {
   double deadline = 0;  // set by the parent for its workers: the same end for all
   bool json = false;
   std::string out = "best.toml";
+  int64_t number = -1;     // auto trial: the trial's number (its directory)
+  std::string params;      // auto trial: its point, as JSON
 };
 
 double now_s() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
@@ -107,12 +111,37 @@ void best(const AutoArgs& a) {
   spdlog::info("auto: trial {} ({} {:.5g}) → {}: `rflow run {}` trains it", b->number, s.objective.metric, b->value, a.out, a.out);
 }
 
+// One trial driven by another tuner (Optuna, a cluster scheduler): trained rung by rung, a JSON
+// line per rung on stdout, and after each the caller's word on stdin — `continue`, or anything
+// else (end of input included) to stop. The same trial directory, training and scoring as a
+// search's own trials, so a comparison measures the tuners, not the plumbing.
+void trial(const AutoArgs& a) {
+  const automl::SearchOptions s = automl::SearchOptions::load(a.file, a.overrides);
+  RF_CHECK(a.number >= 0, "a trial needs its number", "--number", "give --number N (it names trials/trial_N)");
+  nlohmann::json values;
+  try {
+    values = nlohmann::json::parse(a.params);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(std::string("the parameters are not JSON: ") + e.what(), "--params", "e.g. --params '{\"train.lr\": 0.001}'");
+  }
+  const automl::Point x = automl::point_of(s.space, values, "--params");
+  std::vector<int64_t> steps = automl::Asha(s.asha).rungs();
+  steps.push_back(s.asha.max_steps);
+  for (int64_t r : steps) {
+    const double v = automl::train_and_score(s, x, a.number, r);
+    std::cout << nlohmann::json{{"trial", a.number}, {"steps", r}, {"value", std::isfinite(v) ? nlohmann::json(v) : nlohmann::json()}}.dump()
+              << std::endl;
+    std::string word;
+    if (r == s.asha.max_steps || !std::getline(std::cin, word) || word != "continue") break;
+  }
+}
+
 }  // namespace
 
 void add_auto(CLI::App& app) {
   auto* cmd = app.add_subcommand("auto", "automatic tuning: search a run config's settings (TPE + ASHA), show the study, write the best config");
   cmd->require_subcommand(1);
-  cmd->footer("\nExamples:\n  rflow auto search configs/search/checkerboard_w2.toml\n"
+  cmd->footer("\nExamples:\n  rflow auto plan cards/data/checkerboard.toml cards/models/mlp.toml\n  rflow auto search configs/search/checkerboard_w2.toml\n"
               "  rflow auto show configs/search/checkerboard_w2.toml\n"
               "  rflow auto best configs/search/checkerboard_w2.toml -o best.toml");
   const auto common = [](CLI::App* sub, std::shared_ptr<AutoArgs> args) {
@@ -140,6 +169,13 @@ void add_auto(CLI::App& app) {
   common(b, ba);
   b->add_option("-o,--out", ba->out, "the config file to write")->capture_default_str();
   b->callback([ba] { best(*ba); });
+  add_auto_plan(*cmd);
+  auto ta = std::make_shared<AutoArgs>();
+  auto* tr = cmd->add_subcommand("trial", "train one trial for another tuner: a JSON line per rung, then `continue` (or stop) on stdin");
+  common(tr, ta);
+  tr->add_option("--number", ta->number, "the trial's number: its run directory is <dir>/<name>/trials/trial_<number>")->required();
+  tr->add_option("--params", ta->params, "its settings as JSON, every [[space]] key: '{\"train.lr\": 0.001, ...}'")->required();
+  tr->callback([ta] { trial(*ta); });
   cmd->add_subcommand("keys", "every key of a search file (and of --set), its default and meaning")->callback([] {
     automl::SearchOptions defaults;
     std::cout << config::describe(config::fields_of(defaults))

@@ -10,6 +10,7 @@
 namespace rflow::cli {
 
 void add_run(CLI::App& app);
+void add_auto_plan(CLI::App& auto_cmd);  // rflow auto plan
 void add_train(CLI::App& app);
 void add_sample(CLI::App& app);
 void add_eval(CLI::App& app);
