@@ -8,6 +8,7 @@
 
 #include "rflow/automl/trial.h"
 #include "rflow/core/memory_usage.h"
+#include "rflow/io/remove_tree.h"
 #include "rflow/pipeline/run_config.h"
 #include "rflow/pipeline/run_context.h"
 #include "rflow/pipeline/stages.h"
@@ -32,10 +33,10 @@ double timed_run(std::vector<std::string> settings, int64_t steps, const fs::pat
 
 ProbeResult probe_training(const std::vector<std::string>& settings, int64_t steps, const ObjectiveOptions& objective) {
   const fs::path root = fs::temp_directory_path() / ("rflow_probe_" + std::to_string(::getpid()));
-  fs::remove_all(root);
+  io::remove_tree(root);
   struct Cleanup {
     fs::path p;
-    ~Cleanup() { std::error_code ec; fs::remove_all(p, ec); }
+    ~Cleanup() { std::error_code ec; io::remove_tree(p, ec); }
   } cleanup{root};
   const auto level = spdlog::get_level();
   spdlog::set_level(spdlog::level::warn);  // two short runs: their logs would only be noise

@@ -180,7 +180,9 @@ void add_auto(CLI::App& app) {
     automl::SearchOptions defaults;
     std::cout << config::describe(config::fields_of(defaults))
               << "\n[[space]] tables, one per parameter: key (a run config key), kind (float | int | categorical),\n"
-                 "low, high, log (float and int), choices (categorical)\n";
+                 "low, high, log (float and int), choices (categorical)\n"
+                 "[[constraint]] tables, one per rule: key (an integer config key), divisible_by (keys or whole numbers\n"
+                 "whose product must divide it), why\n";
   });
 }
 

@@ -7,6 +7,8 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include "rflow/automl/planner.h"
+#include "rflow/automl/sampler.h"
 #include "rflow/core/config.h"
 #include "rflow/core/error.h"
 #include "rflow/core/log.h"
@@ -64,11 +66,13 @@ std::string registries_help() {
          "policy tasks (by data.target.name; other policy data: demos):\n" + list(policy_tasks()) +
          "tokenizers (rflow tokenizer train --kind):\n" + list(text::tokenizers()) +
          "chat rewriters (rflow chat --rewriter):\n" + list(chat::rewriters()) +
-         "stages:\n" + list(stages()) + "scorers (by the target's kind of data):\n" + list(eval::scorers());
+         "stages:\n" + list(stages()) + "scorers (by the target's kind of data):\n" + list(eval::scorers()) +
+         "search samplers (rflow auto, sampler = ...):\n" + list(automl::samplers()) +
+         "planners (rflow auto plan --planner):\n" + list(automl::planners());
 }
 
 void add_list(CLI::App& app) {
-  auto* cmd = app.add_subcommand("list", "list the solvers, methods, models, distributions, couplings, policy tasks, tokenizers, chat rewriters, stages and scorers");
+  auto* cmd = app.add_subcommand("list", "list the solvers, methods, models, distributions, couplings, policy tasks, tokenizers, chat rewriters, stages, scorers, search samplers and planners");
   cmd->footer("\nExamples:\n  rflow list\n  rflow run --list-keys        every config key, its default and meaning\n"
               "  rflow list --config-reference > docs/config.md");
   auto reference = std::make_shared<bool>(false);
