@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <toml++/toml.h>
 
-#include "rflow/pipeline/run_config.h"
+#include "rflow/automl/trial_rules.h"
 
 namespace rflow::automl {
 
@@ -49,8 +49,7 @@ void put(toml::table& t, const std::string& key, const nlohmann::json& v) {
 std::string best_config_toml(const SearchOptions& s, const TrialRecord& best) {
   std::vector<std::string> set = settings_of(s.space, best.x);
   set.push_back("train.steps=" + std::to_string(s.asha.max_steps));
-  RunConfig cfg = load_run_config(s.config, set);
-  const nlohmann::json j = nlohmann::json::parse(to_json(cfg));
+  const nlohmann::json j = resolved_config(s.config, set);
   toml::table t;
   for (const auto& [k, v] : j.items()) put(t, k, v);
   std::ostringstream out;

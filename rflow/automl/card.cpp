@@ -17,7 +17,6 @@ namespace rflow::automl {
 
 namespace {
 
-const std::vector<std::string> kModalities{"points", "images", "composites", "policy"};
 const std::vector<std::string> kFamilies{"mlp", "unet", "dit", "policy", "text"};
 
 bool one_of(const std::string& v, const std::vector<std::string>& set) { return std::find(set.begin(), set.end(), v) != set.end(); }
@@ -26,26 +25,6 @@ std::string joined(const std::vector<std::string>& v) {
   std::string out;
   for (const auto& s : v) out += (out.empty() ? "" : " | ") + s;
   return out;
-}
-
-// The visit()ed part loads through the config fields (unknown keys refused with the nearest one);
-// the array-of-tables parts are taken out first and returned.
-template <class Card>
-nlohmann::json load_card(Card& card, const std::string& path, const std::string& what, const std::vector<std::string>& tables) {
-  toml::table t = parse_toml_file(path, what);
-  nlohmann::json parts = nlohmann::json::object();
-  for (const auto& name : tables)
-    if (const toml::node* n = t.get(name)) {
-      RF_CHECK(n->is_array_of_tables(), name + " must be [[" + name + "]] tables", path + ": " + name,
-               "write one [[" + name + "]] table per entry");
-      parts[name] = json_of_toml(*n);
-      t.erase(name);
-    }
-  std::ostringstream rest;
-  rest << t;
-  auto fields = config::fields_of(card);
-  config::load_toml_string(fields, rest.str(), path);
-  return parts;
 }
 
 void check_settings(const std::vector<std::string>& settings, const std::string& where) {
@@ -57,6 +36,19 @@ void check_settings(const std::vector<std::string>& settings, const std::string&
 }
 
 }  // namespace
+
+const std::vector<Modality>& modalities() {
+  static const std::vector<Modality> all{{"points", 2000, true}, {"images", 1000, true}, {"composites", 500, true}, {"policy", 0, false}};
+  return all;
+}
+
+const Modality& modality_of(const std::string& name, const std::string& where) {
+  for (const auto& m : modalities())
+    if (m.name == name) return m;
+  std::string known;
+  for (const auto& m : modalities()) known += (known.empty() ? "" : " | ") + m.name;
+  throw Error("unknown modality '" + name + "'", where, known);
+}
 
 std::vector<Constraint> constraints_from_json(const nlohmann::json& j, const std::string& where) {
   std::vector<Constraint> out;
@@ -82,14 +74,14 @@ std::vector<Constraint> constraints_from_json(const nlohmann::json& j, const std
 
 DataCard DataCard::load(const std::string& path) {
   DataCard c;
-  load_card(c, path, "data card", {});
+  load_toml_fields(config::fields_of(c), path, "data card", {});
   c.validate(path);
   return c;
 }
 
 void DataCard::validate(const std::string& where) const {
   RF_CHECK(!name.empty(), "the data card has no name", where + ": name", "name = \"moons\"");
-  RF_CHECK(one_of(modality, kModalities), "unknown modality '" + modality + "'", where + ": modality", joined(kModalities));
+  modality_of(modality, where + ": modality");
   RF_CHECK(!shape.empty() && std::all_of(shape.begin(), shape.end(), [](int64_t d) { return d >= 1; }),
            "the shape must be a list of positive sizes", where + ": shape", "e.g. shape = [1, 28, 28]");
   RF_CHECK(size >= 0 && classes >= 0, "size and classes must be >= 0", where, "0 means drawn on demand / unlabelled");
@@ -105,7 +97,7 @@ std::vector<double> DataCard::features() const {
   double dim = 1;
   for (int64_t d : shape) dim *= double(d);
   std::vector<double> f;
-  for (const auto& m : kModalities) f.push_back(m == modality ? 1.0 : 0.0);
+  for (const auto& m : modalities()) f.push_back(m.name == modality ? 1.0 : 0.0);
   f.push_back(std::log10(1.0 + double(size)) / 6);  // unlimited (0) sits with the small sets: its size is the budget's
   f.push_back(std::log10(dim) / 4);
   f.push_back(std::log10(1.0 + double(classes)) / 2);
@@ -114,7 +106,7 @@ std::vector<double> DataCard::features() const {
 
 ModelCard ModelCard::load(const std::string& path) {
   ModelCard c;
-  const nlohmann::json parts = load_card(c, path, "model card", {"tunable", "constraint"});
+  const nlohmann::json parts = load_toml_fields(config::fields_of(c), path, "model card", {"tunable", "constraint"});
   if (parts.contains("tunable")) c.tunable = SearchSpace::from_json(parts["tunable"], path + ": tunable");
   if (parts.contains("constraint")) c.constraints = constraints_from_json(parts["constraint"], path + ": constraint");
   c.validate(path);
@@ -125,7 +117,7 @@ void ModelCard::validate(const std::string& where) const {
   RF_CHECK(!name.empty(), "the model card has no name", where + ": name", "name = \"dit\"");
   RF_CHECK(one_of(family, kFamilies), "unknown family '" + family + "'", where + ": family", joined(kFamilies));
   RF_CHECK(!modalities.empty(), "the model card names no modality", where + ": modalities", "e.g. modalities = [\"images\"]");
-  for (const auto& m : modalities) RF_CHECK(one_of(m, kModalities), "unknown modality '" + m + "'", where + ": modalities", joined(kModalities));
+  for (const auto& m : modalities) modality_of(m, where + ": modalities");
   check_settings(settings, where);
   RF_CHECK(threads_per_trial >= 1 && probe_steps >= 2, "threads_per_trial >= 1 and probe_steps >= 2", where, "e.g. 1 and 20");
   if (!tunable.params.empty()) tunable.validate(where + ": tunable");

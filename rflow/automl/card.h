@@ -26,6 +26,18 @@ struct Budget {
   }
 };
 
+// What a plan needs to know of a kind of data: how many samples a rung scores, and whether rungs
+// can score it at all (a policy is judged closed loop by `rflow policy`, not by the eval stage).
+struct Modality {
+  std::string name;
+  int64_t objective_n = 0;
+  bool searched = true;
+};
+// The modalities cards may name, in a fixed order (card features index it).
+const std::vector<Modality>& modalities();
+// Throws naming `where` and the known ones.
+const Modality& modality_of(const std::string& name, const std::string& where);
+
 struct DataCard {
   std::string name;
   std::string modality;              // points | images | composites | policy

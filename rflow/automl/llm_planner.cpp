@@ -13,7 +13,7 @@
 
 #include "rflow/automl/planner.h"
 #include "rflow/core/error.h"
-#include "rflow/pipeline/run_config.h"
+#include "rflow/automl/trial_rules.h"
 
 namespace rflow::automl {
 
@@ -100,21 +100,16 @@ void apply_answer(const nlohmann::json& answer, Plan& plan) {
   }
   std::vector<std::string> trial = plan.run_settings;
   trial.insert(trial.end(), taken.begin(), taken.end());
-  RunConfig cfg = load_run_config("", trial);
-  const nlohmann::json resolved = nlohmann::json::parse(to_json(cfg));
-  for (const auto& c : plan.constraints) {
-    std::string why;
-    if (!c.holds(resolved, &why)) {
-      plan.notes.push_back("language model: its settings break the card's rule (" + why + "); the rules' settings are kept");
-      return;
-    }
+  if (std::string why; !keeps(plan.constraints, resolved_config("", trial), &why)) {
+    plan.notes.push_back("language model: its settings break the card's rule (" + why + "); the rules' settings are kept");
+    return;
   }
   plan.run_settings = trial;
   for (const auto& t : taken) plan.notes.push_back("language model: " + t);
   for (const auto& row : answer.value("predicted_log", nlohmann::json::array()))
     for (auto& p : plan.predicted_log)
       if (row.is_object() && row.value("steps", int64_t(-1)) == p.steps && row.contains("metric") && row["metric"].is_number())
-        p.metric = row["metric"].get<double>();
+        p.metric = row["metric"].get<double>(), plan.metric_source = "the language model's guess";
   if (answer.contains("notes") && answer["notes"].is_string()) plan.notes.push_back("language model's notes: " + answer["notes"].get<std::string>());
 }
 
@@ -125,6 +120,7 @@ class LlmPlanner : public Planner {
              "give an OpenAI-compatible base URL (e.g. http://localhost:8080/v1) or RFLOW_LLM_ENDPOINT");
     Plan plan = plan_by_rules(r);
     for (auto& row : plan.predicted_log) row.metric = NAN;  // only the model's guesses from here on
+    plan.metric_source.clear();
     spdlog::info("plan: asking {} ({})", r.llm_endpoint, r.llm_model);
     apply_answer(reply_object(ask(r, plan)), plan);
     return plan;

@@ -39,16 +39,6 @@ PlanRequest request_of(const std::string& data_card, const std::string& model_ca
   return r;
 }
 
-// The nearest earlier study's best curve (steps as a fraction of its length) read at this plan's
-// rows: a prior for the metric, marked as such, never a measurement.
-void predict_metric(Plan& plan, const std::string& nearest) {
-  const auto curve = best_curve(nearest);
-  if (curve.empty()) return;
-  const double max_steps = double(plan.predicted_log.back().steps);
-  for (auto& row : plan.predicted_log) row.metric = predict_final(curve, double(row.steps) / max_steps);
-  plan.notes.push_back("predicted metric: the best trial of " + nearest + ", its curve read at the same fractions of training");
-}
-
 nlohmann::json plan_json(const PlanOutcome& p) {
   const DataCard& d = p.request.data;
   nlohmann::json rows = nlohmann::json::array();
@@ -65,6 +55,7 @@ nlohmann::json plan_json(const PlanOutcome& p) {
           {"workers", p.plan.workers},
           {"notes", p.plan.notes},
           {"predicted_log", rows},
+          {"metric_source", p.plan.metric_source},
           {"prompt", p.plan.prompt}};
 }
 
@@ -79,7 +70,6 @@ PlanOutcome make_plan(const std::string& data_card, const std::string& model_car
     if (fs::absolute(e.search_file).parent_path().lexically_normal() != fs::path(out.dir))  // not the plan being remade
       out.request.warm_start.push_back(fs::absolute(e.search_file).lexically_normal().string());
   out.plan = planners().get(o.planner, "--planner")()->plan(out.request);
-  if (!out.request.warm_start.empty() && o.planner == "rules") predict_metric(out.plan, out.request.warm_start.front());
   out.run_config = (fs::path(out.dir) / "run.toml").string();
   out.search_file = (fs::path(out.dir) / "search.toml").string();
   // Neighbours' best first, then the plan's own default, so the search never ends worse than it.
@@ -90,7 +80,7 @@ PlanOutcome make_plan(const std::string& data_card, const std::string& model_car
   const std::string made = fmt::format("# Planned by `rflow auto plan {} {}` ({} planner).", data_card, model_card, o.planner);
   io::write_file_atomic(out.run_config, run_config_toml(out.plan, made + " Train it: rflow run run.toml"));
   // A policy's objective is its task run closed loop (rflow policy), which rungs do not score yet.
-  const bool searchable = out.request.data.modality != "policy";
+  const bool searchable = modality_of(out.request.data.modality, data_card).searched;
   if (searchable) io::write_file_atomic(out.search_file, search_file_toml(out.plan, made + " Search it: rflow auto search search.toml"));
   else out.search_file.clear(), out.plan.notes.push_back("no search: a policy is judged closed loop by `rflow policy`, which a search's rungs do not run; train run.toml");
   io::write_file_atomic((fs::path(out.dir) / "prompt.txt").string(), out.plan.prompt + "\n");
@@ -103,7 +93,7 @@ PlanOutcome make_plan(const std::string& data_card, const std::string& model_car
 std::string describe_plan(const PlanOutcome& p) {
   std::string s = "prompt:\n  " + p.plan.prompt + "\n\nplan:\n";
   for (const auto& n : p.plan.notes) s += "  - " + n + "\n";
-  s += "\npredicted training log (time measured on this machine; metric: a prior from the nearest earlier study, if any):\n";
+  s += "\npredicted training log (time measured on this machine; metric: " + (p.plan.metric_source.empty() ? std::string("no earlier study to go by") : p.plan.metric_source) + "):\n";
   s += fmt::format("  {:>8} {:>10} {:>10}\n", "steps", "seconds", "metric");
   for (const auto& r : p.plan.predicted_log)
     s += fmt::format("  {:>8} {:>10.1f} {:>10}\n", r.steps, r.seconds, std::isfinite(r.metric) ? fmt::format("{:.4g}", r.metric) : "-");

@@ -79,13 +79,15 @@ std::string compose_prompt(const DataCard& d, const ModelCard& m, const Budget& 
   return fmt::format(
       "Assume we have a data card: name {}; modality {}; {}; examples {}; {}; {}. "
       "And a model card: name {}; family {}; {}; defaults {}; tunable {}; rules {}. "
-      "Evaluation metric and requests: minimise {} of samples drawn with 4 Euler steps; "
+      "Evaluation metric and requests: {}; "
       "use at most {} cores, {} minutes and {} GiB of memory. "
       "Give the data processing, the model architecture, the hyperparameters and a predicted training log.",
       d.name, d.modality, d.description, d.size == 0 ? std::string("unlimited (drawn on demand)") : std::to_string(d.size),
       "shape " + shape, d.classes > 0 ? std::to_string(d.classes) + " classes" : std::string("unlabelled"), m.name, m.family,
       m.description, list_of(m.settings), tunable.empty() ? std::string("none") : tunable, rules.empty() ? std::string("none") : rules,
-      d.metric, b.cores > 0 ? std::to_string(b.cores) : std::string("this machine's"), b.minutes, b.memory_gb);
+      modality_of(d.modality, "data card " + d.name).searched ? "minimise " + d.metric + " of samples drawn with 4 Euler steps"
+                                                               : d.metric + " of the policy run closed loop",
+      b.cores > 0 ? std::to_string(b.cores) : std::string("this machine's"), b.minutes, b.memory_gb);
 }
 
 std::string run_config_toml(const Plan& plan, const std::string& header) {

@@ -57,6 +57,7 @@ struct Plan {
   double estimated_minutes = 0;            // the search's worst case: its minutes + one full trial
   std::vector<std::string> notes;          // each choice and why (data processing, architecture, ...)
   std::vector<PredictedRow> predicted_log;
+  std::string metric_source;               // where predicted_log's metric comes from ("": nowhere)
 };
 
 class Planner {

@@ -11,7 +11,8 @@
 
 #include "rflow/automl/planner.h"
 #include "rflow/core/error.h"
-#include "rflow/pipeline/run_config.h"
+#include "rflow/automl/trial_rules.h"
+#include "rflow/automl/warm_start.h"
 
 namespace rflow::automl {
 
@@ -27,39 +28,29 @@ std::string setting_of(const std::vector<std::string>& settings, const std::stri
   return v;
 }
 
-int64_t objective_n(const std::string& modality) { return modality == "points" ? 2000 : modality == "images" ? 1000 : 500; }
-
-// What a search's rungs are scored by: the data card's metric at 4 Euler steps (policies: none).
+// What a search's rungs are scored by: the data card's metric at 4 Euler steps (none where rungs
+// cannot score the data).
 ObjectiveOptions objective_of(const PlanRequest& r) {
+  const Modality& m = modality_of(r.data.modality, "data card " + r.data.name);
   ObjectiveOptions o;
-  o.metric = r.data.modality == "policy" ? "" : r.data.metric;
+  o.metric = m.searched ? r.data.metric : "";
   o.solver = "euler";
   o.nfe = 4;
-  o.n = objective_n(r.data.modality);
+  o.n = m.objective_n;
   return o;
 }
 
 // Settings every plan starts from; the data card's and then the model card's come after and win.
 std::vector<std::string> base_settings(const PlanRequest& r, int64_t threads) {
-  // Policies are judged closed loop by `rflow policy`, not by the eval stage.
-  const std::string stages = r.data.modality == "policy" ? "[\"train\"]" : "[\"train\", \"eval\", \"report\"]";
-  return {"name=\"" + r.data.name + "_" + r.model.name + "\"", "seed=0", "stages=" + stages,
-          fmt::format("threads={}", threads), "data.source.name=\"gaussian\"", "method.name=\"rectified_flow\"",
-          "eval.solvers=[\"euler\"]", "eval.nfe=[1, 2, 4, 8]", fmt::format("eval.n={}", objective_n(r.data.modality))};
+  // Data the eval stage cannot score (policies: `rflow policy` judges them) is only trained.
+  const ObjectiveOptions o = objective_of(r);
+  std::vector<std::string> out{"name=\"" + r.data.name + "_" + r.model.name + "\"", "seed=0", fmt::format("threads={}", threads),
+                               "data.source.name=\"gaussian\"", "method.name=\"rectified_flow\""};
+  if (o.metric.empty()) out.push_back("stages=[\"train\"]");
+  else out.insert(out.end(), {"stages=[\"train\", \"eval\", \"report\"]", "eval.solvers=[\"euler\"]", "eval.nfe=[1, 2, 4, 8]", fmt::format("eval.n={}", o.n)});
+  return out;
 }
 
-nlohmann::json resolve(const std::vector<std::string>& settings) {
-  RunConfig cfg = load_run_config("", settings);
-  return nlohmann::json::parse(to_json(cfg));
-}
-
-void check_constraints(const std::vector<Constraint>& cs, const nlohmann::json& resolved, const std::string& where) {
-  for (const auto& c : cs) {
-    std::string why;
-    RF_CHECK(c.holds(resolved, &why), "the planned config breaks the model card's rule: " + why, where,
-             "fix the card's settings so that its defaults keep its constraints");
-  }
-}
 
 
 // max_steps (27 rungs of r0 with η = 3) so that one full trial takes at most budget / 5.
@@ -122,6 +113,16 @@ void add_search(const PlanRequest& r, Plan& p, int64_t max_steps, double eval_s,
                                 max_steps, full_trial_s / 60, r.budget.minutes, r0, 3 * r0, 9 * r0, trials, search_minutes));
 }
 
+// The nearest earlier study's best curve (steps as a fraction of its length) read at this plan's
+// rows: a prior for the metric, marked as such, never a measurement.
+void predict_metric(Plan& plan, const std::string& nearest) {
+  const auto curve = best_curve(nearest);
+  if (curve.empty()) return;
+  const double max_steps = double(plan.predicted_log.back().steps);
+  for (auto& row : plan.predicted_log) row.metric = predict_final(curve, double(row.steps) / max_steps);
+  plan.metric_source = "a prior: the best trial of " + nearest + ", its curve read at the same fractions of training";
+}
+
 }  // namespace
 
 Plan plan_by_rules(const PlanRequest& r) {
@@ -138,7 +139,9 @@ Plan plan_by_rules(const PlanRequest& r) {
   p.run_settings.insert(p.run_settings.end(), r.data.settings.begin(), r.data.settings.end());
   p.run_settings.insert(p.run_settings.end(), m.settings.begin(), m.settings.end());
   p.constraints = m.constraints;
-  check_constraints(p.constraints, resolve(p.run_settings), "model card " + m.name);
+  std::string why;
+  RF_CHECK(keeps(p.constraints, resolved_config("", p.run_settings), &why), "the planned config breaks the model card's rule: " + why,
+           "model card " + m.name, "fix the card's settings so that its defaults keep its constraints");
   std::string data_settings;
   for (const auto& d : r.data.settings) data_settings += (data_settings.empty() ? "" : ", ") + d;
   p.notes.push_back("data processing: the data card's settings (" + data_settings + "); noise N(0, I) of the data's shape");
@@ -148,7 +151,7 @@ Plan plan_by_rules(const PlanRequest& r) {
   p.notes.push_back(fmt::format("batch {}: {:.3g} s per step and {:.2f} GiB at its peak over {} steps, {:.2f} s per evaluation of {}, "
                                 "measured on this machine", batch, p.probe.seconds_per_step, p.probe.peak_memory_gb, m.probe_steps,
                                 p.probe.eval_seconds, r.data.metric));
-  const int64_t n = objective_n(r.data.modality), max_steps = fit_steps(r, p), r0 = max_steps / 27;
+  const int64_t n = objective_of(r).n, max_steps = fit_steps(r, p), r0 = max_steps / 27;
   p.run_settings.push_back(fmt::format("train.steps={}", max_steps));
   p.run_settings.push_back(fmt::format("train.ckpt_every={}", r0));
   p.run_settings.push_back(fmt::format("train.log_every={}", std::max<int64_t>(1, r0)));
@@ -157,6 +160,7 @@ Plan plan_by_rules(const PlanRequest& r) {
   int evals = 0;  // the time at a rung: the steps so far and every rung's evaluation so far
   for (const int64_t s : {r0, 3 * r0, 9 * r0, max_steps})
     p.predicted_log.push_back({s, double(s) * p.probe.seconds_per_step + ++evals * p.probe.eval_seconds, NAN});
+  if (!r.warm_start.empty()) predict_metric(p, r.warm_start.front());
   return p;
 }
 

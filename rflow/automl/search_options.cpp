@@ -1,10 +1,8 @@
 #include "rflow/automl/search_options.h"
 
 #include <filesystem>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
-#include <toml++/toml.h>
 
 #include "rflow/automl/sampler.h"
 #include "rflow/automl/toml_json.h"
@@ -17,29 +15,15 @@ namespace rflow::automl {
 
 SearchOptions SearchOptions::load(const std::string& path, const std::vector<std::string>& overrides) {
   SearchOptions o;
-  toml::table t = parse_toml_file(path, "search file");
-  if (const toml::node* space = t.get("space")) {
-    RF_CHECK(space->is_array_of_tables(), "space must be [[space]] tables", path + ": space",
-             "one [[space]] table per parameter: key, low, high (log) or choices");
-    o.space = SearchSpace::from_json(json_of_toml(*space), path + ": space");
-    t.erase("space");
-  }
-  if (const toml::node* rules = t.get("constraint")) {
-    RF_CHECK(rules->is_array_of_tables(), "constraint must be [[constraint]] tables", path + ": constraint",
-             "one [[constraint]] table per rule: key, divisible_by");
-    o.constraints = constraints_from_json(json_of_toml(*rules), path + ": constraint");
-    t.erase("constraint");
-  }
-  std::ostringstream rest;
-  rest << t;
-  auto fields = config::fields_of(o);
-  config::load_toml_string(fields, rest.str(), path);
-  for (const auto& a : overrides) config::apply_override(fields, a);
-  // A config named relative to the search file is found from anywhere.
-  if (!o.config.empty() && fs::path(o.config).is_relative() && !fs::exists(o.config))
-    o.config = (fs::path(path).parent_path() / o.config).lexically_normal().string();
-  for (auto& w : o.warm_start)
-    if (fs::path(w).is_relative() && !fs::exists(w)) w = (fs::path(path).parent_path() / w).lexically_normal().string();
+  const nlohmann::json parts = load_toml_fields(config::fields_of(o), path, "search file", {"space", "constraint"}, overrides);
+  if (parts.contains("space")) o.space = SearchSpace::from_json(parts["space"], path + ": space");
+  if (parts.contains("constraint")) o.constraints = constraints_from_json(parts["constraint"], path + ": constraint");
+  // Files named relative to the search file are found from anywhere.
+  const auto beside = [&](std::string& f) {
+    if (!f.empty() && fs::path(f).is_relative() && !fs::exists(f)) f = (fs::path(path).parent_path() / f).lexically_normal().string();
+  };
+  beside(o.config);
+  for (auto& w : o.warm_start) beside(w);
   if (o.name.empty()) o.name = fs::path(o.config).stem().string();
   o.validate(path);
   return o;

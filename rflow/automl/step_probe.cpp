@@ -34,29 +34,27 @@ double timed_run(std::vector<std::string> settings, int64_t steps, const fs::pat
 ProbeResult probe_training(const std::vector<std::string>& settings, int64_t steps, const ObjectiveOptions& objective) {
   const fs::path root = fs::temp_directory_path() / ("rflow_probe_" + std::to_string(::getpid()));
   io::remove_tree(root);
-  struct Cleanup {
+  // However it ends: the probe's runs removed and the log level back.
+  struct Restore {
     fs::path p;
-    ~Cleanup() { std::error_code ec; io::remove_tree(p, ec); }
-  } cleanup{root};
-  const auto level = spdlog::get_level();
+    spdlog::level::level_enum level;
+    ~Restore() {
+      std::error_code ec;
+      io::remove_tree(p, ec);
+      spdlog::set_level(level);
+    }
+  } restore{root, spdlog::get_level()};
   spdlog::set_level(spdlog::level::warn);  // two short runs: their logs would only be noise
   const int64_t before = current_rss_bytes();
   reset_peak_rss();
   const int64_t quarter = std::max<int64_t>(1, steps / 4);
-  double t_short = 0, t_long = 0, t_eval = 0;
-  try {
-    t_short = timed_run(settings, quarter, root / "short");
-    t_long = timed_run(settings, steps, root / "long");
-    if (!objective.metric.empty()) {
-      const auto t0 = std::chrono::steady_clock::now();
-      score_run((root / "long").string(), objective, 0);
-      t_eval = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    }
-  } catch (...) {
-    spdlog::set_level(level);
-    throw;
+  const double t_short = timed_run(settings, quarter, root / "short"), t_long = timed_run(settings, steps, root / "long");
+  double t_eval = 0;
+  if (!objective.metric.empty()) {
+    const auto t0 = std::chrono::steady_clock::now();
+    score_run((root / "long").string(), objective, 0);
+    t_eval = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
-  spdlog::set_level(level);
   ProbeResult r;
   r.eval_seconds = t_eval;
   // Start-up noise can swamp a difference of fast steps: then the whole long run per step, an upper bound.

@@ -1,5 +1,7 @@
 #include "rflow/automl/toml_json.h"
 
+#include <sstream>
+
 #include "rflow/core/error.h"
 
 namespace rflow::automl {
@@ -32,6 +34,24 @@ toml::table parse_toml_file(const std::string& path, const std::string& what) {
   } catch (const std::exception& e) {
     throw Error("cannot read the " + what + ": " + e.what(), path, "check the path");
   }
+}
+
+nlohmann::json load_toml_fields(const std::vector<config::Field>& fields, const std::string& path, const std::string& what,
+                                const std::vector<std::string>& tables, const std::vector<std::string>& overrides) {
+  toml::table t = parse_toml_file(path, what);
+  nlohmann::json parts = nlohmann::json::object();
+  for (const auto& name : tables)
+    if (const toml::node* n = t.get(name)) {
+      RF_CHECK(n->is_array_of_tables(), name + " must be [[" + name + "]] tables", path + ": " + name,
+               "write one [[" + name + "]] table per entry");
+      parts[name] = json_of_toml(*n);
+      t.erase(name);
+    }
+  std::ostringstream rest;
+  rest << t;
+  config::load_toml_string(fields, rest.str(), path);
+  for (const auto& a : overrides) config::apply_override(fields, a);
+  return parts;
 }
 
 }  // namespace rflow::automl

@@ -6,17 +6,21 @@
 
 namespace rflow::automl {
 
-nlohmann::json resolved_trial_config(const SearchOptions& s, const Point& x) {
-  RunConfig cfg = load_run_config(s.config, settings_of(s.space, x));
+nlohmann::json resolved_config(const std::string& path, const std::vector<std::string>& settings) {
+  RunConfig cfg = load_run_config(path, settings);
   return nlohmann::json::parse(to_json(cfg));
 }
 
-bool keeps_rules(const SearchOptions& s, const Point& x, std::string* why) {
-  if (s.constraints.empty()) return true;
-  const nlohmann::json resolved = resolved_trial_config(s, x);
-  for (const auto& c : s.constraints)
+bool keeps(const std::vector<Constraint>& rules, const nlohmann::json& resolved, std::string* why) {
+  for (const auto& c : rules)
     if (!c.holds(resolved, why)) return false;
   return true;
+}
+
+nlohmann::json resolved_trial_config(const SearchOptions& s, const Point& x) { return resolved_config(s.config, settings_of(s.space, x)); }
+
+bool keeps_rules(const SearchOptions& s, const Point& x, std::string* why) {
+  return s.constraints.empty() || keeps(s.constraints, resolved_trial_config(s, x), why);
 }
 
 }  // namespace rflow::automl

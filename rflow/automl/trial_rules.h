@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -11,7 +12,12 @@
 
 namespace rflow::automl {
 
-// The base config with the point's settings, resolved (every key, defaults included).
+// A run config (a file, or "" for the defaults) with `settings` applied, resolved to JSON: every
+// key, defaults included — what rules and warm starts read.
+nlohmann::json resolved_config(const std::string& path, const std::vector<std::string>& settings);
+// Whether a resolved config keeps every rule; if not, `why` names the first it breaks.
+bool keeps(const std::vector<Constraint>& rules, const nlohmann::json& resolved, std::string* why = nullptr);
+// The base config with the point's settings, resolved.
 nlohmann::json resolved_trial_config(const SearchOptions& s, const Point& x);
 // Whether x keeps every rule; if not, `why` names the first it breaks.
 bool keeps_rules(const SearchOptions& s, const Point& x, std::string* why = nullptr);

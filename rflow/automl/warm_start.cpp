@@ -15,7 +15,7 @@
 #include "rflow/automl/search.h"
 #include "rflow/automl/study.h"
 #include "rflow/io/atomic_file.h"
-#include "rflow/pipeline/run_config.h"
+#include "rflow/automl/trial_rules.h"
 
 namespace fs = std::filesystem;
 
@@ -42,9 +42,7 @@ double value_for(const ParamSpec& p, const std::map<std::string, std::string>& s
   return p.integer() ? std::round(x) : x;
 }
 
-Point point_from(const SearchOptions& s, const std::map<std::string, std::string>& settings) {
-  RunConfig cfg = load_run_config(s.config, {});
-  const nlohmann::json base = nlohmann::json::parse(to_json(cfg));
+Point point_from(const SearchOptions& s, const std::map<std::string, std::string>& settings, const nlohmann::json& base) {
   Point x;
   for (const auto& p : s.space.params) x.push_back(value_for(p, settings, base));
   return snap(s.space, x);
@@ -114,22 +112,21 @@ DataCard card_of(const nlohmann::json& j) {
 
 std::vector<Point> warm_points(const SearchOptions& s) {
   std::vector<Point> out;
+  if (s.warm_start.empty()) return out;
+  const nlohmann::json base = resolved_config(s.config, {});
   for (const auto& w : s.warm_start) {
-    std::map<std::string, std::string> settings;
-    if (is_search_file(w)) {
-      const auto best = best_of(w);
-      if (!best) {
-        spdlog::warn("auto: warm start {}: its study has no finished trial yet; skipped", w);
-        continue;
-      }
-      for (const auto& kv : settings_of(best->first.space, best->second.x)) settings[kv.substr(0, kv.find('='))] = kv.substr(kv.find('=') + 1);
-    } else {
-      RunConfig cfg = load_run_config(w, {});
-      const nlohmann::json j = nlohmann::json::parse(to_json(cfg));
-      for (const auto& p : s.space.params)
-        if (const nlohmann::json* v = resolved_value(j, p.key); v && !v->is_null()) settings[p.key] = v->is_string() ? v->get<std::string>() : v->dump();
+    if (!is_search_file(w)) {  // a run config: every value from it
+      out.push_back(point_from(s, {}, resolved_config(w, {})));
+      continue;
     }
-    out.push_back(point_from(s, settings));
+    const auto best = best_of(w);
+    if (!best) {
+      spdlog::warn("auto: warm start {}: its study has no finished trial yet; skipped", w);
+      continue;
+    }
+    std::map<std::string, std::string> settings;
+    for (const auto& kv : settings_of(best->first.space, best->second.x)) settings[kv.substr(0, kv.find('='))] = kv.substr(kv.find('=') + 1);
+    out.push_back(point_from(s, settings, base));
   }
   return out;
 }
