@@ -14,6 +14,7 @@ PKGS=(
   libgloo-dev                              # data-parallel runs: LibTorch's c10d Gloo headers (rflow/dist)
   libsqlite3-dev                           # automatic tuning: studies in SQLite (rflow/automl)
   fortunes-min                             # tests: real short English texts for the tokenizers
+  fortunes                                 # Language RF: tens of thousands of fortune cookies (rflow text, configs/text/fortunes.toml)
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-numpy python3-torch      # golden values, the Python baseline benches and python/rflow
   python3-optuna                           # the tuning peer rflow auto is compared with (bench/python/optuna_search.py)

@@ -10,6 +10,7 @@
 #include "rflow/data/captioned_images.h"
 #include "rflow/data/fashion_composites.h"
 #include "rflow/data/grid_maze.h"
+#include "rflow/data/sentence_latents.h"
 #include "rflow/data/image_dataset.h"
 #include "rflow/io/npy.h"
 
@@ -345,6 +346,8 @@ Registry<DistributionEntry>& distributions() {
           fork1d_entry());
     r.add("maze", "policy demonstrations in a grid maze with several shortest routes (maze.layout): obs = cell, action = the next maze.horizon moves",
           maze_entry());
+    r.add("sentence_latents", "sentences as points: the latents of a text run (path), kept and labelled by attribute",
+          sentence_latents_entry());
     add_toy(r, "8gaussians", "8 gaussians on a circle (radius = scale)", eight_gaussians, {8, 4.0, 0.25});
     add_toy(r, "moons", "two interleaving half circles", moons, {2, 2.0, 0.1});
     add_toy(r, "checkerboard", "8 squares of a 4×4 board", checkerboard, {8, 1.0, 0.0});

@@ -52,7 +52,7 @@ TEST(Cards, EveryShippedCardLoadsAndNamesItsFile) {
 
 TEST(Cards, EveryShippedDataSetAndBackboneHasACard) {
   // Loaders of the user's own files (and the noise source) describe no data set of their own.
-  const std::set<std::string> loaders{"captioned_images", "demos", "idx", "image_folder", "npy", "gaussian"};
+  const std::set<std::string> loaders{"captioned_images", "demos", "idx", "image_folder", "npy", "gaussian", "sentence_latents"};
   const auto data = card_names("data");
   for (const auto& name : rflow::distributions().names())
     if (!loaders.count(name)) EXPECT_TRUE(data.count(name)) << "no data card for the data set " << name;

@@ -118,6 +118,7 @@ std::string cli() { return RFLOW_CLI; }
 TEST(Docs, EveryCommandShownUsesRealCommandsOptionsAndKeys) {
   const auto keys = rflow::test::shell(cli() + " run --list-keys").out;
   const auto search_keys = rflow::test::shell(cli() + " auto keys").out;  // what `rflow auto --set` takes
+  const auto text_keys = rflow::test::shell(cli() + " text train --list-keys").out;  // `rflow text train --set`
   std::map<std::string, std::string> help;  // "sample" / "fidnet score" → its --help text
   auto help_of = [&](const std::string& path) -> const std::string& {
     auto it = help.find(path);
@@ -151,7 +152,7 @@ TEST(Docs, EveryCommandShownUsesRealCommandsOptionsAndKeys) {
       }
       if ((a == "--set" || a == "-s") && i + 1 < w.size()) {
         const std::string key = w[i + 1].substr(0, w[i + 1].find('='));
-        const std::string& known = path.rfind("auto", 0) == 0 ? search_keys : keys;
+        const std::string& known = path.rfind("auto", 0) == 0 ? search_keys : path.rfind("text", 0) == 0 ? text_keys : keys;
         EXPECT_NE(known.find("  " + key + " "), std::string::npos) << doc << ": `" << line << "`: no config key " << key;
       }
     }

@@ -25,6 +25,7 @@ void add_tokenizer(CLI::App& app);
 void add_chat(CLI::App& app);
 void add_serve(CLI::App& app);
 void add_auto(CLI::App& app);
+void add_text(CLI::App& app);  // rflow text train | sample | edit | eval
 
 // Options shared by commands that take a run config: --config, --set (repeatable), --list-keys.
 struct ConfigArgs {

@@ -124,6 +124,7 @@ int main(int argc, char** argv) {
   rflow::cli::add_chat(app);
   rflow::cli::add_serve(app);
   rflow::cli::add_auto(app);
+  rflow::cli::add_text(app);
   rflow::cli::add_list(app);
   // After the subcommands: CLI11 copies a parent's footer into subcommands made after it.
   app.footer("\nExamples:\n  rflow run configs/demo_2d.toml         train, sample, evaluate → runs/demo_2d/report.html\n"
