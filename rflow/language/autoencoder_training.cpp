@@ -132,7 +132,9 @@ AutoencoderResult train_autoencoder(const TextRunConfig& cfg, const SentenceVAEO
     // Each step's draws come from a stream of its own: a resumed run takes the same batches.
     at::Generator g = at::make_generator<at::CPUGeneratorImpl>(uint64_t(cfg.seed) * 1000003ull + uint64_t(step) + 17);
     const at::Tensor rows = torch::randint(0, N, {B}, g, torch::kInt64);
-    const at::Tensor ids = data.ids.index_select(0, rows), mask = data.mask.index_select(0, rows);
+    // Cut the batch to its longest sentence: padding costs as much as tokens.
+    const int64_t L = std::max<int64_t>(1, data.mask.index_select(0, rows).sum(1).max().item<int64_t>());
+    const at::Tensor ids = data.ids.index_select(0, rows).slice(1, 0, L), mask = data.mask.index_select(0, rows).slice(1, 0, L);
     const at::Tensor eps = torch::randn({B, D}, g);
     const double beta = o.anneal_steps > 0 ? o.beta * std::min(1.0, double(step) / double(o.anneal_steps)) : o.beta;
     for (auto& grp : adam.param_groups()) grp.options().set_lr(lr_at(o, step, total));

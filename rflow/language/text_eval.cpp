@@ -283,9 +283,17 @@ std::string evaluate_text_run(const std::string& run_dir) {
   const auto& cfg = m.config();
   const bool grammar = text::corpora().get(cfg.corpus.name, "corpus.name").grammar;
   EvalContext c{m, grammar, text::load_corpus(cfg.corpus, "train"), text::load_corpus(cfg.corpus, "test"), {}, nullptr, cfg.eval.n};
-  RF_CHECK(!c.test.texts.empty(), "the corpus's test split is empty", "corpus.test_fraction", "hold out some sentences (test_fraction > 0)");
+  // Held-out sentences with words the train split never had cannot be encoded: they are left out, and counted.
+  text::Corpus known = c.test;
+  known.texts.clear(), known.labels.clear();
+  for (size_t i = 0; i < c.test.texts.size(); ++i)
+    if (m.known(c.test.texts[i])) known.texts.push_back(c.test.texts[i]), known.labels.push_back(c.test.labels[i]);
+  const size_t unknown = c.test.texts.size() - known.texts.size();
+  c.test = known;
+  RF_CHECK(!c.test.texts.empty(), "the corpus's test split has no sentence the run can read", "corpus.test_fraction",
+           "hold out some sentences (test_fraction > 0) whose words the train split has");
   for (const auto& t : c.train.texts) c.train_set.insert(m.tokenizer().normalise(t));
-  json out{{"corpus", c.test.describe}, {"grammar", grammar}};
+  json out{{"corpus", c.test.describe}, {"grammar", grammar}, {"test_sentences_with_unknown_words", unknown}};
   out["autoencoder"] = eval_autoencoder(c);
   if (!grammar && cfg.eval.lm_steps > 0) {
     fs::create_directories(fs::path(run_dir) / "eval");

@@ -51,6 +51,11 @@ TextModel::TextModel(const std::string& run_dir) : dir_(run_dir) {
 
 TextModel::~TextModel() = default;
 
+bool TextModel::known(const std::string& sentence) const {
+  const auto ids = tok_->encode(sentence);
+  return std::find(ids.begin(), ids.end(), text::kUnk) == ids.end();
+}
+
 at::Tensor TextModel::encode(const std::vector<std::string>& sentences, const std::string& where) {
   for (size_t i = 0; i < sentences.size(); ++i) {
     const std::string w = sentences.size() > 1 ? where + ": sentence " + std::to_string(i + 1) : where;

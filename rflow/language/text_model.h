@@ -45,6 +45,8 @@ class TextModel {
   const std::vector<std::string>& attributes() const { return attributes_; }
   const std::vector<std::vector<std::string>>& values() const { return values_; }
 
+  // Whether every word of the sentence is in the vocabulary (encode() refuses those that are not).
+  bool known(const std::string& sentence) const;
   // Posterior means [B, D] of checked sentences.
   at::Tensor encode(const std::vector<std::string>& sentences, const std::string& where);
   std::vector<std::string> decode(const at::Tensor& z);

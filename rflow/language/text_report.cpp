@@ -1,7 +1,9 @@
 #include "rflow/language/text_report.h"
 
 #include <filesystem>
+#include <array>
 #include <fstream>
+#include <map>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -49,19 +51,30 @@ void training_curves(io::HtmlReport& page, const std::string& dir) {
   page.figure_row(figs);
 }
 
-// Metric vs NFE, a line per model of the chain, baselines as single points.
+// A rate (0–1) vs NFE, a line per model of the chain; the many-step sampler as a point and the
+// baselines that use no flow (no edit, the latent offset) as flat lines across, on a 0–1 axis so
+// that small differences look small.
 std::string curve(const json& rows, const std::string& metric, const std::string& title) {
   std::map<std::string, io::Series> by;
+  std::vector<std::pair<std::string, double>> flat;
+  double max_nfe = 1;
   for (const auto& r : rows) {
-    if (!r.contains(metric) || r.value("nfe", 0) <= 0) continue;
+    if (!r.contains(metric)) continue;
+    if (r.value("nfe", 0) <= 0) {
+      flat.emplace_back(row_name(r), r[metric].get<double>());
+      continue;
+    }
     auto& s = by[row_name(r)];
     s.label = row_name(r);
     s.x.push_back(r["nfe"].get<double>()), s.y.push_back(r[metric].get<double>());
+    max_nfe = std::max(max_nfe, r["nfe"].get<double>());
   }
   std::vector<io::Series> series;
   for (auto& [k, s] : by) series.push_back(s);
+  for (const auto& [name, v] : flat) series.push_back({name, {0.8, max_nfe * 1.25}, {v, v}, "", false});
   io::PlotOptions o{title, "NFE (Euler steps)", metric};
   o.logx = true;
+  o.limits = std::array<double, 4>{0.8, max_nfe * 1.25, 0.0, 1.02};
   return io::svg_curves(series, o);
 }
 
@@ -83,7 +96,8 @@ void generation_section(io::HtmlReport& page, const json& g) {
   metric_table(page, rows, {"control_accuracy", "fluency", "distinct", "novel", "perplexity", "sentences_per_s"});
   if (!rows.empty() && rows[0].contains("control_accuracy"))
     page.figure_row({{"control accuracy vs NFE", curve(rows, "control_accuracy", "control accuracy")},
-                     {"fluency (grammar parse rate) vs NFE", curve(rows, "fluency", "fluency")}});
+                     {"fluency (grammar parse rate) vs NFE", curve(rows, "fluency", "fluency")},
+                     {"distinct sentences vs NFE (one step of the 1-RF collapses to the mean)", curve(rows, "distinct", "distinct")}});
   for (const auto& [model, per_class] : g.at("examples").items()) {
     std::vector<std::vector<std::string>> out;
     for (const auto& [cls, sentences] : per_class.items())

@@ -17,6 +17,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kFortuneDir = "/usr/share/games/fortunes";
+constexpr size_t kLongestFortuneWord = 20;
 
 // FNV-1a: the same text lands in the same split on every machine.
 uint64_t text_hash(const std::string& s) {
@@ -30,6 +31,13 @@ int64_t word_count(const std::string& s) {
   std::istringstream in(s);
   int64_t n = 0;
   for (std::string w; in >> w;) ++n;
+  return n;
+}
+
+size_t longest_word(const std::string& s) {
+  std::istringstream in(s);
+  size_t n = 0;
+  for (std::string w; in >> w;) n = std::max(n, w.size());
   return n;
 }
 
@@ -92,7 +100,10 @@ Corpus fortunes_corpus(const CorpusOptions& o, const std::string& split) {
       const std::string t = fortune_line(block);
       block.clear();
       const int64_t words = word_count(t);
-      if (words >= o.min_words && words <= o.max_words && bad_character(t) == std::string::npos) texts.insert(t);
+      // Code, URLs, chat logs and ASCII art are not sentences: very long "words" or markup characters.
+      if (words >= o.min_words && words <= o.max_words && longest_word(t) <= kLongestFortuneWord &&
+          t.find_first_of("<>|{}[]_\\@#$^~*=") == std::string::npos && bad_character(t) == std::string::npos)
+        texts.insert(t);
     };
     while (std::getline(in, line)) {
       if (line == "%") flush();

@@ -30,7 +30,7 @@ struct CorpusOptions {
     v("train_n", train_n, "grammar: distinct sentences in the train split");
     v("test_n", test_n, "grammar: distinct sentences in the test split (held-out subject/adjective combinations)");
     v("max_words", max_words, "longest sentence in words: fortunes skips longer texts, a file with one is refused");
-    v("min_words", min_words, "fortunes: texts with fewer words are skipped");
+    v("min_words", min_words, "fortunes: texts with fewer words are skipped (and code, URLs, chat logs: a \"word\" over 20 characters or markup such as < > | { } _ @ #)");
     v("test_fraction", test_fraction, "fortunes / file: share of the sentences held out as the test split (chosen by a hash of the text)");
     v("seed", seed, "grammar: the draw of sentences");
   }

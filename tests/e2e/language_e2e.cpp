@@ -123,3 +123,37 @@ TEST(LanguageCli, ATextRunTrainsSamplesEditsAndRefusesBadInput) {
   const auto again = nlohmann::json::parse(rflow::test::read_text(run + "/eval.json"));
   for (const auto& row : again["generate"]["rows"]) EXPECT_TRUE(row.contains("baseline") || row["nfe"] == 1) << row.dump();
 }
+
+// A user's own labelled sentences: no grammar to parse them, so the run is scored by reconstruction
+// and by the perplexity of what it generates under a separately trained language model.
+TEST(LanguageCli, AUsersLabelledFileTrainsAndIsScoredByAJudgeLanguageModel) {
+  rflow::test::TempDir dir;
+  const std::string data = dir.file("reviews.txt"), cfg = dir.file("mine.toml"), run = dir.file("mine");
+  std::string lines;
+  const std::vector<std::string> good{"lovely", "friendly", "great", "tasty"}, bad{"awful", "rude", "cold", "bland"};
+  const std::vector<std::string> things{"soup", "bread", "staff", "tea", "room", "cake", "music", "chef"};
+  for (size_t i = 0; i < 64; ++i) {  // every (thing, adjective, mood): each word in many sentences
+    const bool pos = i / 32 == 0;
+    lines += std::string("mood=") + (pos ? "good" : "bad") + "\tour " + things[i % 8] + " was " + (pos ? good : bad)[(i / 8) % 4] + " today\n";
+  }
+  rflow::test::write_text(data, lines);
+  rflow::test::write_text(cfg, "out_dir = \"" + dir.path().string() + "\"\nname = \"mine\"\nthreads = 1\nlog_level = \"warn\"\n"
+                               "control = [\"mood\"]\nedit = \"mood\"\n[corpus]\nname = \"file\"\npath = \"" + data + "\"\n"
+                               "test_fraction = 0.25\n[autoencoder]\ndim = 32\nlatent_dim = 4\n[train]\nsteps = 100\njoint_steps = 10\n"
+                               "batch_size = 32\n[generate.train]\nsteps = 100\n[generate.reflow]\npairs = 200\n[generate.reflow.train]\n"
+                               "steps = 50\n[transfer.train]\nsteps = 100\n[transfer.reflow]\npairs = 200\n[transfer.reflow.train]\n"
+                               "steps = 50\n[eval]\nnfe = [1]\nn = 20\nbaseline_steps = 10\nlm_steps = 30\n");
+  auto r = run_cli("text train " + cfg);
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto eval = nlohmann::json::parse(rflow::test::read_text(run + "/eval.json"));
+  EXPECT_FALSE(eval.at("grammar").get<bool>());
+  EXPECT_GT(eval.at("judge").at("perplexity_real_test").get<double>(), 1.0);
+  for (const auto& row : eval.at("generate").at("rows")) {
+    EXPECT_GT(row.at("perplexity").get<double>(), 1.0) << row.dump();
+    EXPECT_FALSE(row.contains("fluency")) << "no grammar, no parse rate";
+  }
+  EXPECT_TRUE(fs::exists(run + "/eval/judge_lm.safetensors"));
+  r = run_cli("text edit " + run + " --to good \"our tea was cold today\"");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(plain_lines(r.out).size(), 1u) << r.out;
+}

@@ -26,6 +26,9 @@
 #include "rflow/eval/scorer.h"
 #include "rflow/pipeline/stages.h"
 #include "rflow/pipeline/chat/rewriter.h"
+#include "rflow/language/text_config.h"
+#include "rflow/language/text_run.h"
+#include "rflow/text/corpus.h"
 #include "rflow/text/tokenizer.h"
 #include "tools/rflow/cli_errors.h"
 #include "tools/rflow/commands.h"
@@ -68,11 +71,12 @@ std::string registries_help() {
          "chat rewriters (rflow chat --rewriter):\n" + list(chat::rewriters()) +
          "stages:\n" + list(stages()) + "scorers (by the target's kind of data):\n" + list(eval::scorers()) +
          "search samplers (rflow auto, sampler = ...):\n" + list(automl::samplers()) +
-         "planners (rflow auto plan --planner):\n" + list(automl::planners());
+         "planners (rflow auto plan --planner):\n" + list(automl::planners()) +
+         "corpora (rflow text, corpus.name):\n" + list(text::corpora()) + "text stages (rflow text train, stages):\n" + list(text_stages());
 }
 
 void add_list(CLI::App& app) {
-  auto* cmd = app.add_subcommand("list", "list the solvers, methods, models, distributions, couplings, policy tasks, tokenizers, chat rewriters, stages, scorers, search samplers and planners");
+  auto* cmd = app.add_subcommand("list", "list the solvers, methods, models, distributions, couplings, policy tasks, tokenizers, chat rewriters, stages, scorers, search samplers, planners, corpora and text stages");
   cmd->footer("\nExamples:\n  rflow list\n  rflow run --list-keys        every config key, its default and meaning\n"
               "  rflow list --config-reference > docs/config.md");
   auto reference = std::make_shared<bool>(false);
@@ -86,6 +90,8 @@ void add_list(CLI::App& app) {
   });
 }
 
+std::string text_keys_markdown();
+
 std::string config_reference_markdown() {
   RunConfig cfg;
   return "# Config reference\n\nEvery key of a run config with its type, default and meaning, generated from the "
@@ -93,7 +99,19 @@ std::string config_reference_markdown() {
          "Keys are set in a TOML file (`[train]` then `lr = 1e-3`), with `--set train.lr=1e-3`, or read back from "
          "a run's `config.json`. Each backbone, method and data set has its own section "
          "(`model.<arch>.*`, `method.<name>.*`, `data.target.<kind>.*`); only the selected one is read.\n" +
-         config::describe_markdown(config::fields_of(cfg));
+         config::describe_markdown(config::fields_of(cfg)) + text_keys_markdown();
+}
+
+// The keys of a text run (`rflow text train`) but its two flows, which take every run key above.
+std::string text_keys_markdown() {
+  TextRunConfig cfg;
+  std::vector<config::Field> fields;
+  for (auto& f : config::fields_of(cfg))
+    if (f.key.rfind("generate.", 0) != 0 && f.key.rfind("transfer.", 0) != 0) fields.push_back(f);
+  return "\n# Text run keys\n\nA text run (`rflow text train`, docs/language.md) has these keys, and two run configs "
+         "inside it: `generate.*` (the attribute-conditional flow) and `transfer.*` (the edit flows), each taking every "
+         "key above (`generate.train.steps`, `transfer.reflow.pairs`, ...); their data keys are set by the text run.\n" +
+         config::describe_markdown(fields);
 }
 
 std::string version_text() {
