@@ -123,6 +123,17 @@ MUTATIONS = [
     ("a recoloured garment held as it was", "rflow/pipeline/chat/conversation.cpp",
      "      if (!(before.scene.cells[j] == g)) continue;", "      if (before.scene.cells[j].id != g.id) continue;",
      "ChatTest*"),
+    ("a joint step that raises the reconstruction is kept", "rflow/train/lexicographic.cpp",
+     "  if (s.primary_after > s.primary_before + o.tolerance * std::abs(s.primary_before)) {",
+     "  if (false) {",
+     "Lexicographic*"),
+    ("free bits ignored", "rflow/nn/sentence_vae.cpp",
+     "at::Tensor free_bits_kl(const at::Tensor& kl_per_dim, double lambda) { return kl_per_dim.clamp_min(lambda).sum(); }",
+     "at::Tensor free_bits_kl(const at::Tensor& kl_per_dim, double lambda) { return kl_per_dim.sum(); }",
+     "SentenceVae*"),
+    ("content kept counts the edited attribute's words", "rflow/text/grammar_corpus.cpp",
+     "    if (is_attribute_word(attribute, w)) continue;\n", "",
+     "GrammarCorpus*"),
 ]
 
 

@@ -132,7 +132,8 @@ json generate_row(EvalContext& c, const SolveSpec& s, json* examples) {
     }
   }
   const double n = acc.value("n", 1);
-  json row{{"model", s.model}, {"nfe", s.steps}, {"guidance", s.model == "1rf" ? s.guidance : 1.0},
+  json row{{"model", s.model}, {"solver", s.solver}, {"nfe", s.solver == "euler" ? double(s.steps) : c.m.last_nfe()},
+           {"guidance", s.model == "1rf" ? s.guidance : 1.0},
            {"novel", acc.value("novel", 0) / n}, {"distinct", double(std::set<std::string>(all.begin(), all.end()).size()) / n},
            {"sentences_per_s", n / total_s}, {"flow_seconds", flow_s}, {"seconds", total_s}};
   if (c.grammar) row.update({{"fluency", acc.value("parsed", 0) / n}, {"control_accuracy", acc.value("hit", 0) / n}});
@@ -140,18 +141,23 @@ json generate_row(EvalContext& c, const SolveSpec& s, json* examples) {
   return row;
 }
 
+// The models of a flow's chain that the run made; a distilled student is a one-step map.
 std::vector<std::string> chain_models(const TextModel& m, const std::string& flow) {
   std::vector<std::string> out;
-  for (const char* k : {"1rf", "2rf", "3rf"})
+  for (const char* k : {"1rf", "2rf", "3rf", "distill_1rf", "distill_2rf"})
     if (m.has_flow(flow, k)) out.push_back(k);
   return out;
+}
+
+std::vector<int64_t> nfe_of(const std::string& model, const std::vector<int64_t>& nfe) {
+  return model.rfind("distill", 0) == 0 ? std::vector<int64_t>{1} : nfe;
 }
 
 json eval_generate(EvalContext& c) {
   json rows = json::array(), examples;
   const auto& e = c.m.config().eval;
   for (const auto& model : chain_models(c.m, "generate"))
-    for (int64_t nfe : e.nfe) {
+    for (int64_t nfe : nfe_of(model, e.nfe)) {
       json* ex = (model == "2rf" && nfe == 1) || (model == "1rf" && nfe == e.nfe.back()) ? &examples[model + "@" + std::to_string(nfe)] : nullptr;
       rows.push_back(generate_row(c, SolveSpec{nfe, model, e.guidance}, ex));
       spdlog::info("eval generate: {}", rows.back().dump());
@@ -159,6 +165,9 @@ json eval_generate(EvalContext& c) {
   json baseline = generate_row(c, SolveSpec{e.baseline_steps, "1rf", e.guidance}, nullptr);
   baseline["baseline"] = "many-step";
   rows.push_back(baseline);
+  json adaptive = generate_row(c, SolveSpec{1, "1rf", e.guidance, "dopri5"}, nullptr);
+  adaptive["baseline"] = "adaptive";
+  rows.push_back(adaptive);
   return {{"rows", rows}, {"examples", examples}};
 }
 
@@ -243,7 +252,7 @@ json eval_transfer(EvalContext& c) {
   add(transfer_row(c, sets, a, offset_edit(c.m.run_dir(), a), &examples["offset"]), {{"baseline", "latent offset"}, {"nfe", 0}}, nullptr);
   const std::string probe = edit_flow_name(sets.empty() ? "" : sets.front().to);
   for (const auto& model : chain_models(c.m, probe))
-    for (int64_t nfe : cfg.eval.nfe) {
+    for (int64_t nfe : nfe_of(model, cfg.eval.nfe)) {
       const SolveSpec s{nfe, model};
       for (const auto& e : sets) c.m.load_flow(edit_flow_name(e.to), model);
       json* ex = nfe == 1 || nfe == cfg.eval.nfe.back() ? &examples[model + "@" + std::to_string(nfe)] : nullptr;
@@ -253,6 +262,9 @@ json eval_transfer(EvalContext& c) {
   const SolveSpec many{cfg.eval.baseline_steps, "1rf"};
   add(transfer_row(c, sets, a, [&](const EditSet& e) { return c.m.edit_latents(e.z, e.to, many); }, nullptr),
       {{"baseline", "many-step"}, {"model", "1rf"}, {"nfe", many.steps}}, nullptr);
+  const SolveSpec adaptive{1, "1rf", 1.0, "dopri5"};
+  json row = transfer_row(c, sets, a, [&](const EditSet& e) { return c.m.edit_latents(e.z, e.to, adaptive); }, nullptr);
+  add(row, {{"baseline", "adaptive"}, {"model", "1rf"}, {"solver", "dopri5"}, {"nfe", c.m.last_nfe()}}, nullptr);
   return {{"attribute", cfg.edit}, {"rows", rows}, {"examples", examples}};
 }
 
@@ -304,7 +316,8 @@ std::string evaluate_text_run(const std::string& run_dir) {
                     {"perplexity_real_train", c.judge->perplexity(first_n(c.train.texts, c.n))}};
   }
   if (m.has_flow("generate", "1rf")) out["generate"] = eval_generate(c);
-  if (!cfg.edit.empty() && m.has_flow(edit_flow_name(m.values()[size_t(std::find(m.attributes().begin(), m.attributes().end(), cfg.edit) - m.attributes().begin())].front()), "1rf")) {
+  const auto edited = std::find(m.attributes().begin(), m.attributes().end(), cfg.edit);
+  if (edited != m.attributes().end() && m.has_flow(edit_flow_name(m.values()[size_t(edited - m.attributes().begin())].front()), "1rf")) {
     out["transfer"] = eval_transfer(c);
     out["speed"] = speed_of(out["transfer"]);
   }

@@ -103,7 +103,9 @@ at::Tensor TextModel::run_flow(LoadedModel& m, const at::Tensor& x0, const at::T
   fo.guidance = s.model == "1rf" ? s.guidance : 1.0;
   torch::NoGradGuard ng;
   ++calls_;
-  return solve(*m.model, x0, opt, c, fo).x;
+  const SolveResult r = solve(*m.model, x0, opt, c, fo);
+  last_nfe_ = r.nfe.to(torch::kFloat64).mean().item<double>();
+  return r.x;
 }
 
 at::Tensor TextModel::sample_latents(int64_t n, const std::vector<std::string>& values, const SolveSpec& s, uint64_t seed) {

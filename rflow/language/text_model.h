@@ -60,6 +60,8 @@ class TextModel {
   // Whether the flow exists (trained) in this run.
   bool has_flow(const std::string& name, const std::string& model) const;
   int64_t flow_calls() const { return calls_; }
+  // Mean velocity evaluations per sentence of the last flow solve (adaptive solvers choose it).
+  double last_nfe() const { return last_nfe_; }
 
  private:
   LoadedModel& flow(const std::string& name, const std::string& model);
@@ -72,6 +74,7 @@ class TextModel {
   std::vector<std::vector<std::string>> values_;
   std::map<std::string, std::unique_ptr<LoadedModel>> flows_;
   int64_t calls_ = 0;
+  double last_nfe_ = 0;
 };
 
 }  // namespace rflow

@@ -26,8 +26,9 @@ std::string num(const json& v, int digits = 3) {
 }
 
 std::string row_name(const json& r) {
-  if (r.contains("baseline")) return r["baseline"].get<std::string>() + (r.contains("model") ? " (" + r["model"].get<std::string>() + ")" : "");
-  return r.value("model", "?");
+  const std::string solver = r.value("solver", "euler") == "euler" ? "" : ", " + r["solver"].get<std::string>();
+  if (r.contains("baseline")) return r["baseline"].get<std::string>() + (r.contains("model") ? " (" + r["model"].get<std::string>() + solver + ")" : "");
+  return r.value("model", "?") + solver;
 }
 
 void training_curves(io::HtmlReport& page, const std::string& dir) {
@@ -83,7 +84,7 @@ void metric_table(io::HtmlReport& page, const json& rows, const std::vector<std:
   header.insert(header.end(), metrics.begin(), metrics.end());
   std::vector<std::vector<std::string>> out;
   for (const auto& r : rows) {
-    std::vector<std::string> row{row_name(r), std::to_string(r.value("nfe", 0))};
+    std::vector<std::string> row{row_name(r), num(r.value("nfe", json(0)), r.value("solver", "euler") == "euler" ? 0 : 1)};
     for (const auto& m : metrics) row.push_back(num(r.value(m, json()), m == "sentences_per_s" ? 0 : 3));
     out.push_back(row);
   }

@@ -186,9 +186,9 @@ Registry<TextStage>& text_stages() {
           {stage_autoencoder, ae, {"tokenizer.tok", "autoencoder"}});
     r.add("latents", "the train and test splits encoded to latents (latents/), with their labels", {stage_latents, ae, {"latents"}});
     r.add("generate", "the attribute-conditional flow from N(0, I) to the latents (flows/generate, with reflow)",
-          {stage_generate, {"seed", "threads", "generate", "control"}, {"flows/generate"}});
+          {stage_generate, {"seed", "generate", "control"}, {"flows/generate"}});
     r.add("transfer", "one edit flow to each value of the edited attribute, from the other values' latents (flows/to_<value>)",
-          {stage_transfer, {"seed", "threads", "transfer", "edit"}, {"flows/to_*"}});
+          {stage_transfer, {"seed", "transfer", "edit"}, {"flows/to_*"}});
     r.add("eval", "control, fluency, transfer and preservation vs NFE, baselines and speed (eval.json)",
           {stage_eval, {"eval"}, {"eval.json", "eval"}});
     r.add("report", "report.html: samples per attribute, edits before and after, curves", {stage_report, {}, {"report.html"}});
