@@ -13,11 +13,13 @@
 
 #include "rflow/core/error.h"
 #include "rflow/core/progress.h"
+#include "rflow/core/rng.h"
 #include "rflow/io/safetensors.h"
 #include "rflow/nn/model_config.h"
 #include "rflow/nn/mlp.h"
 #include "rflow/text/tokenizer.h"
 #include "rflow/train/checkpoint.h"
+#include "rflow/train/sigint_scope.h"
 
 namespace rflow {
 
@@ -52,6 +54,15 @@ at::Tensor latent_flow_loss(AutoencoderAndFlowImpl& m, const at::Tensor& ids, co
   const at::Tensor tt = t.unsqueeze(1);
   const at::Tensor xt = tt * x1 + (1 - tt) * x0;
   return (m.flow->forward(xt, t) - (x1 - x0)).pow(2).mean();
+}
+
+// Batches come from per-step streams, so the global RNG state is stored only because every
+// checkpoint carries one (and is checked for it).
+CheckpointState checkpoint_state(int64_t step) {
+  CheckpointState s;
+  s.step = step;
+  s.rng = rng_state();
+  return s;
 }
 
 struct StepLog {
@@ -126,6 +137,7 @@ AutoencoderResult train_autoencoder(const TextRunConfig& cfg, const SentenceVAEO
   AutoencoderResult result;
   StepLog acc;
   Progress progress("autoencoder", total, start);
+  SigintScope sigint;  // Ctrl-C: checkpoint at the current step, then stop
   const auto t0 = std::chrono::steady_clock::now();
   m->train();
   for (int64_t step = start; step < total; ++step) {
@@ -173,13 +185,18 @@ AutoencoderResult train_autoencoder(const TextRunConfig& cfg, const SentenceVAEO
                                                       : std::string()));
       acc = StepLog{};
     }
+    if (SigintScope::requested()) {
+      save_checkpoint(root, *m, nullptr, &adam, checkpoint_state(step + 1), config_json, 2);
+      throw Error("interrupted (Ctrl-C) at step " + std::to_string(step + 1) + " of " + std::to_string(total), "autoencoder",
+                  "a checkpoint was saved: run the same command again to resume");
+    }
     if ((step + 1) % o.ckpt_every == 0 && step + 1 < total)
-      save_checkpoint(root, *m, nullptr, &adam, CheckpointState{step + 1}, config_json, 2);
+      save_checkpoint(root, *m, nullptr, &adam, checkpoint_state(step + 1), config_json, 2);
   }
   progress.finish();
   if (result.joint_steps > 0) result.mean_lambda /= double(result.joint_steps), result.mean_cosine /= double(result.joint_steps);
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  save_checkpoint(root, *m, nullptr, &adam, CheckpointState{total}, config_json, 2);
+  save_checkpoint(root, *m, nullptr, &adam, checkpoint_state(total), config_json, 2);
   io::save_safetensors(autoencoder_weights(run_dir), module_tensors(*m->vae), {{"format", "rflow-sentence-vae"}});
   return result;
 }

@@ -30,6 +30,7 @@
 #include "rflow/train/fused_adam.h"
 #include "rflow/train/gradient_buckets.h"
 #include "rflow/train/checkpoint.h"
+#include "rflow/train/sigint_scope.h"
 #include "rflow/train/shard_streams.h"
 
 namespace fs = std::filesystem;
@@ -37,39 +38,6 @@ namespace fs = std::filesystem;
 namespace rflow {
 
 namespace {
-
-std::atomic<bool> g_interrupted{false};
-extern "C" void on_sigint(int) { g_interrupted = true; }
-
-// Installs the SIGINT handler for the lifetime of a training run only. The handler runs on a stack
-// of its own: JIT-compiled kernels (oneDNN's GEMMs) keep temporaries below the stack pointer, and a
-// signal frame written there (with the AVX-512 register state) corrupted them mid-GEMM: Ctrl-C
-// then crashed the process in malloc about every second time instead of checkpointing.
-struct SigintScope {
-  struct sigaction prev {};
-  stack_t prev_stack{};
-  std::vector<char> alt_stack;
-  bool alt = false;
-  SigintScope() {
-    g_interrupted = false;
-    alt_stack.resize(std::max<size_t>(size_t{1} << 18, static_cast<size_t>(SIGSTKSZ)));
-    stack_t ss{};
-    ss.ss_sp = alt_stack.data();
-    ss.ss_size = alt_stack.size();
-    alt = sigaltstack(&ss, &prev_stack) == 0;
-    struct sigaction sa {};
-    sa.sa_handler = on_sigint;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART | (alt ? SA_ONSTACK : 0);
-    sigaction(SIGINT, &sa, &prev);
-  }
-  ~SigintScope() {
-    sigaction(SIGINT, &prev, nullptr);
-    if (alt) sigaltstack(&prev_stack, nullptr);
-  }
-  SigintScope(const SigintScope&) = delete;
-  SigintScope& operator=(const SigintScope&) = delete;
-};
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainConfig& c, std::vector<at::Tensor> params) {
   if (c.optimizer == "adamw")
@@ -349,7 +317,7 @@ class TrainRun {
       loss = loss.defined() ? loss + l : l;
     }
     if (shards_ > 1) loss = loss / double(shards_);
-    if (world_.alone()) interrupted_ = g_interrupted;
+    if (world_.alone()) interrupted_ = SigintScope::requested();
     else loss = sum_over_ranks(loss);
     if (flat_.defined())
       RF_CHECK(flat_.intact(), "the model's parameters were re-allocated during a step", "train",
@@ -398,7 +366,7 @@ class TrainRun {
     if (hooks_)
       for (at::Tensor t : hooks_->summed_statistics()) world_.all_reduce_sum(t, "the step statistics");
     at::Tensor shared = torch::stack({loss.to(torch::kDouble).reshape({}).cpu(),
-                                      torch::scalar_tensor(g_interrupted ? 1.0 : 0.0, torch::kDouble)});
+                                      torch::scalar_tensor(SigintScope::requested() ? 1.0 : 0.0, torch::kDouble)});
     world_.all_reduce_sum(shared, "the loss");
     interrupted_ = shared[1].item<double>() > 0;
     return shared[0].to(loss.device(), loss.scalar_type());
