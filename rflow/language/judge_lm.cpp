@@ -3,6 +3,9 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <limits>
+
+#include <fmt/format.h>
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <spdlog/spdlog.h>
@@ -68,15 +71,23 @@ JudgeLm::JudgeLm(const text::Tokenizer& tok, const std::vector<std::string>& tex
     lm.eval();
     return;
   }
-  RF_CHECK(!texts.empty(), "no texts to train the judge language model on", "judge_lm", "");
-  const at::Tensor rows = lm_rows(tok, texts, max_len);
+  RF_CHECK(texts.size() >= 20, "too few texts to train the judge language model on (" + std::to_string(texts.size()) + ")",
+           "judge_lm", "give the corpus at least 20 training sentences");
+  // Every tenth text validates: the weights kept are those of the best validation perplexity, so
+  // a judge that starts to memorise its training texts is not the one that scores.
+  std::vector<std::string> fit, held;
+  for (size_t i = 0; i < texts.size(); ++i) (i % 10 == 9 ? held : fit).push_back(texts[i]);
+  const at::Tensor rows = lm_rows(tok, fit, max_len);
   torch::optim::AdamW adam(lm.parameters(), torch::optim::AdamWOptions(2e-3).weight_decay(0.01));
   const auto t0 = std::chrono::steady_clock::now();
   Progress progress("judge language model", steps);
-  lm.train();
+  std::vector<std::pair<std::string, at::Tensor>> best;
+  result_.best_validation = std::numeric_limits<double>::infinity();
   for (int64_t s = 0; s < steps; ++s) {
+    lm.train();
     at::Generator g = at::make_generator<at::CPUGeneratorImpl>(seed * 7919 + uint64_t(s));
-    const at::Tensor batch = rows.index_select(0, torch::randint(0, rows.size(0), {64}, g, torch::kInt64));
+    at::Tensor batch = rows.index_select(0, torch::randint(0, rows.size(0), {64}, g, torch::kInt64));
+    batch = batch.slice(1, 0, std::max<int64_t>(2, (batch != text::kPad).sum(1).max().item<int64_t>()));  // cut the padding
     for (auto& grp : adam.param_groups())
       grp.options().set_lr(2e-3 * (s < 100 ? double(s + 1) / 100 : 0.1 + 0.9 * 0.5 * (1 + std::cos(M_PI * s / steps))));
     auto [sum, count] = nll(lm, batch);
@@ -86,9 +97,19 @@ JudgeLm::JudgeLm(const text::Tokenizer& tok, const std::vector<std::string>& tex
     torch::nn::utils::clip_grad_norm_(lm.parameters(), 1.0);
     adam.step();
     result_.final_loss = loss.item<double>();
-    if ((s + 1) % 100 == 0 || s + 1 == steps) progress.update(s + 1, "loss " + std::to_string(result_.final_loss));
+    if ((s + 1) % 100 != 0 && s + 1 != steps) continue;
+    lm.eval();
+    const double v = perplexity(held);
+    if (v < result_.best_validation) {
+      result_.best_validation = v, result_.best_step = s + 1;
+      best.clear();
+      for (const auto& [n, t] : module_tensors(lm)) best.emplace_back(n, t.detach().clone());
+    }
+    progress.update(s + 1, fmt::format("loss {:.3f}, validation perplexity {:.1f} (best {:.1f} at {})", result_.final_loss, v,
+                                       result_.best_validation, result_.best_step));
   }
   progress.finish();
+  if (!best.empty()) assign_module_tensors(lm, best, "judge_lm");
   lm.eval();
   result_.steps = steps;
   result_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -308,11 +308,13 @@ std::string evaluate_text_run(const std::string& run_dir) {
   json out{{"corpus", c.test.describe}, {"grammar", grammar}, {"test_sentences_with_unknown_words", unknown}};
   out["autoencoder"] = eval_autoencoder(c);
   if (!grammar && cfg.eval.lm_steps > 0) {
-    fs::create_directories(fs::path(run_dir) / "eval");
-    c.judge = std::make_unique<JudgeLm>(m.tokenizer(), c.train.texts, cfg.autoencoder.max_len, cfg.eval.lm_steps, uint64_t(cfg.seed),
-                                        (fs::path(run_dir) / "eval" / "judge_lm.safetensors").string());
+    // Kept beside the latents: made from the same tokenizer and train split, it is reused by every
+    // eval of the run (and removed with them when the corpus or the tokenizer changes).
+    const std::string judge_file = (fs::path(run_dir) / "latents" / ("judge_lm_" + std::to_string(cfg.eval.lm_steps) + ".safetensors")).string();
+    c.judge = std::make_unique<JudgeLm>(m.tokenizer(), c.train.texts, cfg.autoencoder.max_len, cfg.eval.lm_steps, uint64_t(cfg.seed), judge_file);
     const auto real = first_n(c.test.texts, c.n);
-    out["judge"] = {{"steps", cfg.eval.lm_steps}, {"perplexity_real_test", c.judge->perplexity(real)},
+    out["judge"] = {{"steps", cfg.eval.lm_steps}, {"best_step", c.judge->training().best_step},
+                    {"perplexity_real_test", c.judge->perplexity(real)},
                     {"perplexity_real_train", c.judge->perplexity(first_n(c.train.texts, c.n))}};
   }
   if (m.has_flow("generate", "1rf")) out["generate"] = eval_generate(c);

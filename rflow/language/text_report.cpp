@@ -129,6 +129,8 @@ std::vector<std::pair<std::string, std::string>> summary(const json& e) {
   const json& ae = e.at("autoencoder");
   kv.push_back({"reconstruction (test)", "exact " + num(ae["exact_match"]) + ", words " + num(ae["word_accuracy"]) + ", " +
                                              std::to_string(ae.value("active_units", 0)) + "/" + std::to_string(ae.value("latent_dim", 0)) + " latent units active"});
+  kv.push_back({"latent (test means)", fmt::format("{} dimensions, mean norm {:.2f}, std {:.3f}", ae.value("latent_dim", 0),
+                                                   ae.value("latent_mean_norm", 0.0), ae.value("latent_std", 0.0))});
   if (e.contains("judge"))
     kv.push_back({"perplexity of real test text (judge LM)", num(e["judge"]["perplexity_real_test"], 1)});
   if (e.contains("speed") && !e["speed"].is_null())

@@ -152,7 +152,7 @@ TEST(LanguageCli, AUsersLabelledFileTrainsAndIsScoredByAJudgeLanguageModel) {
     EXPECT_GT(row.at("perplexity").get<double>(), 1.0) << row.dump();
     EXPECT_FALSE(row.contains("fluency")) << "no grammar, no parse rate";
   }
-  EXPECT_TRUE(fs::exists(run + "/eval/judge_lm.safetensors"));
+  EXPECT_TRUE(fs::exists(run + "/latents/judge_lm_30.safetensors"));
   r = run_cli("text edit " + run + " --to good \"our tea was cold today\"");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_EQ(plain_lines(r.out).size(), 1u) << r.out;
