@@ -66,7 +66,8 @@ TEST(CompositeScorer, RealCompositesScoreAsTheJudgeReadsThemAndWrongCaptionsDoNo
   const eval::Scores wrong = scorer->score(torch::roll(d.x, 1, 0));
   EXPECT_LT(wrong.at("cell_accuracy"), 0.3);
   EXPECT_LT(wrong.at("compositional_accuracy"), 0.1);
-  EXPECT_NEAR(wrong.at("fid_proxy"), real.at("fid_proxy"), 1e-6);  // the same cells, in another order
+  // The same cells in another order: equal up to the order of float sums (1.9e-6 apart on one CPU).
+  EXPECT_NEAR(wrong.at("fid_proxy"), real.at("fid_proxy"), 1e-5 * real.at("fid_proxy"));
   // The two garments swapped: the right garments in the wrong places do not count.
   const at::Tensor swapped = torch::cat({d.x.narrow(3, 28, 28), d.x.narrow(3, 0, 28)}, 3);
   EXPECT_LT(scorer->score(swapped).at("compositional_accuracy"), 0.2);
