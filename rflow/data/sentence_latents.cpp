@@ -1,5 +1,6 @@
 #include "rflow/data/sentence_latents.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
@@ -15,12 +16,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-int64_t find_latent_key(const std::vector<std::string>& list, const std::string& s, const std::string& what, const std::string& where) {
-  for (size_t i = 0; i < list.size(); ++i)
-    if (list[i] == s) return int64_t(i);
-  std::string names;
-  for (const auto& x : list) names += (names.empty() ? "" : ", ") + x;
-  throw Error("no " + what + " '" + s + "'", where, "valid: " + names);
+std::string comma_list(const std::vector<std::string>& list) {
+  std::string out;
+  for (const auto& x : list) out += (out.empty() ? "" : ", ") + x;
+  return out;
 }
 
 class SentenceLatents : public Distribution {
@@ -47,29 +46,24 @@ std::unique_ptr<Distribution> make_sentence_latents(const DistributionConfig& c,
   const auto& o = c.get<SentenceLatentsOptions>("sentence_latents");
   RF_CHECK(!c.path.empty(), "sentence_latents needs the text run's directory", where + ".path",
            "set " + where + ".path to a run made by `rflow text train`");
-  const std::string attr_file = SentenceLatentFiles::attributes(c.path);
-  io::check_readable_file(attr_file, "run `rflow text train` first: it encodes the corpus into latents/");
-  const auto meta = nlohmann::json::parse(io::read_file(attr_file));
-  const auto names = meta.at("attributes").get<std::vector<std::string>>();
-  const auto values = meta.at("values").get<std::vector<std::vector<std::string>>>();
+  const SentenceAttributes attrs = SentenceAttributes::read(c.path, "run `rflow text train` first: it encodes the corpus into latents/");
   at::Tensor x = io::read_npy(SentenceLatentFiles::latents(c.path, o.split)).to(torch::kFloat32);
   at::Tensor labels = io::read_npy(SentenceLatentFiles::labels(c.path, o.split)).to(torch::kInt64);
-  RF_CHECK(x.dim() == 2 && labels.dim() == 2 && labels.size(0) == x.size(0) && labels.size(1) == int64_t(names.size()),
+  RF_CHECK(x.dim() == 2 && labels.dim() == 2 && labels.size(0) == x.size(0) && labels.size(1) == int64_t(attrs.names.size()),
            "latents and labels of " + c.path + " do not match", where + ".path", "rerun the text run's latents stage");
   at::Tensor keep = torch::ones({x.size(0)}, torch::kBool);
   for (const auto& f : o.keep) {
     const bool eq = f.find("!=") == std::string::npos;
     const size_t at = eq ? f.find('=') : f.find("!=");
-    const int64_t a = find_latent_key(names, f.substr(0, at), "attribute", where + ".sentence_latents.keep");
-    const int64_t v = find_latent_key(values[size_t(a)], f.substr(at + (eq ? 1 : 2)), "value of " + names[size_t(a)],
-                              where + ".sentence_latents.keep");
+    const int64_t a = attrs.index(f.substr(0, at), where + ".sentence_latents.keep");
+    const int64_t v = attrs.value_index(a, f.substr(at + (eq ? 1 : 2)), where + ".sentence_latents.keep");
     const at::Tensor col = labels.select(1, a);
     keep &= eq ? col == v : (col != v) & (col >= 0);
   }
   std::vector<int64_t> cols, counts;
   for (const auto& l : o.label) {
-    cols.push_back(find_latent_key(names, l, "attribute", where + ".sentence_latents.label"));
-    counts.push_back(int64_t(values[size_t(cols.back())].size()));
+    cols.push_back(attrs.index(l, where + ".sentence_latents.label"));
+    counts.push_back(int64_t(attrs.values[size_t(cols.back())].size()));
     keep &= labels.select(1, cols.back()) >= 0;  // unlabelled rows cannot train a conditional model
   }
   const at::Tensor rows = keep.nonzero().squeeze(1);
@@ -107,6 +101,27 @@ std::string SentenceLatentFiles::labels(const std::string& dir, const std::strin
 }
 std::string SentenceLatentFiles::attributes(const std::string& dir) {
   return (fs::path(dir) / "latents" / "attributes.json").string();
+}
+
+int64_t SentenceAttributes::index(const std::string& name, const std::string& where) const {
+  const auto it = std::find(names.begin(), names.end(), name);
+  RF_CHECK(it != names.end(), "the corpus has no attribute '" + name + "'", where,
+           names.empty() ? "its sentences are unlabelled" : "its attributes: " + comma_list(names));
+  return int64_t(it - names.begin());
+}
+
+int64_t SentenceAttributes::value_index(int64_t attribute, const std::string& value, const std::string& where) const {
+  const auto& vs = values.at(size_t(attribute));
+  const auto it = std::find(vs.begin(), vs.end(), value);
+  RF_CHECK(it != vs.end(), names[size_t(attribute)] + " has no value '" + value + "'", where, "its values: " + comma_list(vs));
+  return int64_t(it - vs.begin());
+}
+
+SentenceAttributes SentenceAttributes::read(const std::string& dir, const std::string& hint) {
+  const std::string file = SentenceLatentFiles::attributes(dir);
+  io::check_readable_file(file, hint);
+  const auto meta = nlohmann::json::parse(io::read_file(file));
+  return {meta.at("attributes").get<std::vector<std::string>>(), meta.at("values").get<std::vector<std::vector<std::string>>>()};
 }
 
 int64_t joint_label(const std::vector<int64_t>& values, const std::vector<int64_t>& counts) {

@@ -35,6 +35,18 @@ struct SentenceLatentFiles {
   static std::string attributes(const std::string& dir);
 };
 
+// The attributes a text run's sentences are labelled with (latents/attributes.json): what the
+// data set, the text run's flows and a loaded run all read.
+struct SentenceAttributes {
+  std::vector<std::string> names;
+  std::vector<std::vector<std::string>> values;  // per attribute, its values (index = label)
+  // The attribute's / value's index; throws rflow::Error naming `where` and the valid ones.
+  int64_t index(const std::string& name, const std::string& where) const;
+  int64_t value_index(int64_t attribute, const std::string& value, const std::string& where) const;
+  // `hint` says what to do when the file is missing.
+  static SentenceAttributes read(const std::string& dir, const std::string& hint);
+};
+
 // The joint class of values (one per labelled attribute, in order) with `counts` values each.
 int64_t joint_label(const std::vector<int64_t>& values, const std::vector<int64_t>& counts);
 

@@ -20,6 +20,7 @@
 #include "rflow/text/tokenizer.h"
 #include "rflow/train/checkpoint.h"
 #include "rflow/train/sigint_scope.h"
+#include "rflow/train/train_config.h"
 
 namespace rflow {
 
@@ -40,10 +41,11 @@ struct AutoencoderAndFlowImpl : torch::nn::Module {
   VelocityField flow;
 };
 
-double lr_at(const AutoencoderTrainOptions& o, int64_t step, int64_t total) {
-  if (step < o.warmup) return o.lr * double(step + 1) / double(o.warmup);
-  const double p = double(step - o.warmup) / double(std::max<int64_t>(1, total - o.warmup));
-  return o.lr * (0.1 + 0.9 * 0.5 * (1.0 + std::cos(M_PI * std::min(1.0, p))));
+// The trainer's schedule: linear warm-up, then cosine to a tenth of lr over all the steps.
+TrainConfig schedule_of(const AutoencoderTrainOptions& o) {
+  TrainConfig t;
+  t.lr = o.lr, t.warmup = o.warmup, t.steps = o.steps + o.joint_steps, t.min_lr_ratio = 0.1;
+  return t;
 }
 
 // Rectified flow's loss on the latents' means: the flow's secondary objective, which reaches
@@ -123,6 +125,7 @@ AutoencoderResult train_autoencoder(const TextRunConfig& cfg, const SentenceVAEO
   auto m = std::make_shared<AutoencoderAndFlowImpl>(opt, o.flow_hidden);
   torch::optim::AdamW adam(m->parameters(), torch::optim::AdamWOptions(o.lr).weight_decay(0.0));
   const int64_t total = o.steps + o.joint_steps;
+  const TrainConfig schedule = schedule_of(o);
   int64_t start = 0;
   TextRunConfig copy = cfg;
   const std::string config_json = to_json(copy);
@@ -145,11 +148,12 @@ AutoencoderResult train_autoencoder(const TextRunConfig& cfg, const SentenceVAEO
     at::Generator g = at::make_generator<at::CPUGeneratorImpl>(uint64_t(cfg.seed) * 1000003ull + uint64_t(step) + 17);
     const at::Tensor rows = torch::randint(0, N, {B}, g, torch::kInt64);
     // Cut the batch to its longest sentence: padding costs as much as tokens.
-    const int64_t L = std::max<int64_t>(1, data.mask.index_select(0, rows).sum(1).max().item<int64_t>());
-    const at::Tensor ids = data.ids.index_select(0, rows).slice(1, 0, L), mask = data.mask.index_select(0, rows).slice(1, 0, L);
+    const at::Tensor rows_mask = data.mask.index_select(0, rows);
+    const int64_t L = std::max<int64_t>(1, rows_mask.sum(1).max().item<int64_t>());
+    const at::Tensor ids = data.ids.index_select(0, rows).slice(1, 0, L), mask = rows_mask.slice(1, 0, L);
     const at::Tensor eps = torch::randn({B, D}, g);
     const double beta = o.anneal_steps > 0 ? o.beta * std::min(1.0, double(step) / double(o.anneal_steps)) : o.beta;
-    for (auto& grp : adam.param_groups()) grp.options().set_lr(lr_at(o, step, total));
+    for (auto& grp : adam.param_groups()) grp.options().set_lr(learning_rate(schedule, step));
     VaeLosses last;
     const auto primary = [&] {
       last = m->vae->losses(ids, mask, eps, o.free_bits);
@@ -172,7 +176,7 @@ AutoencoderResult train_autoencoder(const TextRunConfig& cfg, const SentenceVAEO
     acc.acc += last.token_accuracy.item<double>(), ++acc.n;
     if ((step + 1) % o.log_every == 0 || step + 1 == total) {
       nlohmann::json j{{"step", step + 1}, {"reconstruction", acc.rec / acc.n}, {"kl", acc.kl / acc.n},
-                       {"token_accuracy", acc.acc / acc.n}, {"beta", beta}, {"lr", lr_at(o, step, total)}};
+                       {"token_accuracy", acc.acc / acc.n}, {"beta", beta}, {"lr", learning_rate(schedule, step)}};
       if (acc.joint > 0)
         j.update({{"flow_loss", acc.flow / acc.joint}, {"lambda", acc.lambda / acc.joint}, {"cosine", acc.cosine / acc.joint},
                   {"rejected", acc.rejected}});

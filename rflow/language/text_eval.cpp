@@ -95,7 +95,7 @@ void score_generated(const EvalContext& c, const std::vector<std::string>& out, 
 std::vector<std::pair<std::vector<std::string>, std::vector<int64_t>>> control_classes(const TextModel& m) {
   std::vector<std::pair<std::vector<std::string>, std::vector<int64_t>>> out{{{}, std::vector<int64_t>(m.attributes().size(), -1)}};
   for (const auto& name : m.config().control) {
-    const auto a = size_t(std::find(m.attributes().begin(), m.attributes().end(), name) - m.attributes().begin());
+    const auto a = size_t(m.attribute_table().index(name, "control"));
     std::vector<std::pair<std::vector<std::string>, std::vector<int64_t>>> next;
     for (const auto& [vals, labels] : out)
       for (size_t v = 0; v < m.values()[a].size(); ++v) {
@@ -240,7 +240,7 @@ EditFn offset_edit(const std::string& dir, int64_t a) {
 
 json eval_transfer(EvalContext& c) {
   const auto& cfg = c.m.config();
-  const auto a = std::find(c.m.attributes().begin(), c.m.attributes().end(), cfg.edit) - c.m.attributes().begin();
+  const int64_t a = c.m.attribute_table().index(cfg.edit, "edit");
   auto sets = edit_sets(c, a);
   json rows = json::array(), examples;
   const auto add = [&](json row, json extra, json* ex) {
@@ -318,8 +318,7 @@ std::string evaluate_text_run(const std::string& run_dir) {
                     {"perplexity_real_train", c.judge->perplexity(first_n(c.train.texts, c.n))}};
   }
   if (m.has_flow("generate", "1rf")) out["generate"] = eval_generate(c);
-  const auto edited = std::find(m.attributes().begin(), m.attributes().end(), cfg.edit);
-  if (edited != m.attributes().end() && m.has_flow(edit_flow_name(m.values()[size_t(edited - m.attributes().begin())].front()), "1rf")) {
+  if (!cfg.edit.empty() && m.has_flow(edit_flow_name(m.values()[size_t(m.attribute_table().index(cfg.edit, "edit"))].front()), "1rf")) {
     out["transfer"] = eval_transfer(c);
     out["speed"] = speed_of(out["transfer"]);
   }

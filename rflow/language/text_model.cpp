@@ -4,7 +4,6 @@
 #include <sstream>
 
 #include <ATen/CPUGeneratorImpl.h>
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
@@ -42,11 +41,7 @@ TextModel::TextModel(const std::string& run_dir) : dir_(run_dir) {
   const auto data = io::load_safetensors(weights);
   assign_module_tensors(*vae_, data.tensors, weights);
   vae_->eval();
-  const std::string attr_file = SentenceLatentFiles::attributes(run_dir);
-  io::check_readable_file(attr_file, "the latents stage has not finished: rerun `rflow text train " + run_dir + "`");
-  const auto meta = nlohmann::json::parse(io::read_file(attr_file));
-  attributes_ = meta.at("attributes").get<std::vector<std::string>>();
-  values_ = meta.at("values").get<std::vector<std::vector<std::string>>>();
+  attrs_ = SentenceAttributes::read(run_dir, "the latents stage has not finished: rerun `rflow text train " + run_dir + "`");
 }
 
 TextModel::~TextModel() = default;
@@ -60,13 +55,12 @@ at::Tensor TextModel::encode(const std::vector<std::string>& sentences, const st
   for (size_t i = 0; i < sentences.size(); ++i) {
     const std::string w = sentences.size() > 1 ? where + ": sentence " + std::to_string(i + 1) : where;
     text::check_sentence(sentences[i], cfg_.corpus.max_words, w);
+    if (known(sentences[i])) continue;
+    // Name the word the vocabulary lacks (only for a sentence that has one).
     std::istringstream words(tok_->normalise(sentences[i]));
-    for (std::string word; words >> word;) {
-      const auto ids = tok_->encode(word);
-      RF_CHECK(std::find(ids.begin(), ids.end(), text::kUnk) == ids.end(),
-               "the word '" + word + "' is not in the run's vocabulary", w,
+    for (std::string word; words >> word;)
+      RF_CHECK(known(word), "the word '" + word + "' is not in the run's vocabulary", w,
                "use words of the corpus the run was trained on (" + cfg_.corpus.name + ")");
-    }
   }
   const EncodedSentences e = encode_sentences(*tok_, sentences, cfg_.autoencoder.max_len, where);
   torch::NoGradGuard ng;
@@ -116,18 +110,10 @@ at::Tensor TextModel::sample_latents(int64_t n, const std::vector<std::string>& 
   if (!cfg_.control.empty()) {
     labels = torch::zeros({n}, torch::kInt64);
     for (size_t i = 0; i < values.size(); ++i) {
-      const auto a = std::find(attributes_.begin(), attributes_.end(), cfg_.control[i]) - attributes_.begin();
-      const auto& vs = values_.at(size_t(a));
-      at::Tensor col;
-      if (values[i].empty()) {
-        col = torch::randint(0, int64_t(vs.size()), {n}, g, torch::kInt64);
-      } else {
-        const auto v = std::find(vs.begin(), vs.end(), values[i]);
-        std::string names;
-        for (const auto& x : vs) names += (names.empty() ? "" : ", ") + x;
-        RF_CHECK(v != vs.end(), cfg_.control[i] + " has no value '" + values[i] + "'", "sample", "its values: " + names);
-        col = torch::full({n}, int64_t(v - vs.begin()), torch::kInt64);
-      }
+      const int64_t a = attrs_.index(cfg_.control[i], "sample");
+      const auto& vs = attrs_.values[size_t(a)];
+      const at::Tensor col = values[i].empty() ? torch::randint(0, int64_t(vs.size()), {n}, g, torch::kInt64)
+                                               : torch::full({n}, attrs_.value_index(a, values[i], "sample"), torch::kInt64);
       labels = labels * int64_t(vs.size()) + col;
     }
   }
@@ -137,12 +123,7 @@ at::Tensor TextModel::sample_latents(int64_t n, const std::vector<std::string>& 
 
 at::Tensor TextModel::edit_latents(const at::Tensor& z, const std::string& to, const SolveSpec& s) {
   RF_CHECK(!cfg_.edit.empty(), "the run has no edit flows", "edit", "set edit = \"<attribute>\" and train the transfer stage");
-  const auto a = std::find(attributes_.begin(), attributes_.end(), cfg_.edit) - attributes_.begin();
-  const auto& vs = values_.at(size_t(a));
-  std::string names;
-  for (const auto& x : vs) names += (names.empty() ? "" : ", ") + x;
-  RF_CHECK(std::find(vs.begin(), vs.end(), to) != vs.end(), cfg_.edit + " has no value '" + to + "'", "edit --to",
-           "its values: " + names);
+  attrs_.value_index(attrs_.index(cfg_.edit, "edit"), to, "edit --to");
   return run_flow(flow(edit_flow_name(to), s.model), z, {}, s);
 }
 

@@ -11,6 +11,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "rflow/data/sentence_latents.h"
 #include "rflow/language/text_config.h"
 #include "rflow/text/corpus.h"
 
@@ -42,8 +43,9 @@ class TextModel {
   const text::Tokenizer& tokenizer() const { return *tok_; }
   const std::string& run_dir() const { return dir_; }
   // The attributes and values the run knows (from its corpus).
-  const std::vector<std::string>& attributes() const { return attributes_; }
-  const std::vector<std::vector<std::string>>& values() const { return values_; }
+  const SentenceAttributes& attribute_table() const { return attrs_; }
+  const std::vector<std::string>& attributes() const { return attrs_.names; }
+  const std::vector<std::vector<std::string>>& values() const { return attrs_.values; }
 
   // Whether every word of the sentence is in the vocabulary (encode() refuses those that are not).
   bool known(const std::string& sentence) const;
@@ -70,8 +72,7 @@ class TextModel {
   TextRunConfig cfg_;
   std::unique_ptr<text::Tokenizer> tok_;
   std::shared_ptr<class SentenceVAEImpl> vae_;
-  std::vector<std::string> attributes_;
-  std::vector<std::vector<std::string>> values_;
+  SentenceAttributes attrs_;
   std::map<std::string, std::unique_ptr<LoadedModel>> flows_;
   int64_t calls_ = 0;
   double last_nfe_ = 0;

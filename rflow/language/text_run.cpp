@@ -88,10 +88,8 @@ void stage_transfer(TextStageContext& c) {
 void stage_eval(TextStageContext& c) { evaluate_text_run(c.dir); }
 void stage_report(TextStageContext& c) { write_text_report(c.dir); }
 
-nlohmann::json attributes_of(const std::string& dir) {
-  const std::string f = SentenceLatentFiles::attributes(dir);
-  io::check_readable_file(f, "the latents stage has not run: add \"latents\" to stages");
-  return nlohmann::json::parse(io::read_file(f));
+SentenceAttributes attributes_of(const std::string& dir) {
+  return SentenceAttributes::read(dir, "the latents stage has not run: add \"latents\" to stages");
 }
 
 // Settings every latent flow of a run shares: where it lives and the run's seed and threads.
@@ -141,15 +139,9 @@ RunConfig generate_flow_config(const TextRunConfig& cfg, const std::string& dir)
   RunConfig r = flow_base(cfg.generate, cfg, dir, "generate");
   r.data.source.name = "gaussian";
   r.data.target.get<SentenceLatentsOptions>("sentence_latents").label = cfg.control;
-  const auto meta = attributes_of(dir);
+  const SentenceAttributes attrs = attributes_of(dir);
   int64_t classes = cfg.control.empty() ? 0 : 1;
-  const auto names = meta.at("attributes").get<std::vector<std::string>>();
-  for (const auto& a : cfg.control) {
-    const auto it = std::find(names.begin(), names.end(), a);
-    RF_CHECK(it != names.end(), "the corpus has no attribute '" + a + "'", "control",
-             "set control to some of the corpus's attributes, or [] for unconditional generation");
-    classes *= int64_t(meta.at("values").at(size_t(it - names.begin())).size());
-  }
+  for (const auto& a : cfg.control) classes *= int64_t(attrs.values[size_t(attrs.index(a, "control"))].size());
   r.data.labels = classes > 0;
   r.model.num_classes = classes;
   r.validate();
@@ -159,11 +151,8 @@ RunConfig generate_flow_config(const TextRunConfig& cfg, const std::string& dir)
 std::vector<RunConfig> transfer_flow_configs(const TextRunConfig& cfg, const std::string& dir) {
   std::vector<RunConfig> out;
   if (cfg.edit.empty()) return out;
-  const auto meta = attributes_of(dir);
-  const auto names = meta.at("attributes").get<std::vector<std::string>>();
-  const auto it = std::find(names.begin(), names.end(), cfg.edit);
-  RF_CHECK(it != names.end(), "the corpus has no attribute '" + cfg.edit + "'", "edit", "set edit to one of the corpus's attributes, or \"\"");
-  for (const auto& v : meta.at("values").at(size_t(it - names.begin())).get<std::vector<std::string>>()) {
+  const SentenceAttributes attrs = attributes_of(dir);
+  for (const auto& v : attrs.values[size_t(attrs.index(cfg.edit, "edit"))]) {
     RunConfig r = flow_base(cfg.transfer, cfg, dir, "to_" + v);
     // 1-RF between two data sets: the other values' sentences at t = 0, this value's at t = 1,
     // paired independently (unpaired text, as the paper); reflow then straightens the map.
