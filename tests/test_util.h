@@ -116,6 +116,36 @@ inline pid_t spawn(std::vector<std::string> args, const std::string& log) {
   return pid;
 }
 
+// Ctrl-C in the middle of a training: starts `args` (output to `log`), waits until `progress`
+// exists and is not empty, sends SIGINT and waits. Returns whether it exited with an error, the
+// step it said it checkpointed ("interrupted (Ctrl-C) at step N"; "" when it said nothing) and its
+// output.
+struct Interrupted {
+  bool failed = false;
+  std::string step, out;
+};
+inline Interrupted interrupt_when_progressing(const std::vector<std::string>& args, const std::string& log,
+                                             const std::filesystem::path& progress) {
+  const pid_t pid = spawn(args, log);
+  if (pid <= 0) return {};
+  for (int i = 0; i < 600 && !(std::filesystem::exists(progress) && std::filesystem::file_size(progress) > 0); ++i)
+    ::usleep(100000);
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  Interrupted r;
+  r.failed = WIFEXITED(status) && WEXITSTATUS(status) != 0;
+  r.out = read_text(log);
+  const size_t at = r.out.find("interrupted (Ctrl-C) at step ");
+  if (at != std::string::npos) {
+    const size_t b = at + std::string("interrupted (Ctrl-C) at step ").size();
+    r.step = r.out.substr(b, r.out.find(" of ", b) - b);
+  }
+  return r;
+}
+// The checkpoint folder of a step ("step_00000042").
+inline std::string step_folder(const std::string& step) { return "step_" + std::string(8 - std::min<size_t>(8, step.size()), '0') + step; }
+
 // While alive, files this process writes may not grow past `bytes`, and a write past it fails
 // with EFBIG instead of raising SIGXFSZ: the same failed-write path as a full disk, no mount needed.
 class FileSizeLimit {

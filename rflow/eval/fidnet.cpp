@@ -308,4 +308,26 @@ void add_fidnet_distance(Registry<FeatureDistanceFactory>& r) {
           });
 }
 
+
+void add_fidnet_repa_target(Registry<FeatureGridFactory>& r) {
+  if (r.contains("percept")) return;
+  r.add("percept", "the shipped perceptual network's 7×7 map of each 28×28 cell (third convolution), stitched over the cells",
+        [](const std::vector<int64_t>& shape, int64_t patch) -> FeatureGrid {
+          check_fmnist_shape(shape, "percept");
+          RF_CHECK(patch == 4, "the percept REPA target is a 7×7 map per 28-pixel cell: the generation patch must be 4",
+                   "model.janusflow.gen_patch", "set gen_patch = 4, or method.janusflow.repa_weight = 0");
+          auto net = std::make_shared<FidNet>(load_pinned_net("percept"));
+          for (auto& p : (*net)->parameters()) p.requires_grad_(false);
+          (*net)->eval();
+          return [net](const at::Tensor& images) {
+            torch::NoGradGuard ng;
+            const int64_t B = images.size(0), R = images.size(2) / 28, K = images.size(3) / 28;
+            if ((*net)->parameters().front().device() != images.device()) (*net)->to(images.device());
+            const at::Tensor h = (*net)->layers(composite_cells(images))[2];  // [B·R·K, D, 7, 7]
+            const int64_t D = h.size(1);
+            return h.reshape({B, R, K, D, 7, 7}).permute({0, 1, 4, 2, 5, 3}).reshape({B, R * 7 * K * 7, D});
+          };
+        });
+}
+
 }  // namespace rflow::eval

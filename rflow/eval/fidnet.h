@@ -17,6 +17,7 @@
 #include "rflow/data/image_dataset.h"
 #include "rflow/eval/frechet.h"
 #include "rflow/methods/distill.h"
+#include "rflow/methods/janusflow_method.h"
 
 namespace rflow::eval {
 
@@ -112,5 +113,8 @@ std::string weights_id(torch::nn::Module& m);
 // once; later calls do nothing. The pipeline calls it at start-up (register_extensions), since
 // the methods layer that owns the table sits below eval.
 void add_fidnet_distance(Registry<FeatureDistanceFactory>& r);
+// Registers "percept" as a REPA target: the shipped perceptual network's 7×7 map of each 28×28 cell
+// (its third convolution), stitched over a composite's cells.
+void add_fidnet_repa_target(Registry<FeatureGridFactory>& r);
 
 }  // namespace rflow::eval

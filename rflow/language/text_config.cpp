@@ -5,7 +5,7 @@
 
 #include "rflow/core/config.h"
 #include "rflow/core/error.h"
-#include "rflow/io/atomic_file.h"
+#include "rflow/pipeline/staged_run.h"
 
 namespace rflow {
 
@@ -37,6 +37,7 @@ void latent_flow_defaults(RunConfig& r, int64_t steps) {
 }  // namespace
 
 TextRunConfig::TextRunConfig() {
+  name = "text";
   latent_flow_defaults(generate, 6000);
   generate.method.label_dropout = 0.1;  // the unconditional field of classifier-free guidance
   generate.reflow.field.guidance = 2.0;
@@ -75,27 +76,8 @@ void TextRunConfig::validate() const {
              "valid: autoencoder, latents, generate, transfer, eval, report");
 }
 
-std::string TextRunConfig::run_dir() const { return (fs::path(out_dir) / name).string(); }
-
 TextRunConfig load_text_config(const std::string& path, const std::vector<std::string>& overrides) {
-  TextRunConfig cfg;
-  auto fields = config::fields_of(cfg);
-  if (!path.empty()) {
-    const bool dir = fs::is_directory(path);
-    const std::string p = dir ? (fs::path(path) / "config.json").string() : path;
-    io::check_readable_file(p, dir ? "not a text run: `rflow text train CONFIG` makes one" : "check the path");
-    if (p.size() >= 5 && p.compare(p.size() - 5, 5, ".json") == 0) config::load_json(fields, io::read_file(p), p);
-    else config::load_toml_file(fields, p);
-    if (dir) {  // the run stays where it is, wherever it was moved
-      const fs::path d = fs::absolute(path).lexically_normal();
-      const fs::path clean = d.filename().empty() ? d.parent_path() : d;
-      cfg.name = clean.filename().string();
-      cfg.out_dir = clean.parent_path().string();
-    }
-  }
-  for (const auto& o : overrides) config::apply_override(fields, o);
-  cfg.validate();
-  return cfg;
+  return load_keyed_run_config<TextRunConfig>(path, overrides, "not a text run: `rflow text train CONFIG` makes one");
 }
 
 std::string to_json(TextRunConfig& cfg) { return config::to_json(config::fields_of(cfg)); }

@@ -10,6 +10,7 @@
 
 #include "rflow/nn/sentence_vae.h"
 #include "rflow/pipeline/run_config.h"
+#include "rflow/pipeline/staged_run.h"
 #include "rflow/text/corpus.h"
 #include "rflow/text/tokenizer.h"
 #include "rflow/train/lexicographic.h"
@@ -66,12 +67,7 @@ struct TextEvalOptions {
   void validate(const std::string& where) const;
 };
 
-struct TextRunConfig {
-  std::string name = "text";
-  std::string out_dir = "runs";
-  int64_t seed = 0;
-  int64_t threads = 0;
-  std::string log_level = "info";
+struct TextRunConfig : KeyedRunBase {
   std::vector<std::string> stages{"autoencoder", "latents", "generate", "transfer", "eval", "report"};
   text::CorpusOptions corpus;
   text::TokenizerOptions tokenizer;
@@ -85,11 +81,7 @@ struct TextRunConfig {
   TextRunConfig();
   template <class V>
   void visit(V& v) {
-    v("name", name, "run name: the run directory is out_dir/name");
-    v("out_dir", out_dir, "parent directory of run directories");
-    v("seed", seed, "seed of every random draw");
-    v("threads", threads, "intra-op CPU threads (0 = the cores other processes leave free)");
-    v("log_level", log_level, "trace | debug | info | warn | error");
+    visit_base(v);
     v("stages", stages, "stages in order: autoencoder, latents, generate (attribute-conditional flow), transfer (edit flows), eval, report");
     v.section("corpus", corpus);
     v.section("tokenizer", tokenizer);
@@ -102,7 +94,6 @@ struct TextRunConfig {
     v.section("eval", eval);
   }
   void validate() const;
-  std::string run_dir() const;
 };
 
 // defaults < TOML file or a text run's config.json < overrides ("key=value"); validated.

@@ -1,6 +1,5 @@
 #include "rflow/language/text_run.h"
 
-#include <chrono>
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
@@ -8,7 +7,6 @@
 #include <torch/torch.h>
 
 #include "rflow/core/error.h"
-#include "rflow/core/memory_usage.h"
 #include "rflow/core/thread_policy.h"
 #include "rflow/data/sentence_latents.h"
 #include "rflow/io/atomic_file.h"
@@ -19,6 +17,7 @@
 #include "rflow/language/text_eval.h"
 #include "rflow/language/text_report.h"
 #include "rflow/pipeline/pipeline.h"
+#include "rflow/pipeline/staged_run.h"
 #include "rflow/text/corpus.h"
 #include "rflow/text/tokenizer.h"
 #include "rflow/train/checkpoint.h"
@@ -105,34 +104,6 @@ RunConfig flow_base(const RunConfig& r, const TextRunConfig& cfg, const std::str
   return out;
 }
 
-// The part of the config a stage reads.
-nlohmann::json reads_of(const nlohmann::json& config, const std::vector<std::string>& keys) {
-  nlohmann::json out = nlohmann::json::object();
-  for (const auto& k : keys)
-    if (config.contains(k)) out[k] = config[k];
-  return out;
-}
-
-nlohmann::json read_marker(const fs::path& f) {
-  if (!fs::exists(f)) return nullptr;
-  const auto j = nlohmann::json::parse(io::read_file(f.string()), nullptr, false);
-  return j.is_discarded() ? nlohmann::json(nullptr) : j.value("reads", nlohmann::json(nullptr));
-}
-
-void clear_outputs(const std::string& dir, const std::vector<std::string>& outputs) {
-  for (const auto& o : outputs) {
-    const fs::path p = fs::path(dir) / o;
-    if (o.back() != '*') {
-      if (fs::exists(fs::symlink_status(p))) io::remove_tree(p);
-      continue;
-    }
-    const std::string prefix = p.filename().string().substr(0, p.filename().string().size() - 1);
-    if (!fs::is_directory(p.parent_path())) continue;
-    for (const auto& e : fs::directory_iterator(p.parent_path()))
-      if (e.path().filename().string().rfind(prefix, 0) == 0) io::remove_tree(e.path());
-  }
-}
-
 }  // namespace
 
 RunConfig generate_flow_config(const TextRunConfig& cfg, const std::string& dir) {
@@ -189,36 +160,15 @@ Registry<TextStage>& text_stages() {
 std::string run_text(const TextRunConfig& cfg, const TextRunOptions& o) {
   const std::string dir = cfg.run_dir();
   if (o.fresh && fs::exists(dir)) io::remove_tree(dir);
-  fs::create_directories(fs::path(dir) / "stages");
   TextRunConfig copy = cfg;
-  const std::string config_json = to_json(copy);
-  io::write_file_atomic((fs::path(dir) / "config.json").string(), config_json + "\n");
-  const auto config = nlohmann::json::parse(config_json);
   apply_thread_setting(cfg.threads);
   TextStageContext c{cfg, dir};
-  bool rerun_rest = false;  // what follows a stage that ran reads what it made
+  std::vector<KeyedStage> stages;
   for (const auto& s : o.stages.empty() ? cfg.stages : o.stages) {
     const TextStage& stage = text_stages().get(s, "stages");
-    const fs::path done = fs::path(dir) / "stages" / (s + ".done"), started = fs::path(dir) / "stages" / (s + ".started");
-    const auto reads = reads_of(config, stage.reads);
-    // Stages asked for by name always run; otherwise a finished one is kept while its keys hold.
-    if (o.stages.empty() && !rerun_rest && read_marker(done) == reads) {
-      spdlog::info("stage {}: done before, skipped", s);
-      continue;
-    }
-    // A stage that crashed resumes where it stopped, unless a stage before it has just rerun.
-    const bool resume = !rerun_rest && !fs::exists(done) && read_marker(started) == reads;
-    rerun_rest = true;
-    fs::remove(done);
-    if (!resume) clear_outputs(dir, stage.outputs);
-    io::write_file_atomic(started.string(), nlohmann::json{{"reads", reads}}.dump() + "\n");
-    const auto t0 = std::chrono::steady_clock::now();
-    spdlog::info("stage {}: {}", s, resume ? "resuming" : "start");
-    stage.run(c);
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    io::write_file_atomic(done.string(), nlohmann::json{{"reads", reads}, {"seconds", secs}, {"peak_rss_mb", double(peak_rss_bytes()) / 1e6}}.dump() + "\n");
-    spdlog::info("stage {}: done in {:.1f} s", s, secs);
+    stages.push_back({s, [&c, &stage] { stage.run(c); }, stage.reads, stage.outputs});
   }
+  run_keyed_stages(dir, to_json(copy), stages, !o.stages.empty());
   return dir;
 }
 

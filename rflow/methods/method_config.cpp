@@ -6,6 +6,7 @@
 #include "rflow/methods/behavior_cloning.h"
 #include "rflow/methods/consistency_fm.h"
 #include "rflow/methods/distill.h"
+#include "rflow/methods/janusflow_method.h"
 #include "rflow/methods/perflow.h"
 #include "rflow/methods/rectified_flow.h"
 #include "rflow/methods/slimflow.h"
@@ -15,6 +16,10 @@ namespace rflow {
 Registry<MethodEntry>& methods() {
   static Registry<MethodEntry> reg = [] {
     Registry<MethodEntry> r("method");
+    r.add("janusflow",
+          "JanusFlow: rectified flow with prompt dropout and REPA for the janusflow backbone's generation, answers to "
+          "questions about composites for its understanding, in one step",
+          janusflow_method_entry());
     r.add("rectified_flow", "1-RF: flow matching on the independent coupling (Liu et al. 2022)", rectified_flow_entry());
     r.add("adaflow", "flow policy with a variance head for AdaFlow's adaptive solver (Hu et al. 2024)", adaflow_entry());
     r.add("bc", "behaviour cloning baseline for policies: the mean action as a one-step map (sample with euler, 1 step)",

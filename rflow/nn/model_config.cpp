@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "rflow/nn/dit.h"
+#include "rflow/nn/janusflow.h"
 #include "rflow/nn/mlp.h"
 #include "rflow/nn/temporal_unet.h"
 #include "rflow/nn/torchscript_field.h"
@@ -23,6 +24,10 @@ Registry<ModelEntry>& models() {
           "diffusion transformer on [C, H, W] images: patches as tokens, adaLN-Zero, 2-D rotary positions, "
           "long skips, optional cross-attention and DeepSeekMoE feed-forward",
           dit_entry());
+    r.add("janusflow",
+          "JanusFlow: one MLA + MoE transformer that answers about images (decoupled ViT encoder) and draws them by "
+          "rectified flow (ConvNeXt generation encoder/decoder, prompt KV reused across ODE steps)",
+          janusflow_entry());
     r.add("torchscript", "a network saved from Python with torch.jit.script / trace (model.torchscript.path)",
           torchscript_entry());
     return r;

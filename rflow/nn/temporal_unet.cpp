@@ -10,10 +10,10 @@
 namespace rflow {
 
 namespace {
-torch::nn::Conv1d conv(int64_t in, int64_t out, int64_t k, int64_t stride = 1) {
+torch::nn::Conv1d conv1d(int64_t in, int64_t out, int64_t k, int64_t stride = 1) {
   return torch::nn::Conv1d(torch::nn::Conv1dOptions(in, out, k).stride(stride).padding(k / 2));
 }
-at::Tensor norm_silu(torch::nn::GroupNorm& norm, const at::Tensor& x) {
+at::Tensor norm_silu_1d(torch::nn::GroupNorm& norm, const at::Tensor& x) {
   const auto& o = norm->options;
   return group_norm_silu(x, o.num_groups(), norm->weight, norm->bias, o.eps());
 }
@@ -42,20 +42,20 @@ TemporalBlockImpl::TemporalBlockImpl(int64_t in, int64_t out, int64_t cond_dim, 
 }
 
 void TemporalBlockImpl::reset() {
-  conv1_ = register_module("conv1", conv(in_, out_, kernel_));
+  conv1_ = register_module("conv1", conv1d(in_, out_, kernel_));
   norm1_ = register_module("norm1", torch::nn::GroupNorm(groups_, out_));
   film_ = register_module("film", torch::nn::Linear(cond_dim_, 2 * out_));
-  conv2_ = register_module("conv2", conv(out_, out_, kernel_));
+  conv2_ = register_module("conv2", conv1d(out_, out_, kernel_));
   norm2_ = register_module("norm2", torch::nn::GroupNorm(groups_, out_));
-  if (in_ != out_) skip_ = register_module("skip", conv(in_, out_, 1));
+  if (in_ != out_) skip_ = register_module("skip", conv1d(in_, out_, 1));
 }
 
 at::Tensor TemporalBlockImpl::forward(const at::Tensor& x, const at::Tensor& cond) {
-  at::Tensor h = norm_silu(norm1_, conv1_(x));
+  at::Tensor h = norm_silu_1d(norm1_, conv1_(x));
   // FiLM as h·(1 + scale) + shift: a zero projection leaves the block unconditioned, not silenced.
   const auto ss = film_(cond).unsqueeze(2).chunk(2, 1);
   h = torch::addcmul(ss[1], h, ss[0] + 1.0);
-  h = norm_silu(norm2_, conv2_(h));
+  h = norm_silu_1d(norm2_, conv2_(h));
   return (skip_ ? skip_(x) : x) + h;
 }
 
@@ -90,7 +90,7 @@ void TemporalUNetImpl::reset() {
   if (num_classes_ > 0) label_emb_ = register_module("label_emb", torch::nn::Embedding(num_classes_ + 1, cond_dim));
   if (opt_.obs_dim > 0)
     obs_emb_ = register_module("obs_emb", torch::nn::Linear(torch::nn::LinearOptions(opt_.obs_dim, cond_dim).bias(false)));
-  in_conv_ = register_module("in_conv", conv(action_, ch, k));
+  in_conv_ = register_module("in_conv", conv1d(action_, ch, k));
   auto block = [&](const std::string& name, int64_t in, int64_t out) {
     return register_module(name, TemporalBlock(in, out, cond_dim, k, g));
   };
@@ -105,7 +105,7 @@ void TemporalUNetImpl::reset() {
       const bool halve = length % 2 == 0 && length >= 2;
       halves_.push_back(halve);
       if (halve) length /= 2;
-      downsample_.push_back(register_module("downsample" + std::to_string(i), conv(c, c, 3, halve ? 2 : 1)));
+      downsample_.push_back(register_module("downsample" + std::to_string(i), conv1d(c, c, 3, halve ? 2 : 1)));
     }
   }
   mid1_ = block("mid1", cur, cur);
@@ -117,11 +117,11 @@ void TemporalUNetImpl::reset() {
     cur = c;
     if (i > 0) {
       cur = ch * mult[i - 1];
-      upsample_.push_back(register_module("upsample" + std::to_string(i), conv(c, cur, 3)));
+      upsample_.push_back(register_module("upsample" + std::to_string(i), conv1d(c, cur, 3)));
     }
   }
   out_norm_ = register_module("out_norm", torch::nn::GroupNorm(g, cur));
-  out_ = register_module("out", conv(cur, action_, 1));
+  out_ = register_module("out", conv1d(cur, action_, 1));
   {
     torch::NoGradGuard ng;  // an untrained policy predicts v = 0: early training is stable
     out_->weight.zero_();
@@ -166,7 +166,7 @@ at::Tensor TemporalUNetImpl::forward(const at::Tensor& x, const at::Tensor& t, c
       h = upsample_[j](h);
     }
   }
-  h = out_(norm_silu(out_norm_, h)).transpose(1, 2);
+  h = out_(norm_silu_1d(out_norm_, h)).transpose(1, 2);
   std::vector<int64_t> shape{B};
   shape.insert(shape.end(), shape_.begin(), shape_.end());
   return h.reshape(shape);

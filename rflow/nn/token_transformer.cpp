@@ -66,7 +66,11 @@ void TokenTransformerImpl::reset() {
 
 at::Tensor TokenTransformerImpl::hidden(const at::Tensor& tokens) {
   RF_CHECK(tokens.dim() == 2, "tokens must be [B, T]", "tokens", "");
-  at::Tensor h = embed_(tokens);
+  return trunk(embed_(tokens));
+}
+
+at::Tensor TokenTransformerImpl::trunk(const at::Tensor& embeddings) {
+  at::Tensor h = embeddings;
   for (auto& b : blocks_) h = b->forward(h);
   return h;
 }
@@ -103,10 +107,15 @@ TokenLosses TokenTransformerImpl::losses(const at::Tensor& tokens) {
 }
 
 at::Tensor TokenTransformerImpl::decode(const at::Tensor& tokens, std::vector<LatentCache>& caches, int64_t max_len) {
+  return logits_of(decode_hidden(embed_(tokens), caches, max_len));
+}
+
+at::Tensor TokenTransformerImpl::decode_hidden(const at::Tensor& embeddings, std::vector<LatentCache>& caches,
+                                               int64_t max_len) {
   caches.resize(blocks_.size());
-  at::Tensor h = embed_(tokens);
+  at::Tensor h = embeddings;
   for (size_t i = 0; i < blocks_.size(); ++i) h = blocks_[i]->decode(h, caches[i], max_len);
-  return logits_of(h);
+  return h;
 }
 
 std::vector<MoE> TokenTransformerImpl::moe_layers() const {

@@ -30,6 +30,19 @@ struct TokenTransformerOptions {
   MoEOptions moe;
   int64_t mtp_depth = 0;      // D multi-token-prediction modules (DeepSeek-V3: 1)
   double mtp_weight = 0.3;    // λ: L = L_main + λ/D · Σ_k L_k
+
+  // vocab is the tokenizer's; the rest are settings.
+  template <class V>
+  void visit(V& v) {
+    v("dim", dim, "model width");
+    v("layers", layers, "transformer blocks (MLA attention; a dense SwiGLU or a MoE feed-forward)");
+    v("dense_layers", dense_layers, "the first blocks use a dense SwiGLU, the rest DeepSeekMoE");
+    v("dense_hidden", dense_hidden, "hidden size of the dense SwiGLU");
+    v.section("mla", mla);
+    v.section("moe", moe);
+    v("mtp_depth", mtp_depth, "multi-token-prediction modules (0 = none)");
+    v("mtp_weight", mtp_weight, "weight λ of the MTP losses");
+  }
   void validate(const std::string& where) const;
 };
 
@@ -68,12 +81,16 @@ class TokenTransformerImpl : public torch::nn::Cloneable<TokenTransformerImpl> {
   void reset() override;
   // tokens [B, T] int64 → the trunk's last hidden state before the final norm [B, T, D].
   at::Tensor hidden(const at::Tensor& tokens);
+  // The same from input embeddings [B, T, D] (token embeddings with image tokens spliced in).
+  at::Tensor trunk(const at::Tensor& embeddings);
   at::Tensor logits_of(const at::Tensor& h);  // final norm + output head
   at::Tensor forward(const at::Tensor& tokens) { return logits_of(hidden(tokens)); }
   // Next-token cross-entropy plus the MTP modules' (targets shifted by k + 1).
   TokenLosses losses(const at::Tensor& tokens);
   // Incremental decoding with one latent cache per block (prefill or one token at a time).
   at::Tensor decode(const at::Tensor& tokens, std::vector<LatentCache>& caches, int64_t max_len);
+  // decode() from input embeddings, returning the last hidden states [B, T, D] (before the norm).
+  at::Tensor decode_hidden(const at::Tensor& embeddings, std::vector<LatentCache>& caches, int64_t max_len);
   // Each MoE block's routing-bias update (see MoEImpl::update_bias), metrics averaged over blocks.
   std::map<std::string, at::Tensor> update_routing();
   at::Tensor take_balance_loss();

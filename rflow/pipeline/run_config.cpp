@@ -9,6 +9,7 @@
 #include "rflow/eval/fidnet.h"
 #include "rflow/io/atomic_file.h"
 #include "rflow/methods/distill.h"
+#include "rflow/methods/janusflow_method.h"
 #include "rflow/pipeline/stages.h"
 #include "rflow/solve/solver.h"
 
@@ -46,6 +47,7 @@ void EvalConfig::validate(const std::string& where) const {
 
 void register_builtin_extensions() {
   eval::add_fidnet_distance(feature_distances());
+  eval::add_fidnet_repa_target(repa_targets());
 }
 
 void RunConfig::validate() const {

@@ -119,6 +119,7 @@ TEST(Docs, EveryCommandShownUsesRealCommandsOptionsAndKeys) {
   const auto keys = rflow::test::shell(cli() + " run --list-keys").out;
   const auto search_keys = rflow::test::shell(cli() + " auto keys").out;  // what `rflow auto --set` takes
   const auto text_keys = rflow::test::shell(cli() + " text train --list-keys").out;  // `rflow text train --set`
+  const auto vl_keys = rflow::test::shell(cli() + " vl train --list-keys").out;      // `rflow vl train --set`
   std::map<std::string, std::string> help;  // "sample" / "fidnet score" → its --help text
   auto help_of = [&](const std::string& path) -> const std::string& {
     auto it = help.find(path);
@@ -152,7 +153,10 @@ TEST(Docs, EveryCommandShownUsesRealCommandsOptionsAndKeys) {
       }
       if ((a == "--set" || a == "-s") && i + 1 < w.size()) {
         const std::string key = w[i + 1].substr(0, w[i + 1].find('='));
-        const std::string& known = path.rfind("auto", 0) == 0 ? search_keys : path.rfind("text", 0) == 0 ? text_keys : keys;
+        const std::string& known = path.rfind("auto", 0) == 0   ? search_keys
+                                   : path.rfind("text", 0) == 0 ? text_keys
+                                   : path.rfind("vl", 0) == 0   ? vl_keys
+                                                                : keys;
         EXPECT_NE(known.find("  " + key + " "), std::string::npos) << doc << ": `" << line << "`: no config key " << key;
       }
     }

@@ -166,19 +166,11 @@ TEST(LanguageCli, CtrlCCheckpointsTheAutoencoderAndTheRunResumes) {
   rflow::test::write_text(cfg, "out_dir = \"" + dir.path().string() + "\"\n" + kTinyRun);
   const std::vector<std::string> args{RFLOW_CLI, "text", "train", cfg, "--set", "train.steps=100000", "--set", "train.log_every=20",
                                       "--set", "stages=[\"autoencoder\"]"};
-  const pid_t pid = rflow::test::spawn(args, log);
-  ASSERT_GT(pid, 0);
-  const fs::path metrics = fs::path(run) / "autoencoder" / "metrics.jsonl";
-  for (int i = 0; i < 600 && !(fs::exists(metrics) && fs::file_size(metrics) > 0); ++i) ::usleep(100000);
-  ASSERT_TRUE(fs::exists(metrics)) << rflow::test::read_text(log);
-  ::kill(pid, SIGINT);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0);
-  const std::string out = rflow::test::read_text(log);
-  EXPECT_NE(out.find("interrupted (Ctrl-C) at step"), std::string::npos) << out;
-  const std::string step = out.substr(out.find("at step ") + 8, out.find(" of ", out.find("at step ")) - out.find("at step ") - 8);
-  EXPECT_TRUE(fs::exists(fs::path(run) / "autoencoder" / "checkpoints" / ("step_" + std::string(8 - step.size(), '0') + step))) << out;
+  const auto r0 = rflow::test::interrupt_when_progressing(args, log, fs::path(run) / "autoencoder" / "metrics.jsonl");
+  EXPECT_TRUE(r0.failed) << r0.out;
+  ASSERT_FALSE(r0.step.empty()) << r0.out;
+  const std::string step = r0.step;
+  EXPECT_TRUE(fs::exists(fs::path(run) / "autoencoder" / "checkpoints" / rflow::test::step_folder(step))) << r0.out;
   // Resumed with fewer steps to go: it picks up at the saved step.
   const std::string log2 = dir.file("log2.txt");
   rflow::test::shell(std::string(RFLOW_CLI) + " text train " + cfg + " --set train.steps=100000 --set train.log_every=20 --set 'stages=[\"autoencoder\"]' "

@@ -36,30 +36,21 @@ void emit(const std::vector<std::string>& lines, const std::string& out) {
 }
 
 void add_text_train(CLI::App& parent) {
-  auto* cmd = parent.add_subcommand("train", "train a text run: autoencoder, latents, generation and edit flows, eval, report");
-  cmd->footer("\nExamples:\n  rflow text train configs/text/grammar.toml\n  rflow text train configs/text/fortunes.toml --set train.steps=2000\n"
-              "  rflow text train runs/text_grammar --stage eval --stage report");
-  struct Args {
-    ConfigArgs cfg;
-    bool fresh = false;
-    std::vector<std::string> only;
-  };
-  auto a = std::make_shared<Args>();
-  add_config_options(*cmd, a->cfg, true);
-  cmd->add_flag("--fresh", a->fresh, "delete the run directory and start over");
-  cmd->add_option("--stage", a->only, "run only these stages (repeatable): " + text_stages().joined());
-  cmd->callback([a] {
-    if (a->cfg.list_keys) {
-      TextRunConfig cfg;
-      auto fields = config::fields_of(cfg);
-      std::cout << "text run keys (defaults):\n" << config::describe(fields);
-      return;
-    }
-    const TextRunConfig cfg = load_text_config(a->cfg.config, a->cfg.overrides);
-    setup_logging(cfg.log_level);
-    const std::string dir = run_text(cfg, TextRunOptions{a->fresh, a->only});
-    spdlog::info("text run: {} (report: {}/report.html)", dir, dir);
-  });
+  add_keyed_run_train(
+      parent,
+      {"train a text run: autoencoder, latents, generation and edit flows, eval, report",
+       "\nExamples:\n  rflow text train configs/text/grammar.toml\n  rflow text train configs/text/fortunes.toml --set train.steps=2000\n"
+       "  rflow text train runs/text_grammar --stage eval --stage report",
+       text_stages().joined(),
+       [] {
+         TextRunConfig cfg;
+         return "text run keys (defaults):\n" + config::describe(config::fields_of(cfg));
+       },
+       [](const ConfigArgs& a, bool fresh, const std::vector<std::string>& only) {
+         const TextRunConfig cfg = load_text_config(a.config, a.overrides);
+         setup_logging(cfg.log_level);
+         return run_text(cfg, TextRunOptions{fresh, only});
+       }});
 }
 
 void add_text_sample(CLI::App& parent) {

@@ -2,6 +2,7 @@
 // callbacks only parse arguments and call the library.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,7 @@ void add_chat(CLI::App& app);
 void add_serve(CLI::App& app);
 void add_auto(CLI::App& app);
 void add_text(CLI::App& app);  // rflow text train | sample | edit | eval
+void add_vl(CLI::App& app);    // rflow vl train | ask | eval
 
 // Options shared by commands that take a run config: --config, --set (repeatable), --list-keys.
 struct ConfigArgs {
@@ -37,6 +39,16 @@ void add_config_options(CLI::App& cmd, ConfigArgs& args, bool positional);
 // Handles --list-keys (prints and returns true).
 bool maybe_list_keys(const ConfigArgs& args);
 std::string registries_help();
+
+// `rflow text train`, `rflow vl train`: a run of keyed stages from a config (or a run directory),
+// with --set, --list-keys, --fresh and --stage. list_keys prints the run's keys; run starts the
+// stages (fresh, only these) and returns the run directory.
+struct KeyedRunCommand {
+  std::string help, footer, stages;
+  std::function<std::string()> list_keys;
+  std::function<std::string(const ConfigArgs& cfg, bool fresh, const std::vector<std::string>& only)> run;
+};
+void add_keyed_run_train(CLI::App& parent, KeyedRunCommand c);
 // docs/config.md: every config key as Markdown.
 std::string config_reference_markdown();
 

@@ -30,6 +30,8 @@
 #include "rflow/language/text_run.h"
 #include "rflow/text/corpus.h"
 #include "rflow/text/tokenizer.h"
+#include "rflow/data/image_questions.h"
+#include "rflow/vl/vl_run.h"
 #include "tools/rflow/cli_errors.h"
 #include "tools/rflow/commands.h"
 
@@ -56,6 +58,28 @@ bool maybe_list_keys(const ConfigArgs& args) {
   return true;
 }
 
+void add_keyed_run_train(CLI::App& parent, KeyedRunCommand c) {
+  auto* cmd = parent.add_subcommand("train", c.help);
+  cmd->footer(c.footer);
+  struct Args {
+    ConfigArgs cfg;
+    bool fresh = false;
+    std::vector<std::string> only;
+  };
+  auto a = std::make_shared<Args>();
+  add_config_options(*cmd, a->cfg, true);
+  cmd->add_flag("--fresh", a->fresh, "delete the run directory and start over");
+  cmd->add_option("--stage", a->only, "run only these stages (repeatable): " + c.stages);
+  cmd->callback([a, c] {
+    if (a->cfg.list_keys) {
+      std::cout << c.list_keys();
+      return;
+    }
+    const std::string dir = c.run(a->cfg, a->fresh, a->only);
+    spdlog::info("run: {} (report: {}/report.html)", dir, dir);
+  });
+}
+
 std::string registries_help() {
   auto list = [](const auto& reg) {
     std::string s;
@@ -72,11 +96,12 @@ std::string registries_help() {
          "stages:\n" + list(stages()) + "scorers (by the target's kind of data):\n" + list(eval::scorers()) +
          "search samplers (rflow auto, sampler = ...):\n" + list(automl::samplers()) +
          "planners (rflow auto plan --planner):\n" + list(automl::planners()) +
-         "corpora (rflow text, corpus.name):\n" + list(text::corpora()) + "text stages (rflow text train, stages):\n" + list(text_stages());
+         "corpora (rflow text, corpus.name):\n" + list(text::corpora()) + "text stages (rflow text train, stages):\n" + list(text_stages()) +
+         "question kinds (rflow vl, data.questions):\n" + list(question_kinds()) + "vl stages (rflow vl train, stages):\n" + list(vl_stages());
 }
 
 void add_list(CLI::App& app) {
-  auto* cmd = app.add_subcommand("list", "list the solvers, methods, models, distributions, couplings, policy tasks, tokenizers, chat rewriters, stages, scorers, search samplers, planners, corpora and text stages");
+  auto* cmd = app.add_subcommand("list", "list the solvers, methods, models, distributions, couplings, policy tasks, tokenizers, chat rewriters, stages, scorers, search samplers, planners, corpora, text stages, question kinds and vl stages");
   cmd->footer("\nExamples:\n  rflow list\n  rflow run --list-keys        every config key, its default and meaning\n"
               "  rflow list --config-reference > docs/config.md");
   auto reference = std::make_shared<bool>(false);
@@ -92,6 +117,13 @@ void add_list(CLI::App& app) {
 
 std::string text_keys_markdown();
 
+// The keys of a vision-language run (`rflow vl train`).
+std::string vl_keys_markdown() {
+  VlRunConfig cfg;
+  return "\n# Vision-language run keys\n\nA vision-language run (`rflow vl train`, docs/vision_language.md) has these keys.\n" +
+         config::describe_markdown(config::fields_of(cfg));
+}
+
 std::string config_reference_markdown() {
   RunConfig cfg;
   return "# Config reference\n\nEvery key of a run config with its type, default and meaning, generated from the "
@@ -99,7 +131,7 @@ std::string config_reference_markdown() {
          "Keys are set in a TOML file (`[train]` then `lr = 1e-3`), with `--set train.lr=1e-3`, or read back from "
          "a run's `config.json`. Each backbone, method and data set has its own section "
          "(`model.<arch>.*`, `method.<name>.*`, `data.target.<kind>.*`); only the selected one is read.\n" +
-         config::describe_markdown(config::fields_of(cfg)) + text_keys_markdown();
+         config::describe_markdown(config::fields_of(cfg)) + text_keys_markdown() + vl_keys_markdown();
 }
 
 // The keys of a text run (`rflow text train`) but its two flows, which take every run key above.
@@ -143,6 +175,7 @@ int main(int argc, char** argv) {
   rflow::cli::add_serve(app);
   rflow::cli::add_auto(app);
   rflow::cli::add_text(app);
+  rflow::cli::add_vl(app);
   rflow::cli::add_list(app);
   // After the subcommands: CLI11 copies a parent's footer into subcommands made after it.
   app.footer("\nExamples:\n  rflow run configs/demo_2d.toml         train, sample, evaluate → runs/demo_2d/report.html\n"

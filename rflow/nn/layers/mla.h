@@ -22,6 +22,16 @@ struct MLAOptions {
   int64_t rope_dim = 8;   // d_R: the decoupled rotary part (one key shared by all heads)
   int64_t v_dim = 16;     // d_v
   double theta = 10000.0;
+
+  template <class V>
+  void visit(V& v) {
+    v("heads", heads, "attention heads");
+    v("q_rank", q_rank, "query latent rank d_c' (0 = no query compression)");
+    v("kv_rank", kv_rank, "key/value latent rank d_c: what decoding caches per token and layer, with the rotary key");
+    v("nope_dim", nope_dim, "per-head key/query size without position (d_h)");
+    v("rope_dim", rope_dim, "the decoupled rotary key size d_R (one key shared by all heads)");
+    v("v_dim", v_dim, "per-head value size d_v");
+  }
   void validate(const std::string& where) const;
   // Floats cached per token and layer: the latent and the rotary key, against what an expanded
   // multi-head cache keeps, n_h·(d_h + d_R) keys + n_h·d_v values (DeepSeek-V3: 576 vs 40 960).

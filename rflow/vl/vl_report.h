@@ -1,0 +1,12 @@
+// report.html of a vision-language run: accuracy by layout and question kind for the tiled model
+// and the resize baseline, training curves of both, how each layout is tiled (the global view and
+// the local tiles as the encoder sees them), answers beside their images, and the decoder's numbers.
+#pragma once
+
+#include <string>
+
+namespace rflow {
+
+void write_vl_report(const std::string& run_dir);
+
+}  // namespace rflow
