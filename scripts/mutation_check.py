@@ -134,6 +134,16 @@ MUTATIONS = [
     ("content kept counts the edited attribute's words", "rflow/text/grammar_corpus.cpp",
      "    if (is_attribute_word(attribute, w)) continue;\n", "",
      "GrammarCorpus*"),
+    ("tiling ties broken toward more waste", "rflow/data/dynamic_tiling.cpp",
+     "(kept == best_kept && waste < best_waste)", "(kept == best_kept && waste > best_waste)",
+     "DynamicTiling*"),
+    ("unshuffle channels in (dy, dx, c) order", "rflow/nn/tile_encoder.cpp",
+     "y = y.reshape({M, C, s, 2, s, 2}).permute({0, 2, 4, 1, 3, 5}).reshape({M, s, s, 4 * C});",
+     "y = y.reshape({M, C, s, 2, s, 2}).permute({0, 2, 4, 3, 5, 1}).reshape({M, s, s, 4 * C});",
+     "DynamicTiling*"),
+    ("the prompt cache keeps growing across ODE steps", "rflow/nn/janusflow.cpp",
+     "  for (auto& cache : pc.caches) cache.length = pc.length;\n", "",
+     "JanusFlow.*"),
 ]
 
 

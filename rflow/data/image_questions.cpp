@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "rflow/core/error.h"
+
 namespace rflow {
 
 namespace {
@@ -30,6 +32,17 @@ std::optional<ImageQuestion> ask_count(const std::vector<int64_t>& classes, cons
                               : std::uniform_int_distribution<int64_t>(0, 9)(rng);
   const int64_t n = std::count(classes.begin(), classes.end(), cls);
   return ImageQuestion{"count", "how many " + garment_plural(cls) + " are there", count_word(n)};
+}
+
+std::pair<int64_t, int64_t> describe_parts(const std::string& answer, const std::vector<int64_t>& classes,
+                                           const CompositeLayout& layout) {
+  int64_t right = 0;
+  try {
+    const ParsedCaption got = parse_caption(answer);
+    for (size_t k = 0; k < classes.size() && got.layout.name == layout.name; ++k) right += got.classes[k] == classes[k];
+  } catch (const Error&) {  // not a caption at all: no garment named right
+  }
+  return {right, int64_t(classes.size())};
 }
 
 std::vector<std::string> words_of(const std::vector<std::string>& texts) {
@@ -72,7 +85,7 @@ Registry<QuestionKind>& question_kinds() {
     for (int64_t c = 0; c < 10; ++c) garments.push_back(garment_with_article(c)), plurals.push_back(garment_plural(c));
     captions = garments;
     captions.insert(captions.end(), {"left of", "above", "describe this image"});
-    r.add("describe", "\"describe this image\" → the caption, garments in reading order", {ask_describe, words_of(captions)});
+    r.add("describe", "\"describe this image\" → the caption, garments in reading order", {ask_describe, words_of(captions), describe_parts});
     std::vector<std::string> where = garments;
     where.insert(where.end(), {"what is on the", "top left right bottom middle"});
     r.add("where", "\"what is on the left\" → \"a bag\" (left / middle / right, top / bottom, top left …)", {ask_where, words_of(where)});

@@ -30,6 +30,11 @@ struct QuestionKind {
       ask;
   // Every word its questions and answers can hold.
   std::vector<std::string> words;
+  // Optional partial credit of an answer: {parts right, parts} (describe: garments named right in
+  // their place — what a classifier reading each cell would score).
+  std::function<std::pair<int64_t, int64_t>(const std::string& answer, const std::vector<int64_t>& classes,
+                                            const CompositeLayout& layout)>
+      parts;
 };
 Registry<QuestionKind>& question_kinds();
 

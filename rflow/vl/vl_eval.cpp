@@ -7,6 +7,8 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include "rflow/data/fashion_composites.h"
+#include "rflow/data/image_questions.h"
 #include "rflow/io/atomic_file.h"
 #include "rflow/nn/layers/mla.h"
 #include "rflow/text/word_tokenizer.h"
@@ -38,6 +40,7 @@ std::vector<TestCell> test_cells(const VlRunConfig& cfg, const VqaTask& task) {
 }
 
 nlohmann::json score_model(VlModel& model, const std::vector<TestCell>& cells, const SamplingOptions& greedy) {
+  nlohmann::json parts_by_layout = nlohmann::json::object();
   nlohmann::json by_layout = nlohmann::json::object(), by_kind = nlohmann::json::object(), examples = nlohmann::json::array();
   std::map<std::string, std::pair<int64_t, int64_t>> kind_counts, layout_counts;
   int64_t right_all = 0, total = 0;
@@ -47,14 +50,19 @@ nlohmann::json score_model(VlModel& model, const std::vector<TestCell>& cells, c
     std::vector<std::string> questions;
     for (const auto& e : c.ex) images.push_back(e.image), questions.push_back(e.question.question);
     const auto answers = model.answer(images, questions, greedy, 0, &stats);
-    int64_t right = 0;
+    int64_t right = 0, cells_right = 0, cells = 0;
     for (size_t i = 0; i < answers.size(); ++i) {
       const bool ok = answers[i] == text::WordTokenizer::normalised(c.ex[i].question.answer);
       right += ok;
+      if (const auto& parts = question_kinds().get(c.kind).parts) {
+        const auto [r, n] = parts(answers[i], c.ex[i].classes, composite_layout(c.layout, "eval"));
+        cells_right += r, cells += n;
+      }
       if (i < 3) examples.push_back({{"layout", c.layout}, {"question", questions[i]}, {"answer", answers[i]},
                                      {"expected", c.ex[i].question.answer}, {"right", ok}});
     }
     by_layout[c.layout][c.kind] = double(right) / double(answers.size());
+    if (cells > 0) parts_by_layout[c.layout][c.kind] = double(cells_right) / double(cells);
     kind_counts[c.kind].first += right, kind_counts[c.kind].second += int64_t(answers.size());
     layout_counts[c.layout].first += right, layout_counts[c.layout].second += int64_t(answers.size());
     right_all += right, total += int64_t(answers.size());
@@ -63,7 +71,7 @@ nlohmann::json score_model(VlModel& model, const std::vector<TestCell>& cells, c
   nlohmann::json layout_all = nlohmann::json::object();
   for (const auto& [k, v] : layout_counts) layout_all[k] = double(v.first) / double(v.second);
   return {{"tiling", model.tiling().mode}, {"accuracy", double(right_all) / double(total)}, {"questions", total},
-          {"by_kind", by_kind}, {"by_layout", by_layout}, {"layout_accuracy", layout_all}, {"examples", examples},
+          {"by_kind", by_kind}, {"by_layout", by_layout}, {"parts_by_layout", parts_by_layout}, {"layout_accuracy", layout_all}, {"examples", examples},
           {"answers_per_second", double(total) / stats.seconds}};
 }
 

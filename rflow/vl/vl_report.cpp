@@ -62,6 +62,11 @@ void accuracy_tables(io::HtmlReport& page, const json& ev) {
     for (const auto& [kind, v] : kinds.items()) {
       const json b = base.contains("by_layout") ? base["by_layout"].value(layout, json::object()) : json::object();
       rows.push_back({layout, kind, pct(kinds, kind), pct(b, kind)});
+      const json parts = m["parts_by_layout"].value(layout, json::object());
+      if (parts.contains(kind)) {
+        const json bp = base.contains("parts_by_layout") ? base["parts_by_layout"].value(layout, json::object()) : json::object();
+        rows.push_back({layout, kind + " (parts right: garments in place)", pct(parts, kind), pct(bp, kind)});
+      }
     }
   page.table({"layout", "question", "dynamic tiling", "resize baseline"}, rows);
 }

@@ -76,3 +76,15 @@ TEST(ImageQuestions, EveryWordIsInTheTokenizerAndUnknownOnesAreNamed) {
   }
   EXPECT_THROW(vqa_prompt(*tok, " ? ", 21, 100, 101), Error);
 }
+
+TEST(ImageQuestions, DescribeGivesPartialCreditPerGarmentInPlace) {
+  const auto& parts = question_kinds().get("describe").parts;
+  ASSERT_TRUE(parts);
+  const CompositeLayout& row2 = composite_layout("row2", "test");
+  EXPECT_EQ(parts("a bag left of a coat", {8, 4}, row2), (std::pair<int64_t, int64_t>{2, 2}));
+  EXPECT_EQ(parts("a coat left of a bag", {8, 4}, row2), (std::pair<int64_t, int64_t>{0, 2}));  // swapped: wrong places
+  EXPECT_EQ(parts("a bag left of a shirt", {8, 4}, row2), (std::pair<int64_t, int64_t>{1, 2}));
+  EXPECT_EQ(parts("a bag above a coat", {8, 4}, row2), (std::pair<int64_t, int64_t>{0, 2}));    // another layout
+  EXPECT_EQ(parts("bag bag", {8, 4}, row2), (std::pair<int64_t, int64_t>{0, 2}));               // not a caption
+  EXPECT_FALSE(question_kinds().get("where").parts);
+}
