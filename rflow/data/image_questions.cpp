@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "rflow/core/error.h"
+#include "rflow/text/word_tokenizer.h"
 
 namespace rflow {
 
@@ -109,9 +110,14 @@ std::vector<std::string> question_vocabulary(const std::vector<std::string>& kin
 }
 
 std::unique_ptr<text::Tokenizer> question_tokenizer(const std::vector<std::string>& kinds) {
-  text::TokenizerOptions o;
-  o.kind = "word";
-  return text::train_tokenizer(question_vocabulary(kinds), o);
+  // The captions' words first, with the caption tokenizer's ids, so a model that reads prompts
+  // (JanusFlow's generation) and questions in one embedding table means one word by one id.
+  const auto captions = caption_tokenizer();
+  std::vector<std::string> tokens;
+  for (int64_t id = text::kReserved; id < captions->vocab_size(); ++id) tokens.push_back(captions->decode({id}));
+  for (const auto& w : question_vocabulary(kinds))
+    if (std::find(tokens.begin(), tokens.end(), w) == tokens.end()) tokens.push_back(w);
+  return std::make_unique<text::WordTokenizer>(tokens);
 }
 
 }  // namespace rflow

@@ -48,7 +48,8 @@ std::string garment_plural(int64_t cls);
 
 // Every text the named kinds can produce (questions and answers), to build a tokenizer from.
 std::vector<std::string> question_vocabulary(const std::vector<std::string>& kinds);
-// The word tokenizer of every question and answer of the kinds (the same ids on every machine).
+// The word tokenizer of every question and answer of the kinds (the same ids on every machine);
+// the captions' words keep their caption_tokenizer() ids, the others follow.
 std::unique_ptr<text::Tokenizer> question_tokenizer(const std::vector<std::string>& kinds);
 
 }  // namespace rflow

@@ -60,6 +60,10 @@ TEST(ImageQuestions, EveryWordIsInTheTokenizerAndUnknownOnesAreNamed) {
         }
     }
   EXPECT_GT(none, 300);  // "none" is asked often enough to be learned
+  // A caption's ids are the same in the questions' tokenizer: one embedding table reads both.
+  const auto captions = caption_tokenizer();
+  for (int64_t id = text::kReserved; id < captions->vocab_size(); ++id)
+    EXPECT_EQ(tok->encode(captions->decode({id})), std::vector<int64_t>{id}) << captions->decode({id});
   const auto p = vqa_prompt(*tok, "What is on the LEFT?", 21, 100, 101);
   ASSERT_EQ(p.size(), 1u + 21u + 5u + 1u);
   EXPECT_EQ(p.front(), text::kBos);
