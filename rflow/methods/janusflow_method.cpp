@@ -18,7 +18,7 @@ void JanusFlowTrainOptions::validate(const std::string& where) const {
   for (const auto& q : questions) question_kinds().get(q, where + ".questions");
   tiling.validate(where + ".tiling");
   RF_CHECK(repa_weight >= 0, "repa_weight must be >= 0", where + ".repa_weight", "");
-  if (repa_weight > 0) repa_targets().get(repa_target, where + ".repa_target");
+  // repa_target names an entry the image code registers at start-up: checked when the method is made.
   for (const auto& f : freeze) {
     const auto& parts = JanusFlowImpl::part_names();
     RF_CHECK(std::find(parts.begin(), parts.end(), f) != parts.end(), "no part '" + f + "' to freeze", where + ".freeze",
@@ -38,6 +38,7 @@ class JanusFlowMethod : public Method {
   JanusFlowMethod(const MethodConfig& cfg)
       : o_(cfg.get<JanusFlowTrainOptions>("janusflow")), time_(cfg.time), label_dropout_(cfg.label_dropout) {
     o_.validate("method.janusflow");
+    if (o_.repa_weight > 0) repa_targets().get(o_.repa_target, "method.janusflow.repa_target");
     tok_ = question_tokenizer(o_.questions);
   }
   std::string name() const override { return "janusflow"; }
@@ -116,6 +117,7 @@ MethodEntry janusflow_method_entry() {
   MethodEntry e{[] { return AnyOptions::of<JanusFlowTrainOptions>(); },
                 [](const MethodConfig& c) { return std::make_unique<JanusFlowMethod>(c); }};
   e.label = "JanusFlow";
+  e.backbone = "janusflow";
   return e;
 }
 

@@ -29,6 +29,8 @@ struct MethodEntry {
   bool distills = false;
   // Its network is a one-step map (behaviour cloning's mean action): sampled by one Euler step only.
   bool one_step_map = false;
+  // The one backbone it trains ("" = any): a run pairing it with another is refused before training.
+  std::string backbone;
 };
 // Mutable: programs and tests may register their own methods before building configs.
 Registry<MethodEntry>& methods();

@@ -247,6 +247,7 @@ ModelEntry janusflow_entry() {
     const auto& o = c.get<JanusFlowOptions>("janusflow");
     return std::to_string(o.lm.layers) + " × " + std::to_string(o.lm.dim) + (o.shared_encoder ? ", shared encoder" : "");
   };
+  e.labels = false;
   return e;
 }
 

@@ -20,6 +20,8 @@ struct ModelEntry {
   std::function<AnyOptions()> options;  // default options of this backbone
   std::function<VelocityField(const ModelConfig&, const std::vector<int64_t>& sample_shape)> make;
   std::function<std::string(const ModelConfig&)> describe;  // size in a few words (optional)
+  // Whether it can be conditioned on class labels (num_classes > 0); false: on prompts only.
+  bool labels = true;
 };
 // Mutable: programs and tests may register their own backbones before building configs.
 Registry<ModelEntry>& models();

@@ -82,6 +82,9 @@ void RunConfig::validate() const {
            "method.distill.feature",
            "use feature = \"percept\" (the shipped loss network), or set method.distill.allow_eval_network = true to do "
            "it anyway (the report then marks its figures as evaluated by the loss network)");
+  const std::string& only = methods().get(method.name, "method.name").backbone;
+  RF_CHECK(only.empty() || model.arch == only, "method " + method.name + " trains the " + only + " backbone, not " + model.arch,
+           "model.arch", "set model.arch = \"" + only + "\" (or pick another method)");
   RF_CHECK((model.num_classes > 0) == data.labels, "a class-conditional model needs labelled data and vice versa",
            "model.num_classes / data.labels", "set both (e.g. num_classes = 8 with data.labels = true on 8gaussians) or neither");
 }

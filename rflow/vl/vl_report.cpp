@@ -12,6 +12,7 @@
 #include "rflow/io/html_report.h"
 #include "rflow/io/image_file.h"
 #include "rflow/io/svg.h"
+#include "rflow/vl/vl_eval.h"
 #include "rflow/vl/vl_model.h"
 #include "rflow/data/vqa_task.h"
 
@@ -51,6 +52,30 @@ void curves(io::HtmlReport& page, const std::string& dir) {
   ao.limits = std::array<double, 4>{0, loss[0].x.back(), 0, 1};
   page.figure_row({{"cross-entropy of the answer tokens", io::svg_curves(loss, lo)},
                    {"answer tokens predicted right (teacher-forced)", io::svg_curves(acc, ao)}});
+}
+
+// A JanusFlow run's losses, both tasks, from the trainer's metrics.jsonl.
+void janusflow_curves(io::HtmlReport& page, const std::string& dir) {
+  std::ifstream in(fs::path(dir) / "metrics.jsonl");
+  io::Series rf{"rectified flow"}, und{"understanding (answers)"}, repa{"REPA (−cosine)"}, acc{"answer tokens right"};
+  for (std::string line; std::getline(in, line);) {
+    const auto j = json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.contains("step")) continue;
+    const double s = j["step"].get<double>();
+    for (auto [series, key] : {std::pair{&rf, "rf_loss"}, {&und, "und_loss"}, {&repa, "repa_loss"}, {&acc, "und_accuracy"}})
+      if (j.contains(key)) series->x.push_back(s), series->y.push_back(j[key].get<double>());
+  }
+  if (rf.x.empty()) return;
+  page.heading("Training: both tasks in one model");
+  std::vector<io::Series> losses{rf, und};
+  io::PlotOptions lo{"losses", "step", "nats / token, squared error"};
+  lo.logy = true;
+  std::vector<std::pair<std::string, std::string>> figs{{"the two tasks' losses", io::svg_curves(losses, lo)}};
+  if (!repa.x.empty()) figs.push_back({"REPA: −cosine to the frozen features", io::svg_curves({repa}, {"REPA", "step", ""})});
+  io::PlotOptions ao{"answer-token accuracy", "step", ""};
+  ao.limits = std::array<double, 4>{0, rf.x.back(), 0, 1};
+  figs.push_back({"answer tokens predicted right (teacher-forced)", io::svg_curves({acc}, ao)});
+  page.figure_row(figs);
 }
 
 void accuracy_tables(io::HtmlReport& page, const json& ev) {
@@ -113,16 +138,18 @@ void decode_section(io::HtmlReport& page, const json& d) {
 }  // namespace
 
 void write_vl_report(const std::string& run_dir) {
-  const VlRunConfig cfg = load_vl_config(run_dir, {});
-  io::HtmlReport page("rflow vision-language: " + cfg.name);
-  const fs::path eval = fs::path(run_dir) / "eval.json";
+  VlModel model(run_dir);
+  const VlRunConfig& cfg = model.config();
+  const bool unified = model.unified();
+  io::HtmlReport page((unified ? "rflow JanusFlow, understanding: " : "rflow vision-language: ") + cfg.name);
+  const std::string eval = vl_eval_file(run_dir, unified);
   json ev;
-  if (fs::exists(eval)) ev = json::parse(io::read_file(eval.string()));
+  if (fs::exists(eval)) ev = json::parse(io::read_file(eval));
   if (!ev.is_null()) {
     const json& m = ev["models"]["model"];
     const json base = ev["models"].value("baseline", json::object());
-    std::vector<std::pair<std::string, std::string>> kv{{"exact match, dynamic tiling", pct(m, "accuracy")},
-                                                        {"exact match, resize baseline", pct(base, "accuracy")}};
+    std::vector<std::pair<std::string, std::string>> kv{{unified ? "exact match" : "exact match, dynamic tiling", pct(m, "accuracy")}};
+    if (!unified) kv.push_back({"exact match, resize baseline", pct(base, "accuracy")});
     for (const std::string l : {"row3", "col3"})
       if (m["layout_accuracy"].contains(l))
         kv.push_back({l + " (wide / tall): tiling vs resize",
@@ -130,7 +157,8 @@ void write_vl_report(const std::string& run_dir) {
     page.key_values(kv);
     accuracy_tables(page, ev);
   }
-  curves(page, run_dir);
+  if (unified) janusflow_curves(page, run_dir);
+  else curves(page, run_dir);
   tiling_pictures(page, cfg, run_dir);
   if (!ev.is_null()) {
     page.heading("Answers (first test questions of each layout and kind)");
@@ -141,7 +169,7 @@ void write_vl_report(const std::string& run_dir) {
     page.table({"layout", "question", "answer", "expected", ""}, rows);
     if (ev.contains("decode")) decode_section(page, ev["decode"]);
   }
-  page.save((fs::path(run_dir) / "report.html").string());
+  page.save((fs::path(run_dir) / (unified ? "understanding.html" : "report.html")).string());
 }
 
 }  // namespace rflow

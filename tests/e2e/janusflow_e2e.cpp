@@ -119,4 +119,7 @@ TEST(JanusFlowCli, TrainsBothTasksDistilsAOneStepStudentAndAnswers) {
   const auto u = nlohmann::json::parse(rflow::test::read_text(run + "/understanding.json"));
   EXPECT_GE(u["models"]["model"]["accuracy"].get<double>(), 0.0);
   EXPECT_EQ(u["decode"]["cached_equals_uncached"], u["decode"]["compared"]);
+  const std::string page = rflow::test::read_text(run + "/understanding.html");
+  EXPECT_NE(page.find("both tasks"), std::string::npos);
+  EXPECT_NE(page.find("How images are tiled"), std::string::npos);
 }

@@ -9,6 +9,7 @@
 #include "rflow/flow/path.h"
 #include "rflow/methods/janusflow_method.h"
 #include "rflow/nn/janusflow.h"
+#include "rflow/pipeline/run_config.h"
 
 using namespace rflow;
 
@@ -95,4 +96,17 @@ TEST(JanusFlowMethod, RefusesBadSettingsByName) {
   mc.get<JanusFlowTrainOptions>("janusflow").repa_target = "percept";
   mc.get<JanusFlowTrainOptions>("janusflow").und_layouts = "row9";
   EXPECT_THROW(make_method(mc), Error);
+}
+
+TEST(JanusFlowMethod, ARunPairingItWithAnotherBackboneIsRefusedBeforeTraining) {
+  RunConfig cfg;
+  cfg.method.name = "janusflow";
+  cfg.model.arch = "mlp";
+  try {
+    cfg.validate();
+    FAIL() << "janusflow with an MLP accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("model.arch"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("trains the janusflow backbone"), std::string::npos) << e.what();
+  }
 }

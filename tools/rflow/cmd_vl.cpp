@@ -80,12 +80,9 @@ void add_vl_eval(CLI::App& parent) {
   cmd->add_option("run", *run, "vision-language run directory")->required()->check(CLI::ExistingDirectory);
   cmd->callback([run] {
     evaluate_vl_run(*run);
-    if (VlModel(*run).unified()) {
-      spdlog::info("eval: {}", vl_eval_file(*run, true));
-      return;
-    }
     write_vl_report(*run);
-    spdlog::info("eval: {} (report: {}/report.html)", vl_eval_file(*run, false), *run);
+    const bool unified = VlModel(*run).unified();
+    spdlog::info("eval: {} (report: {}/{})", vl_eval_file(*run, unified), *run, unified ? "understanding.html" : "report.html");
   });
 }
 
