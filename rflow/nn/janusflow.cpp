@@ -193,23 +193,13 @@ at::Tensor JanusFlowImpl::understanding_embeddings(const at::Tensor& ids, const 
   } else {
     image_tokens = vision_->forward(tiles, rows, cols);
   }
-  const at::Tensor slots = ids == image_id();
-  at::Tensor e = lm_->embedding()(ids.masked_fill(slots, 0));
-  RF_CHECK(slots.sum().item<int64_t>() == image_tokens.size(0) * image_tokens.size(1),
-           "placeholders and image tokens differ in number", "janusflow understanding",
-           "prompts need one placeholder per image token");
-  return e.masked_scatter(slots.unsqueeze(-1), image_tokens);
+  return fill_image_placeholders(*lm_, ids, image_id(), image_tokens);
 }
 
 AnswerLoss JanusFlowImpl::understanding_loss(const at::Tensor& ids, const at::Tensor& supervise, const at::Tensor& tiles,
                                              int64_t rows, int64_t cols, const at::Tensor& images) {
-  const int64_t T = ids.size(1);
-  const at::Tensor h = lm_->trunk(understanding_embeddings(ids, tiles, rows, cols, images)).narrow(1, 0, T - 1);
-  const at::Tensor picked = supervise.narrow(1, 1, T - 1).reshape({-1}).nonzero().squeeze(1);
-  RF_CHECK(picked.numel() > 0, "no supervised token in the batch", "janusflow understanding", "");
-  const at::Tensor logits = lm_->logits_of(h.reshape({-1, h.size(-1)}).index_select(0, picked));
-  const at::Tensor tgt = ids.narrow(1, 1, T - 1).reshape({-1}).index_select(0, picked);
-  return {torch::nn::functional::cross_entropy(logits, tgt), (logits.argmax(-1) == tgt).to(torch::kFloat32).mean().detach()};
+  // The MoE balance loss of these forwards reaches the trainer through auxiliary_loss().
+  return answer_loss(*lm_, understanding_embeddings(ids, tiles, rows, cols, images), ids, supervise);
 }
 
 const std::vector<std::string>& JanusFlowImpl::part_names() {

@@ -30,6 +30,16 @@ struct AnswerLoss {
   at::Tensor accuracy;  // share of supervised tokens predicted right (argmax)
 };
 
+// What every model that reads images in a token sequence shares (this one and JanusFlow):
+// token embeddings of ids whose `image_id` placeholders take image_tokens [B, N, D] in order, row
+// by row (a count mismatch is an error; undefined tokens when no row has a placeholder) ...
+at::Tensor fill_image_placeholders(TokenTransformerImpl& lm, const at::Tensor& ids, int64_t image_id,
+                                   const at::Tensor& image_tokens);
+// ... and the next-token cross-entropy of lm over input embeddings on the positions where
+// supervise [B, T] is 1, each predicted from the position before it.
+AnswerLoss answer_loss(TokenTransformerImpl& lm, const at::Tensor& embeddings, const at::Tensor& ids,
+                       const at::Tensor& supervise);
+
 class VisionLanguageModelImpl : public torch::nn::Cloneable<VisionLanguageModelImpl> {
  public:
   // text_vocab: the tokenizer's vocabulary; the model adds the placeholder and answer ids after it.

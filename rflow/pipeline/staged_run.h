@@ -31,6 +31,13 @@ struct KeyedRunBase {
     v("log_level", log_level, "trace | debug | info | warn | error");
   }
   std::string run_dir() const { return (std::filesystem::path(out_dir) / name).string(); }
+  // name and out_dir of the run directory `dir`, wherever it was moved.
+  void place_at(const std::string& dir) {
+    const std::filesystem::path d = std::filesystem::absolute(dir).lexically_normal();
+    const std::filesystem::path clean = d.filename().empty() ? d.parent_path() : d;
+    name = clean.filename().string();
+    out_dir = clean.parent_path().string();
+  }
 };
 
 struct KeyedStage {
@@ -59,12 +66,7 @@ Config load_keyed_run_config(const std::string& path, const std::vector<std::str
     io::check_readable_file(p, dir ? not_a_run : "check the path");
     if (p.size() >= 5 && p.compare(p.size() - 5, 5, ".json") == 0) config::load_json(fields, io::read_file(p), p);
     else config::load_toml_file(fields, p);
-    if (dir) {
-      const fs::path d = fs::absolute(path).lexically_normal();
-      const fs::path clean = d.filename().empty() ? d.parent_path() : d;
-      cfg.name = clean.filename().string();
-      cfg.out_dir = clean.parent_path().string();
-    }
+    if (dir) cfg.place_at(path);
   }
   for (const auto& o : overrides) config::apply_override(fields, o);
   cfg.validate();

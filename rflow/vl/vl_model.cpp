@@ -48,8 +48,6 @@ struct VlModel::Impl {
   std::function<at::Tensor(const at::Tensor& ids, const at::Tensor& tiles, const TileGrid& g, const at::Tensor& images)> embed;
 };
 
-namespace {
-
 bool is_janusflow_run(const std::string& run_dir) {
   const fs::path cfg = fs::path(run_dir) / "config.json";
   if (!fs::exists(cfg)) return false;
@@ -57,14 +55,14 @@ bool is_janusflow_run(const std::string& run_dir) {
   return !j.is_discarded() && j.contains("model") && j["model"].value("arch", "") == "janusflow";
 }
 
+namespace {
+
 // A JanusFlow run's understanding settings, as a vision-language run config (its questions,
 // layouts and tiling are the method's).
 VlRunConfig janusflow_vl_config(const RunConfig& rc, const std::string& run_dir) {
   VlRunConfig c;
   const auto& o = rc.method.get<JanusFlowTrainOptions>("janusflow");
-  const fs::path d = fs::absolute(run_dir).lexically_normal();
-  c.name = (d.filename().empty() ? d.parent_path() : d).filename().string();
-  c.out_dir = (d.filename().empty() ? d.parent_path() : d).parent_path().string();
+  c.place_at(run_dir);
   c.data.path = o.data_path;
   c.data.layouts = o.und_layouts;
   c.data.questions = o.questions;

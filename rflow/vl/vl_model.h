@@ -20,6 +20,8 @@ class Tokenizer;
 }
 
 std::string vl_weights(const std::string& run_dir, const std::string& which);
+// Whether run_dir is a JanusFlow run (an rflow run whose model.arch is janusflow), read from its config alone.
+bool is_janusflow_run(const std::string& run_dir);
 // The tiling a run's model of that name reads with (the baseline: resize).
 TilingOptions vl_tiling(const VlRunConfig& cfg, const std::string& which);
 

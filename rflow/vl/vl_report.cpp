@@ -27,9 +27,11 @@ std::string pct(const json& j, const std::string& key) {
   return j.contains(key) && j[key].is_number() ? fmt::format("{:.1f}%", 100 * j[key].get<double>()) : "–";
 }
 
-std::string png_of(const at::Tensor& img) {  // [1, H, W] in [−1, 1]
-  return io::encode_png(img[0].add(1).mul(127.5).round().clamp(0, 255).to(torch::kUInt8).contiguous(), "vl report");
+at::Tensor grey_bytes(const at::Tensor& img) {  // [1, H, W] in [−1, 1] → uint8 [H, W]
+  return img[0].add(1).mul(127.5).round().clamp(0, 255).to(torch::kUInt8).contiguous();
 }
+
+std::string png_of(const at::Tensor& img) { return io::encode_png(grey_bytes(img), "vl report"); }
 
 void curves(io::HtmlReport& page, const std::string& dir) {
   std::vector<io::Series> loss, acc;
@@ -118,8 +120,7 @@ void tiling_pictures(io::HtmlReport& page, const VlRunConfig& cfg, const std::st
     if (ex.empty()) continue;
     const TiledImage t = tile_image(ex[0].image, cfg.tiling);
     fs::create_directories(fs::path(run_dir) / "examples");
-    io::write_png((fs::path(run_dir) / "examples" / (layout.name + ".png")).string(),
-                  ex[0].image[0].add(1).mul(127.5).round().clamp(0, 255).to(torch::kUInt8).contiguous());
+    io::write_png((fs::path(run_dir) / "examples" / (layout.name + ".png")).string(), grey_bytes(ex[0].image));
     std::vector<std::pair<std::string, std::string>> imgs{{layout.name + " (" + std::to_string(ex[0].image.size(2)) + "×" +
                                                                std::to_string(ex[0].image.size(1)) + ")", png_of(ex[0].image)},
                                                           {"global view", png_of(t.tiles[0])}};

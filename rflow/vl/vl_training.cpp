@@ -26,16 +26,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-CheckpointState vl_checkpoint_state(int64_t step) {
-  CheckpointState s;
-  s.step = step;
-  s.rng = rng_state();  // batches come from per-step streams; every checkpoint carries one
-  return s;
-}
-
 void save_vl_checkpoint(const std::string& root, VisionLanguageModelImpl& m, torch::optim::Optimizer& opt, int64_t step,
                         const std::string& config_json, int64_t keep) {
-  save_checkpoint(root, m, nullptr, &opt, vl_checkpoint_state(step), config_json, std::max<int64_t>(1, keep));
+  // Batches come from per-step streams; the RNG state is stored because every checkpoint carries one.
+  save_checkpoint(root, m, nullptr, &opt, CheckpointState{step, rng_state()}, config_json, std::max<int64_t>(1, keep));
 }
 
 }  // namespace

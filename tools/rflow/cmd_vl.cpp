@@ -81,7 +81,7 @@ void add_vl_eval(CLI::App& parent) {
   cmd->callback([run] {
     evaluate_vl_run(*run);
     write_vl_report(*run);
-    const bool unified = VlModel(*run).unified();
+    const bool unified = is_janusflow_run(*run);
     spdlog::info("eval: {} (report: {}/{})", vl_eval_file(*run, unified), *run, unified ? "understanding.html" : "report.html");
   });
 }
