@@ -144,6 +144,9 @@ MUTATIONS = [
     ("the prompt cache keeps growing across ODE steps", "rflow/nn/janusflow.cpp",
      "  for (auto& cache : pc.caches) cache.length = pc.length;\n", "",
      "JanusFlow.*"),
+    ("the absorbed decode ignores the open image block", "rflow/nn/layers/mla.cpp",
+     "  if (open_tail > 0) allowed.narrow(0, T - open_tail, open_tail).narrow(1, end - open_tail, open_tail).fill_(true);\n",
+     "", "Mla*:JanusFlow.*"),
 ]
 
 

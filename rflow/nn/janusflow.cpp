@@ -113,7 +113,7 @@ JanusFlowImpl::Generation JanusFlowImpl::generate(const at::Tensor& x, const at:
   Generation out;
   auto blocks = lm_->blocks();
   for (size_t i = 0; i < blocks.size(); ++i) {
-    h = blocks[i]->forward(h);
+    h = blocks[i]->forward(h, 0, image_block(N));
     if (with_repa && opt_.repa_layer == int64_t(i) + 1)
       out.repa = repa2_(torch::silu(repa1_(h.narrow(1, h.size(1) - N, N))));
   }
@@ -143,7 +143,8 @@ at::Tensor JanusFlowImpl::velocity_after(PromptCache& pc, const at::Tensor& x, c
   const int64_t N = lat.size(1);
   // Every step overwrites the same slots after the prompt: the prompt's keys are never recomputed.
   for (auto& cache : pc.caches) cache.length = pc.length;
-  const at::Tensor h = lm_->decode_hidden(torch::cat({t_emb.unsqueeze(1), lat}, 1), pc.caches, pc.length + 1 + N);
+  const at::Tensor h =
+      lm_->decode_hidden(torch::cat({t_emb.unsqueeze(1), lat}, 1), pc.caches, pc.length + 1 + N, image_block(N));
   return gen_decode(h.narrow(1, 1, N), skip, t_emb, H, W);
 }
 

@@ -34,6 +34,7 @@ struct JanusFlowOptions {
   int64_t gen_blocks = 2;
   TileEncoderOptions vision;  // the decoupled understanding encoder
   bool shared_encoder = false;
+  bool bidirectional_image = false;  // JanusFlow keeps the LLM's causal mask over the image too
   int64_t repa_layer = 2;     // REPA reads the states after this many blocks (0 = no REPA head)
   int64_t repa_dim = 64;      // features of the frozen target network (the shipped percept net: 64)
 
@@ -47,6 +48,7 @@ struct JanusFlowOptions {
     v("gen_blocks", gen_blocks, "ConvNeXt blocks in the generation encoder and in its decoder");
     v.section("vision", vision);
     v("shared_encoder", shared_encoder, "understanding reads images through the generation encoder (at t = 1) instead of its own ViT: the ablation of decoupling");
+    v("bidirectional_image", bidirectional_image, "the time token and the latent tokens attend to each other both ways (the prompt stays causal); false: the language model's causal mask throughout, as JanusFlow");
     v("repa_layer", repa_layer, "REPA aligns the states after this many transformer blocks (0 = no REPA head)");
     v("repa_dim", repa_dim, "feature size of the frozen network REPA aligns to");
   }
@@ -103,6 +105,8 @@ class JanusFlowImpl : public CloneableField<JanusFlowImpl>, public TrainingHooks
  private:
   at::Tensor prompt_embeddings(const Cond& c, int64_t B);
   at::Tensor time_tokens(const at::Tensor& t);  // [B, d]
+  // Tokens at the end that attend both ways: the time token and the N latents, or none (causal).
+  int64_t image_block(int64_t N) const { return opt_.bidirectional_image ? N + 1 : 0; }
   // x [B, 1, H, W] → latent tokens [B, N, d] and the skip [B, C, h, w].
   std::pair<at::Tensor, at::Tensor> gen_encode(const at::Tensor& x, const at::Tensor& t_emb);
   at::Tensor gen_decode(const at::Tensor& states, const at::Tensor& skip, const at::Tensor& t_emb, int64_t H, int64_t W);

@@ -33,14 +33,14 @@ void TokenBlockImpl::reset() {
     dense_ = register_module("ffn", SwiGLU(dim_, dense_hidden_));
 }
 
-at::Tensor TokenBlockImpl::forward(const at::Tensor& x, int64_t start) {
-  at::Tensor h = x + attn_->forward(attn_norm_(x), start);
+at::Tensor TokenBlockImpl::forward(const at::Tensor& x, int64_t start, int64_t open_tail) {
+  at::Tensor h = x + attn_->forward(attn_norm_(x), start, open_tail);
   const at::Tensor n = ffn_norm_(h);
   return h + (use_moe_ ? moe_->forward(n) : dense_->forward(n));
 }
 
-at::Tensor TokenBlockImpl::decode(const at::Tensor& x, LatentCache& cache, int64_t max_len) {
-  at::Tensor h = x + attn_->decode(attn_norm_(x), cache, max_len);
+at::Tensor TokenBlockImpl::decode(const at::Tensor& x, LatentCache& cache, int64_t max_len, int64_t open_tail) {
+  at::Tensor h = x + attn_->decode(attn_norm_(x), cache, max_len, open_tail);
   const at::Tensor n = ffn_norm_(h);
   return h + (use_moe_ ? moe_->forward(n) : dense_->forward(n));
 }
@@ -111,10 +111,10 @@ at::Tensor TokenTransformerImpl::decode(const at::Tensor& tokens, std::vector<La
 }
 
 at::Tensor TokenTransformerImpl::decode_hidden(const at::Tensor& embeddings, std::vector<LatentCache>& caches,
-                                               int64_t max_len) {
+                                               int64_t max_len, int64_t open_tail) {
   caches.resize(blocks_.size());
   at::Tensor h = embeddings;
-  for (size_t i = 0; i < blocks_.size(); ++i) h = blocks_[i]->decode(h, caches[i], max_len);
+  for (size_t i = 0; i < blocks_.size(); ++i) h = blocks_[i]->decode(h, caches[i], max_len, open_tail);
   return h;
 }
 

@@ -51,8 +51,8 @@ class TokenBlockImpl : public torch::nn::Cloneable<TokenBlockImpl> {
  public:
   TokenBlockImpl(int64_t dim, const MLAOptions& mla, bool moe, const MoEOptions& moe_opt, int64_t dense_hidden);
   void reset() override;
-  at::Tensor forward(const at::Tensor& x, int64_t start = 0);
-  at::Tensor decode(const at::Tensor& x, LatentCache& cache, int64_t max_len);
+  at::Tensor forward(const at::Tensor& x, int64_t start = 0, int64_t open_tail = 0);
+  at::Tensor decode(const at::Tensor& x, LatentCache& cache, int64_t max_len, int64_t open_tail = 0);
   MoE moe() const { return moe_; }
 
  private:
@@ -89,8 +89,10 @@ class TokenTransformerImpl : public torch::nn::Cloneable<TokenTransformerImpl> {
   TokenLosses losses(const at::Tensor& tokens);
   // Incremental decoding with one latent cache per block (prefill or one token at a time).
   at::Tensor decode(const at::Tensor& tokens, std::vector<LatentCache>& caches, int64_t max_len);
-  // decode() from input embeddings, returning the last hidden states [B, T, D] (before the norm).
-  at::Tensor decode_hidden(const at::Tensor& embeddings, std::vector<LatentCache>& caches, int64_t max_len);
+  // decode() from input embeddings, returning the last hidden states [B, T, D] (before the norm);
+  // the last open_tail of them attend to each other both ways (MLAImpl::forward).
+  at::Tensor decode_hidden(const at::Tensor& embeddings, std::vector<LatentCache>& caches, int64_t max_len,
+                           int64_t open_tail = 0);
   // Each MoE block's routing-bias update (see MoEImpl::update_bias), metrics averaged over blocks.
   std::map<std::string, at::Tensor> update_routing();
   at::Tensor take_balance_loss();

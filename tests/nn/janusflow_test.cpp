@@ -36,16 +36,47 @@ Cond prompts(std::vector<std::vector<int64_t>> rows) {
 }  // namespace
 
 TEST(JanusFlow, PromptCacheReuseEqualsFullRecompute) {
-  torch::manual_seed(0);
-  auto m = std::make_shared<JanusFlowImpl>(tiny(), std::vector<int64_t>{1, 28, 56});
-  m->eval();
-  torch::NoGradGuard ng;
-  const Cond c = prompts({{5, 6, 7, 0}, {9, 8, 0, 0}});
-  PromptCache pc = m->prefill_prompt(c, 98);
-  for (double tv : {0.0, 0.3, 0.9}) {  // the same cache, step after step
-    const at::Tensor x = torch::randn({2, 1, 28, 56}), t = torch::full({2}, tv);
-    const at::Tensor full = m->forward(x, t, c), cached = m->velocity_after(pc, x, t);
-    EXPECT_LT((full - cached).abs().max().item<float>(), 1e-4f * (1 + full.abs().max().item<float>())) << tv;
+  for (bool bidirectional : {false, true}) {
+    torch::manual_seed(0);
+    JanusFlowOptions o = tiny();
+    o.bidirectional_image = bidirectional;
+    auto m = std::make_shared<JanusFlowImpl>(o, std::vector<int64_t>{1, 28, 56});
+    m->eval();
+    torch::NoGradGuard ng;
+    const Cond c = prompts({{5, 6, 7, 0}, {9, 8, 0, 0}});
+    PromptCache pc = m->prefill_prompt(c, 98);
+    for (double tv : {0.0, 0.3, 0.9}) {  // the same cache, step after step
+      const at::Tensor x = torch::randn({2, 1, 28, 56}), t = torch::full({2}, tv);
+      const at::Tensor full = m->forward(x, t, c), cached = m->velocity_after(pc, x, t);
+      EXPECT_LT((full - cached).abs().max().item<float>(), 1e-4f * (1 + full.abs().max().item<float>()))
+          << tv << " bidirectional " << bidirectional;
+    }
+  }
+}
+
+// Without ConvNeXt blocks a patch's velocity reads only its own latent state, so what reaches the
+// top-left patch from the bottom-right one came through attention: never under the causal mask,
+// always when the image tokens attend both ways.
+TEST(JanusFlow, BidirectionalImageTokensSeeTheWholeImage) {
+  for (bool bidirectional : {false, true}) {
+    torch::manual_seed(5);
+    JanusFlowOptions o = tiny();
+    o.gen_blocks = 0;
+    o.bidirectional_image = bidirectional;
+    auto m = std::make_shared<JanusFlowImpl>(o, std::vector<int64_t>{1, 28, 28});
+    m->eval();
+    torch::NoGradGuard ng;
+    const Cond c = prompts({{5, 6, 7}});
+    const at::Tensor x = torch::randn({1, 1, 28, 28}), t = torch::full({1}, 0.4);
+    at::Tensor x2 = x.clone();
+    x2.narrow(2, 24, 4).narrow(3, 24, 4).add_(1.0);  // the last patch
+    const at::Tensor first = m->forward(x, t, c).narrow(2, 0, 4).narrow(3, 0, 4);
+    const at::Tensor first2 = m->forward(x2, t, c).narrow(2, 0, 4).narrow(3, 0, 4);
+    const float moved = (first - first2).abs().max().item<float>();
+    if (bidirectional)
+      EXPECT_GT(moved, 1e-4f);
+    else
+      EXPECT_EQ(moved, 0.0f);
   }
 }
 

@@ -20,7 +20,7 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
   // The fused kernel only on CUDA (in LibTorch 1.13 its CPU path is the one below), only without a key
   // mask (all-masked rows must read 0, not NaN) and with causal masks only when square: the fused
   // kernel aligns a causal mask top-left, ours aligns it bottom-right (queries are the last tokens).
-  if (q.is_cuda() && !mask.keys.defined() && (!mask.causal || tq == tk)) {
+  if (q.is_cuda() && !mask.keys.defined() && mask.open_tail == 0 && (!mask.causal || tq == tk)) {
 #if TORCH_VERSION_MAJOR >= 2
     return at::scaled_dot_product_attention(q, k, v, {}, 0.0, mask.causal, s);
 #else
@@ -33,6 +33,10 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
   if (mask.causal) {
     RF_CHECK(tk >= tq, "causal attention needs at least as many keys as queries", "attention", "");
     allowed = torch::ones({tq, tk}, q.options().dtype(at::kBool)).tril(tk - tq);
+    RF_CHECK(mask.open_tail >= 0 && mask.open_tail <= tq, "open_tail must be in 0 … the number of queries", "attention", "");
+    if (mask.open_tail > 0) allowed.narrow(0, tq - mask.open_tail, mask.open_tail).narrow(1, tk - mask.open_tail, mask.open_tail).fill_(true);
+  } else {
+    RF_CHECK(mask.open_tail == 0, "open_tail needs a causal mask", "attention", "");
   }
   if (mask.keys.defined()) {
     const at::Tensor keys = mask.keys.to(at::kBool).view({mask.keys.size(0), 1, 1, tk});

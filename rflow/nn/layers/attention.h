@@ -10,6 +10,9 @@ namespace rflow {
 struct AttentionMask {
   at::Tensor keys;      // [B, Tk] bool, true = present (undefined: all present)
   bool causal = false;  // query i sees keys j ≤ i + (Tk − Tq) (the queries are the last Tq keys)
+  // With causal: the last open_tail queries also see all of the last open_tail keys — a block that
+  // attends both ways after a causal prefix (an image's tokens after its prompt).
+  int64_t open_tail = 0;
 };
 
 // q [B, H, Tq, D], k [B, H, Tk, D], v [B, H, Tk, Dv] → [B, H, Tq, Dv]; scale ≤ 0: 1/√D.

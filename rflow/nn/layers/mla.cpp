@@ -60,7 +60,7 @@ MLAImpl::Projected MLAImpl::project(const at::Tensor& x, int64_t start) {
   return p;
 }
 
-at::Tensor MLAImpl::forward(const at::Tensor& x, int64_t start) {
+at::Tensor MLAImpl::forward(const at::Tensor& x, int64_t start, int64_t open_tail) {
   RF_CHECK(x.dim() == 3 && x.size(-1) == dim_, "MLA input must be [B, T, " + std::to_string(dim_) + "]", "mla", "");
   const auto& o = opt_;
   const int64_t B = x.size(0), T = x.size(1);
@@ -69,11 +69,11 @@ at::Tensor MLAImpl::forward(const at::Tensor& x, int64_t start) {
   const at::Tensor k = torch::cat({kv.narrow(-1, 0, o.nope_dim),
                                    p.k_rope.unsqueeze(1).expand({B, o.heads, T, o.rope_dim})}, -1);
   const at::Tensor q = torch::cat({p.q_nope, p.q_rope}, -1);
-  const at::Tensor out = attention(q, k, kv.narrow(-1, o.nope_dim, o.v_dim), AttentionMask{{}, true});
+  const at::Tensor out = attention(q, k, kv.narrow(-1, o.nope_dim, o.v_dim), AttentionMask{{}, true, open_tail});
   return wo_(out.transpose(1, 2).reshape({B, T, o.heads * o.v_dim}));
 }
 
-at::Tensor MLAImpl::decode(const at::Tensor& x, LatentCache& cache, int64_t max_len) {
+at::Tensor MLAImpl::decode(const at::Tensor& x, LatentCache& cache, int64_t max_len, int64_t open_tail) {
   RF_CHECK(x.dim() == 3 && x.size(-1) == dim_, "MLA input must be [B, T, " + std::to_string(dim_) + "]", "mla", "");
   const auto& o = opt_;
   const int64_t B = x.size(0), T = x.size(1);
@@ -99,7 +99,9 @@ at::Tensor MLAImpl::decode(const at::Tensor& x, LatentCache& cache, int64_t max_
   const at::Tensor q_lat = torch::einsum("bhtd,hdc->bhtc", {p.q_nope, w_uk});
   at::Tensor scores = torch::einsum("bhtc,bsc->bhts", {q_lat, c}) + torch::einsum("bhtr,bsr->bhts", {p.q_rope, kr});
   scores = scores * (1.0 / std::sqrt(double(o.nope_dim + o.rope_dim)));
+  RF_CHECK(open_tail >= 0 && open_tail <= T, "open_tail must be in 0 … the tokens appended", "mla", "");
   const at::Tensor allowed = torch::ones({T, end}, x.options().dtype(at::kBool)).tril(start);
+  if (open_tail > 0) allowed.narrow(0, T - open_tail, open_tail).narrow(1, end - open_tail, open_tail).fill_(true);
   scores = scores.masked_fill(allowed.logical_not(), -std::numeric_limits<double>::infinity());
   const at::Tensor prob = torch::softmax(scores, -1);
   // Attend in the latent space, then up-project to each head's values.

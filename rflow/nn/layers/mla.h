@@ -52,11 +52,12 @@ class MLAImpl : public torch::nn::Cloneable<MLAImpl> {
   MLAImpl(int64_t dim, MLAOptions opt);
   void reset() override;
   // Causal self-attention over x [B, T, D] at positions start … start + T − 1, keys and values
-  // expanded per head (training; the reference for the absorbed path).
-  at::Tensor forward(const at::Tensor& x, int64_t start = 0);
+  // expanded per head (training; the reference for the absorbed path). The last open_tail tokens
+  // also attend to each other both ways (see AttentionMask).
+  at::Tensor forward(const at::Tensor& x, int64_t start = 0, int64_t open_tail = 0);
   // The same tokens appended to `cache` (allocated on first use for max_len tokens) and attended
   // in the latent space against everything cached: prefill (T > 1) and decode (T = 1) alike.
-  at::Tensor decode(const at::Tensor& x, LatentCache& cache, int64_t max_len);
+  at::Tensor decode(const at::Tensor& x, LatentCache& cache, int64_t max_len, int64_t open_tail = 0);
   const MLAOptions& options() const { return opt_; }
 
  private:

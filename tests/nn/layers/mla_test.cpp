@@ -1,6 +1,7 @@
 // Multi-head latent attention: the absorbed decode from the latent cache equals the expanded
 // computation (one token at a time, in chunks, with and without query compression), the cache is
-// the latent alone, attention is causal, and only position offsets matter.
+// the latent alone, attention is causal, and only position offsets matter; an open tail of tokens
+// attends both ways, in the expanded and the absorbed path alike.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -83,4 +84,28 @@ TEST(Mla, IsCausalAndSeesOnlyPositionOffsets) {
   w[3][2] -= 2 * h;
   const double down = m->forward(x).pow(2).sum().item<double>();
   EXPECT_NEAR((up - down) / (2 * h), g, 1e-6 * std::max(1.0, std::abs(g)));
+}
+
+TEST(Mla, OpenTailAttendsBothWaysBehindACausalPrefix) {
+  torch::manual_seed(6);
+  MLA m(64, mla_small(0));
+  m->to(torch::kFloat64);
+  const auto x = torch::randn({2, 8, 64}, torch::kFloat64);
+  const auto y = m->forward(x, 0, 3);
+  auto x2 = x.clone();
+  x2.select(1, 6).add_(1.0);
+  const auto y2 = m->forward(x2, 0, 3);
+  // Tokens 5 … 7 are the open block: token 5 sees token 6, the prefix 0 … 4 does not.
+  EXPECT_TRUE(torch::allclose(y.slice(1, 0, 5), y2.slice(1, 0, 5), 1e-12, 1e-12));
+  EXPECT_FALSE(torch::allclose(y.slice(1, 5, 6), y2.slice(1, 5, 6), 1e-6, 1e-6));
+  // Causal up to the block: open_tail 0 is the plain causal attention.
+  EXPECT_TRUE(torch::allclose(m->forward(x, 0, 0), m->forward(x), 1e-12, 1e-12));
+  EXPECT_TRUE(torch::allclose(y.slice(1, 0, 5), m->forward(x).slice(1, 0, 5), 1e-12, 1e-12));
+  // The absorbed decode of the block after a cached prefix equals the expanded one.
+  LatentCache cache;
+  const auto a = m->decode(x.slice(1, 0, 5), cache, 8), b = m->decode(x.slice(1, 5, 8), cache, 8, 3);
+  EXPECT_TRUE(torch::allclose(torch::cat({a, b}, 1), y, 1e-10, 1e-10));
+  LatentCache c2;
+  m->decode(x.slice(1, 0, 6), c2, 8);
+  EXPECT_THROW(m->decode(x.slice(1, 6, 8), c2, 8, 3), Error);  // the block is longer than the chunk
 }
