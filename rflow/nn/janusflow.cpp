@@ -4,6 +4,7 @@
 
 #include "rflow/core/error.h"
 #include "rflow/nn/layers/convnext.h"
+#include "rflow/nn/layers/rope.h"
 #include "rflow/solve/butcher.h"
 #include "rflow/solve/rk_stages.h"
 #include "rflow/text/tokenizer.h"
@@ -29,6 +30,8 @@ void JanusFlowOptions::validate(const std::string& where) const {
   v.validate(where + ".vision");
   RF_CHECK(repa_layer >= 0 && repa_layer <= lm.layers, "repa_layer must be in 0 … lm.layers", where + ".repa_layer", "");
   RF_CHECK(repa_dim >= 1, "repa_dim must be >= 1", where + ".repa_dim", "");
+  RF_CHECK(!grid_positions || lm.dim % 4 == 0, "grid_positions needs lm.dim divisible by 4", where + ".grid_positions",
+           "set lm.dim to a multiple of 4 or grid_positions = false");
 }
 
 JanusFlowImpl::JanusFlowImpl(JanusFlowOptions opt, std::vector<int64_t> sample_shape)
@@ -91,7 +94,9 @@ at::Tensor JanusFlowImpl::time_tokens(const at::Tensor& t) { return t_out_(torch
 std::pair<at::Tensor, at::Tensor> JanusFlowImpl::gen_encode(const at::Tensor& x, const at::Tensor& t_emb) {
   at::Tensor h = gen_in_(x);
   for (const auto& b : *enc_blocks_) h = b->as<ConvNeXtBlockImpl>()->forward(h, t_emb);
-  return {enc_align_(h.flatten(2).transpose(1, 2)), h};
+  at::Tensor tokens = enc_align_(h.flatten(2).transpose(1, 2));
+  if (opt_.grid_positions) tokens = tokens + sincos_positions_2d(h.size(2), h.size(3), opt_.lm.dim).to(tokens.options());
+  return {tokens, h};
 }
 
 at::Tensor JanusFlowImpl::gen_decode(const at::Tensor& states, const at::Tensor& skip, const at::Tensor& t_emb, int64_t H,

@@ -35,6 +35,7 @@ struct JanusFlowOptions {
   TileEncoderOptions vision;  // the decoupled understanding encoder
   bool shared_encoder = false;
   bool bidirectional_image = false;  // JanusFlow keeps the LLM's causal mask over the image too
+  bool grid_positions = false;       // JanusFlow relies on its LLM's 1-D rotary positions
   int64_t repa_layer = 2;     // REPA reads the states after this many blocks (0 = no REPA head)
   int64_t repa_dim = 64;      // features of the frozen target network (the shipped percept net: 64)
 
@@ -49,6 +50,7 @@ struct JanusFlowOptions {
     v.section("vision", vision);
     v("shared_encoder", shared_encoder, "understanding reads images through the generation encoder (at t = 1) instead of its own ViT: the ablation of decoupling");
     v("bidirectional_image", bidirectional_image, "the time token and the latent tokens attend to each other both ways (the prompt stays causal); false: the language model's causal mask throughout, as JanusFlow");
+    v("grid_positions", grid_positions, "add a fixed 2-D sin-cos vector of each latent token's (row, column) to it: the language model's 1-D rotary positions hardly tell a patch's column (needs lm.dim divisible by 4)");
     v("repa_layer", repa_layer, "REPA aligns the states after this many transformer blocks (0 = no REPA head)");
     v("repa_dim", repa_dim, "feature size of the frozen network REPA aligns to");
   }

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "rflow/core/error.h"
 #include "rflow/nn/janusflow.h"
 #include "rflow/solve/butcher.h"
 
@@ -78,6 +79,29 @@ TEST(JanusFlow, BidirectionalImageTokensSeeTheWholeImage) {
     else
       EXPECT_EQ(moved, 0.0f);
   }
+}
+
+// Two patches with the same pixels at different places: with grid positions the model can tell
+// them apart even with no ConvNeXt to see the borders; without, only through the 1-D rotary keys.
+TEST(JanusFlow, GridPositionsReachTheVelocityInBothPaths) {
+  JanusFlowOptions o = tiny();
+  o.gen_blocks = 0, o.bidirectional_image = true;
+  torch::manual_seed(7);
+  auto plain = std::make_shared<JanusFlowImpl>(o, std::vector<int64_t>{1, 28, 28});
+  o.grid_positions = true;
+  torch::manual_seed(7);
+  auto placed = std::make_shared<JanusFlowImpl>(o, std::vector<int64_t>{1, 28, 28});
+  plain->eval(), placed->eval();
+  torch::NoGradGuard ng;
+  const Cond c = prompts({{5, 6, 7}});
+  const at::Tensor x = torch::randn({1, 1, 28, 28}), t = torch::full({1}, 0.4);
+  // The same weights: the only difference is the added vectors, so the velocities differ ...
+  EXPECT_GT((plain->forward(x, t, c) - placed->forward(x, t, c)).abs().max().item<float>(), 1e-4f);
+  // ... and the cache path adds them too.
+  PromptCache pc = placed->prefill_prompt(c, 49);
+  EXPECT_LT((placed->velocity_after(pc, x, t) - placed->forward(x, t, c)).abs().max().item<float>(), 1e-4f);
+  o.lm.dim = 30;
+  EXPECT_THROW(o.validate("model.janusflow"), Error);
 }
 
 TEST(JanusFlow, OwnSolveEqualsGuidedEulerStepByStep) {

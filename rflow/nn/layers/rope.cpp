@@ -22,6 +22,12 @@ at::Tensor rope_angles_2d(const at::Tensor& col, const at::Tensor& row, int64_t 
   return torch::cat({rope_angles(col, dim / 2, theta), rope_angles(row, dim / 2, theta)}, -1);
 }
 
+at::Tensor sincos_positions_2d(int64_t rows, int64_t cols, int64_t dim, double theta) {
+  const auto [col, row] = patch_coordinates(rows, cols);
+  const at::Tensor a = rope_angles_2d(col, row, dim, theta);
+  return torch::cat({a.sin(), a.cos()}, -1);
+}
+
 std::pair<at::Tensor, at::Tensor> patch_coordinates(int64_t rows, int64_t cols, int64_t base) {
   RF_CHECK(rows >= 1 && cols >= 1 && base >= 0, "patch grid must be at least 1 × 1", "rope", "");
   const auto f = torch::TensorOptions().dtype(at::kFloat);

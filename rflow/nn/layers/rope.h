@@ -25,6 +25,11 @@ at::Tensor rope_angles_2d(const at::Tensor& col, const at::Tensor& row, int64_t 
 // interpolation, so a larger grid takes fractional steps through the same box).
 std::pair<at::Tensor, at::Tensor> patch_coordinates(int64_t rows, int64_t cols, int64_t base = 0);
 
+// Fixed 2-D sin-cos position vectors [rows · cols, dim] of a row-major patch grid (MAE's): the
+// sines then the cosines of rope_angles_2d at integer (col, row). Added to tokens whose attention
+// has no 2-D positions of its own (a 1-D rotary language model reading an image). dim % 4 == 0.
+at::Tensor sincos_positions_2d(int64_t rows, int64_t cols, int64_t dim, double theta = 10000.0);
+
 // Rotates x [..., T, dim] by angles [T, dim / 2] (broadcast over the leading dimensions).
 at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& angles);
 

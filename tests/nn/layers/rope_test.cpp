@@ -110,3 +110,21 @@ TEST(Rope, TheFusedFloatPathEqualsThePairwiseFormula) {
   torch::NoGradGuard ng;
   EXPECT_TRUE(torch::allclose(apply_rope(base, angles).to(torch::kFloat64), y2, 1e-6, 1e-6));
 }
+
+TEST(Rope, SinCosGridPositionsAreTheSinesAndCosinesOfColumnAndRow) {
+  // dim 4: one frequency (1) for the column, one for the row: [sin c, sin r, cos c, cos r].
+  const at::Tensor p = sincos_positions_2d(2, 3, 4);
+  ASSERT_EQ(p.sizes(), (std::vector<int64_t>{6, 4}));
+  for (int64_t r = 0; r < 2; ++r)
+    for (int64_t c = 0; c < 3; ++c) {
+      const at::Tensor v = p[r * 3 + c];
+      EXPECT_NEAR(v[0].item<double>(), std::sin(double(c)), 1e-6);
+      EXPECT_NEAR(v[1].item<double>(), std::sin(double(r)), 1e-6);
+      EXPECT_NEAR(v[2].item<double>(), std::cos(double(c)), 1e-6);
+      EXPECT_NEAR(v[3].item<double>(), std::cos(double(r)), 1e-6);
+    }
+  // Every patch of a 7 × 14 grid gets its own vector.
+  const at::Tensor q = sincos_positions_2d(7, 14, 128);
+  const at::Tensor d = torch::cdist(q.unsqueeze(0), q.unsqueeze(0)).squeeze(0) + torch::eye(98) * 10;
+  EXPECT_GT(d.min().item<double>(), 1e-3);
+}
