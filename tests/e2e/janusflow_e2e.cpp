@@ -30,6 +30,7 @@ arch = "janusflow"
 [model.janusflow]
 gen_channels = 16
 gen_blocks = 1
+grid_positions = true
 repa_layer = 1
 [model.janusflow.lm]
 dim = 32
