@@ -144,8 +144,8 @@ MUTATIONS = [
     ("the prompt cache keeps growing across ODE steps", "rflow/nn/janusflow.cpp",
      "  for (auto& cache : pc.caches) cache.length = pc.length;\n", "",
      "JanusFlow.*"),
-    ("the absorbed decode ignores the open image block", "rflow/nn/layers/mla.cpp",
-     "  if (open_tail > 0) allowed.narrow(0, T - open_tail, open_tail).narrow(1, end - open_tail, open_tail).fill_(true);\n",
+    ("the open image block left causal", "rflow/nn/layers/attention.cpp",
+     "  if (open_tail > 0) allowed.narrow(0, tq - open_tail, open_tail).narrow(1, tk - open_tail, open_tail).fill_(true);\n",
      "", "Mla*:JanusFlow.*"),
 ]
 

@@ -9,6 +9,14 @@
 
 namespace rflow {
 
+at::Tensor causal_allowed(int64_t tq, int64_t tk, int64_t open_tail, const at::Tensor& like) {
+  RF_CHECK(tk >= tq, "causal attention needs at least as many keys as queries", "attention", "");
+  RF_CHECK(open_tail >= 0 && open_tail <= tq, "open_tail must be in 0 … the number of queries", "attention", "");
+  const at::Tensor allowed = torch::ones({tq, tk}, like.options().dtype(at::kBool)).tril(tk - tq);
+  if (open_tail > 0) allowed.narrow(0, tq - open_tail, open_tail).narrow(1, tk - open_tail, open_tail).fill_(true);
+  return allowed;
+}
+
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const AttentionMask& mask,
                      double scale) {
   RF_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4 && q.size(-1) == k.size(-1) && k.size(2) == v.size(2),
@@ -31,10 +39,7 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
   at::Tensor scores = torch::matmul(q, k.transpose(-2, -1)) * s;
   at::Tensor allowed;
   if (mask.causal) {
-    RF_CHECK(tk >= tq, "causal attention needs at least as many keys as queries", "attention", "");
-    allowed = torch::ones({tq, tk}, q.options().dtype(at::kBool)).tril(tk - tq);
-    RF_CHECK(mask.open_tail >= 0 && mask.open_tail <= tq, "open_tail must be in 0 … the number of queries", "attention", "");
-    if (mask.open_tail > 0) allowed.narrow(0, tq - mask.open_tail, mask.open_tail).narrow(1, tk - mask.open_tail, mask.open_tail).fill_(true);
+    allowed = causal_allowed(tq, tk, mask.open_tail, q);
   } else {
     RF_CHECK(mask.open_tail == 0, "open_tail needs a causal mask", "attention", "");
   }

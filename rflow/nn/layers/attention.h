@@ -15,6 +15,10 @@ struct AttentionMask {
   int64_t open_tail = 0;
 };
 
+// Which keys each of the last tq of tk tokens may see under a causal mask with an open tail
+// (AttentionMask): bool [tq, tk], on the device of `like`. MLA's absorbed decode masks with it too.
+at::Tensor causal_allowed(int64_t tq, int64_t tk, int64_t open_tail, const at::Tensor& like);
+
 // q [B, H, Tq, D], k [B, H, Tk, D], v [B, H, Tk, Dv] → [B, H, Tq, Dv]; scale ≤ 0: 1/√D.
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const AttentionMask& mask = {},
                      double scale = 0.0);

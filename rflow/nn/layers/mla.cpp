@@ -99,9 +99,7 @@ at::Tensor MLAImpl::decode(const at::Tensor& x, LatentCache& cache, int64_t max_
   const at::Tensor q_lat = torch::einsum("bhtd,hdc->bhtc", {p.q_nope, w_uk});
   at::Tensor scores = torch::einsum("bhtc,bsc->bhts", {q_lat, c}) + torch::einsum("bhtr,bsr->bhts", {p.q_rope, kr});
   scores = scores * (1.0 / std::sqrt(double(o.nope_dim + o.rope_dim)));
-  RF_CHECK(open_tail >= 0 && open_tail <= T, "open_tail must be in 0 … the tokens appended", "mla", "");
-  const at::Tensor allowed = torch::ones({T, end}, x.options().dtype(at::kBool)).tril(start);
-  if (open_tail > 0) allowed.narrow(0, T - open_tail, open_tail).narrow(1, end - open_tail, open_tail).fill_(true);
+  const at::Tensor allowed = causal_allowed(T, end, open_tail, x);
   scores = scores.masked_fill(allowed.logical_not(), -std::numeric_limits<double>::infinity());
   const at::Tensor prob = torch::softmax(scores, -1);
   // Attend in the latent space, then up-project to each head's values.
